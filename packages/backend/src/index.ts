@@ -1,0 +1,19 @@
+export { AltarError, BackendUnavailableError, ConfigError, TensorLeakError } from './errors.js';
+export { silentLogger, type Logger } from './logger.js';
+export { isNode, isBrowser, envVar } from './env.js';
+export {
+  BACKEND_CHOICES,
+  autoOrder,
+  currentBackend,
+  initBackend,
+  parseBackendChoice,
+  requiredBackends,
+  type BackendChoice,
+  type BackendInfo,
+  type BackendName,
+  type InitOptions,
+} from './init.js';
+export { registerExtraGradients } from './gradients.js';
+export { registerHostUnsortedSegmentSum, unsortedSegmentSumReference } from './kernels/unsorted-segment-sum.js';
+export { Rng, type RngState } from './rng.js';
+export { expectNoLeaks, memoryGuard, type MemoryGuard } from './memory.js';

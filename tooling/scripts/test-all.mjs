@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// The workspace's whole test run (the README's test command ends here):
+//   1. build every package (the consumer and CLI tests use the built output),
+//   2. every package's vitest suite, one package at a time (2 cores),
+//   3. the backend conformance suite (JSON), honouring ALTAR_REQUIRE_BACKENDS,
+//   4. the consumer test: pack @altar/backend, install the tarball outside the workspace, use it,
+// then prints one summary line "N passed, N failed" and exits non-zero if anything failed.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const pnpm = process.env.npm_execpath && /pnpm/.test(process.env.npm_execpath) ? [process.execPath, process.env.npm_execpath] : ['npx', '-y', 'pnpm@12.4.2'];
+
+function run(label, cmd, args, opts = {}) {
+  const t0 = Date.now();
+  process.stdout.write(`\n=== ${label}\n`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  const ok = r.status === 0;
+  process.stdout.write(`=== ${label}: ${ok ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+  return ok;
+}
+
+const workspaceDirs = ['packages', 'apps'].flatMap((d) =>
+  existsSync(join(root, d)) ? readdirSync(join(root, d)).map((n) => join(root, d, n)).filter((p) => existsSync(join(p, 'package.json'))) : [],
+);
+for (const dir of workspaceDirs) rmSync(join(dir, 'test-output', 'vitest.json'), { force: true });
+
+const steps = [];
+steps.push(['build', run('build', pnpm[0], [...pnpm.slice(1), 'run', 'build'])]);
+steps.push(['unit tests', run('unit tests (vitest, every package)', pnpm[0], [...pnpm.slice(1), 'exec', 'turbo', 'run', 'test', '--concurrency=1', '--continue'])]);
+steps.push(['conformance', run('backend conformance', process.execPath, ['packages/backend/dist/conformance/cli.js', '--json', '--out', 'packages/backend/test-output/conformance.json'])]);
+steps.push(['consumer', run('consumer test (pnpm pack @altar/backend, install outside the workspace)', process.execPath, ['tooling/scripts/consumer-test.mjs'])]);
+
+let passed = 0;
+let failed = 0;
+const missing = [];
+for (const dir of workspaceDirs) {
+  const file = join(dir, 'test-output', 'vitest.json');
+  if (!existsSync(file)) {
+    missing.push(dir);
+    continue;
+  }
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  passed += r.numPassedTests ?? 0;
+  // A suite that failed to load has no failing tests of its own: count it once.
+  failed += (r.numFailedTests ?? 0) || (r.numFailedTestSuites ?? 0);
+}
+// Each non-vitest step counts as one test.
+for (const [, ok] of steps.slice(2)) ok ? passed++ : failed++;
+const stepFailed = steps.filter(([, ok]) => !ok).map(([n]) => n);
+if (missing.length > 0) process.stdout.write(`\nno vitest report from: ${missing.map((m) => m.slice(root.length + 1)).join(', ')}\n`);
+if (stepFailed.length > 0) process.stdout.write(`failed steps: ${stepFailed.join(', ')}\n`);
+process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+process.exit(failed > 0 || stepFailed.length > 0 || missing.length > 0 ? 1 : 0);
