@@ -7,10 +7,29 @@
  * registry) and everything else (bundlers) to the ES module. This file is a side effect on purpose.
  *
  * It also adds gradients that no tfjs backend has: GatherNd (so gathering per-target log-probs
- * trains), expressed with ScatterNd, which every backend we use implements.
+ * trains), expressed with ScatterNd, which every backend we use implements; and it replaces tfjs
+ * 4.22's Cumsum gradient, which returns a wrongly permuted tensor for any axis but the last (found by
+ * the conformance suite): d cumsum(x)/dx applied to dy is the cumsum of dy in the other direction.
+ * The cpu backend's ResizeNearestNeighborGrad is also wrong for plain integer upsampling (wasm and
+ * WebGPU are right): for that case (the U-Net's 2× upsampling) the gradient is the sum of dy over each
+ * k×k block, computed with reshape + sum; other resizes keep tfjs's gradient.
  */
 import '#tfjs-gradients';
-import { GatherNd, getGradient, registerGradient, scatterND, zerosLike, type Tensor } from '@tensorflow/tfjs-core';
+import {
+  Cumsum,
+  cumsum,
+  GatherNd,
+  getGradient,
+  registerGradient,
+  reshape,
+  ResizeNearestNeighbor,
+  scatterND,
+  sum,
+  zerosLike,
+  type CumsumAttrs,
+  type ResizeNearestNeighborAttrs,
+  type Tensor,
+} from '@tensorflow/tfjs-core';
 
 let registered = false;
 
@@ -29,6 +48,34 @@ export function registerExtraGradients(): void {
       },
     });
   }
+  const resizeGrad = getGradient(ResizeNearestNeighbor);
+  registerGradient({
+    kernelName: ResizeNearestNeighbor,
+    inputsToSave: ['images'],
+    gradFunc: (dy, saved, attrs) => {
+      const [images] = saved as [Tensor];
+      const { alignCorners, halfPixelCenters } = attrs as unknown as ResizeNearestNeighborAttrs;
+      const g = dy as Tensor;
+      const [b, h, w, c] = images.shape as [number, number, number, number];
+      const [, oh, ow] = g.shape as [number, number, number, number];
+      const kh = oh / h;
+      const kw = ow / w;
+      if (!alignCorners && !halfPixelCenters && Number.isInteger(kh) && Number.isInteger(kw)) {
+        // (B, H·kh, W·kw, C) → (B, H, kh, W, kw, C), summed over each block
+        return { images: () => sum(reshape(g, [b, h, kh, w, kw, c]), [2, 4]) };
+      }
+      if (!resizeGrad) throw new Error('ResizeNearestNeighbor: tfjs registered no gradient');
+      return resizeGrad.gradFunc(dy, saved, attrs);
+    },
+  });
+  registerGradient({
+    kernelName: Cumsum,
+    inputsToSave: ['x'],
+    gradFunc: (dy, _saved, attrs) => {
+      const { axis, exclusive, reverse } = attrs as unknown as CumsumAttrs;
+      return { x: () => cumsum(dy as Tensor, axis, exclusive, !reverse) };
+    },
+  });
 }
 
 registerExtraGradients();

@@ -5,6 +5,7 @@ export {
   BACKEND_CHOICES,
   autoOrder,
   currentBackend,
+  hostFallbackKernels,
   initBackend,
   parseBackendChoice,
   requiredBackends,
@@ -14,6 +15,6 @@ export {
   type InitOptions,
 } from './init.js';
 export { registerExtraGradients } from './gradients.js';
-export { registerHostUnsortedSegmentSum, unsortedSegmentSumReference } from './kernels/unsorted-segment-sum.js';
+export { registerHostFallbackKernels } from './kernels/host-fallback.js';
 export { Rng, type RngState } from './rng.js';
 export { expectNoLeaks, memoryGuard, type MemoryGuard } from './memory.js';

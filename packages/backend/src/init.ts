@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import { BackendUnavailableError, ConfigError } from './errors.js';
 import { envVar, isNode } from './env.js';
-import { registerHostUnsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
+import { registerHostFallbackKernels } from './kernels/host-fallback.js';
 import { silentLogger, type Logger } from './logger.js';
 
 export const BACKEND_CHOICES = ['auto', 'cuda', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -44,6 +44,12 @@ export interface InitOptions {
 }
 
 let current: BackendInfo | null = null;
+const fallbackKernels: Record<string, string[]> = {};
+
+/** Kernels that `backend` runs through the host (cpu) fallback because it has no native version. */
+export function hostFallbackKernels(backend: BackendName): readonly string[] {
+  return fallbackKernels[backend] ?? [];
+}
 
 /** The BackendInfo of the last successful initBackend, or null. */
 export function currentBackend(): BackendInfo | null {
@@ -105,6 +111,8 @@ function cpuDescription(): string {
 async function tryCpu(): Promise<Attempt> {
   await import('@tensorflow/tfjs-backend-cpu');
   if (!(await activate('cpu'))) return { error: 'the cpu backend did not start' };
+  // The cpu backend prints a "use tfjs-node" banner on first use in Node; altar decides what to print.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return { info: describeInfo('cpu', 'cpu', cpuDescription(), false, false, 'reference JavaScript backend') };
 }
 
@@ -114,7 +122,10 @@ async function tryWasm(): Promise<Attempt> {
   } catch (e) {
     return { error: `@tensorflow/tfjs-backend-wasm failed to load: ${describeError(e)}` };
   }
-  registerHostUnsortedSegmentSum('wasm');
+  // wasm lacks UnsortedSegmentSum (gather's gradient), Conv2DBackpropFilter, depthwise backprop and
+  // more: fill every kernel the cpu backend has with a host fallback that runs the cpu kernel.
+  await import('@tensorflow/tfjs-backend-cpu');
+  fallbackKernels.wasm = registerHostFallbackKernels('wasm');
   if (!(await activate('wasm'))) return { error: 'the wasm backend failed to initialise (is WebAssembly available?)' };
   return { info: describeInfo('wasm', 'wasm', `${cpuDescription()} via WebAssembly SIMD`, false, false, 'WebAssembly on the CPU') };
 }
