@@ -32,7 +32,9 @@ export function formatTable(rows) {
 }
 
 export function writeBenchResult(packageDir, name, data) {
-  const file = join(packageDir, 'bench', 'results', `${name}.json`);
+  // ALTAR_BENCH_OUT redirects results (used when a bundled bench runs on a borrowed GPU machine).
+  const dir = process.env['ALTAR_BENCH_OUT'] ?? join(packageDir, 'bench', 'results');
+  const file = join(dir, `${name}.json`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, data }, null, 2) + '\n');
   return file;

@@ -11,7 +11,7 @@ import { initBackend, type BackendName } from '../init.js';
 import { Rng } from '../rng.js';
 
 const quick = benchQuick();
-const sizes = quick ? [128, 256] : [256, 512, 1024];
+const sizes = process.env['ALTAR_BENCH_SIZES'] ? process.env['ALTAR_BENCH_SIZES'].split(',').map(Number) : quick ? [128, 256] : [256, 512, 1024];
 const backends = (process.env['ALTAR_BENCH_BACKENDS'] ?? 'cpu,wasm,webgpu').split(',') as BackendName[];
 const rows: Array<Record<string, number | string>> = [];
 const results: Record<string, unknown>[] = [];

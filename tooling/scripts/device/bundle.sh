@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Prepare a self-contained folder (.devcarry/, git-ignored) that runs the backend conformance suite
+# and benchmarks on a borrowed Linux GPU machine that has no Node and no network: a Node binary,
+# esbuild bundles of the built CLIs, Dawn (the `webgpu` package) and the Vulkan loader .deb.
+# Run after `pnpm build`. Then on the machine: `bash .devcarry/run.sh` (see run.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+out=.devcarry
+rm -rf "$out" && mkdir -p "$out/node_modules/webgpu/dist/linux-x64"
+esbuild=$(ls -d node_modules/.pnpm/esbuild@*/node_modules/esbuild/bin/esbuild | head -1)
+banner="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
+for entry in "packages/backend/dist/conformance/cli.js:conformance.mjs" "packages/backend/dist/bench/backend.bench.js:backend-bench.mjs" "$@"; do
+  src=${entry%%:*}; dst=${entry##*:}
+  [ -f "$src" ] || { echo "skip $src (not built)"; continue; }
+  (cd packages/backend && "../../$esbuild" "../../$src" --bundle --platform=node --format=esm --target=node20 \
+    --external:webgpu --external:@tensorflow/tfjs-node-gpu --external:@tensorflow/tfjs-node \
+    --banner:js="$banner" --log-level=warning --outfile="../../$out/$dst")
+done
+wg=$(ls -d node_modules/.pnpm/webgpu@*/node_modules/webgpu | head -1)
+cp "$wg/index.js" "$wg/package.json" "$out/node_modules/webgpu/"
+xz -T2 -6 -c "$wg/dist/linux-x64/dawn.node" > "$out/dawn.node.xz"
+xz -T2 -6 -c "$(readlink -f "$(command -v node)")" > "$out/node.xz"
+(cd "$out" && apt-get download libvulkan1 >/dev/null 2>&1 || echo "warning: could not download libvulkan1")
+cp tooling/scripts/device/run.sh "$out/run.sh"
+du -sh "$out"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine from the repository root: unpack Node and the Vulkan loader, point Dawn at
+# the NVIDIA Vulkan driver, then run the conformance suite and the backend benchmark (cpu + webgpu).
+# Results go to $OUT (or ./device-out).
+set -uo pipefail
+d=.devcarry
+OUT=${OUT:-$PWD/device-out}; mkdir -p "$OUT"
+xz -dc "$d/node.xz" > /tmp/node && chmod +x /tmp/node
+mkdir -p "$d/node_modules/webgpu/dist/linux-x64" && xz -dc "$d/dawn.node.xz" > "$d/node_modules/webgpu/dist/linux-x64/dawn.node"
+for f in "$d"/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done; ldconfig
+icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json 2>/dev/null | head -1)
+[ -n "$icd" ] && export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"
+echo "vulkan icd: ${icd:-none found}"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+export XDG_RUNTIME_DIR=/tmp
+cd "$d"
+timeout 240 /tmp/node conformance.mjs --backends cpu,webgpu --verbose --out "$OUT/conformance.json" 2>&1 | tail -8
+ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=cpu,webgpu ALTAR_BENCH_SIZES=256,512,1024,2048 timeout 200 /tmp/node backend-bench.mjs 2>&1 | tail -12
+for extra in *.bench.mjs; do [ -f "$extra" ] || continue; ALTAR_BENCH_OUT="$OUT" timeout 150 /tmp/node "$extra" 2>&1 | tail -30; done
