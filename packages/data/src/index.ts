@@ -1,1 +1,66 @@
-export {};
+export { tokensToTensor, type TokenSource } from './token-source.js';
+export {
+  HmmSource,
+  buildHmmMatrices,
+  defaultHmmConfig,
+  resolveHmmConfig,
+  type EntropyReport,
+  type HmmConfig,
+  type HmmMatrices,
+} from './hmm.js';
+export {
+  hmmOracleCausalLM,
+  hmmOracleDenoiser,
+  hmmPosterior,
+  type HmmFilterState,
+  type HmmOracleCausalLM,
+  type HmmOracleDenoiser,
+  type HmmOracleOptions,
+  type HmmPosterior,
+  type NoiseMatrixFn,
+} from './hmm-oracle.js';
+export {
+  GaussianMixtureSource,
+  gmmOracleDenoiser,
+  gmmPosterior,
+  gmmPreset,
+  type ContinuousPrediction,
+  type GaussianMixtureSpec,
+  type GaussianSchedule,
+  type GmmOracleDenoiser,
+  type GmmPosterior,
+  type GmmPresetName,
+  type GmmPresetOptions,
+  type VectorSource,
+} from './gmm.js';
+export {
+  SHAPE_KINDS,
+  ShapeImageSource,
+  bytesToFloats,
+  floatsToBytes,
+  generateShapeImages,
+  type ImageBatch,
+  type ShapeImageConfig,
+  type ShapeKind,
+} from './images.js';
+export {
+  ByteTokenizer,
+  CharTokenizer,
+  loadHfTokenizer,
+  tokenizerFromJSON,
+  type CharTokenizerOptions,
+  type Tokenizer,
+} from './tokenizers.js';
+export {
+  ArrayTokenSource,
+  ArrayTokenStream,
+  TokenBatcher,
+  splitTrainVal,
+  validationBlockMask,
+  type BatcherPosition,
+  type SplitOptions,
+  type TokenBatcherOptions,
+  type TokenStream,
+  type TokenStreamPosition,
+} from './batcher.js';
+export { createTokenSource, createVectorSource, type TokenSourceSpec, type VectorSourceSpec } from './sources.js';

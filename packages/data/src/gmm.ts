@@ -1,0 +1,438 @@
+/**
+ * A Gaussian mixture over R^d with diagonal covariances: a vector source with exact log density, and
+ * its exact denoiser under Gaussian noising z = α x0 + σ ε (ε ~ N(0, I)).
+ *
+ * Density: p(x) = Σ_k π_k N(x; μ_k, diag v_k), log p by log-sum-exp.
+ * Noised marginal (linear-Gaussian, Bishop PRML eq. 2.115): z | k ~ N(α μ_k, diag(α² v_k + σ²)), so
+ *   log p_t(z) = LSE_k [log π_k + log N(z; α μ_k, α² v_k + σ²)],  r_k(z) = p(k | z) (softmax of the terms).
+ * Per-component posterior of x0 (Gaussian conditioning, PRML eqs. 2.81–2.82 / 2.116), elementwise:
+ *   E[x0 | z, k] = μ_k + α v_k / (α² v_k + σ²) · (z − α μ_k)
+ *   E[ε  | z, k] = σ / (α² v_k + σ²) · (z − α μ_k)      (Cov(ε, z) = σ I)
+ * Mixture: E[x0 | z] = Σ_k r_k E[x0 | z, k], likewise for ε, and the score
+ *   ∇_z log p_t(z) = −Σ_k r_k (z − α μ_k) / (α² v_k + σ²) = −E[ε | z] / σ  (Tweedie / Efron 2011).
+ * v-prediction: v = α ε − σ x0 (Salimans & Ho 2022, §4).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AltarError, ConfigError, Rng } from '@altar/backend';
+import { describe as describeValue, isArrayLikeNumbers, rejectUnknownKeys, requireInt, requireNumber } from './validate.js';
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/** A source of real vectors (or flattened images). */
+export interface VectorSource {
+  readonly name: string;
+  readonly dim: number;
+  /** (B*dim) row-major float32. */
+  sampleBatch(batchSize: number, rng: Rng): Float32Array;
+  /** Exact log density (nats), when known. */
+  logDensity?(x: ArrayLike<number>): number;
+}
+
+export interface GaussianMixtureSpec {
+  /** Mixture weights (K), non-negative; normalised here. */
+  weights: ArrayLike<number>;
+  /** K means, each of length d. */
+  means: ArrayLike<number>[];
+  /** K variances: a number (isotropic) or a length-d array (diagonal), each > 0. */
+  variances: (number | ArrayLike<number>)[];
+  name?: string;
+}
+
+export class GaussianMixtureSource implements VectorSource {
+  readonly name: string;
+  readonly dim: number;
+  readonly numComponents: number;
+  /** π (K), normalised. */
+  readonly weights: Float64Array;
+  /** μ (K*d) row-major. */
+  readonly means: Float64Array;
+  /** diagonal variances (K*d) row-major. */
+  readonly variances: Float64Array;
+  private readonly cdf: Float64Array;
+
+  constructor(spec: GaussianMixtureSpec) {
+    if (typeof spec !== 'object' || spec === null) throw new ConfigError('gmm', `expected a spec object, got ${describeValue(spec)}`);
+    rejectUnknownKeys('gmm', spec, ['weights', 'means', 'variances', 'name']);
+    if (!isArrayLikeNumbers(spec.weights) || spec.weights.length < 1) throw new ConfigError('gmm.weights', `expected a non-empty array, got ${describeValue(spec.weights)}`);
+    const K = spec.weights.length;
+    if (!Array.isArray(spec.means) || spec.means.length !== K) {
+      throw new ConfigError('gmm.means', `expected ${K} means (one per weight), got ${describeValue(spec.means)}`);
+    }
+    if (!Array.isArray(spec.variances) || spec.variances.length !== K) {
+      throw new ConfigError('gmm.variances', `expected ${K} variances (one per weight), got ${describeValue(spec.variances)}`);
+    }
+    const first = spec.means[0];
+    if (!isArrayLikeNumbers(first) || first.length < 1) throw new ConfigError('gmm.means[0]', `expected a non-empty array, got ${describeValue(first)}`);
+    const d = first.length;
+    this.dim = d;
+    this.numComponents = K;
+    this.name = spec.name ?? `gmm(K=${K}, d=${d})`;
+    this.weights = new Float64Array(K);
+    this.means = new Float64Array(K * d);
+    this.variances = new Float64Array(K * d);
+    let total = 0;
+    for (let k = 0; k < K; k++) {
+      const w = requireNumber(`gmm.weights[${k}]`, spec.weights[k], 0);
+      this.weights[k] = w;
+      total += w;
+      const mu = spec.means[k];
+      if (!isArrayLikeNumbers(mu) || mu.length !== d) throw new ConfigError(`gmm.means[${k}]`, `expected ${d} numbers, got ${describeValue(mu)}`);
+      for (let j = 0; j < d; j++) this.means[k * d + j] = requireNumber(`gmm.means[${k}][${j}]`, mu[j]);
+      const v = spec.variances[k];
+      if (typeof v === 'number') {
+        if (!(v > 0) || !Number.isFinite(v)) throw new ConfigError(`gmm.variances[${k}]`, `expected a finite variance > 0, got ${v}`);
+        this.variances.fill(v, k * d, (k + 1) * d);
+      } else {
+        if (!isArrayLikeNumbers(v) || v.length !== d) throw new ConfigError(`gmm.variances[${k}]`, `expected a number or ${d} numbers, got ${describeValue(v)}`);
+        for (let j = 0; j < d; j++) {
+          const vj = v[j]!;
+          if (!(vj > 0) || !Number.isFinite(vj)) throw new ConfigError(`gmm.variances[${k}][${j}]`, `expected a finite variance > 0, got ${vj}`);
+          this.variances[k * d + j] = vj;
+        }
+      }
+    }
+    if (!(total > 0)) throw new ConfigError('gmm.weights', 'weights must have a positive sum');
+    this.cdf = new Float64Array(K);
+    let acc = 0;
+    for (let k = 0; k < K; k++) {
+      this.weights[k] = this.weights[k]! / total;
+      this.cdf[k] = acc += this.weights[k]!;
+    }
+  }
+
+  private checkPoint(op: string, x: ArrayLike<number>): void {
+    if (!isArrayLikeNumbers(x) || x.length !== this.dim) {
+      throw new AltarError('BAD_ARG', `${op}: expected a point with ${this.dim} coordinates, got ${describeValue(x)}`);
+    }
+  }
+
+  /** log p(x) in nats (exact, log-sum-exp over components). */
+  logDensity(x: ArrayLike<number>): number {
+    this.checkPoint('GaussianMixtureSource.logDensity', x);
+    return gmmPosterior(this, x, 1, 0).logPz;
+  }
+
+  /** log p for each row of a flat (n*d) array. */
+  logDensityBatch(flat: ArrayLike<number>): Float64Array {
+    const d = this.dim;
+    if (!isArrayLikeNumbers(flat) || flat.length % d !== 0) {
+      throw new AltarError('BAD_ARG', `GaussianMixtureSource.logDensityBatch: length ${flat?.length} is not a multiple of dim ${d}`);
+    }
+    const n = flat.length / d;
+    const out = new Float64Array(n);
+    const row = new Float64Array(d);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < d; j++) row[j] = flat[i * d + j]!;
+      out[i] = gmmPosterior(this, row, 1, 0).logPz;
+    }
+    return out;
+  }
+
+  /** Draw n points: k ~ π, x = μ_k + sqrt(v_k) ⊙ ε. Returns (n*d) float32. */
+  sample(n: number, rng: Rng): Float32Array {
+    if (!Number.isInteger(n) || n < 1) throw new AltarError('BAD_ARG', `GaussianMixtureSource.sample: n must be a positive integer, got ${n}`);
+    const d = this.dim;
+    const out = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const u = rng.nextDouble();
+      let k = 0;
+      while (k < this.numComponents - 1 && u >= this.cdf[k]!) k++;
+      for (let j = 0; j < d; j++) out[i * d + j] = this.means[k * d + j]! + Math.sqrt(this.variances[k * d + j]!) * rng.nextNormal();
+    }
+    return out;
+  }
+
+  sampleBatch(batchSize: number, rng: Rng): Float32Array {
+    return this.sample(batchSize, rng);
+  }
+
+  /** (B, d) float32 tensor; the caller disposes it. */
+  sampleTensor(n: number, rng: Rng): tf.Tensor2D {
+    return tf.tensor2d(this.sample(n, rng), [n, this.dim], 'float32');
+  }
+
+  /**
+   * Differential entropy h(p) = −E log p(x), estimated by Monte Carlo over `numSamples` draws (unbiased,
+   * with its standard error), in nats and in bits per dimension. The true NLL floor for vector models.
+   */
+  entropyReport(rng: Rng, numSamples = 4000): { entropyNats: number; stdErrNats: number; entropyBitsPerDim: number; stdErrBitsPerDim: number; numSamples: number } {
+    if (!Number.isInteger(numSamples) || numSamples < 2) {
+      throw new AltarError('BAD_ARG', `GaussianMixtureSource.entropyReport: numSamples must be an integer >= 2, got ${numSamples}`);
+    }
+    const lps = this.logDensityBatch(this.sample(numSamples, rng));
+    let sum = 0;
+    let sumSq = 0;
+    for (const lp of lps) {
+      sum -= lp;
+      sumSq += lp * lp;
+    }
+    const mean = sum / numSamples;
+    const se = Math.sqrt(Math.max(0, (sumSq - numSamples * mean * mean) / (numSamples - 1)) / numSamples);
+    const perDim = Math.LN2 * this.dim;
+    return { entropyNats: mean, stdErrNats: se, entropyBitsPerDim: mean / perDim, stdErrBitsPerDim: se / perDim, numSamples };
+  }
+
+  /** Exact mean Σ π_k μ_k and covariance Σ π_k (diag v_k + μ_k μ_kᵀ) − m mᵀ, (d) and (d*d). */
+  moments(): { mean: Float64Array; cov: Float64Array } {
+    const d = this.dim;
+    const mean = new Float64Array(d);
+    const cov = new Float64Array(d * d);
+    for (let k = 0; k < this.numComponents; k++) {
+      const w = this.weights[k]!;
+      for (let a = 0; a < d; a++) {
+        mean[a]! += w * this.means[k * d + a]!;
+        cov[a * d + a]! += w * this.variances[k * d + a]!;
+        for (let b = 0; b < d; b++) cov[a * d + b]! += w * this.means[k * d + a]! * this.means[k * d + b]!;
+      }
+    }
+    for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) cov[a * d + b]! -= mean[a]! * mean[b]!;
+    return { mean, cov };
+  }
+}
+
+export interface GmmPosterior {
+  /** log p_t(z), nats. */
+  logPz: number;
+  /** p(k | z), (K). */
+  responsibilities: Float64Array;
+  /** E[x0 | z], (d). */
+  meanX0: Float64Array;
+  /** E[ε | z], (d). */
+  meanEps: Float64Array;
+  /** ∇_z log p_t(z), (d). */
+  score: Float64Array;
+}
+
+/** Float64 host reference for one point z under z = α x0 + σ ε (α = 1, σ = 0 gives the data density). */
+export function gmmPosterior(source: GaussianMixtureSource, z: ArrayLike<number>, alpha: number, sigma: number): GmmPosterior {
+  const d = source.dim;
+  const K = source.numComponents;
+  if (!isArrayLikeNumbers(z) || z.length !== d) throw new AltarError('BAD_ARG', `gmmPosterior: z must have ${d} coordinates, got ${describeValue(z)}`);
+  if (!Number.isFinite(alpha) || !Number.isFinite(sigma) || sigma < 0) {
+    throw new AltarError('BAD_ARG', `gmmPosterior: need finite alpha and sigma >= 0, got alpha=${alpha}, sigma=${sigma}`);
+  }
+  const logw = new Float64Array(K);
+  let mx = -Infinity;
+  for (let k = 0; k < K; k++) {
+    let lw = Math.log(source.weights[k]!);
+    for (let j = 0; j < d; j++) {
+      const vp = alpha * alpha * source.variances[k * d + j]! + sigma * sigma;
+      const diff = z[j]! - alpha * source.means[k * d + j]!;
+      lw -= 0.5 * ((diff * diff) / vp + Math.log(vp) + LOG_2PI);
+    }
+    logw[k] = lw;
+    if (lw > mx) mx = lw;
+  }
+  let sum = 0;
+  for (let k = 0; k < K; k++) sum += Math.exp(logw[k]! - mx);
+  const logPz = mx + Math.log(sum);
+  const r = new Float64Array(K);
+  const meanX0 = new Float64Array(d);
+  const meanEps = new Float64Array(d);
+  const score = new Float64Array(d);
+  for (let k = 0; k < K; k++) {
+    const rk = (r[k] = Math.exp(logw[k]! - logPz));
+    for (let j = 0; j < d; j++) {
+      const v = source.variances[k * d + j]!;
+      const vp = alpha * alpha * v + sigma * sigma;
+      const diff = z[j]! - alpha * source.means[k * d + j]!;
+      meanX0[j]! += rk * (source.means[k * d + j]! + ((alpha * v) / vp) * diff);
+      meanEps[j]! += rk * ((sigma / vp) * diff);
+      score[j]! -= rk * (diff / vp);
+    }
+  }
+  return { logPz, responsibilities: r, meanX0, meanEps, score };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presets
+
+export type GmmPresetName = 'rings' | 'grid' | 'moons' | 'random';
+
+export interface GmmPresetOptions {
+  /** Component standard deviation for the 2-D presets (default 0.08). */
+  std?: number;
+  /** 'random' only: dimension (default 8). */
+  dim?: number;
+  /** 'random' only: number of components (default 8). */
+  numComponents?: number;
+  /** 'random' only: seed (default 0). */
+  seed?: number;
+}
+
+/**
+ * 2-D presets (data roughly in [-2, 2]², for plots): 'rings' (8 + 16 components on circles of
+ * radius 0.75 and 1.5), 'grid' (5×5 components spaced 0.8), 'moons' (two interleaved half circles of
+ * 12 components each, a mixture approximation of sklearn's make_moons); and 'random' in d dims
+ * (means ~ N(0, 1.5² I), per-dimension std in [0.15, 0.5], weights ∝ exp(0.5 g)).
+ */
+export function gmmPreset(name: GmmPresetName, options: GmmPresetOptions = {}): GaussianMixtureSource {
+  rejectUnknownKeys('gmmPreset', options, ['std', 'dim', 'numComponents', 'seed']);
+  const std = requireNumber('gmmPreset.std', options.std ?? 0.08, 1e-6, 10);
+  const v = std * std;
+  const means: number[][] = [];
+  switch (name) {
+    case 'rings': {
+      for (const [radius, count] of [[0.75, 8], [1.5, 16]] as const) {
+        for (let i = 0; i < count; i++) {
+          const a = (2 * Math.PI * i) / count;
+          means.push([radius * Math.cos(a), radius * Math.sin(a)]);
+        }
+      }
+      break;
+    }
+    case 'grid': {
+      for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) means.push([(i - 2) * 0.8, (j - 2) * 0.8]);
+      break;
+    }
+    case 'moons': {
+      const m = 12;
+      for (let i = 0; i < m; i++) {
+        const a = (Math.PI * i) / (m - 1);
+        means.push([Math.cos(a) - 0.5, Math.sin(a) - 0.25]); // upper moon, centred
+        means.push([1 - Math.cos(a) - 0.5, 0.5 - Math.sin(a) - 0.25]); // lower moon
+      }
+      break;
+    }
+    case 'random': {
+      const d = requireInt('gmmPreset.dim', options.dim ?? 8, 1, 4096);
+      const K = requireInt('gmmPreset.numComponents', options.numComponents ?? 8, 1, 4096);
+      const rng = new Rng(requireNumber('gmmPreset.seed', options.seed ?? 0));
+      const weights: number[] = [];
+      const variances: number[][] = [];
+      for (let k = 0; k < K; k++) {
+        means.push(Array.from({ length: d }, () => 1.5 * rng.nextNormal()));
+        variances.push(Array.from({ length: d }, () => (0.15 + 0.35 * rng.nextDouble()) ** 2));
+        weights.push(Math.exp(0.5 * rng.nextNormal()));
+      }
+      return new GaussianMixtureSource({ weights, means, variances, name: `gmm-random(d=${d}, K=${K}, seed=${options.seed ?? 0})` });
+    }
+    default:
+      throw new ConfigError('gmmPreset.name', `unknown preset ${JSON.stringify(name)}; expected rings, grid, moons or random`);
+  }
+  return new GaussianMixtureSource({ weights: means.map(() => 1), means, variances: means.map(() => v), name: `gmm-${name}` });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tensor oracle (continuous Denoiser contract)
+
+export interface GaussianSchedule {
+  alpha(t: number): number;
+  sigma(t: number): number;
+}
+
+export type ContinuousPrediction = 'eps' | 'x0' | 'v';
+
+export interface GmmOracleDenoiser {
+  readonly prediction: ContinuousPrediction;
+  readonly name: string;
+  /** zt: (B, d) or (B, ...) flattening to d per row; t: (B,) in [0, 1] or a number. Same shape as zt. */
+  predict(zt: tf.Tensor, t: tf.Tensor1D | number): tf.Tensor;
+  /** Same, reading t with `await data()`. */
+  predictAsync(zt: tf.Tensor, t: tf.Tensor1D | number): Promise<tf.Tensor>;
+  /** ∇_z log p_t(z), same shape as zt. */
+  score(zt: tf.Tensor, t: tf.Tensor1D | number): tf.Tensor;
+}
+
+/**
+ * The exact denoiser of a Gaussian mixture under z = α(t) x0 + σ(t) ε, computed with tensor ops in
+ * float32 (t is read on the host to evaluate the schedule). Returns E[x0|z], E[ε|z] or E[v|z].
+ */
+export function gmmOracleDenoiser(source: GaussianMixtureSource, schedule: GaussianSchedule, prediction: ContinuousPrediction = 'eps'): GmmOracleDenoiser {
+  if (!schedule || typeof schedule.alpha !== 'function' || typeof schedule.sigma !== 'function') {
+    throw new AltarError('BAD_ARG', 'gmmOracleDenoiser: schedule must provide alpha(t) and sigma(t) functions');
+  }
+  if (prediction !== 'eps' && prediction !== 'x0' && prediction !== 'v') {
+    throw new AltarError('BAD_ARG', `gmmOracleDenoiser: prediction must be 'eps', 'x0' or 'v', got ${JSON.stringify(prediction)}`);
+  }
+  const d = source.dim;
+  const K = source.numComponents;
+
+  const coefficients = (tv: ArrayLike<number> | number, B: number): { a: Float32Array; s: Float32Array } => {
+    const a = new Float32Array(B);
+    const s = new Float32Array(B);
+    for (let b = 0; b < B; b++) {
+      const t = typeof tv === 'number' ? tv : tv[b]!;
+      if (!Number.isFinite(t) || t < 0 || t > 1) throw new AltarError('BAD_ARG', `gmmOracleDenoiser: t must be in [0, 1], got ${t} (row ${b})`);
+      const al = schedule.alpha(t);
+      const sg = schedule.sigma(t);
+      if (!Number.isFinite(al) || !Number.isFinite(sg) || sg < 0 || (al === 0 && sg === 0)) {
+        throw new AltarError('BAD_ARG', `gmmOracleDenoiser: schedule gave alpha=${al}, sigma=${sg} at t=${t}`);
+      }
+      a[b] = al;
+      s[b] = sg;
+    }
+    return { a, s };
+  };
+
+  const check = (zt: tf.Tensor, t: tf.Tensor1D | number): number => {
+    if (!(zt instanceof tf.Tensor) || zt.rank < 2) throw new AltarError('BAD_ARG', `gmmOracleDenoiser: z_t must be a (B, ...) tensor, got ${describeValue(zt)}`);
+    const B = zt.shape[0]!;
+    if (zt.size / B !== d) throw new AltarError('BAD_ARG', `gmmOracleDenoiser: z_t rows must have ${d} values, got shape [${zt.shape.join(', ')}]`);
+    if (typeof t !== 'number' && (!(t instanceof tf.Tensor) || t.rank !== 1 || t.shape[0] !== B)) {
+      throw new AltarError('BAD_ARG', `gmmOracleDenoiser: t must be a number or a (B,) tensor with B = ${B}`);
+    }
+    return B;
+  };
+
+  const logPi = Float32Array.from(source.weights, (w) => Math.log(w));
+  const means = Float32Array.from(source.means);
+  const vars = Float32Array.from(source.variances);
+
+  // Returns [x0, eps, negScore] expectations, each (B, d), inside the caller's tidy.
+  const expectations = (zt: tf.Tensor, a: Float32Array, s: Float32Array): { x0: tf.Tensor2D; eps: tf.Tensor2D; score: tf.Tensor2D } => {
+    const B = zt.shape[0]!;
+    const z = tf.reshape(tf.cast(zt, 'float32'), [B, 1, d]); // (B, 1, d)
+    const al = tf.tensor3d(a, [B, 1, 1]);
+    const sg = tf.tensor3d(s, [B, 1, 1]);
+    const mu = tf.tensor3d(means, [1, K, d]); // (1, K, d)
+    const v = tf.tensor3d(vars, [1, K, d]);
+    const vp = tf.add(tf.mul(tf.square(al), v), tf.square(sg)); // (B, K, d)
+    const diff = tf.sub(z, tf.mul(al, mu)); // (B, K, d)
+    const quad = tf.sum(tf.add(tf.div(tf.square(diff), vp), tf.log(vp)), -1); // (B, K)
+    const logw = tf.add(tf.tensor2d(logPi, [1, K]), tf.mul(-0.5, quad)); // (B, K); the 2π term cancels in the softmax
+    const r = tf.expandDims(tf.softmax(logw, -1), -1); // (B, K, 1)
+    const x0k = tf.add(mu, tf.mul(tf.div(tf.mul(al, v), vp), diff)); // (B, K, d)
+    const epsk = tf.mul(tf.div(sg, vp), diff); // (B, K, d)
+    const scorek = tf.neg(tf.div(diff, vp)); // (B, K, d)
+    return {
+      x0: tf.sum(tf.mul(r, x0k), 1) as tf.Tensor2D, // (B, d)
+      eps: tf.sum(tf.mul(r, epsk), 1) as tf.Tensor2D,
+      score: tf.sum(tf.mul(r, scorek), 1) as tf.Tensor2D,
+    };
+  };
+
+  const run = (zt: tf.Tensor, tv: ArrayLike<number> | number, what: ContinuousPrediction | 'score'): tf.Tensor => {
+    const B = zt.shape[0]!;
+    const { a, s } = coefficients(tv, B);
+    return tf.tidy(() => {
+      const e = expectations(zt, a, s);
+      let out: tf.Tensor;
+      if (what === 'x0') out = e.x0;
+      else if (what === 'eps') out = e.eps;
+      else if (what === 'score') out = e.score;
+      else out = tf.sub(tf.mul(tf.tensor2d(a, [B, 1]), e.eps), tf.mul(tf.tensor2d(s, [B, 1]), e.x0)); // v = α ε − σ x0
+      return tf.reshape(out, zt.shape);
+    });
+  };
+
+  const readT = (t: tf.Tensor1D | number): ArrayLike<number> | number => (typeof t === 'number' ? t : (t.dataSync() as Float32Array));
+
+  return {
+    prediction,
+    name: `oracle(${source.name})`,
+    predict(zt, t) {
+      check(zt, t);
+      return run(zt, readT(t), prediction);
+    },
+    async predictAsync(zt, t) {
+      check(zt, t);
+      const tv = typeof t === 'number' ? t : ((await t.data()) as Float32Array);
+      return run(zt, tv, prediction);
+    },
+    score(zt, t) {
+      check(zt, t);
+      return run(zt, readT(t), 'score');
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/** Config-driven factories (typed `type` field, unknown types rejected) for the trainer and playground. */
+import { ConfigError } from '@altar/backend';
+import { GaussianMixtureSource, gmmPreset, type GmmPresetName, type GmmPresetOptions, type VectorSource } from './gmm.js';
+import { HmmSource, type HmmConfig } from './hmm.js';
+import { ShapeImageSource, type ShapeImageConfig } from './images.js';
+import type { TokenSource } from './token-source.js';
+
+export type TokenSourceSpec = { type: 'hmm' } & Partial<HmmConfig>;
+
+export type VectorSourceSpec =
+  | ({ type: 'gmm'; preset: GmmPresetName } & GmmPresetOptions)
+  | ({ type: 'shapes' } & ShapeImageConfig);
+
+/** `{ type: 'hmm', ...HmmConfig }` → HmmSource (missing keys take defaultHmmConfig's values). */
+export function createTokenSource(spec: TokenSourceSpec): TokenSource & HmmSource {
+  if (typeof spec !== 'object' || spec === null) throw new ConfigError('source', 'expected an object with a "type" field');
+  const { type, ...rest } = spec;
+  if (type === 'hmm') return new HmmSource(rest);
+  throw new ConfigError('source.type', `unknown token source ${JSON.stringify(type)}; expected "hmm" (text files: TextFileTokenStream from @altar/data/node)`);
+}
+
+/** `{ type: 'gmm', preset, ... }` or `{ type: 'shapes', size, channels }`. */
+export function createVectorSource(spec: VectorSourceSpec): VectorSource & (GaussianMixtureSource | ShapeImageSource) {
+  if (typeof spec !== 'object' || spec === null) throw new ConfigError('source', 'expected an object with a "type" field');
+  if (spec.type === 'gmm') {
+    const { type: _t, preset, ...opts } = spec;
+    void _t;
+    return gmmPreset(preset, opts);
+  }
+  if (spec.type === 'shapes') {
+    const { type: _t, ...cfg } = spec;
+    void _t;
+    return new ShapeImageSource(cfg);
+  }
+  throw new ConfigError('source.type', `unknown vector source ${JSON.stringify((spec as { type?: unknown }).type)}; expected "gmm" or "shapes"`);
+}
