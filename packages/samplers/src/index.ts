@@ -1,1 +1,55 @@
-export {};
+export type {
+  CausalLm,
+  ContinuousDenoiser,
+  CostRecord,
+  DiscreteDenoiser,
+  ModelCostHints,
+  PredictionType,
+  SampleResult,
+} from './types.js';
+export {
+  CostModel,
+  CostTracker,
+  H100_SXM,
+  H200,
+  HARDWARE_PROFILES,
+  calibrateLocal,
+  countDispatches,
+  modelCallFlops,
+  modelParamBytes,
+  type CalibrationResult,
+  type HardwareProfile,
+  type Prediction,
+  type RunShape,
+} from './cost.js';
+export {
+  applyTemperature,
+  filterLogits,
+  sampleLogits,
+  sampleProbs,
+  topKFilter,
+  topPFilter,
+  validateSamplingOptions,
+  type SamplingOptions,
+} from './categorical.js';
+export { sampleAr, type ArSampleOptions, type ArSampleResult } from './ar.js';
+export {
+  GAUSSIAN_SAMPLERS,
+  sampleGaussian,
+  toX0Eps,
+  type GaussianSampleOptions,
+  type GaussianSamplerName,
+  type GaussianScheduleLike,
+} from './gaussian.js';
+export {
+  sampleBlocks,
+  sampleD3pm,
+  sampleMasked,
+  type BlockSampleOptions,
+  type D3pmProcessLike,
+  type D3pmSampleOptions,
+  type DiscreteSampleResult,
+  type MaskedProcessLike,
+  type MaskedSampleOptions,
+} from './discrete.js';
+export { chiSquareTest, gammaQ, mmdRbf, type ChiSquareResult } from './stats.js';

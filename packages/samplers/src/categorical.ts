@@ -1,0 +1,102 @@
+/**
+ * Categorical sampling over logits: temperature, top-k (Fan et al. 2018), nucleus / top-p (Holtzman et
+ * al. 2020), then Gumbel-max (`Rng.categorical`): argmax(logits + G) is an exact categorical draw with
+ * no normalisation and no float32 CDF round-off (Gumbel 1954; Maddison et al. 2014).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AltarError, type Rng } from '@altar/backend';
+
+export interface SamplingOptions {
+  /** Softmax temperature; 0 means greedy (argmax, no randomness consumed). Default 1. */
+  temperature?: number;
+  /** Keep the k most likely tokens (0 or undefined: all). */
+  topK?: number;
+  /** Keep the smallest set whose probability reaches p (1 or undefined: all). */
+  topP?: number;
+}
+
+const NEG = -1e30;
+
+export function validateSamplingOptions(o: SamplingOptions): void {
+  const t = o.temperature ?? 1;
+  if (!(t >= 0) || !Number.isFinite(t)) throw new AltarError('BAD_ARG', `sampling: temperature must be a finite number ≥ 0, got ${o.temperature}`);
+  if (o.topK !== undefined && (!Number.isInteger(o.topK) || o.topK < 0)) throw new AltarError('BAD_ARG', `sampling: topK must be an integer ≥ 0, got ${o.topK}`);
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new AltarError('BAD_ARG', `sampling: topP must be in (0, 1], got ${o.topP}`);
+}
+
+/** logits / temperature (temperature > 0). */
+export function applyTemperature(logits: tf.Tensor, temperature: number): tf.Tensor {
+  if (!(temperature > 0)) throw new AltarError('BAD_ARG', `applyTemperature: temperature must be > 0, got ${temperature}`);
+  return tf.tidy(() => (temperature === 1 ? logits.clone() : tf.div(logits, temperature)));
+}
+
+/** Mask all but the k largest logits along the last axis to −1e30 (ties with the k-th are kept). */
+export function topKFilter(logits: tf.Tensor, k: number): tf.Tensor {
+  const v = logits.shape[logits.shape.length - 1]!;
+  if (!Number.isInteger(k) || k < 1) throw new AltarError('BAD_ARG', `topKFilter: k must be a positive integer, got ${k}`);
+  if (k >= v) return logits.clone();
+  return tf.tidy(() => {
+    const { values } = tf.topk(logits, k); // (..., k), descending
+    const kth = tf.slice(values, [...values.shape.slice(0, -1).map(() => 0), k - 1], [...values.shape.slice(0, -1), 1]); // (..., 1)
+    return tf.where(tf.less(logits, kth), tf.fill(logits.shape, NEG), logits);
+  });
+}
+
+/**
+ * Nucleus filter: keep the most likely tokens until their cumulative probability reaches p (the token
+ * that crosses p is kept); the rest get −1e30. Ties with the smallest kept probability are kept too.
+ */
+export function topPFilter(logits: tf.Tensor, p: number): tf.Tensor {
+  if (!(p > 0 && p <= 1)) throw new AltarError('BAD_ARG', `topPFilter: p must be in (0, 1], got ${p}`);
+  if (p === 1) return logits.clone();
+  return tf.tidy(() => {
+    const last = logits.rank - 1;
+    const v = logits.shape[last]!;
+    const probs = tf.softmax(logits); // (..., V)
+    const { values: sorted } = tf.topk(probs, v); // (..., V) descending
+    const before = tf.sub(tf.cumsum(sorted, last), sorted); // mass strictly before each sorted entry
+    const keep = tf.less(before, p); // first entry always kept
+    const thresh = tf.min(tf.where(keep, sorted, tf.onesLike(sorted).mul(2)), last, true); // (..., 1)
+    return tf.where(tf.less(probs, thresh), tf.fill(logits.shape, NEG), logits);
+  });
+}
+
+/** Apply temperature, top-k and top-p to logits (temperature 0 leaves them as they are, for argmax). */
+export function filterLogits(logits: tf.Tensor, o: SamplingOptions): tf.Tensor {
+  validateSamplingOptions(o);
+  return tf.tidy(() => {
+    const t = o.temperature ?? 1;
+    let x = t > 0 ? applyTemperature(logits, t) : logits.clone();
+    if (o.topK) x = topKFilter(x, o.topK);
+    if (o.topP !== undefined && o.topP < 1) x = topPFilter(x, o.topP);
+    return x;
+  });
+}
+
+/**
+ * Draw one token per row from logits (..., V) -> int32 (...). Greedy when temperature is 0 (consumes no
+ * randomness); otherwise Gumbel-max on the filtered logits through `rng`.
+ */
+export function sampleLogits(logits: tf.Tensor, rng: Rng, o: SamplingOptions = {}): tf.Tensor {
+  validateSamplingOptions(o);
+  if ((o.temperature ?? 1) === 0) return tf.tidy(() => tf.argMax(logits, -1));
+  const f = filterLogits(logits, o);
+  try {
+    return rng.categorical(f);
+  } finally {
+    f.dispose();
+  }
+}
+
+/**
+ * Sample from unnormalised probabilities (..., K) -> int32 (...): Gumbel-max on log p (zero-probability
+ * entries get −1e30 and are never chosen).
+ */
+export function sampleProbs(probs: tf.Tensor, rng: Rng): tf.Tensor {
+  const logp = tf.tidy(() => tf.where(tf.greater(probs, 0), tf.log(tf.maximum(probs, 1e-30)), tf.fill(probs.shape, NEG)));
+  try {
+    return rng.categorical(logp);
+  } finally {
+    logp.dispose();
+  }
+}

@@ -1,0 +1,297 @@
+/**
+ * Cost accounting for sampling runs, and the roofline cost model that predicts them.
+ *
+ * Accounting: every network call counts one NFE and streams every weight once, so
+ * weightBytesLoaded = NFE × paramCount × bytesPerWeight — n·d·bpw for AR decoding of n tokens,
+ * T·d·bpw for T diffusion steps (independent of n).
+ *
+ * Prediction (Williams, Waterman & Patterson, "Roofline", CACM 2009): one call takes
+ *   t_call = max(bytes / BW, FLOPs / peak) + ops × t_dispatch
+ * and a run takes NFE × t_call. The per-dispatch term models kernel-launch / op-dispatch overhead, which
+ * dominates tiny models on any backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AltarError } from '@altar/backend';
+import type { CostRecord, ModelCostHints } from './types.js';
+
+/** Bytes one call of `model` loads (paramCount × bytesPerWeight), or `override` when given. */
+export function modelParamBytes(model: ModelCostHints, override?: number): number {
+  if (override !== undefined) {
+    if (!(override >= 0)) throw new AltarError('BAD_ARG', `paramBytes: must be ≥ 0, got ${override}`);
+    return override;
+  }
+  if (typeof model.paramCount !== 'function') return 0;
+  return model.paramCount() * (model.bytesPerWeight ?? 4);
+}
+
+/** FLOPs of one call on (batch, tokensPerRow) with context `contextLen`; null if the model says nothing. */
+export function modelCallFlops(model: ModelCostHints, batch: number, tokensPerRow: number, contextLen: number): number | null {
+  if (typeof model.flops === 'function') return model.flops(batch, tokensPerRow);
+  const f = model.flopsPerToken;
+  if (typeof f === 'number') return f * batch * tokensPerRow;
+  if (typeof f === 'function') return f(contextLen) * batch * tokensPerRow;
+  return null;
+}
+
+/**
+ * Tracks one sampling run: NFE, FLOPs, wall time and the tf.memory() peak. Call `call()` after each
+ * network evaluation (it also samples the memory peak) and `finish(tokens)` at the end.
+ */
+export class CostTracker {
+  nfe = 0;
+  flops = 0;
+  flopsKnown = true;
+  private peak: number;
+  private readonly t0: number;
+
+  constructor(private readonly model: ModelCostHints, readonly paramBytes: number) {
+    this.peak = tf.memory().numBytes;
+    this.t0 = performance.now();
+  }
+
+  /** Record one NFE on a (batch, tokensPerRow) input whose tokens see `contextLen` positions. */
+  call(batch: number, tokensPerRow: number, contextLen = tokensPerRow): void {
+    this.nfe++;
+    const f = modelCallFlops(this.model, batch, tokensPerRow, contextLen);
+    if (f === null) this.flopsKnown = false;
+    else this.flops += f;
+    this.observe();
+  }
+
+  /** Sample tf.memory().numBytes into the peak. */
+  observe(): void {
+    const b = tf.memory().numBytes;
+    if (b > this.peak) this.peak = b;
+  }
+
+  finish(tokens: number): CostRecord {
+    this.observe();
+    const wallMs = performance.now() - this.t0;
+    return {
+      nfe: this.nfe,
+      weightBytesLoaded: this.nfe * this.paramBytes,
+      paramBytes: this.paramBytes,
+      flops: this.flopsKnown ? this.flops : 0,
+      flopsKnown: this.flopsKnown,
+      wallMs,
+      tokens,
+      tokensPerSec: wallMs > 0 ? (tokens * 1000) / wallMs : 0,
+      peakTensorBytes: this.peak,
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Hardware profiles and the roofline model
+
+export interface HardwareProfile {
+  name: string;
+  /** Memory bandwidth, bytes/s. */
+  memBandwidth: number;
+  /** Peak dense FLOP/s at 16-bit weights (tensor cores) and at fp32. */
+  peakFlops16: number;
+  peakFlops32: number;
+  /** Seconds of fixed overhead per dispatched op (kernel launch, tfjs op dispatch). */
+  dispatchSec: number;
+  note?: string;
+}
+
+/**
+ * NVIDIA H100 SXM5 datasheet: HBM3 3.35 TB/s; 989 TFLOP/s dense BF16 (tensor core), 67 TFLOP/s FP32
+ * (non-tensor). Kernel launch ≈ 4 µs (CUDA launch latency, typical measured figure without graphs).
+ */
+export const H100_SXM: HardwareProfile = {
+  name: 'h100',
+  memBandwidth: 3.35e12,
+  peakFlops16: 989e12,
+  peakFlops32: 67e12,
+  dispatchSec: 4e-6,
+  note: 'H100 SXM5 datasheet (3.35 TB/s, 989 TFLOP/s bf16 dense, 67 TFLOP/s fp32)',
+};
+
+/** NVIDIA H200: HBM3e 4.8 TB/s, same Hopper compute as H100 SXM. */
+export const H200: HardwareProfile = {
+  name: 'h200',
+  memBandwidth: 4.8e12,
+  peakFlops16: 989e12,
+  peakFlops32: 67e12,
+  dispatchSec: 4e-6,
+  note: 'H200 datasheet (4.8 TB/s, compute as H100 SXM)',
+};
+
+export const HARDWARE_PROFILES: Readonly<Record<'h100' | 'h200', HardwareProfile>> = { h100: H100_SXM, h200: H200 };
+
+/** One sampling run for the model to predict: `calls` network calls, each the same size. */
+export interface RunShape {
+  /** Network calls (NFE). */
+  calls: number;
+  /** Bytes each call reads: weights (+ activations/KV cache if you count them). */
+  bytesPerCall: number;
+  /** FLOPs each call performs. */
+  flopsPerCall: number;
+  /** Ops (kernels) each call dispatches. */
+  opsPerCall: number;
+  /** Bytes per weight: 2 selects the 16-bit peak, otherwise fp32. */
+  bytesPerWeight?: number;
+}
+
+export interface Prediction {
+  seconds: number;
+  perCallSeconds: number;
+  memorySeconds: number;
+  computeSeconds: number;
+  dispatchSeconds: number;
+  /** Which roofline term bounds a call. */
+  bound: 'memory' | 'compute' | 'dispatch';
+}
+
+/** The roofline cost model over one hardware profile. */
+export class CostModel {
+  constructor(readonly hw: HardwareProfile) {}
+
+  peakFor(bytesPerWeight = 4): number {
+    return bytesPerWeight <= 2 ? this.hw.peakFlops16 : this.hw.peakFlops32;
+  }
+
+  /** t = calls × (max(bytes/BW, FLOPs/peak) + ops × dispatch). */
+  predict(run: RunShape): Prediction {
+    for (const k of ['calls', 'bytesPerCall', 'flopsPerCall', 'opsPerCall'] as const) {
+      if (!(run[k] >= 0) || !Number.isFinite(run[k])) throw new AltarError('BAD_ARG', `CostModel.predict: ${k} must be a finite number ≥ 0, got ${run[k]}`);
+    }
+    const mem = run.bytesPerCall / this.hw.memBandwidth;
+    const comp = run.flopsPerCall / this.peakFor(run.bytesPerWeight);
+    const disp = run.opsPerCall * this.hw.dispatchSec;
+    const per = Math.max(mem, comp) + disp;
+    const bound = disp > Math.max(mem, comp) ? 'dispatch' : mem >= comp ? 'memory' : 'compute';
+    return { seconds: run.calls * per, perCallSeconds: per, memorySeconds: mem, computeSeconds: comp, dispatchSeconds: disp, bound };
+  }
+
+  /**
+   * AR decoding of n tokens (batch b): n calls, each loads P·bpw bytes and does 2·P·b FLOPs
+   * (a forward is ≈ 2 FLOPs per weight per token; Kaplan et al. 2020, §2.1).
+   */
+  predictAr(o: { params: number; bytesPerWeight: number; n: number; batch?: number; opsPerCall?: number }): Prediction {
+    const b = o.batch ?? 1;
+    return this.predict({ calls: o.n, bytesPerCall: o.params * o.bytesPerWeight, flopsPerCall: 2 * o.params * b, opsPerCall: o.opsPerCall ?? 0, bytesPerWeight: o.bytesPerWeight });
+  }
+
+  /** Diffusion with T steps over n positions: T calls, each loads P·bpw bytes and does 2·P·n·b FLOPs. */
+  predictDiffusion(o: { params: number; bytesPerWeight: number; n: number; T: number; batch?: number; opsPerCall?: number }): Prediction {
+    const b = o.batch ?? 1;
+    return this.predict({ calls: o.T, bytesPerCall: o.params * o.bytesPerWeight, flopsPerCall: 2 * o.params * o.n * b, opsPerCall: o.opsPerCall ?? 0, bytesPerWeight: o.bytesPerWeight });
+  }
+
+  /**
+   * Ridge point in tokens per call: the number of tokens a call must process before compute, not
+   * weight streaming, bounds it: n* = bpw · peak / (2 · BW).
+   */
+  ridgeTokens(bytesPerWeight: number): number {
+    return (bytesPerWeight * this.peakFor(bytesPerWeight)) / (2 * this.hw.memBandwidth);
+  }
+
+  /**
+   * Crossovers for one (P, bpw, n, T): the largest T at which diffusion over n tokens is no slower than AR,
+   * and the smallest n at which diffusion with T steps beats AR (null when it never does).
+   */
+  crossover(o: { params: number; bytesPerWeight: number; n: number; T: number; batch?: number; opsPerCall?: number }): { maxT: number; minN: number | null } {
+    const ar = this.predictAr(o).seconds;
+    const perStep = this.predictDiffusion({ ...o, T: 1 }).seconds;
+    const maxT = perStep > 0 ? Math.floor(ar / perStep) : Infinity;
+    // AR(n) − Diff(n, T) is non-decreasing in n once diffusion is memory-bound, so scan doubling then bisect.
+    const faster = (n: number) => this.predictDiffusion({ ...o, n }).seconds < this.predictAr({ ...o, n }).seconds;
+    let hi = 1;
+    while (!faster(hi) && hi < 2 ** 40) hi *= 2;
+    if (!faster(hi)) return { maxT, minN: null };
+    let lo = Math.max(1, Math.floor(hi / 2));
+    if (faster(lo)) return { maxT, minN: lo };
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (faster(mid)) hi = mid;
+      else lo = mid;
+    }
+    return { maxT, minN: hi };
+  }
+}
+
+/**
+ * Count the kernels one call dispatches (tf.profile), for RunShape.opsPerCall. The callback's result is
+ * disposed.
+ */
+export async function countDispatches(fn: () => tf.TensorContainer): Promise<number> {
+  const info = await tf.profile(() => fn());
+  tf.dispose(info.result);
+  return info.kernels.length;
+}
+
+export interface CalibrationResult {
+  backend: string;
+  matMulGflops: number;
+  memBandwidthGBs: number;
+  dispatchUs: number;
+}
+
+async function medianMs(fn: () => Promise<void>, reps: number): Promise<number> {
+  await fn();
+  const xs: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    xs.push(performance.now() - t0);
+  }
+  xs.sort((a, b) => a - b);
+  return xs[xs.length >> 1]!;
+}
+
+/**
+ * Measure a `local` profile on the current backend: matMul GFLOP/s (an m×m by m×m product, 2m³ FLOPs),
+ * memory bandwidth from a large add (3 × 4 bytes per element), and the dispatch time of a tiny op
+ * (a chain of `ops` scalar adds). Takes well under a second with the defaults.
+ */
+export async function calibrateLocal(o: { matSize?: number; addSize?: number; ops?: number; reps?: number } = {}): Promise<{ profile: HardwareProfile; calibration: CalibrationResult }> {
+  const m = o.matSize ?? 256;
+  const size = o.addSize ?? 1 << 20;
+  const ops = o.ops ?? 200;
+  const reps = o.reps ?? 5;
+  const a = tf.ones([m, m]);
+  const b = tf.ones([m, m]);
+  const x = tf.ones([size]);
+  const y = tf.ones([size]);
+  const s = tf.scalar(1);
+  try {
+    const mmMs = await medianMs(async () => {
+      const c = tf.matMul(a, b);
+      await c.data();
+      c.dispose();
+    }, reps);
+    const addMs = await medianMs(async () => {
+      const c = tf.add(x, y);
+      await c.data();
+      c.dispose();
+    }, reps);
+    const chainMs = await medianMs(async () => {
+      let c: tf.Tensor = s.clone();
+      for (let i = 0; i < ops; i++) {
+        const n = tf.add(c, s);
+        c.dispose();
+        c = n;
+      }
+      await c.data();
+      c.dispose();
+    }, reps);
+    const matMulGflops = (2 * m ** 3) / (mmMs * 1e-3) / 1e9;
+    const memBandwidthGBs = (3 * 4 * size) / (addMs * 1e-3) / 1e9;
+    const dispatchUs = (chainMs * 1e3) / ops;
+    const backend = tf.getBackend();
+    const profile: HardwareProfile = {
+      name: 'local',
+      memBandwidth: memBandwidthGBs * 1e9,
+      peakFlops16: matMulGflops * 1e9, // tfjs computes in float32 whatever the storage
+      peakFlops32: matMulGflops * 1e9,
+      dispatchSec: dispatchUs * 1e-6,
+      note: `measured on tfjs ${backend}: matMul ${m}² ${matMulGflops.toFixed(2)} GFLOP/s, add ${memBandwidthGBs.toFixed(2)} GB/s, ${dispatchUs.toFixed(1)} µs/op`,
+    };
+    return { profile, calibration: { backend, matMulGflops, memBandwidthGBs, dispatchUs } };
+  } finally {
+    tf.dispose([a, b, x, y, s]);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Structural contracts the samplers accept. Nothing here imports a model package: any object with the
+ * right shape is a model (CONVENTIONS.md "Cross-package contracts").
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** Optional cost hints a model may offer; the samplers read them when present. */
+export interface ModelCostHints {
+  /** Number of parameters (weights) — `paramCount() × bytesPerWeight` is the bytes one call loads. */
+  paramCount?(): number;
+  /** Bytes per weight (4 for float32, 2 for bf16) — the lecture's bpw. */
+  bytesPerWeight?: number;
+  /**
+   * Forward FLOPs per token processed. A number, or a function of the context length the token attends
+   * to (attention grows with it). The samplers multiply by the tokens each call processes.
+   */
+  flopsPerToken?: number | ((contextLen: number) => number);
+  /** FLOPs of one call on a (batch, seqLen) input, if the model prefers to say it whole. */
+  flops?(batch: number, seqLen: number): number;
+}
+
+/** A causal language model (AR transformer, SSM): full-sequence `forward` and one-token `step`. */
+export interface CausalLm<S = unknown> extends ModelCostHints {
+  readonly vocabSize: number;
+  /** tokens int32 (B, N) -> logits (B, N, V); position i predicts token i + 1. */
+  forward(tokens: tf.Tensor2D): tf.Tensor3D;
+  initState(batch: number): S;
+  /** tokens int32 (B,) -> next-token logits (B, V) and the new state. The old state stays valid until disposed. */
+  step(tokens: tf.Tensor1D, state: S): { logits: tf.Tensor2D; state: S };
+  disposeState(state: S): void;
+}
+
+/** A discrete denoiser: logits over x0's V data tokens (never the mask) given z_t and t ∈ [0, 1]. */
+export interface DiscreteDenoiser extends ModelCostHints {
+  readonly vocabSize: number;
+  predictX0Logits(zt: tf.Tensor2D, t: tf.Tensor1D): tf.Tensor3D;
+}
+
+export type PredictionType = 'eps' | 'x0' | 'v';
+
+/** A continuous denoiser: a prediction of declared type, same shape as z_t. */
+export interface ContinuousDenoiser extends ModelCostHints {
+  readonly prediction: PredictionType;
+  predict(zt: tf.Tensor, t: tf.Tensor1D): tf.Tensor;
+}
+
+/** What every sampler reports beside its samples (CONVENTIONS.md sampler results). */
+export interface CostRecord {
+  /** Network function evaluations (one batched call = 1). */
+  nfe: number;
+  /** nfe × parameter bytes: every call streams every weight once (the lecture's n·d·bpw vs T·d·bpw). */
+  weightBytesLoaded: number;
+  /** Parameter bytes used for weightBytesLoaded (0 for oracles and models that report no size). */
+  paramBytes: number;
+  /** Estimated forward FLOPs; 0 when the model offers no flops hint (then flopsKnown is false). */
+  flops: number;
+  flopsKnown: boolean;
+  wallMs: number;
+  /** Tokens (or vector elements' rows) generated: batch × sequence length. */
+  tokens: number;
+  tokensPerSec: number;
+  /**
+   * Max of tf.memory().numBytes observed during the run, sampled after every network call and step
+   * (live tensors between calls; a call's own intermediates, freed by its tidy, are not seen).
+   */
+  peakTensorBytes: number;
+}
+
+export interface SampleResult<T = tf.Tensor> {
+  samples: T;
+  cost: CostRecord;
+}
