@@ -1,1 +1,15 @@
-export {};
+export { expandTime, type TimeArg } from './time.js';
+export { D3PM_SCHEDULES, d3pmBetas, type D3PMScheduleKind } from './d3pm-schedules.js';
+export { FactorisedDiscreteProcess } from './discrete-base.js';
+export { D3PMProcess, type D3PMConfig } from './d3pm.js';
+export { MASK_SCHEDULES, MaskedProcess, maskSchedule, type MaskSchedule, type MaskScheduleKind } from './masked.js';
+export {
+  GAUSSIAN_SCHEDULES,
+  GaussianProcess,
+  ddpmLinearBetas,
+  gaussianSchedule,
+  tableSchedule,
+  type GaussianSchedule,
+  type GaussianScheduleKind,
+  type PredictionKind,
+} from './gaussian.js';

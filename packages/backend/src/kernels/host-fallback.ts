@@ -63,9 +63,10 @@ function fallbackFor(kernelName: string): KernelFunc {
 
 /**
  * Native kernels that compute wrong results, found by the conformance suite, replaced by the host
- * fallback. wasm 4.22's MaxPoolGrad routes the gradient to the wrong element of the window.
+ * fallback. wasm 4.22's MaxPoolGrad routes the gradient to the wrong element of the window, and its
+ * OneHot writes integer bit patterns into a float32 output (1 reads as 1.4e-45).
  */
-export const KNOWN_BAD_KERNELS: Readonly<Record<string, readonly string[]>> = { wasm: ['MaxPoolGrad'] };
+export const KNOWN_BAD_KERNELS: Readonly<Record<string, readonly string[]>> = { wasm: ['MaxPoolGrad', 'OneHot'] };
 
 /**
  * Register host fallbacks on `backendName` for every cpu kernel it lacks (or only for `only`), and
