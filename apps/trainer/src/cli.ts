@@ -1,6 +1,10 @@
 #!/usr/bin/env node
+import { env } from '@tensorflow/tfjs-core';
 import { processIO } from './io.js';
 import { main } from './main.js';
+
+// PROD: tfjs skips debug-only checks and its console banners (the CLI owns the terminal).
+env().set('PROD', true);
 
 main(process.argv.slice(2), processIO).then(
   (code) => {

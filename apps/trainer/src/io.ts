@@ -4,6 +4,8 @@ export interface CommandIO {
   err(text: string): void;
   /** True when stderr is a terminal (progress bars redraw in place). */
   isTTY: boolean;
+  /** Aborts long commands (train, demo) after their current step; the CLI wires it to SIGINT. */
+  signal?: AbortSignal;
 }
 
 export const processIO: CommandIO = {

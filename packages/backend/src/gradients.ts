@@ -31,6 +31,14 @@ import {
   type Tensor,
 } from '@tensorflow/tfjs-core';
 
+/**
+ * Comparison and logical ops are piecewise constant: their gradient is zero almost everywhere. tfjs
+ * registers none, so any loss that uses them on a differentiable path — tf.divNoNan is where(equal(b,
+ * 0), 0, a / b) — fails with "gradient function not found for Equal". Zero gradients fix that.
+ */
+const PIECEWISE_CONSTANT_BINARY = ['Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr'];
+const PIECEWISE_CONSTANT_UNARY = ['LogicalNot', 'IsNan', 'IsInf', 'IsFinite'];
+
 let registered = false;
 
 /** Idempotent: registers the gradients altar adds on top of tfjs's own. */
@@ -47,6 +55,19 @@ export function registerExtraGradients(): void {
         return { params: () => scatterND(indices, dy as Tensor, params.shape), indices: () => zerosLike(indices) };
       },
     });
+  }
+  for (const [ops, names] of [[PIECEWISE_CONSTANT_BINARY, ['a', 'b']], [PIECEWISE_CONSTANT_UNARY, ['x']]] as const) {
+    for (const kernelName of ops) {
+      if (getGradient(kernelName) != null) continue;
+      registerGradient({
+        kernelName,
+        inputsToSave: [...names],
+        gradFunc: (_dy, saved) => {
+          const inputs = saved as Tensor[];
+          return Object.fromEntries(names.map((n, i) => [n, () => zerosLike(inputs[i]!)]));
+        },
+      });
+    }
   }
   const resizeGrad = getGradient(ResizeNearestNeighbor);
   registerGradient({

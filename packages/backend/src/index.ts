@@ -15,6 +15,7 @@ export {
   type InitOptions,
 } from './init.js';
 export { registerExtraGradients } from './gradients.js';
-export { registerHostFallbackKernels } from './kernels/host-fallback.js';
+export { registerHostFallbackKernels, KNOWN_BAD_KERNELS } from './kernels/host-fallback.js';
+export { registerWasmFastPaths, unsortedSegmentSumReference } from './kernels/wasm-matmul.js';
 export { Rng, type RngState } from './rng.js';
 export { expectNoLeaks, memoryGuard, type MemoryGuard } from './memory.js';

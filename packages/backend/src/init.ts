@@ -12,6 +12,7 @@ import './gradients.js';
 import { BackendUnavailableError, ConfigError } from './errors.js';
 import { envVar, isNode } from './env.js';
 import { registerHostFallbackKernels } from './kernels/host-fallback.js';
+import { registerWasmFastPaths } from './kernels/wasm-matmul.js';
 import { silentLogger, type Logger } from './logger.js';
 
 export const BACKEND_CHOICES = ['auto', 'cuda', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -125,6 +126,7 @@ async function tryWasm(): Promise<Attempt> {
   // wasm lacks UnsortedSegmentSum (gather's gradient), Conv2DBackpropFilter, depthwise backprop and
   // more: fill every kernel the cpu backend has with a host fallback that runs the cpu kernel.
   await import('@tensorflow/tfjs-backend-cpu');
+  registerWasmFastPaths();
   fallbackKernels.wasm = registerHostFallbackKernels('wasm');
   if (!(await activate('wasm'))) return { error: 'the wasm backend failed to initialise (is WebAssembly available?)' };
   return { info: describeInfo('wasm', 'wasm', `${cpuDescription()} via WebAssembly SIMD`, false, false, 'WebAssembly on the CPU') };

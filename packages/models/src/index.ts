@@ -1,1 +1,70 @@
-export {};
+export {
+  MODEL_TYPES,
+  validateModelConfig,
+  type ArTransformerConfig,
+  type CausalAttention,
+  type DiffusionTransformerConfig,
+  type MlpDenoiserConfig,
+  type ModelConfig,
+  type ModelConfigInput,
+  type ModelType,
+  type Prediction,
+  type SsmLmConfig,
+  type UNetConfig,
+} from './config.js';
+export { createModel, type AnyModel } from './factory.js';
+export { BaseModel, type Model } from './models/base.js';
+export { ArTransformer, type ArState } from './models/ar-transformer.js';
+export { DiffusionTransformer } from './models/diffusion-transformer.js';
+export { SsmLm, type MixerState, type SsmState } from './models/ssm-lm.js';
+export { MlpDenoiser } from './models/mlp-denoiser.js';
+export { UNet, Conv3x3 } from './models/unet.js';
+export { ParamStore, type Init } from './layers/params.js';
+export {
+  Embedding,
+  LayerNorm,
+  Linear,
+  Mlp,
+  RMSNorm,
+  TimeEmbedder,
+  dropout,
+  gelu,
+  makeNorm,
+  matmulLast,
+  mm2d,
+  ONE_HOT_EMBED_MAX_VOCAB,
+  modulate,
+  silu,
+  timestepEmbedding,
+  type ForwardOptions,
+  type MlpKind,
+  type Norm,
+  type NormKind,
+} from './layers/basic.js';
+export { applyRope, ropeTables } from './layers/rope.js';
+export {
+  Attention,
+  eluFeature,
+  type AttentionCache,
+  type AttentionKind,
+  type AttentionLayer,
+  type AttentionOptions,
+} from './layers/attention.js';
+export { S4d, type S4dOptions, type S4dState } from './layers/s4d.js';
+export { LOG_DECAY_MIN, MAX_SCAN_CHUNK, SelectiveSsm, type SelectiveOptions, type SelectiveState } from './layers/selective.js';
+export {
+  DTYPE_SIZES,
+  MAX_HEADER_BYTES,
+  SafetensorsError,
+  bytesOf,
+  decodeSafetensors,
+  encodeSafetensors,
+  floatToHalf,
+  safetensorsToTensors,
+  tensorsToSafetensors,
+  toHostArray,
+  type SafeDtype,
+  type SafeTensor,
+  type SafetensorsFile,
+} from './io/safetensors.js';
+export { loadModel, saveModel, type ModelCheckpoint } from './io/checkpoint.js';

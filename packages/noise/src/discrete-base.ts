@@ -139,10 +139,14 @@ export abstract class FactorisedDiscreteProcess {
       const Qs = this.stackRows(ss, (sb) => this.cumulativeMatrix(sb), V, same); // (B|1, V, K)
       const a = this.rowMatMul(ohZ, At, B, N, K, K); // (B, N, K)
       const d = this.rowMatMul(ohZ, Qt, B, N, K, V); // (B, N, V)
-      const r = tf.divNoNan(tf.cast(x0Probs, 'float32'), d); // (B, N, V)
+      // r = p(x0) / q(z_t | x0), 0 where z_t is impossible given x0. The reciprocal is taken of the
+      // constant d only, so the gradient with respect to the model's x0Probs stays finite (divNoNan's
+      // gradient is 0/0 = NaN wherever d = 0).
+      const dInv = tf.where(tf.greater(d, 0), tf.reciprocal(tf.maximum(d, 1e-30)), tf.zerosLike(d));
+      const r = tf.mul(tf.cast(x0Probs, 'float32'), dInv); // (B, N, V)
       const m = this.rowMatMul(r, Qs, B, N, V, K); // (B, N, K)
       const un = tf.mul(a, m);
-      return tf.divNoNan(un, tf.sum(un, -1, true)) as tf.Tensor3D;
+      return tf.div(un, tf.maximum(tf.sum(un, -1, true), 1e-30)) as tf.Tensor3D;
     });
   }
 

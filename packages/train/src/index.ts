@@ -1,1 +1,19 @@
-export {};
+export { defaultTrainConfig, resolveTrainConfig, type TrainConfig } from './config.js';
+export { AdamW, ownedVariable, defaultAdamWConfig, type AdamWConfig, type ParamMap } from './optimizer.js';
+export { Ema } from './ema.js';
+export { lrAt, type LrScheduleConfig } from './schedule.js';
+export { formatMetricsLine, parseMetricsLines, type MetricsRecord, type TrainRecord, type EvalRecord } from './metrics.js';
+export {
+  Trainer,
+  NonFiniteError,
+  CHECKPOINT_FILES,
+  assignParams,
+  decodeTensors,
+  parseCheckpointState,
+  type Checkpoint,
+  type CheckpointState,
+  type EvalContext,
+  type LossFn,
+  type StepResult,
+  type TrainerOptions,
+} from './trainer.js';

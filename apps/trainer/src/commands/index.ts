@@ -1,5 +1,12 @@
 import type { Command } from '../command.js';
 import { backendCommand } from './backend.js';
+import { costCommand } from './cost.js';
+import { sampleCommand } from './sample.js';
+import { trainCommand } from './train.js';
+import { evalCommand } from './eval.js';
+import { demoCommand } from './demo.js';
+import { plotCommand } from './plot.js';
+import { boundCommand } from './bound.js';
 
 /** Every subcommand of `altar`, in the order `altar --help` lists them. Add new commands here. */
-export const commands: Command[] = [backendCommand];
+export const commands: Command[] = [backendCommand, demoCommand, trainCommand, evalCommand, sampleCommand, plotCommand, costCommand, boundCommand];

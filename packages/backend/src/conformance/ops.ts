@@ -108,6 +108,7 @@ export const OP_CASES: OpCase[] = [
   { name: 'unsortedSegmentSum', inputs: [N([8, 3]), I([8], 4)], fn: (x, i) => tf.unsortedSegmentSum(x!, i as tf.Tensor1D, 4), grad: true },
   { name: 'scatterND', inputs: [I([3, 1], 6), N([3, 4])], fn: (i, u) => tf.scatterND(i!, u!, [6, 4]) },
   { name: 'where', inputs: [I([4, 8], 2), N([4, 8]), N([4, 8])], fn: (c, a, b) => tf.where(tf.cast(c!, 'bool'), a!, b!), grad: true },
+  { name: 'divNoNan', inputs: [N([4, 8]), P([4, 8])], fn: (a, b) => tf.divNoNan(a!, b!), grad: true },
   { name: 'greater', inputs: [N([4, 8]), N([4, 8])], fn: (a, b) => tf.cast(tf.greater(a!, b!), 'float32') },
   { name: 'equal/less/logicalAnd', inputs: [I([4, 8], 3), I([4, 8], 3)], fn: (a, b) => tf.cast(tf.logicalAnd(tf.equal(a!, b!), tf.less(a!, 2)), 'float32') },
   // tfjs 4.22's bandPart gradient throws ("Argument tensors passed to stack must be a Tensor[]"):

@@ -1,0 +1,53 @@
+/** Rebuild a family runtime from a checkpoint directory written by `altar train` / `altar demo`. */
+import * as tf from '@tensorflow/tfjs-core';
+import { AltarError, ConfigError } from '@altar/backend';
+import { CHECKPOINT_FILES, decodeTensors } from '@altar/train';
+import { loadCheckpoint } from '@altar/train/node';
+import { UsageError } from '../io.js';
+import { validateRunConfig, type RunConfig } from './config.js';
+import { buildRuntime, type TokenRuntime } from './families.js';
+
+export interface LoadedRun {
+  runtime: TokenRuntime;
+  config: RunConfig;
+  dir: string;
+  step: number;
+  /** Which weights were loaded. */
+  weights: 'ema' | 'raw';
+}
+
+/** Load the checkpoint that `path` resolves to (latest, or best with which='best'); EMA weights when present unless raw is asked. */
+export function loadRun(path: string, opts: { which?: 'latest' | 'best'; weights?: 'ema' | 'raw' } = {}): LoadedRun {
+  let ck;
+  try {
+    ck = loadCheckpoint(path, opts.which ?? 'latest');
+  } catch (e) {
+    if (e instanceof AltarError) throw new UsageError(e.message);
+    throw e;
+  }
+  let config: RunConfig;
+  try {
+    config = validateRunConfig(ck.state.config);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`${ck.dir}/state.json: the saved run config is invalid (${e.message})`);
+    throw e;
+  }
+  const runtime = buildRuntime(config);
+  const useEma = (opts.weights ?? 'ema') === 'ema' && ck.files[CHECKPOINT_FILES.ema] !== undefined;
+  const file = useEma ? CHECKPOINT_FILES.ema : CHECKPOINT_FILES.model;
+  const bytes = ck.files[file];
+  if (!bytes) {
+    runtime.dispose();
+    throw new UsageError(`${ck.dir}: missing ${file}`);
+  }
+  const tensors = decodeTensors(bytes, `${ck.dir}/${file}`);
+  try {
+    runtime.model.setWeights(tensors);
+  } catch (e) {
+    runtime.dispose();
+    throw new AltarError('BAD_CHECKPOINT', `${ck.dir}/${file}: ${(e as Error).message}`);
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+  return { runtime, config, dir: ck.dir, step: ck.state.step, weights: useEma ? 'ema' : 'raw' };
+}

@@ -1,0 +1,121 @@
+/**
+ * The training driver shared by `altar train` and `altar demo`: builds the family runtime, wires the
+ * Trainer to metrics.jsonl, a progress bar, sample dumps, checkpoints (atomic, keep last K + best) and
+ * an abort signal (SIGINT), and resumes from a checkpoint directory.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AltarError, Rng } from '@altar/backend';
+import { Trainer, type Checkpoint } from '@altar/train';
+import { loadCheckpoint, MetricsWriter, saveCheckpoint } from '@altar/train/node';
+import type { CommandIO } from '../io.js';
+import type { RunConfig } from './config.js';
+import { buildRuntime, LN2, type EvalResult, type TokenRuntime } from './families.js';
+import { ProgressBar } from './progress.js';
+
+export interface TrainRunOptions {
+  config: RunConfig;
+  outDir: string;
+  io: CommandIO;
+  signal?: AbortSignal;
+  /** Checkpoint directory (or run directory) to resume from. */
+  resume?: string;
+  /** Label on the progress bar. */
+  label?: string;
+  /** Write sample dumps at eval time (default true when config.eval.samples > 0). */
+  dumpSamples?: boolean;
+}
+
+export interface TrainRunResult {
+  runtime: TokenRuntime;
+  trainer: Trainer<import('@tensorflow/tfjs-core').Tensor2D>;
+  reason: 'done' | 'interrupted';
+  step: number;
+  /** Wall seconds spent training in this process (excluding evals). */
+  trainSeconds: number;
+  lastEval: EvalResult | null;
+}
+
+export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
+  const c = o.config;
+  mkdirSync(o.outDir, { recursive: true });
+  const runtime = buildRuntime(c);
+  let lastEval: EvalResult | null = null;
+  const metrics = new MetricsWriter(join(o.outDir, 'metrics.jsonl'), { truncate: !o.resume });
+  const bar = new ProgressBar(o.io, o.label ?? c.name, c.train.steps);
+  const N = runtime.seqLen;
+  const unit = runtime.unit;
+  const trainer = new Trainer({
+    params: runtime.params,
+    loss: runtime.loss,
+    nextBatch: (rng) => runtime.nextBatch(rng),
+    disposeBatch: (x) => x.dispose(),
+    tokensPerBatch: c.data.batchSize * N,
+    config: c.train,
+    bestMetric: 'bitsPerToken',
+    logger: { info: (m) => bar.note(m), warn: (m) => bar.note(`warning: ${m}`) },
+    onMetrics: (r) => metrics.write(r),
+    evaluate: async ({ rng }) => {
+      const e = await runtime.evaluate(rng, { batches: c.eval.batches, batchSize: c.eval.batchSize });
+      lastEval = e;
+      return { bitsPerToken: e.bitsPerToken, stdErr: e.stdErr, loss: e.bitsPerToken * LN2 };
+    },
+  });
+  let resumedFrom: string | null = null;
+  if (o.resume) {
+    const ck = loadCheckpoint(o.resume);
+    const saved = ck.state.config as Partial<RunConfig> | null;
+    if (saved?.family && saved.family !== c.family) {
+      throw new AltarError('BAD_CHECKPOINT', `${ck.dir}: checkpoint is of family '${saved.family}', the config says '${c.family}'`);
+    }
+    trainer.restore(ck.files);
+    resumedFrom = ck.dir;
+    bar.note(`resumed from ${ck.dir} at step ${trainer.step}`);
+  }
+  writeFileSync(join(o.outDir, 'config.json'), JSON.stringify(c, null, 2) + '\n');
+  const weightsMeta = { 'altar.config': JSON.stringify(runtime.model.config), 'altar.family': c.family };
+  const save = async (isBest: boolean): Promise<Checkpoint> => {
+    const ck = await trainer.snapshot(c, weightsMeta);
+    saveCheckpoint(o.outDir, ck, { keepLast: c.checkpoint.keepLast, isBest });
+    return ck;
+  };
+  const sampleRng = new Rng(c.train.seed).fork('samples');
+  let evalMs = 0;
+  const t0 = Date.now();
+  let lastLoss = NaN;
+  const res = await trainer.run({
+    ...(o.signal ? { signal: o.signal } : {}),
+    checkpointEvery: c.checkpoint.every,
+    onStep: (r) => {
+      lastLoss = r.loss / LN2;
+      bar.update(r.step, { loss: lastLoss, lossUnit: unit === 'token' ? 'bits/tok' : 'bits/dim', tokensPerSec: r.stepMs > 0 ? (r.tokens * 1000) / r.stepMs : 0 });
+    },
+    onEval: async (m, isBest) => {
+      const te = Date.now();
+      const e = lastEval!;
+      bar.note(`  eval @ step ${trainer.step}: ${e.bitsPerToken.toFixed(4)} ± ${e.stdErr.toFixed(4)} bits/${unit} (${e.boundKind}${isBest ? ', best' : ''})`);
+      if ((o.dumpSamples ?? true) && c.eval.samples > 0) {
+        const s = await trainer.withEvalWeights(() =>
+          runtime.sample(sampleRng, { sampler: runtime.samplers[0]!, n: c.eval.samples, steps: c.eval.sampleSteps }),
+        );
+        mkdirSync(join(o.outDir, 'samples'), { recursive: true });
+        writeFileSync(
+          join(o.outDir, 'samples', `step-${String(trainer.step).padStart(8, '0')}.txt`),
+          `# step ${trainer.step}, sampler ${runtime.samplers[0]}, true NLL of samples ${s.samplesNllBitsPerToken.toFixed(4)} bits/${unit}\n` +
+            runtime.formatRows(s).join('\n') + '\n',
+        );
+      }
+      void m;
+      evalMs += Date.now() - te;
+    },
+    onCheckpoint: async (reason, isBest) => {
+      await save(isBest);
+      if (reason === 'interrupt') bar.note(`interrupted: checkpoint at step ${trainer.step} saved to ${o.outDir} (continue with --resume ${o.outDir})`);
+    },
+  });
+  const trainSeconds = (Date.now() - t0 - evalMs) / 1000;
+  if (resumedFrom === null && res.reason === 'done' && !Number.isFinite(lastLoss) && c.train.steps > 0) {
+    throw new AltarError('NON_FINITE', 'training ended with a non-finite loss');
+  }
+  return { runtime, trainer, reason: res.reason, step: res.step, trainSeconds, lastEval };
+}

@@ -1,0 +1,201 @@
+/**
+ * Typed model configs, validated at the boundary (CLI, files, URL state). `validateModelConfig`
+ * fills documented defaults, rejects unknown keys and wrong types with a ConfigError naming the key.
+ */
+import { ConfigError } from '@altar/backend';
+import type { AttentionKind } from './layers/attention.js';
+import type { MlpKind, NormKind } from './layers/basic.js';
+
+export type Prediction = 'eps' | 'x0' | 'v';
+export type CausalAttention = Exclude<AttentionKind, 'bidirectional'>;
+
+export interface ArTransformerConfig {
+  type: 'ar-transformer';
+  /** Token vocabulary V (a byte LM uses 256). No BOS id is reserved: callers prepend one of their tokens. */
+  vocabSize: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  /** Longest sequence (size of the learned position table; the step cap for learned positions). */
+  maxLen: number;
+  /** 'full' (KV cache), 'sliding' (window W, rolling cache), 'linear' (recurrent state). */
+  attention: CausalAttention;
+  /** Sliding window W (positions i−W+1..i); default 64, a typical local context for byte models. */
+  window: number;
+  /** 'rope' (default: relative, works with every attention and any length) or 'learned'. */
+  positions: 'learned' | 'rope';
+  /** 'layernorm' (GPT-2 default) or 'rmsnorm' (LLaMA). */
+  norm: NormKind;
+  /** 'gelu' (GPT-2) or 'swiglu' (LLaMA). */
+  mlp: MlpKind;
+  /** MLP hidden = mlpRatio·dModel; 4 as in Vaswani et al. */
+  mlpRatio: number;
+  /** Residual dropout (training only); 0 for small data-rich synthetic sources. */
+  dropout: number;
+  /** Chunk length of linear attention's parallel form; 64 balances O(N·C) intra vs O(N/C) state work. */
+  linearChunk: number;
+  /** Init seed (all randomness goes through Rng). */
+  seed: number;
+}
+
+export interface DiffusionTransformerConfig {
+  type: 'diffusion-transformer';
+  /** V data tokens; the input vocabulary is V+1 with [MASK] = V. Logits cover the V data tokens only. */
+  vocabSize: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  maxLen: number;
+  positions: 'learned' | 'rope';
+  mlp: MlpKind;
+  mlpRatio: number;
+  dropout: number;
+  seed: number;
+}
+
+export interface SsmLmConfig {
+  type: 'ssm-lm';
+  vocabSize: number;
+  dModel: number;
+  nLayers: number;
+  /** 'selective' (Mamba) or 's4d' (diagonal LTI). */
+  mixer: 'selective' | 's4d';
+  /** State size N per channel: 16 as in Mamba; S4D uses N complex modes. */
+  dState: number;
+  /** Selective: inner width E = expand·dModel (Mamba uses 2). */
+  expand: number;
+  /** Selective: causal depthwise conv width (Mamba uses 4); ≥ 2. */
+  convKernel: number;
+  /** Selective: chunk length C of the training scan, 1..8 (cumsum-parallel inside, L/C sequential hops). */
+  scanChunk: number;
+  /** S4D: chunk length of the convolution mode. */
+  s4dChunk: number;
+  /** Optional MLP after each mixer (hidden = mlpRatio·dModel); 0 disables (Mamba has none). */
+  mlpRatio: number;
+  norm: NormKind;
+  dropout: number;
+  seed: number;
+}
+
+export interface MlpDenoiserConfig {
+  type: 'mlp-denoiser';
+  /** Data dimension d (2 for the 2-D mixtures). */
+  dim: number;
+  hidden: number;
+  nLayers: number;
+  prediction: Prediction;
+  seed: number;
+}
+
+export interface UNetConfig {
+  type: 'unet';
+  /** Square images of this side (divisible by 2^(levels−1)); 16 or 32 in altar. */
+  imageSize: number;
+  /** 1 (grey) or 3 (RGB); tensors are NHWC. */
+  channels: number;
+  /** Width of the first level. */
+  baseChannels: number;
+  /** Width multiplier per level; each level after the first halves the resolution. */
+  channelMults: number[];
+  prediction: Prediction;
+  seed: number;
+}
+
+export type ModelConfig = ArTransformerConfig | DiffusionTransformerConfig | SsmLmConfig | MlpDenoiserConfig | UNetConfig;
+export type ModelType = ModelConfig['type'];
+export const MODEL_TYPES: readonly ModelType[] = ['ar-transformer', 'diffusion-transformer', 'ssm-lm', 'mlp-denoiser', 'unet'];
+
+type Input<C extends { type: string }> = { type: C['type'] } & Partial<Omit<C, 'type'>>;
+export type ModelConfigInput =
+  | Input<ArTransformerConfig>
+  | Input<DiffusionTransformerConfig>
+  | Input<SsmLmConfig>
+  | Input<MlpDenoiserConfig>
+  | Input<UNetConfig>;
+
+const DEFAULTS: { [K in ModelType]: Omit<Extract<ModelConfig, { type: K }>, 'type'> } = {
+  'ar-transformer': {
+    vocabSize: 256, dModel: 128, nLayers: 4, nHeads: 4, maxLen: 256, attention: 'full', window: 64,
+    positions: 'rope', norm: 'layernorm', mlp: 'gelu', mlpRatio: 4, dropout: 0, linearChunk: 64, seed: 0,
+  },
+  'diffusion-transformer': {
+    vocabSize: 256, dModel: 128, nLayers: 4, nHeads: 4, maxLen: 256, positions: 'learned', mlp: 'gelu', mlpRatio: 4,
+    dropout: 0, seed: 0,
+  },
+  'ssm-lm': {
+    vocabSize: 256, dModel: 128, nLayers: 4, mixer: 'selective', dState: 16, expand: 2, convKernel: 4, scanChunk: 8,
+    s4dChunk: 64, mlpRatio: 0, norm: 'rmsnorm', dropout: 0, seed: 0,
+  },
+  'mlp-denoiser': { dim: 2, hidden: 128, nLayers: 3, prediction: 'eps', seed: 0 },
+  unet: { imageSize: 16, channels: 1, baseChannels: 16, channelMults: [1, 2], prediction: 'eps', seed: 0 },
+};
+
+const ENUMS: Record<string, readonly string[]> = {
+  attention: ['full', 'sliding', 'linear'],
+  positions: ['learned', 'rope'],
+  norm: ['layernorm', 'rmsnorm'],
+  mlp: ['gelu', 'swiglu'],
+  mixer: ['selective', 's4d'],
+  prediction: ['eps', 'x0', 'v'],
+};
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkPosInt(key: string, v: unknown, min = 1): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new ConfigError(key, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  }
+}
+
+/** Validate and complete a config. Throws ConfigError(path) naming the offending key. */
+export function validateModelConfig(input: unknown, path = 'model'): ModelConfig {
+  if (!isObj(input)) throw new ConfigError(path, `expected an object, got ${JSON.stringify(input)}`);
+  const type = input['type'];
+  if (typeof type !== 'string' || !(MODEL_TYPES as readonly string[]).includes(type)) {
+    throw new ConfigError(`${path}.type`, `unknown model type ${JSON.stringify(type)}; expected one of ${MODEL_TYPES.join(', ')}`);
+  }
+  const defaults = DEFAULTS[type as ModelType] as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = { type };
+  for (const key of Object.keys(input)) {
+    if (key !== 'type' && input[key] !== undefined && !(key in defaults)) {
+      throw new ConfigError(`${path}.${key}`, `unknown key for '${type}'; allowed: ${Object.keys(defaults).join(', ')}`);
+    }
+  }
+  for (const [key, def] of Object.entries(defaults)) {
+    const v = input[key] === undefined ? def : input[key];
+    const p = `${path}.${key}`;
+    if (ENUMS[key]) {
+      if (typeof v !== 'string' || !ENUMS[key].includes(v)) throw new ConfigError(p, `expected one of ${ENUMS[key].join(', ')}, got ${JSON.stringify(v)}`);
+    } else if (key === 'dropout') {
+      if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new ConfigError(p, `expected a number in [0, 1), got ${JSON.stringify(v)}`);
+    } else if (key === 'seed') {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(p, `expected a finite number, got ${JSON.stringify(v)}`);
+    } else if (key === 'channelMults') {
+      if (!Array.isArray(v) || v.length === 0) throw new ConfigError(p, `expected a non-empty array of positive integers, got ${JSON.stringify(v)}`);
+      v.forEach((m, i) => checkPosInt(`${p}[${i}]`, m));
+    } else if (key === 'mlpRatio') {
+      checkPosInt(p, v, type === 'ssm-lm' ? 0 : 1);
+    } else {
+      checkPosInt(p, v, key === 'convKernel' ? 2 : 1);
+    }
+    out[key] = Array.isArray(v) ? [...v] : v;
+  }
+  const c = out as unknown as ModelConfig;
+  if (c.type === 'ar-transformer' || c.type === 'diffusion-transformer') {
+    if (c.dModel % c.nHeads !== 0) throw new ConfigError(`${path}.nHeads`, `dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`);
+    if (c.positions === 'rope' && (c.dModel / c.nHeads) % 2 !== 0) {
+      throw new ConfigError(`${path}.positions`, `rope needs an even head dimension, got ${c.dModel / c.nHeads}`);
+    }
+  }
+  if (c.type === 'ssm-lm' && c.scanChunk > 8) {
+    throw new ConfigError(`${path}.scanChunk`, `must be ≤ 8 (float32 range of the chunked scan), got ${c.scanChunk}`);
+  }
+  if (c.type === 'unet') {
+    if (c.channels !== 1 && c.channels !== 3) throw new ConfigError(`${path}.channels`, `expected 1 or 3, got ${c.channels}`);
+    const f = 2 ** (c.channelMults.length - 1);
+    if (c.imageSize % f !== 0) throw new ConfigError(`${path}.imageSize`, `${c.imageSize} is not divisible by 2^(levels−1) = ${f}`);
+  }
+  return c;
+}

@@ -1,0 +1,58 @@
+/**
+ * Model checkpoints as two byte-level artefacts (browser-safe: no fs here): the config as JSON and the
+ * parameters as safetensors. The safetensors `__metadata__` also records the format and config, so a
+ * lone .safetensors file is self-describing.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AltarError } from '@altar/backend';
+import { validateModelConfig } from '../config.js';
+import { createModel, type AnyModel } from '../factory.js';
+import type { Model } from '../models/base.js';
+import { safetensorsToTensors, tensorsToSafetensors } from './safetensors.js';
+
+export interface ModelCheckpoint {
+  /** The model config as JSON text. */
+  config: string;
+  /** The parameters as a safetensors file. */
+  weights: Uint8Array;
+}
+
+export async function saveModel(model: Model, opts: { metadata?: Record<string, string> } = {}): Promise<ModelCheckpoint> {
+  const config = JSON.stringify(model.config);
+  const weights = await tensorsToSafetensors(model.getWeights(), {
+    format: 'altar',
+    'altar.config': config,
+    'altar.params': String(model.paramCount()),
+    ...opts.metadata,
+  });
+  return { config, weights };
+}
+
+/**
+ * Rebuild a model from a checkpoint. `config` may be JSON text or an object; when absent, the config
+ * recorded in the safetensors metadata is used. Names and shapes must match the config's model exactly.
+ */
+export function loadModel(ckpt: { config?: string | object; weights: Uint8Array }): AnyModel {
+  const { tensors, metadata } = safetensorsToTensors(ckpt.weights);
+  try {
+    let raw: unknown = ckpt.config ?? metadata['altar.config'];
+    if (raw === undefined) throw new AltarError('BAD_CHECKPOINT', 'loadModel: no config given and none in the safetensors metadata');
+    if (typeof raw === 'string') {
+      try {
+        raw = JSON.parse(raw);
+      } catch (e) {
+        throw new AltarError('BAD_CHECKPOINT', `loadModel: config is not valid JSON (${(e as Error).message})`);
+      }
+    }
+    const model = createModel(validateModelConfig(raw));
+    try {
+      model.setWeights(tensors);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+}

@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, it, expect, beforeAll } from 'vitest';
+import { Rng } from '@altar/backend';
+import { expectNoLeaks, useBackend } from '@altar/backend/testing';
+import {
+  decodeSafetensors, encodeSafetensors, floatToHalf, safetensorsToTensors, SafetensorsError, tensorsToSafetensors, toHostArray,
+  bytesOf, MAX_HEADER_BYTES,
+} from './safetensors.js';
+
+const ascii = (s: string) => Array.from(s, (c) => c.charCodeAt(0));
+
+/** Build a file from a header string and raw data, with an explicit (possibly lying) length prefix. */
+function rawFile(header: string, data: number[], lengthPrefix = header.length): Uint8Array {
+  const out = new Uint8Array(8 + header.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(lengthPrefix), true);
+  out.set(ascii(header), 8);
+  out.set(data, 8 + header.length);
+  return out;
+}
+
+describe('safetensors', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it('writes the exact bytes the reference format prescribes for a small known tensor', async () => {
+    await expectNoLeaks(async () => {
+      const t = tf.tensor1d([1, 2]);
+      const bytes = await tensorsToSafetensors({ a: t });
+      t.dispose();
+      const header = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'; // 54 bytes → padded to 56 with spaces
+      const expected = [56, 0, 0, 0, 0, 0, 0, 0, ...ascii(header), 0x20, 0x20, 0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0x40];
+      expect(Array.from(bytes)).toEqual(expected);
+    });
+  });
+
+  it('round-trips bit-exactly (F32 incl. NaN/−0/denormals, I32, BOOL) with metadata', async () => {
+    await expectNoLeaks(async () => {
+      const f = new Float32Array([0, -0, 1.5, -3.25e-38, 1e-45, Infinity, -Infinity, NaN, 3.4028235e38, Math.PI]);
+      const w = tf.tensor2d(f, [2, 5]);
+      const i = tf.tensor1d([-2147483648, 0, 2147483647, 7], 'int32');
+      const b = tf.tensor1d([true, false, true], 'bool');
+      const r = tf.tidy(() => new Rng(1).normal([3, 4, 5]));
+      const bytes = await tensorsToSafetensors({ 'w.weight': w, idx: i, flag: b, r }, { format: 'altar', note: 'π ✓' });
+      const back = safetensorsToTensors(bytes);
+      expect(back.metadata).toEqual({ format: 'altar', note: 'π ✓' });
+      const same = async (x: tf.Tensor, y: tf.Tensor) => {
+        expect(y.shape).toEqual(x.shape);
+        expect(y.dtype).toBe(x.dtype);
+        const [a, c] = await Promise.all([x.data(), y.data()]);
+        const bitsA = x.dtype === 'float32' ? new Uint32Array(Float32Array.from(a as Float32Array).buffer) : a;
+        const bitsC = y.dtype === 'float32' ? new Uint32Array(Float32Array.from(c as Float32Array).buffer) : c;
+        expect(Array.from(bitsC)).toEqual(Array.from(bitsA));
+      };
+      await same(w, back.tensors['w.weight'] as tf.Tensor);
+      await same(i, back.tensors['idx'] as tf.Tensor);
+      await same(b, back.tensors['flag'] as tf.Tensor);
+      await same(r, back.tensors['r'] as tf.Tensor);
+      // re-encoding the decoded file gives the same bytes
+      const again = encodeSafetensors(decodeSafetensors(bytes).tensors, decodeSafetensors(bytes).metadata);
+      expect(Array.from(again)).toEqual(Array.from(bytes));
+      // every data offset is inside the file and the header is 8-byte aligned
+      const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+      expect(n % 8).toBe(0);
+      tf.dispose([w, i, b, r, ...Object.values(back.tensors)]);
+    });
+  });
+
+  it('F16 and BF16 decode to the right floats; float→half rounds to nearest even', () => {
+    expect(floatToHalf(1)).toBe(0x3c00);
+    expect(floatToHalf(-2)).toBe(0xc000);
+    expect(floatToHalf(65504)).toBe(0x7bff);
+    expect(floatToHalf(1e6)).toBe(0x7c00);
+    expect(floatToHalf(2 ** -24)).toBe(0x0001);
+    expect(floatToHalf(1 + 2 ** -11)).toBe(0x3c00); // tie → even
+    const h = encodeSafetensors({ h: { dtype: 'F16', shape: [3], data: bytesOf(new Uint16Array([0x3c00, 0xc000, 0x0001])) } });
+    expect(Array.from(toHostArray(decodeSafetensors(h).tensors['h']!).values)).toEqual([1, -2, 2 ** -24]);
+    const bf = encodeSafetensors({ b: { dtype: 'BF16', shape: [2], data: bytesOf(new Uint16Array([0x3f80, 0xc040])) } });
+    expect(Array.from(toHostArray(decodeSafetensors(bf).tensors['b']!).values)).toEqual([1, -3]);
+  });
+
+  const entry = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}';
+  const eight = [0, 0, 128, 63, 0, 0, 0, 64];
+  const bad: Array<[string, () => Uint8Array, RegExp]> = [
+    ['shorter than 8 bytes', () => new Uint8Array(5), /shorter than the 8-byte/],
+    ['header length past the end', () => rawFile(entry, eight, 500), /runs past the end/],
+    ['header length 2^62 (no huge allocation)', () => rawFile(entry, eight, 2 ** 62), /exceeds the 100000000-byte limit/],
+    ['header not JSON', () => rawFile('{"a":', []), /not valid JSON/],
+    ['header not an object', () => rawFile('[1,2]', []), /must start with '\{'/],
+    ['unknown dtype', () => rawFile(entry.replace('F32', 'F33'), eight), /unknown dtype "F33"/],
+    ['offsets out of range', () => rawFile(entry.replace('[0,8]', '[0,16]'), eight), /out of range/],
+    ['reversed offsets', () => rawFile(entry.replace('[0,8]', '[8,0]'), eight), /reversed/],
+    ['shape/size mismatch', () => rawFile(entry.replace('[2]', '[3]'), eight), /expected 12/],
+    ['negative shape', () => rawFile(entry.replace('[2]', '[-2]'), eight), /non-negative integers/],
+    ['overlapping tensors', () => rawFile('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', eight), /overlap/],
+    ['hole in the buffer', () => rawFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', eight), /hole/],
+    ['trailing bytes not covered', () => rawFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', eight), /cover 4/],
+    ['non-string metadata', () => rawFile('{"__metadata__":{"k":1}}', []), /must be a string/],
+  ];
+  it.each(bad)('rejects a malformed file: %s', (_name, make, msg) => {
+    const f = make();
+    let err: unknown;
+    try {
+      decodeSafetensors(f);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SafetensorsError);
+    expect((err as Error).message).toMatch(msg);
+    expect(MAX_HEADER_BYTES).toBe(100_000_000);
+  });
+
+  it('the writer refuses inconsistent input', () => {
+    expect(() => encodeSafetensors({ a: { dtype: 'F32', shape: [3], data: new Uint8Array(8) } })).toThrow(/expected 12/);
+    expect(() => encodeSafetensors({ a: { dtype: 'X' as never, shape: [1], data: new Uint8Array(4) } })).toThrow(/unknown dtype/);
+  });
+});

@@ -1,0 +1,223 @@
+/**
+ * Small shared layers. Each is a class that registers its tf.Variables in the model's ParamStore and
+ * exposes tidy-wrapped tensor functions.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '@altar/backend';
+import type { ParamStore } from './params.js';
+
+/** Options accepted by every forward-type method. Dropout is active only when `training` is true. */
+export interface ForwardOptions {
+  training?: boolean;
+  /** Source of dropout masks; required when training with dropout > 0. */
+  rng?: Rng;
+}
+
+/**
+ * 2-D matmul x (M, K) @ w (K, N) whose gradient uses only untransposed matmuls:
+ * dx = dy @ wᵀ, dw = xᵀ @ dy with explicit transposes. On the wasm backend, BatchMatMul with a
+ * transposed operand skips XNNPACK and runs 10–60× slower than transpose + plain matmul, and tfjs's
+ * own MatMul gradient uses exactly those transposed forms.
+ */
+export const mm2d: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
+  (...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([x, w]);
+    return {
+      value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D)];
+      },
+    };
+  },
+) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+
+/** Apply `x @ w` over the last axis of a tensor of any rank ≥ 2. */
+export function matmulLast(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const inDim = x.shape[x.rank - 1] as number;
+    const outDim = w.shape[1] as number;
+    const lead = x.shape.slice(0, -1);
+    const y = mm2d(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, w as tf.Tensor2D); // (M, out)
+    return tf.reshape(y, [...lead, outDim]);
+  });
+}
+
+/** Vocabularies up to this size embed through oneHot @ E (a fast matmul and matmul gradient everywhere). */
+export const ONE_HOT_EMBED_MAX_VOCAB = 4096;
+
+export class Linear {
+  readonly w: tf.Variable;
+  readonly b: tf.Variable | null;
+  constructor(store: ParamStore, name: string, readonly inDim: number, readonly outDim: number,
+    opts: { bias?: boolean; std?: number; zero?: boolean } = {}) {
+    const std = opts.std ?? 1 / Math.sqrt(inDim);
+    this.w = store.add(`${name}.w`, [inDim, outDim], opts.zero ? { kind: 'zeros' } : { kind: 'normal', std });
+    this.b = opts.bias === false ? null : store.add(`${name}.b`, [outDim], { kind: 'zeros' });
+  }
+  apply(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const y = matmulLast(x, this.w);
+      return this.b ? tf.add(y, this.b) : y;
+    });
+  }
+}
+
+/** Token embedding E (V, D); `logits(h) = h Eᵀ` is the tied output head (Press & Wolf 2017). */
+export class Embedding {
+  readonly table: tf.Variable;
+  constructor(store: ParamStore, name: string, readonly vocab: number, readonly dim: number, std = 0.02) {
+    this.table = store.add(`${name}.weight`, [vocab, dim], { kind: 'normal', std });
+  }
+  /**
+   * tokens int32 (...) → (..., D). Small vocabularies use oneHot(tokens) @ E, whose gradient is a matmul;
+   * large ones tf.gather (its gradient, UnsortedSegmentSum, is filled in on wasm by @altar/backend).
+   */
+  lookup(tokens: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const ids = tf.cast(tokens, 'int32');
+      if (this.vocab > ONE_HOT_EMBED_MAX_VOCAB) return tf.gather(this.table, ids);
+      const oh = tf.oneHot(tf.reshape(ids, [-1]), this.vocab) as tf.Tensor2D; // (M, V)
+      return tf.reshape(mm2d(tf.cast(oh, 'float32') as tf.Tensor2D, this.table as tf.Tensor2D), [...tokens.shape, this.dim]);
+    });
+  }
+  /** Tied head over the first `rows` vocabulary entries: h (..., D) → (..., rows). */
+  logits(h: tf.Tensor, rows = this.vocab): tf.Tensor {
+    return tf.tidy(() => {
+      const e = rows === this.vocab ? this.table : tf.slice(this.table, [0, 0], [rows, this.dim]);
+      const d = h.shape[h.rank - 1] as number;
+      const lead = h.shape.slice(0, -1);
+      const y = mm2d(tf.reshape(h, [-1, d]) as tf.Tensor2D, tf.transpose(e) as tf.Tensor2D); // (M, rows)
+      return tf.reshape(y, [...lead, rows]);
+    });
+  }
+}
+
+/** LayerNorm (Ba et al. 2016) over the last axis; `affine: false` for adaLN (DiT). */
+export class LayerNorm {
+  readonly g: tf.Variable | null;
+  readonly b: tf.Variable | null;
+  constructor(store: ParamStore | null, name: string, readonly dim: number, readonly eps = 1e-5, affine = true) {
+    this.g = affine && store ? store.add(`${name}.g`, [dim], { kind: 'ones' }) : null;
+    this.b = affine && store ? store.add(`${name}.b`, [dim], { kind: 'zeros' }) : null;
+  }
+  apply(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const mean = tf.mean(x, -1, true);
+      const xc = tf.sub(x, mean);
+      const variance = tf.mean(tf.square(xc), -1, true);
+      let y = tf.mul(xc, tf.rsqrt(tf.add(variance, this.eps)));
+      if (this.g) y = tf.mul(y, this.g);
+      if (this.b) y = tf.add(y, this.b);
+      return y;
+    });
+  }
+}
+
+/** RMSNorm (Zhang & Sennrich 2019): x / sqrt(mean(x²) + eps) · g. */
+export class RMSNorm {
+  readonly g: tf.Variable;
+  constructor(store: ParamStore, name: string, readonly dim: number, readonly eps = 1e-5) {
+    this.g = store.add(`${name}.g`, [dim], { kind: 'ones' });
+  }
+  apply(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const ms = tf.mean(tf.square(x), -1, true);
+      return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, this.eps))), this.g);
+    });
+  }
+}
+
+export type NormKind = 'layernorm' | 'rmsnorm';
+export type Norm = LayerNorm | RMSNorm;
+export function makeNorm(kind: NormKind, store: ParamStore, name: string, dim: number): Norm {
+  return kind === 'rmsnorm' ? new RMSNorm(store, name, dim) : new LayerNorm(store, name, dim);
+}
+
+/** GELU, tanh approximation (Hendrycks & Gimpel 2016): 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
+    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  });
+}
+
+/** SiLU / swish: x·σ(x). */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
+}
+
+/** Inverted dropout with masks drawn from `rng` (never tf.dropout, which is unseeded). */
+export function dropout(x: tf.Tensor, rate: number, opts: ForwardOptions | undefined): tf.Tensor {
+  if (!opts?.training || rate <= 0) return x;
+  const rng = opts.rng;
+  if (!rng) throw new Error('dropout: training with dropout > 0 needs opts.rng (an @altar/backend Rng)');
+  return tf.tidy(() => {
+    const keep = tf.cast(tf.greaterEqual(rng.uniform(x.shape), rate), 'float32');
+    return tf.mul(x, tf.div(keep, 1 - rate));
+  });
+}
+
+export type MlpKind = 'gelu' | 'swiglu';
+
+/** Position-wise MLP: GELU (Vaswani 2017 / GPT-2) or SwiGLU (Shazeer 2020): W2(silu(W1 x) ⊙ W3 x). */
+export class Mlp {
+  readonly w1: Linear;
+  readonly w2: Linear;
+  readonly w3: Linear | null;
+  constructor(store: ParamStore, name: string, dim: number, hidden: number, readonly kind: MlpKind, outStd?: number) {
+    this.w1 = new Linear(store, `${name}.w1`, dim, hidden);
+    this.w3 = kind === 'swiglu' ? new Linear(store, `${name}.w3`, dim, hidden) : null;
+    this.w2 = new Linear(store, `${name}.w2`, hidden, dim, outStd === undefined ? {} : { std: outStd });
+  }
+  apply(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const h = this.w3 ? tf.mul(silu(this.w1.apply(x)), this.w3.apply(x)) : gelu(this.w1.apply(x));
+      return this.w2.apply(h);
+    });
+  }
+}
+
+/**
+ * Sinusoidal embedding of a continuous time t ∈ [0,1] (Vaswani 2017 §3.5, as used for diffusion time
+ * by Ho et al. 2020): [cos(s·t·ω_i), sin(s·t·ω_i)], ω_i = 10000^(-i/(dim/2)), s = 1000. t (B,) → (B, dim).
+ */
+export function timestepEmbedding(t: tf.Tensor, dim: number, scale = 1000): tf.Tensor {
+  return tf.tidy(() => {
+    const half = Math.floor(dim / 2);
+    const freqs = new Float32Array(half);
+    for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half);
+    const args = tf.mul(tf.reshape(tf.mul(tf.cast(t, 'float32'), scale), [-1, 1]), tf.tensor2d(freqs, [1, half])); // (B, half)
+    let emb = tf.concat([tf.cos(args), tf.sin(args)], -1); // (B, 2·half)
+    if (dim % 2 === 1) emb = tf.pad(emb, [[0, 0], [0, 1]]);
+    return emb;
+  });
+}
+
+/** Time conditioning: sinusoidal features → Linear → SiLU → Linear (DiT's TimestepEmbedder). */
+export class TimeEmbedder {
+  readonly l1: Linear;
+  readonly l2: Linear;
+  constructor(store: ParamStore, name: string, readonly freqDim: number, readonly dim: number) {
+    this.l1 = new Linear(store, `${name}.l1`, freqDim, dim);
+    this.l2 = new Linear(store, `${name}.l2`, dim, dim);
+  }
+  /** t (B,) in [0,1] → (B, dim). A plain number is broadcast to `batch`. */
+  apply(t: tf.Tensor | number, batch: number): tf.Tensor {
+    return tf.tidy(() => {
+      const tt = typeof t === 'number' ? tf.fill([batch], t) : t;
+      return this.l2.apply(silu(this.l1.apply(timestepEmbedding(tt, this.freqDim))));
+    });
+  }
+}
+
+/** adaLN modulation (Peebles & Xie 2023, DiT): x·(1 + scale) + shift; shift/scale (B, D) broadcast over N. */
+export function modulate(x: tf.Tensor, shift: tf.Tensor, scale: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const b = shift.shape[0] as number;
+    const d = shift.shape[1] as number;
+    const expand = (t: tf.Tensor) => (x.rank === 3 ? tf.reshape(t, [b, 1, d]) : t);
+    return tf.add(tf.mul(x, tf.add(1, expand(scale))), expand(shift));
+  });
+}

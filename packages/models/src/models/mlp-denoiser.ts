@@ -1,0 +1,58 @@
+/**
+ * Time-conditioned MLP denoiser for vectors (the 2-D and d-dimensional Gaussian mixtures):
+ *   h = W_in x;  per block h += W₂ GELU(W₁ (LN(h)(1+scale) + shift)), (shift, scale) = Linear(SiLU(TimeEmbed(t)))
+ *   (adaLN conditioning, Peebles & Xie 2023);  out = W_out LN(h).
+ * Output is the declared `prediction` (eps, x0 or v; Ho et al. 2020; Salimans & Ho 2022 for v).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { MlpDenoiserConfig, Prediction } from '../config.js';
+import { gelu, LayerNorm, Linear, modulate, silu, TimeEmbedder, type ForwardOptions } from '../layers/basic.js';
+import { BaseModel } from './base.js';
+
+interface Block {
+  ada: Linear;
+  w1: Linear;
+  w2: Linear;
+}
+
+export class MlpDenoiser extends BaseModel<MlpDenoiserConfig> {
+  readonly prediction: Prediction;
+  private readonly inp: Linear;
+  private readonly time: TimeEmbedder;
+  private readonly blocks: Block[] = [];
+  private readonly ln: LayerNorm;
+  private readonly out: Linear;
+
+  constructor(config: MlpDenoiserConfig) {
+    super(config);
+    const c = config;
+    this.prediction = c.prediction;
+    this.inp = new Linear(this.store, 'in', c.dim, c.hidden);
+    this.time = new TimeEmbedder(this.store, 't_emb', Math.max(16, c.hidden), c.hidden);
+    for (let i = 0; i < c.nLayers; i++) {
+      this.blocks.push({
+        ada: new Linear(this.store, `blocks.${i}.ada`, c.hidden, 2 * c.hidden, { zero: true }),
+        w1: new Linear(this.store, `blocks.${i}.w1`, c.hidden, 2 * c.hidden),
+        w2: new Linear(this.store, `blocks.${i}.w2`, 2 * c.hidden, c.hidden, { std: 1 / Math.sqrt(2 * c.hidden * c.nLayers) }),
+      });
+    }
+    this.ln = new LayerNorm(null, 'ln', c.hidden, 1e-6, false);
+    this.out = new Linear(this.store, 'out', c.hidden, c.dim);
+  }
+
+  /** zt (B, d), t (B,) in [0, 1] (or a number) → prediction (B, d). */
+  predict(zt: tf.Tensor, t: tf.Tensor | number, _opts?: ForwardOptions): tf.Tensor {
+    if (zt.rank !== 2 || zt.shape[1] !== this.config.dim) {
+      throw new Error(`MlpDenoiser.predict: expected zt of shape (B, ${this.config.dim}), got [${zt.shape}]`);
+    }
+    return tf.tidy(() => {
+      const c = silu(this.time.apply(t, zt.shape[0] as number)); // (B, H)
+      let h = this.inp.apply(zt);
+      for (const blk of this.blocks) {
+        const [sh, sc] = tf.split(blk.ada.apply(c), 2, -1) as [tf.Tensor, tf.Tensor];
+        h = tf.add(h, blk.w2.apply(gelu(blk.w1.apply(modulate(this.ln.apply(h), sh, sc)))));
+      }
+      return this.out.apply(this.ln.apply(h));
+    });
+  }
+}

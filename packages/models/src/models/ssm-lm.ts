@@ -1,0 +1,134 @@
+/**
+ * State-space language model: token embedding, nLayers residual blocks h += Mixer(Norm(h)) (optionally
+ * h += MLP(Norm(h))), final norm and tied head. Mixer 'selective' is Mamba's block (Gu & Dao 2023);
+ * 's4d' is S4D (Gu et al. 2022) followed by GELU and an output projection (the S4D block of §5).
+ * `forward` uses each mixer's parallel/convolution mode, `step` its recurrence; both agree.
+ * Logits at position i predict token i+1; no BOS id is reserved.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { SsmLmConfig } from '../config.js';
+import { dropout, Embedding, gelu, Linear, makeNorm, Mlp, type ForwardOptions, type Norm } from '../layers/basic.js';
+import { S4d, type S4dState } from '../layers/s4d.js';
+import { SelectiveSsm, type SelectiveState } from '../layers/selective.js';
+import type { ParamStore } from '../layers/params.js';
+import { BaseModel, checkTokens, tidyObj } from './base.js';
+
+export type MixerState = S4dState | SelectiveState;
+export interface SsmState {
+  pos: number;
+  layers: MixerState[];
+}
+
+/** S4D block mixer: y = W_out GELU(S4D(u)) (channel mixing after the per-channel SSM). */
+class S4dMixer {
+  readonly ssm: S4d;
+  readonly out: Linear;
+  constructor(store: ParamStore, name: string, c: SsmLmConfig, outStd: number) {
+    this.ssm = new S4d(store, `${name}.s4d`, { dModel: c.dModel, dState: c.dState, chunk: c.s4dChunk });
+    this.out = new Linear(store, `${name}.out`, c.dModel, c.dModel, { std: outStd });
+  }
+  forward(u: tf.Tensor3D): tf.Tensor3D {
+    return this.out.apply(gelu(this.ssm.forward(u))) as tf.Tensor3D;
+  }
+  initState(batch: number): S4dState {
+    return this.ssm.initState(batch);
+  }
+  step(u: tf.Tensor2D, s: MixerState): { y: tf.Tensor2D; state: MixerState } {
+    const r = this.ssm.step(u, s as S4dState);
+    return { y: this.out.apply(gelu(r.y)) as tf.Tensor2D, state: r.state };
+  }
+  disposeState(s: MixerState): void {
+    this.ssm.disposeState(s as S4dState);
+  }
+}
+
+class SelectiveMixer {
+  readonly ssm: SelectiveSsm;
+  constructor(store: ParamStore, name: string, c: SsmLmConfig, outStd: number) {
+    this.ssm = new SelectiveSsm(store, `${name}.mamba`, {
+      dModel: c.dModel, dState: c.dState, expand: c.expand, convKernel: c.convKernel, scanChunk: c.scanChunk, outStd,
+    });
+  }
+  forward(u: tf.Tensor3D): tf.Tensor3D {
+    return this.ssm.forward(u);
+  }
+  initState(batch: number): SelectiveState {
+    return this.ssm.initState(batch);
+  }
+  step(u: tf.Tensor2D, s: MixerState): { y: tf.Tensor2D; state: MixerState } {
+    return this.ssm.step(u, s as SelectiveState);
+  }
+  disposeState(s: MixerState): void {
+    this.ssm.disposeState(s as SelectiveState);
+  }
+}
+
+interface Block {
+  norm: Norm;
+  mixer: S4dMixer | SelectiveMixer;
+  norm2: Norm | null;
+  mlp: Mlp | null;
+}
+
+export class SsmLm extends BaseModel<SsmLmConfig> {
+  readonly vocabSize: number;
+  private readonly emb: Embedding;
+  private readonly blocks: Block[] = [];
+  private readonly normF: Norm;
+
+  constructor(config: SsmLmConfig) {
+    super(config);
+    const c = config;
+    this.vocabSize = c.vocabSize;
+    this.emb = new Embedding(this.store, 'tok_emb', c.vocabSize, c.dModel);
+    const outStd = 1 / Math.sqrt(c.expand * c.dModel) / Math.sqrt(2 * c.nLayers);
+    for (let i = 0; i < c.nLayers; i++) {
+      const p = `blocks.${i}`;
+      const mixer = c.mixer === 's4d' ? new S4dMixer(this.store, `${p}`, c, outStd) : new SelectiveMixer(this.store, `${p}`, c, outStd);
+      this.blocks.push({
+        norm: makeNorm(c.norm, this.store, `${p}.norm`, c.dModel),
+        mixer,
+        norm2: c.mlpRatio > 0 ? makeNorm(c.norm, this.store, `${p}.norm2`, c.dModel) : null,
+        mlp: c.mlpRatio > 0 ? new Mlp(this.store, `${p}.mlp`, c.dModel, c.mlpRatio * c.dModel, 'gelu') : null,
+      });
+    }
+    this.normF = makeNorm(c.norm, this.store, 'norm_f', c.dModel);
+  }
+
+  /** tokens int32 (B, N) → next-token logits (B, N, V). */
+  forward(tokens: tf.Tensor, opts?: ForwardOptions): tf.Tensor3D {
+    checkTokens('SsmLm.forward', tokens, 2);
+    return tf.tidy(() => {
+      let h = this.emb.lookup(tokens); // (B, N, D)
+      for (const blk of this.blocks) {
+        h = tf.add(h, dropout(blk.mixer.forward(blk.norm.apply(h) as tf.Tensor3D), this.config.dropout, opts));
+        if (blk.mlp && blk.norm2) h = tf.add(h, dropout(blk.mlp.apply(blk.norm2.apply(h)), this.config.dropout, opts));
+      }
+      return this.emb.logits(this.normF.apply(h)) as tf.Tensor3D;
+    });
+  }
+
+  initState(batch: number): SsmState {
+    return { pos: 0, layers: this.blocks.map((b) => b.mixer.initState(batch)) };
+  }
+
+  /** tokens int32 (B,) → logits (B, V); does not dispose `state`. */
+  step(tokens: tf.Tensor, state: SsmState): { logits: tf.Tensor2D; state: SsmState } {
+    checkTokens('SsmLm.step', tokens, 1);
+    return tidyObj(() => {
+      let h = this.emb.lookup(tokens) as tf.Tensor2D; // (B, D)
+      const layers: MixerState[] = [];
+      this.blocks.forEach((blk, i) => {
+        const r = blk.mixer.step(blk.norm.apply(h) as tf.Tensor2D, state.layers[i] as MixerState);
+        layers.push(r.state);
+        h = tf.add(h, r.y);
+        if (blk.mlp && blk.norm2) h = tf.add(h, blk.mlp.apply(blk.norm2.apply(h)));
+      });
+      return { logits: this.emb.logits(this.normF.apply(h)) as tf.Tensor2D, state: { pos: state.pos + 1, layers } };
+    });
+  }
+
+  disposeState(state: SsmState): void {
+    state.layers.forEach((s, i) => this.blocks[i]?.mixer.disposeState(s));
+  }
+}

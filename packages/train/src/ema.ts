@@ -1,0 +1,78 @@
+/**
+ * Exponential moving average of the weights (Polyak averaging; used for eval and sampling as in
+ * DDPM, Ho et al. 2020 §4, and MDLM). ema ← d·ema + (1 − d)·θ after every optimizer step, with the
+ * warm-up d_t = min(d, (1 + t)/(10 + t)) of TensorFlow's ExponentialMovingAverage(num_updates) so the
+ * average is not dominated by the random initialisation in short runs.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AltarError } from '@altar/backend';
+import { ownedVariable, type ParamMap } from './optimizer.js';
+
+export class Ema {
+  readonly decay: number;
+  updates = 0;
+  private readonly params: ParamMap;
+  private readonly shadow: Record<string, tf.Variable> = {};
+
+  constructor(params: ParamMap, decay: number) {
+    if (!(decay >= 0 && decay < 1)) throw new AltarError('BAD_ARG', `Ema: decay must be in [0, 1), got ${decay}`);
+    this.decay = decay;
+    this.params = params;
+    for (const [name, p] of Object.entries(params)) this.shadow[name] = ownedVariable(tf.clone(p));
+  }
+
+  /** The decay used for update number `t` (0-based). */
+  decayAt(t: number): number {
+    return Math.min(this.decay, (1 + t) / (10 + t));
+  }
+
+  update(): void {
+    const d = this.decayAt(this.updates);
+    this.updates += 1;
+    tf.tidy(() => {
+      for (const [name, p] of Object.entries(this.params)) {
+        const s = this.shadow[name]!;
+        s.assign(tf.add(tf.mul(s, d), tf.mul(p, 1 - d)));
+      }
+    });
+  }
+
+  /** The averaged weights by parameter name (live Variables; do not dispose). */
+  tensors(): Record<string, tf.Tensor> {
+    return { ...this.shadow };
+  }
+
+  setState(updates: number, tensors: Record<string, tf.Tensor>): void {
+    for (const [name, s] of Object.entries(this.shadow)) {
+      const src = tensors[name];
+      if (!src) throw new AltarError('BAD_CHECKPOINT', `EMA weights lack '${name}'`);
+      if (!tf.util.arraysEqual(src.shape, s.shape)) throw new AltarError('BAD_CHECKPOINT', `EMA weight '${name}' has shape [${src.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
+      s.assign(src);
+    }
+    this.updates = updates;
+  }
+
+  /**
+   * Run `fn` with the EMA weights swapped into the parameters, then put the trained weights back
+   * (also when `fn` throws).
+   */
+  async swapIn<T>(fn: () => T | Promise<T>): Promise<T> {
+    const backup: Record<string, tf.Tensor> = {};
+    for (const [name, p] of Object.entries(this.params)) {
+      backup[name] = tf.clone(p);
+      p.assign(this.shadow[name]!);
+    }
+    try {
+      return await fn();
+    } finally {
+      for (const [name, p] of Object.entries(this.params)) {
+        p.assign(backup[name]!);
+        backup[name]!.dispose();
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const s of Object.values(this.shadow)) s.dispose();
+  }
+}

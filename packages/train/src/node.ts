@@ -1,0 +1,172 @@
+/**
+ * Node-only checkpoint and metrics files (`@altar/train/node`). A checkpoint directory `root` holds
+ *   step-00000100/{state.json, model.safetensors, ema.safetensors, optimizer.safetensors}
+ *   latest.json   {"step", "dir"}            (replaced atomically after each save)
+ *   best.json     {"step", "dir", "metric", "value"}
+ * A save writes every file into a fresh `.tmp-*` directory (each file fsynced, state.json last),
+ * fsyncs it, renames it to `step-N`, then swaps `latest.json` by temp file + rename. A crash at any
+ * point leaves the previous checkpoint and pointer intact; leftover `.tmp-*` directories are ignored
+ * and removed by the next save. Only the last `keepLast` step directories and the best are kept.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AltarError } from '@altar/backend';
+import { formatMetricsLine, type MetricsRecord } from './metrics.js';
+import { CHECKPOINT_FILES, parseCheckpointState, type Checkpoint, type CheckpointState } from './trainer.js';
+
+/** How files are written; tests inject a failing one to prove atomicity. */
+export interface CheckpointFs {
+  writeFileSync(file: string, data: Uint8Array): void;
+}
+
+function fsyncWrite(file: string, data: Uint8Array): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const defaultFs: CheckpointFs = { writeFileSync: fsyncWrite };
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // some filesystems refuse fsync on directories; the rename is still atomic
+  }
+}
+
+/** Write `data` to `file` atomically: temp file in the same directory, fsync, rename. */
+export function writeFileAtomic(file: string, data: Uint8Array | string, io: CheckpointFs = defaultFs): void {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
+  try {
+    io.writeFileSync(tmp, typeof data === 'string' ? new TextEncoder().encode(data) : data);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncDir(dir);
+}
+
+export const stepDirName = (step: number): string => `step-${String(step).padStart(8, '0')}`;
+
+export interface SaveOptions {
+  /** Step directories to keep (the best is kept in addition). Default 3. */
+  keepLast?: number;
+  /** Mark this checkpoint as the best so far. */
+  isBest?: boolean;
+  fs?: CheckpointFs;
+}
+
+/** Save a checkpoint under `root` atomically; returns the step directory. */
+export function saveCheckpoint(root: string, ckpt: Checkpoint, opts: SaveOptions = {}): string {
+  const io = opts.fs ?? defaultFs;
+  fs.mkdirSync(root, { recursive: true });
+  for (const e of fs.readdirSync(root)) if (e.startsWith('.tmp-')) fs.rmSync(path.join(root, e), { recursive: true, force: true });
+  const name = stepDirName(ckpt.state.step);
+  const tmp = path.join(root, `.tmp-${name}-${process.pid}`);
+  fs.mkdirSync(tmp, { recursive: true });
+  // state.json last: a step directory without it is incomplete by definition.
+  const names = Object.keys(ckpt.files).filter((n) => n !== CHECKPOINT_FILES.state);
+  for (const n of names) io.writeFileSync(path.join(tmp, n), ckpt.files[n]!);
+  const state = ckpt.files[CHECKPOINT_FILES.state];
+  if (!state) throw new AltarError('BAD_CHECKPOINT', 'checkpoint has no state.json');
+  io.writeFileSync(path.join(tmp, CHECKPOINT_FILES.state), state);
+  fsyncDir(tmp);
+  const final = path.join(root, name);
+  if (fs.existsSync(final)) {
+    const old = path.join(root, `.tmp-old-${name}-${process.pid}`);
+    fs.renameSync(final, old);
+    fs.renameSync(tmp, final);
+    fs.rmSync(old, { recursive: true, force: true });
+  } else fs.renameSync(tmp, final);
+  fsyncDir(root);
+  writeFileAtomic(path.join(root, 'latest.json'), JSON.stringify({ step: ckpt.state.step, dir: name }) + '\n', io);
+  if (opts.isBest && ckpt.state.best) {
+    writeFileAtomic(path.join(root, 'best.json'), JSON.stringify({ step: ckpt.state.step, dir: name, metric: ckpt.state.best.metric, value: ckpt.state.best.value }) + '\n', io);
+  }
+  pruneCheckpoints(root, opts.keepLast ?? 3);
+  return final;
+}
+
+function readPointer(root: string, file: string): string | null {
+  try {
+    const p = JSON.parse(fs.readFileSync(path.join(root, file), 'utf8')) as { dir?: unknown };
+    return typeof p.dir === 'string' && /^step-\d+$/.test(p.dir) ? p.dir : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Complete step directories under root, oldest first. */
+export function listCheckpoints(root: string): { step: number; dir: string }[] {
+  if (!fs.existsSync(root)) return [];
+  return fs
+    .readdirSync(root)
+    .filter((e) => /^step-\d+$/.test(e) && fs.existsSync(path.join(root, e, CHECKPOINT_FILES.state)))
+    .map((e) => ({ step: Number(e.slice(5)), dir: path.join(root, e) }))
+    .sort((a, b) => a.step - b.step);
+}
+
+/** Delete all but the last `keepLast` step directories, never the best or the latest. */
+export function pruneCheckpoints(root: string, keepLast: number): void {
+  const all = listCheckpoints(root);
+  const keep = new Set(all.slice(Math.max(0, all.length - Math.max(1, keepLast))).map((c) => c.dir));
+  for (const p of [readPointer(root, 'best.json'), readPointer(root, 'latest.json')]) if (p) keep.add(path.join(root, p));
+  for (const c of all) if (!keep.has(c.dir)) fs.rmSync(c.dir, { recursive: true, force: true });
+}
+
+/**
+ * Find the checkpoint directory for `p`: a step directory itself, or a run directory whose
+ * latest.json (or, failing that, newest complete step-*) names one; `which: 'best'` prefers best.json.
+ */
+export function resolveCheckpointDir(p: string, which: 'latest' | 'best' = 'latest'): string {
+  if (!fs.existsSync(p)) throw new AltarError('NOT_FOUND', `${p}: no such checkpoint directory`);
+  if (fs.existsSync(path.join(p, CHECKPOINT_FILES.state))) return p;
+  const candidates = which === 'best' ? ['best.json', 'latest.json'] : ['latest.json'];
+  for (const f of candidates) {
+    const d = readPointer(p, f);
+    if (d && fs.existsSync(path.join(p, d, CHECKPOINT_FILES.state))) return path.join(p, d);
+  }
+  const all = listCheckpoints(p);
+  if (all.length === 0) throw new AltarError('NOT_FOUND', `${p}: no checkpoint here (no state.json, latest.json or step-* directory)`);
+  return all[all.length - 1]!.dir;
+}
+
+/** Load the files of the checkpoint that `p` resolves to. */
+export function loadCheckpoint(p: string, which: 'latest' | 'best' = 'latest'): Checkpoint & { dir: string } {
+  const dir = resolveCheckpointDir(p, which);
+  const files: Record<string, Uint8Array> = {};
+  for (const n of fs.readdirSync(dir)) {
+    if (n.startsWith('.')) continue;
+    files[n] = new Uint8Array(fs.readFileSync(path.join(dir, n)));
+  }
+  const stateBytes = files[CHECKPOINT_FILES.state];
+  if (!stateBytes) throw new AltarError('BAD_CHECKPOINT', `${dir}: missing ${CHECKPOINT_FILES.state}`);
+  const state: CheckpointState = parseCheckpointState(new TextDecoder().decode(stateBytes), path.join(dir, CHECKPOINT_FILES.state));
+  return { dir, state, files };
+}
+
+/** Appends metrics records to a JSONL file (one JSON object per line). */
+export class MetricsWriter {
+  readonly file: string;
+  constructor(file: string, opts: { truncate?: boolean } = {}) {
+    this.file = file;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (opts.truncate) fs.writeFileSync(file, '');
+  }
+  write(r: MetricsRecord): void {
+    fs.appendFileSync(this.file, formatMetricsLine(r) + '\n');
+  }
+}

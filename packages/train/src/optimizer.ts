@@ -1,0 +1,109 @@
+/**
+ * AdamW (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization", Algorithm 2) with the
+ * PyTorch convention for the decay: θ ← θ·(1 − η·λ) − η·m̂/(√v̂ + ε), where
+ * m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², m̂ = m/(1−β1^t), v̂ = v/(1−β2^t) (Kingma & Ba 2015, Alg. 1).
+ * λ = 0 is plain Adam. The moments are Variables the optimizer owns; `stateTensors()` exposes them
+ * (with the step count) so a checkpoint can save and restore them bit-exactly.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AltarError } from '@altar/backend';
+
+export interface AdamWConfig {
+  /** β1: the gradient's moving-average rate (0.9, Kingma & Ba). */
+  beta1: number;
+  /** β2: 0.99 rather than 0.999 is the usual choice for short runs of small transformers (faster v adaptation). */
+  beta2: number;
+  /** ε: 1e-8 keeps float32 safe in √v̂ + ε. */
+  eps: number;
+  /** λ: decoupled weight decay; applied only where `decays(name, shape)` says so. */
+  weightDecay: number;
+  /** Which parameters decay. Default: rank ≥ 2 (matrices, embeddings), never biases or norm gains. */
+  decays?: (name: string, shape: number[]) => boolean;
+}
+
+export const defaultAdamWConfig: AdamWConfig = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 };
+
+/** A non-trainable Variable holding `init`'s values; `init` is disposed. */
+export function ownedVariable(init: tf.Tensor): tf.Variable {
+  const v = tf.variable(init, false);
+  init.dispose();
+  return v;
+}
+
+export type ParamMap = Record<string, tf.Variable>;
+
+export class AdamW {
+  readonly config: AdamWConfig;
+  /** Number of updates applied so far (t in the bias corrections). */
+  t = 0;
+  private readonly params: ParamMap;
+  private readonly m: Record<string, tf.Variable> = {};
+  private readonly v: Record<string, tf.Variable> = {};
+
+  constructor(params: ParamMap, config: Partial<AdamWConfig> = {}) {
+    this.config = { ...defaultAdamWConfig, ...config };
+    this.params = params;
+    for (const [name, p] of Object.entries(params)) {
+      this.m[name] = ownedVariable(tf.zerosLike(p));
+      this.v[name] = ownedVariable(tf.zerosLike(p));
+    }
+  }
+
+  /**
+   * One update with learning rate `lr`. `grads` maps parameter names to gradients (a missing name
+   * means a zero gradient); every gradient is multiplied by `gradScale` first (clipping, averaging
+   * over accumulated micro-batches). Does not dispose `grads`.
+   */
+  apply(grads: Record<string, tf.Tensor>, lr: number, gradScale = 1): void {
+    if (!Number.isFinite(lr)) throw new AltarError('BAD_ARG', `AdamW.apply: learning rate must be finite, got ${lr}`);
+    this.t += 1;
+    const { beta1, beta2, eps, weightDecay } = this.config;
+    const decays = this.config.decays ?? ((_n: string, shape: number[]) => shape.length >= 2);
+    const bc1 = 1 - beta1 ** this.t;
+    const bc2 = 1 - beta2 ** this.t;
+    tf.tidy(() => {
+      for (const [name, p] of Object.entries(this.params)) {
+        const g0 = grads[name];
+        const g = g0 ? (gradScale === 1 ? g0 : tf.mul(g0, gradScale)) : tf.zerosLike(p);
+        const m = this.m[name]!;
+        const v = this.v[name]!;
+        const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+        const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+        m.assign(mNew);
+        v.assign(vNew);
+        const update = tf.div(tf.div(mNew, bc1), tf.add(tf.sqrt(tf.div(vNew, bc2)), eps));
+        const decayed = weightDecay > 0 && decays(name, p.shape) ? tf.mul(p, 1 - lr * weightDecay) : p;
+        p.assign(tf.sub(decayed, tf.mul(update, lr)));
+      }
+    });
+  }
+
+  /** The moment Variables by name: `m.<param>` and `v.<param>` (live; do not dispose). */
+  stateTensors(): Record<string, tf.Tensor> {
+    const out: Record<string, tf.Tensor> = {};
+    for (const name of Object.keys(this.params)) {
+      out[`m.${name}`] = this.m[name]!;
+      out[`v.${name}`] = this.v[name]!;
+    }
+    return out;
+  }
+
+  /** Restore moments saved by `stateTensors()` and the step count. Throws naming a missing or misshapen entry. */
+  setState(t: number, tensors: Record<string, tf.Tensor>): void {
+    for (const name of Object.keys(this.params)) {
+      for (const [prefix, store] of [['m', this.m], ['v', this.v]] as const) {
+        const key = `${prefix}.${name}`;
+        const src = tensors[key];
+        const dst = store[name]!;
+        if (!src) throw new AltarError('BAD_CHECKPOINT', `optimizer state lacks '${key}'`);
+        if (!tf.util.arraysEqual(src.shape, dst.shape)) throw new AltarError('BAD_CHECKPOINT', `optimizer state '${key}' has shape [${src.shape.join(', ')}], expected [${dst.shape.join(', ')}]`);
+        dst.assign(src);
+      }
+    }
+    this.t = t;
+  }
+
+  dispose(): void {
+    for (const x of [...Object.values(this.m), ...Object.values(this.v)]) x.dispose();
+  }
+}

@@ -1,0 +1,399 @@
+/**
+ * The training loop over any (model, loss) pair. A model is a map of trainable Variables; a loss is
+ * a function (batch, rng) → scalar tensor. The trainer owns the optimizer (AdamW), the LR schedule,
+ * global-norm clipping, gradient accumulation, the EMA, the NaN/Inf guard, periodic evaluation and
+ * the random streams, and it can snapshot/restore all of that for bit-exact resume.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AltarError, Rng, silentLogger, type Logger, type RngState } from '@altar/backend';
+import { resolveTrainConfig, type TrainConfig } from './config.js';
+import { Ema } from './ema.js';
+import type { EvalRecord, MetricsRecord, TrainRecord } from './metrics.js';
+import { AdamW, type ParamMap } from './optimizer.js';
+import { safetensorsToTensors, tensorsToSafetensors } from '@altar/models';
+import { lrAt } from './schedule.js';
+
+/** A NaN or Inf showed up in the loss or a gradient and the policy is 'stop'. */
+export class NonFiniteError extends AltarError {
+  readonly step: number;
+  readonly parameter: string | null;
+  constructor(step: number, parameter: string | null, message: string) {
+    super('NON_FINITE', message);
+    this.step = step;
+    this.parameter = parameter;
+  }
+}
+
+export type LossFn<B> = (batch: B, rng: Rng) => tf.Scalar;
+
+export interface EvalContext {
+  step: number;
+  /** A stream that is the same at every evaluation (so eval batches are the same held-out data). */
+  rng: Rng;
+}
+
+export interface TrainerOptions<B> {
+  /** The trainable parameters by name (the names used in checkpoints). */
+  params: ParamMap;
+  loss: LossFn<B>;
+  /** Produce the next training batch from the data stream's rng. */
+  nextBatch: (rng: Rng) => B;
+  disposeBatch?: (batch: B) => void;
+  /** Tokens in a batch, for tokens/s (default: 0). */
+  tokensPerBatch?: number | ((batch: B) => number);
+  config?: Partial<TrainConfig>;
+  /** Held-out evaluation, run with the EMA weights in place (when an EMA is kept). */
+  evaluate?: (ctx: EvalContext) => Promise<Record<string, number>>;
+  /** The eval metric that decides the best checkpoint (lower is better); default 'loss'. */
+  bestMetric?: string;
+  /** Extra data-stream position (file offsets, epoch) beyond the rng, saved in checkpoints. */
+  dataState?: { get(): unknown; set(state: unknown): void };
+  logger?: Logger;
+  onMetrics?: (record: MetricsRecord) => void;
+}
+
+export interface StepResult {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokens: number;
+  stepMs: number;
+  skipped: boolean;
+}
+
+export interface CheckpointState {
+  format: 'altar-checkpoint';
+  version: 1;
+  step: number;
+  /** Whatever the caller passed (the app stores its full run config here). */
+  config: unknown;
+  trainConfig: TrainConfig;
+  rng: { data: RngState; loss: RngState };
+  data: { batches: number; state: unknown };
+  optimizer: { t: number };
+  ema: { updates: number } | null;
+  best: { metric: string; value: number; step: number } | null;
+  lastEval: Record<string, number> | null;
+  savedAt: string;
+}
+
+/** A checkpoint in memory: named files (state.json, model/ema/optimizer .safetensors). */
+export interface Checkpoint {
+  state: CheckpointState;
+  files: Record<string, Uint8Array>;
+}
+
+export const CHECKPOINT_FILES = { state: 'state.json', model: 'model.safetensors', ema: 'ema.safetensors', optimizer: 'optimizer.safetensors' } as const;
+
+/** Parse a checkpoint's state.json, checking its format marker. */
+export function parseCheckpointState(text: string, label = 'state.json'): CheckpointState {
+  let s: unknown;
+  try {
+    s = JSON.parse(text);
+  } catch (e) {
+    throw new AltarError('BAD_CHECKPOINT', `${label}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const st = s as Partial<CheckpointState>;
+  if (st.format !== 'altar-checkpoint' || st.version !== 1 || !Number.isInteger(st.step)) {
+    throw new AltarError('BAD_CHECKPOINT', `${label}: not an altar checkpoint (format ${JSON.stringify(st.format)}, version ${JSON.stringify(st.version)})`);
+  }
+  return st as CheckpointState;
+}
+
+const yieldToEventLoop: () => Promise<void> =
+  typeof setImmediate === 'function' ? () => new Promise((r) => setImmediate(r)) : () => new Promise((r) => setTimeout(r, 0));
+
+export class Trainer<B> {
+  readonly config: TrainConfig;
+  readonly params: ParamMap;
+  readonly optimizer: AdamW;
+  readonly ema: Ema | null;
+  step = 0;
+  /** Batches drawn from the data stream so far (the data position). */
+  batches = 0;
+  best: { metric: string; value: number; step: number } | null = null;
+  lastEval: Record<string, number> | null = null;
+  private dataRng: Rng;
+  private lossRng: Rng;
+  private readonly evalSeed: RngState;
+  private readonly opts: TrainerOptions<B>;
+  private readonly logger: Logger;
+  private readonly t0 = Date.now();
+  private readonly varList: tf.Variable[];
+  private readonly nameOfVar = new Map<string, string>();
+
+  constructor(opts: TrainerOptions<B>) {
+    this.opts = opts;
+    this.config = resolveTrainConfig(opts.config ?? {});
+    this.params = opts.params;
+    this.logger = opts.logger ?? silentLogger;
+    const names = Object.keys(opts.params);
+    if (names.length === 0) throw new AltarError('BAD_ARG', 'Trainer: the model has no parameters');
+    this.varList = names.map((n) => opts.params[n]!);
+    for (const n of names) {
+      const v = opts.params[n]!;
+      if (!(v instanceof tf.Variable)) throw new AltarError('BAD_ARG', `Trainer: parameter '${n}' is not a tf.Variable`);
+      if (v.dtype !== 'float32') throw new AltarError('BAD_ARG', `Trainer: parameter '${n}' has dtype ${v.dtype}, expected float32`);
+      this.nameOfVar.set(v.name, n);
+    }
+    const root = new Rng(this.config.seed);
+    this.dataRng = root.fork('data');
+    this.lossRng = root.fork('loss');
+    this.evalSeed = root.fork('eval').state();
+    const { beta1, beta2, eps, weightDecay } = this.config;
+    this.optimizer = new AdamW(opts.params, { beta1, beta2, eps, weightDecay });
+    this.ema = this.config.emaDecay > 0 ? new Ema(opts.params, this.config.emaDecay) : null;
+  }
+
+  /** The learning rate the next step will use. */
+  currentLr(): number {
+    const c = this.config;
+    return lrAt(this.step, { lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLrRatio: c.minLrRatio, decay: c.lrDecay });
+  }
+
+  private tokensOf(batch: B): number {
+    const t = this.opts.tokensPerBatch;
+    return t === undefined ? 0 : typeof t === 'number' ? t : t(batch);
+  }
+
+  /** One optimizer step (accumSteps micro-batches). Returns its record; throws NonFiniteError under 'stop'. */
+  async trainStep(): Promise<StepResult> {
+    const start = Date.now();
+    const c = this.config;
+    const lr = this.currentLr();
+    let acc: Record<string, tf.Tensor> = {};
+    let lossSum: tf.Tensor = tf.scalar(0);
+    let tokens = 0;
+    try {
+      for (let k = 0; k < c.accumSteps; k++) {
+        const batch = this.opts.nextBatch(this.dataRng);
+        this.batches += 1;
+        tokens += this.tokensOf(batch);
+        let res: { value: tf.Scalar; grads: tf.NamedTensorMap };
+        try {
+          res = tf.variableGrads(() => this.opts.loss(batch, this.lossRng), this.varList);
+        } finally {
+          this.opts.disposeBatch?.(batch);
+        }
+        const prevSum = lossSum;
+        lossSum = tf.add(prevSum, res.value);
+        prevSum.dispose();
+        res.value.dispose();
+        for (const [vname, g] of Object.entries(res.grads)) {
+          const name = this.nameOfVar.get(vname);
+          if (name === undefined) {
+            g.dispose();
+            continue;
+          }
+          const prev = acc[name];
+          if (prev) {
+            acc[name] = tf.add(prev, g);
+            prev.dispose();
+            g.dispose();
+          } else acc[name] = g;
+        }
+      }
+      // One read-back per step: [summed loss, ‖g_p‖² for every parameter p].
+      const names = Object.keys(acc);
+      const packed = tf.tidy(() => tf.stack([lossSum, ...names.map((n) => tf.sum(tf.square(acc[n]!)))]));
+      const host = await packed.data();
+      packed.dispose();
+      const loss = host[0]! / c.accumSteps;
+      let sq = 0;
+      let bad: string | null = null;
+      if (!Number.isFinite(loss)) bad = 'loss';
+      for (let i = 0; i < names.length; i++) {
+        const v = host[i + 1]!;
+        if (!Number.isFinite(v) && bad === null) bad = names[i]!;
+        sq += v;
+      }
+      const gradNorm = Math.sqrt(sq) / c.accumSteps;
+      let skipped = false;
+      if (bad !== null) {
+        const what =
+          bad === 'loss'
+            ? `loss is ${loss}`
+            : `gradient of parameter '${bad}' is not finite (NaN/Inf, or its squared norm overflowed float32)`;
+        const msg = `step ${this.step + 1}: ${what}`;
+        if (c.nonFinite === 'stop') throw new NonFiniteError(this.step + 1, bad === 'loss' ? null : bad, `${msg}; stopping (set train.nonFinite = 'skip' to skip such updates)`);
+        this.logger.warn(`${msg}; update skipped`);
+        skipped = true;
+      } else {
+        const clip = c.gradClip > 0 ? Math.min(1, c.gradClip / (gradNorm + 1e-6)) : 1;
+        this.optimizer.apply(acc, lr, clip / c.accumSteps);
+        this.ema?.update();
+      }
+      this.step += 1;
+      const stepMs = Date.now() - start;
+      const rec: TrainRecord = {
+        kind: 'train',
+        step: this.step,
+        loss,
+        lr,
+        gradNorm,
+        tokens,
+        tokensPerSec: stepMs > 0 ? (tokens * 1000) / stepMs : 0,
+        stepMs,
+        elapsedSec: (Date.now() - this.t0) / 1000,
+        ...(skipped ? { skipped: true } : {}),
+      };
+      this.opts.onMetrics?.(rec);
+      return { step: this.step, loss, lr, gradNorm, tokens, stepMs, skipped };
+    } finally {
+      lossSum.dispose();
+      for (const g of Object.values(acc)) g.dispose();
+      acc = {};
+    }
+  }
+
+  /** Run `fn` with the eval weights (EMA if kept) in place. */
+  async withEvalWeights<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.ema ? this.ema.swapIn(fn) : fn();
+  }
+
+  /** Evaluate now (EMA weights), record metrics, update the best. Returns the metrics and whether this is a new best. */
+  async evaluate(): Promise<{ metrics: Record<string, number>; isBest: boolean }> {
+    const ev = this.opts.evaluate;
+    if (!ev) return { metrics: {}, isBest: false };
+    const metrics = await this.withEvalWeights(() => ev({ step: this.step, rng: new Rng(this.evalSeed) }));
+    this.lastEval = metrics;
+    const key = this.opts.bestMetric ?? 'loss';
+    const v = metrics[key];
+    let isBest = false;
+    if (v !== undefined && Number.isFinite(v) && (this.best === null || v < this.best.value)) {
+      this.best = { metric: key, value: v, step: this.step };
+      isBest = true;
+    }
+    const rec: EvalRecord = { kind: 'eval', step: this.step, elapsedSec: (Date.now() - this.t0) / 1000, metrics };
+    this.opts.onMetrics?.(rec);
+    return { metrics, isBest };
+  }
+
+  /**
+   * Train until `config.steps` (or `until`), evaluating every `evalEvery` steps. Stops early, after
+   * the current step, when `signal` aborts. `onCheckpoint` is called at `checkpointEvery`, at a new
+   * best eval, when interrupted, and at the end; the caller decides where to write.
+   */
+  async run(opts: {
+    until?: number;
+    signal?: AbortSignal;
+    checkpointEvery?: number;
+    onStep?: (r: StepResult) => void;
+    onEval?: (metrics: Record<string, number>, isBest: boolean) => void | Promise<void>;
+    onCheckpoint?: (reason: 'periodic' | 'best' | 'interrupt' | 'final', isBest: boolean) => Promise<void>;
+  } = {}): Promise<{ reason: 'done' | 'interrupted'; step: number }> {
+    const until = opts.until ?? this.config.steps;
+    const every = this.config.evalEvery;
+    while (this.step < until) {
+      if (opts.signal?.aborted) {
+        await opts.onCheckpoint?.('interrupt', false);
+        return { reason: 'interrupted', step: this.step };
+      }
+      const r = await this.trainStep();
+      opts.onStep?.(r);
+      let saved = false;
+      if (every > 0 && this.step % every === 0 && this.opts.evaluate) {
+        const { metrics, isBest } = await this.evaluate();
+        await opts.onEval?.(metrics, isBest);
+        if (isBest && opts.onCheckpoint) {
+          await opts.onCheckpoint('best', true);
+          saved = true;
+        }
+      }
+      if (!saved && opts.checkpointEvery && this.step % opts.checkpointEvery === 0 && this.step < until) {
+        await opts.onCheckpoint?.('periodic', false);
+      }
+      await yieldToEventLoop(); // let signal handlers (SIGINT) run between steps
+    }
+    await opts.onCheckpoint?.('final', false);
+    return { reason: 'done', step: this.step };
+  }
+
+  /**
+   * Everything needed to resume bit-exactly, as in-memory files. `weightsMetadata` goes into the
+   * safetensors headers (the app records the model config there as `altar.config`, so that
+   * model.safetensors alone loads with @altar/models' `loadModel`).
+   */
+  async snapshot(config: unknown = null, weightsMetadata: Record<string, string> = {}): Promise<Checkpoint> {
+    const state: CheckpointState = {
+      format: 'altar-checkpoint',
+      version: 1,
+      step: this.step,
+      config,
+      trainConfig: this.config,
+      rng: { data: this.dataRng.state(), loss: this.lossRng.state() },
+      data: { batches: this.batches, state: this.opts.dataState?.get() ?? null },
+      optimizer: { t: this.optimizer.t },
+      ema: this.ema ? { updates: this.ema.updates } : null,
+      best: this.best,
+      lastEval: this.lastEval,
+      savedAt: new Date().toISOString(),
+    };
+    const meta = { format: 'altar', step: String(this.step), ...weightsMetadata };
+    const files: Record<string, Uint8Array> = {
+      [CHECKPOINT_FILES.model]: await tensorsToSafetensors(this.params, meta),
+      [CHECKPOINT_FILES.optimizer]: await tensorsToSafetensors(this.optimizer.stateTensors(), { format: 'altar', step: String(this.step), t: String(this.optimizer.t) }),
+    };
+    if (this.ema) files[CHECKPOINT_FILES.ema] = await tensorsToSafetensors(this.ema.tensors(), meta);
+    files[CHECKPOINT_FILES.state] = new TextEncoder().encode(JSON.stringify(state, null, 2) + '\n');
+    return { state, files };
+  }
+
+  /** Restore from files written by `snapshot()` (weights, optimizer, EMA, step, rng, data position). */
+  restore(files: Record<string, Uint8Array>): CheckpointState {
+    const need = (name: string): Uint8Array => {
+      const f = files[name];
+      if (!f) throw new AltarError('BAD_CHECKPOINT', `checkpoint lacks ${name}`);
+      return f;
+    };
+    const state = parseCheckpointState(new TextDecoder().decode(need(CHECKPOINT_FILES.state)));
+    const withTensors = (name: string, fn: (t: Record<string, tf.Tensor>) => void) => {
+      const ts = decodeTensors(need(name), name);
+      try {
+        fn(ts);
+      } finally {
+        for (const t of Object.values(ts)) t.dispose();
+      }
+    };
+    withTensors(CHECKPOINT_FILES.model, (ts) => assignParams(this.params, ts, CHECKPOINT_FILES.model));
+    withTensors(CHECKPOINT_FILES.optimizer, (ts) => this.optimizer.setState(state.optimizer.t, ts));
+    if (this.ema) {
+      if (state.ema && files[CHECKPOINT_FILES.ema]) withTensors(CHECKPOINT_FILES.ema, (ts) => this.ema!.setState(state.ema!.updates, ts));
+      else throw new AltarError('BAD_CHECKPOINT', 'checkpoint has no EMA weights but this run keeps an EMA (train.emaDecay > 0)');
+    }
+    this.step = state.step;
+    this.batches = state.data.batches;
+    this.dataRng = new Rng(state.rng.data);
+    this.lossRng = new Rng(state.rng.loss);
+    this.best = state.best;
+    this.lastEval = state.lastEval;
+    if (state.data.state !== null) this.opts.dataState?.set(state.data.state);
+    return state;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.ema?.dispose();
+  }
+}
+
+/** Assign tensors to parameters by name, checking every name and shape. */
+export function assignParams(params: ParamMap, tensors: Record<string, tf.Tensor>, label = 'weights'): void {
+  for (const [name, p] of Object.entries(params)) {
+    const t = tensors[name];
+    if (!t) throw new AltarError('BAD_CHECKPOINT', `${label} lacks parameter '${name}'`);
+    if (!tf.util.arraysEqual(t.shape, p.shape)) throw new AltarError('BAD_CHECKPOINT', `${label}: parameter '${name}' has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`);
+    if (t.dtype !== 'float32') throw new AltarError('BAD_CHECKPOINT', `${label}: parameter '${name}' has dtype ${t.dtype}, expected float32`);
+    p.assign(t);
+  }
+}
+
+/** Decode a safetensors file into tensors (caller disposes); errors name the file. */
+export function decodeTensors(bytes: Uint8Array, label: string): Record<string, tf.Tensor> {
+  try {
+    return safetensorsToTensors(bytes).tensors;
+  } catch (e) {
+    throw new AltarError('BAD_CHECKPOINT', `${label}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
