@@ -1,0 +1,243 @@
+/**
+ * Family runtimes: the glue from (family, size) to a model, its training loss, and its sampler, using
+ * the packages' public APIs only (the same composition as the CLI's `altar train`):
+ *   ar                AR transformer (@altar/models ArTransformer), exact NLL (@altar/elbo arNll), KV-cache decoding
+ *   ssm               selective SSM LM (SsmLm), exact NLL, recurrent decoding
+ *   masked-diffusion  DiffusionTransformer + MaskedProcess (linear α_t = 1 − t), MDLM NELBO, cached ancestral sampler
+ *   d3pm              DiffusionTransformer + uniform D3PMProcess (T = 32, cosine), D3PM NELBO, ancestral sampler
+ * AR and SSM prepend a BOS token with id V (so their vocabulary is V + 1) and read only the V data
+ * logits, exactly as the CLI does, so checkpoints move between the two.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AltarError, type Rng } from '@altar/backend';
+import type { GaussianMixtureSource, HmmSource } from '@altar/data';
+import { arNll, d3pmNelbo, epsMse, maskedNelbo } from '@altar/elbo';
+import { createModel, validateModelConfig, type AnyModel, type ArTransformer, type DiffusionTransformer, type ModelConfig, type SsmLm } from '@altar/models';
+import { D3PMProcess, GaussianProcess, MaskedProcess } from '@altar/noise';
+import { sampleAr, sampleD3pm, sampleGaussian, sampleMasked, type CostRecord } from '@altar/samplers';
+import type { LossFn } from '@altar/train';
+import type { Family, Size } from '../state.js';
+
+/** D3PM's number of discrete steps: 32 matches n, so its sampler costs what AR costs at most. */
+export const D3PM_T = 32;
+
+export interface SizePreset {
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  mlpRatio: number;
+}
+
+export const SIZE_PRESETS: Record<Size, SizePreset> = {
+  // tiny: trains to within ~0.1 bit of the source entropy in ~100 steps on wasm.
+  tiny: { dModel: 32, nLayers: 2, nHeads: 2, mlpRatio: 2 },
+  small: { dModel: 64, nLayers: 2, nHeads: 4, mlpRatio: 4 },
+};
+
+export function modelConfigFor(family: Family, size: Size, V: number, N: number, seed: number): ModelConfig {
+  const p = SIZE_PRESETS[size];
+  switch (family) {
+    case 'ar':
+      return validateModelConfig({ type: 'ar-transformer', vocabSize: V + 1, maxLen: N, dModel: p.dModel, nLayers: p.nLayers, nHeads: p.nHeads, mlpRatio: p.mlpRatio, seed });
+    case 'ssm':
+      return validateModelConfig({ type: 'ssm-lm', vocabSize: V + 1, dModel: p.dModel, nLayers: p.nLayers, dState: 8, seed });
+    case 'masked-diffusion':
+    case 'd3pm':
+      return validateModelConfig({ type: 'diffusion-transformer', vocabSize: V, maxLen: N, dModel: p.dModel, nLayers: p.nLayers, nHeads: p.nHeads, mlpRatio: p.mlpRatio, seed });
+    case 'gaussian':
+      // An MLP ε-predictor on 2-D points, hidden width 2·dModel (64 for tiny).
+      return validateModelConfig({ type: 'mlp-denoiser', dim: 2, hidden: 2 * p.dModel, nLayers: 3, prediction: 'eps', seed });
+  }
+}
+
+export function familyOfModel(model: AnyModel, hint?: string): Family {
+  const type = model.config.type;
+  if (type === 'ar-transformer') return 'ar';
+  if (type === 'ssm-lm') return 'ssm';
+  if (type === 'diffusion-transformer') return hint === 'd3pm' ? 'd3pm' : 'masked-diffusion';
+  throw new AltarError('BAD_CHECKPOINT', `the playground samples token models; a '${type}' checkpoint is not one`);
+}
+
+export interface SampleRun {
+  samples: Int32Array; // (B*N) row-major
+  cost: CostRecord;
+  /** Snapshots of z (−1 = masked / not generated yet), one per displayed step. */
+  frames: Int32Array[][];
+  /** Gaussian family: z after each model call, (B*2) row-major; the last entry is the samples. */
+  pointFrames?: Float32Array[];
+  sampler: string;
+  steps: number;
+}
+
+export interface FamilyRuntime {
+  family: Family;
+  model: AnyModel;
+  /** The masked process (masked-diffusion only; for the ELBO anatomy). */
+  masked: MaskedProcess | null;
+  /** Mean loss in nats per token: exact NLL (AR, SSM) or a one-sample NELBO (diffusion). */
+  loss: LossFn<tf.Tensor2D>;
+  sample(rng: Rng, batch: number, steps: number): Promise<SampleRun>;
+  dispose(): void;
+}
+
+/** Data logits of a causal LM with BOS: input [BOS, x_1..x_{n−1}] → logits (B, N, V) predicting x_1..x_n. */
+function causalLogits(model: ArTransformer | SsmLm, x: tf.Tensor2D, V: number): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [B, N] = x.shape;
+    const bos = tf.fill([B, 1], V, 'int32');
+    const inp = tf.concat([bos, tf.slice(x, [0, 0], [B, N - 1])], 1) as tf.Tensor2D; // (B, N)
+    return tf.slice(model.forward(inp), [0, 0, 0], [B, N, V]) as tf.Tensor3D; // (B, N, V)
+  });
+}
+
+/** A CausalLm view over the V data tokens (drops the BOS logit) for @altar/samplers' sampleAr. */
+function dataTokenLm(model: ArTransformer | SsmLm, V: number) {
+  type S = ReturnType<typeof model.initState>;
+  const m = model as unknown as { step(t: tf.Tensor, s: S): { logits: tf.Tensor2D; state: S }; disposeState(s: S): void; initState(b: number): S };
+  return {
+    vocabSize: V,
+    paramCount: () => model.paramCount(),
+    bytesPerWeight: model.bytesPerWeight,
+    forward: (t: tf.Tensor2D) => tf.tidy(() => tf.slice(model.forward(t), [0, 0, 0], [t.shape[0], t.shape[1], V]) as tf.Tensor3D),
+    initState: (b: number) => m.initState(b),
+    step: (tok: tf.Tensor1D, s: S) => {
+      const r = m.step(tok, s);
+      const logits = tf.tidy(() => tf.slice(r.logits, [0, 0], [r.logits.shape[0], V]) as tf.Tensor2D);
+      r.logits.dispose();
+      return { logits, state: r.state };
+    },
+    disposeState: (s: S) => m.disposeState(s),
+  };
+}
+
+/**
+ * Wraps a denoiser so each network call records its input z_t (the sampler builds z_t fresh from host
+ * tokens, so reading it back is free: the values are still on the host). Masked ids become −1.
+ */
+function recording(den: DiffusionTransformer, frames: Int32Array[][], B: number, N: number, mask: number) {
+  return {
+    vocabSize: den.vocabSize,
+    paramCount: () => den.paramCount(),
+    bytesPerWeight: den.bytesPerWeight,
+    predictX0Logits: (zt: tf.Tensor2D, t: tf.Tensor1D) => {
+      const z = zt.dataSync() as Int32Array;
+      frames.push(Array.from({ length: B }, (_, b) => Int32Array.from(z.subarray(b * N, b * N + N), (v) => (v === mask ? -1 : v))));
+      return den.predictX0Logits(zt, t);
+    },
+  };
+}
+
+function rows(flat: Int32Array, B: number, N: number): Int32Array[] {
+  return Array.from({ length: B }, (_, b) => flat.slice(b * N, b * N + N));
+}
+
+export function buildRuntime(family: Family, model: AnyModel, source: HmmSource): FamilyRuntime {
+  if (family === 'gaussian') throw new AltarError('BAD_ARG', 'buildRuntime: the gaussian family is built by buildGaussianRuntime');
+  const V = source.vocabSize;
+  const N = source.seqLen;
+  if (family === 'ar' || family === 'ssm') {
+    const lm = model as ArTransformer | SsmLm;
+    if (lm.vocabSize !== V + 1) throw new AltarError('BAD_CHECKPOINT', `${family}: model vocabulary ${lm.vocabSize} ≠ the source's ${V} tokens + BOS`);
+    return {
+      family,
+      model,
+      masked: null,
+      loss: (x) => tf.tidy(() => tf.div(tf.mean(arNll(causalLogits(lm, x, V), x)), N) as tf.Scalar),
+      async sample(rng, batch) {
+        const prompt = Array.from({ length: batch }, () => [V]);
+        const r = await sampleAr(dataTokenLm(lm, V), { prompt, length: N, rng, cached: true });
+        // AR writes left to right: frame k is every row's first k+1 tokens.
+        const full = rows(r.samples, batch, N);
+        const frames = Array.from({ length: N }, (_, k) => full.map((row) => Int32Array.from(row, (v, i) => (i <= k ? v : -1))));
+        return { samples: r.samples, cost: r.cost, frames, sampler: family === 'ar' ? 'ar (KV cache)' : 'ssm (recurrent state)', steps: N };
+      },
+      dispose: () => model.dispose(),
+    };
+  }
+  const den = model as DiffusionTransformer;
+  if (den.vocabSize !== V) throw new AltarError('BAD_CHECKPOINT', `${family}: model vocabulary ${den.vocabSize} ≠ the source's ${V} tokens`);
+  if (family === 'masked-diffusion') {
+    const proc = new MaskedProcess({ vocabSize: V, schedule: 'linear' });
+    return {
+      family,
+      model,
+      masked: proc,
+      loss: (x, rng) => tf.tidy(() => tf.div(tf.mean(maskedNelbo(proc, den, x, rng, { sampling: 'stratified' })), N) as tf.Scalar),
+      async sample(rng, batch, steps) {
+        const frames: Int32Array[][] = [];
+        const r = await sampleMasked(recording(den, frames, batch, N, proc.maskId), proc, { batch, seqLen: N, steps, rng, cached: true });
+        frames.push(rows(r.samples, batch, N));
+        return { samples: r.samples, cost: r.cost, frames, sampler: 'masked (cached)', steps };
+      },
+      dispose: () => model.dispose(),
+    };
+  }
+  const proc = new D3PMProcess({ kind: 'uniform', vocabSize: V, T: D3PM_T, schedule: 'cosine' });
+  return {
+    family,
+    model,
+    masked: null,
+    loss: (x, rng) => tf.tidy(() => tf.div(tf.mean(d3pmNelbo(proc, den, x, rng, { sampling: 'stratified' })), N) as tf.Scalar),
+    async sample(rng, batch, steps) {
+      const frames: Int32Array[][] = [];
+      const S = Math.min(D3PM_T, steps);
+      const r = await sampleD3pm(recording(den, frames, batch, N, -2), proc, { batch, seqLen: N, steps: S, rng });
+      frames.push(rows(r.samples, batch, N));
+      return { samples: r.samples, cost: r.cost, frames, sampler: `d3pm uniform (T = ${D3PM_T})`, steps: S };
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+export function newModel(family: Family, size: Size, source: HmmSource, seed: number): AnyModel {
+  return createModel(modelConfigFor(family, size, source.vocabSize, source.seqLen, seed));
+}
+
+/** VP cosine process (Nichol & Dhariwal 2021) for the Gaussian family. */
+export const GAUSSIAN_PROCESS = 'vp-cosine' as const;
+
+/**
+ * Gaussian diffusion on 2-D mixture points: MlpDenoiser (ε-prediction) trained on L_simple, DDPM
+ * ancestral sampling (Ho et al. 2020).
+ */
+export function buildGaussianRuntime(model: AnyModel, gmm: GaussianMixtureSource): FamilyRuntime {
+  const den = model as unknown as { prediction: 'eps' | 'x0' | 'v'; predict(zt: tf.Tensor, t: tf.Tensor): tf.Tensor; paramCount(): number; bytesPerWeight: number };
+  if (model.config.type !== 'mlp-denoiser') throw new AltarError('BAD_MODEL', `gaussian: expected an mlp-denoiser, got '${model.config.type}'`);
+  const proc = new GaussianProcess(GAUSSIAN_PROCESS);
+  const d = gmm.dim;
+  return {
+    family: 'gaussian',
+    model,
+    masked: null,
+    // L_simple (Ho et al. 2020 eq. 14): per-dimension ε-MSE. The VDM NELBO's weight −½λ'(t) blows up at
+    // both ends of the cosine schedule, so its one-sample estimate is too noisy to train on in a few
+    // hundred steps; the samples are scored under the true mixture density instead.
+    loss: (x, rng) => tf.tidy(() => tf.mean(epsMse(proc, den, x, rng)) as tf.Scalar),
+    async sample(rng, batch, steps) {
+      // z_t of every call is kept on the device and read back after the run (a synchronous read of a
+      // device tensor can stall WebGPU in a worker).
+      const kept: tf.Tensor[] = [];
+      const recorder = {
+        prediction: den.prediction,
+        paramCount: () => den.paramCount(),
+        bytesPerWeight: den.bytesPerWeight,
+        predict: (zt: tf.Tensor, t: tf.Tensor) => {
+          kept.push(tf.keep(tf.clone(zt)));
+          return den.predict(zt, t);
+        },
+      };
+      const pointFrames: Float32Array[] = [];
+      try {
+        // x̂0 clipped to [−3, 3] (the mixtures live in [−2, 2]): near t = 1, α_t → 0 and x̂0 = (z − σ ε̂)/α
+        // amplifies an untrained model's error without bound.
+        const r = await sampleGaussian(recorder, proc, { sampler: 'ddpm', shape: [batch, d], steps, rng, clipX0: [-3, 3] });
+        kept.push(r.samples);
+        for (const k of kept) pointFrames.push(Float32Array.from((await k.data()) as Float32Array));
+        return { samples: new Int32Array(0), cost: r.cost, frames: [], pointFrames, sampler: `ddpm (${GAUSSIAN_PROCESS})`, steps };
+      } finally {
+        tf.dispose(kept);
+      }
+    },
+    dispose: () => model.dispose(),
+  };
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, parseState, serializeState } from './state.js';
+
+describe('URL state', () => {
+  it('defaults serialise to an empty query and parse back to the defaults', () => {
+    expect(serializeState(DEFAULTS)).toBe('');
+    expect(parseState('').state).toEqual(DEFAULTS);
+  });
+
+  it('round-trips every field', () => {
+    const s = { ...DEFAULTS, view: 'race', backend: 'wasm', source: 'rings', process: 'gauss', t: 0.25, family: 'masked-diffusion', size: 'small', seed: 42, T: 7, lr: 0.02, batch: 8 } as const;
+    const { state, warnings } = parseState(serializeState(s));
+    expect(warnings).toEqual([]);
+    expect(state).toEqual(s);
+  });
+
+  it('rejects unknown values and clamps ranges, saying why', () => {
+    const { state, warnings } = parseState('?view=nope&T=1000&seed=1.5&t=-1');
+    expect(state.view).toBe(DEFAULTS.view);
+    expect(state.T).toBe(256);
+    expect(state.seed).toBe(DEFAULTS.seed);
+    expect(state.t).toBe(0);
+    expect(warnings.join('\n')).toMatch(/view='nope'/);
+    expect(warnings.join('\n')).toMatch(/T=1000 is outside/);
+    expect(warnings.join('\n')).toMatch(/seed='1.5' is not an integer/);
+  });
+});

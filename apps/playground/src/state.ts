@@ -1,0 +1,120 @@
+/**
+ * All playground state lives in the URL query string, so any view can be shared and reproduced.
+ * Parsing is strict: an unknown value falls back to the default and is reported (never silently
+ * kept), numbers are clamped to their documented range.
+ */
+
+export const VIEWS = ['forward', 'train', 'sample', 'race', 'elbo', 'checkpoint'] as const;
+export type View = (typeof VIEWS)[number];
+export const BACKENDS = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
+export const SOURCES = ['hmm', 'rings', 'grid', 'moons', 'shapes'] as const;
+export type SourceName = (typeof SOURCES)[number];
+export const PROCESSES = ['mask', 'uniform', 'gauss'] as const;
+export type ProcessName = (typeof PROCESSES)[number];
+/** Families, named as in `altar train` configs: four token families and Gaussian diffusion on 2-D points. */
+export const FAMILIES = ['ar', 'masked-diffusion', 'ssm', 'd3pm', 'gaussian'] as const;
+export const TOKEN_FAMILIES = ['ar', 'masked-diffusion', 'ssm', 'd3pm'] as const;
+export type Family = (typeof FAMILIES)[number];
+export const SIZES = ['tiny', 'small'] as const;
+export type Size = (typeof SIZES)[number];
+
+export interface AppState {
+  /** Which view is open. */
+  view: View;
+  /** Backend request; 'auto' walks webgpu → webgl → wasm → cpu (@altar/backend). */
+  backend: (typeof BACKENDS)[number];
+  /** Data source: the HMM token source (default: it has a known entropy rate) or a 2-D mixture / images. */
+  source: SourceName;
+  /** Forward process: absorbing mask (default, what masked diffusion trains on), uniform replacement, Gaussian VP. */
+  process: ProcessName;
+  /** Forward-process time in [0, 1]. */
+  t: number;
+  /** Model family trained in the Train view: AR transformer (default: the baseline), masked diffusion, SSM LM, D3PM (uniform), Gaussian diffusion (2-D points). */
+  family: Family;
+  /** Model size preset: tiny trains in seconds even on wasm. */
+  size: Size;
+  /** Seed for data, initialisation and sampling. */
+  seed: number;
+  /** Diffusion sampling steps. */
+  T: number;
+  /** Peak learning rate (Adam, 5 warmup steps, then constant): 0.01 suits these ~20–40k-parameter models; diffusion escapes its marginal-only plateau far sooner than at 3e-3. */
+  lr: number;
+  /** Training batch size. */
+  batch: number;
+}
+
+export const DEFAULTS: AppState = {
+  view: 'forward',
+  backend: 'auto',
+  source: 'hmm',
+  process: 'mask',
+  t: 0.5,
+  family: 'ar',
+  size: 'tiny',
+  seed: 0,
+  T: 16,
+  lr: 0.01,
+  batch: 32,
+};
+
+function pick<T extends string>(v: string | null, allowed: readonly T[], dflt: T, key: string, warn: string[]): T {
+  if (v === null) return dflt;
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  warn.push(`${key}='${v}' is not one of ${allowed.join(', ')}; using '${dflt}'`);
+  return dflt;
+}
+
+function num(v: string | null, dflt: number, lo: number, hi: number, key: string, warn: string[], int = false): number {
+  if (v === null) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (int && !Number.isInteger(n))) {
+    warn.push(`${key}='${v}' is not ${int ? 'an integer' : 'a number'}; using ${dflt}`);
+    return dflt;
+  }
+  if (n < lo || n > hi) {
+    const c = Math.min(hi, Math.max(lo, n));
+    warn.push(`${key}=${n} is outside [${lo}, ${hi}]; using ${c}`);
+    return c;
+  }
+  return n;
+}
+
+export function parseState(search: string): { state: AppState; warnings: string[] } {
+  const q = new URLSearchParams(search);
+  const w: string[] = [];
+  const state: AppState = {
+    view: pick(q.get('view'), VIEWS, DEFAULTS.view, 'view', w),
+    backend: pick(q.get('backend'), BACKENDS, DEFAULTS.backend, 'backend', w),
+    source: pick(q.get('source'), SOURCES, DEFAULTS.source, 'source', w),
+    process: pick(q.get('process'), PROCESSES, DEFAULTS.process, 'process', w),
+    t: num(q.get('t'), DEFAULTS.t, 0, 1, 't', w),
+    family: pick(q.get('family'), FAMILIES, DEFAULTS.family, 'family', w),
+    size: pick(q.get('size'), SIZES, DEFAULTS.size, 'size', w),
+    seed: num(q.get('seed'), DEFAULTS.seed, 0, 2 ** 31 - 1, 'seed', w, true),
+    T: num(q.get('T'), DEFAULTS.T, 1, 256, 'T', w, true),
+    lr: num(q.get('lr'), DEFAULTS.lr, 1e-5, 0.1, 'lr', w),
+    batch: num(q.get('batch'), DEFAULTS.batch, 1, 256, 'batch', w, true),
+  };
+  return { state, warnings: w };
+}
+
+/** Only non-default values are written, so URLs stay short; the order is stable. */
+export function serializeState(s: AppState): string {
+  const q = new URLSearchParams();
+  for (const k of Object.keys(DEFAULTS) as Array<keyof AppState>) {
+    if (s[k] !== DEFAULTS[k]) q.set(k, String(s[k]));
+  }
+  const str = q.toString();
+  return str ? `?${str}` : '';
+}
+
+/** Sources that are token sequences vs continuous. */
+export function isTokenSource(s: SourceName): boolean {
+  return s === 'hmm';
+}
+
+export type PointSourceName = 'rings' | 'grid' | 'moons';
+/** The 2-D mixture the Gaussian family trains on: the URL's source when it is one, else the rings. */
+export function pointSourceOf(s: SourceName): PointSourceName {
+  return s === 'rings' || s === 'grid' || s === 'moons' ? s : 'rings';
+}

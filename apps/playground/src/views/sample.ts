@@ -1,0 +1,169 @@
+/** View 3: the reverse process step by step (AR: one token per step; masked diffusion: T reveal steps). */
+import { h, clear, field, select, stat, fmtBytes, fmtInt, fmtMs } from '../ui/dom.js';
+import { tokenRow } from '../ui/tokens.js';
+import { drawPoints } from '../charts/canvas.js';
+import { FAMILY_OPTS, isExact } from './train.js';
+import type { SampleResult, SourceInfo } from '../protocol.js';
+import type { AppState, Family } from '../state.js';
+import type { Ctx, View } from './view.js';
+
+export class SampleView implements View {
+  private root!: HTMLElement;
+  private controls!: HTMLElement;
+  private out!: HTMLElement;
+  private result: SampleResult | null = null;
+  private info: SourceInfo | null = null;
+  private frame = 0;
+  private timer = 0;
+  private modelNote = '';
+
+  constructor(private readonly ctx: Ctx) {}
+
+  mount(root: HTMLElement): void {
+    this.root = root;
+    this.controls = h('div.card.controls');
+    this.out = h('div.card.stage');
+    root.append(
+      h('div.layout', {},
+        h('aside.sidebar', {}, this.controls, h('div.card.explain', {},
+          h('h3', {}, 'Reverse process'),
+          h('p', {}, 'AR writes left to right: n forward passes, one new token each. Masked diffusion starts from all-[MASK] and, going from t = k/T to s = (k−1)/T, reveals each masked token with probability (t − s)/t, drawing it from the model\'s p(x₀ | z_t).'),
+          h('p', {}, 'A step that reveals nothing leaves z unchanged, so its model output is reused: diffusion\'s NFE is at most min(T, n).'),
+        )),
+        h('section.main-col', {}, this.out),
+      ),
+    );
+    this.update(this.ctx.getState());
+    void this.ctx.tokenInfo().then((i) => {
+      this.info = i;
+      this.render();
+    });
+  }
+
+  private ctrlKey = '';
+
+  update(s: AppState): void {
+    const key = `${s.family}|${s.T}|${s.seed}`;
+    if (key === this.ctrlKey) return;
+    this.ctrlKey = key;
+    clear(this.controls);
+    const T = h('input', { type: 'range', min: 1, max: 64, step: 1, value: s.T, 'data-testid': 'T-slider', disabled: isExact(s.family) });
+    const Tl = h('span.t-value', {}, String(s.T));
+    T.addEventListener('input', () => {
+      Tl.textContent = T.value;
+    });
+    T.addEventListener('change', () => this.ctx.setState({ T: Number(T.value) }));
+    const seed = h('input', { type: 'number', min: 0, value: s.seed, 'data-testid': 'seed' });
+    seed.addEventListener('change', () => this.ctx.setState({ seed: Math.max(0, Math.floor(Number(seed.value) || 0)) }));
+    this.controls.append(
+      h('h2', {}, 'Watch sampling'),
+      field('Model', select(FAMILY_OPTS, s.family, (v) => this.ctx.setState({ family: v as Family }), 'family-select')),
+      field('Diffusion steps T', h('div.slider-row', {}, T, Tl), isExact(s.family) ? 'AR and SSM always take n = 32 steps' : s.family === 'd3pm' ? 'ancestral D3PM sampler (T ≤ 32: skips steps)' : s.family === 'gaussian' ? 'DDPM ancestral sampler, VP cosine schedule' : 'ancestral sampler with caching, α_t = 1 − t'),
+      field('Seed', seed),
+      h('div.buttons', {}, h('button.primary', { 'data-testid': 'sample-run', onclick: () => void this.run() }, '▶ Sample')),
+      h('p.muted.small', {}, 'Uses the model trained in the Train view (or a fresh, untrained one if there is none: then expect noise).'),
+    );
+  }
+
+  private frameCount(): number {
+    const r = this.result;
+    return r ? (r.points ? r.points.frames.length : r.frames.length) : 0;
+  }
+
+  private async run(): Promise<void> {
+    const s = this.ctx.getState();
+    clearInterval(this.timer);
+    this.out.classList.add('loading');
+    try {
+      const models = await this.ctx.client.call('models', {});
+      const m = models.find((x) => x.family === s.family);
+      this.modelNote = m ? `${m.origin}, step ${m.step}` : 'untrained (train it first in the Train view)';
+      this.result = await this.ctx.client.call('sample', { family: s.family, T: s.T, seed: s.seed, batch: s.family === 'gaussian' ? 600 : 8, size: s.size });
+      this.frame = 0;
+      const frames = this.frameCount();
+      const dt = Math.max(30, Math.min(250, 2400 / frames));
+      this.timer = window.setInterval(() => {
+        if (!this.result || this.frame >= this.frameCount() - 1) {
+          clearInterval(this.timer);
+          return;
+        }
+        this.frame++;
+        this.render();
+      }, dt);
+    } catch (e) {
+      this.ctx.toast((e as Error).message, 'error');
+    } finally {
+      this.out.classList.remove('loading');
+    }
+    this.render();
+  }
+
+  private render(): void {
+    clear(this.out);
+    const r = this.result;
+    const info = this.info;
+    if (!r || (!info && !r.points)) {
+      this.out.append(h('div.placeholder.tall', {}, 'Press Sample to run the reverse process.'));
+      return;
+    }
+    if (r.points) {
+      this.renderPoints(r, r.points);
+      return;
+    }
+    if (!info) return;
+    const f = r.frames[this.frame] ?? [];
+    const prev = this.frame > 0 ? r.frames[this.frame - 1] ?? [] : [];
+    const scrub = h('input', { type: 'range', min: 0, max: r.frames.length - 1, value: this.frame, 'data-testid': 'sample-step', 'aria-label': 'step' });
+    scrub.addEventListener('input', () => {
+      clearInterval(this.timer);
+      this.frame = Number(scrub.value);
+      this.render();
+    });
+    const done = this.frame === r.frames.length - 1;
+    this.out.append(
+      h('div.stage-head', {},
+        h('h3', {}, isExact(r.family) ? `${r.sampler}: token ${this.frame + 1} of ${r.frames.length}` : done ? `${r.sampler}: final sample after T = ${r.steps} steps` : `${r.sampler}: input of model call ${this.frame + 1} of ${r.frames.length - 1}`),
+        h('span.pill', {}, this.modelNote)),
+      h('div.slider-row.wide', {}, scrub),
+      h('div.seqs', { 'data-testid': 'sample-output', 'data-done': String(done) },
+        f.map((seq, b) => tokenRow(seq, info, { fresh: seq.map((v, i) => v >= 0 && (prev[b]?.[i] ?? -1) < 0) })),
+      ),
+      h('div.stats', {},
+        stat('NFE', fmtInt(r.cost.nfe), 'sample-nfe', isExact(r.family) ? 'n sequential steps' : `T = ${r.steps} steps`),
+        stat('Weights loaded', fmtBytes(r.cost.weightBytesLoaded), 'sample-bytes', `NFE × ${fmtInt(r.paramCount)} × 4 B`),
+        stat('Wall time', fmtMs(r.cost.wallMs), 'sample-wall', `${fmtInt(r.cost.tokensPerSec)} tokens/s`),
+        stat('NLL under the source', r.nllBits.toFixed(2), 'sample-nll', `bits/token (source entropy ${info.entropyBits?.toFixed(2)})`),
+      ),
+    );
+  }
+
+  /** Gaussian family: the point cloud flowing from N(0, I) onto the mixture, one frame per model call. */
+  private renderPoints(r: SampleResult, p: NonNullable<SampleResult['points']>): void {
+    const F = p.frames.length;
+    const scrub = h('input', { type: 'range', min: 0, max: F - 1, value: this.frame, 'data-testid': 'sample-step', 'aria-label': 'step' });
+    scrub.addEventListener('input', () => {
+      clearInterval(this.timer);
+      this.frame = Number(scrub.value);
+      this.render();
+    });
+    const done = this.frame === F - 1;
+    const canvas = h('canvas.points', { width: 520, height: 520 });
+    drawPoints(canvas, p.frames[this.frame] ?? [], { means: p.means, range: 2.4, color: 'rgba(124, 58, 237, 0.55)' });
+    this.out.append(
+      h('div.stage-head', {}, h('h3', {}, done ? `${r.sampler}: final samples after T = ${r.steps} steps` : `${r.sampler}: z_t before model call ${this.frame + 1} of ${F - 1}`), h('span.pill', {}, this.modelNote)),
+      h('div.slider-row.wide', {}, scrub),
+      h('div.canvas-wrap', { 'data-testid': 'sample-output', 'data-done': String(done), 'data-points': String((p.frames[F - 1]?.length ?? 0) / 2) }, canvas),
+      h('div.stats', {},
+        stat('NFE', fmtInt(r.cost.nfe), 'sample-nfe', `T = ${r.steps} steps`),
+        stat('Weights loaded', fmtBytes(r.cost.weightBytesLoaded), 'sample-bytes', `NFE × ${fmtInt(r.paramCount)} × 4 B`),
+        stat('Wall time', fmtMs(r.cost.wallMs), 'sample-wall'),
+        stat('NLL under the source', r.nllBits.toFixed(2), 'sample-nll', `bits/dim (source entropy ${p.entropyBits.toFixed(2)})`),
+      ),
+    );
+  }
+
+  unmount(): void {
+    clearInterval(this.timer);
+    clear(this.root);
+  }
+}

@@ -1,0 +1,210 @@
+/** View 2: live training in the compute worker, loss in bits per token against the source's entropy. */
+import { h, append, clear, field, select, stat, fmtInt } from '../ui/dom.js';
+import { chart, legend } from '../charts/chart.js';
+import { ema, historyOf, histories } from '../store.js';
+import { pointSourceOf, type AppState, type Family, type Size, type SourceName } from '../state.js';
+import type { Ctx, View } from './view.js';
+
+export const FAMILY_OPTS = [
+  ['ar', 'AR transformer (exact NLL)'],
+  ['masked-diffusion', 'Masked diffusion (NELBO)'],
+  ['ssm', 'Selective SSM / Mamba-style (exact NLL)'],
+  ['d3pm', 'D3PM, uniform noise (NELBO)'],
+  ['gaussian', 'Gaussian diffusion, 2-D points (NELBO)'],
+] as const;
+export const POINT_OPTS = [
+  ['rings', 'two rings (24 Gaussians)'],
+  ['grid', '5×5 grid'],
+  ['moons', 'two moons'],
+] as const;
+
+export const FAMILY_COLORS: Record<string, string> = { ar: '#4f46e5', 'masked-diffusion': '#db2777', ssm: '#0891b2', d3pm: '#d97706', gaussian: '#7c3aed' };
+export function isExact(f: string): boolean {
+  return f === 'ar' || f === 'ssm';
+}
+export const SIZE_OPTS = [
+  ['tiny', 'tiny: width 32, 2 layers'],
+  ['small', 'small: width 64, 2 layers'],
+] as const;
+
+export class TrainView implements View {
+  private root!: HTMLElement;
+  private controls!: HTMLElement;
+  private stats!: HTMLElement;
+  private chartBox!: HTMLElement;
+  private off: (() => void) | null = null;
+  private raf = 0;
+  private paramCount = 0;
+  private marginalBits: number | null = null;
+  private exportUrls: string[] = [];
+  private readonly exportBox = h('div.export-links', { 'data-testid': 'export-links' });
+
+  constructor(private readonly ctx: Ctx) {}
+
+  mount(root: HTMLElement): void {
+    this.root = root;
+    this.controls = h('div.card.controls');
+    this.stats = h('div.stats');
+    this.chartBox = h('div.chart-box');
+    root.append(
+      h('div.layout', {},
+        h('aside.sidebar', {}, this.controls, h('div.card.explain', {},
+          h('h3', {}, 'What the numbers mean'),
+          h('p', {}, 'AR and the SSM report the exact negative log-likelihood −log₂ p(x_i | x_<i). Masked diffusion and D3PM report a one-sample estimate of their NELBO, an upper bound on −log₂ p(x)/n: noisier, and never below the truth on average.'),
+          h('p', {}, 'Both are bits per token: the dashed line is the source\'s true entropy rate, the floor no model can beat. The grey line is the per-position entropy: what a model that ignores context would get.'),
+        )),
+        h('section.main-col', {}, h('div.card', {}, this.stats, this.chartBox)),
+      ),
+    );
+    this.buildControls(this.ctx.getState());
+    this.off = this.ctx.client.on((e) => {
+      if (e.type === 'train') this.schedule();
+    });
+    void this.ctx.tokenInfo().then((i) => {
+      this.marginalBits = i.marginalBits;
+      this.schedule();
+    });
+    void this.ctx.client.call('models', {}).then((ms) => {
+      const m = ms.find((x) => x.family === this.ctx.getState().family);
+      if (m) this.paramCount = m.paramCount;
+      this.schedule();
+    });
+    this.schedule();
+  }
+
+  private buildControls(s: AppState): void {
+    this.ctrlKey = `${s.family}|${s.size}|${s.lr}|${s.batch}|${s.seed}|${s.source}`;
+    clear(this.controls);
+    const lr = h('input', { type: 'number', step: 0.0005, min: 0.00001, max: 0.1, value: s.lr, 'data-testid': 'lr' });
+    lr.addEventListener('change', () => this.ctx.setState({ lr: Number(lr.value) || 0.01 }));
+    const batch = h('input', { type: 'number', min: 1, max: 256, value: s.batch, 'data-testid': 'batch' });
+    batch.addEventListener('change', () => this.ctx.setState({ batch: Math.max(1, Math.floor(Number(batch.value) || 32)) }));
+    const seed = h('input', { type: 'number', min: 0, value: s.seed, 'data-testid': 'seed' });
+    seed.addEventListener('change', () => this.ctx.setState({ seed: Math.max(0, Math.floor(Number(seed.value) || 0)) }));
+    const start = h('button.primary', { 'data-testid': 'train-start', onclick: () => void this.start() }, '▶ Start');
+    const pause = h('button', { 'data-testid': 'train-pause', onclick: () => void this.pause() }, '❚❚ Pause');
+    const reset = h('button.ghost', { 'data-testid': 'train-reset', onclick: () => void this.reset() }, '↺ Reset');
+    const exp = h('button.ghost', { 'data-testid': 'train-export', onclick: () => void this.exportCkpt() }, '⤓ Export checkpoint');
+    append(this.controls, [
+      h('h2', {}, 'Train live'),
+      field('Family', select(FAMILY_OPTS, s.family, (v) => this.ctx.setState({ family: v as Family }), 'family-select')),
+      s.family === 'gaussian' ? field('Data', select(POINT_OPTS, pointSourceOf(s.source), (v) => this.ctx.setState({ source: v as SourceName }), 'points-select')) : null,
+      field('Size', select(SIZE_OPTS, s.size, (v) => this.ctx.setState({ size: v as Size }), 'size-select')),
+      h('div.row2', {}, field('Learning rate', lr), field('Batch', batch)),
+      field('Seed', seed),
+      h('div.buttons', {}, start, pause, reset),
+      h('div.buttons', {}, exp),
+      this.exportBox,
+      h('p.muted.small', {}, s.family === 'gaussian' ? `Source: the 2-D mixture '${pointSourceOf(s.source)}'. Training runs in a Web Worker; the page stays responsive.` : 'Source: HMM tokens, n = 32. Training runs in a Web Worker; the page stays responsive.'),
+    ]);
+  }
+
+  private async start(): Promise<void> {
+    const s = this.ctx.getState();
+    try {
+      const sum = await this.ctx.client.call('trainStart', { family: s.family, size: s.size, source: s.source, lr: s.lr, batch: s.batch, seed: s.seed });
+      this.paramCount = sum.paramCount;
+      historyOf(s.family).running = true;
+      this.schedule();
+    } catch (e) {
+      this.ctx.toast((e as Error).message, 'error');
+    }
+  }
+
+  private async pause(): Promise<void> {
+    const s = this.ctx.getState();
+    await this.ctx.client.call('trainPause', { family: s.family });
+    historyOf(s.family).running = false;
+    this.schedule();
+  }
+
+  private async reset(): Promise<void> {
+    const s = this.ctx.getState();
+    await this.ctx.client.call('trainReset', { family: s.family });
+    histories.delete(s.family);
+    this.schedule();
+  }
+
+  private async exportCkpt(): Promise<void> {
+    const s = this.ctx.getState();
+    try {
+      const r = await this.ctx.client.call('exportCheckpoint', { family: s.family });
+      for (const u of this.exportUrls) URL.revokeObjectURL(u);
+      this.exportUrls = [];
+      clear(this.exportBox);
+      const links = ([['config.json', r.config, 'application/json'], ['model.safetensors', r.safetensors, 'application/octet-stream']] as const).map(([name, data, type]) => {
+        const url = URL.createObjectURL(new Blob([data as BlobPart], { type }));
+        this.exportUrls.push(url);
+        return h('a.download', { href: url, download: name, 'data-testid': `export-${name.split('.')[1]}` }, `⤓ ${name}`);
+      });
+      this.exportBox.append(h('span.muted.small', {}, `${s.family} checkpoint ready:`), ...links);
+    } catch (e) {
+      this.ctx.toast((e as Error).message, 'error');
+    }
+  }
+
+  private schedule(): void {
+    if (this.raf) return;
+    this.raf = requestAnimationFrame(() => {
+      this.raf = 0;
+      this.render();
+    });
+  }
+
+  private render(): void {
+    const s = this.ctx.getState();
+    const hist = historyOf(s.family);
+    const points = s.family === 'gaussian';
+    const unit = points ? 'per dim (L_simple)' : 'bits/token';
+    const last = hist.bits.length ? hist.bits[hist.bits.length - 1]! : NaN;
+    const sm = ema(hist.bits, 0.8);
+    const smLast = sm.length ? sm[sm.length - 1]! : NaN;
+    clear(this.stats);
+    append(this.stats, [
+      stat('Status', hist.running ? 'training…' : hist.steps.length ? 'paused' : 'idle', 'train-status'),
+      stat('Step', fmtInt(hist.steps.length ? hist.steps[hist.steps.length - 1]! : 0), 'train-step'),
+      stat(isExact(s.family) ? 'Loss (NLL)' : points ? 'Loss (ε-MSE)' : 'Loss (NELBO)', Number.isFinite(smLast) ? `${smLast.toFixed(3)}` : '—', 'loss-value', `${unit}, smoothed`),
+      points ? null : stat('Source entropy', hist.entropyBits !== null ? hist.entropyBits.toFixed(3) : '—', 'entropy-value', unit),
+      stat('Speed', hist.tokensPerSec ? `${fmtInt(hist.tokensPerSec)}` : '—', 'train-speed', points ? 'points/s' : 'tokens/s'),
+      stat('Parameters', this.paramCount ? fmtInt(this.paramCount) : '—', 'param-count'),
+    ]);
+    const lv = this.stats.querySelector<HTMLElement>('[data-testid="loss-value"]');
+    if (lv && hist.bits.length) {
+      const tail = hist.bits.slice(-3);
+      lv.dataset['first'] = String(hist.bits[0]);
+      lv.dataset['last'] = String(last);
+      lv.dataset['last3'] = String(tail.reduce((a, b) => a + b, 0) / tail.length);
+      lv.dataset['step'] = String(hist.steps[hist.steps.length - 1]);
+    }
+    clear(this.chartBox);
+    const pts = hist.steps.map((st, i) => [st, hist.bits[i]!] as [number, number]);
+    const smPts = hist.steps.map((st, i) => [st, sm[i]!] as [number, number]);
+    const hlines = [];
+    if (hist.entropyBits !== null) hlines.push({ y: hist.entropyBits, label: `source entropy ${hist.entropyBits.toFixed(2)}`, color: '#0d9488' });
+    if (this.marginalBits !== null && !points) hlines.push({ y: this.marginalBits, label: `no-context baseline ${this.marginalBits.toFixed(2)}`, color: '#94a3b8' });
+    const color = FAMILY_COLORS[s.family] ?? '#4f46e5';
+    if (pts.length === 0) {
+      this.chartBox.append(h('div.placeholder.tall', {}, 'Press Start: the loss curve appears here, step by step.'));
+      return;
+    }
+    this.chartBox.append(
+      chart({ width: 760, height: 340, xLabel: 'training step', yLabel: points ? 'ε-MSE per dimension' : 'bits per token', xMin: 0, yMin: points ? 0 : Math.min(hist.entropyBits ?? 99, ...sm) - 0.3, yMax: points ? Math.max(...hist.bits.slice(0, 5), 0.1) * 1.1 : Math.min(Math.max(...hist.bits.slice(0, 3), 5.4) + 0.2, (hist.entropyBits ?? 0) + 8), series: [{ label: 'raw', color, points: pts, opacity: 0.25, width: 1.2 }, { label: 'smoothed', color, points: smPts, width: 2.5 }], hlines, testid: 'loss-chart' }),
+      legend(points ? [{ label: 'loss per step', color: `${color}55` }, { label: 'smoothed (EMA 0.8)', color }] : [{ label: 'loss per step', color: `${color}55` }, { label: 'smoothed (EMA 0.8)', color }, { label: 'source entropy rate', color: '#0d9488', dashed: true }, { label: 'per-position entropy', color: '#94a3b8', dashed: true }]),
+    );
+  }
+
+  private ctrlKey = '';
+
+  update(s: AppState): void {
+    const key = `${s.family}|${s.size}|${s.lr}|${s.batch}|${s.seed}|${s.source}`;
+    if (key !== this.ctrlKey) this.buildControls(s);
+    this.schedule();
+  }
+
+  unmount(): void {
+    this.off?.();
+    cancelAnimationFrame(this.raf);
+    this.raf = 0;
+    clear(this.root);
+  }
+}
