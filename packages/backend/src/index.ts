@@ -16,6 +16,7 @@ export {
 } from './init.js';
 export { registerExtraGradients } from './gradients.js';
 export { registerHostFallbackKernels, KNOWN_BAD_KERNELS } from './kernels/host-fallback.js';
+export { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
 export { registerWasmFastPaths, unsortedSegmentSumReference } from './kernels/wasm-matmul.js';
 export { Rng, type RngState } from './rng.js';
 export { expectNoLeaks, memoryGuard, type MemoryGuard } from './memory.js';

@@ -13,6 +13,7 @@ import { BackendUnavailableError, ConfigError } from './errors.js';
 import { envVar, isNode } from './env.js';
 import { registerHostFallbackKernels } from './kernels/host-fallback.js';
 import { registerWasmFastPaths } from './kernels/wasm-matmul.js';
+import { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
 import { silentLogger, type Logger } from './logger.js';
 
 export const BACKEND_CHOICES = ['auto', 'cuda', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -201,6 +202,7 @@ async function tryWebgpu(flags: string[]): Promise<Attempt> {
   } catch (e) {
     return { error: `@tensorflow/tfjs-backend-webgpu failed to load: ${describeError(e)}` };
   }
+  registerWebgpuFixes();
   if (!(await activate('webgpu'))) return { error: `the tfjs webgpu backend failed to initialise on adapter ${adapterText}` };
   return {
     info: describeInfo('webgpu', 'webgpu', adapterText, !software, software, software ? 'WebGPU on a software adapter (correct but slow)' : 'WebGPU on a GPU'),

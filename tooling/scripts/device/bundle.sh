@@ -20,6 +20,7 @@ wg=$(ls -d node_modules/.pnpm/webgpu@*/node_modules/webgpu | head -1)
 cp "$wg/index.js" "$wg/package.json" "$out/node_modules/webgpu/"
 xz -T2 -6 -c "$wg/dist/linux-x64/dawn.node" > "$out/dawn.node.xz"
 xz -T2 -6 -c "$(readlink -f "$(command -v node)")" > "$out/node.xz"
-(cd "$out" && apt-get download libvulkan1 >/dev/null 2>&1 || echo "warning: could not download libvulkan1")
+# The Vulkan loader, and the GLVND libraries that NVIDIA's Vulkan ICD (libGLX_nvidia) links against.
+(cd "$out" && apt-get download libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libx11-6 libxext6 libxcb1 libxau6 libxdmcp6 libbsd0 libmd0 >/dev/null 2>&1 || echo "warning: could not download the Vulkan loader packages")
 cp tooling/scripts/device/run.sh "$out/run.sh"
 du -sh "$out"

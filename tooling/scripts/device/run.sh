@@ -11,9 +11,13 @@ for f in "$d"/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done; ldconfig
 icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json 2>/dev/null | head -1)
 [ -n "$icd" ] && export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"
 echo "vulkan icd: ${icd:-none found}"
+glx=$(ldconfig -p | grep 'libGLX_nvidia.so.0' | awk '{print $NF}' | head -1); echo "nvidia glx: ${glx:-none}"; [ -n "$glx" ] && ldd "$glx" | grep 'not found' || true
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 export XDG_RUNTIME_DIR=/tmp
 cd "$d"
+if [ "${ALTAR_DEVICE_SKIP_FLOOR:-0}" != 1 ]; then
 timeout 240 /tmp/node conformance.mjs --backends cpu,webgpu --verbose --out "$OUT/conformance.json" 2>&1 | tail -8
 ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=cpu,webgpu ALTAR_BENCH_SIZES=256,512,1024,2048 timeout 200 /tmp/node backend-bench.mjs 2>&1 | tail -12
-for extra in *.bench.mjs; do [ -f "$extra" ] || continue; ALTAR_BENCH_OUT="$OUT" timeout 150 /tmp/node "$extra" 2>&1 | tail -30; done
+fi
+[ -f models.bench.mjs ] && ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=webgpu ALTAR_BENCH_BATCH=16 timeout 230 /tmp/node models.bench.mjs 2>&1 | tail -40
+[ -f samplers.bench.mjs ] && ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=webgpu ALTAR_BENCH_NS=64,256 timeout 100 /tmp/node samplers.bench.mjs 2>&1 | tail -25

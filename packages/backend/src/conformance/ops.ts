@@ -80,6 +80,8 @@ export const OP_CASES: OpCase[] = [
     grad: true,
   },
   { name: 'cumsum', inputs: [N([2, 12, 4])], fn: (a) => tf.cumsum(a!, 1), grad: true },
+  { name: 'cumsum(rank5)', inputs: [N([2, 3, 6, 2, 2])], fn: (a) => tf.cumsum(a!, 2), grad: true },
+  { name: 'cumsum(rank5,reverse,exclusive)', inputs: [N([2, 3, 7, 2, 2])], fn: (a) => tf.cumsum(a!, 2, true, true), grad: true },
   { name: 'cumsum(reverse)', inputs: [N([2, 12, 4])], fn: (a) => tf.cumsum(a!, 1, false, true), grad: true },
   { name: 'argMax', inputs: [N([4, 16])], fn: (a) => tf.argMax(a!, -1) },
   // Linear algebra

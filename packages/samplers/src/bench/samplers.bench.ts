@@ -22,7 +22,7 @@ import { sampleMasked } from '../discrete.js';
 import type { CausalLm, CostRecord, DiscreteDenoiser } from '../types.js';
 
 const quick = benchQuick();
-const ns = quick ? [32, 64] : [64, 256, 1024];
+const ns = process.env['ALTAR_BENCH_NS'] ? process.env['ALTAR_BENCH_NS'].split(',').map(Number) : quick ? [32, 64] : [64, 256, 1024];
 const Ts = quick ? [8, 32] : [8, 32, 128];
 const backends = (process.env['ALTAR_BENCH_BACKENDS'] ?? 'wasm').split(',') as BackendName[];
 const V = 64;
