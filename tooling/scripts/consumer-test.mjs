@@ -12,7 +12,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'altar-consumer-'));
 const sh = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 try {
-  const pnpm = process.env.npm_execpath && /pnpm/.test(process.env.npm_execpath) ? [process.execPath, process.env.npm_execpath] : ['npx', '-y', 'pnpm@12.4.2'];
+  // The pnpm that runs this script: a JS entry (run with node) or, from pnpm 12, a native binary.
+  const execpath = process.env.npm_execpath ?? '';
+  const pnpm = /pnpm/.test(execpath) ? (/\.[cm]?js$/.test(execpath) ? [process.execPath, execpath] : [execpath]) : ['npx', '-y', 'pnpm@12.4.2'];
   sh(pnpm[0], [...pnpm.slice(1), 'pack', '--pack-destination', work], join(root, 'packages', 'backend'));
   const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
   if (!tarball) throw new Error('pnpm pack produced no tarball');

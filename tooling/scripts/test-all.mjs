@@ -11,7 +11,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const pnpm = process.env.npm_execpath && /pnpm/.test(process.env.npm_execpath) ? [process.execPath, process.env.npm_execpath] : ['npx', '-y', 'pnpm@12.4.2'];
+// The pnpm that runs this script: a JS entry (run with node) or, from pnpm 12, a native binary.
+const execpath = process.env.npm_execpath ?? '';
+const pnpm = /pnpm/.test(execpath) ? (/\.[cm]?js$/.test(execpath) ? [process.execPath, execpath] : [execpath]) : ['npx', '-y', 'pnpm@12.4.2'];
 
 function run(label, cmd, args, opts = {}) {
   const t0 = Date.now();
