@@ -50,6 +50,13 @@ export interface DiffusionTransformerConfig {
   mlp: MlpKind;
   mlpRatio: number;
   dropout: number;
+  /**
+   * true (default): adaLN-Zero modulation from TimeEmbed(t). false: the model ignores t and the
+   * modulation is a learned (zero-initialised) constant — enough for masked diffusion, where the number
+   * of [MASK] tokens carries the time (Sahoo et al. 2024, MDLM §3.2; Ou et al. 2024, RADD), and required
+   * for the cached masked sampler to be exact.
+   */
+  timeConditioning: boolean;
   seed: number;
 }
 
@@ -120,7 +127,7 @@ const DEFAULTS: { [K in ModelType]: Omit<Extract<ModelConfig, { type: K }>, 'typ
   },
   'diffusion-transformer': {
     vocabSize: 256, dModel: 128, nLayers: 4, nHeads: 4, maxLen: 256, positions: 'learned', mlp: 'gelu', mlpRatio: 4,
-    dropout: 0, seed: 0,
+    dropout: 0, timeConditioning: true, seed: 0,
   },
   'ssm-lm': {
     vocabSize: 256, dModel: 128, nLayers: 4, mixer: 'selective', dState: 16, expand: 2, convKernel: 4, scanChunk: 8,
@@ -170,6 +177,8 @@ export function validateModelConfig(input: unknown, path = 'model'): ModelConfig
       if (typeof v !== 'string' || !ENUMS[key].includes(v)) throw new ConfigError(p, `expected one of ${ENUMS[key].join(', ')}, got ${JSON.stringify(v)}`);
     } else if (key === 'dropout') {
       if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new ConfigError(p, `expected a number in [0, 1), got ${JSON.stringify(v)}`);
+    } else if (key === 'timeConditioning') {
+      if (typeof v !== 'boolean') throw new ConfigError(p, `expected true or false, got ${JSON.stringify(v)}`);
     } else if (key === 'seed') {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(p, `expected a finite number, got ${JSON.stringify(v)}`);
     } else if (key === 'channelMults') {

@@ -158,6 +158,37 @@ describe.each(testBackends())('AR sampling on %s', (backend) => {
     }
   });
 
+  it('a real ArTransformer reports its analytic FLOPs (flopsKnown) for cached and uncached decoding', async () => {
+    const d = 16;
+    const L = 2;
+    const ar = createModel({ type: 'ar-transformer', vocabSize: 12, dModel: d, nLayers: L, nHeads: 2, maxLen: 32, seed: 3 }) as ArTransformer;
+    try {
+      await expectNoLeaks(async () => {
+        // independent count: 2 FLOPs per matrix weight per token (all parameters but the norm/bias vectors;
+        // the tied embedding is the head) + QKᵀ and AV over the c visible positions, 4·d·c per layer
+        const vecs = Object.values(ar.getWeights()).filter((w) => w.rank === 1).reduce((a, w) => a + w.size, 0);
+        const perToken = (c: number) => 2 * (ar.paramCount() - vecs) + L * 4 * d * c;
+        const prompt = [[0], [5]];
+        const a = await sampleAr(ar, { prompt, length: 10, rng: new Rng(22) });
+        // cached: the prompt token (context 1), then 9 steps at contexts 2..10
+        expect(a.cost.nfe).toBe(10);
+        let expCached = 0;
+        for (let c = 1; c <= 10; c++) expCached += 2 * perToken(c);
+        expect(a.cost.flopsKnown).toBe(true);
+        expect(a.cost.flops).toBeGreaterThan(0);
+        expect(a.cost.flops).toBe(expCached);
+        // uncached: a full forward over 1..10 tokens, each token at position p seeing p positions
+        const b = await sampleAr(ar, { prompt, length: 10, rng: new Rng(22), cached: false });
+        let expFull = 0;
+        for (let len = 1; len <= 10; len++) for (let p = 1; p <= len; p++) expFull += 2 * perToken(p);
+        expect(b.cost.flopsKnown).toBe(true);
+        expect(b.cost.flops).toBe(expFull);
+      });
+    } finally {
+      ar.dispose();
+    }
+  });
+
   it('rejects bad options', async () => {
     const lm = tableLm();
     await expect(sampleAr(lm, { prompt: [[0]], length: 0, rng: new Rng(1) })).rejects.toThrow(/length/);

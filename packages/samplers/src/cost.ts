@@ -26,7 +26,7 @@ export function modelParamBytes(model: ModelCostHints, override?: number): numbe
 
 /** FLOPs of one call on (batch, tokensPerRow) with context `contextLen`; null if the model says nothing. */
 export function modelCallFlops(model: ModelCostHints, batch: number, tokensPerRow: number, contextLen: number): number | null {
-  if (typeof model.flops === 'function') return model.flops(batch, tokensPerRow);
+  if (typeof model.flops === 'function') return model.flops(batch, tokensPerRow, contextLen);
   const f = model.flopsPerToken;
   if (typeof f === 'number') return f * batch * tokensPerRow;
   if (typeof f === 'function') return f(contextLen) * batch * tokensPerRow;

@@ -7,7 +7,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '@altar/backend';
 import { expectNoLeaks, testBackends, useBackend } from '@altar/backend/testing';
+import * as tf from '@tensorflow/tfjs-core';
 import { HmmSource, hmmOracleDenoiser } from '@altar/data';
+import { createModel, type DiffusionTransformer } from '@altar/models';
 import { D3PMProcess, MaskedProcess } from '@altar/noise';
 import { sampleBlocks, sampleD3pm, sampleMasked } from './discrete.js';
 import { chiSquareTest } from './stats.js';
@@ -174,6 +176,33 @@ describe.each(backends)('discrete samplers (tensor paths, caching) on %s', (back
       expect(u.cost.nfe).toBe(1024);
       expect(c.cost.nfe).toBeLessThanOrEqual(N + 1);
     });
+  });
+
+  it('an untimed DiffusionTransformer (timeConditioning false): cached == uncached, NFE ≤, analytic FLOPs reported', async () => {
+    const dt = createModel({ type: 'diffusion-transformer', vocabSize: V, dModel: 16, nLayers: 2, nHeads: 2, maxLen: N, timeConditioning: false, seed: 6 }) as DiffusionTransformer;
+    try {
+      // random weights stand in for a trained model (the zero-initialised modulations would hide everything)
+      const rng = new Rng(8);
+      const ws: Record<string, tf.Tensor> = {};
+      for (const [name, w] of Object.entries(dt.getWeights())) ws[name] = rng.normal(w.shape, 0, 0.3);
+      dt.setWeights(ws);
+      tf.dispose(Object.values(ws));
+      await expectNoLeaks(async () => {
+        const u = await sampleMasked(dt, masked, { batch: 4, seqLen: N, steps: 64, rng: new Rng(16) });
+        const c = await sampleMasked(dt, masked, { batch: 4, seqLen: N, steps: 64, rng: new Rng(16), cached: true });
+        expect(Array.from(c.samples)).toEqual(Array.from(u.samples));
+        expect(u.cost.nfe).toBe(64);
+        expect(c.cost.nfe).toBeLessThanOrEqual(u.cost.nfe);
+        expect(Array.from(u.samples).every((x) => x >= 0 && x < V)).toBe(true);
+        for (const r of [u, c]) {
+          expect(r.cost.flopsKnown).toBe(true);
+          expect(r.cost.flops).toBeGreaterThan(0);
+          expect(r.cost.flops).toBe(r.cost.nfe * dt.flops(4, N));
+        }
+      });
+    } finally {
+      dt.dispose();
+    }
   });
 
   it('cached block sampling equals uncached with fewer NFE', async () => {

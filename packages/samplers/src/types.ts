@@ -15,8 +15,12 @@ export interface ModelCostHints {
    * to (attention grows with it). The samplers multiply by the tokens each call processes.
    */
   flopsPerToken?: number | ((contextLen: number) => number);
-  /** FLOPs of one call on a (batch, seqLen) input, if the model prefers to say it whole. */
-  flops?(batch: number, seqLen: number): number;
+  /**
+   * FLOPs of one call on a (batch, seqLen) input, if the model prefers to say it whole. `contextLen` is the
+   * number of positions the call's last token sees (causal models: seqLen for a forward, state.pos + 1 for a
+   * cached step); models that ignore it take the call as a full (batch, seqLen) pass.
+   */
+  flops?(batch: number, seqLen: number, contextLen?: number): number;
 }
 
 /** A causal language model (AR transformer, SSM): full-sequence `forward` and one-token `step`. */

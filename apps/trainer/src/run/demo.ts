@@ -114,7 +114,8 @@ export function demoPlans(o: DemoOptions): ModelPlan[] {
       config: common(
         'masked-diffusion',
         'masked-diffusion',
-        { type: 'diffusion-transformer', dModel: 56, nLayers: 2, nHeads: 4, positions: 'learned' },
+        // timeConditioning false: masked diffusion needs no t (MDLM §3.2), and it makes masked-cached exact
+        { type: 'diffusion-transformer', dModel: 64, nLayers: 2, nHeads: 4, positions: 'learned', timeConditioning: false },
         { steps: steps(1000, 300) },
         { process: 'masked', schedule: 'log-linear', timesteps: 'stratified' },
       ),

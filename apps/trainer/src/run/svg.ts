@@ -49,9 +49,11 @@ function fmt(v: number): string {
 
 /** Render a chart as an SVG document. Non-finite points are dropped. */
 export function renderChart(o: ChartOptions): string {
-  const W = o.width ?? 640;
+  // The legend sits in the right margin: make it wide enough for the longest series name.
+  const longest = Math.max(0, ...o.series.map((s) => s.name.length));
+  const m = { l: 70, r: Math.max(170, 40 + Math.ceil(longest * 6.6)), t: 40, b: 50 };
+  const W = o.width ?? 470 + m.r;
   const H = o.height ?? 400;
-  const m = { l: 70, r: 170, t: 40, b: 50 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
   const tx = (x: number) => (o.logX ? Math.log10(x) : x);
@@ -89,10 +91,14 @@ export function renderChart(o: ChartOptions): string {
   }
   out.push(`<text x="${m.l + pw / 2}" y="${H - 12}" text-anchor="middle">${esc(o.xLabel)}</text>`);
   out.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
-  for (const h of o.hlines ?? []) {
-    if (!Number.isFinite(ty(h.y))) continue;
-    const Y = sy(h.y);
-    out.push(`<line x1="${m.l}" y1="${Y}" x2="${m.l + pw}" y2="${Y}" stroke="#555" stroke-dasharray="5,4"/><text x="${m.l + pw - 4}" y="${Y - 4}" text-anchor="end" fill="#555">${esc(h.label)}</text>`);
+  // Reference lines; labels pushed apart (≥ 14 px) so close lines stay readable.
+  const hl = (o.hlines ?? []).filter((h) => Number.isFinite(ty(h.y))).map((h) => ({ ...h, Y: sy(h.y) }));
+  hl.sort((a, b) => b.Y - a.Y);
+  let lastLabelY = Infinity;
+  for (const h of hl) {
+    const labelY = Math.min(h.Y - 4, lastLabelY - 14);
+    lastLabelY = labelY;
+    out.push(`<line x1="${m.l}" y1="${h.Y}" x2="${m.l + pw}" y2="${h.Y}" stroke="#555" stroke-dasharray="5,4"/><text x="${m.l + pw - 4}" y="${labelY}" text-anchor="end" fill="#555">${esc(h.label)}</text>`);
   }
   o.series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length]!;

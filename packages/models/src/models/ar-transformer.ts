@@ -10,6 +10,7 @@ import type { ArTransformerConfig } from '../config.js';
 import { Attention, type AttentionCache } from '../layers/attention.js';
 import { dropout, Embedding, makeNorm, Mlp, type ForwardOptions, type Norm } from '../layers/basic.js';
 import { BaseModel, checkTokens, tidyObj } from './base.js';
+import { checkFlopsArgs, linearFlops, mlpFlops, sumMinContext } from './flops.js';
 
 export interface ArState {
   /** Tokens consumed so far. */
@@ -95,6 +96,27 @@ export class ArTransformer extends BaseModel<ArTransformerConfig> {
       const logits = this.emb.logits(this.normF.apply(h)) as tf.Tensor2D;
       return { logits, state: { pos: state.pos + 1, caches } };
     });
+  }
+
+  /**
+   * Analytic forward FLOPs (2 × multiply-adds) of one call on `seqLen` new tokens per row whose last token
+   * sees `contextLen` positions (forward: contextLen = seqLen; cached step at state.pos: seqLen 1,
+   * contextLen pos + 1). The new tokens sit at 1-based positions p = contextLen − seqLen + 1 .. contextLen:
+   *   F = B · [ n·(L·(8d² + F_mlp) + 2dV) + L·Σ_p A(p) ]
+   * with 8d² = QKV (2·d·3d) + output projection (2·d·d), F_mlp = 4dh (GELU) or 6dh (SwiGLU), h = mlpRatio·d,
+   * 2dV the tied head, and attention per token and layer
+   *   full: A(p) = 4·d·p (QKᵀ and AV over p keys); sliding: 4·d·min(p, W);
+   *   linear: A = 4·d·d_h + 2d (S += φ(k)ᵀv, φ(q)S and the normaliser φ(q)·z; Katharopoulos et al. 2020).
+   * The useful causal work is counted (the uncached tfjs forward also evaluates masked scores).
+   */
+  flops(batch: number, seqLen: number, contextLen = seqLen): number {
+    checkFlopsArgs('ArTransformer.flops', batch, seqLen, contextLen);
+    const { dModel: d, nLayers: L, nHeads, vocabSize: V, mlp, mlpRatio, attention, window } = this.config;
+    const dense = L * (linearFlops(d, 3 * d) + linearFlops(d, d) + mlpFlops(mlp, d, mlpRatio * d)) + linearFlops(d, V);
+    const attn = attention === 'linear'
+      ? seqLen * (4 * d * (d / nHeads) + 2 * d)
+      : 4 * d * sumMinContext(contextLen - seqLen + 1, contextLen, attention === 'sliding' ? window : Infinity);
+    return batch * (seqLen * dense + L * attn);
   }
 
   disposeState(state: ArState): void {

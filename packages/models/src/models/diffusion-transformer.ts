@@ -4,6 +4,9 @@
  * (shift₁, scale₁, gate₁, shift₂, scale₂, gate₂) = Linear(SiLU(c)) (zero-initialised), and
  *   h += gate₁ ⊙ Attn(LN(h)·(1+scale₁) + shift₁);  h += gate₂ ⊙ MLP(LN(h)·(1+scale₂) + shift₂).
  * Input vocabulary V+1 where id V is [MASK]; output logits over x0's V data tokens (tied head rows 0..V−1).
+ * With `timeConditioning: false` there is no TimeEmbed: each block's (and the final) modulation is a learned
+ * zero-initialised vector, so the output does not depend on t (masked diffusion needs no time input:
+ * Sahoo et al. 2024, MDLM §3.2; Ou et al. 2024, RADD) and the cached masked sampler is exact.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '@altar/backend';
@@ -11,9 +14,13 @@ import type { DiffusionTransformerConfig } from '../config.js';
 import { Attention } from '../layers/attention.js';
 import { dropout, Embedding, LayerNorm, Linear, Mlp, modulate, silu, TimeEmbedder, type ForwardOptions } from '../layers/basic.js';
 import { BaseModel, checkTokens } from './base.js';
+import { checkFlopsArgs, linearFlops, mlpFlops } from './flops.js';
 
 interface Block {
-  ada: Linear;
+  /** Time-conditioned modulation (timeConditioning) … */
+  ada: Linear | null;
+  /** … or a learned constant (6D,) when the model ignores t. */
+  adaConst: tf.Variable | null;
   attn: Attention;
   mlp: Mlp;
 }
@@ -25,10 +32,11 @@ export class DiffusionTransformer extends BaseModel<DiffusionTransformerConfig> 
   readonly maskId: number;
   private readonly emb: Embedding;
   private readonly pos: tf.Variable | null;
-  private readonly time: TimeEmbedder;
+  private readonly time: TimeEmbedder | null;
   private readonly blocks: Block[] = [];
   private readonly ln: LayerNorm;
-  private readonly adaF: Linear;
+  private readonly adaF: Linear | null;
+  private readonly adaFConst: tf.Variable | null;
 
   constructor(config: DiffusionTransformerConfig) {
     super(config);
@@ -37,17 +45,20 @@ export class DiffusionTransformer extends BaseModel<DiffusionTransformerConfig> 
     this.maskId = c.vocabSize;
     this.emb = new Embedding(this.store, 'tok_emb', c.vocabSize + 1, c.dModel);
     this.pos = c.positions === 'learned' ? this.store.add('pos_emb', [c.maxLen, c.dModel], { kind: 'normal', std: 0.02 }) : null;
-    this.time = new TimeEmbedder(this.store, 't_emb', c.dModel, c.dModel);
+    const tc = c.timeConditioning;
+    this.time = tc ? new TimeEmbedder(this.store, 't_emb', c.dModel, c.dModel) : null;
     for (let i = 0; i < c.nLayers; i++) {
       const p = `blocks.${i}`;
       this.blocks.push({
-        ada: new Linear(this.store, `${p}.ada`, c.dModel, 6 * c.dModel, { zero: true }),
+        ada: tc ? new Linear(this.store, `${p}.ada`, c.dModel, 6 * c.dModel, { zero: true }) : null,
+        adaConst: tc ? null : this.store.add(`${p}.ada_const`, [6 * c.dModel], { kind: 'zeros' }),
         attn: new Attention(this.store, `${p}.attn`, { kind: 'bidirectional', dModel: c.dModel, nHeads: c.nHeads, rope: c.positions === 'rope' }),
         mlp: new Mlp(this.store, `${p}.mlp`, c.dModel, c.mlpRatio * c.dModel, c.mlp),
       });
     }
     this.ln = new LayerNorm(null, 'ln', c.dModel, 1e-6, false);
-    this.adaF = new Linear(this.store, 'ada_f', c.dModel, 2 * c.dModel, { zero: true });
+    this.adaF = tc ? new Linear(this.store, 'ada_f', c.dModel, 2 * c.dModel, { zero: true }) : null;
+    this.adaFConst = tc ? null : this.store.add('ada_f_const', [2 * c.dModel], { kind: 'zeros' });
   }
 
   /**
@@ -60,19 +71,38 @@ export class DiffusionTransformer extends BaseModel<DiffusionTransformerConfig> 
       throw new AltarError('SEQ_TOO_LONG', `DiffusionTransformer.predictX0Logits: length ${n} exceeds maxLen ${this.config.maxLen}`);
     }
     return tf.tidy(() => {
-      const c = silu(this.time.apply(t, b)); // (B, D)
+      const c = this.time ? silu(this.time.apply(t, b)) : null; // (B, D); null: t is ignored
+      // (B, k·D) from the time embedding, or a learned constant (1, k·D) broadcast over the batch
+      const mod = (lin: Linear | null, v: tf.Variable | null) => (c && lin ? lin.apply(c) : tf.reshape(v as tf.Variable, [1, -1]));
       let h = this.emb.lookup(zt); // (B, N, D)
       if (this.pos) h = tf.add(h, tf.slice(this.pos, [0, 0], [n, this.config.dModel]));
       const gate = (g: tf.Tensor, x: tf.Tensor) => tf.mul(tf.expandDims(g, 1), x);
       for (const blk of this.blocks) {
-        const [sh1, sc1, g1, sh2, sc2, g2] = tf.split(blk.ada.apply(c), 6, -1) as tf.Tensor[] as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const [sh1, sc1, g1, sh2, sc2, g2] = tf.split(mod(blk.ada, blk.adaConst), 6, -1) as tf.Tensor[] as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         const a = blk.attn.forward(modulate(this.ln.apply(h), sh1, sc1) as tf.Tensor3D);
         h = tf.add(h, dropout(gate(g1, a), this.config.dropout, opts));
         const m = blk.mlp.apply(modulate(this.ln.apply(h), sh2, sc2));
         h = tf.add(h, dropout(gate(g2, m), this.config.dropout, opts));
       }
-      const [shF, scF] = tf.split(this.adaF.apply(c), 2, -1) as [tf.Tensor, tf.Tensor];
+      const [shF, scF] = tf.split(mod(this.adaF, this.adaFConst), 2, -1) as [tf.Tensor, tf.Tensor];
       return this.emb.logits(modulate(this.ln.apply(h), shF, scF), this.vocabSize) as tf.Tensor3D;
     });
+  }
+
+  /**
+   * Analytic forward FLOPs (2 × multiply-adds) of one call on (batch, seqLen = N):
+   *   F = B · [ N·(L·(8d² + F_mlp) + 2dV) + L·4·d·N² + F_t ]
+   * with 8d² = QKV + output projection, F_mlp = 4dh (GELU) or 6dh (SwiGLU), h = mlpRatio·d, 2dV the tied
+   * head, 4·d·N per token and layer for bidirectional QKᵀ and AV, and the per-row time conditioning
+   * F_t = 2(d·d + d·d) (TimeEmbed) + L·2·d·6d (adaLN) + 2·d·2d (final adaLN), 0 with timeConditioning false.
+   * `contextLen` is accepted for the cost-hint interface and ignored (every position sees all N).
+   */
+  flops(batch: number, seqLen: number, contextLen = seqLen): number {
+    checkFlopsArgs('DiffusionTransformer.flops', batch, seqLen, Math.max(contextLen, seqLen));
+    const { dModel: d, nLayers: L, vocabSize: V, mlp, mlpRatio, timeConditioning } = this.config;
+    const n = seqLen;
+    const perToken = L * (linearFlops(d, 3 * d) + linearFlops(d, d) + mlpFlops(mlp, d, mlpRatio * d)) + linearFlops(d, V);
+    const cond = timeConditioning ? linearFlops(d, d) + linearFlops(d, d) + L * linearFlops(d, 6 * d) + linearFlops(d, 2 * d) : 0;
+    return batch * (n * perToken + L * 4 * d * n * n + cond);
   }
 }

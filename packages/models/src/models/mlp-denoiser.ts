@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { MlpDenoiserConfig, Prediction } from '../config.js';
 import { gelu, LayerNorm, Linear, modulate, silu, TimeEmbedder, type ForwardOptions } from '../layers/basic.js';
 import { BaseModel } from './base.js';
+import { checkFlopsArgs, linearFlops } from './flops.js';
 
 interface Block {
   ada: Linear;
@@ -54,5 +55,18 @@ export class MlpDenoiser extends BaseModel<MlpDenoiserConfig> {
       }
       return this.out.apply(this.ln.apply(h));
     });
+  }
+
+  /**
+   * Analytic forward FLOPs (2 × multiply-adds) of one call on `batch` vectors (seqLen rows each, 1 for
+   * predict's (B, d) input; `contextLen` ignored), H = hidden, F = max(16, H) time features:
+   *   F = B · n · [ 2·dim·H (in) + 2(F·H + H·H) (TimeEmbed) + L·(2·H·2H (adaLN) + 2·H·2H + 2·2H·H) + 2·H·dim (out) ].
+   */
+  flops(batch: number, seqLen = 1, contextLen = seqLen): number {
+    checkFlopsArgs('MlpDenoiser.flops', batch, seqLen, Math.max(contextLen, seqLen));
+    const { dim, hidden: H, nLayers: L } = this.config;
+    const perRow = linearFlops(dim, H) + linearFlops(Math.max(16, H), H) + linearFlops(H, H)
+      + L * (linearFlops(H, 2 * H) + linearFlops(H, 2 * H) + linearFlops(2 * H, H)) + linearFlops(H, dim);
+    return batch * seqLen * perRow;
   }
 }

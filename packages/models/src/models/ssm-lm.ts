@@ -12,6 +12,7 @@ import { S4d, type S4dState } from '../layers/s4d.js';
 import { SelectiveSsm, type SelectiveState } from '../layers/selective.js';
 import type { ParamStore } from '../layers/params.js';
 import { BaseModel, checkTokens, tidyObj } from './base.js';
+import { checkFlopsArgs, linearFlops } from './flops.js';
 
 export type MixerState = S4dState | SelectiveState;
 export interface SsmState {
@@ -130,5 +131,32 @@ export class SsmLm extends BaseModel<SsmLmConfig> {
 
   disposeState(state: SsmState): void {
     state.layers.forEach((s, i) => this.blocks[i]?.mixer.disposeState(s));
+  }
+
+  /**
+   * Analytic forward FLOPs (2 × multiply-adds) of one call on (batch, seqLen) tokens, forward or step alike
+   * (the recurrence costs the same per token at any context; `contextLen` is ignored):
+   *   F = B · n · [ L·(F_mix + 4dh·[mlpRatio > 0]) + 2dV ],  h = mlpRatio·d,
+   * selective (Gu & Dao 2023, Alg. 2), E = expand·d, R = dt rank, N = dState, K = conv width:
+   *   F_mix = 2·d·2E (in_proj) + 2KE (depthwise conv) + 2E(R + 2N) (x_proj) + 2RE (dt_proj)
+   *         + 6EN (h = Āh + B̄x and y = Ch) + 2Ed (out_proj);
+   * s4d (Gu et al. 2022), N complex modes per channel: F_mix = 16dN (complex Āh + B̄u: 6 real MACs,
+   *   Re(Ch): 2 real MACs) + 2d² (output Linear). Counted in recurrent form whatever mode tfjs runs.
+   */
+  flops(batch: number, seqLen: number, contextLen = seqLen): number {
+    checkFlopsArgs('SsmLm.flops', batch, seqLen, Math.max(contextLen, seqLen));
+    const { dModel: d, vocabSize: V, mlpRatio } = this.config;
+    let perToken = linearFlops(d, V);
+    for (const blk of this.blocks) {
+      const m = blk.mixer;
+      if (m instanceof SelectiveMixer) {
+        const { e, n, k, r } = m.ssm;
+        perToken += linearFlops(d, 2 * e) + 2 * k * e + linearFlops(e, r + 2 * n) + linearFlops(r, e) + 6 * e * n + linearFlops(e, d);
+      } else {
+        perToken += 16 * d * m.ssm.n + linearFlops(d, d);
+      }
+      if (blk.mlp) perToken += 2 * linearFlops(d, mlpRatio * d);
+    }
+    return batch * seqLen * perToken;
   }
 }

@@ -11,6 +11,7 @@ import type { Prediction, UNetConfig } from '../config.js';
 import { LayerNorm, Linear, silu, TimeEmbedder, type ForwardOptions } from '../layers/basic.js';
 import type { ParamStore } from '../layers/params.js';
 import { BaseModel } from './base.js';
+import { checkFlopsArgs, linearFlops } from './flops.js';
 
 /** 3×3 'same' convolution as im2col (9 shifted slices) + one matmul: x (B,H,W,Cin) → (B,H,W,Cout). */
 export class Conv3x3 {
@@ -130,5 +131,33 @@ export class UNet extends BaseModel<UNetConfig> {
       });
       return this.outConv.apply(silu(this.nOut.apply(h)) as tf.Tensor4D);
     });
+  }
+
+  /**
+   * Analytic forward FLOPs (2 × multiply-adds) of one call on `batch` images (seqLen images per row, 1 for
+   * predict's input; `contextLen` ignored). With c_i = channelMults[i]·base, P_i = (S/2^i)² pixels at level i,
+   * a 3×3 conv Cin→Cout costs P·2·9·Cin·Cout and a ResBlock(Cin→Cout) at P pixels
+   *   R(Cin, Cout, P) = P·(2·9·Cin·Cout + 2·9·Cout² + 2·Cin·Cout·[Cin ≠ Cout]) + 2·tdim·Cout,
+   * so F = B · [ 2(base·tdim + tdim²) + P_0·2·9·C·c_0 + Σ_i R(c_i, c_i, P_i) + Σ_{i<last} P_{i+1}·2·4c_i·c_{i+1}
+   *   + R(c_last, c_last, P_last) + Σ_i R(2c_i, c_i, P_i) + Σ_{i>0} P_i·2·c_i·4c_{i−1} + P_0·2·9·c_0·C ], tdim = 4·base.
+   */
+  flops(batch: number, seqLen = 1, contextLen = seqLen): number {
+    checkFlopsArgs('UNet.flops', batch, seqLen, Math.max(contextLen, seqLen));
+    const { imageSize: S, channels: C, baseChannels: base, channelMults } = this.config;
+    const ch = channelMults.map((m) => m * base);
+    const tdim = 4 * base;
+    const P = (i: number) => (S / 2 ** i) ** 2;
+    const conv = (cin: number, cout: number, p: number) => p * linearFlops(9 * cin, cout);
+    const res = (cin: number, cout: number, p: number) =>
+      conv(cin, cout, p) + conv(cout, cout, p) + (cin !== cout ? p * linearFlops(cin, cout) : 0) + linearFlops(tdim, cout);
+    const last = ch.length - 1;
+    let f = linearFlops(base, tdim) + linearFlops(tdim, tdim) + conv(C, ch[0] as number, P(0)) + conv(ch[0] as number, C, P(0));
+    ch.forEach((ci, i) => {
+      f += res(ci, ci, P(i)) + res(2 * ci, ci, P(i));
+      if (i < last) f += P(i + 1) * linearFlops(4 * ci, ch[i + 1] as number);
+      if (i > 0) f += P(i) * linearFlops(ci, 4 * (ch[i - 1] as number));
+    });
+    f += res(ch[last] as number, ch[last] as number, P(last));
+    return batch * seqLen * f;
   }
 }

@@ -7,8 +7,8 @@
  * Writes bench/results/samplers.json. ALTAR_BENCH_QUICK=1 shrinks it; ALTAR_BENCH_BACKENDS picks backends
  * (default wasm; cpu is 5–20× slower here).
  *
- * FLOPs per token given to the CostModel: 2·P for the weights (Kaplan et al. 2020) + 4·L·d·context for
- * attention scores and values (the SSM has no context term).
+ * FLOPs given to the CostModel: each model's analytic `flops(batch, seqLen, contextLen)` (2 × multiply-adds
+ * of its matmuls, attention QKᵀ/AV over the context, SSM recurrences; see @altar/models).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { dirname, join } from 'node:path';
@@ -68,34 +68,10 @@ for (const backend of backends) {
   const sizes = { ar: ar.paramCount(), diffusion: dt.paramCount(), ssm: ssm.paramCount() };
   process.stderr.write(`bench ${backend}: params ar ${sizes.ar}, diffusion ${sizes.diffusion}, ssm ${sizes.ssm}; ${profile.note}\n`);
 
-  // Structural wrappers that add a FLOPs hint (the models offer none).
-  const arLm: CausalLm = {
-    vocabSize: V,
-    forward: (x) => ar.forward(x),
-    initState: (b) => ar.initState(b),
-    step: (x, s) => ar.step(x, s as never) as never,
-    disposeState: (s) => ar.disposeState(s as never),
-    paramCount: () => ar.paramCount(),
-    bytesPerWeight: ar.bytesPerWeight,
-    flopsPerToken: (ctx) => 2 * ar.paramCount() + 4 * (L + 1) * d * ctx,
-  };
-  const ssmLm: CausalLm = {
-    vocabSize: V,
-    forward: (x) => ssm.forward(x),
-    initState: (b) => ssm.initState(b),
-    step: (x, s) => ssm.step(x, s as never) as never,
-    disposeState: (s) => ssm.disposeState(s as never),
-    paramCount: () => ssm.paramCount(),
-    bytesPerWeight: ssm.bytesPerWeight,
-    flopsPerToken: 2 * ssm.paramCount(),
-  };
-  const den: DiscreteDenoiser = {
-    vocabSize: V,
-    predictX0Logits: (z, t) => dt.predictX0Logits(z, t),
-    paramCount: () => dt.paramCount(),
-    bytesPerWeight: dt.bytesPerWeight,
-    flopsPerToken: (ctx) => 2 * dt.paramCount() + 4 * L * d * ctx,
-  };
+  // The models satisfy the sampler interfaces directly, FLOPs hint included (their analytic `flops()`).
+  const arLm: CausalLm = ar;
+  const ssmLm: CausalLm = ssm;
+  const den: DiscreteDenoiser = dt;
 
   // Kernels per call, measured once per shape.
   const opsStep = async (m: CausalLm, ctx: number) => {
