@@ -14,6 +14,7 @@ import { sampleAr, sampleD3pm, sampleMasked, type CostRecord } from '@altar/samp
 import type { LossFn, ParamMap } from '@altar/train';
 import { resolveModelConfig, type Family, type RunConfig } from './config.js';
 import { buildGaussianRuntime } from './gaussian-family.js';
+import { perExampleBits } from './per-example-bits.js';
 
 export const LN2 = Math.LN2;
 
@@ -70,13 +71,6 @@ export interface TokenRuntime {
 
 export function isTokenFamily(f: Family): boolean {
   return f !== 'gaussian';
-}
-
-function meanStdErr(xs: number[]): { mean: number; stdErr: number } {
-  const n = xs.length;
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  const v = n > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) : 0;
-  return { mean, stdErr: Math.sqrt(v / n) };
 }
 
 /** Data logits of a causal LM with BOS: input [BOS, x_0..x_{n-2}] → logits (B, N, V) predicting x_0..x_{n-1}. */
@@ -144,17 +138,8 @@ export function buildTokenRuntime(config: RunConfig, opts: { source?: HmmSource 
       family: config.family, ...common, boundKind: 'nll', loss,
       samplers: ['ar'],
       async evaluate(rng, o) {
-        const per: number[] = [];
-        for (let i = 0; i < o.batches; i++) {
-          const x = nextBatch(rng, o.batchSize);
-          const nll = tf.tidy(() => arNll(causalLogits(lm, x, V), x)); // (B,) nats
-          const v = await nll.data();
-          nll.dispose();
-          x.dispose();
-          for (const n of v) per.push(n / N / LN2);
-        }
-        const { mean, stdErr } = meanStdErr(per);
-        return { bitsPerToken: mean, stdErr, boundKind: 'nll', bound: 'exact', sequences: per.length };
+        const r = await perExampleBits(rng, o, nextBatch, (x) => arNll(causalLogits(lm, x, V), x), N); // exact NLL
+        return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nll', bound: 'exact', sequences: r.examples };
       },
       async sample(rng, o) {
         if (o.sampler !== 'ar') throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family '${config.family}' (use ar)`);
@@ -177,21 +162,8 @@ export function buildTokenRuntime(config: RunConfig, opts: { source?: HmmSource 
       async evaluate(rng, o) {
         // one-term: one t per sequence; full: 8 stratified t per sequence averaged (a lower-variance estimate of the same bound).
         const reps = o.bound === 'full' ? 8 : 1;
-        const per: number[] = [];
-        for (let i = 0; i < o.batches; i++) {
-          const x = nextBatch(rng, o.batchSize);
-          const acc = new Float64Array(o.batchSize);
-          for (let r = 0; r < reps; r++) {
-            const ne = tf.tidy(() => maskedNelbo(proc, den, x, rng, { sampling: 'stratified' }));
-            const v = await ne.data();
-            ne.dispose();
-            v.forEach((n, b) => (acc[b]! += n / reps));
-          }
-          x.dispose();
-          for (const n of acc) per.push(n / N / LN2);
-        }
-        const { mean, stdErr } = meanStdErr(per);
-        return { bitsPerToken: mean, stdErr, boundKind: 'nelbo', bound: o.bound ?? 'one-term', sequences: per.length };
+        const r = await perExampleBits(rng, o, nextBatch, (x) => maskedNelbo(proc, den, x, rng, { sampling: 'stratified' }), N, reps);
+        return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nelbo', bound: o.bound ?? 'one-term', sequences: r.examples };
       },
       async sample(rng, o) {
         if (o.sampler !== 'masked' && o.sampler !== 'masked-cached') throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family '${config.family}' (use masked or masked-cached)`);
@@ -208,17 +180,9 @@ export function buildTokenRuntime(config: RunConfig, opts: { source?: HmmSource 
     family: config.family, ...common, boundKind: 'nelbo', loss,
     samplers: ['d3pm'],
     async evaluate(rng, o) {
-      const per: number[] = [];
-      for (let i = 0; i < o.batches; i++) {
-        const x = nextBatch(rng, o.batchSize);
-        const ne = tf.tidy(() => d3pmNelbo(proc, den, x, rng, { sampling: o.bound === 'full' ? 'full' : 'stratified' }));
-        const v = await ne.data();
-        ne.dispose();
-        x.dispose();
-        for (const n of v) per.push(n / N / LN2);
-      }
-      const { mean, stdErr } = meanStdErr(per);
-      return { bitsPerToken: mean, stdErr, boundKind: 'nelbo', bound: o.bound ?? 'one-term', sequences: per.length };
+      const sampling = o.bound === 'full' ? 'full' : 'stratified';
+      const r = await perExampleBits(rng, o, nextBatch, (x) => d3pmNelbo(proc, den, x, rng, { sampling }), N);
+      return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nelbo', bound: o.bound ?? 'one-term', sequences: r.examples };
     },
     async sample(rng, o) {
       if (o.sampler !== 'd3pm') throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family 'd3pm' (use d3pm)`);

@@ -15,16 +15,10 @@ import { sampleGaussian, type GaussianSamplerName } from '@altar/samplers';
 import type { LossFn, ParamMap } from '@altar/train';
 import type { RunConfig } from './config.js';
 import type { EvalResult, SampleOutput, TokenRuntime } from './families.js';
+import { perExampleBits } from './per-example-bits.js';
 
 const LN2 = Math.LN2;
 const GMM_PRESETS = ['rings', 'grid', 'moons', 'random'];
-
-function meanStdErr(xs: number[]): { mean: number; stdErr: number } {
-  const n = xs.length;
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  const v = n > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) : 0;
-  return { mean, stdErr: Math.sqrt(v / n) };
-}
 
 export function buildGaussianRuntime(config: RunConfig): TokenRuntime {
   const images = config.data.source === 'images';
@@ -85,21 +79,8 @@ export function buildGaussianRuntime(config: RunConfig): TokenRuntime {
     },
     async evaluate(rng, o): Promise<EvalResult> {
       const reps = o.bound === 'full' ? 8 : 1;
-      const per: number[] = [];
-      for (let i = 0; i < o.batches; i++) {
-        const x = nextBatch(rng, o.batchSize);
-        const acc = new Float64Array(o.batchSize);
-        for (let r = 0; r < reps; r++) {
-          const ne = tf.tidy(() => vdmNelbo(proc, model, x, rng, { sampling: 'stratified', decoder }));
-          const v = await ne.data();
-          ne.dispose();
-          v.forEach((n, b) => (acc[b]! += n / reps));
-        }
-        x.dispose();
-        for (const n of acc) per.push(n / dim / LN2);
-      }
-      const { mean, stdErr } = meanStdErr(per);
-      return { bitsPerToken: mean, stdErr, boundKind: 'nelbo', bound: o.bound ?? 'one-term', sequences: per.length };
+      const r = await perExampleBits(rng, o, nextBatch, (x) => vdmNelbo(proc, model, x, rng, { sampling: 'stratified', decoder }), dim, reps);
+      return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nelbo', bound: o.bound ?? 'one-term', sequences: r.examples };
     },
     async sample(rng, o): Promise<SampleOutput> {
       if (!(samplers as readonly string[]).includes(o.sampler)) throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family 'gaussian' (use ${samplers.join(', ')})`);
