@@ -55,7 +55,17 @@ describe('altar demo --quick (test-size override)', () => {
     expect(md).toMatch(/Diffusion's bound costs/);
     expect(md).toMatch(/NELBO \(full\)/);
     expect(md).toMatch(/\d\.\d{4} ± \d\.\d{4}/); // standard errors
-    for (const f of ['loss.svg', 'quality-vs-nfe.svg', 'quality-vs-wall.svg', 'quality-vs-steps.svg']) expect(readFileSync(join(out, f), 'utf8')).toMatch(/^<svg /);
+    for (const f of ['loss.svg', 'quality-vs-nfe.svg', 'quality-vs-wall.svg', 'quality-vs-steps.svg', 'bound-vs-T.svg']) expect(readFileSync(join(out, f), 'utf8')).toMatch(/^<svg /);
+    // Bound vs T for the diffusion model: every T-step NELBO estimates E[−log p_model] + slack ≥ H (the source
+    // entropy), so each must sit above H within 4 standard errors of its own estimate.
+    const det = JSON.parse(readFileSync(join(out, 'details.json'), 'utf8'));
+    const bvt = det.models.find((m: { name: string }) => m.name === 'masked-diffusion').boundVsT as { T: number; nelboBitsPerToken: number; stdErr: number }[];
+    expect(bvt.map((b) => b.T)).toEqual([2, 8, 32, 128]);
+    for (const b of bvt) {
+      expect(b.stdErr).toBeGreaterThan(0);
+      expect(b.nelboBitsPerToken).toBeGreaterThan(r.source.entropyBitsPerToken - 4 * b.stdErr);
+    }
+    expect(md).toMatch(/## The bound against T/);
     const details = JSON.parse(readFileSync(join(out, 'details.json'), 'utf8'));
     expect(details.models).toHaveLength(3);
     expect(details.models[1].stdErr).toBeGreaterThan(0);

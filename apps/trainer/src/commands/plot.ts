@@ -7,7 +7,7 @@ import { parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../io.js';
 import { validateRunConfig } from '../run/config.js';
-import { writeDemoPlots, type DemoReport } from '../run/demo.js';
+import { writeDemoPlots, type DemoDetails, type DemoReport } from '../run/demo.js';
 import { renderChart, type Series } from '../run/svg.js';
 
 export const plotCommand: Command = {
@@ -18,7 +18,8 @@ export const plotCommand: Command = {
 DIR from altar train (has metrics.jsonl): writes loss.svg — training loss (bits/token, smoothed) and the
 eval bits/token at each evaluation, beside the source entropy — and lr.svg (the learning-rate schedule).
 DIR from altar demo (has report.json): (re)writes loss.svg, quality-vs-nfe.svg, quality-vs-wall.svg and
-quality-vs-steps.svg (sample quality vs diffusion steps T, with the NELBO and AR for reference).
+quality-vs-steps.svg (sample quality vs diffusion steps T, with the NELBO and AR for reference) and
+bound-vs-T.svg (the diffusion model's T-step NELBO against T).
 Plots are plain SVG (open in any browser). --out writes them elsewhere (default: DIR).
 
 Exit codes: 0 ok, 2 when DIR has neither metrics.jsonl nor report.json.
@@ -39,7 +40,14 @@ Examples:
         throw new UsageError(`${join(dir, 'report.json')}: not valid JSON (${(e as Error).message})`);
       }
       if (out !== dir) throw new UsageError('--out is not supported for demo directories (their plots read models/*/metrics.jsonl in place)');
-      const files = writeDemoPlots(dir, report);
+      // details.json (optional) carries the bound-vs-T points.
+      let details: DemoDetails | undefined;
+      try {
+        details = existsSync(join(dir, 'details.json')) ? (JSON.parse(readFileSync(join(dir, 'details.json'), 'utf8')) as DemoDetails) : undefined;
+      } catch (e) {
+        throw new UsageError(`${join(dir, 'details.json')}: not valid JSON (${(e as Error).message})`);
+      }
+      const files = writeDemoPlots(dir, report, details);
       io.out(files.map((f) => join(dir, f)).join('\n') + '\n');
       return 0;
     }

@@ -64,7 +64,15 @@ export interface DemoDetails {
   multiInfoBitsPerToken: number;
   vocabSize: number;
   seqLen: number;
-  models: { name: string; stdErr: number; evalSequences: number; bound: string; gapBitsPerToken: number }[];
+  models: {
+    name: string;
+    stdErr: number;
+    evalSequences: number;
+    bound: string;
+    gapBitsPerToken: number;
+    /** Masked diffusion: the discrete-time NELBO with T steps (one-term, stratified), bits/token. */
+    boundVsT?: { T: number; nelboBitsPerToken: number; stdErr: number }[];
+  }[];
   wallSeconds: number;
   quick: boolean;
   interrupted: boolean;
@@ -133,6 +141,9 @@ export function demoPlans(o: DemoOptions): ModelPlan[] {
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
 
+/** Steps at which the demo evaluates the diffusion model's discrete-time bound (bound vs T). */
+const BOUND_TS = [2, 8, 32, 128];
+
 export async function runDemo(o: DemoOptions, backend: BackendInfo, io: CommandIO): Promise<{ report: DemoReport; details: DemoDetails; interrupted: boolean }> {
   const t0 = Date.now();
   mkdirSync(o.out, { recursive: true });
@@ -192,7 +203,24 @@ export async function runDemo(o: DemoOptions, backend: BackendInfo, io: CommandI
         boundKind: rt.boundKind,
         sampling,
       });
-      detailModels.push({ name: plan.name, stdErr: ev.stdErr, evalSequences: ev.sequences, bound: ev.bound, gapBitsPerToken: ev.bitsPerToken - ent.entropyBitsPerToken });
+      const boundVsT: { T: number; nelboBitsPerToken: number; stdErr: number }[] = [];
+      if (rt.discreteBound && !o.signal?.aborted) {
+        for (const T of BOUND_TS) {
+          const b = await r.trainer.withEvalWeights(() =>
+            rt.discreteBound!(new Rng(o.seed).fork(`bound-${T}`), { batches: plan.config.eval.batches, batchSize: plan.config.eval.batchSize }, T),
+          );
+          boundVsT.push({ T, nelboBitsPerToken: b.bitsPerToken, stdErr: b.stdErr });
+          io.err(`  discrete-time NELBO, T=${String(T).padStart(3)}: ${fmt(b.bitsPerToken, 4)} ± ${fmt(b.stdErr, 4)} bits/token\n`);
+        }
+      }
+      detailModels.push({
+        name: plan.name,
+        stdErr: ev.stdErr,
+        evalSequences: ev.sequences,
+        bound: ev.bound,
+        gapBitsPerToken: ev.bitsPerToken - ent.entropyBitsPerToken,
+        ...(boundVsT.length ? { boundVsT } : {}),
+      });
     } finally {
       r.trainer.dispose();
       r.runtime.dispose();
@@ -213,13 +241,13 @@ export async function runDemo(o: DemoOptions, backend: BackendInfo, io: CommandI
   };
   writeFileSync(join(o.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(join(o.out, 'details.json'), JSON.stringify(details, null, 2) + '\n');
-  writeDemoPlots(o.out, report);
+  writeDemoPlots(o.out, report, details);
   writeFileSync(join(o.out, 'report.md'), renderReportMd(report, details, backend));
   return { report, details, interrupted };
 }
 
 /** Loss curves, quality vs sampling cost, quality vs steps. Returns the files written. */
-export function writeDemoPlots(out: string, report: DemoReport): string[] {
+export function writeDemoPlots(out: string, report: DemoReport, details?: DemoDetails): string[] {
   const files: string[] = [];
   const H = report.source.entropyBitsPerToken;
   const hl = [{ y: H, label: `source entropy ${H.toFixed(3)}` }];
@@ -277,6 +305,20 @@ export function writeDemoPlots(out: string, report: DemoReport): string[] {
       hlines: [...hl, ...(ar ? [{ y: ar.samplesNllBitsPerToken, label: `AR samples ${ar.samplesNllBitsPerToken.toFixed(3)}` }] : []), ...diff.map((m) => ({ y: m.bitsPerToken, label: `${m.name} NELBO ${m.bitsPerToken.toFixed(3)}` }))],
     }),
   );
+  const bt = details?.models.filter((m) => m.boundVsT?.length) ?? [];
+  if (bt.length) {
+    write(
+      'bound-vs-T.svg',
+      renderChart({
+        title: 'Diffusion: the NELBO with T steps (the bound sampling in T steps pays for)',
+        xLabel: 'steps T (log)',
+        yLabel: 'NELBO (bits/token)',
+        series: bt.map((m) => ({ name: `${m.name} T-step NELBO`, points: m.boundVsT!.map((b) => [b.T, b.nelboBitsPerToken] as [number, number]) })),
+        logX: true,
+        hlines: [...hl, ...diff.map((m) => ({ y: m.bitsPerToken, label: `${m.name} continuous-time NELBO ${m.bitsPerToken.toFixed(3)}` }))],
+      }),
+    );
+  }
   return files;
 }
 
@@ -312,9 +354,21 @@ export function renderReportMd(r: DemoReport, d: DemoDetails, backend: BackendIn
     }
   }
   L.push('', 'The true NLL of samples is −log₂ p(sample)/n under the real source: a sampler that reproduces the source scores its entropy; worse samples score higher.', '');
+  const bt = d.models.filter((m) => m.boundVsT?.length);
+  if (bt.length) {
+    L.push('## The bound against T', '');
+    L.push('The same network, scored by the discrete-time bound with T steps (D3PM-absorbing, ᾱ_t = 1 − t/T; one term per sequence, stratified):', '');
+    L.push('| model | ' + bt[0]!.boundVsT!.map((b) => `T = ${b.T}`).join(' | ') + ' | continuous |');
+    L.push('|---|' + bt[0]!.boundVsT!.map(() => '---:').join('|') + '|---:|');
+    for (const m of bt) {
+      const rm = r.models.find((x) => x.name === m.name);
+      L.push(`| ${m.name} | ${m.boundVsT!.map((b) => `${b.nelboBitsPerToken.toFixed(3)} ± ${b.stdErr.toFixed(3)}`).join(' | ')} | ${rm ? rm.bitsPerToken.toFixed(3) : '–'} |`);
+    }
+    L.push('');
+  }
   L.push('## The trade-off, in plain words', '');
   L.push(...tradeOff(r, d).map((s) => `- ${s}`));
-  L.push('', '## Plots', '', '- `loss.svg` — training loss per model beside the source entropy', '- `quality-vs-nfe.svg`, `quality-vs-wall.svg` — sample quality against sampling cost', '- `quality-vs-steps.svg` — diffusion sample quality against T, with the NELBO and AR for reference', '');
+  L.push('', '## Plots', '', '- `loss.svg` — training loss per model beside the source entropy', '- `quality-vs-nfe.svg`, `quality-vs-wall.svg` — sample quality against sampling cost', '- `quality-vs-steps.svg` — diffusion sample quality against T, with the NELBO and AR for reference', '- `bound-vs-T.svg` — the diffusion model\'s T-step NELBO against T', '');
   L.push('Checkpoints are in `models/<name>/` (`altar eval`, `altar sample` and `altar plot` accept them).', '');
   return L.join('\n');
 }

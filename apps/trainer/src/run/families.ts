@@ -63,6 +63,13 @@ export interface TokenRuntime {
   loss: LossFn<tf.Tensor2D>;
   nextBatch(rng: Rng, batchSize?: number): tf.Tensor2D;
   evaluate(rng: Rng, opts: { batches: number; batchSize: number; bound?: BoundMode }): Promise<EvalResult>;
+  /**
+   * Masked diffusion only: the discrete-time bound with T steps of the same (untimed or time-
+   * conditioned) network — D3PM-absorbing with ᾱ_t = 1 − t/T, the discretisation of the linear masking
+   * schedule — estimated one term per sequence (stratified t). It falls towards the continuous-time
+   * NELBO as T grows: the cost of sampling in T steps, in bits.
+   */
+  discreteBound?(rng: Rng, opts: { batches: number; batchSize: number }, T: number): Promise<EvalResult>;
   /** The samplers this family offers and its default. */
   samplers: SamplerName[];
   sample(rng: Rng, opts: { sampler: SamplerName; n: number; steps?: number }): Promise<SampleOutput>;
@@ -164,6 +171,11 @@ export function buildTokenRuntime(config: RunConfig, opts: { source?: HmmSource 
         const reps = o.bound === 'full' ? 8 : 1;
         const r = await perExampleBits(rng, o, nextBatch, (x) => maskedNelbo(proc, den, x, rng, { sampling: 'stratified' }), N, reps);
         return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nelbo', bound: o.bound ?? 'one-term', sequences: r.examples };
+      },
+      async discreteBound(rng, o, T) {
+        const d3 = new D3PMProcess({ kind: 'absorbing', vocabSize: V, T, schedule: 'jsd' });
+        const r = await perExampleBits(rng, o, nextBatch, (x) => d3pmNelbo(d3, den, x, rng, { sampling: 'stratified' }), N);
+        return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nelbo', bound: 'one-term', sequences: r.examples };
       },
       async sample(rng, o) {
         if (o.sampler !== 'masked' && o.sampler !== 'masked-cached') throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family '${config.family}' (use masked or masked-cached)`);
