@@ -11,11 +11,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, type Rng } from '@altar/backend';
 import type { GaussianMixtureSource, HmmSource } from '@altar/data';
-import { arNll, d3pmNelbo, epsMse, maskedNelbo } from '@altar/elbo';
+import { arNll, d3pmNelbo, maskedNelbo } from '@altar/elbo';
 import { createModel, validateModelConfig, type AnyModel, type ArTransformer, type DiffusionTransformer, type ModelConfig, type SsmLm } from '@altar/models';
 import { D3PMProcess, GaussianProcess, MaskedProcess } from '@altar/noise';
 import { sampleAr, sampleD3pm, sampleGaussian, sampleMasked, type CostRecord } from '@altar/samplers';
-import type { LossFn } from '@altar/train';
+import type { LossFn, TrainConfig } from '@altar/train';
 import type { Family, Size } from '../state.js';
 
 /** D3PM's number of discrete steps: 32 matches n, so its sampler costs what AR costs at most. */
@@ -45,8 +45,10 @@ export function modelConfigFor(family: Family, size: Size, V: number, N: number,
     case 'd3pm':
       return validateModelConfig({ type: 'diffusion-transformer', vocabSize: V, maxLen: N, dModel: p.dModel, nLayers: p.nLayers, nHeads: p.nHeads, mlpRatio: p.mlpRatio, seed });
     case 'gaussian':
-      // An MLP ε-predictor on 2-D points, hidden width 2·dModel (64 for tiny).
-      return validateModelConfig({ type: 'mlp-denoiser', dim: 2, hidden: 2 * p.dModel, nLayers: 3, prediction: 'eps', seed });
+      // An MLP v-predictor on 2-D points (Salimans & Ho 2022), hidden width 4·dModel (128 for tiny), 4 blocks.
+      // ε-prediction at width 64 stayed a diffuse disc after 1,500 steps: near t = 0 ε̂ must resolve
+      // components of std 0.08 through x̂0 = (z − σ ε̂)/α, and near t = 1 it says nothing about x0.
+      return validateModelConfig({ type: 'mlp-denoiser', dim: 2, hidden: GAUSSIAN_WIDTH * p.dModel, nLayers: GAUSSIAN_LAYERS, prediction: GAUSSIAN_PREDICTION, seed });
   }
 }
 
@@ -197,22 +199,80 @@ export function newModel(family: Family, size: Size, source: HmmSource, seed: nu
 export const GAUSSIAN_PROCESS = 'vp-cosine' as const;
 
 /**
- * Gaussian diffusion on 2-D mixture points: MlpDenoiser (ε-prediction) trained on L_simple, DDPM
- * ancestral sampling (Ho et al. 2020).
+ * The Gaussian family's recipe (all of it in one place so the unit test trains exactly what the app does):
+ * - v-prediction (Salimans & Ho 2022, v = α ε − σ x0) trained on the plain v-MSE, which weights the x0
+ *   error by (1 + SNR) — bounded at t → 1 where ε-MSE's x̂0 error explodes (Salimans & Ho §4);
+ * - data standardised to unit variance per dimension (the VP prior's scale), undone after sampling;
+ * - hidden width = GAUSSIAN_WIDTH · dModel, GAUSSIAN_LAYERS adaLN residual blocks;
+ * - a long lr warmup and EMA weights for sampling (Ho et al. 2020 §4; `@altar/train`'s Ema);
+ * - deterministic DDIM (Song et al. 2021, η = 0): one model call per step, like DDPM, but no
+ *   injected noise to blur the tight (std 0.08) components at a small step count.
+ */
+export const GAUSSIAN_WIDTH = 4;
+export const GAUSSIAN_LAYERS = 4;
+export const GAUSSIAN_PREDICTION = 'v' as const;
+export const GAUSSIAN_SAMPLER = 'ddim' as const;
+export const GAUSSIAN_TRAIN = { warmupSteps: 100, emaDecay: 0.995 } as const;
+
+/**
+ * The Trainer config of an interactive run: constant lr after a short warmup (an interactive run has no
+ * planned end for a cosine to aim at); the Gaussian family adds GAUSSIAN_TRAIN (longer warmup, EMA).
+ */
+export function interactiveTrainConfig(family: Family, lr: number, seed: number): Partial<TrainConfig> {
+  const base: Partial<TrainConfig> = { lr, warmupSteps: 5, lrDecay: 'constant', steps: 1_000_000, gradClip: 1, seed };
+  return family === 'gaussian' ? { ...base, ...GAUSSIAN_TRAIN } : base;
+}
+
+/** Overall per-dimension standard deviation of a mixture: √(tr Cov / d), Cov = Σ_k w_k (Σ_k + μ_k μ_kᵀ) − μ μᵀ. */
+export function mixtureScale(gmm: GaussianMixtureSource): number {
+  const d = gmm.dim;
+  const K = gmm.weights.length;
+  const mean = new Float64Array(d);
+  let second = 0;
+  for (let k = 0; k < K; k++) {
+    const w = gmm.weights[k]!;
+    for (let j = 0; j < d; j++) {
+      const mu = gmm.means[k * d + j]!;
+      mean[j] = mean[j]! + w * mu;
+      second += w * (mu * mu + gmm.variances[k * d + j]!);
+    }
+  }
+  let m2 = 0;
+  for (let j = 0; j < d; j++) m2 += mean[j]! * mean[j]!;
+  return Math.sqrt(Math.max(1e-12, (second - m2) / d));
+}
+
+/**
+ * Gaussian diffusion on 2-D mixture points: MlpDenoiser trained on the MSE of its own parametrisation
+ * (v for the playground's models: Salimans & Ho 2022; ε gives L_simple, Ho et al. 2020 eq. 14), on data
+ * divided by the mixture's scale; DDIM sampling (Song et al. 2021), rescaled back.
  */
 export function buildGaussianRuntime(model: AnyModel, gmm: GaussianMixtureSource): FamilyRuntime {
   const den = model as unknown as { prediction: 'eps' | 'x0' | 'v'; predict(zt: tf.Tensor, t: tf.Tensor): tf.Tensor; paramCount(): number; bytesPerWeight: number };
   if (model.config.type !== 'mlp-denoiser') throw new AltarError('BAD_MODEL', `gaussian: expected an mlp-denoiser, got '${model.config.type}'`);
   const proc = new GaussianProcess(GAUSSIAN_PROCESS);
   const d = gmm.dim;
+  const scale = mixtureScale(gmm);
+  const tMin = 1e-3;
+  const net = (zt: tf.Tensor, t: tf.Tensor) => den.predict(zt, t);
   return {
     family: 'gaussian',
     model,
     masked: null,
-    // L_simple (Ho et al. 2020 eq. 14): per-dimension ε-MSE. The VDM NELBO's weight −½λ'(t) blows up at
-    // both ends of the cosine schedule, so its one-sample estimate is too noisy to train on in a few
-    // hundred steps; the samples are scored under the true mixture density instead.
-    loss: (x, rng) => tf.tidy(() => tf.mean(epsMse(proc, den, x, rng)) as tf.Scalar),
+    // Per-dimension MSE of the prediction against its target at t ~ U(tMin, 1), z_t = α_t x + σ_t ε.
+    // The VDM NELBO's weight −½λ'(t) blows up at both ends of the cosine schedule, so its one-sample
+    // estimate is too noisy to train on in a few hundred steps; samples are scored under the true density.
+    loss: (x, rng) =>
+      tf.tidy(() => {
+        const B = x.shape[0];
+        const x0 = tf.div(x, scale); // (B, d), unit variance per dimension
+        const tArr = Float32Array.from(rng.uniformArray(B), (u) => tMin + (1 - tMin) * u);
+        const eps = rng.normal(x0.shape);
+        const zt = proc.qSample(x0, tArr, eps);
+        const pred = net(zt, tf.tensor1d(tArr));
+        const target = den.prediction === 'eps' ? eps : den.prediction === 'x0' ? x0 : proc.vFromEpsX0(eps, x0, tArr);
+        return tf.mean(tf.square(tf.sub(pred, target))) as tf.Scalar;
+      }),
     async sample(rng, batch, steps) {
       // z_t of every call is kept on the device and read back after the run (a synchronous read of a
       // device tensor can stall WebGPU in a worker).
@@ -222,18 +282,19 @@ export function buildGaussianRuntime(model: AnyModel, gmm: GaussianMixtureSource
         paramCount: () => den.paramCount(),
         bytesPerWeight: den.bytesPerWeight,
         predict: (zt: tf.Tensor, t: tf.Tensor) => {
-          kept.push(tf.keep(tf.clone(zt)));
-          return den.predict(zt, t);
+          kept.push(tf.keep(tf.mul(zt, scale)));
+          return net(zt, t);
         },
       };
       const pointFrames: Float32Array[] = [];
       try {
-        // x̂0 clipped to [−3, 3] (the mixtures live in [−2, 2]): near t = 1, α_t → 0 and x̂0 = (z − σ ε̂)/α
-        // amplifies an untrained model's error without bound.
-        const r = await sampleGaussian(recorder, proc, { sampler: 'ddpm', shape: [batch, d], steps, rng, clipX0: [-3, 3] });
-        kept.push(r.samples);
+        // x̂0 clipped to [−4, 4] in standardised units (the mixtures live within ±2 σ_data): near t = 1,
+        // α_t → 0 and x̂0 = (z − σ ε̂)/α amplifies an untrained model's error without bound.
+        const r = await sampleGaussian(recorder, proc, { sampler: GAUSSIAN_SAMPLER, shape: [batch, d], steps, rng, clipX0: [-4, 4] });
+        kept.push(tf.keep(tf.mul(r.samples, scale)));
+        r.samples.dispose();
         for (const k of kept) pointFrames.push(Float32Array.from((await k.data()) as Float32Array));
-        return { samples: new Int32Array(0), cost: r.cost, frames: [], pointFrames, sampler: `ddpm (${GAUSSIAN_PROCESS})`, steps };
+        return { samples: new Int32Array(0), cost: r.cost, frames: [], pointFrames, sampler: `${GAUSSIAN_SAMPLER} (${GAUSSIAN_PROCESS}, ${den.prediction}-prediction)`, steps };
       } finally {
         tf.dispose(kept);
       }

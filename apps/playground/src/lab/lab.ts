@@ -11,7 +11,7 @@ import { GaussianProcess, MaskedProcess } from '@altar/noise';
 import { Trainer, type ParamMap } from '@altar/train';
 import type { ElboResult, ForwardData, ModelSummary, RaceResult, SampleResult, ScheduleGrid, SourceInfo, SweepPoint, TrainConfigMsg, WorkerEvent } from '../protocol.js';
 import { TOKEN_FAMILIES, pointSourceOf, type Family, type PointSourceName, type ProcessName, type Size, type SourceName } from '../state.js';
-import { buildGaussianRuntime, buildRuntime, familyOfModel, modelConfigFor, newModel, type FamilyRuntime, type SampleRun } from './families.js';
+import { buildGaussianRuntime, buildRuntime, interactiveTrainConfig, familyOfModel, modelConfigFor, newModel, type FamilyRuntime, type SampleRun } from './families.js';
 import { createModel } from '@altar/models';
 import { elboTerms, oneTermSamples } from './anatomy.js';
 
@@ -216,8 +216,8 @@ export class Lab {
       disposeBatch: (b) => b.dispose(),
       // Tokens (or points) per step, for the tokens/s figure.
       tokensPerBatch: src === 'hmm' ? batch * this.hmm.seqLen : batch,
-      // Constant lr after a short warmup: an interactive run has no planned end for a cosine to aim at.
-      config: { lr, warmupSteps: 5, lrDecay: 'constant', steps: 1_000_000, gradClip: 1, seed: s.seed + s.stepBase },
+      // Constant lr after a short warmup; the Gaussian family adds a longer warmup and EMA weights.
+      config: interactiveTrainConfig(s.runtime.family, lr, s.seed + s.stepBase),
     });
     return s.trainer;
   }
@@ -234,12 +234,12 @@ export class Lab {
     s.busySec += (performance.now() - t0) / 1000;
     s.tokens += r.tokens;
     if (!Number.isFinite(r.loss)) throw new AltarError('NAN_LOSS', `training ${f}: loss became ${r.loss} at step ${this.stepOf(s)}; lower the learning rate (lr=${lr})`);
-    // Token losses are nats per token → bits; the Gaussian family's ε-MSE is shown as it is.
+    // Token losses are nats per token → bits; the Gaussian family's v-MSE is shown as it is.
     return s.source === 'hmm' ? r.loss / Math.LN2 : r.loss;
   }
 
   private entropyOf(s: Slot): number | null {
-    // The ε-MSE of the Gaussian family is no likelihood: no entropy floor to draw.
+    // The v-MSE of the Gaussian family is no likelihood: no entropy floor to draw.
     return s.source === 'hmm' ? this.tokenInfo().entropyBits : null;
   }
 
@@ -348,7 +348,9 @@ export class Lab {
   private async sampleUnlocked(family: Family, T: number, seed: number, batch: number, size: Size): Promise<SampleResult> {
     const s = this.slots.get(family) ?? this.slot(family, size, seed);
     const rng = new Rng(seed).fork(`sample:${family}:${T}`);
-    const run = await s.runtime.sample(rng, family === 'gaussian' ? Math.max(batch, 400) : batch, T);
+    const B = family === 'gaussian' ? Math.max(batch, 400) : batch;
+    // Sample with the trainer's EMA weights where it keeps them (the Gaussian family).
+    const run = s.trainer ? await s.trainer.withEvalWeights(() => s.runtime.sample(rng, B, T)) : await s.runtime.sample(rng, B, T);
     return this.toResult(family, run, family === 'gaussian' ? Math.max(batch, 400) : batch, s.runtime.model, s.source);
   }
 

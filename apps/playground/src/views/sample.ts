@@ -58,7 +58,7 @@ export class SampleView implements View {
     this.controls.append(
       h('h2', {}, 'Watch sampling'),
       field('Model', select(FAMILY_OPTS, s.family, (v) => this.ctx.setState({ family: v as Family }), 'family-select')),
-      field('Diffusion steps T', h('div.slider-row', {}, T, Tl), isExact(s.family) ? 'AR and SSM always take n = 32 steps' : s.family === 'd3pm' ? 'ancestral D3PM sampler (T ≤ 32: skips steps)' : s.family === 'gaussian' ? 'DDPM ancestral sampler, VP cosine schedule' : 'ancestral sampler with caching, α_t = 1 − t'),
+      field('Diffusion steps T', h('div.slider-row', {}, T, Tl), isExact(s.family) ? 'AR and SSM always take n = 32 steps' : s.family === 'd3pm' ? 'ancestral D3PM sampler (T ≤ 32: skips steps)' : s.family === 'gaussian' ? 'DDIM (η = 0) with EMA weights, VP cosine schedule' : 'ancestral sampler with caching, α_t = 1 − t'),
       field('Seed', seed),
       h('div.buttons', {}, h('button.primary', { 'data-testid': 'sample-run', onclick: () => void this.run() }, '▶ Sample')),
       h('p.muted.small', {}, 'Uses the model trained in the Train view (or a fresh, untrained one if there is none: then expect noise).'),

@@ -155,7 +155,7 @@ export class TrainView implements View {
     const s = this.ctx.getState();
     const hist = historyOf(s.family);
     const points = s.family === 'gaussian';
-    const unit = points ? 'per dim (L_simple)' : 'bits/token';
+    const unit = points ? 'per dim (v-MSE)' : 'bits/token';
     const last = hist.bits.length ? hist.bits[hist.bits.length - 1]! : NaN;
     const sm = ema(hist.bits, 0.8);
     const smLast = sm.length ? sm[sm.length - 1]! : NaN;
@@ -163,7 +163,7 @@ export class TrainView implements View {
     append(this.stats, [
       stat('Status', hist.running ? 'training…' : hist.steps.length ? 'paused' : 'idle', 'train-status'),
       stat('Step', fmtInt(hist.steps.length ? hist.steps[hist.steps.length - 1]! : 0), 'train-step'),
-      stat(isExact(s.family) ? 'Loss (NLL)' : points ? 'Loss (ε-MSE)' : 'Loss (NELBO)', Number.isFinite(smLast) ? `${smLast.toFixed(3)}` : '—', 'loss-value', `${unit}, smoothed`),
+      stat(isExact(s.family) ? 'Loss (NLL)' : points ? 'Loss (v-MSE)' : 'Loss (NELBO)', Number.isFinite(smLast) ? `${smLast.toFixed(3)}` : '—', 'loss-value', `${unit}, smoothed`),
       points ? null : stat('Source entropy', hist.entropyBits !== null ? hist.entropyBits.toFixed(3) : '—', 'entropy-value', unit),
       stat('Speed', hist.tokensPerSec ? `${fmtInt(hist.tokensPerSec)}` : '—', 'train-speed', points ? 'points/s' : 'tokens/s'),
       stat('Parameters', this.paramCount ? fmtInt(this.paramCount) : '—', 'param-count'),
@@ -188,7 +188,7 @@ export class TrainView implements View {
       return;
     }
     this.chartBox.append(
-      chart({ width: 760, height: 340, xLabel: 'training step', yLabel: points ? 'ε-MSE per dimension' : 'bits per token', xMin: 0, yMin: points ? 0 : Math.min(hist.entropyBits ?? 99, ...sm) - 0.3, yMax: points ? Math.max(...hist.bits.slice(0, 5), 0.1) * 1.1 : Math.min(Math.max(...hist.bits.slice(0, 3), 5.4) + 0.2, (hist.entropyBits ?? 0) + 8), series: [{ label: 'raw', color, points: pts, opacity: 0.25, width: 1.2 }, { label: 'smoothed', color, points: smPts, width: 2.5 }], hlines, testid: 'loss-chart' }),
+      chart({ width: 760, height: 340, xLabel: 'training step', yLabel: points ? 'v-MSE per dimension' : 'bits per token', xMin: 0, yMin: points ? 0 : Math.min(hist.entropyBits ?? 99, ...sm) - 0.3, yMax: points ? Math.max(...hist.bits.slice(0, 5), 0.1) * 1.1 : Math.min(Math.max(...hist.bits.slice(0, 3), 5.4) + 0.2, (hist.entropyBits ?? 0) + 8), series: [{ label: 'raw', color, points: pts, opacity: 0.25, width: 1.2 }, { label: 'smoothed', color, points: smPts, width: 2.5 }], hlines, testid: 'loss-chart' }),
       legend(points ? [{ label: 'loss per step', color: `${color}55` }, { label: 'smoothed (EMA 0.8)', color }] : [{ label: 'loss per step', color: `${color}55` }, { label: 'smoothed (EMA 0.8)', color }, { label: 'source entropy rate', color: '#0d9488', dashed: true }, { label: 'per-position entropy', color: '#94a3b8', dashed: true }]),
     );
   }
