@@ -65,3 +65,13 @@ export function select(options: ReadonlyArray<readonly [string, string]>, value:
 export function stat(label: string, value: string, testid?: string, sub?: string): HTMLElement {
   return h('div.stat', {}, h('div.stat-label', {}, label), h('div.stat-value', { 'data-testid': testid }, value), sub ? h('div.stat-sub', {}, sub) : null);
 }
+
+/** The explanatory card under a view's controls: a heading and paragraphs (or other nodes). */
+export function explainCard(title: string, ...body: Child[]): HTMLElement {
+  return h('div.card.explain', {}, h('h3', {}, title), ...body);
+}
+
+/** Every view's frame: a sidebar (controls, explanation) beside the main column. */
+export function viewLayout(sidebar: Child[], main: Child): HTMLElement {
+  return h('div.layout', {}, h('aside.sidebar', {}, ...sidebar), main);
+}

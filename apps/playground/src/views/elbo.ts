@@ -1,5 +1,5 @@
 /** View 5: ELBO anatomy — the T per-step terms of the bound and the one-term estimator converging. */
-import { h, clear, field, stat } from '../ui/dom.js';
+import { h, explainCard, viewLayout, clear, field, stat } from '../ui/dom.js';
 import { chart, legend } from '../charts/chart.js';
 import type { ElboResult } from '../protocol.js';
 import type { AppState } from '../state.js';
@@ -19,15 +19,14 @@ export class ElboView implements View {
     this.controls = h('div.card.controls');
     this.out = h('section.main-col');
     root.append(
-      h('div.layout', {},
-        h('aside.sidebar', {}, this.controls, h('div.card.explain', {},
-          h('h3', {}, 'The bound, term by term'),
+      viewLayout(
+        [this.controls, explainCard('The bound, term by term',
           h('p', {}, 'With T steps the negative ELBO of masked diffusion is a sum of T KL terms; at step t → s each still-masked token costs (t − s)/t times its cross-entropy under the model:'),
           h('p.eq', {}, 'L_k = E_q [ Σ_{i masked} (t−s)/t · −log p(x_i | z_t) ]'),
           h('p', {}, 'Training evaluates one uniformly drawn term, scaled by T: unbiased for the sum, and its running mean converges to it.'),
-        )),
+        )],
         this.out,
-      ),
+      )
     );
     this.update(this.ctx.getState());
     this.render();

@@ -1,5 +1,5 @@
 /** View 1: the forward process q(z_t | x), scrubbed from t = 0 (data) to t = 1 (noise). */
-import { h, clear, field, select } from '../ui/dom.js';
+import { h, clear, field, select, viewLayout } from '../ui/dom.js';
 import { tokenRow } from '../ui/tokens.js';
 import { chart } from '../charts/chart.js';
 import { drawPoints, drawImage } from '../charts/canvas.js';
@@ -40,7 +40,7 @@ export class ForwardView implements View {
     this.controls = h('div.card.controls');
     this.stage = h('div.card.stage', { 'data-testid': 'forward-output' });
     this.side = h('div.card.explain');
-    root.append(h('div.layout', {}, h('aside.sidebar', {}, this.controls, this.side), h('section.main-col', {}, this.stage)));
+    root.append(viewLayout([this.controls, this.side], h('section.main-col', {}, this.stage)));
     this.update(this.ctx.getState());
   }
 

@@ -1,5 +1,5 @@
 /** View 4: the race — AR (n sequential steps) against masked diffusion (T parallel steps). */
-import { h, clear, field, stat, fmtBytes, fmtInt, fmtMs } from '../ui/dom.js';
+import { h, explainCard, viewLayout, clear, field, stat, fmtBytes, fmtInt, fmtMs } from '../ui/dom.js';
 import { tokenRow } from '../ui/tokens.js';
 import { chart, legend } from '../charts/chart.js';
 import type { RaceResult, SampleResult, SourceInfo, SweepPoint } from '../protocol.js';
@@ -29,15 +29,14 @@ export class RaceView implements View {
     this.lanes = h('div.lanes');
     this.sweepBox = h('div.card');
     root.append(
-      h('div.layout', {},
-        h('aside.sidebar', {}, this.controls, h('div.card.explain', {},
-          h('h3', {}, 'The trade-off'),
+      viewLayout(
+        [this.controls, explainCard('The trade-off',
           h('p', {}, 'Every forward pass streams all weights from memory. AR needs n passes for n tokens; diffusion needs T, independent of n:'),
           h('p.eq', {}, 'bytes(AR) ≈ n · P · 4 B      bytes(diffusion) ≈ T · P · 4 B'),
           h('p', {}, 'Fewer steps cost quality: the chart plots the true NLL of the samples under the source (lower is more likely; the source\'s own samples sit at its entropy) against the bytes moved.'),
-        )),
+        )],
         h('section.main-col', {}, h('div.card', {}, this.lanes), this.sweepBox),
-      ),
+      )
     );
     this.update(this.ctx.getState());
     void this.ctx.tokenInfo().then((i) => {

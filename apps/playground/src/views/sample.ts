@@ -1,5 +1,5 @@
 /** View 3: the reverse process step by step (AR: one token per step; masked diffusion: T reveal steps). */
-import { h, clear, field, select, stat, fmtBytes, fmtInt, fmtMs } from '../ui/dom.js';
+import { h, explainCard, viewLayout, clear, field, select, stat, fmtBytes, fmtInt, fmtMs } from '../ui/dom.js';
 import { tokenRow } from '../ui/tokens.js';
 import { drawPoints } from '../charts/canvas.js';
 import { FAMILY_OPTS, isExact } from './train.js';
@@ -24,14 +24,13 @@ export class SampleView implements View {
     this.controls = h('div.card.controls');
     this.out = h('div.card.stage');
     root.append(
-      h('div.layout', {},
-        h('aside.sidebar', {}, this.controls, h('div.card.explain', {},
-          h('h3', {}, 'Reverse process'),
+      viewLayout(
+        [this.controls, explainCard('Reverse process',
           h('p', {}, 'AR writes left to right: n forward passes, one new token each. Masked diffusion starts from all-[MASK] and, going from t = k/T to s = (k−1)/T, reveals each masked token with probability (t − s)/t, drawing it from the model\'s p(x₀ | z_t).'),
           h('p', {}, 'A step that reveals nothing leaves z unchanged, so its model output is reused: diffusion\'s NFE is at most min(T, n).'),
-        )),
+        )],
         h('section.main-col', {}, this.out),
-      ),
+      )
     );
     this.update(this.ctx.getState());
     void this.ctx.tokenInfo().then((i) => {

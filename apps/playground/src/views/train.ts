@@ -1,5 +1,5 @@
 /** View 2: live training in the compute worker, loss in bits per token against the source's entropy. */
-import { h, append, clear, field, select, stat, fmtInt } from '../ui/dom.js';
+import { h, explainCard, viewLayout, append, clear, field, select, stat, fmtInt } from '../ui/dom.js';
 import { chart, legend } from '../charts/chart.js';
 import { ema, historyOf, histories } from '../store.js';
 import { pointSourceOf, type AppState, type Family, type Size, type SourceName } from '../state.js';
@@ -47,14 +47,13 @@ export class TrainView implements View {
     this.stats = h('div.stats');
     this.chartBox = h('div.chart-box');
     root.append(
-      h('div.layout', {},
-        h('aside.sidebar', {}, this.controls, h('div.card.explain', {},
-          h('h3', {}, 'What the numbers mean'),
+      viewLayout(
+        [this.controls, explainCard('What the numbers mean',
           h('p', {}, 'AR and the SSM report the exact negative log-likelihood −log₂ p(x_i | x_<i). Masked diffusion and D3PM report a one-sample estimate of their NELBO, an upper bound on −log₂ p(x)/n: noisier, and never below the truth on average.'),
           h('p', {}, 'Both are bits per token: the dashed line is the source\'s true entropy rate, the floor no model can beat. The grey line is the per-position entropy: what a model that ignores context would get.'),
-        )),
+        )],
         h('section.main-col', {}, h('div.card', {}, this.stats, this.chartBox)),
-      ),
+      )
     );
     this.buildControls(this.ctx.getState());
     this.off = this.ctx.client.on((e) => {
