@@ -136,6 +136,26 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     expect(errors).toEqual([]);
   });
 
+  it('a trained model and its loss curve survive a reload', async () => {
+    // Same page as the training run: paused, so the worker has already written the checkpoint.
+    const step = Number(await page.getAttribute('[data-testid="loss-value"]', 'data-step'));
+    expect(step).toBeGreaterThanOrEqual(plan.trainSteps);
+    await page.reload();
+    await page.waitForSelector('[data-testid="backend"]:not([data-backend=""])', { timeout: 60_000 });
+    await page.waitForSelector('.toast:text("Restored from this browser")', { timeout: 60_000 });
+    await page.waitForSelector('[data-testid="loss-chart"]', { timeout: 60_000 });
+    expect(Number(await page.getAttribute('[data-testid="loss-value"]', 'data-step'))).toBe(step);
+    expect(await num(page, 'train-step')).toBe(step);
+    // Training goes on from the restored weights: the loss stays where it was, not back at log2(32) = 5.
+    await page.click('[data-testid="train-start"]');
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n, step + 2, { timeout: 120_000, polling: 200 });
+    await page.click('[data-testid="train-pause"]');
+    await page.waitForSelector('[data-testid="train-status"]:text("paused")', { timeout: 60_000 });
+    const lv = page.locator('[data-testid="loss-value"]');
+    expect(Number(await lv.getAttribute('data-last'))).toBeLessThan(Number(await lv.getAttribute('data-first')) - plan.minDrop / 2);
+    expect(errors).toEqual([]);
+  });
+
   it('exported checkpoints load back in the checkpoint view', async () => {
     await page.click('[data-testid="train-export"]');
     const downloads: string[] = [];
@@ -245,6 +265,40 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     expect(await num(page, 'sample-nfe')).toBe(backend === 'webgpu' ? 4 : 16); // DDPM: one call per step
     expect(Number.isFinite(await num(page, 'sample-nll'))).toBe(true);
     await shot(page, backend, 'sample-gaussian');
+    expect(errors).toEqual([]);
+  });
+
+  it('gaussian diffusion on images: a U-Net trains and images emerge step by step', async () => {
+    const steps = backend === 'webgpu' ? 2 : 40;
+    const T = backend === 'webgpu' ? 3 : 12;
+    await open(`?backend=${backend}&view=train&T=${T}`);
+    // Picking the family loads its starting lr and batch into the URL.
+    await page.selectOption('[data-testid="family-select"]', 'gaussian-image');
+    const q = new URL(page.url()).searchParams;
+    expect([q.get('family'), q.get('lr'), q.get('batch')]).toEqual(['gaussian-image', '0.003', '16']);
+    await page.click('[data-testid="train-start"]');
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n, steps, { timeout: 180_000, polling: 200 });
+    await page.click('[data-testid="train-pause"]');
+    await page.waitForSelector('[data-testid="train-status"]:text("paused")', { timeout: 120_000 });
+    await page.waitForSelector('[data-testid="bound-chart"]');
+    const bound = await num(page, 'bound-value');
+    expect(bound).toBeGreaterThan(0); // bits per 8-bit pixel
+    expect(bound).toBeLessThan(16);
+    if (backend === 'wasm') {
+      const lv = page.locator('[data-testid="loss-value"]');
+      expect(Number(await lv.getAttribute('data-last3'))).toBeLessThan(0.8 * Number(await lv.getAttribute('data-first')));
+      console.log(`[${backend}] images: v-MSE ${Number(await lv.getAttribute('data-first')).toFixed(3)} → ${Number(await lv.getAttribute('data-last3')).toFixed(3)}, NELBO ${bound} bits/pixel, ${await num(page, 'train-speed')} pixels/s`);
+    }
+    await shot(page, backend, 'train-images');
+    await page.click('[data-testid="nav-sample"]');
+    expect(await page.inputValue('[data-testid="family-select"]')).toBe('gaussian-image');
+    await page.click('[data-testid="sample-run"]');
+    await page.waitForSelector('[data-testid="sample-output"][data-images="16"]', { timeout: 120_000 });
+    // The first frame is pure noise; the animation ends on the samples.
+    await page.waitForSelector('[data-testid="sample-output"][data-done="true"]', { timeout: 60_000 });
+    expect(await page.locator('[data-testid="sample-output"] canvas.img').count()).toBe(16);
+    expect(await num(page, 'sample-nfe')).toBe(T);
+    await shot(page, backend, 'sample-images');
     expect(errors).toEqual([]);
   });
 

@@ -4,7 +4,7 @@ import type { BackendInfo } from '@altar/backend';
 import { ComputeClient } from './client.js';
 import { h, clear } from './ui/dom.js';
 import { parseState, serializeState, VIEWS, type AppState, type View as ViewName } from './state.js';
-import { recordTrainEvent } from './store.js';
+import { recordTrainEvent, restoreHistories, saveHistories } from './store.js';
 import type { SourceInfo } from './protocol.js';
 import type { Ctx, View } from './views/view.js';
 import { ForwardView } from './views/forward.js';
@@ -113,6 +113,8 @@ function apply(next: AppState): void {
 }
 
 window.addEventListener('popstate', () => apply(parseState(location.search).state));
+// The loss curves are written a second after each event; a reload in between must not lose them.
+window.addEventListener('pagehide', () => saveHistories());
 
 function showBackend(info: BackendInfo): void {
   badge.className = `badge ${info.name === 'webgpu' ? 'ok' : 'warn'}`;
@@ -152,9 +154,21 @@ async function boot(): Promise<void> {
     clear(main);
     return;
   }
+  await restoreModels();
   ready = true;
   clear(main);
   apply(state);
+}
+
+/** Models trained in an earlier visit come back from this browser's storage, with their loss curves. */
+async function restoreModels(): Promise<void> {
+  try {
+    const restored = await client.call('restore', {});
+    restoreHistories(new Map(restored.map((m) => [m.family, m.step])));
+    if (restored.length) toast(`Restored from this browser: ${restored.map((m) => `${m.family} (step ${m.step})`).join(', ')}. Reset a family to forget it.`);
+  } catch (e) {
+    toast(`Could not restore saved models: ${(e as Error).message}`, 'error');
+  }
 }
 
 void boot();

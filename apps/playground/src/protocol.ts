@@ -69,6 +69,12 @@ export interface SampleResult {
   paramCount: number;
   /** Gaussian family: the point cloud after each model call (flattened (B, 2)), the last = the samples. */
   points?: { frames: number[][]; means: Array<[number, number]>; entropyBits: number };
+  /**
+   * Image family: the batch of images after each model call, each frame flattened (B, size, size, channels),
+   * pixels in [−1, 1] (noise can exceed it); the last frame is the samples. boundBits: the model's latest
+   * NELBO in bits/dim (null before the first evaluation), since the images have no known density.
+   */
+  images?: { size: number; channels: number; batch: number; frames: number[][]; boundBits: number | null };
 }
 
 export interface RaceResult {
@@ -101,6 +107,8 @@ export interface Requests {
   sourceInfo: { req: { source: SourceName }; res: SourceInfo };
   trainStart: { req: TrainConfigMsg; res: ModelSummary };
   trainPause: { req: { family: Family }; res: ModelSummary | null };
+  /** Loads the models an earlier visit kept in this browser (IndexedDB); answers what was restored. */
+  restore: { req: Record<string, never>; res: ModelSummary[] };
   trainReset: { req: { family: Family }; res: null };
   /** Run `steps` training steps synchronously (the "train both" warm-up of the race). */
   trainSteps: { req: TrainConfigMsg & { steps: number }; res: ModelSummary };
@@ -123,6 +131,10 @@ export type TrainEvent = {
   running: boolean;
   tokensPerSec: number;
   entropyBits: number | null;
+  /** Continuous families: the latest NELBO evaluation (bits/dim) and the step it was made at. */
+  bound: { step: number; bits: number; stdErr: number } | null;
+  /** What tokensPerSec counts. */
+  unit: 'token' | 'point' | 'pixel';
 };
 
 export type WorkerEvent = TrainEvent | { type: 'log'; level: 'info' | 'warn'; message: string };

@@ -11,10 +11,31 @@ export const SOURCES = ['hmm', 'rings', 'grid', 'moons', 'shapes'] as const;
 export type SourceName = (typeof SOURCES)[number];
 export const PROCESSES = ['mask', 'uniform', 'gauss'] as const;
 export type ProcessName = (typeof PROCESSES)[number];
-/** Families, named as in `altar train` configs: four token families and Gaussian diffusion on 2-D points. */
-export const FAMILIES = ['ar', 'masked-diffusion', 'ssm', 'd3pm', 'gaussian'] as const;
+/**
+ * Families, named as in `altar train` configs: four token families, Gaussian diffusion on 2-D points and
+ * Gaussian diffusion on 16×16 images ('gaussian-image': `altar train`'s gaussian family on image data).
+ */
+export const FAMILIES = ['ar', 'masked-diffusion', 'ssm', 'd3pm', 'gaussian', 'gaussian-image'] as const;
 export const TOKEN_FAMILIES = ['ar', 'masked-diffusion', 'ssm', 'd3pm'] as const;
 export type Family = (typeof FAMILIES)[number];
+export type ContinuousFamily = 'gaussian' | 'gaussian-image';
+export function isContinuous(f: Family): f is ContinuousFamily {
+  return f === 'gaussian' || f === 'gaussian-image';
+}
+
+/**
+ * The learning rate and batch a family starts with when it is picked (the URL then holds them, and the
+ * visitor can change them): the token models and the 2-D MLP train well at 0.01; a U-Net on wasm needs a
+ * smaller batch to step a few times a second, and a smaller lr to stay stable.
+ */
+export const FAMILY_TRAIN_DEFAULTS: Record<Family, { lr: number; batch: number }> = {
+  ar: { lr: 0.01, batch: 32 },
+  'masked-diffusion': { lr: 0.01, batch: 32 },
+  ssm: { lr: 0.01, batch: 32 },
+  d3pm: { lr: 0.01, batch: 32 },
+  gaussian: { lr: 0.01, batch: 128 },
+  'gaussian-image': { lr: 0.003, batch: 16 },
+};
 export const SIZES = ['tiny', 'small'] as const;
 export type Size = (typeof SIZES)[number];
 

@@ -179,7 +179,14 @@ export function epsMse(process: GaussianProcess, denoiser: ContinuousDenoiser, x
 export interface VdmNelboOptions {
   /** Lower end of the diffusion time range; the decoder sits at z_{tMin}. Default 1e-3. */
   tMin?: number;
-  sampling?: 'uniform' | 'stratified';
+  /**
+   * How the diffusion term's time is drawn, one per example: t ~ U(tMin, 1) ('uniform', or 'stratified'
+   * over the batch; weight −½(1 − tMin)λ'(t)), or 'log-snr': λ stratified uniform on [λ(1), λ(tMin)], t = λ⁻¹
+   * — importance sampling with density ∝ |λ'(t)|, so the weight is the constant ½(λ(tMin) − λ(1)) and the
+   * heavy 1/t-like tails of the t-uniform weight are gone (VDM eq. 17 in log-SNR form, Kingma et al. 2021).
+   * Same expectation, lower variance: use it to evaluate; training samples need no such care.
+   */
+  sampling?: 'uniform' | 'stratified' | 'log-snr';
   decoder?: GaussianDecoder;
 }
 
@@ -187,8 +194,18 @@ export interface VdmNelboOptions {
 export function vdmNelbo(process: GaussianProcess, denoiser: ContinuousDenoiser, x0: tf.Tensor, rng: Rng, opts: VdmNelboOptions = {}): tf.Tensor1D {
   const B = x0.shape[0]!;
   const tMin = opts.tMin ?? 1e-3;
-  const t = sampleUnitTimes(opts.sampling ?? 'stratified', B, rng, tMin, 1);
-  const w = Float32Array.from(t, (v) => -0.5 * (1 - tMin) * process.schedule.dLogSnr(v));
+  const mode = opts.sampling ?? 'stratified';
+  let t: Float64Array;
+  let w: Float32Array;
+  if (mode === 'log-snr') {
+    const lmax = process.logSnr(tMin);
+    const lmin = process.logSnr(1);
+    t = Float64Array.from(sampleUnitTimes('stratified', B, rng), (u) => timeAtLogSnr(process, lmax - u * (lmax - lmin), tMin, 1));
+    w = new Float32Array(B).fill(0.5 * (lmax - lmin));
+  } else {
+    t = sampleUnitTimes(mode, B, rng, tMin, 1);
+    w = Float32Array.from(t, (v) => -0.5 * (1 - tMin) * process.schedule.dLogSnr(v));
+  }
   return tf.tidy(() => {
     const eps = rng.normal(x0.shape);
     const zt = process.qSample(x0, t, eps);

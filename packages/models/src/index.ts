@@ -22,6 +22,7 @@ export { UNet, Conv3x3 } from './models/unet.js';
 export { ParamStore, type Init } from './layers/params.js';
 export {
   Embedding,
+  FourierFeatures,
   LayerNorm,
   Linear,
   Mlp,

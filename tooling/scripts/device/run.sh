@@ -19,5 +19,7 @@ if [ "${ALTAR_DEVICE_SKIP_FLOOR:-0}" != 1 ]; then
 timeout 240 /tmp/node conformance.mjs --backends cpu,webgpu --verbose --out "$OUT/conformance.json" 2>&1 | tail -8
 ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=cpu,webgpu ALTAR_BENCH_SIZES=256,512,1024,2048 timeout 200 /tmp/node backend-bench.mjs 2>&1 | tail -12
 fi
-[ -f models.bench.mjs ] && ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=webgpu ALTAR_BENCH_BATCH=16 timeout 230 /tmp/node models.bench.mjs 2>&1 | tail -40
+[ -f models.bench.mjs ] && ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=webgpu ALTAR_BENCH_BATCH=16 timeout ${ALTAR_MODELS_TIMEOUT:-230} /tmp/node models.bench.mjs 2>&1 | tail -40
 [ -f samplers.bench.mjs ] && ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=webgpu ALTAR_BENCH_NS=64,256 timeout 100 /tmp/node samplers.bench.mjs 2>&1 | tail -25
+# The playground's Lab (the browser worker's code) in Node on Dawn: training throughput per family and the race.
+[ -f lab-bench.mjs ] && ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=${ALTAR_LAB_BACKENDS:-webgpu} timeout 200 /tmp/node lab-bench.mjs 2>&1 | grep -v -e '^=*$' -e 'Hi, looks like' | tail -20

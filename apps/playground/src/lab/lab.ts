@@ -7,18 +7,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, ConfigError, Rng } from '@altar/backend';
 import { HmmSource, generateShapeImages, gmmPreset, type GaussianMixtureSource } from '@altar/data';
 import { decodeSafetensors, loadModel, tensorsToSafetensors, type AnyModel, type DiffusionTransformer } from '@altar/models';
-import { GaussianProcess, MaskedProcess } from '@altar/noise';
+import { GAUSSIAN_SCHEDULES, GaussianProcess, MaskedProcess, type GaussianScheduleKind } from '@altar/noise';
 import { Trainer, type ParamMap } from '@altar/train';
 import type { ElboResult, ForwardData, ModelSummary, RaceResult, SampleResult, ScheduleGrid, SourceInfo, SweepPoint, TrainConfigMsg, WorkerEvent } from '../protocol.js';
-import { TOKEN_FAMILIES, pointSourceOf, type Family, type PointSourceName, type ProcessName, type Size, type SourceName } from '../state.js';
-import { buildGaussianRuntime, buildRuntime, interactiveTrainConfig, familyOfModel, modelConfigFor, newModel, type FamilyRuntime, type SampleRun } from './families.js';
+import { TOKEN_FAMILIES, isContinuous, pointSourceOf, type Family, type PointSourceName, type ProcessName, type Size, type SourceName } from '../state.js';
+import { buildGaussianRuntime, buildRuntime, interactiveTrainConfig, familyOfModel, mixtureScale, modelConfigFor, newModel, GAUSSIAN_PROCESS, type FamilyRuntime, type SampleRun } from './families.js';
+import { buildContinuousRuntime, IMAGE_SIZE, IMAGE_TRAIN, imageModelConfig, imageSource } from './continuous.js';
 import { createModel } from '@altar/models';
 import { elboTerms, oneTermSamples } from './anatomy.js';
+import { ModelStore, SAVE_EVERY_MS } from './persist.js';
 
 interface Slot {
   runtime: FamilyRuntime;
-  /** The data it trains on: 'hmm' for token families, a 2-D mixture for 'gaussian'. */
-  source: 'hmm' | PointSourceName;
+  /** The data it trains on: 'hmm' for token families, a 2-D mixture for 'gaussian', 'shapes' for 'gaussian-image'. */
+  source: 'hmm' | PointSourceName | 'shapes';
   size: Size | 'checkpoint';
   trainer: Trainer<tf.Tensor2D> | null;
   lr: number;
@@ -31,7 +33,23 @@ interface Slot {
   /** Steps taken by earlier trainers of this model (a new lr or batch starts a new Trainer). */
   stepBase: number;
   origin: string;
+  /** Continuous families: the latest NELBO evaluation in bits/dim, and when the checkpoint was last saved. */
+  boundBits: number | null;
+  boundStdErr: number;
+  boundStep: number;
+  savedAtMs: number;
+  /** Continuous families: the scale the model divides the data by, and the noise schedule. */
+  dataScale: number;
+  process: GaussianScheduleKind;
+  /** The running training loop (resolved when it has stopped and saved). */
+  loopDone?: Promise<void>;
 }
+
+/** Continuous families' bound evaluation: every `every` steps on n fresh examples (EMA weights). */
+const BOUND_EVAL: Record<'gaussian' | 'gaussian-image', { every: number; n: number }> = {
+  gaussian: { every: 25, n: 4096 },
+  'gaussian-image': { every: 25, n: 64 },
+};
 
 const yieldToEvents = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
@@ -60,6 +78,8 @@ export class Lab {
   private readonly slots = new Map<Family, Slot>();
   private readonly emit: (e: WorkerEvent) => void;
   private readonly lock = new Mutex();
+  private readonly store = new ModelStore();
+  private persistWarned = false;
 
   constructor(emit: (e: WorkerEvent) => void) {
     this.emit = emit;
@@ -172,14 +192,16 @@ export class Lab {
 
   /** The family's model, created (untrained) when absent or when the size changed. */
   private slot(family: Family, size: Size, seed: number, sourceName: SourceName = 'hmm'): Slot {
-    const source = family === 'gaussian' ? pointSourceOf(sourceName) : 'hmm';
+    const source = family === 'gaussian' ? pointSourceOf(sourceName) : family === 'gaussian-image' ? 'shapes' : 'hmm';
     const have = this.slots.get(family);
     if (have && (have.size === size || have.size === 'checkpoint') && have.source === source) return have;
-    if (have) this.trainReset(family);
+    if (have) this.trainReset(family, false);
     const runtime =
       source === 'hmm'
         ? buildRuntime(family, newModel(family, size, this.hmm, seed), this.hmm)
-        : buildGaussianRuntime(createModel(modelConfigFor('gaussian', size, 0, 0, seed)), this.gmm(source));
+        : source === 'shapes'
+          ? buildContinuousRuntime('gaussian-image', createModel(imageModelConfig(size, seed)), { kind: 'images', images: imageSource() }, { process: GAUSSIAN_PROCESS, sampler: 'ddim' })
+          : buildGaussianRuntime(createModel(modelConfigFor('gaussian', size, 0, 0, seed)), this.gmm(source));
     const s: Slot = {
       runtime,
       source,
@@ -193,6 +215,12 @@ export class Lab {
       tokens: 0,
       stepBase: 0,
       origin: `trained here (${size})`,
+      boundBits: null,
+      boundStdErr: 0,
+      boundStep: -1,
+      savedAtMs: 0,
+      dataScale: source === 'hmm' || source === 'shapes' ? 1 : mixtureScale(this.gmm(source)),
+      process: GAUSSIAN_PROCESS,
     };
     this.slots.set(family, s);
     return s;
@@ -207,17 +235,18 @@ export class Lab {
     }
     s.lr = lr;
     s.batch = batch;
-    const src = s.source;
-    const nextBatch = src === 'hmm' ? (rng: Rng) => this.hmm.sampleTensor(batch, rng) : (rng: Rng) => this.gmm(src).sampleTensor(batch, rng);
+    const rt = s.runtime;
+    const nextBatch = rt.nextBatch ? (rng: Rng) => rt.nextBatch!(rng, batch) : (rng: Rng) => this.hmm.sampleTensor(batch, rng);
+    const base = interactiveTrainConfig(rt.family, lr, s.seed + s.stepBase);
     s.trainer = new Trainer<tf.Tensor2D>({
-      params: s.runtime.model.getWeights() as ParamMap,
-      loss: s.runtime.loss,
+      params: rt.model.getWeights() as ParamMap,
+      loss: rt.loss,
       nextBatch,
       disposeBatch: (b) => b.dispose(),
-      // Tokens (or points) per step, for the tokens/s figure.
-      tokensPerBatch: src === 'hmm' ? batch * this.hmm.seqLen : batch,
-      // Constant lr after a short warmup; the Gaussian family adds a longer warmup and EMA weights.
-      config: interactiveTrainConfig(s.runtime.family, lr, s.seed + s.stepBase),
+      // Tokens, points or pixels per step, for the speed figure.
+      tokensPerBatch: batch * (rt.unitsPerExample ?? this.hmm.seqLen),
+      // Constant lr after a short warmup; the continuous families add a longer warmup and EMA weights.
+      config: rt.family === 'gaussian-image' ? { ...base, warmupSteps: IMAGE_TRAIN.warmupSteps, emaDecay: IMAGE_TRAIN.emaDecay } : base,
     });
     return s.trainer;
   }
@@ -234,17 +263,35 @@ export class Lab {
     s.busySec += (performance.now() - t0) / 1000;
     s.tokens += r.tokens;
     if (!Number.isFinite(r.loss)) throw new AltarError('NAN_LOSS', `training ${f}: loss became ${r.loss} at step ${this.stepOf(s)}; lower the learning rate (lr=${lr})`);
-    // Token losses are nats per token → bits; the Gaussian family's v-MSE is shown as it is.
-    return s.source === 'hmm' ? r.loss / Math.LN2 : r.loss;
+    // Token losses are nats per token → bits; the continuous families' prediction MSE is shown as it is.
+    const loss = s.source === 'hmm' ? r.loss / Math.LN2 : r.loss;
+    const ev = isContinuous(f) ? BOUND_EVAL[f] : null;
+    const step = this.stepOf(s);
+    if (ev && s.runtime.boundBits && (step % ev.every === 0 || step === 1)) {
+      // The bound of the weights the sampler uses (the EMA) in bits/dim, comparable with the entropy, on
+      // fresh data, noise and times at every evaluation, so each point is an unbiased estimate. (Fixed draws
+      // made a smoother curve, but a biased one: the one-sample estimate is skewed, so a typical fixed draw
+      // sits below its mean, and the 2-D curve crossed the entropy. Log-SNR-uniform times keep fresh draws
+      // quiet instead.)
+      const rng = new Rng(s.seed ^ 0x5eed).fork(`bound:${step}`);
+      const bound = s.runtime.boundBits;
+      const r = await tr.withEvalWeights(() => bound(rng, ev.n));
+      s.boundBits = r.bits;
+      s.boundStdErr = r.stdErr;
+      s.boundStep = step;
+    }
+    return loss;
   }
 
+  /** The floor for the bits/dim (or bits/token) curve: the source's entropy where it is known. */
   private entropyOf(s: Slot): number | null {
-    // The v-MSE of the Gaussian family is no likelihood: no entropy floor to draw.
-    return s.source === 'hmm' ? this.tokenInfo().entropyBits : null;
+    if (s.source === 'hmm') return this.tokenInfo().entropyBits;
+    if (s.source === 'shapes') return null; // procedural images: no known density
+    return this.sourceInfo(s.source).entropyBits;
   }
 
   private event(f: Family, s: Slot, bits: number): void {
-    this.emit({ type: 'train', family: f, step: this.stepOf(s), bits, running: s.running, tokensPerSec: s.busySec > 0 ? s.tokens / s.busySec : 0, entropyBits: this.entropyOf(s) });
+    this.emit({ type: 'train', family: f, step: this.stepOf(s), bits, running: s.running, tokensPerSec: s.busySec > 0 ? s.tokens / s.busySec : 0, entropyBits: this.entropyOf(s), bound: s.boundBits === null ? null : { step: s.boundStep, bits: s.boundBits, stdErr: s.boundStdErr }, unit: s.source === 'hmm' ? 'token' : s.source === 'shapes' ? 'pixel' : 'point' });
   }
 
   trainStart(cfg: TrainConfigMsg): ModelSummary {
@@ -252,7 +299,7 @@ export class Lab {
     const s = this.slot(cfg.family, cfg.size, cfg.seed, cfg.source);
     if (!s.running) {
       s.running = true;
-      void this.loop(cfg.family, s, cfg.lr, cfg.batch);
+      s.loopDone = this.loop(cfg.family, s, cfg.lr, cfg.batch);
     }
     return this.summary(cfg.family, s);
   }
@@ -262,23 +309,62 @@ export class Lab {
       while (s.running && this.slots.get(f) === s) {
         const bits = await this.stepOnce(f, s, lr, batch);
         this.event(f, s, bits);
+        if (performance.now() - s.savedAtMs > SAVE_EVERY_MS) await this.persist(f, s);
         await yieldToEvents();
       }
     } catch (e) {
       s.running = false;
       this.emit({ type: 'log', level: 'warn', message: e instanceof Error ? e.message : String(e) });
     }
+    // Saved before the final event, so a page that sees 'paused' can reload without losing the model.
+    if (this.slots.get(f) === s) await this.persist(f, s);
     this.event(f, s, NaN);
   }
 
-  trainPause(family: Family): ModelSummary | null {
+  /**
+   * Writes the family's checkpoint to this browser's storage (see persist.ts), the sampling weights
+   * (EMA where the trainer keeps one). A failure is reported once as a warning, never fatal.
+   */
+  private async persist(f: Family, s: Slot): Promise<void> {
+    s.savedAtMs = performance.now();
+    if (!ModelStore.available()) return;
+    try {
+      const ck = await this.exportCheckpoint(f);
+      if (this.slots.get(f) !== s) return; // reset meanwhile
+      await this.store.save({ family: f, config: ck.config, safetensors: ck.safetensors, step: this.stepOf(s), savedAt: Date.now() });
+    } catch (e) {
+      if (!this.persistWarned) this.emit({ type: 'log', level: 'warn', message: `could not keep the ${f} model in this browser: ${(e as Error).message}` });
+      this.persistWarned = true;
+    }
+  }
+
+  /** Models kept by an earlier visit (persist.ts), loaded back into their slots; returns what was restored. */
+  async restore(): Promise<ModelSummary[]> {
+    const out: ModelSummary[] = [];
+    for (const m of await this.store.all().catch(() => [])) {
+      try {
+        const when = new Date(m.savedAt).toLocaleString();
+        out.push(await this.loadCheckpoint(m.config, m.safetensors, `restored from this browser (saved ${when})`));
+      } catch (e) {
+        await this.store.remove(m.family);
+        this.emit({ type: 'log', level: 'warn', message: `a saved ${m.family} model could not be restored and was discarded: ${(e as Error).message}` });
+      }
+    }
+    return out;
+  }
+
+  /** Stops the loop and answers once its last step is done and the model is saved (so a reload loses nothing). */
+  async trainPause(family: Family): Promise<ModelSummary | null> {
     const s = this.slots.get(family);
     if (!s) return null;
     s.running = false;
+    await s.loopDone;
     return this.summary(family, s);
   }
 
-  trainReset(family: Family): void {
+  /** Drops the family's model; `forget` also deletes the copy kept in this browser (the Reset button). */
+  trainReset(family: Family, forget = true): void {
+    if (forget) void this.store.remove(family).catch(() => undefined);
     const s = this.slots.get(family);
     if (!s) return;
     s.running = false;
@@ -298,6 +384,7 @@ export class Lab {
       if (i % 5 === 4 || i === steps - 1) this.event(cfg.family, s, bits);
       await yieldToEvents();
     }
+    await this.persist(cfg.family, s);
     return this.summary(cfg.family, s);
   }
 
@@ -309,8 +396,23 @@ export class Lab {
     return s / batch / N / Math.LN2;
   }
 
-  private toResult(f: Family, run: SampleRun, batch: number, model: AnyModel, source: Slot['source']): SampleResult {
-    if (run.pointFrames && source !== 'hmm') {
+  private toResult(f: Family, run: SampleRun, batch: number, model: AnyModel, source: Slot['source'], boundBits: number | null): SampleResult {
+    if (run.imageFrames) {
+      const im = run.imageFrames;
+      return {
+        family: f,
+        sampler: run.sampler,
+        steps: run.steps,
+        samples: [],
+        frames: [],
+        cost: run.cost,
+        // Procedural images have no known density: the sample view shows the model's bound instead.
+        nllBits: NaN,
+        paramCount: model.paramCount(),
+        images: { size: im.size, channels: im.channels, batch, frames: im.frames.map((fr) => Array.from(fr)), boundBits },
+      };
+    }
+    if (run.pointFrames && source !== 'hmm' && source !== 'shapes') {
       const g = this.gmm(source);
       const xs = run.pointFrames[run.pointFrames.length - 1]!;
       const lp = g.logDensityBatch(xs);
@@ -349,9 +451,9 @@ export class Lab {
     const s = this.slots.get(family) ?? this.slot(family, size, seed);
     const rng = new Rng(seed).fork(`sample:${family}:${T}`);
     const B = family === 'gaussian' ? Math.max(batch, 400) : batch;
-    // Sample with the trainer's EMA weights where it keeps them (the Gaussian family).
+    // Sample with the trainer's EMA weights where it keeps them (the continuous families).
     const run = s.trainer ? await s.trainer.withEvalWeights(() => s.runtime.sample(rng, B, T)) : await s.runtime.sample(rng, B, T);
-    return this.toResult(family, run, family === 'gaussian' ? Math.max(batch, 400) : batch, s.runtime.model, s.source);
+    return this.toResult(family, run, B, s.runtime.model, s.source, s.boundBits);
   }
 
   async race(T: number, seed: number, batch: number, size: Size): Promise<RaceResult> {
@@ -410,25 +512,41 @@ export class Lab {
     const s = this.slots.get(family);
     if (!s) throw new AltarError('NO_MODEL', `export: no ${family} model has been trained yet`);
     const m = s.runtime.model;
-    // The metadata `altar train` writes: the model config, the family and the step.
-    const weights = await tensorsToSafetensors(m.getWeights(), { format: 'altar', step: String(this.stepOf(s)), 'altar.config': JSON.stringify(m.config), 'altar.family': family });
+    // The metadata `altar train` writes (the model config, the family, the step); the continuous families
+    // add the playground's own family name and the data scale their model sees (x / scale).
+    const meta: Record<string, string> = { format: 'altar', step: String(this.stepOf(s)), 'altar.config': JSON.stringify(m.config), 'altar.family': isContinuous(family) ? 'gaussian' : family };
+    if (isContinuous(family)) {
+      meta['altar.playground.family'] = family;
+      meta['altar.dataScale'] = String(s.source === 'shapes' || s.source === 'hmm' ? 1 : s.dataScale);
+    }
+    // The sampling weights: the EMA where the trainer keeps one (continuous families), else the live ones.
+    const write = () => tensorsToSafetensors(m.getWeights(), meta);
+    const weights = s.trainer ? await s.trainer.withEvalWeights(write) : await write();
+    const data =
+      s.source === 'hmm' ? { source: 'hmm', hmm: {} } : s.source === 'shapes' ? { source: 'images', images: { size: IMAGE_SIZE, channels: 1 } } : { source: 'gmm', gmm: { preset: s.source, dim: 2 } };
     const run = {
       name: `playground-${family}`,
-      family,
-      data: { source: 'hmm', hmm: {} },
+      family: isContinuous(family) ? 'gaussian' : family,
+      data,
       model: m.config,
-      diffusion: family === 'masked-diffusion' ? { process: 'masked', schedule: 'linear' } : family === 'd3pm' ? { process: 'uniform', schedule: 'cosine' } : { process: 'none' },
+      diffusion: family === 'masked-diffusion' ? { process: 'masked', schedule: 'linear' } : family === 'd3pm' ? { process: 'uniform', schedule: 'cosine' } : isContinuous(family) ? { process: s.process } : { process: 'none' },
       train: { lr: s.lr, seed: s.seed, steps: this.stepOf(s) },
     };
     return { config: `${JSON.stringify(run, null, 2)}\n`, safetensors: weights };
   }
 
-  /** Load an `altar train` checkpoint (or a playground export): config.json + model.safetensors. */
-  loadCheckpoint(configText: string, bytes: Uint8Array): Promise<ModelSummary> {
-    return this.lock.run(() => this.loadUnlocked(configText, bytes));
+  /**
+   * Load an `altar train` checkpoint (or a playground export): config.json + model.safetensors. A loaded
+   * file is kept in this browser like a trained model; a restored one (`origin` given) is already there.
+   */
+  async loadCheckpoint(configText: string, bytes: Uint8Array, origin?: string): Promise<ModelSummary> {
+    const sum = await this.lock.run(() => this.loadUnlocked(configText, bytes, origin ?? 'loaded from a checkpoint'));
+    const s = this.slots.get(sum.family);
+    if (s && origin === undefined) await this.persist(sum.family, s);
+    return sum;
   }
 
-  private async loadUnlocked(configText: string, bytes: Uint8Array): Promise<ModelSummary> {
+  private async loadUnlocked(configText: string, bytes: Uint8Array, origin: string): Promise<ModelSummary> {
     let run: Record<string, unknown>;
     try {
       const raw: unknown = JSON.parse(configText);
@@ -444,8 +562,9 @@ export class Lab {
       throw new ConfigError('model.safetensors', (e as Error).message);
     }
     const famRaw = run['family'] ?? meta['altar.family'];
+    if (famRaw === 'gaussian') return this.loadContinuous(run, meta, bytes, origin);
     if (famRaw !== undefined && !(TOKEN_FAMILIES as readonly unknown[]).includes(famRaw)) {
-      throw new ConfigError('config.json.family', `'${String(famRaw)}' is not a token family the playground can sample (${TOKEN_FAMILIES.join(', ')})`);
+      throw new ConfigError('config.json.family', `'${String(famRaw)}' is not a family the playground can sample (${[...TOKEN_FAMILIES, 'gaussian'].join(', ')})`);
     }
     const data = run['data'] as { source?: unknown; hmm?: Record<string, unknown> } | undefined;
     if (data?.source !== undefined && data.source !== 'hmm') throw new ConfigError('config.json.data.source', `the playground's token views use the HMM source, this checkpoint was trained on '${String(data.source)}'`);
@@ -462,10 +581,57 @@ export class Lab {
       model.dispose();
       throw e;
     }
-    this.trainReset(family);
+    return this.install(family, runtime, 'hmm', meta, origin);
+  }
+
+  private install(family: Family, runtime: FamilyRuntime, source: Slot['source'], meta: Record<string, string>, origin: string, extra: Partial<Slot> = {}): ModelSummary {
+    this.trainReset(family, false);
     const steps = Number.parseInt(meta['step'] ?? '0', 10) || 0;
-    const slot: Slot = { runtime, source: 'hmm', size: 'checkpoint', trainer: null, lr: 0, batch: 0, seed: 0, running: false, busySec: 0, tokens: 0, stepBase: steps, origin: 'loaded from a checkpoint' };
+    const slot: Slot = { runtime, source, size: 'checkpoint', trainer: null, lr: 0, batch: 0, seed: 0, running: false, busySec: 0, tokens: 0, stepBase: steps, origin, boundBits: null, boundStdErr: 0, boundStep: -1, savedAtMs: performance.now(), dataScale: 1, process: GAUSSIAN_PROCESS, ...extra };
     this.slots.set(family, slot);
     return this.summary(family, slot);
+  }
+
+  /**
+   * A Gaussian-family checkpoint: a U-Net on the playground's 16×16 grey shapes, or an MLP on one of its
+   * 2-D mixtures. `altar train` models see the data as it is; playground models record the scale they
+   * divide it by ('altar.dataScale').
+   */
+  private loadContinuous(run: Record<string, unknown>, meta: Record<string, string>, bytes: Uint8Array, origin: string): ModelSummary {
+    const data = (run['data'] ?? {}) as { source?: unknown; gmm?: { preset?: unknown; dim?: unknown }; images?: { size?: unknown; channels?: unknown } };
+    const diff = (run['diffusion'] ?? {}) as { process?: unknown };
+    const process = diff.process ?? GAUSSIAN_PROCESS;
+    if (typeof process !== 'string' || !(GAUSSIAN_SCHEDULES as readonly string[]).includes(process)) throw new ConfigError('config.json.diffusion.process', `expected one of ${GAUSSIAN_SCHEDULES.join(', ')}, got '${String(process)}'`);
+    const scale = Number(meta['altar.dataScale'] ?? 1);
+    if (!(scale > 0)) throw new ConfigError('model.safetensors.metadata.altar.dataScale', `expected a positive number, got '${meta['altar.dataScale']}'`);
+    let source: Slot['source'];
+    if (data.source === 'images') {
+      const size = data.images?.size ?? IMAGE_SIZE;
+      const ch = data.images?.channels ?? 1;
+      if (size !== IMAGE_SIZE || ch !== 1) throw new ConfigError('config.json.data.images', `the playground draws ${IMAGE_SIZE}×${IMAGE_SIZE} grey shapes; this checkpoint was trained on ${String(size)}×${String(size)}×${String(ch)}`);
+      source = 'shapes';
+    } else if (data.source === 'gmm') {
+      const preset = data.gmm?.preset ?? 'rings';
+      if (preset !== 'rings' && preset !== 'grid' && preset !== 'moons') throw new ConfigError('config.json.data.gmm.preset', `the playground has the rings, grid and moons mixtures; this checkpoint was trained on '${String(preset)}'`);
+      source = preset;
+    } else {
+      throw new ConfigError('config.json.data.source', `a gaussian checkpoint needs data.source 'gmm' or 'images', got '${String(data.source)}'`);
+    }
+    const modelCfg = run['model'] && typeof run['model'] === 'object' && 'type' in (run['model'] as object) ? (run['model'] as object) : undefined;
+    const model = loadModel(modelCfg !== undefined ? { config: modelCfg, weights: bytes } : { weights: bytes });
+    const family = source === 'shapes' ? 'gaussian-image' : 'gaussian';
+    let runtime: FamilyRuntime;
+    try {
+      // Points on the playground's own schedule train on with its recipe (time weighting included).
+      if (source !== 'shapes' && process === GAUSSIAN_PROCESS) runtime = buildGaussianRuntime(model, this.gmm(source), scale);
+      else {
+        const d = source === 'shapes' ? { kind: 'images' as const, images: imageSource() } : { kind: 'points' as const, gmm: this.gmm(source), scale };
+        runtime = buildContinuousRuntime(family, model, d, { process: process as GaussianScheduleKind, sampler: 'ddim' });
+      }
+    } catch (e) {
+      model.dispose();
+      throw new ConfigError('config.json.model', (e as Error).message);
+    }
+    return this.install(family, runtime, source, meta, origin, { dataScale: scale, process: process as GaussianScheduleKind });
   }
 }

@@ -1,6 +1,7 @@
 /** View 6: bring a checkpoint — config.json + model.safetensors by file picker, then sample from it. */
 import { h, clear, stat, fmtInt, fmtBytes } from '../ui/dom.js';
 import { tokenRow } from '../ui/tokens.js';
+import { drawImage, drawPoints } from '../charts/canvas.js';
 import type { ModelSummary, SampleResult, SourceInfo } from '../protocol.js';
 import type { AppState } from '../state.js';
 import type { Ctx, View } from './view.js';
@@ -78,7 +79,8 @@ export class CheckpointView implements View {
     if (!this.loaded) return;
     const s = this.ctx.getState();
     try {
-      this.sample = await this.ctx.client.call('sample', { family: this.loaded.family, T: s.T, seed: s.seed, batch: 6, size: s.size });
+      const f = this.loaded.family;
+      this.sample = await this.ctx.client.call('sample', { family: f, T: s.T, seed: s.seed, batch: f === 'gaussian' ? 600 : f === 'gaussian-image' ? 8 : 6, size: s.size });
     } catch (e) {
       this.error = (e as Error).message;
     }
@@ -100,12 +102,29 @@ export class CheckpointView implements View {
       h('div.stats', {},
         stat('Parameters', fmtInt(m.paramCount), 'checkpoint-params'),
         stat('Size', fmtBytes(m.paramCount * m.bytesPerWeight)),
-        stat('Layers × width', `${String(m.config['nLayers'])} × ${String(m.config['dModel'])}`),
+        m.config['type'] === 'unet'
+          ? stat('U-Net widths', (m.config['channelMults'] as number[]).map((k) => k * Number(m.config['baseChannels'])).join(' → '))
+          : stat('Layers × width', `${String(m.config['nLayers'])} × ${String(m.config['dModel'] ?? m.config['hidden'])}`),
       ),
       h('div.buttons', {}, h('button.primary', { 'data-testid': 'checkpoint-sample', onclick: () => void this.runSample() }, '▶ Sample from it')),
     );
     const r = this.sample;
-    if (r && this.info) {
+    if (r?.images) {
+      const im = r.images;
+      const P = im.size * im.size * im.channels;
+      const last = im.frames[im.frames.length - 1] ?? [];
+      const grid = h('div.image-grid.samples');
+      for (let b = 0; b < im.batch; b++) {
+        const c = h('canvas.img', { width: im.size, height: im.size });
+        drawImage(c, last.slice(b * P, b * P + P), im.size);
+        grid.append(c);
+      }
+      card.append(h('div', { 'data-testid': 'checkpoint-samples' }, grid), h('p.muted', {}, `NFE ${r.cost.nfe} (${r.sampler}).`));
+    } else if (r?.points) {
+      const canvas = h('canvas.points', { width: 420, height: 420 });
+      drawPoints(canvas, r.points.frames[r.points.frames.length - 1] ?? [], { means: r.points.means, range: 2.4, color: 'rgba(124, 58, 237, 0.55)' });
+      card.append(h('div.canvas-wrap', { 'data-testid': 'checkpoint-samples' }, canvas), h('p.muted', {}, `NFE ${r.cost.nfe}, NLL under the source ${r.nllBits.toFixed(2)} bits/dim (entropy ${r.points.entropyBits.toFixed(2)}).`));
+    } else if (r && this.info) {
       const info = this.info;
       card.append(h('div.seqs', { 'data-testid': 'checkpoint-samples' }, r.samples.map((seq) => tokenRow(seq, info))), h('p.muted', {}, `NFE ${r.cost.nfe}, NLL under the source ${r.nllBits.toFixed(2)} bits/token (entropy ${info.entropyBits?.toFixed(2)}).`));
     }

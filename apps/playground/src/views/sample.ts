@@ -1,7 +1,7 @@
 /** View 3: the reverse process step by step (AR: one token per step; masked diffusion: T reveal steps). */
 import { h, explainCard, viewLayout, clear, field, select, stat, fmtBytes, fmtInt, fmtMs } from '../ui/dom.js';
 import { tokenRow } from '../ui/tokens.js';
-import { drawPoints } from '../charts/canvas.js';
+import { drawImage, drawPoints } from '../charts/canvas.js';
 import { FAMILY_OPTS, isExact } from './train.js';
 import type { SampleResult, SourceInfo } from '../protocol.js';
 import type { AppState, Family } from '../state.js';
@@ -28,6 +28,7 @@ export class SampleView implements View {
         [this.controls, explainCard('Reverse process',
           h('p', {}, 'AR writes left to right: n forward passes, one new token each. Masked diffusion starts from all-[MASK] and, going from t = k/T to s = (k−1)/T, reveals each masked token with probability (t − s)/t, drawing it from the model\'s p(x₀ | z_t).'),
           h('p', {}, 'A step that reveals nothing leaves z unchanged, so its model output is reused: diffusion\'s NFE is at most min(T, n).'),
+          h('p', {}, 'Gaussian diffusion (points, images) starts from pure noise z₁ ~ N(0, I) and takes T deterministic DDIM steps: each predicts the clean data x̂₀ and moves z to the next, less noisy time.'),
         )],
         h('section.main-col', {}, this.out),
       )
@@ -57,7 +58,7 @@ export class SampleView implements View {
     this.controls.append(
       h('h2', {}, 'Watch sampling'),
       field('Model', select(FAMILY_OPTS, s.family, (v) => this.ctx.setState({ family: v as Family }), 'family-select')),
-      field('Diffusion steps T', h('div.slider-row', {}, T, Tl), isExact(s.family) ? 'AR and SSM always take n = 32 steps' : s.family === 'd3pm' ? 'ancestral D3PM sampler (T ≤ 32: skips steps)' : s.family === 'gaussian' ? 'DDIM (η = 0) with EMA weights, VP cosine schedule' : 'ancestral sampler with caching, α_t = 1 − t'),
+      field('Diffusion steps T', h('div.slider-row', {}, T, Tl), isExact(s.family) ? 'AR and SSM always take n = 32 steps' : s.family === 'd3pm' ? 'ancestral D3PM sampler (T ≤ 32: skips steps)' : s.family === 'gaussian' || s.family === 'gaussian-image' ? 'DDIM (η = 0) with EMA weights, VP cosine schedule' : 'ancestral sampler with caching, α_t = 1 − t'),
       field('Seed', seed),
       h('div.buttons', {}, h('button.primary', { 'data-testid': 'sample-run', onclick: () => void this.run() }, '▶ Sample')),
       h('p.muted.small', {}, 'Uses the model trained in the Train view (or a fresh, untrained one if there is none: then expect noise).'),
@@ -66,7 +67,7 @@ export class SampleView implements View {
 
   private frameCount(): number {
     const r = this.result;
-    return r ? (r.points ? r.points.frames.length : r.frames.length) : 0;
+    return r ? (r.points ? r.points.frames.length : r.images ? r.images.frames.length : r.frames.length) : 0;
   }
 
   private async run(): Promise<void> {
@@ -77,7 +78,7 @@ export class SampleView implements View {
       const models = await this.ctx.client.call('models', {});
       const m = models.find((x) => x.family === s.family);
       this.modelNote = m ? `${m.origin}, step ${m.step}` : 'untrained (train it first in the Train view)';
-      this.result = await this.ctx.client.call('sample', { family: s.family, T: s.T, seed: s.seed, batch: s.family === 'gaussian' ? 600 : 8, size: s.size });
+      this.result = await this.ctx.client.call('sample', { family: s.family, T: s.T, seed: s.seed, batch: s.family === 'gaussian' ? 600 : s.family === 'gaussian-image' ? 16 : 8, size: s.size });
       this.frame = 0;
       const frames = this.frameCount();
       const dt = Math.max(30, Math.min(250, 2400 / frames));
@@ -101,12 +102,16 @@ export class SampleView implements View {
     clear(this.out);
     const r = this.result;
     const info = this.info;
-    if (!r || (!info && !r.points)) {
+    if (!r || (!info && !r.points && !r.images)) {
       this.out.append(h('div.placeholder.tall', {}, 'Press Sample to run the reverse process.'));
       return;
     }
     if (r.points) {
       this.renderPoints(r, r.points);
+      return;
+    }
+    if (r.images) {
+      this.renderImages(r, r.images);
       return;
     }
     if (!info) return;
@@ -157,6 +162,37 @@ export class SampleView implements View {
         stat('Weights loaded', fmtBytes(r.cost.weightBytesLoaded), 'sample-bytes', `NFE × ${fmtInt(r.paramCount)} × 4 B`),
         stat('Wall time', fmtMs(r.cost.wallMs), 'sample-wall'),
         stat('NLL under the source', r.nllBits.toFixed(2), 'sample-nll', `bits/dim (source entropy ${p.entropyBits.toFixed(2)})`),
+      ),
+    );
+  }
+
+  /** Image family: a batch of 16 images emerging from noise, one frame per model call. */
+  private renderImages(r: SampleResult, im: NonNullable<SampleResult['images']>): void {
+    const F = im.frames.length;
+    const scrub = h('input', { type: 'range', min: 0, max: F - 1, value: this.frame, 'data-testid': 'sample-step', 'aria-label': 'step' });
+    scrub.addEventListener('input', () => {
+      clearInterval(this.timer);
+      this.frame = Number(scrub.value);
+      this.render();
+    });
+    const done = this.frame === F - 1;
+    const P = im.size * im.size * im.channels;
+    const frame = im.frames[this.frame] ?? [];
+    const grid = h('div.image-grid.samples');
+    for (let b = 0; b < im.batch; b++) {
+      const c = h('canvas.img', { width: im.size, height: im.size });
+      drawImage(c, frame.slice(b * P, b * P + P), im.size);
+      grid.append(c);
+    }
+    this.out.append(
+      h('div.stage-head', {}, h('h3', {}, done ? `${r.sampler}: final images after T = ${r.steps} steps` : `${r.sampler}: z_t before model call ${this.frame + 1} of ${F - 1}`), h('span.pill', {}, this.modelNote)),
+      h('div.slider-row.wide', {}, scrub),
+      h('div', { 'data-testid': 'sample-output', 'data-done': String(done), 'data-images': String(im.batch) }, grid),
+      h('div.stats', {},
+        stat('NFE', fmtInt(r.cost.nfe), 'sample-nfe', `T = ${r.steps} steps`),
+        stat('Weights loaded', fmtBytes(r.cost.weightBytesLoaded), 'sample-bytes', `NFE × ${fmtInt(r.paramCount)} × 4 B`),
+        stat('Wall time', fmtMs(r.cost.wallMs), 'sample-wall', `${fmtInt(r.cost.tokensPerSec)} images/s`),
+        stat('Model NELBO', im.boundBits === null ? '—' : im.boundBits.toFixed(2), 'sample-nll', 'bits/dim on fresh data (shapes have no known density)'),
       ),
     );
   }

@@ -1,8 +1,8 @@
 /** View 2: live training in the compute worker, loss in bits per token against the source's entropy. */
 import { h, explainCard, viewLayout, append, clear, field, select, stat, fmtInt } from '../ui/dom.js';
 import { chart, legend } from '../charts/chart.js';
-import { ema, historyOf, histories } from '../store.js';
-import { pointSourceOf, type AppState, type Family, type Size, type SourceName } from '../state.js';
+import { ema, forgetHistory, historyOf, trailingMean, type TrainHistory } from '../store.js';
+import { FAMILY_TRAIN_DEFAULTS, isContinuous, pointSourceOf, type AppState, type Family, type Size, type SourceName } from '../state.js';
 import type { Ctx, View } from './view.js';
 
 export const FAMILY_OPTS = [
@@ -10,7 +10,8 @@ export const FAMILY_OPTS = [
   ['masked-diffusion', 'Masked diffusion (NELBO)'],
   ['ssm', 'Selective SSM / Mamba-style (exact NLL)'],
   ['d3pm', 'D3PM, uniform noise (NELBO)'],
-  ['gaussian', 'Gaussian diffusion, 2-D points (NELBO)'],
+  ['gaussian', 'Gaussian diffusion, 2-D points (MLP)'],
+  ['gaussian-image', 'Gaussian diffusion, 16×16 images (U-Net)'],
 ] as const;
 export const POINT_OPTS = [
   ['rings', 'two rings (24 Gaussians)'],
@@ -18,7 +19,7 @@ export const POINT_OPTS = [
   ['moons', 'two moons'],
 ] as const;
 
-export const FAMILY_COLORS: Record<string, string> = { ar: '#4f46e5', 'masked-diffusion': '#db2777', ssm: '#0891b2', d3pm: '#d97706', gaussian: '#7c3aed' };
+export const FAMILY_COLORS: Record<string, string> = { ar: '#4f46e5', 'masked-diffusion': '#db2777', ssm: '#0891b2', d3pm: '#d97706', gaussian: '#7c3aed', 'gaussian-image': '#059669' };
 export function isExact(f: string): boolean {
   return f === 'ar' || f === 'ssm';
 }
@@ -26,6 +27,22 @@ export const SIZE_OPTS = [
   ['tiny', 'tiny: width 32, 2 layers'],
   ['small', 'small: width 64, 2 layers'],
 ] as const;
+const SIZE_OPTS_BY_FAMILY: Partial<Record<Family, ReadonlyArray<readonly [string, string]>>> = {
+  gaussian: [
+    ['tiny', 'tiny: MLP width 128'],
+    ['small', 'small: MLP width 256'],
+  ],
+  'gaussian-image': [
+    ['tiny', 'tiny: U-Net 8 → 16 channels (25k)'],
+    ['small', 'small: U-Net 16 → 32 channels (98k)'],
+  ],
+};
+const UNIT_LABEL: Record<TrainHistory['unit'], string> = { token: 'tokens/s', point: 'points/s', pixel: 'pixels/s' };
+
+/** A family change also loads that family's starting lr and batch (FAMILY_TRAIN_DEFAULTS). */
+export function pickFamily(f: Family): Partial<AppState> {
+  return { family: f, ...FAMILY_TRAIN_DEFAULTS[f] };
+}
 
 export class TrainView implements View {
   private root!: HTMLElement;
@@ -51,6 +68,7 @@ export class TrainView implements View {
         [this.controls, explainCard('What the numbers mean',
           h('p', {}, 'AR and the SSM report the exact negative log-likelihood −log₂ p(x_i | x_<i). Masked diffusion and D3PM report a one-sample estimate of their NELBO, an upper bound on −log₂ p(x)/n: noisier, and never below the truth on average.'),
           h('p', {}, 'Both are bits per token: the dashed line is the source\'s true entropy rate, the floor no model can beat. The grey line is the per-position entropy: what a model that ignores context would get.'),
+          h('p', {}, 'Gaussian diffusion trains on the v-prediction error (Salimans & Ho 2022) and, every few steps, evaluates its continuous-time NELBO (Kingma et al. 2021) in bits per dimension on fresh data (times drawn uniformly in log-SNR, which keeps the one-sample estimate quiet): for points an upper bound, on average, on the mixture\'s differential entropy; for images the bits of each 8-bit pixel.'),
         )],
         h('section.main-col', {}, h('div.card', {}, this.stats, this.chartBox)),
       )
@@ -86,15 +104,15 @@ export class TrainView implements View {
     const exp = h('button.ghost', { 'data-testid': 'train-export', onclick: () => void this.exportCkpt() }, '⤓ Export checkpoint');
     append(this.controls, [
       h('h2', {}, 'Train live'),
-      field('Family', select(FAMILY_OPTS, s.family, (v) => this.ctx.setState({ family: v as Family }), 'family-select')),
+      field('Family', select(FAMILY_OPTS, s.family, (v) => this.ctx.setState(pickFamily(v as Family)), 'family-select')),
       s.family === 'gaussian' ? field('Data', select(POINT_OPTS, pointSourceOf(s.source), (v) => this.ctx.setState({ source: v as SourceName }), 'points-select')) : null,
-      field('Size', select(SIZE_OPTS, s.size, (v) => this.ctx.setState({ size: v as Size }), 'size-select')),
+      field('Size', select(SIZE_OPTS_BY_FAMILY[s.family] ?? SIZE_OPTS, s.size, (v) => this.ctx.setState({ size: v as Size }), 'size-select')),
       h('div.row2', {}, field('Learning rate', lr), field('Batch', batch)),
       field('Seed', seed),
       h('div.buttons', {}, start, pause, reset),
       h('div.buttons', {}, exp),
       this.exportBox,
-      h('p.muted.small', {}, s.family === 'gaussian' ? `Source: the 2-D mixture '${pointSourceOf(s.source)}'. Training runs in a Web Worker; the page stays responsive.` : 'Source: HMM tokens, n = 32. Training runs in a Web Worker; the page stays responsive.'),
+      h('p.muted.small', {}, `${s.family === 'gaussian' ? `Source: the 2-D mixture '${pointSourceOf(s.source)}'.` : s.family === 'gaussian-image' ? 'Source: procedural 16×16 shapes and digits.' : 'Source: HMM tokens, n = 32.'} Training runs in a Web Worker; the page stays responsive. Trained models are kept in this browser and come back after a reload.`),
     ]);
   }
 
@@ -120,7 +138,7 @@ export class TrainView implements View {
   private async reset(): Promise<void> {
     const s = this.ctx.getState();
     await this.ctx.client.call('trainReset', { family: s.family });
-    histories.delete(s.family);
+    forgetHistory(s.family);
     this.schedule();
   }
 
@@ -153,18 +171,23 @@ export class TrainView implements View {
   private render(): void {
     const s = this.ctx.getState();
     const hist = historyOf(s.family);
-    const points = s.family === 'gaussian';
-    const unit = points ? 'per dim (v-MSE)' : 'bits/token';
+    const cont = isContinuous(s.family);
+    const unit = cont ? 'per dim (v-MSE)' : 'bits/token';
     const last = hist.bits.length ? hist.bits[hist.bits.length - 1]! : NaN;
     const sm = ema(hist.bits, 0.8);
     const smLast = sm.length ? sm[sm.length - 1]! : NaN;
+    // Each evaluation is unbiased but noisy; shown smoothed as the mean of the last 4 evaluations (a
+    // trailing window, not an EMA, so the untrained model's first value leaves the curve within 4 points).
+    const bsm = trailingMean(hist.boundBits, 4);
+    const boundLast = bsm.length ? bsm[bsm.length - 1]! : NaN;
     clear(this.stats);
     append(this.stats, [
       stat('Status', hist.running ? 'training…' : hist.steps.length ? 'paused' : 'idle', 'train-status'),
       stat('Step', fmtInt(hist.steps.length ? hist.steps[hist.steps.length - 1]! : 0), 'train-step'),
-      stat(isExact(s.family) ? 'Loss (NLL)' : points ? 'Loss (v-MSE)' : 'Loss (NELBO)', Number.isFinite(smLast) ? `${smLast.toFixed(3)}` : '—', 'loss-value', `${unit}, smoothed`),
-      points ? null : stat('Source entropy', hist.entropyBits !== null ? hist.entropyBits.toFixed(3) : '—', 'entropy-value', unit),
-      stat('Speed', hist.tokensPerSec ? `${fmtInt(hist.tokensPerSec)}` : '—', 'train-speed', points ? 'points/s' : 'tokens/s'),
+      stat(isExact(s.family) ? 'Loss (NLL)' : cont ? 'Loss (v-MSE)' : 'Loss (NELBO)', Number.isFinite(smLast) ? `${smLast.toFixed(3)}` : '—', 'loss-value', `${unit}, smoothed`),
+      cont ? stat('NELBO', Number.isFinite(boundLast) ? boundLast.toFixed(2) : '—', 'bound-value', `bits/dim, mean of the last 4; ± ${hist.boundStdErr.toFixed(2)} each`) : null,
+      s.family === 'gaussian-image' ? null : stat('Source entropy', hist.entropyBits !== null ? hist.entropyBits.toFixed(3) : '—', 'entropy-value', cont ? 'bits/dim (differential)' : unit),
+      stat('Speed', hist.tokensPerSec ? `${fmtInt(hist.tokensPerSec)}` : '—', 'train-speed', UNIT_LABEL[hist.unit]),
       stat('Parameters', this.paramCount ? fmtInt(this.paramCount) : '—', 'param-count'),
     ]);
     const lv = this.stats.querySelector<HTMLElement>('[data-testid="loss-value"]');
@@ -178,17 +201,35 @@ export class TrainView implements View {
     clear(this.chartBox);
     const pts = hist.steps.map((st, i) => [st, hist.bits[i]!] as [number, number]);
     const smPts = hist.steps.map((st, i) => [st, sm[i]!] as [number, number]);
-    const hlines = [];
-    if (hist.entropyBits !== null) hlines.push({ y: hist.entropyBits, label: `source entropy ${hist.entropyBits.toFixed(2)}`, color: '#0d9488' });
-    if (this.marginalBits !== null && !points) hlines.push({ y: this.marginalBits, label: `no-context baseline ${this.marginalBits.toFixed(2)}`, color: '#94a3b8' });
     const color = FAMILY_COLORS[s.family] ?? '#4f46e5';
     if (pts.length === 0) {
       this.chartBox.append(h('div.placeholder.tall', {}, 'Press Start: the loss curve appears here, step by step.'));
       return;
     }
+    const series = [{ label: 'raw', color, points: pts, opacity: 0.25, width: 1.2 }, { label: 'smoothed', color, points: smPts, width: 2.5 }];
+    if (cont) {
+      this.chartBox.append(
+        chart({ width: 760, height: 220, xLabel: 'training step', yLabel: 'v-MSE per dimension', xMin: 0, yMin: 0, yMax: Math.max(...hist.bits.slice(0, 5), 0.1) * 1.1, series, testid: 'loss-chart' }),
+        legend([{ label: 'training loss per step', color: `${color}55` }, { label: 'smoothed (EMA 0.8)', color }]),
+      );
+      const bpts = hist.boundSteps.map((st, i) => [st, hist.boundBits[i]!] as [number, number]);
+      const bsmPts = hist.boundSteps.map((st, i) => [st, bsm[i]!] as [number, number]);
+      if (bpts.length === 0) return;
+      const hl = hist.entropyBits !== null ? [{ y: hist.entropyBits, label: `source entropy ${hist.entropyBits.toFixed(2)}`, color: '#0d9488' }] : [];
+      const later = bsm.slice(Math.min(2, bsm.length - 1));
+      const lo = Math.min(hist.entropyBits ?? Infinity, ...hist.boundBits);
+      this.chartBox.append(
+        chart({ width: 760, height: 220, xLabel: 'training step', yLabel: 'NELBO, bits per dim', xMin: 0, yMin: lo - 0.1 * Math.abs(lo) - 0.2, yMax: Math.max(...later) + 0.3, series: [{ label: 'NELBO', color: '#0f172a', points: bpts, opacity: 0.3, width: 1.2 }, { label: 'smoothed', color: '#0f172a', points: bsmPts, width: 2.5 }], hlines: hl, testid: 'bound-chart' }),
+        legend([{ label: `each evaluation (${hist.unit === 'pixel' ? 64 : 4096} fresh ${hist.unit === 'pixel' ? 'images' : 'points'})`, color: '#0f172a55' }, { label: hist.unit === 'pixel' ? 'NELBO, mean of the last 4 (bits per 8-bit pixel)' : 'NELBO, mean of the last 4 (bits/dim)', color: '#0f172a' }, ...(hist.entropyBits !== null ? [{ label: 'source entropy (bits/dim)', color: '#0d9488', dashed: true }] : [])]),
+      );
+      return;
+    }
+    const hlines = [];
+    if (hist.entropyBits !== null) hlines.push({ y: hist.entropyBits, label: `source entropy ${hist.entropyBits.toFixed(2)}`, color: '#0d9488' });
+    if (this.marginalBits !== null) hlines.push({ y: this.marginalBits, label: `no-context baseline ${this.marginalBits.toFixed(2)}`, color: '#94a3b8' });
     this.chartBox.append(
-      chart({ width: 760, height: 340, xLabel: 'training step', yLabel: points ? 'v-MSE per dimension' : 'bits per token', xMin: 0, yMin: points ? 0 : Math.min(hist.entropyBits ?? 99, ...sm) - 0.3, yMax: points ? Math.max(...hist.bits.slice(0, 5), 0.1) * 1.1 : Math.min(Math.max(...hist.bits.slice(0, 3), 5.4) + 0.2, (hist.entropyBits ?? 0) + 8), series: [{ label: 'raw', color, points: pts, opacity: 0.25, width: 1.2 }, { label: 'smoothed', color, points: smPts, width: 2.5 }], hlines, testid: 'loss-chart' }),
-      legend(points ? [{ label: 'loss per step', color: `${color}55` }, { label: 'smoothed (EMA 0.8)', color }] : [{ label: 'loss per step', color: `${color}55` }, { label: 'smoothed (EMA 0.8)', color }, { label: 'source entropy rate', color: '#0d9488', dashed: true }, { label: 'per-position entropy', color: '#94a3b8', dashed: true }]),
+      chart({ width: 760, height: 340, xLabel: 'training step', yLabel: 'bits per token', xMin: 0, yMin: Math.min(hist.entropyBits ?? 99, ...sm) - 0.3, yMax: Math.min(Math.max(...hist.bits.slice(0, 3), 5.4) + 0.2, (hist.entropyBits ?? 0) + 8), series, hlines, testid: 'loss-chart' }),
+      legend([{ label: 'loss per step', color: `${color}55` }, { label: 'smoothed (EMA 0.8)', color }, { label: 'source entropy rate', color: '#0d9488', dashed: true }, { label: 'per-position entropy', color: '#94a3b8', dashed: true }]),
     );
   }
 

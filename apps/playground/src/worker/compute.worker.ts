@@ -46,6 +46,7 @@ const handlers: { [K in RequestName]: Handler<K> } = {
   sourceInfo: async (r) => lab.sourceInfo(r.source),
   trainStart: async (r) => lab.trainStart(r),
   trainPause: async (r) => lab.trainPause(r.family),
+  restore: async () => lab.restore(),
   trainReset: async (r) => {
     lab.trainReset(r.family);
     return null;

@@ -96,6 +96,11 @@ describe('analytic FLOPs equal an independent count', () => {
     // every MLP-denoiser matrix is applied once per row
     expect(mlp.flops(5)).toBe(5 * matFlops(mlp, () => true, 0));
     mlp.dispose();
+    // with m Fourier features: the wider input matrix is a weight; x·B (2·dim·m per row) is not
+    const ff = createModel({ type: 'mlp-denoiser', dim: 3, hidden: 8, nLayers: 2, fourierFeatures: 5 });
+    expect(ff.getWeights()['in.w']!.shape).toEqual([3 + 2 * 5, 8]);
+    expect(ff.flops(5)).toBe(5 * (matFlops(ff, () => true, 0) + 2 * 3 * 5));
+    ff.dispose();
     const s4 = createModel({ type: 'ssm-lm', vocabSize: V, dModel: d, nLayers: L, mixer: 's4d', dState: 4, mlpRatio: 2 });
     expect(s4.flops(2, 3)).toBe(2 * 3 * (matFlops(s4, (n) => !n.includes('.s4d.'), V) + L * 16 * d * 4));
     s4.dispose();
