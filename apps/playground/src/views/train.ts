@@ -128,9 +128,18 @@ export class TrainView implements View {
     }
   }
 
+  /** The worker answers once the step in flight is done and the model is saved: until then, 'pausing…'. */
+  private pausing = false;
+
   private async pause(): Promise<void> {
     const s = this.ctx.getState();
-    await this.ctx.client.call('trainPause', { family: s.family });
+    this.pausing = historyOf(s.family).running;
+    this.schedule();
+    try {
+      await this.ctx.client.call('trainPause', { family: s.family });
+    } finally {
+      this.pausing = false;
+    }
     historyOf(s.family).running = false;
     this.schedule();
   }
@@ -182,7 +191,7 @@ export class TrainView implements View {
     const boundLast = bsm.length ? bsm[bsm.length - 1]! : NaN;
     clear(this.stats);
     append(this.stats, [
-      stat('Status', hist.running ? 'training…' : hist.steps.length ? 'paused' : 'idle', 'train-status'),
+      stat('Status', this.pausing ? 'pausing…' : hist.running ? 'training…' : hist.steps.length ? 'paused' : 'idle', 'train-status'),
       stat('Step', fmtInt(hist.steps.length ? hist.steps[hist.steps.length - 1]! : 0), 'train-step'),
       stat(isExact(s.family) ? 'Loss (NLL)' : cont ? 'Loss (v-MSE)' : 'Loss (NELBO)', Number.isFinite(smLast) ? `${smLast.toFixed(3)}` : '—', 'loss-value', `${unit}, smoothed`),
       cont ? stat('NELBO', Number.isFinite(boundLast) ? boundLast.toFixed(2) : '—', 'bound-value', `bits/dim, mean of the last 4; ± ${hist.boundStdErr.toFixed(2)} each`) : null,
