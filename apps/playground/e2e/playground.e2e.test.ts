@@ -299,6 +299,12 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     expect(await page.locator('[data-testid="sample-output"] canvas.img').count()).toBe(16);
     expect(await num(page, 'sample-nfe')).toBe(T);
     await shot(page, backend, 'sample-images');
+    // The same run seen through the model's eyes: x̂0(z_t) at every step.
+    await page.check('[data-testid="sample-x0"]');
+    await page.waitForSelector('[data-testid="sample-output"][data-view="x0"]');
+    expect(await page.locator('[data-testid="sample-output"] canvas.img').count()).toBe(16);
+    await setRange(page, 'sample-step', 0);
+    await shot(page, backend, 'sample-images-x0');
     expect(errors).toEqual([]);
   });
 

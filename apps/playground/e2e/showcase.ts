@@ -37,6 +37,18 @@ async function train(page: Page, query: string, steps: number, name: string): Pr
   await page.waitForSelector('[data-testid="sample-output"][data-done="true"]', { timeout: 300_000 });
   process.stdout.write(`${name}: sample NFE ${await text(page, 'sample-nfe')}, ${await text(page, 'sample-nll')}\n`);
   await page.screenshot({ path: join(out, `showcase-${name}-sample.png`), fullPage: true });
+  if (await page.$('[data-testid="sample-x0"]')) {
+    // Images: a quarter of the way through, what the model already sees in the noise.
+    await page.check('[data-testid="sample-x0"]');
+    const max = Number(await page.getAttribute('[data-testid="sample-step"]', 'max'));
+    await page.$eval('[data-testid="sample-step"]', (el, v) => {
+      (el as HTMLInputElement).value = String(v);
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }, Math.round(max / 4));
+    await page.screenshot({ path: join(out, `showcase-${name}-sample-x0.png`), fullPage: true });
+    await page.uncheck('[data-testid="sample-x0"]');
+    await page.screenshot({ path: join(out, `showcase-${name}-sample-z.png`), fullPage: true });
+  }
 }
 
 async function main(): Promise<void> {

@@ -74,7 +74,7 @@ export interface SampleResult {
    * pixels in [−1, 1] (noise can exceed it); the last frame is the samples. boundBits: the model's latest
    * NELBO in bits/dim (null before the first evaluation), since the images have no known density.
    */
-  images?: { size: number; channels: number; batch: number; frames: number[][]; boundBits: number | null };
+  images?: { size: number; channels: number; batch: number; frames: number[][]; /** The model's x̂0 at each call; the last = the samples. */ x0Frames: number[][]; boundBits: number | null };
 }
 
 export interface RaceResult {

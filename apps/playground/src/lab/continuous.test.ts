@@ -13,12 +13,32 @@ import { expectNoLeaks, useBackend } from '@altar/backend/testing';
 import { GaussianMixtureSource, gmmPreset } from '@altar/data';
 import { createModel, validateModelConfig } from '@altar/models';
 import { Lab } from './lab.js';
-import { buildContinuousRuntime, imageModelConfig, imageSource, IMAGE_TRAIN } from './continuous.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { GaussianProcess } from '@altar/noise';
+import { buildContinuousRuntime, hostX0, imageModelConfig, imageSource, IMAGE_TRAIN } from './continuous.js';
 import { GAUSSIAN_PROCESS } from './families.js';
 
 describe('continuous families on wasm', () => {
   beforeAll(async () => {
     expect(await useBackend('wasm')).not.toBeNull();
+  });
+
+  it("hostX0 agrees with @altar/noise's GaussianProcess.toX0 for every prediction kind (then clips and scales)", async () => {
+    const proc = new GaussianProcess('vp-cosine');
+    const rng = new Rng(11);
+    const z = Float32Array.from(rng.normalArray(64));
+    const pred = Float32Array.from(rng.normalArray(64));
+    for (const t of [0.05, 0.5, 0.93]) {
+      for (const kind of ['eps', 'x0', 'v'] as const) {
+        const ref = tf.tidy(() => proc.toX0(kind, tf.tensor2d(pred, [8, 8]), tf.tensor2d(z, [8, 8]), Array<number>(8).fill(t)));
+        const want = (await ref.data()) as Float32Array;
+        ref.dispose();
+        const got = hostX0(kind, z, pred, proc.alpha(t), proc.sigma(t), [-1e9, 1e9], 1);
+        for (let i = 0; i < 64; i++) expect(got[i]!).toBeCloseTo(want[i]!, 3);
+        const clipped = hostX0(kind, z, pred, proc.alpha(t), proc.sigma(t), [-1, 1], 2.5);
+        for (let i = 0; i < 64; i++) expect(clipped[i]!).toBeCloseTo(2.5 * Math.min(1, Math.max(-1, want[i]!)), 3);
+      }
+    }
   });
 
   it('the points bound adds back log2(scale) for data the model sees divided by the scale', async () => {
@@ -71,6 +91,10 @@ describe('continuous families on wasm', () => {
       const im = r.images!;
       expect(im.frames.length).toBe(7); // z before each of the 6 calls + the samples
       expect(im.frames.every((f) => f.length === 4 * 16 * 16)).toBe(true);
+      // The model's x̂0 per call: as many frames, inside the pixel range, ending on the samples themselves.
+      expect(im.x0Frames.length).toBe(7);
+      expect(im.x0Frames.every((f) => f.every((v) => Math.abs(v) <= 1 + 1e-6))).toBe(true);
+      expect(im.x0Frames[6]).toEqual(im.frames[6]);
       expect(r.cost.nfe).toBe(6);
       const final = im.frames[6]!;
       expect(Math.max(...final.map(Math.abs))).toBeLessThanOrEqual(1 + 1e-5); // x̂0 clipped to the pixel range

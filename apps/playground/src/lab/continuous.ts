@@ -66,6 +66,19 @@ interface Denoiser {
 
 const T_MIN = 1e-3;
 
+/**
+ * The model's clean-data estimate x̂0 from one call, on the host (α, σ at the call's time):
+ * ε-prediction x̂0 = (z − σ ε̂)/α, v-prediction x̂0 = α z − σ v̂ (Salimans & Ho 2022), x0-prediction as is;
+ * clipped like the sampler clips it, then scaled back to data units.
+ */
+export function hostX0(kind: 'eps' | 'x0' | 'v', z: Float32Array, pred: Float32Array, a: number, s: number, clip: [number, number], scale: number): Float32Array {
+  return Float32Array.from(z, (zi, i) => {
+    const p = pred[i]!;
+    const x = kind === 'x0' ? p : kind === 'v' ? a * zi - s * p : (zi - s * p) / Math.max(a, 1e-12);
+    return Math.min(clip[1], Math.max(clip[0], x)) * scale;
+  });
+}
+
 /** Shape of one example: [d] for points, [H, W, C] for images. */
 export function exampleShape(data: ContinuousData): number[] {
   return data.kind === 'points' ? [data.gmm.dim] : [data.images.size, data.images.size, data.images.channels];
@@ -126,27 +139,40 @@ export function buildContinuousRuntime(family: 'gaussian' | 'gaussian-image', mo
     async sample(rng, batch, steps): Promise<SampleRun> {
       // z_t of every call is kept on the device and read back after the run (a synchronous read of a
       // device tensor can stall WebGPU in a worker).
+      // With each z_t the call's time and raw output are kept too, for the model's x̂0 at that step.
       const kept: tf.Tensor[] = [];
+      const calls: Array<{ z: tf.Tensor; t: tf.Tensor; pred: tf.Tensor }> = [];
       const recorder: Denoiser = {
         prediction: den.prediction,
         paramCount: () => den.paramCount(),
         bytesPerWeight: den.bytesPerWeight,
         predict: (zt, t) => {
-          kept.push(tf.keep(scale === 1 ? tf.clone(zt) : tf.mul(zt, scale)));
-          return den.predict(zt, t);
+          const pred = den.predict(zt, t);
+          calls.push({ z: tf.keep(tf.clone(zt)), t: tf.keep(tf.clone(t)), pred: tf.keep(tf.clone(pred)) });
+          return pred;
         },
       };
       try {
         const r = await sampleGaussian(recorder, proc, { sampler: opts.sampler, shape: [batch, ...shape], steps, rng, clipX0 });
-        kept.push(tf.keep(scale === 1 ? r.samples : tf.mul(r.samples, scale)));
-        if (scale !== 1) r.samples.dispose();
+        kept.push(r.samples);
         const frames: Float32Array[] = [];
-        for (const k of kept) frames.push(Float32Array.from((await k.data()) as Float32Array));
+        const x0Frames: Float32Array[] = [];
+        for (const c of calls) {
+          const z = (await c.z.data()) as Float32Array;
+          const p = (await c.pred.data()) as Float32Array;
+          const t = ((await c.t.data()) as Float32Array)[0]!; // one time per call
+          frames.push(Float32Array.from(z, (v) => v * scale));
+          x0Frames.push(hostX0(den.prediction, z, p, proc.alpha(t), proc.sigma(t), clipX0, scale));
+        }
+        const last = Float32Array.from((await r.samples.data()) as Float32Array, (v) => v * scale);
+        frames.push(last);
+        x0Frames.push(last);
         const sampler = `${opts.sampler} (${proc.name}, ${den.prediction}-prediction)`;
         const base = { samples: new Int32Array(0), cost: r.cost, frames: [], sampler, steps };
-        return data.kind === 'points' ? { ...base, pointFrames: frames } : { ...base, imageFrames: { size: shape[0]!, channels: shape[2]!, frames } };
+        return data.kind === 'points' ? { ...base, pointFrames: frames } : { ...base, imageFrames: { size: shape[0]!, channels: shape[2]!, frames, x0Frames } };
       } finally {
         tf.dispose(kept);
+        for (const c of calls) tf.dispose([c.z, c.t, c.pred]);
       }
     },
     dispose: () => model.dispose(),

@@ -397,20 +397,12 @@ export class Lab {
   }
 
   private toResult(f: Family, run: SampleRun, batch: number, model: AnyModel, source: Slot['source'], boundBits: number | null): SampleResult {
+    // Continuous families carry their frames in `images` / `points`, not as token rows.
+    const cont = { family: f, sampler: run.sampler, steps: run.steps, samples: [], frames: [], cost: run.cost, paramCount: model.paramCount() };
     if (run.imageFrames) {
       const im = run.imageFrames;
-      return {
-        family: f,
-        sampler: run.sampler,
-        steps: run.steps,
-        samples: [],
-        frames: [],
-        cost: run.cost,
-        // Procedural images have no known density: the sample view shows the model's bound instead.
-        nllBits: NaN,
-        paramCount: model.paramCount(),
-        images: { size: im.size, channels: im.channels, batch, frames: im.frames.map((fr) => Array.from(fr)), boundBits },
-      };
+      // Procedural images have no known density: the sample view shows the model's bound instead.
+      return { ...cont, nllBits: NaN, images: { size: im.size, channels: im.channels, batch, frames: im.frames.map((fr) => Array.from(fr)), x0Frames: im.x0Frames.map((fr) => Array.from(fr)), boundBits } };
     }
     if (run.pointFrames && source !== 'hmm' && source !== 'shapes') {
       const g = this.gmm(source);
@@ -419,14 +411,8 @@ export class Lab {
       let nll = 0;
       for (const v of lp) nll -= v;
       return {
-        family: f,
-        sampler: run.sampler,
-        steps: run.steps,
-        samples: [],
-        frames: [],
-        cost: run.cost,
+        ...cont,
         nllBits: nll / lp.length / g.dim / Math.LN2,
-        paramCount: model.paramCount(),
         points: { frames: run.pointFrames.map((p) => Array.from(p)), means: this.sourceInfo(source).means ?? [], entropyBits: this.sourceInfo(source).entropyBits ?? 0 },
       };
     }

@@ -16,6 +16,8 @@ export class SampleView implements View {
   private frame = 0;
   private timer = 0;
   private modelNote = '';
+  /** Image family: show the model's x̂0 at each step instead of z_t. */
+  private showX0 = false;
 
   constructor(private readonly ctx: Ctx) {}
 
@@ -141,16 +143,21 @@ export class SampleView implements View {
     );
   }
 
-  /** Gaussian family: the point cloud flowing from N(0, I) onto the mixture, one frame per model call. */
-  private renderPoints(r: SampleResult, p: NonNullable<SampleResult['points']>): void {
-    const F = p.frames.length;
+  /** The frame slider of the continuous families (dragging it stops the animation); done = on the last frame. */
+  private scrubber(F: number): { scrub: HTMLInputElement; done: boolean } {
     const scrub = h('input', { type: 'range', min: 0, max: F - 1, value: this.frame, 'data-testid': 'sample-step', 'aria-label': 'step' });
     scrub.addEventListener('input', () => {
       clearInterval(this.timer);
       this.frame = Number(scrub.value);
       this.render();
     });
-    const done = this.frame === F - 1;
+    return { scrub, done: this.frame === F - 1 };
+  }
+
+  /** Gaussian family: the point cloud flowing from N(0, I) onto the mixture, one frame per model call. */
+  private renderPoints(r: SampleResult, p: NonNullable<SampleResult['points']>): void {
+    const F = p.frames.length;
+    const { scrub, done } = this.scrubber(F);
     const canvas = h('canvas.points', { width: 520, height: 520 });
     drawPoints(canvas, p.frames[this.frame] ?? [], { means: p.means, range: 2.4, color: 'rgba(124, 58, 237, 0.55)' });
     this.out.append(
@@ -169,15 +176,14 @@ export class SampleView implements View {
   /** Image family: a batch of 16 images emerging from noise, one frame per model call. */
   private renderImages(r: SampleResult, im: NonNullable<SampleResult['images']>): void {
     const F = im.frames.length;
-    const scrub = h('input', { type: 'range', min: 0, max: F - 1, value: this.frame, 'data-testid': 'sample-step', 'aria-label': 'step' });
-    scrub.addEventListener('input', () => {
-      clearInterval(this.timer);
-      this.frame = Number(scrub.value);
+    const { scrub, done } = this.scrubber(F);
+    const P = im.size * im.size * im.channels;
+    const frame = (this.showX0 ? im.x0Frames : im.frames)[this.frame] ?? [];
+    const toggle = h('input', { type: 'checkbox', 'data-testid': 'sample-x0', checked: this.showX0 });
+    toggle.addEventListener('change', () => {
+      this.showX0 = toggle.checked;
       this.render();
     });
-    const done = this.frame === F - 1;
-    const P = im.size * im.size * im.channels;
-    const frame = im.frames[this.frame] ?? [];
     const grid = h('div.image-grid.samples');
     for (let b = 0; b < im.batch; b++) {
       const c = h('canvas.img', { width: im.size, height: im.size });
@@ -185,9 +191,10 @@ export class SampleView implements View {
       grid.append(c);
     }
     this.out.append(
-      h('div.stage-head', {}, h('h3', {}, done ? `${r.sampler}: final images after T = ${r.steps} steps` : `${r.sampler}: z_t before model call ${this.frame + 1} of ${F - 1}`), h('span.pill', {}, this.modelNote)),
+      h('div.stage-head', {}, h('h3', {}, done ? `${r.sampler}: final images after T = ${r.steps} steps` : this.showX0 ? `${r.sampler}: the model's x̂₀ at call ${this.frame + 1} of ${F - 1}` : `${r.sampler}: z_t before model call ${this.frame + 1} of ${F - 1}`), h('span.pill', {}, this.modelNote)),
       h('div.slider-row.wide', {}, scrub),
-      h('div', { 'data-testid': 'sample-output', 'data-done': String(done), 'data-images': String(im.batch) }, grid),
+      h('label.check', {}, toggle, h('span', {}, this.showX0 ? ' showing the model\'s guess of the clean images, x̂₀(z_t), at each step' : ' show the model\'s guess of the clean images, x̂₀(z_t), instead of the noisy z_t')),
+      h('div', { 'data-testid': 'sample-output', 'data-done': String(done), 'data-images': String(im.batch), 'data-view': this.showX0 ? 'x0' : 'z' }, grid),
       h('div.stats', {},
         stat('NFE', fmtInt(r.cost.nfe), 'sample-nfe', `T = ${r.steps} steps`),
         stat('Weights loaded', fmtBytes(r.cost.weightBytesLoaded), 'sample-bytes', `NFE × ${fmtInt(r.paramCount)} × 4 B`),
