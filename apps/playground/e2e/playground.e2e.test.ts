@@ -203,6 +203,14 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     else expect(nfe).toBeLessThanOrEqual(Number(new URL(page.url()).searchParams.get('T') ?? 16));
     expect(await num(page, 'sample-nll')).toBeGreaterThan(0);
     await shot(page, backend, 'sample');
+    // The sampler choice: without the cache the same tokens cost a model call at every step.
+    await page.selectOption('[data-testid="sampler-select"]', 'uncached');
+    expect(new URL(page.url()).searchParams.get('sampler')).toBe('uncached');
+    await page.click('[data-testid="sample-run"]');
+    await page.waitForSelector('[data-testid="sample-output"][data-done="true"]', { timeout: 120_000 });
+    expect(await page.textContent('.stage-head h3')).toMatch(/uncached|no cache/);
+    expect(await num(page, 'sample-nfe')).toBe(plan.sampleFamily === 'ar' ? 32 : Number(new URL(page.url()).searchParams.get('T') ?? 16));
+    await page.selectOption('[data-testid="sampler-select"]', 'cached');
     expect(errors).toEqual([]);
   });
 

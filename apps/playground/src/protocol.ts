@@ -113,7 +113,8 @@ export interface Requests {
   /** Run `steps` training steps synchronously (the "train both" warm-up of the race). */
   trainSteps: { req: TrainConfigMsg & { steps: number }; res: ModelSummary };
   models: { req: Record<string, never>; res: ModelSummary[] };
-  sample: { req: { family: Family; T: number; seed: number; batch: number; size: Size }; res: SampleResult };
+  /** sampler: 'auto' or one of SAMPLERS_BY_FAMILY[family] (state.ts). */
+  sample: { req: { family: Family; T: number; seed: number; batch: number; size: Size; sampler?: string }; res: SampleResult };
   race: { req: { T: number; seed: number; batch: number; size: Size }; res: RaceResult };
   sweep: { req: { Ts: number[]; seed: number; batch: number; size: Size }; res: { points: SweepPoint[]; ar: SweepPoint; entropyBits: number } };
   elbo: { req: { T: number; seed: number; draws: number; size: Size }; res: ElboResult };

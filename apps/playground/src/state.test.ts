@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, parseState, serializeState } from './state.js';
+import { DEFAULTS, FAMILIES, SAMPLERS_BY_FAMILY, SAMPLER_NAMES, parseState, samplerFor, serializeState } from './state.js';
 
 describe('URL state', () => {
   it('defaults serialise to an empty query and parse back to the defaults', () => {
@@ -8,7 +8,7 @@ describe('URL state', () => {
   });
 
   it('round-trips every field', () => {
-    const s = { ...DEFAULTS, view: 'race', backend: 'wasm', source: 'rings', process: 'gauss', t: 0.25, family: 'masked-diffusion', size: 'small', seed: 42, T: 7, lr: 0.02, batch: 8 } as const;
+    const s = { ...DEFAULTS, view: 'race', backend: 'wasm', source: 'rings', process: 'gauss', t: 0.25, family: 'masked-diffusion', size: 'small', seed: 42, T: 7, sampler: 'uncached', lr: 0.02, batch: 8 } as const;
     const { state, warnings } = parseState(serializeState(s));
     expect(warnings).toEqual([]);
     expect(state).toEqual(s);
@@ -23,5 +23,13 @@ describe('URL state', () => {
     expect(warnings.join('\n')).toMatch(/view='nope'/);
     expect(warnings.join('\n')).toMatch(/T=1000 is outside/);
     expect(warnings.join('\n')).toMatch(/seed='1.5' is not an integer/);
+  });
+
+  it("samplers: every family's list is known to the URL; 'auto' or a foreign name gives the family's default", () => {
+    for (const f of FAMILIES) for (const n of SAMPLERS_BY_FAMILY[f]) expect(SAMPLER_NAMES).toContain(n);
+    expect(samplerFor('gaussian-image', 'auto')).toBe('ddim');
+    expect(samplerFor('gaussian', 'ode-heun')).toBe('ode-heun');
+    expect(samplerFor('ar', 'ddpm')).toBe('cached');
+    expect(parseState('?sampler=leapfrog').warnings.join()).toMatch(/sampler='leapfrog'/);
   });
 });

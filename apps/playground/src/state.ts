@@ -36,6 +36,30 @@ export const FAMILY_TRAIN_DEFAULTS: Record<Family, { lr: number; batch: number }
   gaussian: { lr: 0.01, batch: 128 },
   'gaussian-image': { lr: 0.003, batch: 16 },
 };
+/**
+ * The samplers the Sample view offers per family (the first is the default, what 'auto' means):
+ * AR / SSM decode with their cache (KV cache, recurrent state) or without (a full forward per token: the
+ * cost a cache saves); masked diffusion with or without reusing the output of steps that reveal nothing;
+ * D3PM's ancestral sampler; the Gaussian families' DDIM (η = 0), DDPM, probability-flow ODE (Euler, Heun)
+ * and reverse SDE (@altar/samplers).
+ */
+export const SAMPLERS_BY_FAMILY: Record<Family, readonly string[]> = {
+  ar: ['cached', 'uncached'],
+  ssm: ['cached', 'uncached'],
+  'masked-diffusion': ['cached', 'uncached'],
+  d3pm: ['ancestral'],
+  gaussian: ['ddim', 'ddpm', 'ode-euler', 'ode-heun', 'sde'],
+  'gaussian-image': ['ddim', 'ddpm', 'ode-euler', 'ode-heun', 'sde'],
+};
+export const SAMPLER_NAMES = ['auto', 'cached', 'uncached', 'ancestral', 'ddim', 'ddpm', 'ode-euler', 'ode-heun', 'sde'] as const;
+export type SamplerName = (typeof SAMPLER_NAMES)[number];
+
+/** The sampler a family runs for a requested name: 'auto', or a name the family lacks, gives its default. */
+export function samplerFor(f: Family, requested: string): string {
+  const list = SAMPLERS_BY_FAMILY[f];
+  return list.includes(requested) ? requested : list[0]!;
+}
+
 export const SIZES = ['tiny', 'small'] as const;
 export type Size = (typeof SIZES)[number];
 
@@ -58,6 +82,8 @@ export interface AppState {
   seed: number;
   /** Diffusion sampling steps. */
   T: number;
+  /** Sampler for the Sample view ('auto' = the family's default; see SAMPLERS_BY_FAMILY). */
+  sampler: SamplerName;
   /** Peak learning rate (Adam, 5 warmup steps, then constant): 0.01 suits these ~20–40k-parameter models; diffusion escapes its marginal-only plateau far sooner than at 3e-3. */
   lr: number;
   /** Training batch size. */
@@ -74,6 +100,7 @@ export const DEFAULTS: AppState = {
   size: 'tiny',
   seed: 0,
   T: 16,
+  sampler: 'auto',
   lr: 0.01,
   batch: 32,
 };
@@ -113,6 +140,7 @@ export function parseState(search: string): { state: AppState; warnings: string[
     size: pick(q.get('size'), SIZES, DEFAULTS.size, 'size', w),
     seed: num(q.get('seed'), DEFAULTS.seed, 0, 2 ** 31 - 1, 'seed', w, true),
     T: num(q.get('T'), DEFAULTS.T, 1, 256, 'T', w, true),
+    sampler: pick(q.get('sampler'), SAMPLER_NAMES, DEFAULTS.sampler, 'sampler', w),
     lr: num(q.get('lr'), DEFAULTS.lr, 1e-5, 0.1, 'lr', w),
     batch: num(q.get('batch'), DEFAULTS.batch, 1, 256, 'batch', w, true),
   };

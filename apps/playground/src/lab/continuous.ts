@@ -136,7 +136,8 @@ export function buildContinuousRuntime(family: 'gaussian' | 'gaussian-image', mo
       // Dividing x by `scale` lowers the density's entropy by log2(scale) per dimension; add it back.
       return { bits: st.mean / dim / Math.LN2 + Math.log2(scale), stdErr: st.stdErr / dim / Math.LN2 };
     },
-    async sample(rng, batch, steps): Promise<SampleRun> {
+    async sample(rng, batch, steps, samplerName): Promise<SampleRun> {
+      const which = (samplerName ?? opts.sampler) as GaussianSamplerName;
       // z_t of every call is kept on the device and read back after the run (a synchronous read of a
       // device tensor can stall WebGPU in a worker).
       // With each z_t the call's time and raw output are kept too, for the model's x̂0 at that step.
@@ -153,7 +154,7 @@ export function buildContinuousRuntime(family: 'gaussian' | 'gaussian-image', mo
         },
       };
       try {
-        const r = await sampleGaussian(recorder, proc, { sampler: opts.sampler, shape: [batch, ...shape], steps, rng, clipX0 });
+        const r = await sampleGaussian(recorder, proc, { sampler: which, shape: [batch, ...shape], steps, rng, clipX0 });
         kept.push(r.samples);
         const frames: Float32Array[] = [];
         const x0Frames: Float32Array[] = [];
@@ -167,7 +168,7 @@ export function buildContinuousRuntime(family: 'gaussian' | 'gaussian-image', mo
         const last = Float32Array.from((await r.samples.data()) as Float32Array, (v) => v * scale);
         frames.push(last);
         x0Frames.push(last);
-        const sampler = `${opts.sampler} (${proc.name}, ${den.prediction}-prediction)`;
+        const sampler = `${which} (${proc.name}, ${den.prediction}-prediction)`;
         const base = { samples: new Int32Array(0), cost: r.cost, frames: [], sampler, steps };
         return data.kind === 'points' ? { ...base, pointFrames: frames } : { ...base, imageFrames: { size: shape[0]!, channels: shape[2]!, frames, x0Frames } };
       } finally {

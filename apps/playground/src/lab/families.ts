@@ -92,7 +92,8 @@ export interface FamilyRuntime {
   nextBatch?: (rng: Rng, n: number) => tf.Tensor2D;
   /** Continuous families: a one-sample VDM NELBO of n fresh examples, bits per dimension of the data. */
   boundBits?: (rng: Rng, n: number) => Promise<{ bits: number; stdErr: number }>;
-  sample(rng: Rng, batch: number, steps: number): Promise<SampleRun>;
+  /** `sampler`: one of SAMPLERS_BY_FAMILY[family] (state.ts); the family's default when absent. */
+  sample(rng: Rng, batch: number, steps: number, sampler?: string): Promise<SampleRun>;
   dispose(): void;
 }
 
@@ -159,13 +160,15 @@ export function buildRuntime(family: Family, model: AnyModel, source: HmmSource)
       model,
       masked: null,
       loss: (x) => tf.tidy(() => tf.div(tf.mean(arNll(causalLogits(lm, x, V), x)), N) as tf.Scalar),
-      async sample(rng, batch) {
+      async sample(rng, batch, _steps, sampler = 'cached') {
         const prompt = Array.from({ length: batch }, () => [V]);
-        const r = await sampleAr(dataTokenLm(lm, V), { prompt, length: N, rng, cached: true });
+        const cached = sampler !== 'uncached';
+        const r = await sampleAr(dataTokenLm(lm, V), { prompt, length: N, rng, cached });
         // AR writes left to right: frame k is every row's first k+1 tokens.
         const full = rows(r.samples, batch, N);
         const frames = Array.from({ length: N }, (_, k) => full.map((row) => Int32Array.from(row, (v, i) => (i <= k ? v : -1))));
-        return { samples: r.samples, cost: r.cost, frames, sampler: family === 'ar' ? 'ar (KV cache)' : 'ssm (recurrent state)', steps: N };
+        const how = cached ? (family === 'ar' ? 'KV cache' : 'recurrent state') : 'no cache: full forward per token';
+        return { samples: r.samples, cost: r.cost, frames, sampler: `${family} (${how})`, steps: N };
       },
       dispose: () => model.dispose(),
     };
@@ -179,11 +182,12 @@ export function buildRuntime(family: Family, model: AnyModel, source: HmmSource)
       model,
       masked: proc,
       loss: (x, rng) => tf.tidy(() => tf.div(tf.mean(maskedNelbo(proc, den, x, rng, { sampling: 'stratified' })), N) as tf.Scalar),
-      async sample(rng, batch, steps) {
+      async sample(rng, batch, steps, sampler = 'cached') {
         const frames: Int32Array[][] = [];
-        const r = await sampleMasked(recording(den, frames, batch, N, proc.maskId), proc, { batch, seqLen: N, steps, rng, cached: true });
+        const cached = sampler !== 'uncached';
+        const r = await sampleMasked(recording(den, frames, batch, N, proc.maskId), proc, { batch, seqLen: N, steps, rng, cached });
         frames.push(rows(r.samples, batch, N));
-        return { samples: r.samples, cost: r.cost, frames, sampler: 'masked (cached)', steps };
+        return { samples: r.samples, cost: r.cost, frames, sampler: cached ? 'masked (cached)' : 'masked (uncached: a model call every step)', steps };
       },
       dispose: () => model.dispose(),
     };

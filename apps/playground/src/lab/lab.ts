@@ -10,7 +10,7 @@ import { decodeSafetensors, loadModel, tensorsToSafetensors, type AnyModel, type
 import { GAUSSIAN_SCHEDULES, GaussianProcess, MaskedProcess, type GaussianScheduleKind } from '@altar/noise';
 import { Trainer, type ParamMap } from '@altar/train';
 import type { ElboResult, ForwardData, ModelSummary, RaceResult, SampleResult, ScheduleGrid, SourceInfo, SweepPoint, TrainConfigMsg, WorkerEvent } from '../protocol.js';
-import { TOKEN_FAMILIES, isContinuous, pointSourceOf, type Family, type PointSourceName, type ProcessName, type Size, type SourceName } from '../state.js';
+import { SAMPLERS_BY_FAMILY, TOKEN_FAMILIES, isContinuous, samplerFor, pointSourceOf, type Family, type PointSourceName, type ProcessName, type Size, type SourceName } from '../state.js';
 import { buildGaussianRuntime, buildRuntime, interactiveTrainConfig, familyOfModel, mixtureScale, modelConfigFor, newModel, GAUSSIAN_PROCESS, type FamilyRuntime, type SampleRun } from './families.js';
 import { buildContinuousRuntime, IMAGE_SIZE, IMAGE_TRAIN, imageModelConfig, imageSource } from './continuous.js';
 import { createModel } from '@altar/models';
@@ -429,16 +429,19 @@ export class Lab {
     };
   }
 
-  sample(family: Family, T: number, seed: number, batch: number, size: Size): Promise<SampleResult> {
-    return this.lock.run(() => this.sampleUnlocked(family, T, seed, batch, size));
+  /** `sampler`: 'auto' (the family's default) or one of SAMPLERS_BY_FAMILY[family]; anything else is an error naming the choices. */
+  async sample(family: Family, T: number, seed: number, batch: number, size: Size, sampler = 'auto'): Promise<SampleResult> {
+    const list = SAMPLERS_BY_FAMILY[family];
+    if (sampler !== 'auto' && !list.includes(sampler)) throw new AltarError('BAD_ARG', `sample: sampler '${sampler}' does not apply to ${family} (use ${list.join(', ')})`);
+    return this.lock.run(() => this.sampleUnlocked(family, T, seed, batch, size, samplerFor(family, sampler)));
   }
 
-  private async sampleUnlocked(family: Family, T: number, seed: number, batch: number, size: Size): Promise<SampleResult> {
+  private async sampleUnlocked(family: Family, T: number, seed: number, batch: number, size: Size, sampler: string): Promise<SampleResult> {
     const s = this.slots.get(family) ?? this.slot(family, size, seed);
     const rng = new Rng(seed).fork(`sample:${family}:${T}`);
     const B = family === 'gaussian' ? Math.max(batch, 400) : batch;
     // Sample with the trainer's EMA weights where it keeps them (the continuous families).
-    const run = s.trainer ? await s.trainer.withEvalWeights(() => s.runtime.sample(rng, B, T)) : await s.runtime.sample(rng, B, T);
+    const run = s.trainer ? await s.trainer.withEvalWeights(() => s.runtime.sample(rng, B, T, sampler)) : await s.runtime.sample(rng, B, T, sampler);
     return this.toResult(family, run, B, s.runtime.model, s.source, s.boundBits);
   }
 

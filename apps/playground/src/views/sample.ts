@@ -4,7 +4,18 @@ import { tokenRow } from '../ui/tokens.js';
 import { drawImage, drawPoints } from '../charts/canvas.js';
 import { FAMILY_OPTS, isExact } from './train.js';
 import type { SampleResult, SourceInfo } from '../protocol.js';
-import type { AppState, Family } from '../state.js';
+import { SAMPLERS_BY_FAMILY, samplerFor, type AppState, type Family, type SamplerName } from '../state.js';
+
+const SAMPLER_LABELS: Record<string, string> = {
+  cached: 'cached (KV cache / state / reused outputs)',
+  uncached: 'uncached (a full model call every step)',
+  ancestral: 'ancestral',
+  ddim: 'DDIM, η = 0 (deterministic)',
+  ddpm: 'DDPM ancestral (stochastic)',
+  'ode-euler': 'probability-flow ODE, Euler',
+  'ode-heun': 'probability-flow ODE, Heun (2 calls/step)',
+  sde: 'reverse SDE, Euler–Maruyama',
+};
 import type { Ctx, View } from './view.js';
 
 export class SampleView implements View {
@@ -16,6 +27,7 @@ export class SampleView implements View {
   private frame = 0;
   private timer = 0;
   private modelNote = '';
+  private running = false;
   /** Image family: show the model's x̂0 at each step instead of z_t. */
   private showX0 = false;
 
@@ -45,7 +57,7 @@ export class SampleView implements View {
   private ctrlKey = '';
 
   update(s: AppState): void {
-    const key = `${s.family}|${s.T}|${s.seed}`;
+    const key = `${s.family}|${s.T}|${s.seed}|${s.sampler}`;
     if (key === this.ctrlKey) return;
     this.ctrlKey = key;
     clear(this.controls);
@@ -60,7 +72,8 @@ export class SampleView implements View {
     this.controls.append(
       h('h2', {}, 'Watch sampling'),
       field('Model', select(FAMILY_OPTS, s.family, (v) => this.ctx.setState({ family: v as Family }), 'family-select')),
-      field('Diffusion steps T', h('div.slider-row', {}, T, Tl), isExact(s.family) ? 'AR and SSM always take n = 32 steps' : s.family === 'd3pm' ? 'ancestral D3PM sampler (T ≤ 32: skips steps)' : s.family === 'gaussian' || s.family === 'gaussian-image' ? 'DDIM (η = 0) with EMA weights, VP cosine schedule' : 'ancestral sampler with caching, α_t = 1 − t'),
+      field('Sampler', select(SAMPLERS_BY_FAMILY[s.family].map((n, i) => [n, `${SAMPLER_LABELS[n] ?? n}${i === 0 ? ' (default)' : ''}`] as const), samplerFor(s.family, s.sampler), (v) => this.ctx.setState({ sampler: v as SamplerName }), 'sampler-select')),
+      field('Diffusion steps T', h('div.slider-row', {}, T, Tl), isExact(s.family) ? 'AR and SSM always take n = 32 steps' : s.family === 'd3pm' ? 'ancestral D3PM sampler (T ≤ 32: skips steps)' : s.family === 'gaussian' || s.family === 'gaussian-image' ? 'EMA weights, VP cosine schedule (Heun: 2 model calls per step)' : 'ancestral sampler with caching, α_t = 1 − t'),
       field('Seed', seed),
       h('div.buttons', {}, h('button.primary', { 'data-testid': 'sample-run', onclick: () => void this.run() }, '▶ Sample')),
       h('p.muted.small', {}, 'Uses the model trained in the Train view (or a fresh, untrained one if there is none: then expect noise).'),
@@ -75,12 +88,16 @@ export class SampleView implements View {
   private async run(): Promise<void> {
     const s = this.ctx.getState();
     clearInterval(this.timer);
+    // The previous run leaves the stage at once: no stale output while the new one is computed.
+    this.result = null;
+    this.running = true;
+    this.render();
     this.out.classList.add('loading');
     try {
       const models = await this.ctx.client.call('models', {});
       const m = models.find((x) => x.family === s.family);
       this.modelNote = m ? `${m.origin}, step ${m.step}` : 'untrained (train it first in the Train view)';
-      this.result = await this.ctx.client.call('sample', { family: s.family, T: s.T, seed: s.seed, batch: s.family === 'gaussian' ? 600 : s.family === 'gaussian-image' ? 16 : 8, size: s.size });
+      this.result = await this.ctx.client.call('sample', { family: s.family, T: s.T, seed: s.seed, batch: s.family === 'gaussian' ? 600 : s.family === 'gaussian-image' ? 16 : 8, size: s.size, sampler: samplerFor(s.family, s.sampler) });
       this.frame = 0;
       const frames = this.frameCount();
       const dt = Math.max(30, Math.min(250, 2400 / frames));
@@ -95,6 +112,7 @@ export class SampleView implements View {
     } catch (e) {
       this.ctx.toast((e as Error).message, 'error');
     } finally {
+      this.running = false;
       this.out.classList.remove('loading');
     }
     this.render();
@@ -105,7 +123,7 @@ export class SampleView implements View {
     const r = this.result;
     const info = this.info;
     if (!r || (!info && !r.points && !r.images)) {
-      this.out.append(h('div.placeholder.tall', {}, 'Press Sample to run the reverse process.'));
+      this.out.append(h('div.placeholder.tall', {}, this.running ? 'Sampling… (the frames play back when the run is done)' : 'Press Sample to run the reverse process.'));
       return;
     }
     if (r.points) {

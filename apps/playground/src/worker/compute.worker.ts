@@ -53,7 +53,7 @@ const handlers: { [K in RequestName]: Handler<K> } = {
   },
   trainSteps: async (r) => lab.trainSteps(r, r.steps),
   models: async () => lab.models(),
-  sample: async (r) => lab.sample(r.family, r.T, r.seed, r.batch, r.size),
+  sample: async (r) => lab.sample(r.family, r.T, r.seed, r.batch, r.size, r.sampler),
   race: async (r) => lab.race(r.T, r.seed, r.batch, r.size),
   sweep: async (r) => lab.sweep(r.Ts, r.seed, r.batch, r.size),
   elbo: async (r) => lab.elbo(r.T, r.seed, r.draws, r.size),
