@@ -3,7 +3,8 @@
  * in headless Chromium (built dist/, wasm unless SHOWCASE_BACKEND says otherwise) and saves screenshots
  * of their Train and Sample views under test-output/showcase-*.png, printing the figures shown.
  *   pnpm --filter @altar/playground build && pnpm --filter @altar/playground showcase
- * Env: SHOWCASE_IMAGE_STEPS (default 400), SHOWCASE_POINT_STEPS (default 1000), SHOWCASE_BACKEND (wasm).
+ * Env: SHOWCASE_IMAGE_STEPS (default 400), SHOWCASE_POINT_STEPS (default 1000; 0 skips), SHOWCASE_BACKEND (wasm),
+ * SHOWCASE_SIZE (tiny | small, both families).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,6 +18,7 @@ const out = join(here, '..', 'test-output');
 const backend = process.env['SHOWCASE_BACKEND'] ?? 'wasm';
 const imageSteps = Number(process.env['SHOWCASE_IMAGE_STEPS'] ?? 400);
 const pointSteps = Number(process.env['SHOWCASE_POINT_STEPS'] ?? 1000);
+const size = process.env['SHOWCASE_SIZE'] === 'small' ? 'small' : 'tiny';
 
 async function text(page: Page, testid: string): Promise<string> {
   return ((await page.textContent(`[data-testid="${testid}"]`)) ?? '').trim();
@@ -58,8 +60,8 @@ async function main(): Promise<void> {
   try {
     const page = await l.browser.newPage();
     page.on('pageerror', (e) => process.stderr.write(`pageerror: ${e.message}\n`));
-    await train(page, `${server.url}?backend=${backend}&view=train&family=gaussian-image&lr=0.003&batch=16&T=32`, imageSteps, 'images');
-    await train(page, `${server.url}?backend=${backend}&view=train&family=gaussian&source=grid&batch=128&T=32`, pointSteps, 'grid');
+    await train(page, `${server.url}?backend=${backend}&view=train&family=gaussian-image&size=${size}&lr=0.003&batch=16&T=32`, imageSteps, `images-${size}`);
+    if (pointSteps > 0) await train(page, `${server.url}?backend=${backend}&view=train&family=gaussian&size=${size}&source=grid&batch=128&T=32`, pointSteps, `grid-${size}`);
   } finally {
     await l.close();
     await server.close();

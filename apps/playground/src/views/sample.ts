@@ -7,14 +7,14 @@ import type { SampleResult, SourceInfo } from '../protocol.js';
 import { SAMPLERS_BY_FAMILY, samplerFor, type AppState, type Family, type SamplerName } from '../state.js';
 
 const SAMPLER_LABELS: Record<string, string> = {
-  cached: 'cached (KV cache / state / reused outputs)',
-  uncached: 'uncached (a full model call every step)',
+  cached: 'cached',
+  uncached: 'uncached (a call every step)',
   ancestral: 'ancestral',
-  ddim: 'DDIM, η = 0 (deterministic)',
-  ddpm: 'DDPM ancestral (stochastic)',
-  'ode-euler': 'probability-flow ODE, Euler',
-  'ode-heun': 'probability-flow ODE, Heun (2 calls/step)',
-  sde: 'reverse SDE, Euler–Maruyama',
+  ddim: 'DDIM, η = 0',
+  ddpm: 'DDPM, ancestral',
+  'ode-euler': 'PF-ODE, Euler',
+  'ode-heun': 'PF-ODE, Heun',
+  sde: 'reverse SDE',
 };
 import type { Ctx, View } from './view.js';
 
