@@ -112,10 +112,13 @@ export function restoreHistories(savedSteps: Map<Family, number>): void {
   for (const [f, h] of stored) {
     const step = savedSteps.get(f);
     if (step === undefined || !Array.isArray(h.steps) || !Array.isArray(h.boundSteps) || !Array.isArray(h.boundBits)) continue;
-    const keep = h.steps.findIndex((s) => s > step);
-    const n = keep < 0 ? h.steps.length : keep;
-    const kb = h.boundSteps.findIndex((s) => s > step);
-    const nb = kb < 0 ? h.boundSteps.length : kb;
+    // How many points of a series were recorded at or before the saved step.
+    const upTo = (steps: number[]): number => {
+      const k = steps.findIndex((s) => s > step);
+      return k < 0 ? steps.length : k;
+    };
+    const n = upTo(h.steps);
+    const nb = upTo(h.boundSteps);
     histories.set(f, { ...h, steps: h.steps.slice(0, n), bits: h.bits.slice(0, n), boundSteps: h.boundSteps.slice(0, nb), boundBits: h.boundBits.slice(0, nb), boundStdErr: Number(h.boundStdErr) || 0, running: false });
   }
   saveHistories();

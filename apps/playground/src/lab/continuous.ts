@@ -120,6 +120,7 @@ export function buildContinuousRuntime(family: 'gaussian' | 'gaussian-image', mo
     family,
     model,
     masked: null,
+    continuous: { process: opts.process, dataScale: scale },
     unitsPerExample: data.kind === 'points' ? 1 : dim,
     nextBatch: (rng, n) => draw(rng, n) as tf.Tensor2D,
     loss: opts.loss ?? ((x, rng) => tf.tidy(() => predictionMse(proc, den, toModel(x), rng))),
@@ -138,42 +139,41 @@ export function buildContinuousRuntime(family: 'gaussian' | 'gaussian-image', mo
     },
     async sample(rng, batch, steps, samplerName): Promise<SampleRun> {
       const which = (samplerName ?? opts.sampler) as GaussianSamplerName;
-      // z_t of every call is kept on the device and read back after the run (a synchronous read of a
-      // device tensor can stall WebGPU in a worker).
-      // With each z_t the call's time and raw output are kept too, for the model's x̂0 at that step.
-      const kept: tf.Tensor[] = [];
-      const calls: Array<{ z: tf.Tensor; t: tf.Tensor; pred: tf.Tensor }> = [];
+      // z_t of every call (and for images the call's time and output, for the model's x̂0 there) is kept on
+      // the device and read back after the run: a synchronous read of a device tensor can stall WebGPU in a worker.
+      const images = data.kind === 'images';
+      const calls: Array<{ z: tf.Tensor; t?: tf.Tensor; pred?: tf.Tensor }> = [];
       const recorder: Denoiser = {
         prediction: den.prediction,
         paramCount: () => den.paramCount(),
         bytesPerWeight: den.bytesPerWeight,
         predict: (zt, t) => {
           const pred = den.predict(zt, t);
-          calls.push({ z: tf.keep(tf.clone(zt)), t: tf.keep(tf.clone(t)), pred: tf.keep(tf.clone(pred)) });
+          calls.push(images ? { z: tf.keep(tf.clone(zt)), t: tf.keep(tf.clone(t)), pred: tf.keep(tf.clone(pred)) } : { z: tf.keep(tf.clone(zt)) });
           return pred;
         },
       };
       try {
         const r = await sampleGaussian(recorder, proc, { sampler: which, shape: [batch, ...shape], steps, rng, clipX0 });
-        kept.push(r.samples);
+        const samples = (await r.samples.data()) as Float32Array;
+        r.samples.dispose();
+        const last = Float32Array.from(samples, (v) => v * scale);
         const frames: Float32Array[] = [];
         const x0Frames: Float32Array[] = [];
         for (const c of calls) {
           const z = (await c.z.data()) as Float32Array;
-          const p = (await c.pred.data()) as Float32Array;
-          const t = ((await c.t.data()) as Float32Array)[0]!; // one time per call
           frames.push(Float32Array.from(z, (v) => v * scale));
-          x0Frames.push(hostX0(den.prediction, z, p, proc.alpha(t), proc.sigma(t), clipX0, scale));
+          if (c.t && c.pred) {
+            const t = ((await c.t.data()) as Float32Array)[0]!; // one time per call
+            x0Frames.push(hostX0(den.prediction, z, (await c.pred.data()) as Float32Array, proc.alpha(t), proc.sigma(t), clipX0, scale));
+          }
         }
-        const last = Float32Array.from((await r.samples.data()) as Float32Array, (v) => v * scale);
         frames.push(last);
-        x0Frames.push(last);
         const sampler = `${which} (${proc.name}, ${den.prediction}-prediction)`;
         const base = { samples: new Int32Array(0), cost: r.cost, frames: [], sampler, steps };
-        return data.kind === 'points' ? { ...base, pointFrames: frames } : { ...base, imageFrames: { size: shape[0]!, channels: shape[2]!, frames, x0Frames } };
+        return images ? { ...base, imageFrames: { size: shape[0]!, channels: shape[2]!, frames, x0Frames: [...x0Frames, last] } } : { ...base, pointFrames: frames };
       } finally {
-        tf.dispose(kept);
-        for (const c of calls) tf.dispose([c.z, c.t, c.pred]);
+        for (const c of calls) tf.dispose([c.z, ...(c.t ? [c.t] : []), ...(c.pred ? [c.pred] : [])]);
       }
     },
     dispose: () => model.dispose(),

@@ -13,11 +13,11 @@ import { AltarError, type Rng } from '@altar/backend';
 import type { GaussianMixtureSource, HmmSource } from '@altar/data';
 import { arNll, d3pmNelbo, maskedNelbo } from '@altar/elbo';
 import { createModel, validateModelConfig, type AnyModel, type ArTransformer, type DiffusionTransformer, type ModelConfig, type SsmLm } from '@altar/models';
-import { D3PMProcess, GaussianProcess, MaskedProcess } from '@altar/noise';
+import { D3PMProcess, GaussianProcess, MaskedProcess, type GaussianScheduleKind } from '@altar/noise';
 import { sampleAr, sampleD3pm, sampleMasked, type CostRecord } from '@altar/samplers';
 import type { LossFn, TrainConfig } from '@altar/train';
 import type { Family, Size } from '../state.js';
-import { buildContinuousRuntime, imageModelConfig, predictionMse } from './continuous.js';
+import { buildContinuousRuntime, imageModelConfig, imageSource, predictionMse } from './continuous.js';
 
 /** D3PM's number of discrete steps: 32 matches n, so its sampler costs what AR costs at most. */
 export const D3PM_T = 32;
@@ -90,6 +90,8 @@ export interface FamilyRuntime {
   /** Continuous families: units per example for the speed figure (1 per point, H·W·C per image) and the training batch. */
   unitsPerExample?: number;
   nextBatch?: (rng: Rng, n: number) => tf.Tensor2D;
+  /** Continuous families: the noise schedule, and the scale the model divides the data by (x / scale). */
+  continuous?: { process: GaussianScheduleKind; dataScale: number };
   /** Continuous families: a one-sample VDM NELBO of n fresh examples, bits per dimension of the data. */
   boundBits?: (rng: Rng, n: number) => Promise<{ bits: number; stdErr: number }>;
   /** `sampler`: one of SAMPLERS_BY_FAMILY[family] (state.ts); the family's default when absent. */
@@ -294,4 +296,9 @@ export function buildGaussianRuntime(model: AnyModel, gmm: GaussianMixtureSource
       return predictionMse(proc, den, tf.div(x, scale), rng, times);
     });
   return buildContinuousRuntime('gaussian', model, { kind: 'points', gmm, scale }, { process: GAUSSIAN_PROCESS, sampler: GAUSSIAN_SAMPLER, loss });
+}
+
+/** Gaussian diffusion on the playground's 16×16 grey shapes: a U-Net on the default v-MSE, DDIM (continuous.ts). */
+export function buildImageRuntime(model: AnyModel, process: GaussianScheduleKind = GAUSSIAN_PROCESS): FamilyRuntime {
+  return buildContinuousRuntime('gaussian-image', model, { kind: 'images', images: imageSource() }, { process, sampler: GAUSSIAN_SAMPLER });
 }

@@ -11,8 +11,8 @@ import { GAUSSIAN_SCHEDULES, GaussianProcess, MaskedProcess, type GaussianSchedu
 import { Trainer, type ParamMap } from '@altar/train';
 import type { ElboResult, ForwardData, ModelSummary, RaceResult, SampleResult, ScheduleGrid, SourceInfo, SweepPoint, TrainConfigMsg, WorkerEvent } from '../protocol.js';
 import { SAMPLERS_BY_FAMILY, TOKEN_FAMILIES, isContinuous, samplerFor, pointSourceOf, type Family, type PointSourceName, type ProcessName, type Size, type SourceName } from '../state.js';
-import { buildGaussianRuntime, buildRuntime, interactiveTrainConfig, familyOfModel, mixtureScale, modelConfigFor, newModel, GAUSSIAN_PROCESS, type FamilyRuntime, type SampleRun } from './families.js';
-import { buildContinuousRuntime, IMAGE_SIZE, IMAGE_TRAIN, imageModelConfig, imageSource } from './continuous.js';
+import { buildGaussianRuntime, buildImageRuntime, buildRuntime, interactiveTrainConfig, familyOfModel, modelConfigFor, newModel, GAUSSIAN_PROCESS, GAUSSIAN_SAMPLER, type FamilyRuntime, type SampleRun } from './families.js';
+import { buildContinuousRuntime, IMAGE_SIZE, IMAGE_TRAIN, imageModelConfig } from './continuous.js';
 import { createModel } from '@altar/models';
 import { elboTerms, oneTermSamples } from './anatomy.js';
 import { ModelStore, SAVE_EVERY_MS } from './persist.js';
@@ -38,9 +38,6 @@ interface Slot {
   boundStdErr: number;
   boundStep: number;
   savedAtMs: number;
-  /** Continuous families: the scale the model divides the data by, and the noise schedule. */
-  dataScale: number;
-  process: GaussianScheduleKind;
   /** The running training loop (resolved when it has stopped and saved). */
   loopDone?: Promise<void>;
 }
@@ -200,7 +197,7 @@ export class Lab {
       source === 'hmm'
         ? buildRuntime(family, newModel(family, size, this.hmm, seed), this.hmm)
         : source === 'shapes'
-          ? buildContinuousRuntime('gaussian-image', createModel(imageModelConfig(size, seed)), { kind: 'images', images: imageSource() }, { process: GAUSSIAN_PROCESS, sampler: 'ddim' })
+          ? buildImageRuntime(createModel(imageModelConfig(size, seed)))
           : buildGaussianRuntime(createModel(modelConfigFor('gaussian', size, 0, 0, seed)), this.gmm(source));
     const s: Slot = {
       runtime,
@@ -219,8 +216,6 @@ export class Lab {
       boundStdErr: 0,
       boundStep: -1,
       savedAtMs: 0,
-      dataScale: source === 'hmm' || source === 'shapes' ? 1 : mixtureScale(this.gmm(source)),
-      process: GAUSSIAN_PROCESS,
     };
     this.slots.set(family, s);
     return s;
@@ -503,10 +498,11 @@ export class Lab {
     const m = s.runtime.model;
     // The metadata `altar train` writes (the model config, the family, the step); the continuous families
     // add the playground's own family name and the data scale their model sees (x / scale).
-    const meta: Record<string, string> = { format: 'altar', step: String(this.stepOf(s)), 'altar.config': JSON.stringify(m.config), 'altar.family': isContinuous(family) ? 'gaussian' : family };
-    if (isContinuous(family)) {
+    const cont = s.runtime.continuous;
+    const meta: Record<string, string> = { format: 'altar', step: String(this.stepOf(s)), 'altar.config': JSON.stringify(m.config), 'altar.family': cont ? 'gaussian' : family };
+    if (cont) {
       meta['altar.playground.family'] = family;
-      meta['altar.dataScale'] = String(s.source === 'shapes' || s.source === 'hmm' ? 1 : s.dataScale);
+      meta['altar.dataScale'] = String(cont.dataScale);
     }
     // The sampling weights: the EMA where the trainer keeps one (continuous families), else the live ones.
     const write = () => tensorsToSafetensors(m.getWeights(), meta);
@@ -515,10 +511,10 @@ export class Lab {
       s.source === 'hmm' ? { source: 'hmm', hmm: {} } : s.source === 'shapes' ? { source: 'images', images: { size: IMAGE_SIZE, channels: 1 } } : { source: 'gmm', gmm: { preset: s.source, dim: 2 } };
     const run = {
       name: `playground-${family}`,
-      family: isContinuous(family) ? 'gaussian' : family,
+      family: cont ? 'gaussian' : family,
       data,
       model: m.config,
-      diffusion: family === 'masked-diffusion' ? { process: 'masked', schedule: 'linear' } : family === 'd3pm' ? { process: 'uniform', schedule: 'cosine' } : isContinuous(family) ? { process: s.process } : { process: 'none' },
+      diffusion: family === 'masked-diffusion' ? { process: 'masked', schedule: 'linear' } : family === 'd3pm' ? { process: 'uniform', schedule: 'cosine' } : cont ? { process: cont.process } : { process: 'none' },
       train: { lr: s.lr, seed: s.seed, steps: this.stepOf(s) },
     };
     return { config: `${JSON.stringify(run, null, 2)}\n`, safetensors: weights };
@@ -573,10 +569,10 @@ export class Lab {
     return this.install(family, runtime, 'hmm', meta, origin);
   }
 
-  private install(family: Family, runtime: FamilyRuntime, source: Slot['source'], meta: Record<string, string>, origin: string, extra: Partial<Slot> = {}): ModelSummary {
+  private install(family: Family, runtime: FamilyRuntime, source: Slot['source'], meta: Record<string, string>, origin: string): ModelSummary {
     this.trainReset(family, false);
     const steps = Number.parseInt(meta['step'] ?? '0', 10) || 0;
-    const slot: Slot = { runtime, source, size: 'checkpoint', trainer: null, lr: 0, batch: 0, seed: 0, running: false, busySec: 0, tokens: 0, stepBase: steps, origin, boundBits: null, boundStdErr: 0, boundStep: -1, savedAtMs: performance.now(), dataScale: 1, process: GAUSSIAN_PROCESS, ...extra };
+    const slot: Slot = { runtime, source, size: 'checkpoint', trainer: null, lr: 0, batch: 0, seed: 0, running: false, busySec: 0, tokens: 0, stepBase: steps, origin, boundBits: null, boundStdErr: 0, boundStep: -1, savedAtMs: performance.now() };
     this.slots.set(family, slot);
     return this.summary(family, slot);
   }
@@ -612,15 +608,14 @@ export class Lab {
     let runtime: FamilyRuntime;
     try {
       // Points on the playground's own schedule train on with its recipe (time weighting included).
-      if (source !== 'shapes' && process === GAUSSIAN_PROCESS) runtime = buildGaussianRuntime(model, this.gmm(source), scale);
-      else {
-        const d = source === 'shapes' ? { kind: 'images' as const, images: imageSource() } : { kind: 'points' as const, gmm: this.gmm(source), scale };
-        runtime = buildContinuousRuntime(family, model, d, { process: process as GaussianScheduleKind, sampler: 'ddim' });
-      }
+      const kind = process as GaussianScheduleKind;
+      if (source === 'shapes') runtime = buildImageRuntime(model, kind);
+      else if (kind === GAUSSIAN_PROCESS) runtime = buildGaussianRuntime(model, this.gmm(source), scale);
+      else runtime = buildContinuousRuntime(family, model, { kind: 'points', gmm: this.gmm(source), scale }, { process: kind, sampler: GAUSSIAN_SAMPLER });
     } catch (e) {
       model.dispose();
       throw new ConfigError('config.json.model', (e as Error).message);
     }
-    return this.install(family, runtime, source, meta, origin, { dataScale: scale, process: process as GaussianScheduleKind });
+    return this.install(family, runtime, source, meta, origin);
   }
 }

@@ -18,6 +18,15 @@ const SAMPLER_LABELS: Record<string, string> = {
 };
 import type { Ctx, View } from './view.js';
 
+/** NFE, weight bytes (the lecture's NFE × P × 4 B) and wall time of a run; `rate` names what cost.tokensPerSec counts. */
+function costStats(r: SampleResult, nfeNote: string, rate?: string): HTMLElement[] {
+  return [
+    stat('NFE', fmtInt(r.cost.nfe), 'sample-nfe', nfeNote),
+    stat('Weights loaded', fmtBytes(r.cost.weightBytesLoaded), 'sample-bytes', `NFE × ${fmtInt(r.paramCount)} × 4 B`),
+    stat('Wall time', fmtMs(r.cost.wallMs), 'sample-wall', rate && `${fmtInt(r.cost.tokensPerSec)} ${rate}`),
+  ];
+}
+
 export class SampleView implements View {
   private root!: HTMLElement;
   private controls!: HTMLElement;
@@ -153,9 +162,7 @@ export class SampleView implements View {
         f.map((seq, b) => tokenRow(seq, info, { fresh: seq.map((v, i) => v >= 0 && (prev[b]?.[i] ?? -1) < 0) })),
       ),
       h('div.stats', {},
-        stat('NFE', fmtInt(r.cost.nfe), 'sample-nfe', isExact(r.family) ? 'n sequential steps' : `T = ${r.steps} steps`),
-        stat('Weights loaded', fmtBytes(r.cost.weightBytesLoaded), 'sample-bytes', `NFE × ${fmtInt(r.paramCount)} × 4 B`),
-        stat('Wall time', fmtMs(r.cost.wallMs), 'sample-wall', `${fmtInt(r.cost.tokensPerSec)} tokens/s`),
+        ...costStats(r, isExact(r.family) ? 'n sequential steps' : `T = ${r.steps} steps`, 'tokens/s'),
         stat('NLL under the source', r.nllBits.toFixed(2), 'sample-nll', `bits/token (source entropy ${info.entropyBits?.toFixed(2)})`),
       ),
     );
@@ -183,9 +190,7 @@ export class SampleView implements View {
       h('div.slider-row.wide', {}, scrub),
       h('div.canvas-wrap', { 'data-testid': 'sample-output', 'data-done': String(done), 'data-points': String((p.frames[F - 1]?.length ?? 0) / 2) }, canvas),
       h('div.stats', {},
-        stat('NFE', fmtInt(r.cost.nfe), 'sample-nfe', `T = ${r.steps} steps`),
-        stat('Weights loaded', fmtBytes(r.cost.weightBytesLoaded), 'sample-bytes', `NFE × ${fmtInt(r.paramCount)} × 4 B`),
-        stat('Wall time', fmtMs(r.cost.wallMs), 'sample-wall'),
+        ...costStats(r, `T = ${r.steps} steps`),
         stat('NLL under the source', r.nllBits.toFixed(2), 'sample-nll', `bits/dim (source entropy ${p.entropyBits.toFixed(2)})`),
       ),
     );
@@ -214,9 +219,7 @@ export class SampleView implements View {
       h('label.check', {}, toggle, h('span', {}, this.showX0 ? ' showing the model\'s guess of the clean images, x̂₀(z_t), at each step' : ' show the model\'s guess of the clean images, x̂₀(z_t), instead of the noisy z_t')),
       h('div', { 'data-testid': 'sample-output', 'data-done': String(done), 'data-images': String(im.batch), 'data-view': this.showX0 ? 'x0' : 'z' }, grid),
       h('div.stats', {},
-        stat('NFE', fmtInt(r.cost.nfe), 'sample-nfe', `T = ${r.steps} steps`),
-        stat('Weights loaded', fmtBytes(r.cost.weightBytesLoaded), 'sample-bytes', `NFE × ${fmtInt(r.paramCount)} × 4 B`),
-        stat('Wall time', fmtMs(r.cost.wallMs), 'sample-wall', `${fmtInt(r.cost.tokensPerSec)} images/s`),
+        ...costStats(r, `T = ${r.steps} steps`, 'images/s'),
         stat('Model NELBO', im.boundBits === null ? '—' : im.boundBits.toFixed(2), 'sample-nll', 'bits/dim on fresh data (shapes have no known density)'),
       ),
     );

@@ -29,8 +29,9 @@ export const SIZE_OPTS = [
 ] as const;
 const SIZE_OPTS_BY_FAMILY: Partial<Record<Family, ReadonlyArray<readonly [string, string]>>> = {
   gaussian: [
-    ['tiny', 'tiny: MLP width 128'],
-    ['small', 'small: MLP width 256'],
+    // GAUSSIAN_WIDTH · dModel wide, GAUSSIAN_LAYERS blocks (lab/families.ts; not imported: it brings tfjs).
+    ['tiny', 'tiny: MLP 64 wide × 2 blocks'],
+    ['small', 'small: MLP 128 wide × 2 blocks'],
   ],
   'gaussian-image': [
     ['tiny', 'tiny: U-Net 8 → 16 channels (25k)'],
