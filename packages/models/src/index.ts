@@ -17,6 +17,7 @@ export { BaseModel, type Model } from './models/base.js';
 export { ArTransformer, type ArState } from './models/ar-transformer.js';
 export { DiffusionTransformer } from './models/diffusion-transformer.js';
 export { SsmLm, type MixerState, type SsmState } from './models/ssm-lm.js';
+export { bosDataLm, bosDataLogits } from './models/bos-lm.js';
 export { MlpDenoiser } from './models/mlp-denoiser.js';
 export { UNet, Conv3x3 } from './models/unet.js';
 export { ParamStore, type Init } from './layers/params.js';

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, type Rng } from '@altar/backend';
 import type { GaussianMixtureSource, HmmSource } from '@altar/data';
 import { arNll, d3pmNelbo, maskedNelbo } from '@altar/elbo';
-import { createModel, validateModelConfig, type AnyModel, type ArTransformer, type DiffusionTransformer, type ModelConfig, type SsmLm } from '@altar/models';
+import { bosDataLm, bosDataLogits, createModel, validateModelConfig, type AnyModel, type ArTransformer, type DiffusionTransformer, type ModelConfig, type SsmLm } from '@altar/models';
 import { D3PMProcess, GaussianProcess, MaskedProcess, type GaussianScheduleKind } from '@altar/noise';
 import { sampleAr, sampleD3pm, sampleMasked, type CostRecord } from '@altar/samplers';
 import type { LossFn, TrainConfig } from '@altar/train';
@@ -99,36 +99,6 @@ export interface FamilyRuntime {
   dispose(): void;
 }
 
-/** Data logits of a causal LM with BOS: input [BOS, x_1..x_{n−1}] → logits (B, N, V) predicting x_1..x_n. */
-function causalLogits(model: ArTransformer | SsmLm, x: tf.Tensor2D, V: number): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [B, N] = x.shape;
-    const bos = tf.fill([B, 1], V, 'int32');
-    const inp = tf.concat([bos, tf.slice(x, [0, 0], [B, N - 1])], 1) as tf.Tensor2D; // (B, N)
-    return tf.slice(model.forward(inp), [0, 0, 0], [B, N, V]) as tf.Tensor3D; // (B, N, V)
-  });
-}
-
-/** A CausalLm view over the V data tokens (drops the BOS logit) for @altar/samplers' sampleAr. */
-function dataTokenLm(model: ArTransformer | SsmLm, V: number) {
-  type S = ReturnType<typeof model.initState>;
-  const m = model as unknown as { step(t: tf.Tensor, s: S): { logits: tf.Tensor2D; state: S }; disposeState(s: S): void; initState(b: number): S };
-  return {
-    vocabSize: V,
-    paramCount: () => model.paramCount(),
-    bytesPerWeight: model.bytesPerWeight,
-    forward: (t: tf.Tensor2D) => tf.tidy(() => tf.slice(model.forward(t), [0, 0, 0], [t.shape[0], t.shape[1], V]) as tf.Tensor3D),
-    initState: (b: number) => m.initState(b),
-    step: (tok: tf.Tensor1D, s: S) => {
-      const r = m.step(tok, s);
-      const logits = tf.tidy(() => tf.slice(r.logits, [0, 0], [r.logits.shape[0], V]) as tf.Tensor2D);
-      r.logits.dispose();
-      return { logits, state: r.state };
-    },
-    disposeState: (s: S) => m.disposeState(s),
-  };
-}
-
 /**
  * Wraps a denoiser so each network call records its input z_t (the sampler builds z_t fresh from host
  * tokens, so reading it back is free: the values are still on the host). Masked ids become −1.
@@ -161,11 +131,11 @@ export function buildRuntime(family: Family, model: AnyModel, source: HmmSource)
       family,
       model,
       masked: null,
-      loss: (x) => tf.tidy(() => tf.div(tf.mean(arNll(causalLogits(lm, x, V), x)), N) as tf.Scalar),
+      loss: (x) => tf.tidy(() => tf.div(tf.mean(arNll(bosDataLogits(lm, x, V), x)), N) as tf.Scalar),
       async sample(rng, batch, _steps, sampler = 'cached') {
         const prompt = Array.from({ length: batch }, () => [V]);
         const cached = sampler !== 'uncached';
-        const r = await sampleAr(dataTokenLm(lm, V), { prompt, length: N, rng, cached });
+        const r = await sampleAr(bosDataLm(lm, V), { prompt, length: N, rng, cached });
         // AR writes left to right: frame k is every row's first k+1 tokens.
         const full = rows(r.samples, batch, N);
         const frames = Array.from({ length: N }, (_, k) => full.map((row) => Int32Array.from(row, (v, i) => (i <= k ? v : -1))));

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, type Rng } from '@altar/backend';
 import { HmmSource } from '@altar/data';
 import { arNll, d3pmNelbo, maskedNelbo, type TimestepSampling } from '@altar/elbo';
-import { createModel, type AnyModel, type ArTransformer, type DiffusionTransformer, type SsmLm } from '@altar/models';
+import { bosDataLm, bosDataLogits, createModel, type AnyModel, type ArTransformer, type DiffusionTransformer, type SsmLm } from '@altar/models';
 import { D3PMProcess, MaskedProcess, type D3PMScheduleKind, type MaskScheduleKind } from '@altar/noise';
 import { sampleAr, sampleD3pm, sampleMasked, type CostRecord } from '@altar/samplers';
 import type { LossFn, ParamMap } from '@altar/train';
@@ -80,36 +80,6 @@ export function isTokenFamily(f: Family): boolean {
   return f !== 'gaussian';
 }
 
-/** Data logits of a causal LM with BOS: input [BOS, x_0..x_{n-2}] → logits (B, N, V) predicting x_0..x_{n-1}. */
-function causalLogits(model: ArTransformer | SsmLm, x: tf.Tensor2D, V: number): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [B, N] = x.shape;
-    const bos = tf.fill([B, 1], V, 'int32');
-    const inp = tf.concat([bos, tf.slice(x, [0, 0], [B, N - 1])], 1) as tf.Tensor2D; // (B, N)
-    const logits = model.forward(inp); // (B, N, V+1)
-    return tf.slice(logits, [0, 0, 0], [B, N, V]) as tf.Tensor3D; // (B, N, V)
-  });
-}
-
-/** A CausalLm view over the V data tokens (drops the BOS logit) for the AR sampler. */
-function dataTokenLm(model: ArTransformer | SsmLm, V: number) {
-  type S = ReturnType<typeof model.initState>;
-  return {
-    vocabSize: V,
-    paramCount: () => model.paramCount(),
-    bytesPerWeight: model.bytesPerWeight,
-    forward: (t: tf.Tensor2D) => tf.tidy(() => tf.slice(model.forward(t), [0, 0, 0], [t.shape[0], t.shape[1], V]) as tf.Tensor3D),
-    initState: (b: number) => model.initState(b),
-    step: (tok: tf.Tensor1D, s: S) => {
-      const r = (model as { step(t: tf.Tensor, s: S): { logits: tf.Tensor2D; state: S } }).step(tok, s);
-      const logits = tf.tidy(() => tf.slice(r.logits, [0, 0], [r.logits.shape[0], V]) as tf.Tensor2D);
-      r.logits.dispose();
-      return { logits, state: r.state };
-    },
-    disposeState: (s: S) => (model as { disposeState(s: S): void }).disposeState(s),
-  };
-}
-
 /** The runtime of any family. */
 export function buildRuntime(config: RunConfig): TokenRuntime {
   return config.family === 'gaussian' ? buildGaussianRuntime(config) : buildTokenRuntime(config);
@@ -140,18 +110,18 @@ export function buildTokenRuntime(config: RunConfig, opts: { source?: HmmSource 
 
   if (config.family === 'ar' || config.family === 'ssm') {
     const lm = model as ArTransformer | SsmLm;
-    const loss: LossFn<tf.Tensor2D> = (x) => tf.tidy(() => tf.div(tf.mean(arNll(causalLogits(lm, x, V), x)), N) as tf.Scalar);
+    const loss: LossFn<tf.Tensor2D> = (x) => tf.tidy(() => tf.div(tf.mean(arNll(bosDataLogits(lm, x, V), x)), N) as tf.Scalar);
     return {
       family: config.family, ...common, boundKind: 'nll', loss,
       samplers: ['ar'],
       async evaluate(rng, o) {
-        const r = await perExampleBits(rng, o, nextBatch, (x) => arNll(causalLogits(lm, x, V), x), N); // exact NLL
+        const r = await perExampleBits(rng, o, nextBatch, (x) => arNll(bosDataLogits(lm, x, V), x), N); // exact NLL
         return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nll', bound: 'exact', sequences: r.examples };
       },
       async sample(rng, o) {
         if (o.sampler !== 'ar') throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family '${config.family}' (use ar)`);
         const prompt = Array.from({ length: o.n }, () => [V]);
-        const r = await sampleAr(dataTokenLm(lm, V), { prompt, length: N, rng, cached: true });
+        const r = await sampleAr(bosDataLm(lm, V), { prompt, length: N, rng, cached: true });
         return { tokens: r.samples, batch: o.n, seqLen: N, cost: r.cost, samplesNllBitsPerToken: sampleNll(r.samples, o.n) };
       },
     };
