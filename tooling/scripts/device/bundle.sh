@@ -3,13 +3,17 @@
 # and benchmarks on a borrowed Linux GPU machine that has no Node and no network: a Node binary,
 # esbuild bundles of the built CLIs, Dawn (the `webgpu` package) and the Vulkan loader .deb.
 # Run after `pnpm build`. Then on the machine: `bash .devcarry/run.sh` (see run.sh).
+# Benchmarks live in packages/*/bench/*.bench.ts (outside the published dist/); esbuild bundles the
+# TypeScript directly. More entries as arguments, e.g.
+#   bash tooling/scripts/device/bundle.sh packages/models/bench/models.bench.ts:models.bench.mjs \
+#     packages/samplers/bench/samplers.bench.ts:samplers.bench.mjs
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 out=.devcarry
 rm -rf "$out" && mkdir -p "$out/node_modules/webgpu/dist/linux-x64"
 esbuild=$(ls -d node_modules/.pnpm/esbuild@*/node_modules/esbuild/bin/esbuild | head -1)
 banner="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
-for entry in "packages/backend/dist/conformance/cli.js:conformance.mjs" "packages/backend/dist/bench/backend.bench.js:backend-bench.mjs" "$@"; do
+for entry in "packages/backend/dist/conformance/cli.js:conformance.mjs" "packages/backend/bench/backend.bench.ts:backend-bench.mjs" "$@"; do
   src=${entry%%:*}; dst=${entry##*:}
   [ -f "$src" ] || { echo "skip $src (not built)"; continue; }
   (cd packages/backend && "../../$esbuild" "../../$src" --bundle --platform=node --format=esm --target=node20 \

@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { benchQuick, formatTable, median, timeIt, writeBenchResult } from '@altar/tooling/bench';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend, type BackendName } from '../init.js';
-import { Rng } from '../rng.js';
+import { initBackend, type BackendName } from '../src/init.js';
+import { Rng } from '../src/rng.js';
 
 const quick = benchQuick();
 const sizes = process.env['ALTAR_BENCH_SIZES'] ? process.env['ALTAR_BENCH_SIZES'].split(',').map(Number) : quick ? [128, 256] : [256, 512, 1024];
@@ -65,7 +65,7 @@ if (base) {
   }
 }
 process.stdout.write(`\nbackend floor (median of repetitions; ratios against the cpu backend in this run)\n${formatTable(rows)}\n`);
-const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const file = writeBenchResult(pkgDir, 'backend', { quick, sizes, results });
 process.stdout.write(`wrote ${file}\n`);
 process.exit(0);

@@ -1,5 +1,5 @@
 /**
- * Model-zoo benchmark (`pnpm --filter @altar/models bench`, i.e. `node dist/bench/models.bench.js`).
+ * Model-zoo benchmark (`pnpm --filter @altar/models bench`, i.e. `tsx --conditions=@altar/source bench/models.bench.ts`).
  *
  *  1. Training throughput at the reference size (byte vocab 256, d_model 256, 4 layers, seq 256):
  *     tokens/s of forward + backward + Adam, per family.
@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, Rng, type BackendName } from '@altar/backend';
 import { benchQuick, formatTable, median, timeIt, writeBenchResult } from '@altar/tooling/bench';
-import { createModel, type AnyModel } from '../index.js';
+import { createModel, type AnyModel } from '../src/index.js';
 
 const quick = benchQuick();
 const REF = { vocabSize: 256, dModel: 256, nLayers: 4 };
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     results[info.name] = { adapter: info.adapter, train: trainRows, decode: decodeRows };
     process.stdout.write('\n' + formatTable(trainRows) + '\n\n' + formatTable(decodeRows) + '\n\n');
   }
-  const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
   const file = writeBenchResult(pkgDir, 'models', {
     quick, reference: { ...REF, seq: SEQ, batch: BATCH }, lengths: LENGTHS, results, totalSeconds: (performance.now() - t0) / 1000,
     notes: 'cached = one step with state at position n; uncached = forward over n tokens (batch 1). ' +

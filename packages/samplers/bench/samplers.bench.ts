@@ -16,10 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { Rng, initBackend, type BackendName } from '@altar/backend';
 import { createModel, type ArTransformer, type DiffusionTransformer, type SsmLm } from '@altar/models';
 import { benchQuick, formatTable, writeBenchResult } from '@altar/tooling/bench';
-import { CostModel, calibrateLocal, countDispatches } from '../cost.js';
-import { sampleAr } from '../ar.js';
-import { sampleMasked } from '../discrete.js';
-import type { CausalLm, CostRecord, DiscreteDenoiser } from '../types.js';
+import { CostModel, calibrateLocal, countDispatches } from '../src/cost.js';
+import { sampleAr } from '../src/ar.js';
+import { sampleMasked } from '../src/discrete.js';
+import type { CausalLm, CostRecord, DiscreteDenoiser } from '../src/types.js';
 
 const quick = benchQuick();
 const ns = process.env['ALTAR_BENCH_NS'] ? process.env['ALTAR_BENCH_NS'].split(',').map(Number) : quick ? [32, 64] : [64, 256, 1024];
@@ -155,7 +155,7 @@ for (const backend of backends) {
 }
 
 process.stdout.write(`\nsampling cost (batch 1; predicted = roofline on the calibrated local profile)\n${formatTable(rows.map((r) => ({ ...r, cached: r.cached ? 'yes' : 'no' })))}\n`);
-const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const file = writeBenchResult(pkgDir, 'samplers', { quick, ns, Ts, results });
 process.stdout.write(`wrote ${file}\n`);
 process.exit(0);
