@@ -20,3 +20,18 @@ export { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
 export { registerWasmFastPaths, unsortedSegmentSumReference } from './kernels/wasm-matmul.js';
 export { Rng, type RngState } from './rng.js';
 export { expectNoLeaks, memoryGuard, type MemoryGuard } from './memory.js';
+export {
+  DTYPE_SIZES,
+  MAX_HEADER_BYTES,
+  SafetensorsError,
+  bytesOf,
+  decodeSafetensors,
+  encodeSafetensors,
+  floatToHalf,
+  safetensorsToTensors,
+  tensorsToSafetensors,
+  toHostArray,
+  type SafeDtype,
+  type SafeTensor,
+  type SafetensorsFile,
+} from './io/safetensors.js';

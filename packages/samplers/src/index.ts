@@ -52,4 +52,3 @@ export {
   type MaskedProcessLike,
   type MaskedSampleOptions,
 } from './discrete.js';
-export { chiSquareTest, gammaQ, mmdRbf, type ChiSquareResult } from './stats.js';

@@ -10,7 +10,7 @@ import { resolveTrainConfig, type TrainConfig } from './config.js';
 import { Ema } from './ema.js';
 import type { EvalRecord, MetricsRecord, TrainRecord } from './metrics.js';
 import { AdamW, type ParamMap } from './optimizer.js';
-import { safetensorsToTensors, tensorsToSafetensors } from '@altar/models';
+import { safetensorsToTensors, tensorsToSafetensors } from '@altar/backend';
 import { lrAt } from './schedule.js';
 
 /** A NaN or Inf showed up in the loss or a gradient and the policy is 'stop'. */

@@ -11,7 +11,7 @@ import { Rng } from '@altar/backend';
 import { expectNoLeaks, useBackend } from '@altar/backend/testing';
 import { gmmPreset, type GaussianMixtureSource } from '@altar/data';
 import { createModel } from '@altar/models';
-import { mmdRbf } from '@altar/samplers';
+import { mmdRbf } from '@altar/samplers/testing';
 import { Trainer, type ParamMap } from '@altar/train';
 import type * as tf from '@tensorflow/tfjs-core';
 import { buildGaussianRuntime, interactiveTrainConfig, mixtureScale, modelConfigFor } from './families.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, it, expect, beforeAll } from 'vitest';
-import { Rng } from '@altar/backend';
-import { expectNoLeaks, useBackend } from '@altar/backend/testing';
+import { Rng } from '../rng.js';
+import { expectNoLeaks, useBackend } from '../testing/index.js';
 import {
   decodeSafetensors, encodeSafetensors, floatToHalf, safetensorsToTensors, SafetensorsError, tensorsToSafetensors, toHostArray,
   bytesOf, MAX_HEADER_BYTES,

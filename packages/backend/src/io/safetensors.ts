@@ -1,0 +1,290 @@
+/**
+ * safetensors reader/writer (format of huggingface/safetensors, written from the spec):
+ *   [8 bytes: N, unsigned little-endian u64][N bytes: UTF-8 JSON header][data buffer]
+ * header = { "__metadata__"?: {string: string}, name: { dtype, shape, data_offsets: [begin, end] } },
+ * offsets relative to the data buffer, tensors row-major little-endian, packed without holes.
+ * The writer pads the header with spaces to a multiple of 8 (as the reference implementation does)
+ * and orders tensors by dtype size (largest first) then name. The reader validates everything
+ * before allocating: header length against the file size and a 100 MB cap, JSON shape, known
+ * dtypes, offsets in range, contiguous and non-overlapping, and byte size = prod(shape)·sizeof(dtype).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AltarError } from '../errors.js';
+
+export class SafetensorsError extends AltarError {
+  constructor(message: string) {
+    super('BAD_SAFETENSORS', `safetensors: ${message}`);
+  }
+}
+
+export const DTYPE_SIZES = {
+  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+} as const;
+export type SafeDtype = keyof typeof DTYPE_SIZES;
+
+/** One tensor: dtype, shape and its raw little-endian bytes. */
+export interface SafeTensor {
+  dtype: SafeDtype;
+  shape: number[];
+  data: Uint8Array;
+}
+
+export interface SafetensorsFile {
+  tensors: Record<string, SafeTensor>;
+  metadata: Record<string, string>;
+}
+
+/** The reference implementation's cap on the header size. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function isDtype(s: unknown): s is SafeDtype {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZES, s);
+}
+
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Raw little-endian bytes of a typed array (copy). */
+export function bytesOf(a: Float32Array | Int32Array | Uint8Array | Uint16Array | Float64Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength);
+  out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  if (!LITTLE_ENDIAN && a.BYTES_PER_ELEMENT > 1) swapInPlace(out, a.BYTES_PER_ELEMENT);
+  return out;
+}
+
+function swapInPlace(b: Uint8Array, size: number): void {
+  for (let i = 0; i < b.length; i += size) b.subarray(i, i + size).reverse();
+}
+
+/** Encode tensors (raw bytes) + optional string metadata into a safetensors file. */
+export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?: Record<string, string>): Uint8Array {
+  const names = Object.keys(tensors).sort((a, b) => {
+    const da = DTYPE_SIZES[(tensors[a] as SafeTensor).dtype];
+    const db = DTYPE_SIZES[(tensors[b] as SafeTensor).dtype];
+    return db - da || (a < b ? -1 : a > b ? 1 : 0);
+  });
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new SafetensorsError(`metadata '${k}' must be a string, got ${typeof v}`);
+    }
+    header['__metadata__'] = metadata;
+  }
+  let offset = 0;
+  for (const name of names) {
+    if (name === '__metadata__') throw new SafetensorsError(`'__metadata__' is reserved and cannot name a tensor`);
+    const t = tensors[name] as SafeTensor;
+    if (!isDtype(t.dtype)) throw new SafetensorsError(`tensor '${name}': unknown dtype ${JSON.stringify(t.dtype)}`);
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new SafetensorsError(`tensor '${name}': bad shape [${t.shape}]`);
+    const size = numel(t.shape) * DTYPE_SIZES[t.dtype];
+    if (t.data.byteLength !== size) {
+      throw new SafetensorsError(`tensor '${name}': ${t.data.byteLength} bytes for ${t.dtype} shape [${t.shape}] (expected ${size})`);
+    }
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
+    offset += size;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + padded + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + padded);
+  let pos = 8 + padded;
+  for (const name of names) {
+    const t = tensors[name] as SafeTensor;
+    out.set(t.data, pos);
+    pos += t.data.byteLength;
+  }
+  return out;
+}
+
+/** Parse and validate a safetensors file. Tensor `data` are copies (aligned, independent of `bytes`). */
+export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
+  if (!(bytes instanceof Uint8Array)) throw new SafetensorsError('expected a Uint8Array');
+  if (bytes.byteLength < 8) throw new SafetensorsError(`file of ${bytes.byteLength} bytes is shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n64 = view.getBigUint64(0, true);
+  if (n64 > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(`header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  const n = Number(n64);
+  if (8 + n > bytes.byteLength) throw new SafetensorsError(`header length ${n} runs past the end of the ${bytes.byteLength}-byte file`);
+  if (n < 2) throw new SafetensorsError(`header length ${n} is too small for a JSON object`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+  } catch {
+    throw new SafetensorsError('header is not valid UTF-8');
+  }
+  if (!text.startsWith('{')) throw new SafetensorsError(`header must start with '{', got ${JSON.stringify(text.slice(0, 8))}`);
+  let header: unknown;
+  try {
+    header = JSON.parse(text.replace(/ +$/, ''));
+  } catch (e) {
+    throw new SafetensorsError(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new SafetensorsError('header is not a JSON object');
+  const dataStart = 8 + n;
+  const dataLen = bytes.byteLength - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: Array<{ name: string; dtype: SafeDtype; shape: number[]; begin: number; end: number }> = [];
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new SafetensorsError('__metadata__ must be a string→string map');
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== 'string') throw new SafetensorsError(`__metadata__['${k}'] must be a string, got ${JSON.stringify(v)}`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    if (typeof raw !== 'object' || raw === null) throw new SafetensorsError(`tensor '${name}': entry is not an object`);
+    const { dtype, shape, data_offsets: off } = raw as Record<string, unknown>;
+    if (!isDtype(dtype)) throw new SafetensorsError(`tensor '${name}': unknown dtype ${JSON.stringify(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new SafetensorsError(`tensor '${name}': shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    }
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      throw new SafetensorsError(`tensor '${name}': data_offsets must be two non-negative integers, got ${JSON.stringify(off)}`);
+    }
+    const [begin, end] = off as [number, number];
+    if (begin > end) throw new SafetensorsError(`tensor '${name}': data_offsets [${begin}, ${end}] are reversed`);
+    if (end > dataLen) throw new SafetensorsError(`tensor '${name}': data_offsets [${begin}, ${end}] out of range (data buffer is ${dataLen} bytes)`);
+    const expected = numel(shape as number[]) * DTYPE_SIZES[dtype];
+    if (end - begin !== expected) {
+      throw new SafetensorsError(`tensor '${name}': ${end - begin} bytes for ${dtype} shape [${shape}] (expected ${expected})`);
+    }
+    entries.push({ name, dtype, shape: shape as number[], begin, end });
+  }
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  for (const e of entries) {
+    if (e.begin < cursor) throw new SafetensorsError(`tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] overlap the previous tensor (ends at ${cursor})`);
+    if (e.begin > cursor) throw new SafetensorsError(`tensor '${e.name}': hole in the data buffer at bytes ${cursor}..${e.begin}`);
+    cursor = e.end;
+  }
+  if (cursor !== dataLen) throw new SafetensorsError(`data buffer is ${dataLen} bytes but tensors cover ${cursor}`);
+  const tensors: Record<string, SafeTensor> = {};
+  for (const e of entries) tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: bytes.slice(dataStart + e.begin, dataStart + e.end) };
+  return { tensors, metadata };
+}
+
+/** IEEE half → float. */
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/** float → IEEE half, round to nearest even. */
+export function floatToHalf(x: number): number {
+  const f32 = new Float32Array([x]);
+  const u = new Uint32Array(f32.buffer)[0] as number;
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  let mant = u & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let hm = mant >> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && hm & 1)) hm++;
+    return sign | hm;
+  }
+  let hm = mant >> 13;
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && hm & 1)) {
+    hm++;
+    if (hm === 0x400) {
+      hm = 0;
+      e++;
+      if (e >= 31) return sign | 0x7c00;
+    }
+  }
+  return sign | (e << 10) | hm;
+}
+
+/** Decode one entry into a host array tfjs accepts: float32 for float dtypes, int32 for ints, bool for BOOL. */
+export function toHostArray(t: SafeTensor): { values: Float32Array | Int32Array | Uint8Array; dtype: 'float32' | 'int32' | 'bool' } {
+  const b = new Uint8Array(t.data); // aligned copy
+  if (!LITTLE_ENDIAN && DTYPE_SIZES[t.dtype] > 1) swapInPlace(b, DTYPE_SIZES[t.dtype]);
+  const n = numel(t.shape);
+  switch (t.dtype) {
+    case 'F32':
+      return { values: new Float32Array(b.buffer, 0, n), dtype: 'float32' };
+    case 'F64':
+      return { values: Float32Array.from(new Float64Array(b.buffer, 0, n)), dtype: 'float32' };
+    case 'F16':
+      return { values: Float32Array.from(new Uint16Array(b.buffer, 0, n), halfToFloat), dtype: 'float32' };
+    case 'BF16': {
+      const src = new Uint16Array(b.buffer, 0, n);
+      const u = new Uint32Array(n);
+      for (let i = 0; i < n; i++) u[i] = (src[i] as number) << 16;
+      return { values: new Float32Array(u.buffer), dtype: 'float32' };
+    }
+    case 'I32':
+      return { values: new Int32Array(b.buffer, 0, n), dtype: 'int32' };
+    case 'I16':
+      return { values: Int32Array.from(new Int16Array(b.buffer, 0, n)), dtype: 'int32' };
+    case 'I8':
+      return { values: Int32Array.from(new Int8Array(b.buffer, 0, n)), dtype: 'int32' };
+    case 'U8':
+      return { values: Int32Array.from(b), dtype: 'int32' };
+    case 'U16':
+      return { values: Int32Array.from(new Uint16Array(b.buffer, 0, n)), dtype: 'int32' };
+    case 'BOOL':
+      return { values: b, dtype: 'bool' };
+    case 'I64':
+    case 'U64':
+    case 'U32': {
+      const src = t.dtype === 'U32' ? Array.from(new Uint32Array(b.buffer, 0, n), BigInt) : Array.from(t.dtype === 'I64' ? new BigInt64Array(b.buffer, 0, n) : new BigUint64Array(b.buffer, 0, n));
+      const out = new Int32Array(n);
+      src.forEach((v, i) => {
+        if (v > 2147483647n || v < -2147483648n) throw new SafetensorsError(`${t.dtype} value ${v} does not fit int32`);
+        out[i] = Number(v);
+      });
+      return { values: out, dtype: 'int32' };
+    }
+  }
+}
+
+/** Read tensors back to the host and encode. float32 tensors are stored as F32 (or F16 when asked). */
+export async function tensorsToSafetensors(
+  map: Record<string, tf.Tensor>,
+  metadata?: Record<string, string>,
+  opts: { float?: 'F32' | 'F16' } = {},
+): Promise<Uint8Array> {
+  const entries: Record<string, SafeTensor> = {};
+  for (const [name, t] of Object.entries(map)) {
+    const values = await t.data();
+    let st: SafeTensor;
+    if (t.dtype === 'float32') {
+      if (opts.float === 'F16') st = { dtype: 'F16', shape: t.shape, data: bytesOf(Uint16Array.from(values as Float32Array, floatToHalf)) };
+      else st = { dtype: 'F32', shape: t.shape, data: bytesOf(values as Float32Array) };
+    } else if (t.dtype === 'int32') st = { dtype: 'I32', shape: t.shape, data: bytesOf(values as Int32Array) };
+    else if (t.dtype === 'bool') st = { dtype: 'BOOL', shape: t.shape, data: bytesOf(Uint8Array.from(values as Uint8Array)) };
+    else throw new SafetensorsError(`tensor '${name}': tfjs dtype ${t.dtype} has no safetensors encoding here`);
+    entries[name] = st;
+  }
+  return encodeSafetensors(entries, metadata);
+}
+
+/** Decode a file into tfjs tensors (caller owns and disposes them). */
+export function safetensorsToTensors(bytes: Uint8Array): { tensors: Record<string, tf.Tensor>; metadata: Record<string, string> } {
+  const file = decodeSafetensors(bytes);
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const [name, st] of Object.entries(file.tensors)) {
+    const { values, dtype } = toHostArray(st);
+    tensors[name] = tf.tensor(values, st.shape, dtype);
+  }
+  return { tensors, metadata: file.metadata };
+}
