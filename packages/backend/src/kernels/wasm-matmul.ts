@@ -14,6 +14,7 @@
 import {
   BatchMatMul,
   Concat,
+  Reshape,
   Slice,
   getKernel,
   registerKernel,
@@ -22,6 +23,13 @@ import {
   UnsortedSegmentSum,
   util,
   type BatchMatMulAttrs,
+  type SliceAttrs,
+  type SplitVAttrs,
+  type UnpackAttrs,
+  backend_util,
+  SplitV,
+  Unpack,
+  slice_util,
   type DataType,
   type KernelFunc,
   type TensorInfo,
@@ -30,6 +38,8 @@ import {
 
 interface WasmLike {
   readSync(dataId: object): ArrayLike<number>;
+  /** A zero-copy view of a tensor's bytes in the wasm heap (invalid after the next allocation). */
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
   makeOutput(shape: number[], dtype: DataType, memoryOffset?: number, values?: ArrayLike<number>): TensorInfo;
   disposeData(dataId: object): boolean;
 }
@@ -62,6 +72,89 @@ const hostSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   return b.makeOutput([numSegments, ...innerShape], x.dtype, undefined, out);
 };
 
+/**
+ * out = x[begin : begin + size] for any rank, copying only the selected elements: whole trailing blocks
+ * that are contiguous in x are copied with one `set` each. tfjs 4.22's wasm Slice first copies the
+ * WHOLE input out of the heap (readSync) for every call: 64 slices of a (64, 256, 256) tensor took
+ * 140–220 ms instead of well under 1 ms, and SplitV and every per-entry matmul below paid it.
+ */
+export function sliceInto(
+  x: Float32Array | Int32Array | Uint8Array,
+  shape: readonly number[],
+  begin: readonly number[],
+  size: readonly number[],
+  out: Float32Array | Int32Array | Uint8Array,
+): void {
+  const rank = shape.length;
+  const strides = util.computeStrides([...shape]);
+  // Fold trailing dims that are taken whole into one contiguous run.
+  let inner = 1;
+  let d = rank - 1;
+  while (d >= 0 && begin[d] === 0 && size[d] === shape[d]) inner *= shape[d--]!;
+  if (d < 0) {
+    out.set(x.subarray(0, inner));
+    return;
+  }
+  const run = size[d]! * inner; // contiguous elements per copy
+  const startD = begin[d]! * inner;
+  const outer = size.slice(0, d);
+  const count = util.sizeFromShape(outer);
+  const idx = new Array<number>(d).fill(0);
+  for (let r = 0; r < count; r++) {
+    let off = startD;
+    for (let j = 0; j < d; j++) off += (begin[j]! + idx[j]!) * strides[j]!;
+    out.set(x.subarray(off, off + run), r * run);
+    for (let j = d - 1; j >= 0; j--) {
+      if (++idx[j]! < outer[j]!) break;
+      idx[j] = 0;
+    }
+  }
+}
+
+const fastSlice: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x } = inputs as { x: TensorInfo };
+  const { begin, size } = attrs as unknown as SliceAttrs;
+  const [b, s] = slice_util.parseSliceParams(x as never, begin, size) as [number[], number[]];
+  const w = backend as unknown as WasmLike;
+  const out = w.makeOutput(s, x.dtype);
+  if (util.sizeFromShape(s) === 0) return out;
+  // Views are taken after the allocation (which may grow, and so move, the heap).
+  sliceInto(w.typedArrayFromHeap(x), x.shape, b, s, w.typedArrayFromHeap(out));
+  return out;
+};
+
+/** SplitV through `fastSlice` (tfjs's wasm SplitV copies the whole input once per output). */
+const fastSplitV: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x } = inputs as { x: TensorInfo };
+  const { numOrSizeSplits, axis } = attrs as unknown as SplitVAttrs;
+  const ax = util.parseAxisParam(axis, x.shape)[0]!;
+  const sizes = backend_util.prepareSplitSize(x as never, numOrSizeSplits, ax);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((n) => {
+    const size = [...x.shape];
+    size[ax] = n;
+    const out = fastSlice({ inputs: { x }, backend, attrs: { begin: [...begin], size } }) as TensorInfo;
+    begin[ax]! += n;
+    return out;
+  });
+};
+
+/** Unpack (tf.unstack) through `fastSlice`: tfjs's wasm Unpack copies the whole input once per output. */
+const fastUnpack: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { value } = inputs as { value: TensorInfo };
+  const rank = value.shape.length;
+  const ax = ((attrs as unknown as UnpackAttrs).axis + rank) % rank;
+  const outShape = value.shape.filter((_, i) => i !== ax);
+  const size = [...value.shape];
+  size[ax] = 1;
+  return Array.from({ length: value.shape[ax]! }, (_, i) => {
+    const begin = new Array<number>(rank).fill(0);
+    begin[ax] = i;
+    const out = fastSlice({ inputs: { x: value }, backend, attrs: { begin, size } }) as TensorInfo;
+    return { dataId: out.dataId, dtype: out.dtype, shape: outShape };
+  });
+};
+
 /** Install the faster wasm paths. Idempotent; returns the kernels installed. */
 export function registerWasmFastPaths(): string[] {
   const installed: string[] = [];
@@ -69,25 +162,44 @@ export function registerWasmFastPaths(): string[] {
   const transpose = getKernel(Transpose, 'wasm');
   if (native && transpose && !(native.kernelFunc as { altarWrapped?: boolean }).altarWrapped) {
     const nativeFn = native.kernelFunc;
-    const slice = getKernel(Slice, 'wasm')!;
     const concat = getKernel(Concat, 'wasm')!;
+    const reshape = getKernel(Reshape, 'wasm')!;
     const wrapped: KernelFunc & { altarWrapped?: boolean } = ({ inputs, backend, attrs }) => {
       const { transposeA, transposeB } = attrs as unknown as BatchMatMulAttrs;
       const plain = { transposeA: false, transposeB: false };
       const w = backend as unknown as WasmLike;
-      // a: (..., M, K), b: (..., K, N), no transposes. Per-entry products when both have one batch dim
-      // of the same size > 1 (the rank-3 products that attention makes).
-      const product = (x: TensorInfo, y: TensorInfo): TensorInfo => {
-        const batch = x.shape.length === 3 && y.shape.length === 3 && x.shape[0] === y.shape[0] ? x.shape[0]! : 1;
-        const [, m = 0, k = 0] = x.shape;
-        const n = y.shape[2] ?? 0;
+      // a: (..., M, K), b: (..., K, N), no transposes. Per-entry products when both have the same leading
+      // (batch) dims with a product > 1 (attention's (B, H, N, dh) products): the leading dims are folded
+      // into one (a free reshape), each entry runs natively, and the result is reshaped back.
+      const product = (x0: TensorInfo, y0: TensorInfo): TensorInfo => {
+        const r = x0.shape.length;
+        const sameLead = r >= 3 && y0.shape.length === r && x0.shape.slice(0, -2).every((d, i) => d === y0.shape[i]);
+        const batch = sameLead ? util.sizeFromShape(x0.shape.slice(0, -2)) : 1;
+        const m = x0.shape[r - 2] ?? 0;
+        const k = x0.shape[r - 1] ?? 0;
+        const n = y0.shape[r - 1] ?? 0;
         // Tiny products stay native: slicing costs more than it saves below ~64k multiply-adds each.
-        if (batch <= 1 || m * k * n < 65536) return nativeFn({ inputs: { a: x, b: y }, backend, attrs: plain }) as TensorInfo;
+        if (batch <= 1 || m * k * n < 65536) return nativeFn({ inputs: { a: x0, b: y0 }, backend, attrs: plain }) as TensorInfo;
+        if (r > 3) {
+          const x = reshape.kernelFunc({ inputs: { x: x0 }, backend, attrs: { shape: [batch, m, k] } }) as TensorInfo;
+          const y = reshape.kernelFunc({ inputs: { x: y0 }, backend, attrs: { shape: [batch, k, n] } }) as TensorInfo;
+          try {
+            const out = product(x, y);
+            const shaped = reshape.kernelFunc({ inputs: { x: out }, backend, attrs: { shape: [...x0.shape.slice(0, -2), m, n] } }) as TensorInfo;
+            w.disposeData(out.dataId);
+            return shaped;
+          } finally {
+            w.disposeData(x.dataId);
+            w.disposeData(y.dataId);
+          }
+        }
+        const x = x0;
+        const y = y0;
         const parts: TensorInfo[] = [];
         try {
           for (let i = 0; i < batch; i++) {
-            const xi = slice.kernelFunc({ inputs: { x }, backend, attrs: { begin: [i, 0, 0], size: [1, m, k] } }) as TensorInfo;
-            const yi = slice.kernelFunc({ inputs: { x: y }, backend, attrs: { begin: [i, 0, 0], size: [1, k, n] } }) as TensorInfo;
+            const xi = fastSlice({ inputs: { x }, backend, attrs: { begin: [i, 0, 0], size: [1, m, k] } }) as TensorInfo;
+            const yi = fastSlice({ inputs: { x: y }, backend, attrs: { begin: [i, 0, 0], size: [1, k, n] } }) as TensorInfo;
             parts.push(nativeFn({ inputs: { a: xi, b: yi }, backend, attrs: plain }) as TensorInfo);
             w.disposeData(xi.dataId);
             w.disposeData(yi.dataId);
@@ -121,6 +233,18 @@ export function registerWasmFastPaths(): string[] {
     unregisterKernel(BatchMatMul, 'wasm');
     registerKernel({ kernelName: BatchMatMul, backendName: 'wasm', kernelFunc: wrapped, ...(native.setupFunc ? { setupFunc: native.setupFunc } : {}) });
     installed.push(BatchMatMul);
+  }
+  // Slicing kernels that copy only what they return. Strings keep the native kernels (their bytes live
+  // outside the heap).
+  for (const [name, fast, input] of [[Slice, fastSlice, 'x'], [SplitV, fastSplitV, 'x'], [Unpack, fastUnpack, 'value']] as const) {
+    const nat = getKernel(name, 'wasm');
+    if (!nat || (nat.kernelFunc as { altarWrapped?: boolean }).altarWrapped) continue;
+    const fn: KernelFunc & { altarWrapped?: boolean } = (args) =>
+      (args.inputs as Record<string, TensorInfo>)[input]!.dtype === 'string' ? nat.kernelFunc(args) : fast(args);
+    fn.altarWrapped = true;
+    unregisterKernel(name, 'wasm');
+    registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn });
+    installed.push(name);
   }
   const seg = getKernel(UnsortedSegmentSum, 'wasm');
   if (!seg || (seg.kernelFunc as { altarHost?: boolean }).altarHost !== true) {
