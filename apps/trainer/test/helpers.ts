@@ -24,6 +24,8 @@ export function tempDir(prefix = 'altar-trainer-'): string {
 
 /** A tiny AR run on a small HMM: seconds on cpu. */
 export function tinyConfig(dir: string, overrides: Record<string, unknown> = {}, name = 'tiny.json'): string {
+  // AR and SSM sample in exactly n steps: only diffusion families take eval.sampleSteps.
+  const diffusion = overrides['family'] !== undefined && overrides['family'] !== 'ar' && overrides['family'] !== 'ssm';
   const cfg = {
     name: 'tiny',
     family: 'ar',
@@ -32,7 +34,7 @@ export function tinyConfig(dir: string, overrides: Record<string, unknown> = {},
     model: { type: 'ar-transformer', dModel: 16, nLayers: 1, nHeads: 2 },
     train: { steps: 6, lr: 0.01, warmupSteps: 2, emaDecay: 0.9, evalEvery: 3, seed: 1 },
     checkpoint: { every: 2, keepLast: 2 },
-    eval: { batches: 1, batchSize: 8, samples: 2, sampleSteps: 4 },
+    eval: { batches: 1, batchSize: 8, samples: 2, ...(diffusion ? { sampleSteps: 4 } : {}) },
     ...overrides,
   };
   const f = join(dir, name);

@@ -248,6 +248,8 @@ export function gmmPosterior(source: GaussianMixtureSource, z: ArrayLike<number>
 // Presets
 
 export type GmmPresetName = 'rings' | 'grid' | 'moons' | 'random';
+/** Every preset name, for validating configs at the boundary. */
+export const GMM_PRESETS: readonly GmmPresetName[] = ['rings', 'grid', 'moons', 'random'];
 
 export interface GmmPresetOptions {
   /** Component standard deviation for the 2-D presets (default 0.08). */

@@ -30,6 +30,7 @@ export {
   type GmmOracleDenoiser,
   type GmmPosterior,
   type GmmPresetName,
+  GMM_PRESETS,
   type GmmPresetOptions,
   type VectorSource,
 } from './gmm.js';

@@ -11,6 +11,9 @@ import { d3pmBetas, type D3PMScheduleKind } from './d3pm-schedules.js';
 import { FactorisedDiscreteProcess } from './discrete-base.js';
 import { checkStep } from './time.js';
 
+/** The D3PM processes a config can name (the matrix kind takes an explicit transition matrix instead). */
+export const D3PM_KINDS = ['absorbing', 'uniform'] as const;
+
 export type D3PMConfig =
   | { kind: 'uniform' | 'absorbing'; vocabSize: number; T: number; schedule?: D3PMScheduleKind; betas?: Float64Array }
   | {

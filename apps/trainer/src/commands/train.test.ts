@@ -143,7 +143,7 @@ describe('altar train', () => {
   });
 
   it('SIGINT (the abort signal) saves a checkpoint and exits 130; --resume then matches a straight run bit for bit', async () => {
-    const cfg = tinyConfig(dir, { checkpoint: { every: 0, keepLast: 2 }, eval: { batches: 1, batchSize: 8, samples: 0, sampleSteps: 4 } }, 'resume.json');
+    const cfg = tinyConfig(dir, { checkpoint: { every: 0, keepLast: 2 }, eval: { batches: 1, batchSize: 8, samples: 0 } }, 'resume.json');
     const straight = join(dir, 'straight');
     expect(await main(['train', cfg, '--out', straight, '--backend', 'cpu'], captureIO())).toBe(0);
 
@@ -179,7 +179,7 @@ describe('altar train', () => {
     const cfg = tinyConfig(dir, { train: { lr: 'fast' } }, 'badtype.json');
     const io = captureIO();
     expect(await main(['train', cfg, '--out', join(dir, 'x')], io)).toBe(2);
-    expect(io.stderr()).toContain(`altar train: ${cfg}: train.lr: expected a number, got 'fast'`);
+    expect(io.stderr()).toContain(`altar train: ${cfg}: train.lr: expected a positive number, got 'fast'`);
     expect(io.stderr()).not.toMatch(/\n\s+at /);
     const io2 = captureIO();
     expect(await main(['train', tinyConfig(dir, {}, 'ok.json'), '--out', join(dir, 'y'), '--set', 'model.heads=2'], io2)).toBe(2);

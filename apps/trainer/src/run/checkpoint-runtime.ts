@@ -4,11 +4,10 @@ import { AltarError, ConfigError } from '@altar/backend';
 import { CHECKPOINT_FILES, decodeTensors } from '@altar/train';
 import { loadCheckpoint } from '@altar/train/node';
 import { UsageError } from '../io.js';
-import { validateRunConfig, type RunConfig } from './config.js';
-import { buildRuntime, type TokenRuntime } from './families.js';
+import { buildRuntime, parseRunConfig, type FamilyRuntime, type RunConfig } from '@altar/recipes';
 
 export interface LoadedRun {
-  runtime: TokenRuntime;
+  runtime: FamilyRuntime;
   config: RunConfig;
   dir: string;
   step: number;
@@ -27,7 +26,7 @@ export function loadRun(path: string, opts: { which?: 'latest' | 'best'; weights
   }
   let config: RunConfig;
   try {
-    config = validateRunConfig(ck.state.config);
+    config = parseRunConfig(ck.state.config);
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(`${ck.dir}/state.json: the saved run config is invalid (${e.message})`);
     throw e;

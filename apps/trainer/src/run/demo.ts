@@ -11,8 +11,7 @@ import { Rng, type BackendInfo } from '@altar/backend';
 import { defaultHmmConfig, HmmSource } from '@altar/data';
 import { parseMetricsLines } from '@altar/train';
 import type { CommandIO } from '../io.js';
-import { validateRunConfig, type Family, type RunConfig } from './config.js';
-import type { SamplerName } from './families.js';
+import { parseRunConfig, type Family, type RunConfig, type SamplerName } from '@altar/recipes';
 import { renderChart, type Series } from './svg.js';
 import { trainRun } from './train-run.js';
 
@@ -98,7 +97,7 @@ export function demoPlans(o: DemoOptions): ModelPlan[] {
   const evalSeqs = o.evalSequences ?? (q ? 128 : 1024);
   const evalBatch = Math.min(64, evalSeqs);
   const common = (family: Family, name: string, model: Record<string, unknown>, train: Record<string, unknown>, diffusion?: Record<string, unknown>) =>
-    validateRunConfig({
+    parseRunConfig({
       name,
       family,
       data: { source: 'hmm', hmm: {}, batchSize: q ? 16 : 32 },
@@ -106,7 +105,7 @@ export function demoPlans(o: DemoOptions): ModelPlan[] {
       ...(diffusion ? { diffusion } : {}),
       train: { lr: 3e-3, warmupSteps: q ? 5 : 30, minLrRatio: 0.1, gradClip: 1, emaDecay: q ? 0.9 : 0.98, evalEvery: 0, seed: o.seed, ...train },
       checkpoint: { every: 0, keepLast: 1 },
-      eval: { batches: Math.max(1, Math.round(evalSeqs / evalBatch)), batchSize: evalBatch, samples: 0, sampleSteps: 32 },
+      eval: { batches: Math.max(1, Math.round(evalSeqs / evalBatch)), batchSize: evalBatch, samples: 0, ...(diffusion ? { sampleSteps: 32 } : {}) },
     });
   const Ts = [8, 32, 128];
   return [

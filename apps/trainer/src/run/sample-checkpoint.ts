@@ -6,7 +6,7 @@
 import { initBackend, Rng, type BackendChoice } from '@altar/backend';
 import { UsageError, type CommandIO } from '../io.js';
 import { loadRun } from './checkpoint-runtime.js';
-import type { SamplerName } from './families.js';
+import type { SamplerName } from '@altar/recipes';
 
 export interface CheckpointSampleArgs {
   sampler?: string;
@@ -27,11 +27,12 @@ export async function sampleCheckpoint(dir: string, a: CheckpointSampleArgs, io:
   const run = loadRun(dir);
   try {
     const rt = run.runtime;
-    const sampler = (a.sampler ?? rt.samplers[0]!) as SamplerName;
-    if (!rt.samplers.includes(sampler)) {
-      throw new UsageError(`--sampler: '${sampler}' does not apply to the ${run.config.family} checkpoint in ${run.dir}; expected one of ${rt.samplers.join(', ')}`);
+    const sampler: SamplerName | undefined = a.sampler === undefined ? rt.samplers[0] : rt.samplers.find((s) => s === a.sampler);
+    if (sampler === undefined) {
+      throw new UsageError(`--sampler: '${a.sampler}' does not apply to the ${run.config.family} checkpoint in ${run.dir}; expected one of ${rt.samplers.join(', ')}`);
     }
-    const steps = sampler === 'ar' ? rt.seqLen : a.stepsGiven ? a.steps : run.config.eval.sampleSteps;
+    const ev = run.config.eval;
+    const steps = sampler === 'ar' ? rt.seqLen : a.stepsGiven ? a.steps : 'sampleSteps' in ev ? ev.sampleSteps : rt.seqLen;
     const u = rt.unit;
     const r = await rt.sample(new Rng(a.seed), { sampler, n: a.n, steps });
     const ent = rt.sourceEntropy(new Rng(a.seed).fork('entropy'), 2000)?.bits ?? NaN;

@@ -9,8 +9,9 @@ import { AltarError, Rng } from '@altar/backend';
 import { Trainer, type Checkpoint } from '@altar/train';
 import { loadCheckpoint, MetricsWriter, saveCheckpoint } from '@altar/train/node';
 import type { CommandIO } from '../io.js';
-import type { RunConfig } from './config.js';
-import { buildRuntime, LN2, type EvalResult, type TokenRuntime } from './families.js';
+import { buildRuntime, type EvalResult, type FamilyRuntime, type RunConfig } from '@altar/recipes';
+
+const LN2 = Math.LN2;
 import { ProgressBar } from './progress.js';
 
 export interface TrainRunOptions {
@@ -27,7 +28,7 @@ export interface TrainRunOptions {
 }
 
 export interface TrainRunResult {
-  runtime: TokenRuntime;
+  runtime: FamilyRuntime;
   trainer: Trainer<import('@tensorflow/tfjs-core').Tensor2D>;
   reason: 'done' | 'interrupted';
   step: number;
@@ -96,7 +97,7 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
       bar.note(`  eval @ step ${trainer.step}: ${e.bitsPerToken.toFixed(4)} ± ${e.stdErr.toFixed(4)} bits/${unit} (${e.boundKind}${isBest ? ', best' : ''})`);
       if ((o.dumpSamples ?? true) && c.eval.samples > 0) {
         const s = await trainer.withEvalWeights(() =>
-          runtime.sample(sampleRng, { sampler: runtime.samplers[0]!, n: c.eval.samples, steps: c.eval.sampleSteps }),
+          runtime.sample(sampleRng, { sampler: runtime.samplers[0]!, n: c.eval.samples, ...('sampleSteps' in c.eval ? { steps: c.eval.sampleSteps } : {}) }),
         );
         mkdirSync(join(o.outDir, 'samples'), { recursive: true });
         writeFileSync(

@@ -1,0 +1,27 @@
+export { CONFIG_BOUNDS, RUN_TRAIN_DEFAULTS } from './config/sections.js';
+export { FORBIDDEN_KEYS, checkConfigTree } from './config/boundary.js';
+export { describeValue } from './config/checks.js';
+export {
+  FAMILIES,
+  RunConfigSchema,
+  defaultRunConfig,
+  isTokenConfig,
+  parseRunConfig,
+  resolveModelConfig,
+  type ArRunConfig,
+  type D3pmRunConfig,
+  type Family,
+  type GaussianRunConfig,
+  type MaskedRunConfig,
+  type RunConfig,
+  type RunConfigInput,
+  type SsmRunConfig,
+  type TokenRunConfig,
+} from './config/schema.js';
+export { SAMPLER_NAMES, type BoundMode, type EvalResult, type FamilyRuntime, type SampleOptions, type SampleOutput, type SamplerName } from './runtime.js';
+export { hmmSampleBits, mixtureSampleBits, perExampleBits, type PerExampleBits } from './scoring.js';
+export { formatTokenRows, type TokenRecipeOptions } from './families/token-common.js';
+export { buildLmRuntime } from './families/lm.js';
+export { buildD3pmRuntime, buildMaskedRuntime } from './families/discrete.js';
+export { buildGaussianRuntime } from './families/gaussian.js';
+export { buildRuntime } from './build.js';

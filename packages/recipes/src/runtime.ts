@@ -1,0 +1,82 @@
+/**
+ * The contract every family recipe fulfils: one object that owns the model and knows how the family
+ * trains (loss, batches), evaluates (bits per token or per dimension, with a standard error), samples
+ * (with cost accounting) and scores samples against the true source.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '@altar/backend';
+import type { AnyModel } from '@altar/models';
+import type { CostRecord } from '@altar/samplers';
+import type { LossFn, ParamMap } from '@altar/train';
+import type { Family, RunConfig } from './config/schema.js';
+
+/** 'one-term': the training estimator (one t per example); 'full': the same bound at lower variance. */
+export type BoundMode = 'one-term' | 'full';
+
+export interface EvalResult {
+  /** Bits per token: exact NLL (AR/SSM) or the NELBO estimate (diffusion); per dimension for 'gaussian'. */
+  bitsPerToken: number;
+  /** Standard error of that mean over held-out examples. */
+  stdErr: number;
+  boundKind: 'nll' | 'nelbo';
+  bound: BoundMode | 'exact';
+  sequences: number;
+}
+
+export interface SampleOutput {
+  /** Row-major samples: token ids (token families) or float values (Gaussian family). */
+  tokens: Int32Array | Float32Array;
+  batch: number;
+  seqLen: number;
+  cost: CostRecord;
+  /** Mean −log2 p(sample) / n under the true source (NaN where the source has no density). */
+  samplesNllBitsPerToken: number;
+}
+
+export const SAMPLER_NAMES = ['ar', 'masked', 'masked-cached', 'd3pm', 'ddpm', 'ddim', 'ode-euler', 'ode-heun', 'sde'] as const;
+export type SamplerName = (typeof SAMPLER_NAMES)[number];
+
+export interface SampleOptions {
+  sampler: SamplerName;
+  /** Sequences (or vectors, images) to draw. */
+  n: number;
+  /** Diffusion steps (default: the config's eval.sampleSteps; D3PM: at most T). */
+  steps?: number;
+  /** AR/SSM: false decodes with a full forward pass per token instead of the KV cache / recurrent state. */
+  cached?: boolean;
+  /** Discrete diffusion: called with z_t (B, N) before each model call (masked ids as the process's maskId). */
+  onModelInput?: (zt: tf.Tensor2D) => void;
+}
+
+/** Everything the CLI and the playground need for one family's model. */
+export interface FamilyRuntime {
+  family: Family;
+  config: RunConfig;
+  /** 'token': bits per token; 'dim': bits per dimension (Gaussian family). */
+  unit: 'token' | 'dim';
+  model: AnyModel;
+  params: ParamMap;
+  /** V data tokens (0 for the Gaussian family). */
+  vocabSize: number;
+  /** Tokens (or dimensions) per example. */
+  seqLen: number;
+  /** The source's true entropy rate in bits per unit (Monte Carlo over exact log p), when known. */
+  sourceEntropy(rng: Rng, numSamples?: number): { bits: number; stdErr: number } | null;
+  /** Sample rows as text lines. */
+  formatRows(out: SampleOutput): string[];
+  boundKind: 'nll' | 'nelbo';
+  /** Mean loss in nats per unit (the training objective; an upper bound on the NLL for diffusion). */
+  loss: LossFn<tf.Tensor2D>;
+  nextBatch(rng: Rng, batchSize?: number): tf.Tensor2D;
+  evaluate(rng: Rng, opts: { batches: number; batchSize: number; bound?: BoundMode }): Promise<EvalResult>;
+  /**
+   * Masked diffusion only: the discrete-time bound with T steps of the same network — D3PM-absorbing
+   * with ᾱ_t = 1 − t/T, the discretisation of the linear masking schedule — one term per sequence
+   * (stratified t). It falls towards the continuous-time NELBO as T grows: the cost of sampling in T steps.
+   */
+  discreteBound?(rng: Rng, opts: { batches: number; batchSize: number }, T: number): Promise<EvalResult>;
+  /** The samplers this family offers; the first is its default. */
+  samplers: SamplerName[];
+  sample(rng: Rng, opts: SampleOptions): Promise<SampleOutput>;
+  dispose(): void;
+}

@@ -1,0 +1,66 @@
+/**
+ * Scoring shared by every family: the held-out evaluation loop (bits per unit with a standard error)
+ * and the true NLL of samples under a known-likelihood source.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '@altar/backend';
+import type { GaussianMixtureSource, HmmSource } from '@altar/data';
+import { estimateStats } from '@altar/elbo';
+
+export interface PerExampleBits {
+  mean: number;
+  stdErr: number;
+  /** Number of held-out examples measured. */
+  examples: number;
+}
+
+/**
+ * Draw `batches` held-out batches, estimate nats per example (averaged over `reps` independent draws of
+ * a stochastic bound), convert to bits per unit and return the mean with its standard error.
+ */
+export async function perExampleBits<X extends tf.Tensor>(
+  rng: Rng,
+  opts: { batches: number; batchSize: number },
+  nextBatch: (rng: Rng, batchSize: number) => X,
+  /** Nats per example, (B,), for one batch; called `reps` times per batch and averaged. */
+  natsPerExample: (x: X) => tf.Tensor,
+  /** Tokens (or dimensions) per example: bits are reported per unit. */
+  unitsPerExample: number,
+  reps = 1,
+): Promise<PerExampleBits> {
+  const per: number[] = [];
+  for (let i = 0; i < opts.batches; i++) {
+    const x = nextBatch(rng, opts.batchSize);
+    const acc = new Float64Array(opts.batchSize);
+    try {
+      for (let r = 0; r < reps; r++) {
+        const ne = tf.tidy(() => natsPerExample(x));
+        const v = await ne.data();
+        ne.dispose();
+        v.forEach((n, b) => (acc[b]! += n / reps));
+      }
+    } finally {
+      x.dispose();
+    }
+    for (const n of acc) per.push(n / unitsPerExample / Math.LN2);
+  }
+  const s = estimateStats(per);
+  return { mean: s.mean, stdErr: s.stdErr, examples: s.n };
+}
+
+/** Mean −log2 p(x) / N over `batch` token rows under the HMM (exact, forward algorithm). */
+export function hmmSampleBits(source: HmmSource, tokens: Int32Array, batch: number): number {
+  const N = source.seqLen;
+  const lp = source.logProbBatch(tokens, N);
+  let s = 0;
+  for (let b = 0; b < batch; b++) s += -lp[b]! / Math.LN2 / N;
+  return s / batch;
+}
+
+/** Mean −log2 p(x) / d over `batch` vectors under the mixture's exact density (differential: may be negative). */
+export function mixtureSampleBits(gmm: GaussianMixtureSource, values: Float32Array, batch: number): number {
+  const lp = gmm.logDensityBatch(values);
+  let s = 0;
+  for (const v of lp) s -= v;
+  return s / batch / gmm.dim / Math.LN2;
+}
