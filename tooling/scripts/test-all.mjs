@@ -3,10 +3,15 @@
 //   1. build every package (the consumer and CLI tests use the built output),
 //   2. every package's vitest suite, one package at a time (2 cores),
 //   3. the backend conformance suite (JSON), honouring ALTAR_REQUIRE_BACKENDS,
-//   4. the consumer test: pack @altar/backend, install the tarball outside the workspace, use it,
+//   4. the publish check: `pnpm publish -r --dry-run`, then pack every publishable package and check
+//      each tarball's contents (tooling/scripts/pack-check.mjs),
+//   5. the consumer test: install every tarball into one project outside the workspace, import each
+//      entry point, run one program per package, run the CLI, type-check a consumer (consumer-test.mjs;
+//      each of its checks counts as one test),
 // then prints one summary line "N passed, N failed" and exits non-zero if anything failed.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,7 +38,15 @@ const steps = [];
 steps.push(['build', run('build', pnpm[0], [...pnpm.slice(1), 'run', 'build'])]);
 steps.push(['unit tests', run('unit tests (vitest, every package)', pnpm[0], [...pnpm.slice(1), 'exec', 'turbo', 'run', 'test', '--concurrency=1', '--continue'])]);
 steps.push(['conformance', run('backend conformance', process.execPath, ['packages/backend/dist/conformance/cli.js', '--json', '--out', 'packages/backend/test-output/conformance.json'])]);
-steps.push(['consumer', run('consumer test (pnpm pack @altar/backend, install outside the workspace)', process.execPath, ['tooling/scripts/consumer-test.mjs'])]);
+const tarballs = mkdtempSync(join(tmpdir(), 'altar-tarballs-'));
+const consumerReport = join(root, 'tooling', 'test-output', 'consumer.json');
+rmSync(consumerReport, { force: true });
+try {
+  steps.push(['pack check', run('publish dry run + pack check (every publishable package)', process.execPath, ['tooling/scripts/pack-check.mjs', '--keep', tarballs, '--prune-stale'])]);
+  steps.push(['consumer', run('consumer test (every tarball, installed outside the workspace)', process.execPath, ['tooling/scripts/consumer-test.mjs', '--tarballs', tarballs])]);
+} finally {
+  rmSync(tarballs, { recursive: true, force: true });
+}
 
 let passed = 0;
 let failed = 0;
@@ -49,8 +62,15 @@ for (const dir of workspaceDirs) {
   // A suite that failed to load has no failing tests of its own: count it once.
   failed += (r.numFailedTests ?? 0) || (r.numFailedTestSuites ?? 0);
 }
-// Each non-vitest step counts as one test.
-for (const [, ok] of steps.slice(2)) ok ? passed++ : failed++;
+// Each non-vitest step counts as one test, except the consumer test, which reports its checks.
+for (const [name, ok] of steps.slice(2)) {
+  if (name === 'consumer' && existsSync(consumerReport)) {
+    const c = JSON.parse(readFileSync(consumerReport, 'utf8'));
+    passed += c.passed;
+    failed += c.failed;
+    if (!ok && c.failed === 0) failed++;
+  } else ok ? passed++ : failed++;
+}
 const stepFailed = steps.filter(([, ok]) => !ok).map(([n]) => n);
 if (missing.length > 0) process.stdout.write(`\nno vitest report from: ${missing.map((m) => m.slice(root.length + 1)).join(', ')}\n`);
 if (stepFailed.length > 0) process.stdout.write(`failed steps: ${stepFailed.join(', ')}\n`);
