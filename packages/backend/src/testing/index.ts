@@ -7,22 +7,55 @@ import { initBackend, requiredBackends, type BackendInfo, type BackendName } fro
 
 export { expectNoLeaks, memoryGuard } from '../memory.js';
 
-const cache = new Map<BackendName, Promise<BackendInfo | null>>();
+const cache = new Map<BackendName, Promise<BackendInfo | Error>>();
 
-/** Start `name` (once per process) and make it current; null when it is unavailable here. */
-export async function useBackend(name: BackendName): Promise<BackendInfo | null> {
-  let p = cache.get(name);
-  if (!p) {
-    p = initBackend(name).catch((e: unknown) => {
-      if (requiredBackends().includes(name)) throw e;
-      return null;
-    });
-    cache.set(name, p);
-    return p;
+/** Options of {@link useBackend}. */
+export interface UseBackendOptions {
+  /**
+   * When the backend cannot start here, resolve to null instead of throwing, so the suite can skip
+   * itself. Mark a suite optional only for a backend a machine may legitimately lack (WebGPU without
+   * a Vulkan driver). A backend listed in ALTAR_REQUIRE_BACKENDS throws even when optional.
+   */
+  optional?: boolean;
+}
+
+/**
+ * Start `name` (once per process) and make it the current backend, for a suite named after it.
+ * A backend that cannot start is an error naming the reason (never a silent run on another backend),
+ * unless the call is marked `{ optional: true }`: then it resolves to null and the suite should skip.
+ *
+ * @example
+ * ```ts
+ * import { testBackends, useBackend } from '@altar/backend/testing';
+ * describe.each(testBackends())('softmax on %s', (name) => {
+ *   it('sums to one', async () => {
+ *     await useBackend(name); // throws if `name` cannot start
+ *     // ... tensor code under test
+ *   });
+ * });
+ * // WebGPU only where the machine has it:
+ * it('webgpu', async (ctx) => { if (!(await useBackend('webgpu', { optional: true }))) ctx.skip(); });
+ * ```
+ */
+export function useBackend(name: BackendName): Promise<BackendInfo>;
+export function useBackend(name: BackendName, opts: UseBackendOptions): Promise<BackendInfo | null>;
+export async function useBackend(name: BackendName, opts: UseBackendOptions = {}): Promise<BackendInfo | null> {
+  const started = cache.get(name);
+  if (started) {
+    const r = await started;
+    if (r instanceof Error) return failed(name, r, opts);
+    return initBackend(name); // switch back to it (cheap once started)
   }
-  const info = await p;
-  if (info) await initBackend(name); // switch back to it (cheap once started)
-  return info;
+  // A failure is remembered, so later calls report the same reason without retrying.
+  const p = initBackend(name).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  cache.set(name, p);
+  const r = await p;
+  return r instanceof Error ? failed(name, r, opts) : r;
+}
+
+function failed(name: BackendName, error: Error, opts: UseBackendOptions): null {
+  if (opts.optional && !requiredBackends().includes(name)) return null;
+  throw error;
 }
 
 /**
