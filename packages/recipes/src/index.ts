@@ -25,3 +25,4 @@ export { buildLmRuntime } from './families/lm.js';
 export { buildD3pmRuntime, buildMaskedRuntime } from './families/discrete.js';
 export { buildGaussianRuntime } from './families/gaussian.js';
 export { buildRuntime } from './build.js';
+export { dropInertSavedKeys, parseSavedRunConfig } from './config/saved.js';

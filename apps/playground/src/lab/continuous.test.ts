@@ -132,7 +132,9 @@ describe('continuous families on wasm', () => {
     expect((await other.loadCheckpoint(JSON.stringify(ok), bytes)).step).toBe(7);
     await expect(other.loadCheckpoint(JSON.stringify({ ...ok, data: { source: 'images', images: { size: 32, channels: 1 } } }), bytes)).rejects.toThrow(/data\.images.*32×32/);
     await expect(other.loadCheckpoint(JSON.stringify({ ...ok, diffusion: { process: 'vp-quadratic' } }), bytes)).rejects.toThrow(/diffusion\.process.*vp-quadratic/);
-    await expect(other.loadCheckpoint(JSON.stringify({ ...ok, data: { source: 'gmm', gmm: { preset: 'random' } } }), bytes)).rejects.toThrow(/gmm\.preset.*random/);
+    // The shared schema checks the model against the data before the playground looks at the preset.
+    await expect(other.loadCheckpoint(JSON.stringify({ ...ok, data: { source: 'gmm', gmm: { preset: 'random' } } }), bytes)).rejects.toThrow(/^config\.json\.model\.type: data\.source 'gmm' needs a 'mlp-denoiser' model, got 'unet'/);
+    await expect(other.loadCheckpoint(JSON.stringify({ ...ok, data: { source: 'gmm', gmm: { preset: 'random' } }, model: { type: 'mlp-denoiser' } }), bytes)).rejects.toThrow(/^config\.json\.data\.gmm\.preset: .*'random'/);
     other.trainReset('gaussian-image');
     lab.trainReset('gaussian');
     lab.trainReset('gaussian-image');

@@ -16,7 +16,7 @@ import { validateModelConfig, type AnyModel, type ModelConfig } from '@altar/mod
 import { GaussianProcess, type GaussianScheduleKind } from '@altar/noise';
 import { sampleGaussian, type GaussianSamplerName } from '@altar/samplers';
 import type { Size } from '../state.js';
-import type { FamilyRuntime, SampleRun } from './families.js';
+import type { FamilyRuntime, SampleRun } from './runtime.js';
 
 /** The image family's data: 16×16 grey shapes and digits, the smallest size the U-Net's two levels allow to look like something. */
 export const IMAGE_SIZE = 16;

@@ -1,26 +1,20 @@
 /**
- * Family runtimes: the glue from (family, size) to a model, its training loss, and its sampler, using
- * the packages' public APIs only (the same composition as the CLI's `altar train`):
- *   ar                AR transformer (@altar/models ArTransformer), exact NLL (@altar/elbo arNll), KV-cache decoding
- *   ssm               selective SSM LM (SsmLm), exact NLL, recurrent decoding
- *   masked-diffusion  DiffusionTransformer + MaskedProcess (linear α_t = 1 − t), MDLM NELBO, cached ancestral sampler
- *   d3pm              DiffusionTransformer + uniform D3PMProcess (T = 32, cosine), D3PM NELBO, ancestral sampler
- * AR and SSM prepend a BOS token with id V (so their vocabulary is V + 1) and read only the V data
- * logits, exactly as the CLI does, so checkpoints move between the two.
+ * The playground's model sizes and its continuous families' settings. Token families are built by
+ * @altar/recipes (token-runtime.ts), the same recipes as the CLI's, so checkpoints move between the two:
+ *   ar                AR transformer, exact NLL, KV-cache decoding
+ *   ssm               selective SSM LM, exact NLL, recurrent decoding
+ *   masked-diffusion  DiffusionTransformer + masked process (linear α_t = 1 − t), MDLM NELBO, cached ancestral sampler
+ *   d3pm              DiffusionTransformer + uniform D3PM (T = 32, cosine), D3PM NELBO, ancestral sampler
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AltarError, type Rng } from '@altar/backend';
+import { AltarError } from '@altar/backend';
 import type { GaussianMixtureSource, HmmSource } from '@altar/data';
-import { arNll, d3pmNelbo, maskedNelbo } from '@altar/elbo';
-import { bosDataLm, bosDataLogits, createModel, validateModelConfig, type AnyModel, type ArTransformer, type DiffusionTransformer, type ModelConfig, type SsmLm } from '@altar/models';
-import { D3PMProcess, GaussianProcess, MaskedProcess, type GaussianScheduleKind } from '@altar/noise';
-import { sampleAr, sampleD3pm, sampleMasked, type CostRecord } from '@altar/samplers';
+import { createModel, validateModelConfig, type AnyModel, type ModelConfig } from '@altar/models';
+import { GaussianProcess, type GaussianScheduleKind } from '@altar/noise';
 import type { LossFn, TrainConfig } from '@altar/train';
 import type { Family, Size } from '../state.js';
 import { buildContinuousRuntime, imageModelConfig, imageSource, predictionMse } from './continuous.js';
-
-/** D3PM's number of discrete steps: 32 matches n, so its sampler costs what AR costs at most. */
-export const D3PM_T = 32;
+import type { FamilyRuntime } from './runtime.js';
 
 export interface SizePreset {
   dModel: number;
@@ -65,120 +59,6 @@ export function familyOfModel(model: AnyModel, hint?: string): Family {
   if (type === 'ssm-lm') return 'ssm';
   if (type === 'diffusion-transformer') return hint === 'd3pm' ? 'd3pm' : 'masked-diffusion';
   throw new AltarError('BAD_CHECKPOINT', `the playground samples token models; a '${type}' checkpoint is not one`);
-}
-
-export interface SampleRun {
-  samples: Int32Array; // (B*N) row-major
-  cost: CostRecord;
-  /** Snapshots of z (−1 = masked / not generated yet), one per displayed step. */
-  frames: Int32Array[][];
-  /** Gaussian family: z after each model call, (B*2) row-major; the last entry is the samples. */
-  pointFrames?: Float32Array[];
-  /** Image family: z after each model call, (B*H*W*C) row-major (H = W = size); the last entry is the samples. */
-  imageFrames?: { size: number; channels: number; frames: Float32Array[]; /** The model's x̂0 at each call (clipped); the last = the samples. */ x0Frames: Float32Array[] };
-  sampler: string;
-  steps: number;
-}
-
-export interface FamilyRuntime {
-  family: Family;
-  model: AnyModel;
-  /** The masked process (masked-diffusion only; for the ELBO anatomy). */
-  masked: MaskedProcess | null;
-  /** Mean loss in nats per token: exact NLL (AR, SSM) or a one-sample NELBO (diffusion); continuous families: the prediction MSE. */
-  loss: LossFn<tf.Tensor2D>;
-  /** Continuous families: units per example for the speed figure (1 per point, H·W·C per image) and the training batch. */
-  unitsPerExample?: number;
-  nextBatch?: (rng: Rng, n: number) => tf.Tensor2D;
-  /** Continuous families: the noise schedule, and the scale the model divides the data by (x / scale). */
-  continuous?: { process: GaussianScheduleKind; dataScale: number };
-  /** Continuous families: a one-sample VDM NELBO of n fresh examples, bits per dimension of the data. */
-  boundBits?: (rng: Rng, n: number) => Promise<{ bits: number; stdErr: number }>;
-  /** `sampler`: one of SAMPLERS_BY_FAMILY[family] (state.ts); the family's default when absent. */
-  sample(rng: Rng, batch: number, steps: number, sampler?: string): Promise<SampleRun>;
-  dispose(): void;
-}
-
-/**
- * Wraps a denoiser so each network call records its input z_t (the sampler builds z_t fresh from host
- * tokens, so reading it back is free: the values are still on the host). Masked ids become −1.
- */
-function recording(den: DiffusionTransformer, frames: Int32Array[][], B: number, N: number, mask: number) {
-  return {
-    vocabSize: den.vocabSize,
-    paramCount: () => den.paramCount(),
-    bytesPerWeight: den.bytesPerWeight,
-    predictX0Logits: (zt: tf.Tensor2D, t: tf.Tensor1D) => {
-      const z = zt.dataSync() as Int32Array;
-      frames.push(Array.from({ length: B }, (_, b) => Int32Array.from(z.subarray(b * N, b * N + N), (v) => (v === mask ? -1 : v))));
-      return den.predictX0Logits(zt, t);
-    },
-  };
-}
-
-function rows(flat: Int32Array, B: number, N: number): Int32Array[] {
-  return Array.from({ length: B }, (_, b) => flat.slice(b * N, b * N + N));
-}
-
-export function buildRuntime(family: Family, model: AnyModel, source: HmmSource): FamilyRuntime {
-  if (family === 'gaussian') throw new AltarError('BAD_ARG', 'buildRuntime: the gaussian family is built by buildGaussianRuntime');
-  const V = source.vocabSize;
-  const N = source.seqLen;
-  if (family === 'ar' || family === 'ssm') {
-    const lm = model as ArTransformer | SsmLm;
-    if (lm.vocabSize !== V + 1) throw new AltarError('BAD_CHECKPOINT', `${family}: model vocabulary ${lm.vocabSize} ≠ the source's ${V} tokens + BOS`);
-    return {
-      family,
-      model,
-      masked: null,
-      loss: (x) => tf.tidy(() => tf.div(tf.mean(arNll(bosDataLogits(lm, x, V), x)), N) as tf.Scalar),
-      async sample(rng, batch, _steps, sampler = 'cached') {
-        const prompt = Array.from({ length: batch }, () => [V]);
-        const cached = sampler !== 'uncached';
-        const r = await sampleAr(bosDataLm(lm, V), { prompt, length: N, rng, cached });
-        // AR writes left to right: frame k is every row's first k+1 tokens.
-        const full = rows(r.samples, batch, N);
-        const frames = Array.from({ length: N }, (_, k) => full.map((row) => Int32Array.from(row, (v, i) => (i <= k ? v : -1))));
-        const how = cached ? (family === 'ar' ? 'KV cache' : 'recurrent state') : 'no cache: full forward per token';
-        return { samples: r.samples, cost: r.cost, frames, sampler: `${family} (${how})`, steps: N };
-      },
-      dispose: () => model.dispose(),
-    };
-  }
-  const den = model as DiffusionTransformer;
-  if (den.vocabSize !== V) throw new AltarError('BAD_CHECKPOINT', `${family}: model vocabulary ${den.vocabSize} ≠ the source's ${V} tokens`);
-  if (family === 'masked-diffusion') {
-    const proc = new MaskedProcess({ vocabSize: V, schedule: 'linear' });
-    return {
-      family,
-      model,
-      masked: proc,
-      loss: (x, rng) => tf.tidy(() => tf.div(tf.mean(maskedNelbo(proc, den, x, rng, { sampling: 'stratified' })), N) as tf.Scalar),
-      async sample(rng, batch, steps, sampler = 'cached') {
-        const frames: Int32Array[][] = [];
-        const cached = sampler !== 'uncached';
-        const r = await sampleMasked(recording(den, frames, batch, N, proc.maskId), proc, { batch, seqLen: N, steps, rng, cached });
-        frames.push(rows(r.samples, batch, N));
-        return { samples: r.samples, cost: r.cost, frames, sampler: cached ? 'masked (cached)' : 'masked (uncached: a model call every step)', steps };
-      },
-      dispose: () => model.dispose(),
-    };
-  }
-  const proc = new D3PMProcess({ kind: 'uniform', vocabSize: V, T: D3PM_T, schedule: 'cosine' });
-  return {
-    family,
-    model,
-    masked: null,
-    loss: (x, rng) => tf.tidy(() => tf.div(tf.mean(d3pmNelbo(proc, den, x, rng, { sampling: 'stratified' })), N) as tf.Scalar),
-    async sample(rng, batch, steps) {
-      const frames: Int32Array[][] = [];
-      const S = Math.min(D3PM_T, steps);
-      const r = await sampleD3pm(recording(den, frames, batch, N, -2), proc, { batch, seqLen: N, steps: S, rng });
-      frames.push(rows(r.samples, batch, N));
-      return { samples: r.samples, cost: r.cost, frames, sampler: `d3pm uniform (T = ${D3PM_T})`, steps: S };
-    },
-    dispose: () => model.dispose(),
-  };
 }
 
 export function newModel(family: Family, size: Size, source: HmmSource, seed: number): AnyModel {

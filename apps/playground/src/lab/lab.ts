@@ -6,13 +6,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, ConfigError, Rng } from '@altar/backend';
 import { HmmSource, generateShapeImages, gmmPreset, type GaussianMixtureSource } from '@altar/data';
-import { decodeSafetensors, loadModel, tensorsToSafetensors, type AnyModel, type DiffusionTransformer } from '@altar/models';
-import { GAUSSIAN_SCHEDULES, GaussianProcess, MaskedProcess, type GaussianScheduleKind } from '@altar/noise';
+import { loadModel, tensorsToSafetensors, type AnyModel, type DiffusionTransformer } from '@altar/models';
+import { GaussianProcess, MaskedProcess } from '@altar/noise';
 import { Trainer, type ParamMap } from '@altar/train';
 import type { ElboResult, ForwardData, ModelSummary, RaceResult, SampleResult, ScheduleGrid, SourceInfo, SweepPoint, TrainConfigMsg, WorkerEvent } from '../protocol.js';
-import { SAMPLERS_BY_FAMILY, TOKEN_FAMILIES, isContinuous, samplerFor, pointSourceOf, type Family, type PointSourceName, type ProcessName, type Size, type SourceName } from '../state.js';
-import { buildGaussianRuntime, buildImageRuntime, buildRuntime, interactiveTrainConfig, familyOfModel, modelConfigFor, newModel, GAUSSIAN_PROCESS, GAUSSIAN_SAMPLER, type FamilyRuntime, type SampleRun } from './families.js';
-import { buildContinuousRuntime, IMAGE_SIZE, IMAGE_TRAIN, imageModelConfig } from './continuous.js';
+import { SAMPLERS_BY_FAMILY, isContinuous, samplerFor, pointSourceOf, type Family, type PointSourceName, type ProcessName, type Size, type SourceName } from '../state.js';
+import { buildGaussianRuntime, buildImageRuntime, interactiveTrainConfig, familyOfModel, modelConfigFor, newModel, GAUSSIAN_PROCESS, GAUSSIAN_SAMPLER } from './families.js';
+import type { FamilyRuntime, SampleRun } from './runtime.js';
+import { hmmSampleBits, mixtureSampleBits } from '@altar/recipes';
+import { buildTokenRuntime, isTokenFamily, tokenRunConfig } from './token-runtime.js';
+import { continuousRunConfig, readCheckpoint, type ImportedCheckpoint } from './checkpoint-io.js';
+import { buildContinuousRuntime, IMAGE_TRAIN, imageModelConfig } from './continuous.js';
 import { createModel } from '@altar/models';
 import { elboTerms, oneTermSamples } from './anatomy.js';
 import { ModelStore, SAVE_EVERY_MS } from './persist.js';
@@ -129,11 +133,7 @@ export class Lab {
     const means: Array<[number, number]> = [];
     for (let k = 0; k < g.numComponents; k++) means.push([g.means[k * g.dim]!, g.means[k * g.dim + 1]!]);
     // Differential entropy per dimension by Monte Carlo over the exact log density.
-    const xs = g.sample(2000, new Rng(777));
-    const lp = g.logDensityBatch(xs);
-    let h = 0;
-    for (const v of lp) h -= v;
-    const info: SourceInfo = { kind: 'points', name, entropyBits: h / lp.length / g.dim / Math.LN2, marginalBits: null, vocabSize: 0, seqLen: g.dim, glyphs: [], groups: [], means };
+    const info: SourceInfo = { kind: 'points', name, entropyBits: g.entropyReport(new Rng(777), 2000).entropyBitsPerDim, marginalBits: null, vocabSize: 0, seqLen: g.dim, glyphs: [], groups: [], means };
     this.pointInfo.set(name, info);
     return info;
   }
@@ -195,7 +195,7 @@ export class Lab {
     if (have) this.trainReset(family, false);
     const runtime =
       source === 'hmm'
-        ? buildRuntime(family, newModel(family, size, this.hmm, seed), this.hmm)
+        ? buildTokenRuntime(family, newModel(family, size, this.hmm, seed), this.hmm)
         : source === 'shapes'
           ? buildImageRuntime(createModel(imageModelConfig(size, seed)))
           : buildGaussianRuntime(createModel(modelConfigFor('gaussian', size, 0, 0, seed)), this.gmm(source));
@@ -383,14 +383,6 @@ export class Lab {
     return this.summary(cfg.family, s);
   }
 
-  private nllBits(samples: Int32Array, batch: number): number {
-    const N = this.hmm.seqLen;
-    const lp = this.hmm.logProbBatch(samples);
-    let s = 0;
-    for (let b = 0; b < batch; b++) s -= lp[b]!;
-    return s / batch / N / Math.LN2;
-  }
-
   private toResult(f: Family, run: SampleRun, batch: number, model: AnyModel, source: Slot['source'], boundBits: number | null): SampleResult {
     // Continuous families carry their frames in `images` / `points`, not as token rows.
     const cont = { family: f, sampler: run.sampler, steps: run.steps, samples: [], frames: [], cost: run.cost, paramCount: model.paramCount() };
@@ -402,12 +394,9 @@ export class Lab {
     if (run.pointFrames && source !== 'hmm' && source !== 'shapes') {
       const g = this.gmm(source);
       const xs = run.pointFrames[run.pointFrames.length - 1]!;
-      const lp = g.logDensityBatch(xs);
-      let nll = 0;
-      for (const v of lp) nll -= v;
       return {
         ...cont,
-        nllBits: nll / lp.length / g.dim / Math.LN2,
+        nllBits: mixtureSampleBits(g, xs, xs.length / g.dim),
         points: { frames: run.pointFrames.map((p) => Array.from(p)), means: this.sourceInfo(source).means ?? [], entropyBits: this.sourceInfo(source).entropyBits ?? 0 },
       };
     }
@@ -419,7 +408,7 @@ export class Lab {
       samples: Array.from({ length: batch }, (_, b) => Array.from(run.samples.subarray(b * N, b * N + N))),
       frames: run.frames.map((fr) => fr.map((r) => Array.from(r))),
       cost: run.cost,
-      nllBits: this.nllBits(run.samples, batch),
+      nllBits: hmmSampleBits(this.hmm, run.samples, batch),
       paramCount: model.paramCount(),
     };
   }
@@ -507,16 +496,9 @@ export class Lab {
     // The sampling weights: the EMA where the trainer keeps one (continuous families), else the live ones.
     const write = () => tensorsToSafetensors(m.getWeights(), meta);
     const weights = s.trainer ? await s.trainer.withEvalWeights(write) : await write();
-    const data =
-      s.source === 'hmm' ? { source: 'hmm', hmm: {} } : s.source === 'shapes' ? { source: 'images', images: { size: IMAGE_SIZE, channels: 1 } } : { source: 'gmm', gmm: { preset: s.source, dim: 2 } };
-    const run = {
-      name: `playground-${family}`,
-      family: cont ? 'gaussian' : family,
-      data,
-      model: m.config,
-      diffusion: family === 'masked-diffusion' ? { process: 'masked', schedule: 'linear' } : family === 'd3pm' ? { process: 'uniform', schedule: 'cosine' } : cont ? { process: cont.process } : { process: 'none' },
-      train: { lr: s.lr, seed: s.seed, steps: this.stepOf(s) },
-    };
+    const train = { lr: s.lr, seed: s.seed, steps: this.stepOf(s) };
+    const run = cont ? continuousRunConfig({ ...m.config }, s.source, cont.process, train) : isTokenFamily(family) ? tokenRunConfig(family, { ...m.config }, train) : null;
+    if (!run) throw new AltarError('BAD_ARG', `export: '${family}' has no run config`);
     return { config: `${JSON.stringify(run, null, 2)}\n`, safetensors: weights };
   }
 
@@ -532,41 +514,19 @@ export class Lab {
   }
 
   private async loadUnlocked(configText: string, bytes: Uint8Array, origin: string): Promise<ModelSummary> {
-    let run: Record<string, unknown>;
-    try {
-      const raw: unknown = JSON.parse(configText);
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`expected an object, got ${JSON.stringify(raw)?.slice(0, 40)}`);
-      run = raw as Record<string, unknown>;
-    } catch (e) {
-      throw new ConfigError('config.json', `not a valid config: ${(e as Error).message}`);
-    }
-    let meta: Record<string, string>;
-    try {
-      meta = decodeSafetensors(bytes).metadata;
-    } catch (e) {
-      throw new ConfigError('model.safetensors', (e as Error).message);
-    }
-    const famRaw = run['family'] ?? meta['altar.family'];
-    if (famRaw === 'gaussian') return this.loadContinuous(run, meta, bytes, origin);
-    if (famRaw !== undefined && !(TOKEN_FAMILIES as readonly unknown[]).includes(famRaw)) {
-      throw new ConfigError('config.json.family', `'${String(famRaw)}' is not a family the playground can sample (${[...TOKEN_FAMILIES, 'gaussian'].join(', ')})`);
-    }
-    const data = run['data'] as { source?: unknown; hmm?: Record<string, unknown> } | undefined;
-    if (data?.source !== undefined && data.source !== 'hmm') throw new ConfigError('config.json.data.source', `the playground's token views use the HMM source, this checkpoint was trained on '${String(data.source)}'`);
-    if (data?.hmm && Object.keys(data.hmm).length > 0) throw new ConfigError('config.json.data.hmm', `the checkpoint used a non-default HMM (${JSON.stringify(data.hmm)}); the playground has the default one only`);
-    // The weights' metadata carries the full model config ('altar.config'); a bare model config in config.json works too.
-    const modelCfg = run['model'] && typeof run['model'] === 'object' && 'vocabSize' in (run['model'] as object) ? run['model'] : typeof run['type'] === 'string' ? run : undefined;
-    const model = loadModel(modelCfg !== undefined ? { config: modelCfg as object, weights: bytes } : { weights: bytes });
+    const ck = readCheckpoint(configText, bytes);
+    if (ck.kind === 'continuous') return this.loadContinuous(ck, bytes, origin);
+    const model = loadModel(ck.modelConfig !== undefined ? { config: ck.modelConfig, weights: bytes } : { weights: bytes });
     let family: Family;
     let runtime: FamilyRuntime;
     try {
-      family = familyOfModel(model, typeof famRaw === 'string' ? famRaw : undefined);
-      runtime = buildRuntime(family, model, this.hmm);
+      family = familyOfModel(model, ck.run?.family ?? ck.meta['altar.family']);
+      runtime = buildTokenRuntime(family, model, this.hmm);
     } catch (e) {
       model.dispose();
       throw e;
     }
-    return this.install(family, runtime, 'hmm', meta, origin);
+    return this.install(family, runtime, 'hmm', ck.meta, origin);
   }
 
   private install(family: Family, runtime: FamilyRuntime, source: Slot['source'], meta: Record<string, string>, origin: string): ModelSummary {
@@ -582,33 +542,16 @@ export class Lab {
    * 2-D mixtures. `altar train` models see the data as it is; playground models record the scale they
    * divide it by ('altar.dataScale').
    */
-  private loadContinuous(run: Record<string, unknown>, meta: Record<string, string>, bytes: Uint8Array, origin: string): ModelSummary {
-    const data = (run['data'] ?? {}) as { source?: unknown; gmm?: { preset?: unknown; dim?: unknown }; images?: { size?: unknown; channels?: unknown } };
-    const diff = (run['diffusion'] ?? {}) as { process?: unknown };
-    const process = diff.process ?? GAUSSIAN_PROCESS;
-    if (typeof process !== 'string' || !(GAUSSIAN_SCHEDULES as readonly string[]).includes(process)) throw new ConfigError('config.json.diffusion.process', `expected one of ${GAUSSIAN_SCHEDULES.join(', ')}, got '${String(process)}'`);
+  private loadContinuous(ck: Extract<ImportedCheckpoint, { kind: 'continuous' }>, bytes: Uint8Array, origin: string): ModelSummary {
+    const { meta, source, process: kind } = ck;
     const scale = Number(meta['altar.dataScale'] ?? 1);
     if (!(scale > 0)) throw new ConfigError('model.safetensors.metadata.altar.dataScale', `expected a positive number, got '${meta['altar.dataScale']}'`);
-    let source: Slot['source'];
-    if (data.source === 'images') {
-      const size = data.images?.size ?? IMAGE_SIZE;
-      const ch = data.images?.channels ?? 1;
-      if (size !== IMAGE_SIZE || ch !== 1) throw new ConfigError('config.json.data.images', `the playground draws ${IMAGE_SIZE}×${IMAGE_SIZE} grey shapes; this checkpoint was trained on ${String(size)}×${String(size)}×${String(ch)}`);
-      source = 'shapes';
-    } else if (data.source === 'gmm') {
-      const preset = data.gmm?.preset ?? 'rings';
-      if (preset !== 'rings' && preset !== 'grid' && preset !== 'moons') throw new ConfigError('config.json.data.gmm.preset', `the playground has the rings, grid and moons mixtures; this checkpoint was trained on '${String(preset)}'`);
-      source = preset;
-    } else {
-      throw new ConfigError('config.json.data.source', `a gaussian checkpoint needs data.source 'gmm' or 'images', got '${String(data.source)}'`);
-    }
-    const modelCfg = run['model'] && typeof run['model'] === 'object' && 'type' in (run['model'] as object) ? (run['model'] as object) : undefined;
+    const modelCfg = ck.modelConfig;
     const model = loadModel(modelCfg !== undefined ? { config: modelCfg, weights: bytes } : { weights: bytes });
     const family = source === 'shapes' ? 'gaussian-image' : 'gaussian';
     let runtime: FamilyRuntime;
     try {
       // Points on the playground's own schedule train on with its recipe (time weighting included).
-      const kind = process as GaussianScheduleKind;
       if (source === 'shapes') runtime = buildImageRuntime(model, kind);
       else if (kind === GAUSSIAN_PROCESS) runtime = buildGaussianRuntime(model, this.gmm(source), scale);
       else runtime = buildContinuousRuntime(family, model, { kind: 'points', gmm: this.gmm(source), scale }, { process: kind, sampler: GAUSSIAN_SAMPLER });

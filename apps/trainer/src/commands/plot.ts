@@ -6,7 +6,7 @@ import { parseMetricsLines, type MetricsRecord } from '@altar/train';
 import { parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../io.js';
-import { parseRunConfig } from '@altar/recipes';
+import { parseSavedRunConfig } from '@altar/recipes';
 import { writeDemoPlots, type DemoDetails, type DemoReport } from '../run/demo.js';
 import { renderChart, type Series } from '../run/svg.js';
 
@@ -72,7 +72,7 @@ Examples:
     const cfgFile = join(dir, 'config.json');
     if (existsSync(cfgFile)) {
       try {
-        const cfg = parseRunConfig(JSON.parse(readFileSync(cfgFile, 'utf8')));
+        const cfg = parseSavedRunConfig(JSON.parse(readFileSync(cfgFile, 'utf8')));
         if (cfg.data.source === 'hmm') {
           const H = new HmmSource(cfg.data.hmm).entropyReport(new Rng(0), 1000).entropyBitsPerToken;
           hlines.push({ y: H, label: `source entropy ${H.toFixed(3)}` });

@@ -4,7 +4,7 @@ import { AltarError, ConfigError } from '@altar/backend';
 import { CHECKPOINT_FILES, decodeTensors } from '@altar/train';
 import { loadCheckpoint } from '@altar/train/node';
 import { UsageError } from '../io.js';
-import { buildRuntime, parseRunConfig, type FamilyRuntime, type RunConfig } from '@altar/recipes';
+import { buildRuntime, parseSavedRunConfig, type FamilyRuntime, type RunConfig } from '@altar/recipes';
 
 export interface LoadedRun {
   runtime: FamilyRuntime;
@@ -26,7 +26,7 @@ export function loadRun(path: string, opts: { which?: 'latest' | 'best'; weights
   }
   let config: RunConfig;
   try {
-    config = parseRunConfig(ck.state.config);
+    config = parseSavedRunConfig(ck.state.config);
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(`${ck.dir}/state.json: the saved run config is invalid (${e.message})`);
     throw e;

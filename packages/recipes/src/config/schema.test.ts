@@ -91,3 +91,26 @@ describe('run config schema: errors name the key path, what was expected and wha
     expect(resolveModelConfig(tok({ family: 'masked-diffusion' }), 32, 16)).toMatchObject({ type: 'diffusion-transformer', vocabSize: 32, maxLen: 16 });
   });
 });
+
+describe('saved configs from before the schema', () => {
+  it('keys that never took effect are dropped; a current config passes unchanged', async () => {
+    const { parseSavedRunConfig } = await import('./saved.js');
+    const oldAr = {
+      name: 'ar', family: 'ar', backend: 'auto',
+      data: { source: 'hmm', hmm: {}, gmm: { preset: 'rings', dim: 2 }, images: { size: 16, channels: 1 }, batchSize: 32 },
+      model: { type: 'ar-transformer', dModel: 64, nLayers: 2, nHeads: 4 },
+      diffusion: { process: 'none', schedule: 'cosine', T: 1000, timesteps: 'stratified' },
+      eval: { batches: 4, batchSize: 64, samples: 4, sampleSteps: 32 },
+    };
+    expect(() => parseRunConfig(oldAr)).toThrow(ConfigError);
+    expect(parseSavedRunConfig(oldAr)).toEqual(parseRunConfig({ family: 'ar', model: oldAr.model, eval: { batches: 4, batchSize: 64, samples: 4 } }));
+    const oldGauss = { family: 'gaussian', data: { source: 'gmm', hmm: {}, gmm: { preset: 'rings', dim: 2 }, images: { size: 16, channels: 1 } }, diffusion: { process: 'vp-linear', schedule: 'cosine', T: 1000, timesteps: 'stratified' } };
+    const g = parseSavedRunConfig(oldGauss);
+    expect(g.family === 'gaussian' && g.diffusion).toEqual({ process: 'vp-linear', timesteps: 'stratified' });
+    const oldMasked = { family: 'masked-diffusion', diffusion: { process: 'masked', schedule: 'linear', T: 1000 }, train: { lr: 0, seed: 3 } };
+    expect(parseSavedRunConfig(oldMasked)).toEqual(parseRunConfig({ family: 'masked-diffusion', diffusion: { schedule: 'linear' }, train: { seed: 3 } }));
+    for (const c of [parseRunConfig({ family: 'gaussian', diffusion: { T: 100, timesteps: 'antithetic' } }), parseRunConfig({ family: 'd3pm' })]) {
+      expect(parseSavedRunConfig(JSON.parse(JSON.stringify(c)))).toEqual(c);
+    }
+  });
+});
