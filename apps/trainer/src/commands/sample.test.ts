@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@altar/backend';
-import { HmmSource } from '@altar/data';
+import { HmmSource, hmmOracleCausalLM } from '@altar/data';
 import { sampleAr } from '@altar/samplers';
 import type { CommandIO } from '../io.js';
 import { main } from '../main.js';
-import { decodeTokens, hmmCausalLm, runOracleSampling } from './sample.js';
+import { runOracleSampling } from '../run/oracle-sampling.js';
+import { decodeTokens } from './sample.js';
 
 function captureIO(): CommandIO & { stdout: () => string; stderr: () => string } {
   let o = '';
@@ -60,9 +61,9 @@ describe('altar sample', () => {
     expect(Math.abs(r.samplesNllBitsPerToken - r.sourceEntropyBitsPerToken)).toBeLessThan(0.25);
   });
 
-  it('the HMM causal LM: forward agrees with step', async () => {
+  it("the HMM's exact causal LM (@altar/data): forward agrees with step; sampleAr decodes it", async () => {
     const src = new HmmSource({ seqLen: 6 });
-    const lm = hmmCausalLm(src);
+    const lm = hmmOracleCausalLM(src);
     const toks = tf.tensor2d([[src.vocabSize, 1, 2, 3]], [1, 4], 'int32');
     const f = lm.forward(toks);
     const fd = await f.data();

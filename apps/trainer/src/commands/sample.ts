@@ -1,216 +1,18 @@
 /**
- * `altar sample --oracle hmm|gmm --sampler <name> ...`: sample a known-likelihood source's exact oracle
- * with any sampler of @altar/samplers and report the samples, their true NLL and the cost record.
- *
- * Structure: flag parsing (`parseSampleArgs`) → a plain run spec → `runOracleSampling(spec)` (exported,
- * no IO) → printing. A later `altar sample <checkpoint-dir>` plugs in as a positional argument that
- * builds the model instead of the oracle and calls the same samplers (see `runOracleSampling`).
+ * `altar sample --oracle hmm|gmm --sampler <name> ...` and `altar sample DIR`: flag parsing and printing.
+ * The oracle job is run/oracle-sampling.ts (no IO); a checkpoint is run/sample-checkpoint.ts.
  */
 import { writeFileSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_CHOICES, Rng, initBackend, type BackendChoice } from '@altar/backend';
-import { GaussianMixtureSource, HmmSource, gmmOracleDenoiser, gmmPreset, hmmOracleDenoiser, type GmmPresetName } from '@altar/data';
-import { D3PMProcess, GaussianProcess, MaskedProcess, gaussianSchedule } from '@altar/noise';
-import {
-  sampleAr,
-  sampleBlocks,
-  sampleD3pm,
-  sampleGaussian,
-  sampleMasked,
-  type CausalLm,
-  type CostRecord,
-  type GaussianSamplerName,
-} from '@altar/samplers';
+import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@altar/backend';
 import { choiceFlag, intFlag, numberFlag, parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError, type CommandIO } from '../io.js';
+import { D3PM_KINDS, GAUSSIAN_SCHEDULES, GMM_PRESETS, ORACLES, SAMPLER_NAMES, runOracleSampling, type OracleSampleResult, type OracleSampleSpec } from '../run/oracle-sampling.js';
 import { sampleCheckpoint } from '../run/sample-checkpoint.js';
+import { scatterSvg } from '../run/scatter.js';
 
-export const SAMPLER_NAMES = ['ar', 'd3pm', 'masked', 'masked-cached', 'block', 'ddpm', 'ddim', 'ode-euler', 'ode-heun', 'sde'] as const;
-export type SamplerName = (typeof SAMPLER_NAMES)[number];
-const TOKEN_SAMPLERS: readonly SamplerName[] = ['ar', 'd3pm', 'masked', 'masked-cached', 'block'];
-const VECTOR_SAMPLERS: readonly SamplerName[] = ['ddpm', 'ddim', 'ode-euler', 'ode-heun', 'sde'];
-export const ORACLES = ['hmm', 'gmm'] as const;
-const D3PM_KINDS = ['absorbing', 'uniform'] as const;
-const SCHEDULES = ['vp-cosine', 'vp-linear', 've', 'flow'] as const;
+/** Prediction kinds of the gmm oracle (@altar/noise's PredictionKind). */
 const PREDICTIONS = ['eps', 'x0', 'v'] as const;
-const GMM_PRESETS = ['rings', 'grid', 'moons', 'random'] as const;
-
-export interface OracleSampleSpec {
-  oracle: (typeof ORACLES)[number];
-  sampler: SamplerName;
-  /** Diffusion steps T (per block for `block`); ignored by `ar` (which takes seqLen steps). */
-  steps: number;
-  /** Sequences (hmm) or points (gmm). */
-  n: number;
-  seed: number;
-  /** HMM sequence length (default: the default source's 32). */
-  seqLen?: number;
-  /** d3pm: which discrete process, and the T it is defined at (default steps; larger = step skipping). */
-  process?: (typeof D3PM_KINDS)[number];
-  processT?: number;
-  blockSize?: number;
-  /** gmm: Gaussian schedule, prediction type, DDIM η, preset. */
-  schedule?: (typeof SCHEDULES)[number];
-  prediction?: (typeof PREDICTIONS)[number];
-  eta?: number;
-  preset?: GmmPresetName;
-  /** Hypothetical parameter bytes per network call (oracles have none: default 0). */
-  paramBytes?: number;
-}
-
-export interface OracleSampleResult {
-  sampler: SamplerName;
-  steps: number;
-  n: number;
-  nfe: number;
-  weightBytesLoaded: number;
-  wallMs: number;
-  tokensPerSec: number;
-  /** Mean −log2 p(sample) under the true source, per token (hmm) or per dimension (gmm, differential). */
-  samplesNllBitsPerToken: number;
-  /** The source's entropy rate in the same unit (Monte Carlo estimate, 2000 samples). */
-  sourceEntropyBitsPerToken: number;
-  cost: CostRecord;
-  /** hmm: tokens (n × seqLen), vocabSize; gmm: vectors (n × dim). */
-  tokens?: Int32Array;
-  vocabSize?: number;
-  seqLen?: number;
-  vectors?: Float32Array;
-  dim?: number;
-}
-
-/**
- * The exact HMM as a causal LM: state = the forward belief p(s_k | x_<k) per row (host arrays), BOS id = V
- * (an extra id the source never emits; step(BOS) returns p(x_0)). Reads its inputs with dataSync (cpu/wasm).
- */
-export function hmmCausalLm(source: HmmSource): CausalLm<Float64Array[]> {
-  const V = source.vocabSize;
-  const logits = (belief: Float64Array) => Array.from(source.tokenProbsFromBelief(belief), (p) => Math.log(Math.max(p, 1e-30)));
-  const advance = (belief: Float64Array, tok: number) => (tok === V ? source.initialBelief() : source.updateBelief(belief, tok).belief);
-  return {
-    vocabSize: V,
-    initState: (batch) => Array.from({ length: batch }, () => source.initialBelief()),
-    disposeState: () => {},
-    step(tokens, state) {
-      const toks = tokens.dataSync();
-      const next = state.map((b, i) => advance(b, toks[i]!));
-      return { logits: tf.tensor2d(next.map(logits), [next.length, V]), state: next };
-    },
-    forward(tokens) {
-      const [B, N] = tokens.shape;
-      const toks = tokens.dataSync();
-      const out = new Float32Array(B * N * V);
-      for (let b = 0; b < B; b++) {
-        let belief = source.initialBelief();
-        for (let i = 0; i < N; i++) {
-          belief = advance(belief, toks[b * N + i]!);
-          out.set(logits(belief), (b * N + i) * V);
-        }
-      }
-      return tf.tensor3d(out, [B, N, V]);
-    },
-  };
-}
-
-function gmmSource(preset: GmmPresetName): GaussianMixtureSource {
-  return gmmPreset(preset);
-}
-
-/** Run one oracle sampling job (no printing). The caller owns the backend. */
-export async function runOracleSampling(spec: OracleSampleSpec): Promise<OracleSampleResult> {
-  const rng = new Rng(spec.seed);
-  const paramBytes = spec.paramBytes ?? 0;
-  if (spec.oracle === 'hmm') {
-    if (!TOKEN_SAMPLERS.includes(spec.sampler)) throw new UsageError(`--sampler: '${spec.sampler}' samples vectors; the hmm oracle takes one of ${TOKEN_SAMPLERS.join(', ')}`);
-    const source = new HmmSource(spec.seqLen !== undefined ? { seqLen: spec.seqLen } : {});
-    const N = source.seqLen;
-    const V = source.vocabSize;
-    let tokens: Int32Array;
-    let cost: CostRecord;
-    let steps = spec.steps;
-    switch (spec.sampler) {
-      case 'ar': {
-        const r = await sampleAr(hmmCausalLm(source), { prompt: Array.from({ length: spec.n }, () => [V]), length: N, rng, paramBytes });
-        tokens = r.samples;
-        cost = r.cost;
-        steps = N;
-        break;
-      }
-      case 'd3pm': {
-        const T = spec.processT ?? spec.steps;
-        if (T < spec.steps) throw new UsageError(`--process-T: ${T} is below --steps ${spec.steps}; sampling skips steps of a process, never adds them`);
-        const proc = new D3PMProcess({ kind: spec.process ?? 'absorbing', vocabSize: V, T });
-        const oracle = hmmOracleDenoiser(source, (u) => proc.marginalMatrix(Math.round(u * proc.T)));
-        const r = await sampleD3pm(oracle, proc, { batch: spec.n, seqLen: N, steps: spec.steps, rng, paramBytes });
-        tokens = r.samples;
-        cost = r.cost;
-        break;
-      }
-      default: {
-        const proc = new MaskedProcess({ vocabSize: V, schedule: 'log-linear' });
-        const oracle = hmmOracleDenoiser(source, (u) => proc.marginalMatrix(u));
-        const o = { batch: spec.n, seqLen: N, steps: spec.steps, rng, paramBytes, cached: spec.sampler !== 'masked' };
-        const r = spec.sampler === 'block' ? await sampleBlocks(oracle, proc, { ...o, blockSize: spec.blockSize ?? 8 }) : await sampleMasked(oracle, proc, o);
-        tokens = r.samples;
-        cost = r.cost;
-      }
-    }
-    const lp = source.logProbBatch(tokens, N);
-    let nll = 0;
-    for (const v of lp) nll -= v;
-    return {
-      sampler: spec.sampler,
-      steps,
-      n: spec.n,
-      nfe: cost.nfe,
-      weightBytesLoaded: cost.weightBytesLoaded,
-      wallMs: cost.wallMs,
-      tokensPerSec: cost.tokensPerSec,
-      samplesNllBitsPerToken: nll / lp.length / N / Math.LN2,
-      sourceEntropyBitsPerToken: source.entropyReport(new Rng(0x51ed), 2000).entropyBitsPerToken,
-      cost,
-      tokens,
-      vocabSize: V,
-      seqLen: N,
-    };
-  }
-  if (!VECTOR_SAMPLERS.includes(spec.sampler)) throw new UsageError(`--sampler: '${spec.sampler}' samples tokens; the gmm oracle takes one of ${VECTOR_SAMPLERS.join(', ')}`);
-  const source = gmmSource(spec.preset ?? 'rings');
-  const proc = new GaussianProcess(gaussianSchedule(spec.schedule ?? 'vp-cosine'));
-  const oracle = gmmOracleDenoiser(source, proc, spec.prediction ?? 'eps');
-  const r = await sampleGaussian(oracle, proc, {
-    sampler: spec.sampler as GaussianSamplerName,
-    shape: [spec.n, source.dim],
-    steps: spec.steps,
-    rng,
-    paramBytes,
-    ...(spec.eta !== undefined ? { eta: spec.eta } : {}),
-  });
-  const vectors = (await r.samples.data()) as Float32Array;
-  r.samples.dispose();
-  const d = source.dim;
-  const nllBits = (x: ArrayLike<number>) => {
-    const lp = source.logDensityBatch(x);
-    let s = 0;
-    for (const v of lp) s -= v;
-    return s / lp.length / d / Math.LN2;
-  };
-  return {
-    sampler: spec.sampler,
-    steps: spec.steps,
-    n: spec.n,
-    nfe: r.cost.nfe,
-    weightBytesLoaded: r.cost.weightBytesLoaded,
-    wallMs: r.cost.wallMs,
-    tokensPerSec: r.cost.tokensPerSec,
-    samplesNllBitsPerToken: nllBits(vectors),
-    sourceEntropyBitsPerToken: nllBits(source.sample(2000, new Rng(0x51ed))),
-    cost: r.cost,
-    vectors,
-    dim: d,
-  };
-}
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
@@ -218,40 +20,6 @@ const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 export function decodeTokens(tokens: ArrayLike<number>, vocabSize: number): string {
   if (vocabSize <= ALPHABET.length) return Array.from(tokens, (t) => ALPHABET[t] ?? '?').join('');
   return Array.from(tokens).join(' ');
-}
-
-/** A 2-D scatter plot of the samples (first two coordinates) as a standalone SVG. */
-export function scatterSvg(vectors: ArrayLike<number>, dim: number, title: string): string {
-  const n = vectors.length / dim;
-  const size = 480;
-  const pad = 24;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < n; i++) for (let q = 0; q < Math.min(2, dim); q++) {
-    const v = vectors[i * dim + q]!;
-    if (Number.isFinite(v)) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-  }
-  if (!(hi > lo)) [lo, hi] = [lo - 1, lo + 1];
-  const sx = (v: number) => (pad + ((v - lo) / (hi - lo)) * (size - 2 * pad)).toFixed(1);
-  const sy = (v: number) => (size - pad - ((v - lo) / (hi - lo)) * (size - 2 * pad)).toFixed(1);
-  const pts: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const x = vectors[i * dim]!;
-    const y = dim > 1 ? vectors[i * dim + 1]! : 0;
-    if (Number.isFinite(x) && Number.isFinite(y)) pts.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="1.6"/>`);
-  }
-  const esc = title.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}">
-<rect width="100%" height="100%" fill="white"/>
-<text x="${pad}" y="16" font-family="sans-serif" font-size="12">${esc}</text>
-<g fill="#1f5fbf" fill-opacity="0.6">
-${pts.join('\n')}
-</g>
-</svg>
-`;
 }
 
 function formatBytes(b: number): string {
@@ -306,7 +74,7 @@ export function parseSampleArgs(argv: string[]): { spec: OracleSampleSpec; json:
     seed: intFlag('seed', values.seed, 0),
     process: choiceFlag('process', values.process, D3PM_KINDS, 'absorbing'),
     blockSize: intFlag('block-size', values['block-size'], 8, 1),
-    schedule: choiceFlag('schedule', values.schedule, SCHEDULES, 'vp-cosine'),
+    schedule: choiceFlag('schedule', values.schedule, GAUSSIAN_SCHEDULES, 'vp-cosine'),
     prediction: choiceFlag('prediction', values.prediction, PREDICTIONS, 'eps'),
     preset: choiceFlag('preset', values.preset, GMM_PRESETS, 'rings'),
   };
