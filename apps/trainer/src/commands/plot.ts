@@ -7,7 +7,7 @@ import { parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../io.js';
 import { parseSavedRunConfig } from '@altar/recipes';
-import { writeDemoPlots, type DemoDetails, type DemoReport } from '../run/demo.js';
+import { writeDemoPlots, type DemoDetails, type DemoReport } from '../run/demo-report.js';
 import { renderChart, type Series } from '../run/svg.js';
 
 export const plotCommand: Command = {
