@@ -1,81 +1,31 @@
 /**
- * The playground's composition root (runs inside the compute worker): sources (@altar/data), forward
- * processes (@altar/noise), models (@altar/models), losses (@altar/elbo), samplers (@altar/samplers)
- * and the training loop (@altar/train), driven step by step so training can pause, resume and stream.
+ * The playground's Lab (runs inside the compute worker): one slot per family (model, runtime, trainer),
+ * the training loop driven step by step so training can pause, resume and stream, persistence in the
+ * browser, sampling and the ELBO anatomy. Data: sources.ts; recipes: token-runtime.ts (@altar/recipes)
+ * and continuous.ts; checkpoint files: checkpoint-io.ts; results for the page: results.ts.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { AltarError, ConfigError, Rng } from '@altar/backend';
-import { HmmSource, generateShapeImages, gmmPreset, type GaussianMixtureSource } from '@altar/data';
-import { loadModel, tensorsToSafetensors, type AnyModel, type DiffusionTransformer } from '@altar/models';
-import { GaussianProcess, MaskedProcess } from '@altar/noise';
+import { createModel, loadModel, tensorsToSafetensors, type DiffusionTransformer } from '@altar/models';
 import { Trainer, type ParamMap } from '@altar/train';
-import type { ElboResult, ForwardData, ModelSummary, RaceResult, SampleResult, ScheduleGrid, SourceInfo, SweepPoint, TrainConfigMsg, WorkerEvent } from '../protocol.js';
-import { SAMPLERS_BY_FAMILY, isContinuous, samplerFor, pointSourceOf, type Family, type PointSourceName, type ProcessName, type Size, type SourceName } from '../state.js';
-import { buildGaussianRuntime, buildImageRuntime, interactiveTrainConfig, familyOfModel, modelConfigFor, newModel, GAUSSIAN_PROCESS, GAUSSIAN_SAMPLER } from './families.js';
-import type { FamilyRuntime, SampleRun } from './runtime.js';
-import { hmmSampleBits, mixtureSampleBits } from '@altar/recipes';
-import { buildTokenRuntime, isTokenFamily, tokenRunConfig } from './token-runtime.js';
+import type { ElboResult, ForwardData, ModelSummary, RaceResult, SampleResult, SourceInfo, SweepPoint, TrainConfigMsg, WorkerEvent } from '../protocol.js';
+import { SAMPLERS_BY_FAMILY, isContinuous, samplerFor, pointSourceOf, type Family, type ProcessName, type Size, type SourceName } from '../state.js';
+import { elboTerms, oneTermSamples } from './anatomy.js';
 import { continuousRunConfig, readCheckpoint, type ImportedCheckpoint } from './checkpoint-io.js';
 import { buildContinuousRuntime, IMAGE_TRAIN, imageModelConfig } from './continuous.js';
-import { createModel } from '@altar/models';
-import { elboTerms, oneTermSamples } from './anatomy.js';
+import { buildGaussianRuntime, buildImageRuntime, interactiveTrainConfig, familyOfModel, modelConfigFor, newModel, GAUSSIAN_PROCESS, GAUSSIAN_SAMPLER } from './families.js';
+import { Mutex } from './mutex.js';
 import { ModelStore, SAVE_EVERY_MS } from './persist.js';
-
-interface Slot {
-  runtime: FamilyRuntime;
-  /** The data it trains on: 'hmm' for token families, a 2-D mixture for 'gaussian', 'shapes' for 'gaussian-image'. */
-  source: 'hmm' | PointSourceName | 'shapes';
-  size: Size | 'checkpoint';
-  trainer: Trainer<tf.Tensor2D> | null;
-  lr: number;
-  batch: number;
-  seed: number;
-  running: boolean;
-  /** Seconds inside training steps and tokens processed there (for tokens/s). */
-  busySec: number;
-  tokens: number;
-  /** Steps taken by earlier trainers of this model (a new lr or batch starts a new Trainer). */
-  stepBase: number;
-  origin: string;
-  /** Continuous families: the latest NELBO evaluation in bits/dim, and when the checkpoint was last saved. */
-  boundBits: number | null;
-  boundStdErr: number;
-  boundStep: number;
-  savedAtMs: number;
-  /** The running training loop (resolved when it has stopped and saved). */
-  loopDone?: Promise<void>;
-}
-
-/** Continuous families' bound evaluation: every `every` steps on n fresh examples (EMA weights). */
-const BOUND_EVAL: Record<'gaussian' | 'gaussian-image', { every: number; n: number }> = {
-  gaussian: { every: 25, n: 4096 },
-  'gaussian-image': { every: 25, n: 64 },
-};
+import { sampleResult } from './results.js';
+import type { FamilyRuntime } from './runtime.js';
+import { BOUND_EVAL, type Slot } from './slot.js';
+import { Sources } from './sources.js';
+import { buildTokenRuntime, isTokenFamily, tokenRunConfig } from './token-runtime.js';
 
 const yieldToEvents = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
-/**
- * Serialises everything that touches model weights. A training step replaces each weight's buffer
- * (the optimiser assigns new values); a read-back of that weight started in between can then never
- * resolve on WebGPU. Steps, sampling, evaluation and export therefore take turns: the training loop
- * holds the lock for one step at a time, so other requests run between steps.
- */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const r = this.tail.then(fn);
-    this.tail = r.catch(() => undefined);
-    return r;
-  }
-}
-const GRID = Array.from({ length: 101 }, (_, i) => i / 100);
-const GLYPHS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-
 export class Lab {
-  private readonly hmm = new HmmSource();
-  private hmmInfo: SourceInfo | null = null;
-  private readonly gmms = new Map<string, GaussianMixtureSource>();
-  private readonly pointInfo = new Map<string, SourceInfo>();
+  private readonly src = new Sources();
   private readonly slots = new Map<Family, Slot>();
   private readonly emit: (e: WorkerEvent) => void;
   private readonly lock = new Mutex();
@@ -86,92 +36,12 @@ export class Lab {
     this.emit = emit;
   }
 
-  private gmm(name: 'rings' | 'grid' | 'moons'): GaussianMixtureSource {
-    let g = this.gmms.get(name);
-    if (!g) {
-      g = gmmPreset(name);
-      this.gmms.set(name, g);
-    }
-    return g;
-  }
-
-  /** Token glyphs and colours: each token is coloured by the HMM state most likely to emit it. */
-  private tokenInfo(): SourceInfo {
-    if (this.hmmInfo) return this.hmmInfo;
-    const s = this.hmm;
-    const V = s.vocabSize;
-    const S = s.numStates;
-    const groups = Array.from({ length: V }, (_, v) => {
-      let best = 0;
-      for (let k = 1; k < S; k++) if (s.emission[k * V + v]! > s.emission[best * V + v]!) best = k;
-      return best;
-    });
-    // Letters in state order, so one state's tokens read as neighbours in the alphabet.
-    const order = Array.from({ length: V }, (_, v) => v).sort((a, b) => groups[a]! - groups[b]! || a - b);
-    const glyphs = new Array<string>(V);
-    order.forEach((v, i) => (glyphs[v] = GLYPHS[i] ?? String(v)));
-    const rep = s.entropyReport(new Rng(0x51ed), 2000);
-    this.hmmInfo = {
-      kind: 'tokens',
-      name: s.name,
-      entropyBits: rep.entropyBitsPerToken,
-      marginalBits: rep.marginalEntropyBitsPerToken,
-      vocabSize: V,
-      seqLen: s.seqLen,
-      glyphs,
-      groups,
-    };
-    return this.hmmInfo;
-  }
-
   sourceInfo(name: SourceName): SourceInfo {
-    if (name === 'hmm') return this.tokenInfo();
-    if (name === 'shapes') return { kind: 'images', name: 'shapes', entropyBits: null, marginalBits: null, vocabSize: 0, seqLen: 256, glyphs: [], groups: [] };
-    const cached = this.pointInfo.get(name);
-    if (cached) return cached;
-    const g = this.gmm(name);
-    const means: Array<[number, number]> = [];
-    for (let k = 0; k < g.numComponents; k++) means.push([g.means[k * g.dim]!, g.means[k * g.dim + 1]!]);
-    // Differential entropy per dimension by Monte Carlo over the exact log density.
-    const info: SourceInfo = { kind: 'points', name, entropyBits: g.entropyReport(new Rng(777), 2000).entropyBitsPerDim, marginalBits: null, vocabSize: 0, seqLen: g.dim, glyphs: [], groups: [], means };
-    this.pointInfo.set(name, info);
-    return info;
+    return this.src.sourceInfo(name);
   }
 
-  private schedule(process: ProcessName): ScheduleGrid {
-    if (process === 'gauss') {
-      const g = new GaussianProcess('vp-cosine');
-      return { name: g.name, alpha: GRID.map((t) => g.schedule.alpha(t)), sigma: GRID.map((t) => g.schedule.sigma(t)) };
-    }
-    const m = new MaskedProcess({ vocabSize: this.hmm.vocabSize, schedule: 'linear' });
-    return { name: m.name, alpha: GRID.map((t) => m.alpha(t)) };
-  }
-
-  /**
-   * Clean data plus the fixed noise that the page's scrubber applies for any t (so scrubbing is
-   * instant and monotone): per-position uniforms u (a token is noised iff u ≥ α_t) and replacement
-   * tokens for the uniform process; Gaussian ε for z = α_t x + σ_t ε.
-   */
   forward(name: SourceName, process: ProcessName, seed: number): ForwardData {
-    const rng = new Rng(seed).fork(`forward:${name}:${process}`);
-    const info = this.sourceInfo(name);
-    if (name === 'hmm') {
-      const N = this.hmm.seqLen;
-      const flat = this.hmm.sampleBatch(6, rng);
-      const x = Array.from({ length: 6 }, (_, b) => Array.from(flat.subarray(b * N, b * N + N)));
-      const u = x.map((r) => Array.from(rng.uniformArray(r.length)));
-      const repl = x.map((r) => r.map(() => rng.nextInt(0, this.hmm.vocabSize)));
-      return { kind: 'tokens', info, schedule: this.schedule(process === 'gauss' ? 'mask' : process), x, u, repl };
-    }
-    const schedule = this.schedule('gauss');
-    if (name === 'shapes') {
-      const imgs = generateShapeImages({ count: 6, size: 16, channels: 1, seed });
-      const P = 16 * 16;
-      const x = Array.from({ length: 6 }, (_, b) => Array.from(imgs.floats.subarray(b * P, b * P + P)));
-      return { kind: 'images', info, schedule, size: 16, x, eps: x.map((i) => Array.from(rng.normalArray(i.length))) };
-    }
-    const n = 800;
-    return { kind: 'points', info, schedule, x: Array.from(this.gmm(name).sample(n, rng)), eps: Array.from(rng.normalArray(2 * n)) };
+    return this.src.forward(name, process, seed);
   }
 
   private summary(f: Family, s: Slot): ModelSummary {
@@ -195,10 +65,10 @@ export class Lab {
     if (have) this.trainReset(family, false);
     const runtime =
       source === 'hmm'
-        ? buildTokenRuntime(family, newModel(family, size, this.hmm, seed), this.hmm)
+        ? buildTokenRuntime(family, newModel(family, size, this.src.hmm, seed), this.src.hmm)
         : source === 'shapes'
           ? buildImageRuntime(createModel(imageModelConfig(size, seed)))
-          : buildGaussianRuntime(createModel(modelConfigFor('gaussian', size, 0, 0, seed)), this.gmm(source));
+          : buildGaussianRuntime(createModel(modelConfigFor('gaussian', size, 0, 0, seed)), this.src.gmm(source));
     const s: Slot = {
       runtime,
       source,
@@ -231,7 +101,7 @@ export class Lab {
     s.lr = lr;
     s.batch = batch;
     const rt = s.runtime;
-    const nextBatch = rt.nextBatch ? (rng: Rng) => rt.nextBatch!(rng, batch) : (rng: Rng) => this.hmm.sampleTensor(batch, rng);
+    const nextBatch = rt.nextBatch ? (rng: Rng) => rt.nextBatch!(rng, batch) : (rng: Rng) => this.src.hmm.sampleTensor(batch, rng);
     const base = interactiveTrainConfig(rt.family, lr, s.seed + s.stepBase);
     s.trainer = new Trainer<tf.Tensor2D>({
       params: rt.model.getWeights() as ParamMap,
@@ -239,7 +109,7 @@ export class Lab {
       nextBatch,
       disposeBatch: (b) => b.dispose(),
       // Tokens, points or pixels per step, for the speed figure.
-      tokensPerBatch: batch * (rt.unitsPerExample ?? this.hmm.seqLen),
+      tokensPerBatch: batch * (rt.unitsPerExample ?? this.src.hmm.seqLen),
       // Constant lr after a short warmup; the continuous families add a longer warmup and EMA weights.
       config: rt.family === 'gaussian-image' ? { ...base, warmupSteps: IMAGE_TRAIN.warmupSteps, emaDecay: IMAGE_TRAIN.emaDecay } : base,
     });
@@ -280,9 +150,9 @@ export class Lab {
 
   /** The floor for the bits/dim (or bits/token) curve: the source's entropy where it is known. */
   private entropyOf(s: Slot): number | null {
-    if (s.source === 'hmm') return this.tokenInfo().entropyBits;
+    if (s.source === 'hmm') return this.src.tokenInfo().entropyBits;
     if (s.source === 'shapes') return null; // procedural images: no known density
-    return this.sourceInfo(s.source).entropyBits;
+    return this.src.sourceInfo(s.source).entropyBits;
   }
 
   private event(f: Family, s: Slot, bits: number): void {
@@ -383,36 +253,6 @@ export class Lab {
     return this.summary(cfg.family, s);
   }
 
-  private toResult(f: Family, run: SampleRun, batch: number, model: AnyModel, source: Slot['source'], boundBits: number | null): SampleResult {
-    // Continuous families carry their frames in `images` / `points`, not as token rows.
-    const cont = { family: f, sampler: run.sampler, steps: run.steps, samples: [], frames: [], cost: run.cost, paramCount: model.paramCount() };
-    if (run.imageFrames) {
-      const im = run.imageFrames;
-      // Procedural images have no known density: the sample view shows the model's bound instead.
-      return { ...cont, nllBits: NaN, images: { size: im.size, channels: im.channels, batch, frames: im.frames.map((fr) => Array.from(fr)), x0Frames: im.x0Frames.map((fr) => Array.from(fr)), boundBits } };
-    }
-    if (run.pointFrames && source !== 'hmm' && source !== 'shapes') {
-      const g = this.gmm(source);
-      const xs = run.pointFrames[run.pointFrames.length - 1]!;
-      return {
-        ...cont,
-        nllBits: mixtureSampleBits(g, xs, xs.length / g.dim),
-        points: { frames: run.pointFrames.map((p) => Array.from(p)), means: this.sourceInfo(source).means ?? [], entropyBits: this.sourceInfo(source).entropyBits ?? 0 },
-      };
-    }
-    const N = this.hmm.seqLen;
-    return {
-      family: f,
-      sampler: run.sampler,
-      steps: run.steps,
-      samples: Array.from({ length: batch }, (_, b) => Array.from(run.samples.subarray(b * N, b * N + N))),
-      frames: run.frames.map((fr) => fr.map((r) => Array.from(r))),
-      cost: run.cost,
-      nllBits: hmmSampleBits(this.hmm, run.samples, batch),
-      paramCount: model.paramCount(),
-    };
-  }
-
   /** `sampler`: 'auto' (the family's default) or one of SAMPLERS_BY_FAMILY[family]; anything else is an error naming the choices. */
   async sample(family: Family, T: number, seed: number, batch: number, size: Size, sampler = 'auto'): Promise<SampleResult> {
     const list = SAMPLERS_BY_FAMILY[family];
@@ -426,13 +266,13 @@ export class Lab {
     const B = family === 'gaussian' ? Math.max(batch, 400) : batch;
     // Sample with the trainer's EMA weights where it keeps them (the continuous families).
     const run = s.trainer ? await s.trainer.withEvalWeights(() => s.runtime.sample(rng, B, T, sampler)) : await s.runtime.sample(rng, B, T, sampler);
-    return this.toResult(family, run, B, s.runtime.model, s.source, s.boundBits);
+    return sampleResult(this.src, family, run, B, s.runtime.model, s.source, s.boundBits);
   }
 
   async race(T: number, seed: number, batch: number, size: Size): Promise<RaceResult> {
     const ar = await this.sample('ar', T, seed, batch, size);
     const mdm = await this.sample('masked-diffusion', T, seed, batch, size);
-    return { ar, mdm, n: this.hmm.seqLen, T, entropyBits: this.tokenInfo().entropyBits! };
+    return { ar, mdm, n: this.src.hmm.seqLen, T, entropyBits: this.src.tokenInfo().entropyBits! };
   }
 
   async sweep(Ts: number[], seed: number, batch: number, size: Size): Promise<{ points: SweepPoint[]; ar: SweepPoint; entropyBits: number }> {
@@ -443,8 +283,8 @@ export class Lab {
       await yieldToEvents();
     }
     const a = await this.sample('ar', 0, seed, batch, size);
-    const ar = { T: this.hmm.seqLen, nfe: a.cost.nfe, weightBytesLoaded: a.cost.weightBytesLoaded, wallMs: a.cost.wallMs, nllBits: a.nllBits };
-    return { points, ar, entropyBits: this.tokenInfo().entropyBits! };
+    const ar = { T: this.src.hmm.seqLen, nfe: a.cost.nfe, weightBytesLoaded: a.cost.weightBytesLoaded, wallMs: a.cost.wallMs, nllBits: a.nllBits };
+    return { points, ar, entropyBits: this.src.tokenInfo().entropyBits! };
   }
 
   elbo(T: number, seed: number, draws: number, size: Size): Promise<ElboResult> {
@@ -456,7 +296,7 @@ export class Lab {
     const proc = s.runtime.masked!;
     const den = s.runtime.model as DiffusionTransformer;
     const rng = new Rng(seed).fork(`elbo:${T}`);
-    const evalSet = this.hmm.sampleTensor(48, rng);
+    const evalSet = this.src.hmm.sampleTensor(48, rng);
     let terms: number[];
     try {
       terms = await elboTerms(proc, den, evalSet, T, rng);
@@ -465,7 +305,7 @@ export class Lab {
     }
     const estimates: number[] = [];
     while (estimates.length < draws) {
-      const x = this.hmm.sampleTensor(Math.min(64, draws - estimates.length), rng);
+      const x = this.src.hmm.sampleTensor(Math.min(64, draws - estimates.length), rng);
       try {
         estimates.push(...(await oneTermSamples(proc, den, x, T, rng)));
       } finally {
@@ -473,7 +313,7 @@ export class Lab {
       }
       await yieldToEvents();
     }
-    return { T, terms, total: terms.reduce((a, b) => a + b, 0), estimates, entropyBits: this.tokenInfo().entropyBits! };
+    return { T, terms, total: terms.reduce((a, b) => a + b, 0), estimates, entropyBits: this.src.tokenInfo().entropyBits! };
   }
 
   /** The same two files `altar train` writes: a run config.json and a model.safetensors with the model config in its metadata. */
@@ -521,7 +361,7 @@ export class Lab {
     let runtime: FamilyRuntime;
     try {
       family = familyOfModel(model, ck.run?.family ?? ck.meta['altar.family']);
-      runtime = buildTokenRuntime(family, model, this.hmm);
+      runtime = buildTokenRuntime(family, model, this.src.hmm);
     } catch (e) {
       model.dispose();
       throw e;
@@ -553,8 +393,8 @@ export class Lab {
     try {
       // Points on the playground's own schedule train on with its recipe (time weighting included).
       if (source === 'shapes') runtime = buildImageRuntime(model, kind);
-      else if (kind === GAUSSIAN_PROCESS) runtime = buildGaussianRuntime(model, this.gmm(source), scale);
-      else runtime = buildContinuousRuntime(family, model, { kind: 'points', gmm: this.gmm(source), scale }, { process: kind, sampler: GAUSSIAN_SAMPLER });
+      else if (kind === GAUSSIAN_PROCESS) runtime = buildGaussianRuntime(model, this.src.gmm(source), scale);
+      else runtime = buildContinuousRuntime(family, model, { kind: 'points', gmm: this.src.gmm(source), scale }, { process: kind, sampler: GAUSSIAN_SAMPLER });
     } catch (e) {
       model.dispose();
       throw new ConfigError('config.json.model', (e as Error).message);
