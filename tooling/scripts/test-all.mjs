@@ -8,6 +8,7 @@
 //   5. the consumer test: install every tarball into one project outside the workspace, import each
 //      entry point, run one program per package, run the CLI, type-check a consumer (consumer-test.mjs;
 //      each of its checks counts as one test),
+//   6. the doc-coverage check (tooling/scripts/doc-coverage.mjs, levels in tooling/doc-coverage.json),
 // then prints one summary line "N passed, N failed" and exits non-zero if anything failed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -47,6 +48,7 @@ try {
 } finally {
   rmSync(tarballs, { recursive: true, force: true });
 }
+steps.push(['doc coverage', run('doc coverage (every export documented, per tooling/doc-coverage.json)', process.execPath, ['tooling/scripts/doc-coverage.mjs'])]);
 
 let passed = 0;
 let failed = 0;

@@ -1,3 +1,9 @@
+/**
+ * Pick and start a TensorFlow.js backend, fill the kernels it lacks, seeded randomness, memory guards
+ * and the safetensors codec.
+ *
+ * @module @altar/backend
+ */
 export { AltarError, BackendUnavailableError, ConfigError, TensorLeakError } from './errors.js';
 export { silentLogger, type Logger } from './logger.js';
 export { isNode, isBrowser, envVar } from './env.js';

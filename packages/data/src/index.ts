@@ -1,3 +1,9 @@
+/**
+ * Token, vector and image sources, including known-likelihood synthetic sources (an HMM, a Gaussian
+ * mixture) with exact log p(x) and exact posterior oracles; tokenizers and batching. Browser-safe.
+ *
+ * @module @altar/data
+ */
 export { tokensToTensor, type TokenSource } from './token-source.js';
 export {
   HmmSource,

@@ -1,3 +1,10 @@
+/**
+ * Layers and the model zoo (causal transformer with KV cache, time-conditioned bidirectional
+ * transformer, MLP and U-Net denoisers, linear and sliding-window attention, S4D and selective SSMs)
+ * and model checkpoints.
+ *
+ * @module @altar/models
+ */
 export {
   MODEL_TYPES,
   validateModelConfig,

@@ -1,4 +1,8 @@
-/** Node-only file helpers (`@altar/models/node`): `<dir>/<name>.json` + `<dir>/<name>.safetensors`. */
+/**
+ * Node-only file helpers (`@altar/models/node`): `<dir>/<name>.json` + `<dir>/<name>.safetensors`.
+ *
+ * @module @altar/models/node
+ */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadModel, saveModel } from './io/checkpoint.js';

@@ -1,3 +1,9 @@
+/**
+ * AR decoding; D3PM / masked ancestral sampling (with caching); DDPM, DDIM, probability-flow ODE and
+ * Euler–Maruyama; cost records and the roofline cost model.
+ *
+ * @module @altar/samplers
+ */
 export type {
   CausalLm,
   ContinuousDenoiser,

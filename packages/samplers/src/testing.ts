@@ -9,6 +9,6 @@
  * import { chiSquareTest } from '@altar/samplers/testing';
  * const { pValue } = chiSquareTest([48, 52], [0.5, 0.5]);
  * ```
- * @module
+ * @module @altar/samplers/testing
  */
 export { chiSquareTest, gammaQ, mmdRbf, type ChiSquareResult } from './stats.js';

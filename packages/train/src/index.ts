@@ -1,3 +1,9 @@
+/**
+ * The training step and loop over any loss and parameters: AdamW, LR schedule, clipping, EMA, NaN guard,
+ * checkpoints as in-memory files, metrics.
+ *
+ * @module @altar/train
+ */
 export { defaultTrainConfig, resolveTrainConfig, type TrainConfig } from './config.js';
 export { AdamW, ownedVariable, defaultAdamWConfig, type AdamWConfig, type ParamMap } from './optimizer.js';
 export { Ema } from './ema.js';

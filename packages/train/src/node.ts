@@ -7,6 +7,8 @@
  * fsyncs it, renames it to `step-N`, then swaps `latest.json` by temp file + rename. A crash at any
  * point leaves the previous checkpoint and pointer intact; leftover `.tmp-*` directories are ignored
  * and removed by the next save. Only the last `keepLast` step directories and the best are kept.
+ *
+ * @module @altar/train/node
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

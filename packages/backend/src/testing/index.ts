@@ -1,6 +1,8 @@
 /**
  * Test helpers (`@altar/backend/testing`): which backends to run a suite on, and a helper that
  * switches to one. Test runners stay out of this module: use with describe.each / it.each.
+ *
+ * @module @altar/backend/testing
  */
 import { envVar } from '../env.js';
 import { initBackend, requiredBackends, type BackendInfo, type BackendName } from '../init.js';
