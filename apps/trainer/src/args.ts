@@ -36,6 +36,7 @@ export function intListFlag(name: string, value: string | undefined, fallback: n
 
 export function choiceFlag<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${name}: expected one of ${choices.join(', ')}, got '${value}'`);
-  return value as T;
+  const hit = choices.find((c) => c === value);
+  if (hit === undefined) throw new UsageError(`--${name}: expected one of ${choices.join(', ')}, got '${value}'`);
+  return hit;
 }

@@ -54,11 +54,15 @@ export function field(label: string, control: HTMLElement, hint?: string): HTMLE
   return h('label.field', {}, h('span.field-label', {}, label), control, hint ? h('span.field-hint', {}, hint) : null);
 }
 
-export function select(options: ReadonlyArray<readonly [string, string]>, value: string, onChange: (v: string) => void, testid?: string): HTMLSelectElement {
+/** A <select> over typed values: `onChange` receives the option's own value (never an unchecked string). */
+export function select<T extends string>(options: ReadonlyArray<readonly [T, string]>, value: T, onChange: (v: T) => void, testid?: string): HTMLSelectElement {
   const s = h('select', { 'data-testid': testid });
   for (const [v, l] of options) s.append(h('option', { value: v }, l));
   s.value = value;
-  s.addEventListener('change', () => onChange(s.value));
+  s.addEventListener('change', () => {
+    const hit = options.find(([v]) => v === s.value);
+    if (hit) onChange(hit[0]);
+  });
   return s;
 }
 

@@ -4,7 +4,7 @@ import { tokenRow } from '../ui/tokens.js';
 import { chart } from '../charts/chart.js';
 import { drawPoints, drawImage } from '../charts/canvas.js';
 import type { ForwardData } from '../protocol.js';
-import { isTokenSource, type AppState, type ProcessName, type SourceName } from '../state.js';
+import { isTokenSource, type AppState, type ProcessName } from '../state.js';
 import type { Ctx, View } from './view.js';
 
 const SOURCE_OPTS = [
@@ -47,7 +47,7 @@ export class ForwardView implements View {
   private buildControls(s: AppState): void {
     clear(this.controls);
     const tokens = isTokenSource(s.source);
-    const procOpts: Array<readonly [string, string]> = tokens
+    const procOpts: Array<readonly [ProcessName, string]> = tokens
       ? [
           ['mask', 'Absorbing: replace by [MASK]'],
           ['uniform', 'Uniform: replace by a random token'],
@@ -61,11 +61,11 @@ export class ForwardView implements View {
     this.controls.append(
       h('h2', {}, 'Forward process'),
       field('Source', select(SOURCE_OPTS, s.source, (v) => {
-        const src = v as SourceName;
+        const src = v;
         const process: ProcessName = isTokenSource(src) ? (s.process === 'gauss' ? 'mask' : s.process) : 'gauss';
         this.ctx.setState({ source: src, process });
       }, 'source-select')),
-      field('Noise process', select(procOpts, s.process, (v) => this.ctx.setState({ process: v as ProcessName }), 'process-select')),
+      field('Noise process', select(procOpts, s.process, (v) => this.ctx.setState({ process: v }), 'process-select')),
       field('Time t', h('div.slider-row', {}, this.slider, this.tLabel), '0 = data, 1 = pure noise'),
       field('Seed', seed),
     );

@@ -4,7 +4,7 @@ import { tokenRow } from '../ui/tokens.js';
 import { drawImage, drawPoints } from '../charts/canvas.js';
 import { FAMILY_OPTS, isExact } from './train.js';
 import type { SampleResult, SourceInfo } from '../protocol.js';
-import { SAMPLERS_BY_FAMILY, samplerFor, type AppState, type Family, type SamplerName } from '../state.js';
+import { SAMPLER_NAMES, SAMPLERS_BY_FAMILY, samplerFor, type AppState } from '../state.js';
 
 const SAMPLER_LABELS: Record<string, string> = {
   cached: 'cached',
@@ -80,8 +80,8 @@ export class SampleView implements View {
     seed.addEventListener('change', () => this.ctx.setState({ seed: Math.max(0, Math.floor(Number(seed.value) || 0)) }));
     this.controls.append(
       h('h2', {}, 'Watch sampling'),
-      field('Model', select(FAMILY_OPTS, s.family, (v) => this.ctx.setState({ family: v as Family }), 'family-select')),
-      field('Sampler', select(SAMPLERS_BY_FAMILY[s.family].map((n, i) => [n, `${SAMPLER_LABELS[n] ?? n}${i === 0 ? ' (default)' : ''}`] as const), samplerFor(s.family, s.sampler), (v) => this.ctx.setState({ sampler: v as SamplerName }), 'sampler-select')),
+      field('Model', select(FAMILY_OPTS, s.family, (v) => this.ctx.setState({ family: v }), 'family-select')),
+      field('Sampler', select(SAMPLERS_BY_FAMILY[s.family].map((n, i) => [n, `${SAMPLER_LABELS[n] ?? n}${i === 0 ? ' (default)' : ''}`] as const), samplerFor(s.family, s.sampler), (v) => this.ctx.setState({ sampler: SAMPLER_NAMES.find((n) => n === v) ?? 'auto' }), 'sampler-select')),
       field('Diffusion steps T', h('div.slider-row', {}, T, Tl), isExact(s.family) ? 'AR and SSM always take n = 32 steps' : s.family === 'd3pm' ? 'ancestral D3PM sampler (T ≤ 32: skips steps)' : s.family === 'gaussian' || s.family === 'gaussian-image' ? 'EMA weights, VP cosine schedule (Heun: 2 model calls per step)' : 'ancestral sampler with caching, α_t = 1 − t'),
       field('Seed', seed),
       h('div.buttons', {}, h('button.primary', { 'data-testid': 'sample-run', onclick: () => void this.run() }, '▶ Sample')),

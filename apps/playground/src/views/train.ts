@@ -2,7 +2,7 @@
 import { h, explainCard, viewLayout, append, clear, field, select, stat, fmtInt } from '../ui/dom.js';
 import { chart, legend } from '../charts/chart.js';
 import { ema, forgetHistory, historyOf, trailingMean, type TrainHistory } from '../store.js';
-import { FAMILY_TRAIN_DEFAULTS, isContinuous, pointSourceOf, type AppState, type Family, type Size, type SourceName } from '../state.js';
+import { FAMILY_TRAIN_DEFAULTS, isContinuous, pointSourceOf, type AppState, type Family, type Size } from '../state.js';
 import type { Ctx, View } from './view.js';
 
 export const FAMILY_OPTS = [
@@ -27,7 +27,7 @@ export const SIZE_OPTS = [
   ['tiny', 'tiny: width 32, 2 layers'],
   ['small', 'small: width 64, 2 layers'],
 ] as const;
-const SIZE_OPTS_BY_FAMILY: Partial<Record<Family, ReadonlyArray<readonly [string, string]>>> = {
+const SIZE_OPTS_BY_FAMILY: Partial<Record<Family, ReadonlyArray<readonly [Size, string]>>> = {
   gaussian: [
     // GAUSSIAN_WIDTH · dModel wide, GAUSSIAN_LAYERS blocks (lab/families.ts; not imported: it brings tfjs).
     ['tiny', 'tiny: MLP 64 wide × 2 blocks'],
@@ -105,9 +105,9 @@ export class TrainView implements View {
     const exp = h('button.ghost', { 'data-testid': 'train-export', onclick: () => void this.exportCkpt() }, '⤓ Export checkpoint');
     append(this.controls, [
       h('h2', {}, 'Train live'),
-      field('Family', select(FAMILY_OPTS, s.family, (v) => this.ctx.setState(pickFamily(v as Family)), 'family-select')),
-      s.family === 'gaussian' ? field('Data', select(POINT_OPTS, pointSourceOf(s.source), (v) => this.ctx.setState({ source: v as SourceName }), 'points-select')) : null,
-      field('Size', select(SIZE_OPTS_BY_FAMILY[s.family] ?? SIZE_OPTS, s.size, (v) => this.ctx.setState({ size: v as Size }), 'size-select')),
+      field('Family', select(FAMILY_OPTS, s.family, (v) => this.ctx.setState(pickFamily(v)), 'family-select')),
+      s.family === 'gaussian' ? field('Data', select(POINT_OPTS, pointSourceOf(s.source), (v) => this.ctx.setState({ source: v }), 'points-select')) : null,
+      field('Size', select(SIZE_OPTS_BY_FAMILY[s.family] ?? SIZE_OPTS, s.size, (v) => this.ctx.setState({ size: v }), 'size-select')),
       h('div.row2', {}, field('Learning rate', lr), field('Batch', batch)),
       field('Seed', seed),
       h('div.buttons', {}, start, pause, reset),

@@ -15,7 +15,7 @@ import {
   vdmNelboHost,
   type HostGaussianOracle,
 } from '@altar/elbo';
-import { D3PMProcess, MaskedProcess, GaussianProcess, type D3PMScheduleKind, type MaskScheduleKind } from '@altar/noise';
+import { D3PM_KINDS, D3PM_SCHEDULES, D3PMProcess, GAUSSIAN_SCHEDULES, MASK_SCHEDULES, MaskedProcess, GaussianProcess } from '@altar/noise';
 import { choiceFlag, intFlag, intListFlag, parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../io.js';
@@ -69,13 +69,16 @@ export function computeBound(opts: { source: 'hmm' | 'gmm'; process: ProcessName
     const posterior = (L: Float64Array) => hmmPosterior(src, L).marginals;
     const rows: BoundRow[] = [];
     if (opts.process === 'masked') {
-      const p = new MaskedProcess({ vocabSize: V, schedule: (opts.schedule ?? 'log-linear') as MaskScheduleKind });
+      const p = new MaskedProcess({ vocabSize: V, schedule: MASK_SCHEDULES.find((k) => k === opts.schedule) ?? 'log-linear' });
       const oracle = emissionOracle(p, posterior);
       const r = rng.fork('masked');
       rows.push(summarise(null, Float64Array.from(seqs, (x) => maskedNelboHost(p, oracle, x, r, Math.max(1, opts.samples) * 128).total), nll, N));
     } else {
+      const kind = D3PM_KINDS.find((k) => k === opts.process);
+      if (kind === undefined) throw new UsageError(`--process: source hmm takes ${DISCRETE.join(', ')}, got '${opts.process}'`);
+      const schedule = D3PM_SCHEDULES.find((k) => k === opts.schedule);
       for (const T of opts.Ts) {
-        const p = new D3PMProcess({ kind: opts.process as 'absorbing' | 'uniform', vocabSize: V, T, ...(opts.schedule ? { schedule: opts.schedule as D3PMScheduleKind } : {}) });
+        const p = new D3PMProcess({ kind, vocabSize: V, T, ...(schedule ? { schedule } : {}) });
         const oracle = emissionOracle(p, posterior);
         const r = rng.fork(`T${T}`);
         rows.push(summarise(T, Float64Array.from(seqs, (x) => d3pmNelboHost(p, oracle, x, r, 'full', { numSamples: opts.samples }).total), nll, N));
@@ -90,7 +93,9 @@ export function computeBound(opts: { source: 'hmm' | 'gmm'; process: ProcessName
   const points = Array.from({ length: opts.n }, (_, b) => Float64Array.from(xs.subarray(b * d, (b + 1) * d)));
   const nll = Float64Array.from(points, (x) => -gmm.logDensity(x));
   const oracle: HostGaussianOracle = { dim: d, meanX0: (z, a, s) => gmmPosterior(gmm, z, a, s).meanX0 };
-  const proc = new GaussianProcess(opts.process as 'vp-linear' | 'vp-cosine' | 've' | 'flow');
+  const kind = GAUSSIAN_SCHEDULES.find((k) => k === opts.process);
+  if (kind === undefined) throw new UsageError(`--process: source gmm takes ${GAUSSIAN_SCHEDULES.join(', ')}, got '${opts.process}'`);
+  const proc = new GaussianProcess(kind);
   const rows: BoundRow[] = [];
   for (const T of opts.Ts) {
     const r = rng.fork(`T${T}`);

@@ -65,9 +65,10 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
   let resumedFrom: string | null = null;
   if (o.resume) {
     const ck = loadCheckpoint(o.resume);
-    const saved = ck.state.config as Partial<RunConfig> | null;
-    if (saved?.family && saved.family !== c.family) {
-      throw new AltarError('BAD_CHECKPOINT', `${ck.dir}: checkpoint is of family '${saved.family}', the config says '${c.family}'`);
+    const saved: unknown = ck.state.config;
+    const savedFamily = typeof saved === 'object' && saved !== null ? Reflect.get(saved, 'family') : undefined;
+    if (savedFamily !== undefined && savedFamily !== c.family) {
+      throw new AltarError('BAD_CHECKPOINT', `${ck.dir}: checkpoint is of family '${String(savedFamily)}', the config says '${c.family}'`);
     }
     trainer.restore(ck.files);
     resumedFrom = ck.dir;
