@@ -44,7 +44,7 @@ for (const pkg of project.children ?? []) {
   const noSummary = [];
   const noExample = [];
   for (const entry of entries) {
-    const where = entry === pkg || !entry.name ? pkg.name : `${pkg.name}/${entry.name}`;
+    const where = entry === pkg || !entry.name ? pkg.name : entry.name.startsWith('@') ? entry.name : `${pkg.name}/${entry.name}`;
     for (const decl of entry.children ?? []) {
       if (decl.kind === ReflectionKind.Module) continue;
       total++;

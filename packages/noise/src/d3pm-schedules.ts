@@ -5,9 +5,35 @@
  */
 import { AltarError } from '@altar/backend';
 
+/**
+ * The β schedules of discrete-time D3PM: 'linear' (β_t linear up to 1), 'cosine' (ᾱ_t of Nichol &
+ * Dhariwal), 'jsd' (β_t = 1/(T − t + 1), so ᾱ_t = 1 − t/T; the absorbing default).
+ *
+ * @example
+ * ```ts
+ * const kind: D3PMScheduleKind = 'jsd';
+ * new D3PMProcess({ kind: 'absorbing', vocabSize: 8, T: 16, schedule: kind });
+ * ```
+ */
 export type D3PMScheduleKind = 'linear' | 'cosine' | 'jsd';
+/**
+ * Every {@link D3PMScheduleKind}, for validating a config value.
+ *
+ * @example
+ * ```ts
+ * D3PM_SCHEDULES.includes('cosine'); // true
+ * ```
+ */
 export const D3PM_SCHEDULES: readonly D3PMScheduleKind[] = ['linear', 'cosine', 'jsd'];
 
+/**
+ * β_1..β_T of a D3PM schedule (index t − 1 holds β_t); every schedule reaches full corruption at t = T.
+ *
+ * @example
+ * ```ts
+ * const betas = d3pmBetas('jsd', 4); // [1/4, 1/3, 1/2, 1]: ᾱ_t = Π(1 − β) = 1 − t/4
+ * ```
+ */
 export function d3pmBetas(kind: D3PMScheduleKind, T: number): Float64Array {
   if (!Number.isInteger(T) || T < 1) throw new AltarError('BAD_T', `d3pmBetas: T must be a positive integer, got ${T}`);
   const b = new Float64Array(T);

@@ -11,9 +11,31 @@ import { d3pmBetas, type D3PMScheduleKind } from './d3pm-schedules.js';
 import { FactorisedDiscreteProcess } from './discrete-base.js';
 import { checkStep } from './time.js';
 
-/** The D3PM processes a config can name (the matrix kind takes an explicit transition matrix instead). */
+/**
+ * The D3PM processes a config can name (the matrix kind takes an explicit transition matrix instead).
+ *
+ * @example
+ * ```ts
+ * const kind = D3PM_KINDS[0]; // 'absorbing'
+ * new D3PMProcess({ kind, vocabSize: 8, T: 16 });
+ * ```
+ */
 export const D3PM_KINDS = ['absorbing', 'uniform'] as const;
 
+/**
+ * How to build a {@link D3PMProcess}: a named kind (uniform or absorbing) with a β schedule, or any
+ * per-step transition matrix over K ≥ V states.
+ *
+ * @example
+ * ```ts
+ * const absorbing: D3PMConfig = { kind: 'absorbing', vocabSize: 8, T: 32, schedule: 'jsd' };
+ * // A lazy random walk over 3 tokens: stay with probability 0.9, else move to either neighbour.
+ * const walk: D3PMConfig = {
+ *   kind: 'matrix', vocabSize: 3, numStates: 3, T: 10,
+ *   stepMatrix: () => [0.9, 0.05, 0.05, 0.05, 0.9, 0.05, 0.05, 0.05, 0.9],
+ * };
+ * ```
+ */
 export type D3PMConfig =
   | { kind: 'uniform' | 'absorbing'; vocabSize: number; T: number; schedule?: D3PMScheduleKind; betas?: Float64Array }
   | {
@@ -29,6 +51,19 @@ export type D3PMConfig =
       name?: string;
     };
 
+/**
+ * Discrete-time discrete diffusion (D3PM, Austin et al. 2021): each token is corrupted independently by
+ * Q_1..Q_T (uniform, absorbing into [MASK] = id V, or any matrix). Times are integers t ∈ 1..T;
+ * `marginal`, `sample` and `posterior` are tidy-wrapped tensor ops, the `…Host` twins are Float64.
+ *
+ * @example
+ * ```ts
+ * const proc = new D3PMProcess({ kind: 'absorbing', vocabSize: 4, T: 8 });
+ * const x0 = tf.tensor2d([[0, 1, 2, 3]], [1, 4], 'int32');
+ * const zt = proc.sample(x0, 5, new Rng(0));                  // (1, 4): some tokens are 4 = [MASK]
+ * const post = proc.posterior(zt, tf.fill([1, 4, 4], 0.25), 4, 5); // p(z_4 | z_5), (1, 4, 5)
+ * ```
+ */
 export class D3PMProcess extends FactorisedDiscreteProcess {
   readonly name: string;
   readonly kind: 'uniform' | 'absorbing' | 'matrix';

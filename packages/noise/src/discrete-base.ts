@@ -12,6 +12,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, type Rng } from '@altar/backend';
 import { expandTime, type TimeArg } from './time.js';
 
+/**
+ * The base of every factorised discrete process ({@link D3PMProcess}, {@link MaskedProcess}): a subclass
+ * supplies the Float64 transition matrices, this class derives the marginal q(z_t | x0), sampling, the
+ * posterior q(z_s | z_t, x0) and the prior as tensor ops, with Float64 host twins for exact oracles.
+ *
+ * @example
+ * ```ts
+ * // Code written against the base works for D3PM and masked processes alike:
+ * function maskedFraction(proc: FactorisedDiscreteProcess, t: number): number {
+ *   const m = proc.marginalMatrix(t); // (K*V): [z*V + x] = q(z_t = z | x0 = x)
+ *   return proc.maskId < 0 ? 0 : m[proc.maskId * proc.vocabSize]!;
+ * }
+ * maskedFraction(new MaskedProcess({ vocabSize: 4, schedule: 'linear' }), 0.25); // 0.25
+ * ```
+ */
 export abstract class FactorisedDiscreteProcess {
   abstract readonly name: string;
   /** Number of data tokens V (x0 ∈ 0..V−1). */

@@ -17,6 +17,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '@altar/backend';
 import { expandTime, type TimeArg } from './time.js';
 
+/**
+ * A Gaussian noise schedule in continuous time t ∈ [0, 1]: z_t = α_t x0 + σ_t ε, described by α, σ and
+ * the log signal-to-noise ratio λ_t = log(α_t² / σ_t²). Build one with {@link gaussianSchedule} or
+ * {@link tableSchedule}, or write your own.
+ *
+ * @example
+ * ```ts
+ * const s: GaussianSchedule = gaussianSchedule('vp-cosine');
+ * s.alpha(0.5) ** 2 + s.sigma(0.5) ** 2; // 1 (variance preserving)
+ * ```
+ */
 export interface GaussianSchedule {
   readonly name: string;
   alpha(t: number): number;
@@ -29,7 +40,25 @@ export interface GaussianSchedule {
   readonly priorStd: number;
 }
 
+/**
+ * The named Gaussian schedules: 'vp-linear' (DDPM's linear β, continuous), 'vp-cosine' (Nichol & Dhariwal),
+ * 've' (variance exploding, σ from σ_min to σ_max), 'flow' (rectified flow, α ≈ 1 − t, σ = t).
+ *
+ * @example
+ * ```ts
+ * const kind: GaussianScheduleKind = 'flow';
+ * const proc = new GaussianProcess(kind);
+ * ```
+ */
 export type GaussianScheduleKind = 'vp-linear' | 'vp-cosine' | 've' | 'flow';
+/**
+ * Every {@link GaussianScheduleKind}, for validating a config value.
+ *
+ * @example
+ * ```ts
+ * GAUSSIAN_SCHEDULES.includes('ve'); // true
+ * ```
+ */
 export const GAUSSIAN_SCHEDULES: readonly GaussianScheduleKind[] = ['vp-linear', 'vp-cosine', 've', 'flow'];
 
 /** log(1 − e^{−g}) for g > 0, stable for small and large g. */
@@ -37,6 +66,16 @@ function log1mExpNeg(g: number): number {
   return g < Math.LN2 ? Math.log(-Math.expm1(-g)) : Math.log1p(-Math.exp(-g));
 }
 
+/**
+ * A named {@link GaussianSchedule}; `opts` overrides its constants (β range for 'vp-linear', offset `s`
+ * for 'vp-cosine', σ range for 've', the endpoint gap for 'flow').
+ *
+ * @example
+ * ```ts
+ * const vp = gaussianSchedule('vp-linear', { betaMin: 0.1, betaMax: 20 });
+ * vp.logSnr(0.1) > vp.logSnr(0.9); // true: λ_t decreases in t
+ * ```
+ */
 export function gaussianSchedule(
   kind: GaussianScheduleKind,
   opts: { betaMin?: number; betaMax?: number; s?: number; logSnrMin?: number; sigmaMin?: number; sigmaMax?: number; flowDelta?: number } = {},
@@ -110,7 +149,14 @@ export function gaussianSchedule(
   }
 }
 
-/** DDPM's exact discrete table: β_i linear from beta1 to betaT, i = 1..T (Ho et al. 2020 §4). */
+/**
+ * DDPM's exact discrete table: β_i linear from beta1 to betaT, i = 1..T (Ho et al. 2020 §4).
+ *
+ * @example
+ * ```ts
+ * const betas = ddpmLinearBetas(1000); // β_1 = 1e-4 … β_1000 = 0.02
+ * ```
+ */
 export function ddpmLinearBetas(T: number, beta1 = 1e-4, betaT = 0.02): Float64Array {
   if (!Number.isInteger(T) || T < 1) throw new AltarError('BAD_T', `ddpmLinearBetas: T must be a positive integer, got ${T}`);
   const b = new Float64Array(T);
@@ -121,6 +167,15 @@ export function ddpmLinearBetas(T: number, beta1 = 1e-4, betaT = 0.02): Float64A
 /**
  * A VP schedule from a discrete table ᾱ_0 = 1, ᾱ_1, …, ᾱ_T (e.g. cumulative products of ddpmLinearBetas):
  * at t = i/T it is exact; between grid points log-SNR is interpolated linearly.
+ *
+ * @example
+ * ```ts
+ * const betas = ddpmLinearBetas(1000);
+ * const alphaBar = [1];
+ * for (const b of betas) alphaBar.push(alphaBar.at(-1)! * (1 - b));
+ * const ddpm = new GaussianProcess(tableSchedule(alphaBar, 'ddpm-1000'));
+ * ddpm.alpha(0.5) ** 2; // ᾱ_500
+ * ```
  */
 export function tableSchedule(alphaBar: ArrayLike<number>, name = 'vp-table'): GaussianSchedule {
   const T = alphaBar.length - 1;
@@ -156,8 +211,31 @@ export function tableSchedule(alphaBar: ArrayLike<number>, name = 'vp-table'): G
   };
 }
 
+/**
+ * What a continuous denoiser predicts: the noise ε, the clean data x0, or v = α ε − σ x0 (Salimans & Ho 2022).
+ *
+ * @example
+ * ```ts
+ * const kind: PredictionKind = 'v';
+ * const x0 = proc.toX0(kind, prediction, zt, t); // any kind converts to x0 (or to ε with toEps)
+ * ```
+ */
 export type PredictionKind = 'eps' | 'x0' | 'v';
 
+/**
+ * Gaussian diffusion over a {@link GaussianSchedule}: `qSample` draws z_t = α_t x0 + σ_t ε, the posterior
+ * q(z_s | z_t, x0) gives ancestral steps (VDM eq. 7 form, any α and σ), and the conversions among
+ * ε / x0 / v / score predictions. Tensor methods are tidy-wrapped and never modify their inputs.
+ *
+ * @example
+ * ```ts
+ * const proc = new GaussianProcess('vp-cosine');
+ * const x0 = tf.tensor2d([[0.5, -1]]);
+ * const eps = new Rng(0).normal([1, 2]);
+ * const zt = proc.qSample(x0, 0.3, eps);          // α_0.3 · x0 + σ_0.3 · ε
+ * const back = proc.x0FromEps(zt, eps, 0.3);      // recovers x0
+ * ```
+ */
 export class GaussianProcess {
   readonly schedule: GaussianSchedule;
   readonly name: string;

@@ -10,6 +10,16 @@ import { AltarError, type Rng } from '@altar/backend';
 import { FactorisedDiscreteProcess } from './discrete-base.js';
 import { checkUnit, expandTime, type TimeArg } from './time.js';
 
+/**
+ * A masking schedule in continuous time: α_t, the probability that a token is still unmasked at t, and
+ * its derivative. Build one with {@link maskSchedule} or supply your own.
+ *
+ * @example
+ * ```ts
+ * const sqrtSchedule: MaskSchedule = { name: 'sqrt', alpha: (t) => 1 - Math.sqrt(t), dAlpha: (t) => -0.5 / Math.sqrt(t) };
+ * const proc = new MaskedProcess({ vocabSize: 8, schedule: sqrtSchedule });
+ * ```
+ */
 export interface MaskSchedule {
   readonly name: string;
   /** α_t: probability that a token is still unmasked at time t ∈ [0, 1]. */
@@ -18,7 +28,24 @@ export interface MaskSchedule {
   dAlpha(t: number): number;
 }
 
+/**
+ * The named masking schedules (see {@link maskSchedule}).
+ *
+ * @example
+ * ```ts
+ * const kind: MaskScheduleKind = 'cosine';
+ * new MaskedProcess({ vocabSize: 8, schedule: kind });
+ * ```
+ */
 export type MaskScheduleKind = 'log-linear' | 'linear' | 'cosine';
+/**
+ * Every {@link MaskScheduleKind}, for validating a config value.
+ *
+ * @example
+ * ```ts
+ * MASK_SCHEDULES.includes('log-linear'); // true
+ * ```
+ */
 export const MASK_SCHEDULES: readonly MaskScheduleKind[] = ['log-linear', 'linear', 'cosine'];
 
 /**
@@ -26,6 +53,12 @@ export const MASK_SCHEDULES: readonly MaskScheduleKind[] = ['log-linear', 'linea
  *   ε = 1e-3 so that α_1 = ε > 0 (keeps the weight α'/(1 − α) finite) — linear in α, "log-linear" in σ.
  * - 'linear' (MD4 Table 1): α_t = 1 − t exactly (α_1 = 0).
  * - 'cosine' (MD4 Table 1): α_t = 1 − cos(π/2 · (1 − t)), α'_t = −π/2 · sin(π/2 · (1 − t)).
+ *
+ * @example
+ * ```ts
+ * const s = maskSchedule('log-linear', { eps: 1e-3 });
+ * s.alpha(1); // 0.001: a token survives to t = 1 with probability ε
+ * ```
  */
 export function maskSchedule(kind: MaskScheduleKind, opts: { eps?: number } = {}): MaskSchedule {
   switch (kind) {
@@ -46,6 +79,18 @@ export function maskSchedule(kind: MaskScheduleKind, opts: { eps?: number } = {}
   }
 }
 
+/**
+ * Continuous-time masked diffusion (MDLM, MD4): each token stays itself with probability α_t and is
+ * [MASK] (id V) otherwise; the ELBO weight is −α'_t / (1 − α_t). t ∈ [0, 1].
+ *
+ * @example
+ * ```ts
+ * const proc = new MaskedProcess({ vocabSize: 4, schedule: 'log-linear' });
+ * const x0 = tf.tensor2d([[0, 1, 2, 3]], [1, 4], 'int32');
+ * const zt = proc.sample(x0, 0.5, new Rng(0)); // about half the tokens are 4 = [MASK]
+ * proc.weight(0.5);                             // −α'_t / (1 − α_t), the NELBO's weight at t
+ * ```
+ */
 export class MaskedProcess extends FactorisedDiscreteProcess {
   readonly name: string;
   readonly vocabSize: number;

@@ -1,9 +1,27 @@
 /** Time arguments: one number for the whole batch, or one host value per batch row. */
 import { AltarError } from '@altar/backend';
 
+/**
+ * A time argument: one number for the whole batch, or one host value per batch row.
+ *
+ * @example
+ * ```ts
+ * proc.marginal(x0, 0.5);         // every row at t = 0.5
+ * proc.marginal(x0, [0.1, 0.9]);  // row 0 at t = 0.1, row 1 at t = 0.9
+ * ```
+ */
 export type TimeArg = number | ArrayLike<number>;
 
-/** Expand a time argument to `batch` host values (a single number is broadcast). */
+/**
+ * Expand a time argument to `batch` host values (a single number is broadcast); `op` names the caller
+ * in the error thrown on a length mismatch.
+ *
+ * @example
+ * ```ts
+ * expandTime('myLoss', 0.5, 3);        // Float64Array [0.5, 0.5, 0.5]
+ * expandTime('myLoss', [0.1, 0.2], 2); // Float64Array [0.1, 0.2]
+ * ```
+ */
 export function expandTime(op: string, t: TimeArg, batch: number): Float64Array {
   const out = new Float64Array(batch);
   if (typeof t === 'number') {
