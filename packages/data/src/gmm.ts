@@ -323,10 +323,10 @@ export interface GaussianSchedule {
   sigma(t: number): number;
 }
 
-export type ContinuousPrediction = 'eps' | 'x0' | 'v';
+export type PredictionKind = 'eps' | 'x0' | 'v';
 
 export interface GmmOracleDenoiser {
-  readonly prediction: ContinuousPrediction;
+  readonly prediction: PredictionKind;
   readonly name: string;
   /** zt: (B, d) or (B, ...) flattening to d per row; t: (B,) in [0, 1] or a number. Same shape as zt. */
   predict(zt: tf.Tensor, t: tf.Tensor1D | number): tf.Tensor;
@@ -340,7 +340,7 @@ export interface GmmOracleDenoiser {
  * The exact denoiser of a Gaussian mixture under z = α(t) x0 + σ(t) ε, computed with tensor ops in
  * float32 (t is read on the host to evaluate the schedule). Returns E[x0|z], E[ε|z] or E[v|z].
  */
-export function gmmOracleDenoiser(source: GaussianMixtureSource, schedule: GaussianSchedule, prediction: ContinuousPrediction = 'eps'): GmmOracleDenoiser {
+export function gmmOracleDenoiser(source: GaussianMixtureSource, schedule: GaussianSchedule, prediction: PredictionKind = 'eps'): GmmOracleDenoiser {
   if (!schedule || typeof schedule.alpha !== 'function' || typeof schedule.sigma !== 'function') {
     throw new AltarError('BAD_ARG', 'gmmOracleDenoiser: schedule must provide alpha(t) and sigma(t) functions');
   }
@@ -404,7 +404,7 @@ export function gmmOracleDenoiser(source: GaussianMixtureSource, schedule: Gauss
     };
   };
 
-  const run = (zt: tf.Tensor, tv: ArrayLike<number> | number, what: ContinuousPrediction | 'score'): tf.Tensor => {
+  const run = (zt: tf.Tensor, tv: ArrayLike<number> | number, what: PredictionKind | 'score'): tf.Tensor => {
     const B = zt.shape[0]!;
     const { a, s } = coefficients(tv, B);
     return tf.tidy(() => {

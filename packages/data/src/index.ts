@@ -30,7 +30,7 @@ export {
   gmmOracleDenoiser,
   gmmPosterior,
   gmmPreset,
-  type ContinuousPrediction,
+  type PredictionKind,
   type GaussianMixtureSpec,
   type GaussianSchedule,
   type GmmOracleDenoiser,

@@ -1,5 +1,6 @@
 /** Structural model contracts the losses accept (see CONVENTIONS.md); any object of this shape works. */
 import type * as tf from '@tensorflow/tfjs-core';
+import type { PredictionKind } from '@altar/noise';
 
 /** Discrete denoiser: logits over the V data tokens of x0 (never the mask), t ∈ [0, 1] (discrete time passes t/T). */
 export interface DiscreteDenoiser {
@@ -9,7 +10,7 @@ export interface DiscreteDenoiser {
 
 /** Continuous denoiser: a prediction of the declared kind, same shape as zt. */
 export interface ContinuousDenoiser {
-  prediction: 'eps' | 'x0' | 'v';
+  prediction: PredictionKind;
   predict(zt: tf.Tensor, t: tf.Tensor1D): tf.Tensor;
 }
 

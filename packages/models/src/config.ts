@@ -6,7 +6,7 @@ import { ConfigError } from '@altar/backend';
 import type { AttentionKind } from './layers/attention.js';
 import type { MlpKind, NormKind } from './layers/basic.js';
 
-export type Prediction = 'eps' | 'x0' | 'v';
+export type PredictionKind = 'eps' | 'x0' | 'v';
 export type CausalAttention = Exclude<AttentionKind, 'bidirectional'>;
 
 export interface ArTransformerConfig {
@@ -90,7 +90,7 @@ export interface MlpDenoiserConfig {
   dim: number;
   hidden: number;
   nLayers: number;
-  prediction: Prediction;
+  prediction: PredictionKind;
   /**
    * Random Fourier features of the input (Tancik et al. 2020): m frequencies, input γ(x) =
    * [x, sin(2πxB), cos(2πxB)] of width d + 2m. 0 (default) feeds x itself, as older checkpoints expect.
@@ -115,7 +115,7 @@ export interface UNetConfig {
   baseChannels: number;
   /** Width multiplier per level; each level after the first halves the resolution. */
   channelMults: number[];
-  prediction: Prediction;
+  prediction: PredictionKind;
   seed: number;
 }
 

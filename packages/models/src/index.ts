@@ -15,7 +15,7 @@ export {
   type ModelConfig,
   type ModelConfigInput,
   type ModelType,
-  type Prediction,
+  type PredictionKind,
   type SsmLmConfig,
   type UNetConfig,
 } from './config.js';

@@ -19,7 +19,7 @@ import { benchQuick, formatTable, writeBenchResult } from '@altar/tooling/bench'
 import { CostModel, calibrateLocal, countDispatches } from '../src/cost.js';
 import { sampleAr } from '../src/ar.js';
 import { sampleMasked } from '../src/discrete.js';
-import type { CausalLm, CostRecord, DiscreteDenoiser } from '../src/types.js';
+import type { CausalLM, CostRecord, DiscreteDenoiser } from '../src/types.js';
 
 const quick = benchQuick();
 const ns = process.env['ALTAR_BENCH_NS'] ? process.env['ALTAR_BENCH_NS'].split(',').map(Number) : quick ? [32, 64] : [64, 256, 1024];
@@ -69,12 +69,12 @@ for (const backend of backends) {
   process.stderr.write(`bench ${backend}: params ar ${sizes.ar}, diffusion ${sizes.diffusion}, ssm ${sizes.ssm}; ${profile.note}\n`);
 
   // The models satisfy the sampler interfaces directly, FLOPs hint included (their analytic `flops()`).
-  const arLm: CausalLm = ar;
-  const ssmLm: CausalLm = ssm;
+  const arLm: CausalLM = ar;
+  const ssmLm: CausalLM = ssm;
   const den: DiscreteDenoiser = dt;
 
   // Kernels per call, measured once per shape.
-  const opsStep = async (m: CausalLm, ctx: number) => {
+  const opsStep = async (m: CausalLM, ctx: number) => {
     let s = m.initState(1);
     const tok = tf.tensor1d([0], 'int32');
     for (let i = 0; i < ctx; i++) {

@@ -6,7 +6,7 @@ import { createModel, type ArTransformer, type SsmLm } from '@altar/models';
 import { sampleAr } from './ar.js';
 import { filterLogits, sampleLogits, topKFilter, topPFilter } from './categorical.js';
 import { chiSquareTest } from './stats.js';
-import type { CausalLm } from './types.js';
+import type { CausalLM } from './types.js';
 
 const V = 8;
 
@@ -14,7 +14,7 @@ const V = 8;
  * A hand-written causal LM: logits_i = W[x_i] + U[(Σ_{j≤i} x_j) mod V]. Its state is the running sum,
  * so `step` and `forward` are independent implementations of the same function.
  */
-function tableLm(seed = 1): CausalLm<tf.Tensor1D> & { W: Float32Array; U: Float32Array; dispose(): void } {
+function tableLm(seed = 1): CausalLM<tf.Tensor1D> & { W: Float32Array; U: Float32Array; dispose(): void } {
   const rng = new Rng(seed);
   const W = rng.normalArray(V * V, 0, 1.5);
   const U = rng.normalArray(V * V, 0, 1.5);
@@ -143,7 +143,7 @@ describe.each(testBackends())('AR sampling on %s', (backend) => {
     const ar = createModel({ type: 'ar-transformer', vocabSize: 12, dModel: 16, nLayers: 1, nHeads: 2, maxLen: 32, seed: 3 }) as ArTransformer;
     const ssm = createModel({ type: 'ssm-lm', vocabSize: 12, dModel: 16, nLayers: 1, dState: 4, seed: 3 }) as SsmLm;
     try {
-      for (const m of [ar, ssm] as unknown as CausalLm[]) {
+      for (const m of [ar, ssm] as unknown as CausalLM[]) {
         await expectNoLeaks(async () => {
           const prompt = [[0], [5]];
           const a = await sampleAr(m, { prompt, length: 10, rng: new Rng(21), temperature: 1.5 });

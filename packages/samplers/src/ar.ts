@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, type Rng } from '@altar/backend';
 import { sampleLogits, validateSamplingOptions, type SamplingOptions } from './categorical.js';
 import { CostTracker, modelParamBytes } from './cost.js';
-import type { CausalLm, SampleResult } from './types.js';
+import type { CausalLM, SampleResult } from './types.js';
 
 export interface ArSampleOptions extends SamplingOptions {
   /** Prompt tokens (B rows × P ≥ 1), e.g. one BOS per row: [[bos], [bos], ...]. Sets the batch. */
@@ -54,7 +54,7 @@ function checkPrompt(prompt: ArrayLike<ArrayLike<number>>): { B: number; P: numb
 }
 
 /** Decode `length` tokens per prompt row from a causal LM. */
-export async function sampleAr<S>(model: CausalLm<S>, o: ArSampleOptions): Promise<ArSampleResult> {
+export async function sampleAr<S>(model: CausalLM<S>, o: ArSampleOptions): Promise<ArSampleResult> {
   validateSamplingOptions(o);
   if (!Number.isInteger(o.length) || o.length < 1) throw new AltarError('BAD_ARG', `sampleAr: length must be a positive integer, got ${o.length}`);
   const { B, P } = checkPrompt(o.prompt);

@@ -135,7 +135,7 @@ export interface RunShape {
   bytesPerWeight?: number;
 }
 
-export interface Prediction {
+export interface RooflinePrediction {
   seconds: number;
   perCallSeconds: number;
   memorySeconds: number;
@@ -154,7 +154,7 @@ export class CostModel {
   }
 
   /** t = calls × (max(bytes/BW, FLOPs/peak) + ops × dispatch). */
-  predict(run: RunShape): Prediction {
+  predict(run: RunShape): RooflinePrediction {
     for (const k of ['calls', 'bytesPerCall', 'flopsPerCall', 'opsPerCall'] as const) {
       if (!(run[k] >= 0) || !Number.isFinite(run[k])) throw new AltarError('BAD_ARG', `CostModel.predict: ${k} must be a finite number ≥ 0, got ${run[k]}`);
     }
@@ -170,13 +170,13 @@ export class CostModel {
    * AR decoding of n tokens (batch b): n calls, each loads P·bpw bytes and does 2·P·b FLOPs
    * (a forward is ≈ 2 FLOPs per weight per token; Kaplan et al. 2020, §2.1).
    */
-  predictAr(o: { params: number; bytesPerWeight: number; n: number; batch?: number; opsPerCall?: number }): Prediction {
+  predictAr(o: { params: number; bytesPerWeight: number; n: number; batch?: number; opsPerCall?: number }): RooflinePrediction {
     const b = o.batch ?? 1;
     return this.predict({ calls: o.n, bytesPerCall: o.params * o.bytesPerWeight, flopsPerCall: 2 * o.params * b, opsPerCall: o.opsPerCall ?? 0, bytesPerWeight: o.bytesPerWeight });
   }
 
   /** Diffusion with T steps over n positions: T calls, each loads P·bpw bytes and does 2·P·n·b FLOPs. */
-  predictDiffusion(o: { params: number; bytesPerWeight: number; n: number; T: number; batch?: number; opsPerCall?: number }): Prediction {
+  predictDiffusion(o: { params: number; bytesPerWeight: number; n: number; T: number; batch?: number; opsPerCall?: number }): RooflinePrediction {
     const b = o.batch ?? 1;
     return this.predict({ calls: o.T, bytesPerCall: o.params * o.bytesPerWeight, flopsPerCall: 2 * o.params * o.n * b, opsPerCall: o.opsPerCall ?? 0, bytesPerWeight: o.bytesPerWeight });
   }

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@altar/backend';
 import { expectNoLeaks, testBackends, useBackend } from '@altar/backend/testing';
 import { GAUSSIAN_SAMPLERS, sampleGaussian, toX0Eps, type GaussianScheduleLike } from './gaussian.js';
-import type { ContinuousDenoiser, PredictionType } from './types.js';
+import type { ContinuousDenoiser, PredictionKind } from './types.js';
 
 // Test-local schedules (independent of @altar/noise): VP with the DDPM linear β (continuous form,
 // Song et al. 2021 eq. 29: β(t) = β0 + t(β1 − β0), β0 = 0.1, β1 = 20), the linear interpolant (flow), and VE.
@@ -15,7 +15,7 @@ const flow: GaussianScheduleLike = { alpha: (t) => 1 - t, sigma: (t) => t };
 const ve: GaussianScheduleLike = { alpha: () => 1, sigma: (t) => 0.01 * Math.pow(10000, t) };
 
 /** Data x0 ~ N(mu, s²) per coordinate: E[x0 | z] = mu + α s² (z − α mu) / (α² s² + σ²), in closed form. */
-function gaussianDenoiser(proc: GaussianScheduleLike, mu: number, s: number, prediction: PredictionType): ContinuousDenoiser {
+function gaussianDenoiser(proc: GaussianScheduleLike, mu: number, s: number, prediction: PredictionKind): ContinuousDenoiser {
   return {
     prediction,
     predict(zt, t) {

@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, type Rng } from '@altar/backend';
 import { CostTracker, modelParamBytes } from './cost.js';
-import type { ContinuousDenoiser, PredictionType, SampleResult } from './types.js';
+import type { ContinuousDenoiser, PredictionKind, SampleResult } from './types.js';
 
 /** The minimal Gaussian process a sampler needs: α(t) and σ(t) on [0, 1] (derivatives optional). */
 export interface GaussianScheduleLike {
@@ -66,7 +66,7 @@ function derivative(f: (t: number) => number, t: number): number {
  * Convert a prediction to (x̂0, ε̂) given z = α x0 + σ ε. v is α ε − σ x0 (Salimans & Ho 2022, eq. 8 —
  * general (α, σ): x0 = (α z − σ v)/(α² + σ²), ε = (σ z + α v)/(α² + σ²)).
  */
-export function toX0Eps(pred: tf.Tensor, type: PredictionType, z: tf.Tensor, alpha: number, sigma: number): { x0: tf.Tensor; eps: tf.Tensor } {
+export function toX0Eps(pred: tf.Tensor, type: PredictionKind, z: tf.Tensor, alpha: number, sigma: number): { x0: tf.Tensor; eps: tf.Tensor } {
   return tf.tidy(() => {
     switch (type) {
       case 'eps': {

@@ -5,12 +5,12 @@
  * @module @altar/samplers
  */
 export type {
-  CausalLm,
+  CausalLM,
   ContinuousDenoiser,
   CostRecord,
   DiscreteDenoiser,
   ModelCostHints,
-  PredictionType,
+  PredictionKind,
   SampleResult,
 } from './types.js';
 export {
@@ -25,7 +25,7 @@ export {
   modelParamBytes,
   type CalibrationResult,
   type HardwareProfile,
-  type Prediction,
+  type RooflinePrediction,
   type RunShape,
 } from './cost.js';
 export {

@@ -24,7 +24,7 @@ export interface ModelCostHints {
 }
 
 /** A causal language model (AR transformer, SSM): full-sequence `forward` and one-token `step`. */
-export interface CausalLm<S = unknown> extends ModelCostHints {
+export interface CausalLM<S = unknown> extends ModelCostHints {
   readonly vocabSize: number;
   /** tokens int32 (B, N) -> logits (B, N, V); position i predicts token i + 1. */
   forward(tokens: tf.Tensor2D): tf.Tensor3D;
@@ -40,11 +40,12 @@ export interface DiscreteDenoiser extends ModelCostHints {
   predictX0Logits(zt: tf.Tensor2D, t: tf.Tensor1D): tf.Tensor3D;
 }
 
-export type PredictionType = 'eps' | 'x0' | 'v';
+/** What a continuous denoiser predicts: ε, x0 or v = α ε − σ x0 (the same name in @altar/noise, models, data, elbo). */
+export type PredictionKind = 'eps' | 'x0' | 'v';
 
 /** A continuous denoiser: a prediction of declared type, same shape as z_t. */
 export interface ContinuousDenoiser extends ModelCostHints {
-  readonly prediction: PredictionType;
+  readonly prediction: PredictionKind;
   predict(zt: tf.Tensor, t: tf.Tensor1D): tf.Tensor;
 }
 

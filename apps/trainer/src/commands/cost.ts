@@ -5,7 +5,7 @@
  * the two cross.
  */
 import { BACKEND_CHOICES, initBackend } from '@altar/backend';
-import { CostModel, HARDWARE_PROFILES, calibrateLocal, type HardwareProfile, type Prediction } from '@altar/samplers';
+import { CostModel, HARDWARE_PROFILES, calibrateLocal, type HardwareProfile, type RooflinePrediction } from '@altar/samplers';
 import { choiceFlag, intFlag, numberFlag, parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../io.js';
@@ -36,8 +36,8 @@ export interface CostReport {
   T: number;
   batch: number;
   opsPerCall: number;
-  ar: Prediction & { calls: number; weightBytesLoaded: number };
-  diffusion: Prediction & { calls: number; weightBytesLoaded: number };
+  ar: RooflinePrediction & { calls: number; weightBytesLoaded: number };
+  diffusion: RooflinePrediction & { calls: number; weightBytesLoaded: number };
   /** Diffusion time / AR time (< 1: diffusion faster). */
   ratio: number;
   ridgeTokens: number;

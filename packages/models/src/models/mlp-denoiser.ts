@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@altar/backend';
-import type { MlpDenoiserConfig, Prediction } from '../config.js';
+import type { MlpDenoiserConfig, PredictionKind } from '../config.js';
 import { FourierFeatures, gelu, LayerNorm, Linear, modulate, silu, TimeEmbedder, type ForwardOptions } from '../layers/basic.js';
 import { BaseModel } from './base.js';
 import { checkFlopsArgs, linearFlops } from './flops.js';
@@ -21,7 +21,7 @@ interface Block {
 }
 
 export class MlpDenoiser extends BaseModel<MlpDenoiserConfig> {
-  readonly prediction: Prediction;
+  readonly prediction: PredictionKind;
   private readonly inp: Linear;
   private readonly fourier: FourierFeatures | null;
   private readonly time: TimeEmbedder;

@@ -7,7 +7,7 @@
  * backend has no Conv2DBackpropFilter kernel).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Prediction, UNetConfig } from '../config.js';
+import type { PredictionKind, UNetConfig } from '../config.js';
 import { LayerNorm, Linear, silu, TimeEmbedder, type ForwardOptions } from '../layers/basic.js';
 import type { ParamStore } from '../layers/params.js';
 import { BaseModel } from './base.js';
@@ -70,7 +70,7 @@ function depthToSpace(x: tf.Tensor4D): tf.Tensor4D {
 }
 
 export class UNet extends BaseModel<UNetConfig> {
-  readonly prediction: Prediction;
+  readonly prediction: PredictionKind;
   private readonly time: TimeEmbedder;
   private readonly inConv: Conv3x3;
   private readonly down: ResBlock[] = [];
