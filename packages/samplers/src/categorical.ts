@@ -6,6 +6,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, type Rng } from '@altar/backend';
 
+/**
+ * Temperature, top-k and top-p (nucleus) for drawing tokens from logits.
+ *
+ * @example
+ * ```ts
+ * const o: SamplingOptions = { temperature: 0.8, topK: 40, topP: 0.95 };
+ * const next = sampleLogits(logits, new Rng(0), o);
+ * ```
+ */
 export interface SamplingOptions {
   /** Softmax temperature; 0 means greedy (argmax, no randomness consumed). Default 1. */
   temperature?: number;
@@ -17,6 +26,15 @@ export interface SamplingOptions {
 
 const NEG = -1e30;
 
+/**
+ * Throw (AltarError `BAD_ARG`, naming the option and value) unless temperature ≥ 0, topK is an integer ≥ 0 and topP ∈ (0, 1].
+ *
+ * @example
+ * ```ts
+ * validateSamplingOptions({ temperature: 0.7, topP: 0.9 }); // fine
+ * validateSamplingOptions({ topP: 0 });                      // throws: topP must be in (0, 1]
+ * ```
+ */
 export function validateSamplingOptions(o: SamplingOptions): void {
   const t = o.temperature ?? 1;
   if (!(t >= 0) || !Number.isFinite(t)) throw new AltarError('BAD_ARG', `sampling: temperature must be a finite number ≥ 0, got ${o.temperature}`);
@@ -24,13 +42,27 @@ export function validateSamplingOptions(o: SamplingOptions): void {
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new AltarError('BAD_ARG', `sampling: topP must be in (0, 1], got ${o.topP}`);
 }
 
-/** logits / temperature (temperature > 0). */
+/**
+ * logits / temperature (temperature > 0).
+ *
+ * @example
+ * ```ts
+ * const sharper = applyTemperature(tf.tensor1d([1, 2, 3]), 0.5); // [2, 4, 6]
+ * ```
+ */
 export function applyTemperature(logits: tf.Tensor, temperature: number): tf.Tensor {
   if (!(temperature > 0)) throw new AltarError('BAD_ARG', `applyTemperature: temperature must be > 0, got ${temperature}`);
   return tf.tidy(() => (temperature === 1 ? logits.clone() : tf.div(logits, temperature)));
 }
 
-/** Mask all but the k largest logits along the last axis to −1e30 (ties with the k-th are kept). */
+/**
+ * Mask all but the k largest logits along the last axis to −1e30 (ties with the k-th are kept).
+ *
+ * @example
+ * ```ts
+ * topKFilter(tf.tensor1d([1, 3, 2, 0]), 2); // [-1e30, 3, 2, -1e30]
+ * ```
+ */
 export function topKFilter(logits: tf.Tensor, k: number): tf.Tensor {
   const v = logits.shape[logits.shape.length - 1]!;
   if (!Number.isInteger(k) || k < 1) throw new AltarError('BAD_ARG', `topKFilter: k must be a positive integer, got ${k}`);
@@ -45,6 +77,12 @@ export function topKFilter(logits: tf.Tensor, k: number): tf.Tensor {
 /**
  * Nucleus filter: keep the most likely tokens until their cumulative probability reaches p (the token
  * that crosses p is kept); the rest get −1e30. Ties with the smallest kept probability are kept too.
+ *
+ * @example
+ * ```ts
+ * // probabilities ≈ [0.64, 0.24, 0.09, 0.03]: p = 0.8 keeps the first two
+ * topPFilter(tf.log(tf.tensor1d([0.64, 0.24, 0.09, 0.03])), 0.8);
+ * ```
  */
 export function topPFilter(logits: tf.Tensor, p: number): tf.Tensor {
   if (!(p > 0 && p <= 1)) throw new AltarError('BAD_ARG', `topPFilter: p must be in (0, 1], got ${p}`);
@@ -61,7 +99,14 @@ export function topPFilter(logits: tf.Tensor, p: number): tf.Tensor {
   });
 }
 
-/** Apply temperature, top-k and top-p to logits (temperature 0 leaves them as they are, for argmax). */
+/**
+ * Apply temperature, top-k and top-p to logits (temperature 0 leaves them as they are, for argmax).
+ *
+ * @example
+ * ```ts
+ * const filtered = filterLogits(logits, { temperature: 0.8, topK: 50 }); // then Gumbel-max, or argmax at 0
+ * ```
+ */
 export function filterLogits(logits: tf.Tensor, o: SamplingOptions): tf.Tensor {
   validateSamplingOptions(o);
   return tf.tidy(() => {
@@ -76,6 +121,13 @@ export function filterLogits(logits: tf.Tensor, o: SamplingOptions): tf.Tensor {
 /**
  * Draw one token per row from logits (..., V) -> int32 (...). Greedy when temperature is 0 (consumes no
  * randomness); otherwise Gumbel-max on the filtered logits through `rng`.
+ *
+ * @example
+ * ```ts
+ * const logits = tf.tensor2d([[0, 5, 0], [9, 0, 0]]);
+ * sampleLogits(logits, new Rng(0), { temperature: 0 }); // int32 [1, 0] (greedy)
+ * sampleLogits(logits, new Rng(0));                      // one draw per row at temperature 1
+ * ```
  */
 export function sampleLogits(logits: tf.Tensor, rng: Rng, o: SamplingOptions = {}): tf.Tensor {
   validateSamplingOptions(o);
@@ -91,6 +143,11 @@ export function sampleLogits(logits: tf.Tensor, rng: Rng, o: SamplingOptions = {
 /**
  * Sample from unnormalised probabilities (..., K) -> int32 (...): Gumbel-max on log p (zero-probability
  * entries get −1e30 and are never chosen).
+ *
+ * @example
+ * ```ts
+ * sampleProbs(tf.tensor2d([[0, 1, 0], [0.5, 0, 0.5]]), new Rng(0)); // int32 [1, 0 or 2]
+ * ```
  */
 export function sampleProbs(probs: tf.Tensor, rng: Rng): tf.Tensor {
   const logp = tf.tidy(() => tf.where(tf.greater(probs, 0), tf.log(tf.maximum(probs, 1e-30)), tf.fill(probs.shape, NEG)));

@@ -27,7 +27,14 @@ import { AltarError, type Rng } from '@altar/backend';
 import { CostTracker, modelParamBytes } from './cost.js';
 import type { DiscreteDenoiser, SampleResult } from './types.js';
 
-/** A discrete-time process as @altar/noise's D3PMProcess offers it. */
+/**
+ * A discrete-time process as @altar/noise's D3PMProcess offers it.
+ *
+ * @example
+ * ```ts
+ * const proc: D3pmProcessLike = new D3PMProcess({ kind: 'absorbing', vocabSize: 32, T: 64 });
+ * ```
+ */
 export interface D3pmProcessLike {
   readonly vocabSize: number;
   readonly numStates: number;
@@ -40,13 +47,29 @@ export interface D3pmProcessLike {
   samplePrior(batch: number, seqLen: number, rng: Rng): tf.Tensor2D;
 }
 
-/** A continuous-time masked process as @altar/noise's MaskedProcess offers it. */
+/**
+ * A continuous-time masked process as @altar/noise's MaskedProcess offers it.
+ *
+ * @example
+ * ```ts
+ * const proc: MaskedProcessLike = new MaskedProcess({ vocabSize: 32, schedule: 'log-linear' });
+ * ```
+ */
 export interface MaskedProcessLike {
   readonly maskId: number;
   /** Probability a token is still unmasked at t ∈ [0, 1]; α(0) = 1. */
   alpha(t: number): number;
 }
 
+/**
+ * The result of a discrete sampler: row-major host tokens (B × N) and the cost record.
+ *
+ * @example
+ * ```ts
+ * const { samples, seqLen }: DiscreteSampleResult = await sampleD3pm(model, proc, { batch: 4, seqLen: 16, rng });
+ * const firstRow = samples.subarray(0, seqLen);
+ * ```
+ */
 export interface DiscreteSampleResult extends SampleResult<Int32Array> {
   /** Row-major (B × N) tokens. */
   samples: Int32Array;
@@ -54,6 +77,14 @@ export interface DiscreteSampleResult extends SampleResult<Int32Array> {
   seqLen: number;
 }
 
+/**
+ * Options of {@link sampleD3pm}: batch, sequence length, reverse steps (≤ T; fewer skips steps) and the random stream.
+ *
+ * @example
+ * ```ts
+ * const o: D3pmSampleOptions = { batch: 8, seqLen: 32, steps: 16, rng: new Rng(0) };
+ * ```
+ */
 export interface D3pmSampleOptions {
   batch: number;
   seqLen: number;
@@ -89,7 +120,17 @@ async function x0Probs(model: DiscreteDenoiser, z: Int32Array, B: number, N: num
   return d;
 }
 
-/** D3PM ancestral sampling with optional step skipping. */
+/**
+ * D3PM ancestral sampling with optional step skipping.
+ *
+ * @example
+ * ```ts
+ * const src = new HmmSource({ seqLen: 16 });
+ * const proc = new D3PMProcess({ kind: 'absorbing', vocabSize: src.vocabSize, T: 32 });
+ * const oracle = hmmOracleDenoiser(src, (u) => proc.noiseMatrix(u));
+ * const { samples, cost } = await sampleD3pm(oracle, proc, { batch: 8, seqLen: 16, rng: new Rng(1) }); // cost.nfe = 32
+ * ```
+ */
 export async function sampleD3pm(model: DiscreteDenoiser, proc: D3pmProcessLike, o: D3pmSampleOptions): Promise<DiscreteSampleResult> {
   const op = 'sampleD3pm';
   checkPositive(op, 'batch', o.batch);
@@ -124,6 +165,15 @@ export async function sampleD3pm(model: DiscreteDenoiser, proc: D3pmProcessLike,
   return { samples: z, batch: B, seqLen: N, cost: tracker.finish(B * N) };
 }
 
+/**
+ * Options of {@link sampleMasked}: batch, sequence length, steps and the random stream; `cached` skips calls when
+ * nothing was unmasked, `init` fixes some tokens (infilling).
+ *
+ * @example
+ * ```ts
+ * const o: MaskedSampleOptions = { batch: 8, seqLen: 16, steps: 64, rng: new Rng(0), cached: true };
+ * ```
+ */
 export interface MaskedSampleOptions {
   batch: number;
   seqLen: number;
@@ -195,7 +245,17 @@ function initTokens(op: string, o: { batch: number; seqLen: number; init?: Int32
   return new Int32Array(o.batch * o.seqLen).fill(mask);
 }
 
-/** Masked-diffusion ancestral sampling in continuous time (uncached or cached). */
+/**
+ * Masked-diffusion ancestral sampling in continuous time (uncached or cached).
+ *
+ * @example
+ * ```ts
+ * const src = new HmmSource({ seqLen: 16 });
+ * const proc = new MaskedProcess({ vocabSize: src.vocabSize, schedule: 'log-linear' });
+ * const oracle = hmmOracleDenoiser(src, (t) => proc.marginalMatrix(t)); // exact p(x0 | z_t)
+ * const { samples, cost } = await sampleMasked(oracle, proc, { batch: 8, seqLen: 16, steps: 256, rng: new Rng(1), cached: true });
+ * ```
+ */
 export async function sampleMasked(model: DiscreteDenoiser, proc: MaskedProcessLike, o: MaskedSampleOptions): Promise<DiscreteSampleResult> {
   const op = 'sampleMasked';
   checkPositive(op, 'steps', o.steps);
@@ -207,12 +267,28 @@ export async function sampleMasked(model: DiscreteDenoiser, proc: MaskedProcessL
   return { samples: z, batch: o.batch, seqLen: o.seqLen, cost: tracker.finish(o.batch * o.seqLen) };
 }
 
+/**
+ * Options of {@link sampleBlocks}: those of {@link sampleMasked} plus the block size.
+ *
+ * @example
+ * ```ts
+ * const o: BlockSampleOptions = { batch: 4, seqLen: 64, blockSize: 16, steps: 32, rng: new Rng(0) };
+ * ```
+ */
 export interface BlockSampleOptions extends MaskedSampleOptions {
   /** Positions per block; seqLen need not be a multiple (the last block is shorter). */
   blockSize: number;
 }
 
-/** Semi-autoregressive block sampling: blocks left to right, each by (cached or uncached) masked diffusion. */
+/**
+ * Semi-autoregressive block sampling: blocks left to right, each by (cached or uncached) masked diffusion.
+ *
+ * @example
+ * ```ts
+ * const { samples, blocks } = await sampleBlocks(model, proc, { batch: 4, seqLen: 64, blockSize: 16, steps: 32, rng: new Rng(0), cached: true });
+ * console.log(blocks); // 4
+ * ```
+ */
 export async function sampleBlocks(model: DiscreteDenoiser, proc: MaskedProcessLike, o: BlockSampleOptions): Promise<DiscreteSampleResult & { blocks: number }> {
   const op = 'sampleBlocks';
   checkPositive(op, 'steps', o.steps);
