@@ -13,7 +13,7 @@ import { AltarError, type Rng } from '@altar/backend';
 import { ShapeImageSource, type GaussianMixtureSource } from '@altar/data';
 import { estimateStats, vdmNelbo } from '@altar/elbo';
 import { validateModelConfig, type AnyModel, type ModelConfig } from '@altar/models';
-import { GaussianProcess, type GaussianScheduleKind } from '@altar/noise';
+import { GaussianProcess, type GaussianScheduleKind, type PredictionKind } from '@altar/noise';
 import { sampleGaussian, type GaussianSamplerName } from '@altar/samplers';
 import type { Size } from '../state.js';
 import type { FamilyRuntime, SampleRun } from './runtime.js';
@@ -58,7 +58,7 @@ export interface ContinuousOptions {
 }
 
 interface Denoiser {
-  prediction: 'eps' | 'x0' | 'v';
+  prediction: PredictionKind;
   predict(zt: tf.Tensor, t: tf.Tensor): tf.Tensor;
   paramCount(): number;
   bytesPerWeight: number;
@@ -71,7 +71,7 @@ const T_MIN = 1e-3;
  * ε-prediction x̂0 = (z − σ ε̂)/α, v-prediction x̂0 = α z − σ v̂ (Salimans & Ho 2022), x0-prediction as is;
  * clipped like the sampler clips it, then scaled back to data units.
  */
-export function hostX0(kind: 'eps' | 'x0' | 'v', z: Float32Array, pred: Float32Array, a: number, s: number, clip: [number, number], scale: number): Float32Array {
+export function hostX0(kind: PredictionKind, z: Float32Array, pred: Float32Array, a: number, s: number, clip: [number, number], scale: number): Float32Array {
   return Float32Array.from(z, (zi, i) => {
     const p = pred[i]!;
     const x = kind === 'x0' ? p : kind === 'v' ? a * zi - s * p : (zi - s * p) / Math.max(a, 1e-12);
