@@ -1,6 +1,15 @@
 /** The training loop's own settings, each default with its reason. */
 import { ConfigError } from '@altar/backend';
 
+/**
+ * The training loop's own settings (optimizer, schedule, clipping, EMA, accumulation, evaluation, NaN policy,
+ * seed); every field has a default in {@link defaultTrainConfig}.
+ *
+ * @example
+ * ```ts
+ * const config: TrainConfig = resolveTrainConfig({ steps: 2000, lr: 1e-3, emaDecay: 0.999 });
+ * ```
+ */
 export interface TrainConfig {
   /** Optimizer steps to run in total (the cosine schedule ends here). */
   steps: number;
@@ -32,6 +41,14 @@ export interface TrainConfig {
   seed: number;
 }
 
+/**
+ * The defaults {@link resolveTrainConfig} fills in, each with its reason at the field.
+ *
+ * @example
+ * ```ts
+ * const quick: TrainConfig = { ...defaultTrainConfig, steps: 100, warmupSteps: 10 };
+ * ```
+ */
 export const defaultTrainConfig: TrainConfig = {
   steps: 1000,
   lr: 3e-3,
@@ -50,7 +67,15 @@ export const defaultTrainConfig: TrainConfig = {
   seed: 0,
 };
 
-/** Fill defaults and check ranges; errors name the key (prefixed by `path`). */
+/**
+ * Fill defaults and check ranges; errors name the key (prefixed by `path`).
+ *
+ * @example
+ * ```ts
+ * resolveTrainConfig({ lr: 1e-3 });          // every other field from defaultTrainConfig
+ * resolveTrainConfig({ lr: -1 }, 'run.train'); // throws ConfigError naming run.train.lr
+ * ```
+ */
 export function resolveTrainConfig(partial: Partial<TrainConfig> = {}, path = 'train'): TrainConfig {
   const c: TrainConfig = { ...defaultTrainConfig, ...partial };
   const bad = (key: keyof TrainConfig, want: string): never => {

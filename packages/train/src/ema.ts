@@ -8,6 +8,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '@altar/backend';
 import { ownedVariable, type ParamMap } from './optimizer.js';
 
+/**
+ * An exponential moving average of parameters (Polyak averaging) with the warmup decay min(decay, (1 + t) / (10 + t));
+ * `swapIn` evaluates with the averaged weights and puts the trained ones back.
+ *
+ * @example
+ * ```ts
+ * const ema = new Ema({ w }, 0.999);
+ * // after each optimizer step:
+ * ema.update();
+ * // evaluate with the averaged weights:
+ * const loss = await ema.swapIn(() => evaluate());
+ * ema.dispose();
+ * ```
+ */
 export class Ema {
   readonly decay: number;
   updates = 0;

@@ -1,6 +1,14 @@
 /** Metrics records: one JSON object per line in `metrics.jsonl`. */
 
-/** A training step's record. */
+/**
+ * A training step's record.
+ *
+ * @example
+ * ```ts
+ * const r: TrainRecord = { kind: 'train', step: 10, loss: 2.3, lr: 1e-3, gradNorm: 0.8, tokens: 4096, tokensPerSec: 20_000, stepMs: 205, elapsedSec: 2.1 };
+ * writer.write(r);
+ * ```
+ */
 export interface TrainRecord {
   kind: 'train';
   step: number;
@@ -20,7 +28,14 @@ export interface TrainRecord {
   skipped?: boolean;
 }
 
-/** An evaluation's record: whatever the evaluator measured, by name. */
+/**
+ * An evaluation's record: whatever the evaluator measured, by name.
+ *
+ * @example
+ * ```ts
+ * const r: EvalRecord = { kind: 'eval', step: 100, elapsedSec: 20, metrics: { bitsPerToken: 2.71 } };
+ * ```
+ */
 export interface EvalRecord {
   kind: 'eval';
   step: number;
@@ -28,14 +43,38 @@ export interface EvalRecord {
   metrics: Record<string, number>;
 }
 
+/**
+ * One line of `metrics.jsonl`: a training step or an evaluation, told apart by `kind`.
+ *
+ * @example
+ * ```ts
+ * for (const r of parseMetricsLines(text)) if (r.kind === 'eval') console.log(r.step, r.metrics);
+ * ```
+ */
 export type MetricsRecord = TrainRecord | EvalRecord;
 
-/** One JSON line (no trailing newline); non-finite numbers become null, as JSON requires. */
+/**
+ * One JSON line (no trailing newline); non-finite numbers become null, as JSON requires.
+ *
+ * @example
+ * ```ts
+ * formatMetricsLine({ kind: 'eval', step: 1, elapsedSec: 0.5, metrics: { loss: NaN } });
+ * // '{"kind":"eval","step":1,"elapsedSec":0.5,"metrics":{"loss":null}}'
+ * ```
+ */
 export function formatMetricsLine(r: MetricsRecord): string {
   return JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
 }
 
-/** Parse metrics.jsonl text; throws naming the line number of a malformed line. */
+/**
+ * Parse metrics.jsonl text; throws naming the line number of a malformed line.
+ *
+ * @example
+ * ```ts
+ * const records = parseMetricsLines(readFileSync('run/metrics.jsonl', 'utf8'));
+ * const losses = records.filter((r) => r.kind === 'train').map((r) => r.loss);
+ * ```
+ */
 export function parseMetricsLines(text: string): MetricsRecord[] {
   const out: MetricsRecord[] = [];
   const lines = text.split('\n');

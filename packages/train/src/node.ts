@@ -16,7 +16,17 @@ import { AltarError } from '@altar/backend';
 import { formatMetricsLine, type MetricsRecord } from './metrics.js';
 import { CHECKPOINT_FILES, parseCheckpointState, type Checkpoint, type CheckpointState } from './trainer.js';
 
-/** How files are written; tests inject a failing one to prove atomicity. */
+/**
+ * How files are written; tests inject a failing one to prove atomicity.
+ *
+ * @example
+ * ```ts
+ * // A file system that fails on the third write, to test that a crash leaves the last checkpoint intact:
+ * let n = 0;
+ * const flaky: CheckpointFs = { writeFileSync: (file, data) => { if (++n === 3) throw new Error('disk full'); writeFileSync(file, data); } };
+ * saveCheckpoint('run', ckpt, { fs: flaky });
+ * ```
+ */
 export interface CheckpointFs {
   writeFileSync(file: string, data: Uint8Array): void;
 }
@@ -47,7 +57,14 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Write `data` to `file` atomically: temp file in the same directory, fsync, rename. */
+/**
+ * Write `data` to `file` atomically: temp file in the same directory, fsync, rename.
+ *
+ * @example
+ * ```ts
+ * writeFileAtomic('run/config.json', JSON.stringify(config)); // readers see the old file or the new one, never half
+ * ```
+ */
 export function writeFileAtomic(file: string, data: Uint8Array | string, io: CheckpointFs = defaultFs): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
@@ -61,8 +78,25 @@ export function writeFileAtomic(file: string, data: Uint8Array | string, io: Che
   fsyncDir(dir);
 }
 
+/**
+ * The name of a step directory: `step-` and the step zero-padded to 8 digits, so names sort by step.
+ *
+ * @example
+ * ```ts
+ * stepDirName(100); // 'step-00000100'
+ * ```
+ */
 export const stepDirName = (step: number): string => `step-${String(step).padStart(8, '0')}`;
 
+/**
+ * Options of {@link saveCheckpoint}: how many step directories to keep, whether this one is the best, and the file
+ * system to write through.
+ *
+ * @example
+ * ```ts
+ * saveCheckpoint('run', await trainer.snapshot(config), { keepLast: 2, isBest: evalLoss < bestLoss });
+ * ```
+ */
 export interface SaveOptions {
   /** Step directories to keep (the best is kept in addition). Default 3. */
   keepLast?: number;
@@ -71,7 +105,14 @@ export interface SaveOptions {
   fs?: CheckpointFs;
 }
 
-/** Save a checkpoint under `root` atomically; returns the step directory. */
+/**
+ * Save a checkpoint under `root` atomically; returns the step directory.
+ *
+ * @example
+ * ```ts
+ * const dir = saveCheckpoint('run', await trainer.snapshot({ task: 'y=3x' })); // 'run/step-00000200'
+ * ```
+ */
 export function saveCheckpoint(root: string, ckpt: Checkpoint, opts: SaveOptions = {}): string {
   const io = opts.fs ?? defaultFs;
   fs.mkdirSync(root, { recursive: true });
@@ -111,7 +152,14 @@ function readPointer(root: string, file: string): string | null {
   }
 }
 
-/** Complete step directories under root, oldest first. */
+/**
+ * Complete step directories under root, oldest first.
+ *
+ * @example
+ * ```ts
+ * listCheckpoints('run'); // [{ step: 100, dir: 'run/step-00000100' }, { step: 200, dir: 'run/step-00000200' }]
+ * ```
+ */
 export function listCheckpoints(root: string): { step: number; dir: string }[] {
   if (!fs.existsSync(root)) return [];
   return fs
@@ -121,7 +169,14 @@ export function listCheckpoints(root: string): { step: number; dir: string }[] {
     .sort((a, b) => a.step - b.step);
 }
 
-/** Delete all but the last `keepLast` step directories, never the best or the latest. */
+/**
+ * Delete all but the last `keepLast` step directories, never the best or the latest.
+ *
+ * @example
+ * ```ts
+ * pruneCheckpoints('run', 1); // keep only the newest step directory (and the best)
+ * ```
+ */
 export function pruneCheckpoints(root: string, keepLast: number): void {
   const all = listCheckpoints(root);
   const keep = new Set(all.slice(Math.max(0, all.length - Math.max(1, keepLast))).map((c) => c.dir));
@@ -132,6 +187,13 @@ export function pruneCheckpoints(root: string, keepLast: number): void {
 /**
  * Find the checkpoint directory for `p`: a step directory itself, or a run directory whose
  * latest.json (or, failing that, newest complete step-*) names one; `which: 'best'` prefers best.json.
+ *
+ * @example
+ * ```ts
+ * resolveCheckpointDir('run');         // the directory latest.json names
+ * resolveCheckpointDir('run', 'best'); // the best one, if marked
+ * resolveCheckpointDir('run/step-00000100'); // itself
+ * ```
  */
 export function resolveCheckpointDir(p: string, which: 'latest' | 'best' = 'latest'): string {
   if (!fs.existsSync(p)) throw new AltarError('NOT_FOUND', `${p}: no such checkpoint directory`);
@@ -146,7 +208,15 @@ export function resolveCheckpointDir(p: string, which: 'latest' | 'best' = 'late
   return all[all.length - 1]!.dir;
 }
 
-/** Load the files of the checkpoint that `p` resolves to. */
+/**
+ * Load the files of the checkpoint that `p` resolves to.
+ *
+ * @example
+ * ```ts
+ * const { state, files } = loadCheckpoint('run');
+ * trainer.restore(files); // continue from state.step, bit-exact
+ * ```
+ */
 export function loadCheckpoint(p: string, which: 'latest' | 'best' = 'latest'): Checkpoint & { dir: string } {
   const dir = resolveCheckpointDir(p, which);
   const files: Record<string, Uint8Array> = {};
@@ -160,7 +230,15 @@ export function loadCheckpoint(p: string, which: 'latest' | 'best' = 'latest'): 
   return { dir, state, files };
 }
 
-/** Appends metrics records to a JSONL file (one JSON object per line). */
+/**
+ * Appends metrics records to a JSONL file (one JSON object per line).
+ *
+ * @example
+ * ```ts
+ * const metrics = new MetricsWriter('run/metrics.jsonl', { truncate: true });
+ * const trainer = new Trainer({ ...options, onMetrics: (r) => metrics.write(r) });
+ * ```
+ */
 export class MetricsWriter {
   readonly file: string;
   constructor(file: string, opts: { truncate?: boolean } = {}) {
