@@ -25,6 +25,22 @@ export { registerHostFallbackKernels, KNOWN_BAD_KERNELS } from './kernels/host-f
 export { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
 export { registerWasmFastPaths, unsortedSegmentSumReference } from './kernels/wasm-matmul.js';
 export { Rng, type RngState } from './rng.js';
+export { fusedKernelsEnabled, registerHostKernel, setFusedKernels, useFused, type HostArray, type HostKernelSpec } from './fused/host-kernel.js';
+export {
+  FUSED_KERNELS,
+  adamwComposition,
+  adamwUpdate,
+  biasGelu,
+  crossEntropyComposition,
+  geluComposition,
+  layerNormComposition,
+  layerNormFused,
+  registerFusedKernels,
+  softmaxCrossEntropy,
+  squaredNorms,
+  type AdamwStep,
+} from './fused/ops.js';
+export { DECODE_ATTENTION_KERNEL, decodeAttention, type DecodeAttentionAttrs } from './fused/decode-attention.js';
 export { expectNoLeaks, memoryGuard, type MemoryGuard } from './memory.js';
 export {
   DTYPE_SIZES,

@@ -13,6 +13,7 @@ import { BackendUnavailableError, ConfigError } from './errors.js';
 import { envVar, isNode } from './env.js';
 import { registerHostFallbackKernels } from './kernels/host-fallback.js';
 import { registerWasmFastPaths } from './kernels/wasm-matmul.js';
+import { registerFusedKernels } from './fused/ops.js';
 import { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
 import { silentLogger, type Logger } from './logger.js';
 
@@ -260,6 +261,7 @@ export function autoOrder(): BackendName[] {
 export async function initBackend(choice: BackendChoice | string = 'auto', options: InitOptions = {}): Promise<BackendInfo> {
   const logger = options.logger ?? silentLogger;
   const parsed = parseBackendChoice(choice);
+  registerFusedKernels();
   if (parsed !== 'auto') {
     const r = await attempt(parsed, options);
     if (!r.info) throw new BackendUnavailableError(parsed, `backend '${parsed}' cannot start: ${r.error}`);

@@ -4,7 +4,7 @@
  * every backend; gatherND's gradient is missing on wasm).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AltarError } from '@altar/backend';
+import { AltarError, softmaxCrossEntropy } from '@altar/backend';
 import type { CausalLM } from './types.js';
 
 /**
@@ -15,12 +15,8 @@ export function tokenCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Ten
   if (logits.rank !== 3 || targets.rank !== 2 || logits.shape[0] !== targets.shape[0] || logits.shape[1] !== targets.shape[1]) {
     throw new AltarError('BAD_SHAPE', `tokenCrossEntropy: need logits (B,N,V) and targets (B,N), got (${logits.shape.join(', ')}) and (${targets.shape.join(', ')})`);
   }
-  const V = logits.shape[2]!;
-  return tf.tidy(() => {
-    const lp = tf.logSoftmax(logits); // (B, N, V)
-    const oh = tf.cast(tf.oneHot(tf.cast(targets, 'int32'), V), 'float32'); // (B, N, V)
-    return tf.neg(tf.sum(tf.mul(oh, lp), -1)) as tf.Tensor2D; // (B, N)
-  });
+  // One fused kernel forward and backward on cpu/wasm; elsewhere −Σ oneHot · logSoftmax (max-shifted).
+  return softmaxCrossEntropy(logits, targets) as tf.Tensor2D; // (B, N)
 }
 
 /**

@@ -6,7 +6,7 @@
  * (with the step count) so a checkpoint can save and restore them bit-exactly.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AltarError } from '@altar/backend';
+import { AltarError, adamwUpdate } from '@altar/backend';
 
 export interface AdamWConfig {
   /** β1: the gradient's moving-average rate (0.9, Kingma & Ba). */
@@ -63,17 +63,15 @@ export class AdamW {
     const bc2 = 1 - beta2 ** this.t;
     tf.tidy(() => {
       for (const [name, p] of Object.entries(this.params)) {
-        const g0 = grads[name];
-        const g = g0 ? (gradScale === 1 ? g0 : tf.mul(g0, gradScale)) : tf.zerosLike(p);
+        const g = grads[name] ?? tf.zerosLike(p);
         const m = this.m[name]!;
         const v = this.v[name]!;
-        const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-        const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+        const decay = weightDecay > 0 && decays(name, p.shape) ? lr * weightDecay : 0;
+        // One fused kernel per parameter on cpu/wasm (the same arithmetic as the ops it replaces).
+        const [pNew, mNew, vNew] = adamwUpdate(p, m, v, g, { lr, beta1, beta2, eps, decay, bc1, bc2, gradScale });
         m.assign(mNew);
         v.assign(vNew);
-        const update = tf.div(tf.div(mNew, bc1), tf.add(tf.sqrt(tf.div(vNew, bc2)), eps));
-        const decayed = weightDecay > 0 && decays(name, p.shape) ? tf.mul(p, 1 - lr * weightDecay) : p;
-        p.assign(tf.sub(decayed, tf.mul(update, lr)));
+        p.assign(pNew);
       }
     });
   }

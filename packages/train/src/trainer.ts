@@ -5,7 +5,7 @@
  * the random streams, and it can snapshot/restore all of that for bit-exact resume.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AltarError, Rng, silentLogger, type Logger, type RngState } from '@altar/backend';
+import { AltarError, Rng, silentLogger, squaredNorms, type Logger, type RngState } from '@altar/backend';
 import { resolveTrainConfig, type TrainConfig } from './config.js';
 import { Ema } from './ema.js';
 import type { EvalRecord, MetricsRecord, TrainRecord } from './metrics.js';
@@ -196,7 +196,7 @@ export class Trainer<B> {
       }
       // One read-back per step: [summed loss, ‖g_p‖² for every parameter p].
       const names = Object.keys(acc);
-      const packed = tf.tidy(() => tf.stack([lossSum, ...names.map((n) => tf.sum(tf.square(acc[n]!)))]));
+      const packed = tf.tidy(() => tf.concat([tf.reshape(lossSum, [1]), squaredNorms(names.map((n) => acc[n]!))])); // one kernel for all norms
       const host = await packed.data();
       packed.dispose();
       const loss = host[0]! / c.accumSteps;

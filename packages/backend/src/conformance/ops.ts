@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng.js';
+import { adamwUpdate, biasGelu, layerNormFused, softmaxCrossEntropy } from '../fused/ops.js';
 
 export interface InputSpec {
   shape: number[];
@@ -117,6 +118,23 @@ export const OP_CASES: OpCase[] = [
   // altar builds masks as constants and only differentiates through mul/add with them.
   { name: 'bandPart(causal mask)', inputs: [N([6, 6])], fn: (a) => tf.linalg.bandPart(a!, -1, 0) },
   { name: 'mul(causal mask)', inputs: [N([6, 6])], fn: (a) => tf.mul(a!, tf.linalg.bandPart(tf.ones([6, 6]), -1, 0)), grad: true },
+  // altar's fused ops (host kernels on cpu and wasm; the plain composition elsewhere): each backend must
+  // agree with the cpu backend's fused kernel, forward and gradient.
+  { name: 'fused biasGelu', inputs: [N([3, 5, 16]), N([16])], fn: (x, b) => biasGelu(x!, b!), grad: true },
+  { name: 'fused layerNorm', inputs: [N([3, 5, 16]), N([16]), N([16])], fn: (x, g, b) => layerNormFused(x!, g!, b!, 1e-5), grad: true },
+  { name: 'fused softmaxCrossEntropy', inputs: [N([3, 4, 9]), I([3, 4], 9)], fn: (l, t) => softmaxCrossEntropy(l!, t!), grad: true },
+  {
+    name: 'fused adamwUpdate',
+    inputs: [N([6, 5]), N([6, 5]), P([6, 5]), N([6, 5])],
+    fn: (p, m, v, g) =>
+      tf.stack(adamwUpdate(p!, m!, v!, g!, { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, decay: 1e-3, bc1: 0.19, bc2: 0.0297, gradScale: 0.5 })),
+  },
+  // The wasm copy paths (slice / split / unstack / last-two-axes transpose / rank-4 per-entry matmul)
+  { name: 'matMul(rank4)', inputs: [N([2, 3, 20, 16]), N([2, 3, 16, 24])], fn: (a, b) => tf.matMul(a!, b!), grad: true },
+  { name: 'slice(rank4)', inputs: [N([2, 3, 20, 16])], fn: (a) => tf.slice(a!, [1, 1, 3, 0], [1, 2, 12, 16]), grad: true },
+  { name: 'split(rank3)', inputs: [N([2, 30, 24])], fn: (a) => tf.concat(tf.split(a!, 3, -1).map((t, i) => tf.mul(t, i + 1)), 0), grad: true },
+  { name: 'unstack', inputs: [N([2, 5, 24])], fn: (a) => tf.concat(tf.unstack(a!, 1).map((t, i) => tf.mul(t, i + 1)), 1), grad: true },
+  { name: 'transpose(last two)', inputs: [N([3, 70, 40])], fn: (a) => tf.transpose(a!, [0, 2, 1]), grad: true },
   // Convolutions (SSM short conv, U-Net)
   { name: 'conv1d(causal)', inputs: [N([2, 10, 4]), N([3, 4, 5])], fn: (x, w) => tf.conv1d(tf.pad(x!, [[0, 0], [2, 0], [0, 0]]) as tf.Tensor3D, w as tf.Tensor3D, 1, 'valid'), grad: true },
   { name: 'conv2d', inputs: [N([2, 8, 8, 3]), N([3, 3, 3, 4])], fn: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), grad: true },

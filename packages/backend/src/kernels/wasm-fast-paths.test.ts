@@ -58,6 +58,9 @@ describe('sliceInto (the wasm Slice / SplitV / Unpack fast path)', () => {
         tf.matMul(ta, tb), // (2, 3, 40, 40): per-entry products
         tf.matMul(ta, ta, false, true), // transposeB
         tf.matMul(ta, ta, true, false), // transposeA: (2, 3, 24, 24)
+        tf.transpose(ta, [0, 1, 3, 2]), // the blocked last-two-axes transpose
+        tf.transpose(tf.reshape(ta, [240, 24])),
+        tf.transpose(ta, [0, 2, 1, 3]), // native
       ];
     };
     const run = async () => {

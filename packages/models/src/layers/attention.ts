@@ -11,7 +11,7 @@
  *                     carried across chunks by an exclusive cumsum), decoding the recurrent state (S, z).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AltarError } from '@altar/backend';
+import { AltarError, DECODE_ATTENTION_KERNEL, decodeAttention, useFused } from '@altar/backend';
 import { Linear } from './basic.js';
 import { tidyObj, type ParamStore } from './params.js';
 import { applyRope } from './rope.js';
@@ -203,6 +203,16 @@ export class Attention implements AttentionLayer {
   }
 
   step(x: tf.Tensor2D, cache: AttentionCache): { y: tf.Tensor2D; cache: AttentionCache } {
+    if (cache.kind === 'full' && useFused(DECODE_ATTENTION_KERNEL)) {
+      // One kernel for rotary + cache growth + softmax attention + head merge (cpu / wasm).
+      return tidyObj(() => {
+        const b = x.shape[0];
+        const qkv = this.wqkv.apply(x); // (B, 3D)
+        const empty = () => tf.zeros([b, this.nHeads, 0, this.dHead]); // (B, H, 0, dh)
+        const [y, k, v] = decodeAttention(qkv, cache.k ?? empty(), cache.v ?? empty(), { nHeads: this.nHeads, rope: this.rope, ropeBase: 10000 });
+        return { y: this.wo.apply(y) as tf.Tensor2D, cache: { kind: 'full', pos: cache.pos + 1, k, v } };
+      });
+    }
     return tidyObj(() => {
       const b = x.shape[0];
       const pos = cache.pos;

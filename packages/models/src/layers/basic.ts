@@ -3,7 +3,7 @@
  * exposes tidy-wrapped tensor functions.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '@altar/backend';
+import { biasGelu, FUSED_KERNELS, layerNormFused, useFused, type Rng } from '@altar/backend';
 import type { ParamStore } from './params.js';
 
 /** Options accepted by every forward-type method. Dropout is active only when `training` is true. */
@@ -103,6 +103,10 @@ export class LayerNorm {
     this.b = affine && store ? store.add(`${name}.b`, [dim], { kind: 'zeros' }) : null;
   }
   apply(x: tf.Tensor): tf.Tensor {
+    if (this.g && this.b) return layerNormFused(x, this.g, this.b, this.eps); // one kernel each way on cpu/wasm
+    if (!this.g && !this.b && useFused(FUSED_KERNELS.layerNorm)) {
+      return tf.tidy(() => layerNormFused(x, tf.ones([this.dim]), tf.zeros([this.dim]), this.eps));
+    }
     return tf.tidy(() => {
       const mean = tf.mean(x, -1, true);
       const xc = tf.sub(x, mean);
@@ -173,7 +177,10 @@ export class Mlp {
   }
   apply(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const h = this.w3 ? tf.mul(silu(this.w1.apply(x)), this.w3.apply(x)) : gelu(this.w1.apply(x));
+      const w1 = this.w1;
+      // GELU with its bias in one kernel (forward and backward) where the backend has it.
+      const act = () => (w1.b ? biasGelu(matmulLast(x, w1.w), w1.b) : gelu(w1.apply(x)));
+      const h = this.w3 ? tf.mul(silu(w1.apply(x)), this.w3.apply(x)) : act();
       return this.w2.apply(h);
     });
   }

@@ -1,0 +1,157 @@
+/**
+ * altar's side of the reference-model comparison with PyTorch (`pnpm bench:reference`, which also runs
+ * ../shared/peers/torch_reference.py and prints the ratios). The same network as the peer: byte vocabulary
+ * 256, pre-LN GPT blocks with a GELU MLP (4×), learned positions, tied head; `ref` is d 256 × 4 layers ×
+ * 4 heads, sequence 256, batch 16; `gpt2-small` is d 768 × 12 × 12, sequence 1024, batch 8.
+ *
+ * Measures (medians): training tokens/s through @altar/train's Trainer (forward, backward, AdamW, loss read
+ * back), cached AR decode ms/token through @altar/samplers (batch 1, greedy, every token read back, as the
+ * peer does), and one bidirectional denoiser pass (batch 1, n = sequence). For each it also counts, per
+ * step / token / pass, the kernel dispatches, the device→host reads, the host→device uploads and the
+ * tensors allocated. Prints one JSON line.
+ *
+ * Usage: tsx --conditions=@altar/source apps/trainer/bench/reference.bench.ts [--backend wasm] [--size ref]
+ *        [--steps 4] [--fused 1|0]   (--fused 0: plain compositions and tfjs's own wasm kernels, the baseline)
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, setFusedKernels } from '@altar/backend';
+import { arNll } from '@altar/elbo';
+import { createModel, type ArTransformer, type DiffusionTransformer } from '@altar/models';
+import { sampleAr } from '@altar/samplers';
+import { Rng } from '@altar/backend';
+import { Trainer } from '@altar/train';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
+}
+const size = arg('size', 'ref');
+if (size !== 'ref' && size !== 'gpt2-small') throw new Error(`--size must be ref or gpt2-small, got ${size}`);
+const fused = arg('fused', '1') !== '0';
+if (!fused) process.env['ALTAR_FUSED'] = '0'; // read by initBackend (wasm fast paths) and the fused ops
+const steps = Number(arg('steps', size === 'ref' ? '4' : '2'));
+const [D, L, H, S, B] = size === 'ref' ? [256, 4, 4, 256, 16] : [768, 12, 12, 1024, 8];
+const V = 256;
+const decodeTokens = Number(arg('decode', String(S)));
+
+const info = await initBackend(arg('backend', 'wasm'));
+setFusedKernels(fused);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const METADATA_ONLY = new Set(['Reshape', 'Identity']);
+
+interface Counts {
+  /** Kernels that launch work (every kernel but the buffer-sharing Reshape / Identity). */
+  dispatches: number;
+  /** Every kernel the engine ran. */
+  kernels: number;
+  reads: number;
+  uploads: number;
+  allocations: number;
+}
+
+/** Run `fn` under tf.profile with the backend's read/write entry points counted. */
+async function counted(fn: () => Promise<unknown>): Promise<Counts> {
+  const be = tf.backend() as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const c = { reads: 0, uploads: 0 };
+  const orig = { read: be['read'], readSync: be['readSync'], write: be['write'] };
+  be['read'] = function (this: unknown, ...a: unknown[]) { c.reads++; return orig.read!.apply(this, a); };
+  be['readSync'] = function (this: unknown, ...a: unknown[]) { c.reads++; return orig.readSync!.apply(this, a); };
+  // write(values, …) with values = null is an allocation (wasm's makeOutput), not an upload.
+  be['write'] = function (this: unknown, ...a: unknown[]) { if (a[0] != null) c.uploads++; return orig.write!.apply(this, a); };
+  try {
+    const prof = await tf.profile(async () => { await fn(); });
+    // Copy before any later profile reuses the object. Reshape and Identity only share the input's
+    // buffer (cpu, webgpu, and wasm with altar's kernels): no work is launched, so they are not dispatches.
+    const kernels = prof.kernels.length;
+    const work = prof.kernels.filter((k) => !METADATA_ONLY.has(k.name));
+    const allocations = work.reduce((s, k) => s + k.outputShapes.length, 0);
+    return { dispatches: work.length, kernels, allocations, ...c };
+  } finally {
+    Object.assign(be, orig);
+  }
+}
+
+const per = (c: Counts, n: number): Counts => ({
+  dispatches: c.dispatches / n, kernels: c.kernels / n, reads: c.reads / n, uploads: c.uploads / n, allocations: c.allocations / n,
+});
+
+// ---------------------------------------------------------------- training
+const common = { vocabSize: V, dModel: D, nLayers: L, nHeads: H, maxLen: S, positions: 'learned', mlp: 'gelu', mlpRatio: 4, dropout: 0, seed: 1 } as const;
+const lm = createModel({ ...common, type: 'ar-transformer', attention: 'full', window: 64, norm: 'layernorm', linearChunk: 64 }) as ArTransformer;
+const rng = new Rng(7);
+const x = tf.tensor2d(Int32Array.from(rng.uniformArray(B * S), (u) => Math.floor(u * V)), [B, S], 'int32');
+const y = tf.tensor2d(Int32Array.from(rng.uniformArray(B * S), (u) => Math.floor(u * V)), [B, S], 'int32');
+const params: Record<string, tf.Variable> = {};
+for (const [k, v] of Object.entries(lm.getWeights())) params[k] = v as tf.Variable;
+const trainer = new Trainer({
+  params,
+  loss: () => tf.div(tf.mean(arNll(lm.forward(x), y)), S) as tf.Scalar,
+  nextBatch: () => null,
+  tokensPerBatch: B * S,
+  config: { lr: 3e-4, steps: 1000, warmupSteps: 0 },
+});
+await trainer.trainStep();
+await trainer.trainStep();
+const trainCounts = await counted(() => trainer.trainStep());
+const stepMs: number[] = [];
+for (let i = 0; i < steps; i++) {
+  const t0 = performance.now();
+  await trainer.trainStep();
+  stepMs.push(performance.now() - t0);
+}
+const trainTensors = tf.memory().numTensors;
+await trainer.trainStep();
+const trainLeak = tf.memory().numTensors - trainTensors;
+trainer.optimizer.dispose();
+trainer.ema?.dispose();
+
+// ---------------------------------------------------------------- AR decode (batch 1, greedy)
+const decode = async (n: number) =>
+  sampleAr(lm as never, { prompt: [[0]], length: n, rng: new Rng(3), temperature: 0 });
+await decode(8);
+const decodeCounts = per(await counted(() => decode(16)), 16);
+const dec = await decode(decodeTokens);
+const decodeMsPerToken = dec.cost.wallMs / decodeTokens;
+lm.dispose();
+x.dispose();
+y.dispose();
+
+// ---------------------------------------------------------------- one denoiser pass (batch 1, n = S)
+const dit = createModel({ ...common, type: 'diffusion-transformer', timeConditioning: false }) as DiffusionTransformer;
+const zt = tf.tensor2d(Int32Array.from(rng.uniformArray(S), (u) => Math.floor(u * (V + 1))), [1, S], 'int32');
+const pass = async () => {
+  const logits = dit.predictX0Logits(zt, 0.5);
+  await logits.data();
+  logits.dispose();
+};
+await pass();
+const denoiseCounts = await counted(pass);
+const passMs: number[] = [];
+for (let i = 0; i < 5; i++) {
+  const t0 = performance.now();
+  await pass();
+  passMs.push(performance.now() - t0);
+}
+dit.dispose();
+zt.dispose();
+
+const step = median(stepMs);
+process.stdout.write(
+  `${JSON.stringify({
+    impl: 'altar',
+    backend: info.name,
+    adapter: info.adapter,
+    fused,
+    size,
+    params: Object.values(params).reduce((s, v) => s + v.size, 0),
+    batch: B,
+    seq: S,
+    train_tokens_per_s: Math.round((B * S * 1000) / step),
+    train_step_ms: +step.toFixed(1),
+    ar_decode_ms_per_token_kv: +decodeMsPerToken.toFixed(3),
+    denoise_pass_ms: +median(passMs).toFixed(2),
+    counts: { train_step: trainCounts, decode_token: decodeCounts, denoise_pass: denoiseCounts },
+    train_step_tensor_leak: trainLeak,
+  })}\n`,
+);

@@ -1,0 +1,118 @@
+/**
+ * One step of cached causal attention for decoding, in one kernel (cpu and wasm host kernels):
+ *
+ *   qkv (B, 3D) = [q | k | v] of the new position, heads h = 0..H−1 of width dh = D/H each;
+ *   kCache, vCache (B, H, P, dh) = keys/values of the P earlier positions (already rotated);
+ *   rotary (RoFormer, rotate-half layout) at position P on q and k when `rope` is set;
+ *   K' = [kCache; k], V' = [vCache; v];  y_h = softmax(q_h K'_hᵀ / √dh) V'_h.
+ *
+ * Returns y (B, D) with the heads already merged, and the grown caches K', V' (B, H, P+1, dh). It replaces
+ * about 16 dispatches per layer and token (split, per-head reshapes and transposes, two concats, the
+ * transposed product, scale, softmax, product, merge). No gradient: decoding only. Backends without the
+ * kernel keep the model's own composition (`useFused` tells which).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { NamedAttrMap } from '@tensorflow/tfjs-core';
+import { AltarError } from '../errors.js';
+import type { HostKernelSpec } from './host-kernel.js';
+
+export const DECODE_ATTENTION_KERNEL = 'AltarDecodeAttention';
+
+export interface DecodeAttentionAttrs {
+  nHeads: number;
+  /** Rotary embedding at the new position P (rotate-half, θ_i = base^(−2i/dh)). */
+  rope: boolean;
+  ropeBase: number;
+}
+
+function rotate(x: Float64Array, dh: number, pos: number, base: number): void {
+  const half = dh / 2;
+  for (let i = 0; i < half; i++) {
+    const ang = pos * Math.pow(base, (-2 * i) / dh);
+    const c = Math.fround(Math.cos(ang));
+    const s = Math.fround(Math.sin(ang));
+    const a = x[i]!;
+    const b = x[i + half]!;
+    x[i] = a * c - b * s;
+    x[i + half] = a * s + b * c;
+  }
+}
+
+export const decodeAttentionSpec: HostKernelSpec = {
+  name: DECODE_ATTENTION_KERNEL,
+  inputs: ['qkv', 'kCache', 'vCache'],
+  outputs: ([qs, ks]) => {
+    const [b, h, p, dh] = ks as [number, number, number, number];
+    return [
+      { shape: [qs![0]!, qs![1]! / 3], dtype: 'float32' },
+      { shape: [b, h, p + 1, dh], dtype: 'float32' },
+      { shape: [b, h, p + 1, dh], dtype: 'float32' },
+    ];
+  },
+  compute([qkv, kc, vc], [y, ko, vo], [, ks], attrs) {
+    const [B, H, P, dh] = ks as [number, number, number, number];
+    const { rope, ropeBase } = attrs as unknown as DecodeAttentionAttrs;
+    const D = H * dh;
+    const scale = 1 / Math.sqrt(dh);
+    const q = new Float64Array(dh);
+    const k = new Float64Array(dh);
+    const s = new Float64Array(P + 1);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const row = b * 3 * D + h * dh;
+        for (let d = 0; d < dh; d++) {
+          q[d] = qkv![row + d]!;
+          k[d] = qkv![row + D + d]!;
+        }
+        if (rope) {
+          rotate(q, dh, P, ropeBase);
+          rotate(k, dh, P, ropeBase);
+        }
+        // Grow the caches: P old rows, then the new key / value.
+        const src = (b * H + h) * P * dh;
+        const dst = (b * H + h) * (P + 1) * dh;
+        (ko as Float32Array).set((kc as Float32Array).subarray(src, src + P * dh), dst);
+        (vo as Float32Array).set((vc as Float32Array).subarray(src, src + P * dh), dst);
+        for (let d = 0; d < dh; d++) {
+          ko![dst + P * dh + d] = k[d]!;
+          vo![dst + P * dh + d] = qkv![row + 2 * D + d]!;
+        }
+        // Scores over the P + 1 keys (float32 keys as stored), max-shifted softmax.
+        let mx = -Infinity;
+        for (let j = 0; j <= P; j++) {
+          let dot = 0;
+          const kr = dst + j * dh;
+          for (let d = 0; d < dh; d++) dot += q[d]! * ko![kr + d]!;
+          s[j] = dot * scale;
+          if (s[j]! > mx) mx = s[j]!;
+        }
+        let z = 0;
+        for (let j = 0; j <= P; j++) {
+          s[j] = Math.exp(s[j]! - mx);
+          z += s[j]!;
+        }
+        const out = b * D + h * dh;
+        for (let j = 0; j <= P; j++) {
+          const w = s[j]! / z;
+          const vr = dst + j * dh;
+          for (let d = 0; d < dh; d++) y![out + d]! += w * vo![vr + d]!;
+        }
+      }
+    }
+  },
+};
+
+/**
+ * Fused cached-attention step: qkv (B, 3D), caches (B, H, P, dh) → [y (B, D), K', V'] (see the file
+ * comment). Call only where `useFused(DECODE_ATTENTION_KERNEL)` holds.
+ */
+export function decodeAttention(qkv: tf.Tensor, kCache: tf.Tensor, vCache: tf.Tensor, attrs: DecodeAttentionAttrs): [tf.Tensor2D, tf.Tensor4D, tf.Tensor4D] {
+  const [B, threeD] = qkv.shape as [number, number];
+  const [b2, h, , dh] = kCache.shape as [number, number, number, number];
+  if (qkv.rank !== 2 || kCache.rank !== 4 || !tf.util.arraysEqual(kCache.shape, vCache.shape) || b2 !== B || h !== attrs.nHeads || h * dh * 3 !== threeD) {
+    throw new AltarError('BAD_SHAPE', `decodeAttention: need qkv (B, 3·H·dh) and caches (B, H, P, dh) with H = ${attrs.nHeads}, got [${qkv.shape}], [${kCache.shape}], [${vCache.shape}]`);
+  }
+  return tf.engine().runKernel(DECODE_ATTENTION_KERNEL, { qkv, kCache, vCache }, attrs as unknown as NamedAttrMap) as unknown as [tf.Tensor2D, tf.Tensor4D, tf.Tensor4D];
+}
+
+

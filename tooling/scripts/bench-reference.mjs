@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// `pnpm bench:reference [--size ref|gpt2-small] [--backend wasm|webgpu|cpu] [--steps K]`
+//
+// altar's reference-model benchmark beside the PyTorch peer (../shared/peers/torch_reference.py), in one
+// process tree on the same machine, alternating runs so that both see the same load:
+//   altar baseline (ALTAR_FUSED=0: plain compositions, tfjs's own kernels) → PyTorch → altar (fused)
+// PyTorch runs on CUDA where `nvidia-smi` finds a GPU, else on the CPU with ONE thread: Debian's
+// python3-torch (+ libopenblas0-pthread) through /usr/bin/python3, with OPENBLAS_NUM_THREADS=1 and
+// OMP_NUM_THREADS=1 — torch.set_num_threads(1) alone leaves OpenBLAS's own threads on (measured here:
+// 5,100 tokens/s with them, 3,600 without). Prints the ratios and writes
+// bench/results/reference-<backend>[-<size>].json. The peer is optional: without PyTorch it says so and
+// still reports altar's figures and the fused/baseline ratio.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
+};
+const size = opt('size', 'ref');
+if (!['ref', 'gpt2-small'].includes(size)) {
+  console.error(`bench:reference: --size must be ref or gpt2-small, got ${size}`);
+  process.exit(2);
+}
+const hasGpu = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' }).status === 0;
+const backend = opt('backend', hasGpu ? 'webgpu' : 'wasm');
+const steps = opt('steps', size === 'ref' ? '4' : '2');
+const skipBaseline = argv.includes('--no-baseline');
+const peerPath = process.env.ALTAR_TORCH_PEER ?? join(root, '..', 'shared', 'peers', 'torch_reference.py');
+
+function jsonLine(label, r) {
+  if (r.status !== 0) {
+    console.error(`bench:reference: ${label} failed (exit ${r.status ?? r.signal})\n${(r.stderr ?? '').slice(-2000)}`);
+    return null;
+  }
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  return line ? JSON.parse(line) : null;
+}
+
+function runAltar(fused) {
+  process.stderr.write(`bench:reference: altar ${fused ? 'fused' : 'baseline'} on ${backend}, size ${size}…\n`);
+  const tsx = join(root, 'node_modules', '.bin', 'tsx');
+  const r = spawnSync(tsx, ['--conditions=@altar/source', 'apps/trainer/bench/reference.bench.ts', '--backend', backend, '--size', size, '--steps', steps, '--fused', fused ? '1' : '0'], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  return jsonLine(`altar (fused=${fused})`, r);
+}
+
+function runPeer() {
+  if (!existsSync(peerPath)) {
+    process.stderr.write(`bench:reference: no PyTorch peer at ${peerPath} (set ALTAR_TORCH_PEER); altar only\n`);
+    return null;
+  }
+  const python = hasGpu ? 'python3' : existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    process.stderr.write(`bench:reference: ${python} has no torch (Debian: apt-get install python3-torch libopenblas0-pthread); altar only\n`);
+    return null;
+  }
+  process.stderr.write(`bench:reference: PyTorch peer on ${hasGpu ? 'cuda' : 'cpu, 1 thread'}…\n`);
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const r = spawnSync(python, [peerPath, '--device', hasGpu ? 'cuda' : 'cpu', '--threads', '1', '--size', size], { encoding: 'utf8', env, maxBuffer: 64 << 20 });
+  return jsonLine('PyTorch peer', r);
+}
+
+const baseline = skipBaseline ? null : runAltar(false);
+const peer = runPeer();
+const altar = runAltar(true);
+if (!altar) process.exit(1);
+
+const ratio = (a, b) => (a && b ? +(a / b).toFixed(3) : null);
+const ratios = {
+  // > 1 is better for altar in the first, < 1 is better in the other two (times)
+  train_tokens_per_s_vs_peer: ratio(altar.train_tokens_per_s, peer?.train_tokens_per_s),
+  decode_ms_per_token_vs_peer: ratio(altar.ar_decode_ms_per_token_kv, peer?.ar_decode_ms_per_token_kv),
+  denoise_pass_ms_vs_peer: ratio(altar.denoise_pass_ms, peer?.denoise_pass_ms),
+  train_speedup_vs_baseline: ratio(altar.train_tokens_per_s, baseline?.train_tokens_per_s),
+  decode_speedup_vs_baseline: ratio(baseline?.ar_decode_ms_per_token_kv, altar.ar_decode_ms_per_token_kv),
+  denoise_speedup_vs_baseline: ratio(baseline?.denoise_pass_ms, altar.denoise_pass_ms),
+  train_dispatch_cut_vs_baseline: ratio(baseline?.counts.train_step.dispatches, altar.counts.train_step.dispatches),
+};
+const rows = [
+  ['training tokens/s', baseline?.train_tokens_per_s, altar.train_tokens_per_s, peer?.train_tokens_per_s, ratios.train_tokens_per_s_vs_peer, '≥ target'],
+  ['AR decode ms/token', baseline?.ar_decode_ms_per_token_kv, altar.ar_decode_ms_per_token_kv, peer?.ar_decode_ms_per_token_kv, ratios.decode_ms_per_token_vs_peer, '≤ target'],
+  ['denoiser pass ms', baseline?.denoise_pass_ms, altar.denoise_pass_ms, peer?.denoise_pass_ms, ratios.denoise_pass_ms_vs_peer, '≤ target'],
+  ['dispatches / train step', baseline?.counts.train_step.dispatches, altar.counts.train_step.dispatches, null, null, ''],
+  ['dispatches / decode token', baseline?.counts.decode_token.dispatches, altar.counts.decode_token.dispatches, null, null, ''],
+  ['dispatches / denoiser pass', baseline?.counts.denoise_pass.dispatches, altar.counts.denoise_pass.dispatches, null, null, ''],
+];
+const fmt = (v) => (v === null || v === undefined ? '—' : String(v));
+console.log(`\nreference model (${size}) on ${altar.backend} — ${altar.adapter}; peer: ${peer ? `${peer.peer} on ${peer.device}${peer.gpu ? ` (${peer.gpu})` : ', 1 thread'}` : 'none'}`);
+console.log(['measure', 'altar baseline', 'altar', 'PyTorch', 'altar / PyTorch'].map((h) => h.padEnd(20)).join(''));
+for (const [m, b, a, p, r] of rows) console.log([m, fmt(b), fmt(a), fmt(p), fmt(r)].map((c) => String(c).padEnd(20)).join(''));
+console.log(`\nfused vs baseline: training ×${fmt(ratios.train_speedup_vs_baseline)}, decode ×${fmt(ratios.decode_speedup_vs_baseline)}, denoiser ×${fmt(ratios.denoise_speedup_vs_baseline)}, dispatches per training step ÷${fmt(ratios.train_dispatch_cut_vs_baseline)}`);
+
+const outDir = join(root, 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
+const file = join(outDir, `reference-${altar.backend}${size === 'ref' ? '' : `-${size}`}.json`);
+writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, size, backend: altar.backend, altar, baseline, peer, ratios }, null, 2)}\n`);
+console.log(`wrote ${file.slice(root.length + 1)}`);
