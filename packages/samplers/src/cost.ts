@@ -14,7 +14,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '@altar/backend';
 import type { CostRecord, ModelCostHints } from './types.js';
 
-/** Bytes one call of `model` loads (paramCount × bytesPerWeight), or `override` when given. */
+/**
+ * Bytes one call of `model` loads (paramCount × bytesPerWeight), or `override` when given.
+ *
+ * @example
+ * ```ts
+ * modelParamBytes({ paramCount: () => 1_000_000, bytesPerWeight: 2 }); // 2e6
+ * modelParamBytes({}, 4096);                                          // 4096: the override wins
+ * ```
+ */
 export function modelParamBytes(model: ModelCostHints, override?: number): number {
   if (override !== undefined) {
     if (!(override >= 0)) throw new AltarError('BAD_ARG', `paramBytes: must be ≥ 0, got ${override}`);
@@ -24,7 +32,15 @@ export function modelParamBytes(model: ModelCostHints, override?: number): numbe
   return model.paramCount() * (model.bytesPerWeight ?? 4);
 }
 
-/** FLOPs of one call on (batch, tokensPerRow) with context `contextLen`; null if the model says nothing. */
+/**
+ * FLOPs of one call on (batch, tokensPerRow) with context `contextLen`; null if the model says nothing.
+ *
+ * @example
+ * ```ts
+ * modelCallFlops({ flopsPerToken: 2e6 }, 4, 16, 16); // 4 · 16 · 2e6
+ * modelCallFlops({}, 4, 16, 16);                     // null: the model says nothing
+ * ```
+ */
 export function modelCallFlops(model: ModelCostHints, batch: number, tokensPerRow: number, contextLen: number): number | null {
   if (typeof model.flops === 'function') return model.flops(batch, tokensPerRow, contextLen);
   const f = model.flopsPerToken;
@@ -36,6 +52,16 @@ export function modelCallFlops(model: ModelCostHints, batch: number, tokensPerRo
 /**
  * Tracks one sampling run: NFE, FLOPs, wall time and the tf.memory() peak. Call `call()` after each
  * network evaluation (it also samples the memory peak) and `finish(tokens)` at the end.
+ *
+ * @example
+ * ```ts
+ * const tracker = new CostTracker(model, modelParamBytes(model));
+ * for (let step = 0; step < T; step++) {
+ *   // ... one network call on (B, N) ...
+ *   tracker.call(B, N);
+ * }
+ * const cost: CostRecord = tracker.finish(B * N);
+ * ```
  */
 export class CostTracker {
   nfe = 0;
@@ -84,6 +110,15 @@ export class CostTracker {
 // ---------------------------------------------------------------------------------------------------
 // Hardware profiles and the roofline model
 
+/**
+ * A hardware profile for the roofline {@link CostModel}: bandwidth, peak FLOP/s and per-op dispatch time.
+ *
+ * @example
+ * ```ts
+ * const laptop: HardwareProfile = { name: 'laptop', memBandwidth: 100e9, peakFlops16: 20e12, peakFlops32: 10e12, dispatchSec: 10e-6 };
+ * new CostModel(laptop).predictAr({ params: 1e9, bytesPerWeight: 2, n: 256 });
+ * ```
+ */
 export interface HardwareProfile {
   name: string;
   /** Memory bandwidth, bytes/s. */
@@ -99,6 +134,11 @@ export interface HardwareProfile {
 /**
  * NVIDIA H100 SXM5 datasheet: HBM3 3.35 TB/s; 989 TFLOP/s dense BF16 (tensor core), 67 TFLOP/s FP32
  * (non-tensor). Kernel launch ≈ 4 µs (CUDA launch latency, typical measured figure without graphs).
+ *
+ * @example
+ * ```ts
+ * new CostModel(H100_SXM).ridgeTokens(2); // ≈ 295 tokens per call before compute binds
+ * ```
  */
 export const H100_SXM: HardwareProfile = {
   name: 'h100',
@@ -109,7 +149,14 @@ export const H100_SXM: HardwareProfile = {
   note: 'H100 SXM5 datasheet (3.35 TB/s, 989 TFLOP/s bf16 dense, 67 TFLOP/s fp32)',
 };
 
-/** NVIDIA H200: HBM3e 4.8 TB/s, same Hopper compute as H100 SXM. */
+/**
+ * NVIDIA H200: HBM3e 4.8 TB/s, same Hopper compute as H100 SXM.
+ *
+ * @example
+ * ```ts
+ * new CostModel(H200).crossover({ params: 7e9, bytesPerWeight: 2, n: 1024, T: 64 }); // { maxT, minN }
+ * ```
+ */
 export const H200: HardwareProfile = {
   name: 'h200',
   memBandwidth: 4.8e12,
@@ -119,9 +166,25 @@ export const H200: HardwareProfile = {
   note: 'H200 datasheet (4.8 TB/s, compute as H100 SXM)',
 };
 
+/**
+ * The built-in profiles by the names a CLI flag or config uses.
+ *
+ * @example
+ * ```ts
+ * const model = new CostModel(HARDWARE_PROFILES['h200']);
+ * ```
+ */
 export const HARDWARE_PROFILES: Readonly<Record<'h100' | 'h200', HardwareProfile>> = { h100: H100_SXM, h200: H200 };
 
-/** One sampling run for the model to predict: `calls` network calls, each the same size. */
+/**
+ * One sampling run for the model to predict: `calls` network calls, each the same size.
+ *
+ * @example
+ * ```ts
+ * const shape: RunShape = { calls: 64, bytesPerCall: 14e9, flopsPerCall: 2 * 7e9 * 1024, opsPerCall: 400, bytesPerWeight: 2 };
+ * new CostModel(H200).predict(shape).seconds;
+ * ```
+ */
 export interface RunShape {
   /** Network calls (NFE). */
   calls: number;
@@ -135,6 +198,15 @@ export interface RunShape {
   bytesPerWeight?: number;
 }
 
+/**
+ * A roofline prediction for a run: total and per-call seconds, each term, and the term that bounds a call.
+ *
+ * @example
+ * ```ts
+ * const p: RooflinePrediction = new CostModel(H100_SXM).predictAr({ params: 7e9, bytesPerWeight: 2, n: 256 });
+ * console.log(p.seconds, p.bound); // 'memory': AR decoding at batch 1 streams every weight per token
+ * ```
+ */
 export interface RooflinePrediction {
   seconds: number;
   perCallSeconds: number;
@@ -145,7 +217,17 @@ export interface RooflinePrediction {
   bound: 'memory' | 'compute' | 'dispatch';
 }
 
-/** The roofline cost model over one hardware profile. */
+/**
+ * The roofline cost model over one hardware profile.
+ *
+ * @example
+ * ```ts
+ * const m = new CostModel(H200);
+ * const ar = m.predictAr({ params: 1e9, bytesPerWeight: 2, n: 128 });
+ * const diff = m.predictDiffusion({ params: 1e9, bytesPerWeight: 2, n: 128, T: 16 });
+ * console.log(ar.seconds / diff.seconds); // 8 = 128 / 16: both memory-bound, each call streams every weight
+ * ```
+ */
 export class CostModel {
   constructor(readonly hw: HardwareProfile) {}
 
@@ -216,6 +298,11 @@ export class CostModel {
 /**
  * Count the kernels one call dispatches (tf.profile), for RunShape.opsPerCall. The callback's result is
  * disposed.
+ *
+ * @example
+ * ```ts
+ * const opsPerCall = await countDispatches(() => model.forward(tokens)); // kernels per forward call
+ * ```
  */
 export async function countDispatches(fn: () => tf.TensorContainer): Promise<number> {
   const info = await tf.profile(() => fn());
@@ -223,6 +310,15 @@ export async function countDispatches(fn: () => tf.TensorContainer): Promise<num
   return info.kernels.length;
 }
 
+/**
+ * The figures {@link calibrateLocal} measured on the current backend.
+ *
+ * @example
+ * ```ts
+ * const { calibration } = await calibrateLocal();
+ * console.log(`${calibration.backend}: ${calibration.matMulGflops} GFLOP/s, ${calibration.dispatchUs} µs/op`);
+ * ```
+ */
 export interface CalibrationResult {
   backend: string;
   matMulGflops: number;
@@ -246,6 +342,13 @@ async function medianMs(fn: () => Promise<void>, reps: number): Promise<number> 
  * Measure a `local` profile on the current backend: matMul GFLOP/s (an m×m by m×m product, 2m³ FLOPs),
  * memory bandwidth from a large add (3 × 4 bytes per element), and the dispatch time of a tiny op
  * (a chain of `ops` scalar adds). Takes well under a second with the defaults.
+ *
+ * @example
+ * ```ts
+ * await initBackend('wasm');
+ * const { profile } = await calibrateLocal();
+ * const predicted = new CostModel(profile).predictAr({ params: model.paramCount(), bytesPerWeight: 4, n: 64 });
+ * ```
  */
 export async function calibrateLocal(o: { matSize?: number; addSize?: number; ops?: number; reps?: number } = {}): Promise<{ profile: HardwareProfile; calibration: CalibrationResult }> {
   const m = o.matSize ?? 256;

@@ -19,7 +19,16 @@ import { AltarError, type Rng } from '@altar/backend';
 import { CostTracker, modelParamBytes } from './cost.js';
 import type { ContinuousDenoiser, PredictionKind, SampleResult } from './types.js';
 
-/** The minimal Gaussian process a sampler needs: α(t) and σ(t) on [0, 1] (derivatives optional). */
+/**
+ * The minimal Gaussian process a sampler needs: α(t) and σ(t) on [0, 1] (derivatives optional).
+ *
+ * @example
+ * ```ts
+ * // @altar/noise's GaussianProcess fits; so does a hand-written schedule:
+ * const flow: GaussianScheduleLike = { alpha: (t) => 1 - t, sigma: (t) => t, priorStd: 1 };
+ * await sampleGaussian(model, flow, { sampler: 'ode-euler', shape: [64, 2], steps: 32, rng: new Rng(0) });
+ * ```
+ */
 export interface GaussianScheduleLike {
   alpha(t: number): number;
   sigma(t: number): number;
@@ -31,9 +40,35 @@ export interface GaussianScheduleLike {
   readonly priorStd?: number;
 }
 
+/**
+ * The Gaussian samplers: DDPM ancestral, DDIM (with η), the probability-flow ODE (Euler or Heun) and the reverse
+ * SDE (Euler–Maruyama).
+ *
+ * @example
+ * ```ts
+ * const sampler: GaussianSamplerName = 'ode-heun';
+ * ```
+ */
 export type GaussianSamplerName = 'ddpm' | 'ddim' | 'ode-euler' | 'ode-heun' | 'sde';
+/**
+ * Every {@link GaussianSamplerName}, for validating a CLI flag or config value.
+ *
+ * @example
+ * ```ts
+ * GAUSSIAN_SAMPLERS.includes('ddim'); // true
+ * ```
+ */
 export const GAUSSIAN_SAMPLERS: readonly GaussianSamplerName[] = ['ddpm', 'ddim', 'ode-euler', 'ode-heun', 'sde'];
 
+/**
+ * Options of {@link sampleGaussian}: which sampler, the sample shape (batch first), the number of steps and the
+ * random stream.
+ *
+ * @example
+ * ```ts
+ * const o: GaussianSampleOptions = { sampler: 'ddim', shape: [16, 16, 16, 3], steps: 50, rng: new Rng(0), eta: 0, clipX0: [-1, 1] };
+ * ```
+ */
 export interface GaussianSampleOptions {
   sampler: GaussianSamplerName;
   /** Sample shape including the batch, e.g. [B, d]. */
@@ -65,6 +100,11 @@ function derivative(f: (t: number) => number, t: number): number {
 /**
  * Convert a prediction to (x̂0, ε̂) given z = α x0 + σ ε. v is α ε − σ x0 (Salimans & Ho 2022, eq. 8 —
  * general (α, σ): x0 = (α z − σ v)/(α² + σ²), ε = (σ z + α v)/(α² + σ²)).
+ *
+ * @example
+ * ```ts
+ * const { x0, eps } = toX0Eps(vPrediction, 'v', zt, proc.alpha(t), proc.sigma(t));
+ * ```
  */
 export function toX0Eps(pred: tf.Tensor, type: PredictionKind, z: tf.Tensor, alpha: number, sigma: number): { x0: tf.Tensor; eps: tf.Tensor } {
   return tf.tidy(() => {
@@ -91,7 +131,17 @@ export function toX0Eps(pred: tf.Tensor, type: PredictionKind, z: tf.Tensor, alp
   });
 }
 
-/** Sample from a continuous denoiser over `steps` steps of the chosen sampler. */
+/**
+ * Sample from a continuous denoiser over `steps` steps of the chosen sampler.
+ *
+ * @example
+ * ```ts
+ * const proc = new GaussianProcess('vp-cosine');
+ * const oracle = gmmOracleDenoiser(gmmPreset('rings'), proc.schedule, 'eps');
+ * const { samples, cost } = await sampleGaussian(oracle, proc, { sampler: 'ddim', shape: [512, 2], steps: 50, rng: new Rng(0) });
+ * samples.dispose();
+ * ```
+ */
 export async function sampleGaussian(model: ContinuousDenoiser, proc: GaussianScheduleLike, o: GaussianSampleOptions): Promise<SampleResult<tf.Tensor>> {
   if (!(GAUSSIAN_SAMPLERS as readonly string[]).includes(o.sampler)) throw new AltarError('BAD_ARG', `sampleGaussian: unknown sampler '${o.sampler}', expected one of ${GAUSSIAN_SAMPLERS.join(', ')}`);
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new AltarError('BAD_ARG', `sampleGaussian: steps must be a positive integer, got ${o.steps}`);
