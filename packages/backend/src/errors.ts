@@ -2,9 +2,51 @@
  * Domain errors carry a stable `code` so callers (the CLI, the playground) can react to the kind of
  * failure without parsing messages. Every altar package throws subclasses of `AltarError`.
  */
+export const ALTAR_ERROR_CODES = [
+  // arguments, configs and data given to a function
+  'BAD_ARG',
+  'BAD_CONFIG',
+  'BAD_SHAPE',
+  /** a time t, a step t or a step count T out of range */
+  'BAD_TIME',
+  'BAD_TOKEN',
+  'BAD_POSITION',
+  'BAD_SEED',
+  'BAD_SCHEDULE',
+  'BAD_PREDICTION',
+  'BAD_PATH',
+  'BAD_PNG',
+  'SEQ_TOO_LONG',
+  'UNKNOWN_TOKEN',
+  'UNKNOWN_CHAR',
+  'UNKNOWN_REQUEST',
+  'EMPTY_STREAM',
+  'IMPOSSIBLE_PREFIX',
+  'IMPOSSIBLE_OBSERVATION',
+  // models, weights and checkpoints
+  'BAD_MODEL',
+  'BAD_WEIGHTS',
+  'BAD_INIT',
+  'BAD_CHECKPOINT',
+  'BAD_SAFETENSORS',
+  'DUPLICATE_PARAM',
+  'NO_MODEL',
+  'NO_STEP',
+  'NOT_FOUND',
+  // running
+  /** a NaN or ±Infinity loss or gradient */
+  'NON_FINITE',
+  'TENSOR_LEAK',
+  'NO_BACKEND',
+  'BACKEND_UNAVAILABLE',
+  'MISSING_DEPENDENCY',
+] as const;
+/** Every code an AltarError may carry (CONVENTIONS.md, "Errors"). */
+export type AltarErrorCode = (typeof ALTAR_ERROR_CODES)[number];
+
 export class AltarError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: AltarErrorCode;
+  constructor(code: AltarErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;

@@ -4,7 +4,7 @@
  *
  * @module @altar/backend
  */
-export { AltarError, BackendUnavailableError, ConfigError, TensorLeakError } from './errors.js';
+export { ALTAR_ERROR_CODES, AltarError, BackendUnavailableError, ConfigError, TensorLeakError, type AltarErrorCode } from './errors.js';
 export { silentLogger, type Logger } from './logger.js';
 export { isNode, isBrowser, envVar } from './env.js';
 export {

@@ -35,7 +35,7 @@ export const D3PM_SCHEDULES: readonly D3PMScheduleKind[] = ['linear', 'cosine', 
  * ```
  */
 export function d3pmBetas(kind: D3PMScheduleKind, T: number): Float64Array {
-  if (!Number.isInteger(T) || T < 1) throw new AltarError('BAD_T', `d3pmBetas: T must be a positive integer, got ${T}`);
+  if (!Number.isInteger(T) || T < 1) throw new AltarError('BAD_TIME', `d3pmBetas: T must be a positive integer, got ${T}`);
   const b = new Float64Array(T);
   switch (kind) {
     case 'jsd':

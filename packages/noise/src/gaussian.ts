@@ -158,7 +158,7 @@ export function gaussianSchedule(
  * ```
  */
 export function ddpmLinearBetas(T: number, beta1 = 1e-4, betaT = 0.02): Float64Array {
-  if (!Number.isInteger(T) || T < 1) throw new AltarError('BAD_T', `ddpmLinearBetas: T must be a positive integer, got ${T}`);
+  if (!Number.isInteger(T) || T < 1) throw new AltarError('BAD_TIME', `ddpmLinearBetas: T must be a positive integer, got ${T}`);
   const b = new Float64Array(T);
   for (let i = 0; i < T; i++) b[i] = T === 1 ? betaT : beta1 + ((betaT - beta1) * i) / (T - 1);
   return b;

@@ -127,7 +127,7 @@ export class Lab {
     const r = await tr.trainStep();
     s.busySec += (performance.now() - t0) / 1000;
     s.tokens += r.tokens;
-    if (!Number.isFinite(r.loss)) throw new AltarError('NAN_LOSS', `training ${f}: loss became ${r.loss} at step ${this.stepOf(s)}; lower the learning rate (lr=${lr})`);
+    if (!Number.isFinite(r.loss)) throw new AltarError('NON_FINITE', `training ${f}: loss became ${r.loss} at step ${this.stepOf(s)}; lower the learning rate (lr=${lr})`);
     // Token losses are nats per token → bits; the continuous families' prediction MSE is shown as it is.
     const loss = s.source === 'hmm' ? r.loss / Math.LN2 : r.loss;
     const ev = isContinuous(f) ? BOUND_EVAL[f] : null;
