@@ -27,7 +27,15 @@ function stepsArray(t: number | ArrayLike<number>, B: number, T: number): Float6
   return ts;
 }
 
-/** L_T = Σ_i KL(q(z_T | x0_i) || p(z_T)) per example: x0 int32 (B,N) → (B,) nats. 0 for uniform/absorbing with ᾱ_T = 0. */
+/**
+ * L_T = Σ_i KL(q(z_T | x0_i) || p(z_T)) per example: x0 int32 (B,N) → (B,) nats. 0 for uniform/absorbing with ᾱ_T = 0.
+ *
+ * @example
+ * ```ts
+ * const proc = new D3PMProcess({ kind: 'uniform', vocabSize: 8, T: 16 });
+ * d3pmPriorKL(proc, x0); // (B,) nats; ≈ 0 because every schedule reaches the prior at T
+ * ```
+ */
 export function d3pmPriorKL(process: D3PMProcess, x0: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
     const q = process.marginal(x0, process.T); // (B, N, K)
@@ -36,7 +44,15 @@ export function d3pmPriorKL(process: D3PMProcess, x0: tf.Tensor2D): tf.Tensor1D 
   });
 }
 
-/** One ELBO term and the auxiliary x0 cross-entropy for given z_t: both (B,) nats. */
+/**
+ * One ELBO term and the auxiliary x0 cross-entropy for given z_t: both (B,) nats.
+ *
+ * @example
+ * ```ts
+ * const zt = proc.sample(x0, 5, rng);
+ * const { kl, ce } = d3pmTermParts(proc, model, x0, zt, 5); // L_4 and the x0 cross-entropy, (B,) each
+ * ```
+ */
 export function d3pmTermParts(
   process: D3PMProcess,
   denoiser: DiscreteDenoiser,
@@ -60,11 +76,30 @@ export function d3pmTermParts(
   });
 }
 
-/** L_{t−1} for given z_t (t = 1 gives L_0 = −log p(x0 | z_1)): (B,) nats. */
+/**
+ * L_{t−1} for given z_t (t = 1 gives L_0 = −log p(x0 | z_1)): (B,) nats.
+ *
+ * @example
+ * ```ts
+ * const zt = proc.sample(x0, 1, rng);
+ * const l0 = d3pmTerm(proc, model, x0, zt, 1); // L_0 = −log p(x0 | z_1), (B,) nats
+ * ```
+ */
 export function d3pmTerm(process: D3PMProcess, denoiser: DiscreteDenoiser, x0: tf.Tensor2D, zt: tf.Tensor2D, t: number | ArrayLike<number>): tf.Tensor1D {
   return tf.tidy(() => d3pmTermParts(process, denoiser, x0, zt, t).kl);
 }
 
+/**
+ * Options of {@link d3pmNelbo}: how to pick the term(s) (one-term samplers, or 'full' for all T), an importance
+ * proposal or pre-drawn steps, and the hybrid weight λ.
+ *
+ * @example
+ * ```ts
+ * d3pmNelbo(proc, model, x0, rng, { sampling: 'antithetic' });      // training
+ * d3pmNelbo(proc, model, x0, rng, { sampling: 'full' });            // evaluation, T model calls
+ * d3pmNelbo(proc, model, x0, rng, { lambda: 0.01 });                // + λ · CE (hybrid)
+ * ```
+ */
 export interface D3PMNelboOptions {
   /** 'full' sums all T terms (T model calls, for evaluation); the others draw one term per example. */
   sampling?: TimestepSampling | 'full';
@@ -79,6 +114,14 @@ export interface D3PMNelboOptions {
 /**
  * NELBO estimate per example, (B,) nats. One-term estimators return L_T + T · w · L_{t−1}(z_t) with
  * z_t ~ q(z_t | x0) (+ λ·CE for the hybrid loss); 'full' returns L_T + Σ_t L_{t−1}(z_t) with one z_t per t.
+ *
+ * @example
+ * ```ts
+ * const src = new HmmSource({ seqLen: 16 });
+ * const proc = new D3PMProcess({ kind: 'absorbing', vocabSize: src.vocabSize, T: 32 });
+ * const oracle = hmmOracleDenoiser(src, (u) => proc.noiseMatrix(u));
+ * const loss = d3pmNelbo(proc, oracle, src.sampleTensor(8, rng), rng, { sampling: 'stratified' }); // (8,) nats
+ * ```
  */
 export function d3pmNelbo(process: D3PMProcess, denoiser: DiscreteDenoiser, x0: tf.Tensor2D, rng: Rng, opts: D3PMNelboOptions = {}): tf.Tensor1D {
   const [B] = x0.shape;
@@ -109,7 +152,14 @@ export function d3pmNelbo(process: D3PMProcess, denoiser: DiscreteDenoiser, x0: 
   });
 }
 
-/** Hybrid loss L_vb + λ L_CE (D3PM eq. 5), one-term: (B,) nats. λ = 0.01 in D3PM's experiments. */
+/**
+ * Hybrid loss L_vb + λ L_CE (D3PM eq. 5), one-term: (B,) nats. λ = 0.01 in D3PM's experiments.
+ *
+ * @example
+ * ```ts
+ * const loss = tf.mean(d3pmHybridLoss(proc, model, x0, rng, 0.01)) as tf.Scalar; // what a Trainer minimises
+ * ```
+ */
 export function d3pmHybridLoss(process: D3PMProcess, denoiser: DiscreteDenoiser, x0: tf.Tensor2D, rng: Rng, lambda = 0.01, sampling: TimestepSampling = 'uniform'): tf.Tensor1D {
   return d3pmNelbo(process, denoiser, x0, rng, { sampling, lambda });
 }

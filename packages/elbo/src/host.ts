@@ -12,6 +12,13 @@ import type { HostDiscreteOracle } from './types.js';
 /**
  * Adapt a posterior routine that takes per-position emission likelihoods (L[i*V + x] = q(z_i | x0_i = x),
  * e.g. @altar/data's hmmPosterior) into a HostDiscreteOracle for a factorised discrete process.
+ *
+ * @example
+ * ```ts
+ * const src = new HmmSource({ seqLen: 16 });
+ * const proc = new D3PMProcess({ kind: 'absorbing', vocabSize: src.vocabSize, T: 32 });
+ * const oracle = emissionOracle(proc, (L) => hmmPosterior(src, L).marginals); // exact p(x0_i | z_t)
+ * ```
  */
 export function emissionOracle(
   process: FactorisedDiscreteProcess,
@@ -29,7 +36,14 @@ export function emissionOracle(
   };
 }
 
-/** z_t ~ q(z_t | x0) on the host: Int32Array (N). */
+/**
+ * z_t ~ q(z_t | x0) on the host: Int32Array (N).
+ *
+ * @example
+ * ```ts
+ * const zt = sampleTokensHost(proc, [3, 1, 4, 1], 16, new Rng(0)); // Int32Array (4), some = mask id
+ * ```
+ */
 export function sampleTokensHost(process: FactorisedDiscreteProcess, x0: ArrayLike<number>, t: number, rng: Rng): Int32Array {
   const K = process.numStates;
   const Q = process.cumulativeMatrix(t);
@@ -44,7 +58,14 @@ function oneHotHost(x0: ArrayLike<number>, V: number): Float64Array {
   return p;
 }
 
-/** L_T for one sequence (nats). */
+/**
+ * L_T for one sequence (nats).
+ *
+ * @example
+ * ```ts
+ * d3pmPriorKLHost(proc, x, proc.T); // L_T of one sequence, nats
+ * ```
+ */
 export function d3pmPriorKLHost(process: FactorisedDiscreteProcess, x0: ArrayLike<number>, tEnd: number): number {
   const K = process.numStates;
   const Q = process.cumulativeMatrix(tEnd);
@@ -54,7 +75,15 @@ export function d3pmPriorKLHost(process: FactorisedDiscreteProcess, x0: ArrayLik
   return kl;
 }
 
-/** KL(q(z_s | z_t, x0) || p(z_s | z_t)) summed over positions for one sequence (nats); s = 0 gives −log p(x0 | z_t). */
+/**
+ * KL(q(z_s | z_t, x0) || p(z_s | z_t)) summed over positions for one sequence (nats); s = 0 gives −log p(x0 | z_t).
+ *
+ * @example
+ * ```ts
+ * const zt = sampleTokensHost(proc, x, 5, rng);
+ * discreteKLHost(proc, oracle, x, zt, 4, 5); // KL(q(z_4 | z_5, x) || p(z_4 | z_5)), nats
+ * ```
+ */
 export function discreteKLHost(
   process: FactorisedDiscreteProcess,
   oracle: HostDiscreteOracle,
@@ -72,11 +101,28 @@ export function discreteKLHost(
   return kl;
 }
 
-/** D3PM term L_{t−1} (t = 1: L_0) for given z_t, one sequence (nats). */
+/**
+ * D3PM term L_{t−1} (t = 1: L_0) for given z_t, one sequence (nats).
+ *
+ * @example
+ * ```ts
+ * const zt = sampleTokensHost(proc, x, 5, rng);
+ * d3pmTermHost(proc, oracle, x, zt, 5); // L_4, nats
+ * ```
+ */
 export function d3pmTermHost(process: D3PMProcess, oracle: HostDiscreteOracle, x0: ArrayLike<number>, zt: Int32Array, t: number): number {
   return discreteKLHost(process, oracle, x0, zt, t - 1, t);
 }
 
+/**
+ * A host NELBO of one sequence: the total, the prior term and, for the full sum, every step's term.
+ *
+ * @example
+ * ```ts
+ * const b: HostBound = d3pmNelboHost(proc, oracle, x, rng, 'full');
+ * console.log(b.total, b.prior, b.terms?.[0]); // L_0 at index 0
+ * ```
+ */
 export interface HostBound {
   /** The NELBO estimate (nats). */
   total: number;
@@ -88,6 +134,11 @@ export interface HostBound {
 /**
  * D3PM NELBO for one sequence: 'full' (all T terms, each averaged over `numSamples` draws of z_t) or a
  * one-term estimate (nats).
+ *
+ * @example
+ * ```ts
+ * const bound = d3pmNelboHost(proc, oracle, x, rng, 'full').total; // ≥ −src.logProb(x) in expectation
+ * ```
  */
 export function d3pmNelboHost(
   process: D3PMProcess,
@@ -123,6 +174,12 @@ export function d3pmNelboHost(
 /**
  * Continuous-time masked NELBO integrand for given z_t (MDLM eq. 10 / MD4 eq. 5):
  * w(t) Σ_{i: z_t^i = m} −log p(x0_i | z_t), w(t) = −α'_t/(1 − α_t) (nats).
+ *
+ * @example
+ * ```ts
+ * const zt = sampleTokensHost(proc, x, 0.5, rng);
+ * maskedTermHost(proc, oracle, x, zt, 0.5); // nats
+ * ```
  */
 export function maskedTermHost(process: MaskedProcess, oracle: HostDiscreteOracle, x0: ArrayLike<number>, zt: Int32Array, t: number): number {
   const V = process.vocabSize;
@@ -137,13 +194,30 @@ export function maskedTermHost(process: MaskedProcess, oracle: HostDiscreteOracl
   return s === 0 ? 0 : process.weight(t) * s;
 }
 
-/** KL(q(z_1 | x0) || p(z_1)) for the masked process with p(z_1) = (1 − α_1) δ_m + α_1 U(V): N · α_1 log V. */
+/**
+ * KL(q(z_1 | x0) || p(z_1)) for the masked process with p(z_1) = (1 − α_1) δ_m + α_1 U(V): N · α_1 log V.
+ *
+ * @example
+ * ```ts
+ * maskedPriorKL(new MaskedProcess({ vocabSize: 32, schedule: 'linear' }), 16);     // 0 (α_1 = 0)
+ * maskedPriorKL(new MaskedProcess({ vocabSize: 32, schedule: 'log-linear' }), 16); // 16 · 1e-3 · ln 32
+ * ```
+ */
 export function maskedPriorKL(process: MaskedProcess, numTokens: number): number {
   const a1 = process.alpha(1);
   return a1 > 0 ? numTokens * a1 * Math.log(process.vocabSize) : 0;
 }
 
-/** Monte-Carlo masked NELBO for one sequence: mean over `numSamples` draws of t ~ U(0, 1) (stratified) and z_t. */
+/**
+ * Monte-Carlo masked NELBO for one sequence: mean over `numSamples` draws of t ~ U(0, 1) (stratified) and z_t.
+ *
+ * @example
+ * ```ts
+ * const proc = new MaskedProcess({ vocabSize: src.vocabSize, schedule: 'log-linear' });
+ * const oracle = emissionOracle(proc, (L) => hmmPosterior(src, L).marginals);
+ * maskedNelboHost(proc, oracle, x, rng, 64).total; // ≥ −src.logProb(x) in expectation
+ * ```
+ */
 export function maskedNelboHost(process: MaskedProcess, oracle: HostDiscreteOracle, x0: ArrayLike<number>, rng: Rng, numSamples = 1): HostBound {
   if (!(numSamples >= 1)) throw new AltarError('BAD_ARG', `maskedNelboHost: numSamples must be ≥ 1, got ${numSamples}`);
   const prior = maskedPriorKL(process, x0.length);

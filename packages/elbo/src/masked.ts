@@ -12,7 +12,16 @@ import { maskedPriorKL } from './host.js';
 import { sampleUnitTimes } from './timesteps.js';
 import type { DiscreteDenoiser } from './types.js';
 
-/** The integrand for given z_t and t (host values, one per row): (B,) nats. */
+/**
+ * The integrand for given z_t and t (host values, one per row): (B,) nats.
+ *
+ * @example
+ * ```ts
+ * const t = [0.3, 0.7];
+ * const zt = proc.sample(x0, t, rng);
+ * const term = maskedTerm(proc, model, x0, zt, t); // (2,) nats
+ * ```
+ */
 export function maskedTerm(process: MaskedProcess, denoiser: DiscreteDenoiser, x0: tf.Tensor2D, zt: tf.Tensor2D, t: ArrayLike<number>): tf.Tensor1D {
   const [B] = x0.shape;
   if (t.length !== B) throw new AltarError('BAD_TIME', `maskedTerm: ${t.length} times for a batch of ${B}`);
@@ -26,6 +35,15 @@ export function maskedTerm(process: MaskedProcess, denoiser: DiscreteDenoiser, x
   });
 }
 
+/**
+ * Options of {@link maskedNelbo}: how to draw t ('uniform' or 'stratified'), or the times themselves.
+ *
+ * @example
+ * ```ts
+ * maskedNelbo(proc, model, x0, rng, { sampling: 'stratified' });
+ * maskedNelbo(proc, model, x0, rng, { t: [0.5, 0.5] }); // fixed times
+ * ```
+ */
 export interface MaskedNelboOptions {
   /** 'uniform' i.i.d. t or the VDM low-discrepancy 'stratified' sampler. Default 'stratified'. */
   sampling?: 'uniform' | 'stratified';
@@ -33,7 +51,16 @@ export interface MaskedNelboOptions {
   t?: ArrayLike<number>;
 }
 
-/** One-sample Monte-Carlo NELBO per example (unbiased): (B,) nats. */
+/**
+ * One-sample Monte-Carlo NELBO per example (unbiased): (B,) nats.
+ *
+ * @example
+ * ```ts
+ * const proc = new MaskedProcess({ vocabSize: src.vocabSize, schedule: 'log-linear' });
+ * const oracle = hmmOracleDenoiser(src, (t) => proc.marginalMatrix(t));
+ * const loss = maskedNelbo(proc, oracle, src.sampleTensor(8, rng), rng); // (8,) nats, E[loss] ≥ −log p(x)
+ * ```
+ */
 export function maskedNelbo(process: MaskedProcess, denoiser: DiscreteDenoiser, x0: tf.Tensor2D, rng: Rng, opts: MaskedNelboOptions = {}): tf.Tensor1D {
   const [B, N] = x0.shape;
   const t = opts.t ?? sampleUnitTimes(opts.sampling ?? 'stratified', B, rng);

@@ -9,15 +9,48 @@
  */
 import { AltarError, type Rng } from '@altar/backend';
 
+/**
+ * How a one-term ELBO estimator draws its timesteps (see the list above); every kind keeps the estimate unbiased.
+ *
+ * @example
+ * ```ts
+ * const sampling: TimestepSampling = 'stratified';
+ * d3pmNelbo(proc, model, x0, rng, { sampling });
+ * ```
+ */
 export type TimestepSampling = 'uniform' | 'stratified' | 'antithetic' | 'importance';
+/**
+ * Every {@link TimestepSampling}, for validating a config value.
+ *
+ * @example
+ * ```ts
+ * TIMESTEP_SAMPLINGS.includes('antithetic'); // true
+ * ```
+ */
 export const TIMESTEP_SAMPLINGS: readonly TimestepSampling[] = ['uniform', 'stratified', 'antithetic', 'importance'];
 
+/**
+ * Timesteps drawn by {@link sampleTimesteps}, one per batch row, with their importance weights.
+ *
+ * @example
+ * ```ts
+ * const { t, weight }: SampledSteps = sampleTimesteps('importance', 8, 64, rng, proposal);
+ * ```
+ */
 export interface SampledSteps {
   t: Int32Array;
   /** Importance weights (1 except for 'importance'). */
   weight: Float64Array;
 }
 
+/**
+ * Draw one discrete timestep t ∈ 1..T per batch row, with the weight that keeps T · w · L_t unbiased.
+ *
+ * @example
+ * ```ts
+ * const { t, weight } = sampleTimesteps('stratified', 4, 100, new Rng(0)); // t spread over 1..100, weights 1
+ * ```
+ */
 export function sampleTimesteps(kind: TimestepSampling, batch: number, T: number, rng: Rng, proposal?: ArrayLike<number>): SampledSteps {
   const t = new Int32Array(batch);
   const weight = new Float64Array(batch).fill(1);
@@ -64,6 +97,14 @@ export function sampleTimesteps(kind: TimestepSampling, batch: number, T: number
  * Loss-aware proposal (Nichol & Dhariwal 2021 §3.3): keeps the last `history` values of L_t per step and
  * proposes p(t) ∝ √E[L_t²], mixed with `uniformMix` of the uniform distribution so every t keeps support.
  * Uniform until every step has a full history.
+ *
+ * @example
+ * ```ts
+ * const importance = new ImportanceTimesteps(T);
+ * const { t, weight } = sampleTimesteps('importance', B, T, rng, importance.proposal());
+ * // ... compute the per-example terms L_t (B,) ...
+ * importance.update(t, termLosses);
+ * ```
  */
 export class ImportanceTimesteps {
   private readonly hist: Float64Array[];
@@ -97,7 +138,14 @@ export class ImportanceTimesteps {
   }
 }
 
-/** Continuous t ∈ (0, 1): 'uniform' i.i.d., 'stratified' the VDM low-discrepancy sampler (u + b/B mod 1). */
+/**
+ * Continuous t ∈ (0, 1): 'uniform' i.i.d., 'stratified' the VDM low-discrepancy sampler (u + b/B mod 1).
+ *
+ * @example
+ * ```ts
+ * sampleUnitTimes('stratified', 4, new Rng(0)); // u, u + ¼, u + ½, u + ¾ (mod 1), one random u
+ * ```
+ */
 export function sampleUnitTimes(kind: 'uniform' | 'stratified', batch: number, rng: Rng, tMin = 0, tMax = 1): Float64Array {
   const out = new Float64Array(batch);
   const u0 = rng.nextDouble();
