@@ -22,6 +22,8 @@ export interface HostKernelSpec {
   outputs(shapes: number[][], attrs: NamedAttrMap): Array<{ shape: number[]; dtype: DataType }>;
   /** Fill `outs` (zero-initialised) from `ins`. Must not allocate tensors. */
   compute(ins: HostArray[], outs: HostArray[], shapes: number[][], attrs: NamedAttrMap): void;
+  /** A wasm-specific kernel that may call wasm's own (SIMD) kernels; `compute` is used where absent. */
+  wasm?: KernelFunc;
 }
 
 interface WasmBackendLike {
@@ -72,7 +74,8 @@ export function registerHostKernel(spec: HostKernelSpec): string[] {
   const done: string[] = [];
   for (const backendName of HOST_BACKENDS) {
     if (getKernel(spec.name, backendName)) continue;
-    registerKernel({ kernelName: spec.name, backendName, kernelFunc: kernelFor(spec, backendName) });
+    const kernelFunc = backendName === 'wasm' && spec.wasm ? spec.wasm : kernelFor(spec, backendName);
+    registerKernel({ kernelName: spec.name, backendName, kernelFunc });
     done.push(backendName);
   }
   return done;

@@ -8,87 +8,24 @@
  *   layerNormFused(x, g, b)   = (x − μ)/√(σ² + ε) · g + b         (Ba et al. 2016), over the last axis
  *   softmaxCrossEntropy(l, y) = −log softmax(l)[y]                 per row, targets int32
  *   adamwUpdate(p, m, v, g)   = one AdamW step (Loshchilov & Hutter 2019, Alg. 2), no gradient
+ *   squaredNorms([t…])        = [‖t_i‖²…] in one kernel (the global gradient norm), no gradient
+ *   decodeAttention(…)        = one cached causal-attention step (decode-attention.ts), no gradient
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerGradient, type NamedAttrMap } from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
 import { registerHostKernel, useFused, type HostArray, type HostKernelSpec } from './host-kernel.js';
 import { decodeAttentionSpec } from './decode-attention.js';
+import { biasGeluGradSpec, biasGeluSpec } from './gelu.js';
+import { FUSED_KERNELS } from './names.js';
+import { adamwSpec, squaredNormsSpec } from './optim.js';
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-const GELU_C = 0.044715;
-
-export const FUSED_KERNELS = {
-  biasGelu: 'AltarBiasGelu',
-  biasGeluGrad: 'AltarBiasGeluGrad',
-  layerNorm: 'AltarLayerNorm',
-  layerNormGrad: 'AltarLayerNormGrad',
-  crossEntropy: 'AltarSoftmaxCrossEntropy',
-  crossEntropyGrad: 'AltarSoftmaxCrossEntropyGrad',
-  adamw: 'AltarAdamW',
-  squaredNorms: 'AltarSquaredNorms',
-} as const;
-
-/** tanh through one exp: 1 − 2/(e^{2z} + 1) (V8's Math.tanh costs ~4× more; exact limits ±1 at ±∞). */
-function tanhFast(z: number): number {
-  return 1 - 2 / (Math.exp(2 * z) + 1);
-}
+export { FUSED_KERNELS } from './names.js';
+export { biasGelu, geluComposition } from './gelu.js';
+export { adamwComposition, adamwUpdate, squaredNorms, type AdamwStep } from './optim.js';
 
 const lastDim = (shape: number[]): number => shape[shape.length - 1] ?? 1;
 const rowsOf = (shape: number[]): number => tf.util.sizeFromShape(shape) / Math.max(1, lastDim(shape));
-
-// ---------------------------------------------------------------- bias + GELU
-
-/** gelu(u) with the tanh approximation (Hendrycks & Gimpel 2016): 0.5u(1 + tanh(√(2/π)(u + 0.044715u³))). */
-export function geluComposition(u: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const inner = tf.mul(SQRT_2_OVER_PI, tf.add(u, tf.mul(GELU_C, tf.mul(u, tf.square(u)))));
-    return tf.mul(tf.mul(0.5, u), tf.add(1, tf.tanh(inner)));
-  });
-}
-
-const biasGeluSpec: HostKernelSpec = {
-  name: FUSED_KERNELS.biasGelu,
-  inputs: ['x', 'b'],
-  outputs: ([xs]) => [{ shape: xs!, dtype: 'float32' }],
-  compute([x, b], [y]) {
-    const d = b!.length;
-    for (let i = 0, j = 0; i < x!.length; i++) {
-      const u = x![i]! + b![j]!;
-      const t = tanhFast(SQRT_2_OVER_PI * (u + GELU_C * u * u * u));
-      y![i] = 0.5 * u * (1 + t);
-      if (++j === d) j = 0;
-    }
-  },
-};
-
-const biasGeluGradSpec: HostKernelSpec = {
-  name: FUSED_KERNELS.biasGeluGrad,
-  inputs: ['dy', 'x', 'b'],
-  outputs: ([, xs, bs]) => [{ shape: xs!, dtype: 'float32' }, { shape: bs!, dtype: 'float32' }],
-  compute([dy, x, b], [dx, db]) {
-    const d = b!.length;
-    for (let i = 0, j = 0; i < x!.length; i++) {
-      const u = x![i]! + b![j]!;
-      const u2 = u * u;
-      const t = tanhFast(SQRT_2_OVER_PI * (u + GELU_C * u2 * u));
-      // d/du 0.5u(1 + t) = 0.5(1 + t) + 0.5u(1 − t²)·√(2/π)(1 + 3·0.044715u²)
-      const g = dy![i]! * (0.5 * (1 + t) + 0.5 * u * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * u2));
-      dx![i] = g;
-      db![j]! += g;
-      if (++j === d) j = 0;
-    }
-  },
-};
-
-/** gelu(x + b): x (..., D), b (D) → (..., D). One kernel forward and one backward where available. */
-export function biasGelu(x: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  if (b.rank !== 1 || lastDim(x.shape) !== b.shape[0]) {
-    throw new AltarError('BAD_SHAPE', `biasGelu: need x (..., D) and b (D), got [${x.shape}] and [${b.shape}]`);
-  }
-  if (!useFused(FUSED_KERNELS.biasGelu)) return tf.tidy(() => geluComposition(tf.add(x, b)));
-  return tf.engine().runKernel(FUSED_KERNELS.biasGelu, { x, b }) as tf.Tensor;
-}
 
 // ---------------------------------------------------------------- LayerNorm
 
@@ -136,6 +73,8 @@ const layerNormGradSpec: HostKernelSpec = {
   compute([dy, x, g], [dx, dg, db], [, xs], attrs) {
     const d = lastDim(xs!);
     const eps = attrs['eps'] as number;
+    const accG = new Float64Array(d);
+    const accB = new Float64Array(d);
     for (let off = 0; off < x!.length; off += d) {
       const [mean, rstd] = rowStats(x!, off, d, eps);
       // x̂ = (x − μ)·rstd, ĝ = dy·g: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)); dg = Σ dy·x̂; db = Σ dy.
@@ -147,8 +86,8 @@ const layerNormGradSpec: HostKernelSpec = {
         const gh = dyk * g![k]!;
         sg += gh;
         sgx += gh * xh;
-        dg![k]! += dyk * xh;
-        db![k]! += dyk;
+        accG[k]! += dyk * xh;
+        accB[k]! += dyk;
       }
       sg /= d;
       sgx /= d;
@@ -157,6 +96,8 @@ const layerNormGradSpec: HostKernelSpec = {
         dx![off + k] = rstd * (dy![off + k]! * g![k]! - sg - xh * sgx);
       }
     }
+    dg!.set(accG);
+    db!.set(accB);
   },
 };
 
@@ -234,88 +175,6 @@ export function softmaxCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.T
   }
   if (!useFused(FUSED_KERNELS.crossEntropy)) return crossEntropyComposition(logits, targets);
   return tf.tidy(() => tf.engine().runKernel(FUSED_KERNELS.crossEntropy, { logits, targets: tf.cast(targets, 'int32') }) as tf.Tensor);
-}
-
-// ---------------------------------------------------------------- AdamW
-
-export interface AdamwStep {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** Decoupled decay factor applied to p first: p ← p·(1 − decay); 0 for no decay. */
-  decay: number;
-  /** Bias corrections 1 − β1^t and 1 − β2^t. */
-  bc1: number;
-  bc2: number;
-  /** Multiplies g first (clipping, averaging over micro-batches). */
-  gradScale: number;
-}
-
-const adamwSpec: HostKernelSpec = {
-  name: FUSED_KERNELS.adamw,
-  inputs: ['p', 'm', 'v', 'g'],
-  outputs: ([ps]) => [0, 1, 2].map(() => ({ shape: ps!, dtype: 'float32' as const })),
-  compute([p, m, v, g], [pOut, mOut, vOut], _s, a) {
-    const { lr, beta1, beta2, eps, decay, bc1, bc2, gradScale } = a as unknown as AdamwStep;
-    const keep = 1 - decay;
-    // Float32 intermediates as in the composition: Math.fround after each rounding point of the tensor ops.
-    for (let i = 0; i < p!.length; i++) {
-      const gi = Math.fround(g![i]! * gradScale);
-      const mi = Math.fround(Math.fround(m![i]! * beta1) + Math.fround(gi * (1 - beta1)));
-      const vi = Math.fround(Math.fround(v![i]! * beta2) + Math.fround(Math.fround(gi * gi) * (1 - beta2)));
-      mOut![i] = mi;
-      vOut![i] = vi;
-      const upd = Math.fround(Math.fround(mi / bc1) / Math.fround(Math.fround(Math.sqrt(Math.fround(vi / bc2))) + eps));
-      const base = decay > 0 ? Math.fround(p![i]! * keep) : p![i]!;
-      pOut![i] = base - Math.fround(upd * lr);
-    }
-  },
-};
-
-/** The composition adamwUpdate replaces (the per-parameter ops of AdamW), returning [p, m, v]. */
-export function adamwComposition(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, s: AdamwStep): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  return tf.tidy(() => {
-    const gs = s.gradScale === 1 ? g : tf.mul(g, s.gradScale);
-    const mNew = tf.add(tf.mul(m, s.beta1), tf.mul(gs, 1 - s.beta1));
-    const vNew = tf.add(tf.mul(v, s.beta2), tf.mul(tf.square(gs), 1 - s.beta2));
-    const update = tf.div(tf.div(mNew, s.bc1), tf.add(tf.sqrt(tf.div(vNew, s.bc2)), s.eps));
-    const base = s.decay > 0 ? tf.mul(p, 1 - s.decay) : p;
-    return [tf.sub(base, tf.mul(update, s.lr)), mNew, vNew];
-  });
-}
-
-/** One AdamW step for one parameter: returns new [p, m, v] (the caller assigns them). */
-export function adamwUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, s: AdamwStep): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  if (!useFused(FUSED_KERNELS.adamw)) return adamwComposition(p, m, v, g, s);
-  return tf.engine().runKernel(FUSED_KERNELS.adamw, { p, m, v, g }, s as unknown as NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
-}
-
-// ---------------------------------------------------------------- squared norms of many tensors
-
-const squaredNormsSpec: HostKernelSpec = {
-  name: FUSED_KERNELS.squaredNorms,
-  inputs: (attrs) => Array.from({ length: attrs['count'] as number }, (_, i) => `t${i}`),
-  outputs: (shapes) => [{ shape: [shapes.length], dtype: 'float32' }],
-  compute(ins, [out]) {
-    ins.forEach((t, i) => {
-      let s = 0;
-      for (let k = 0; k < t.length; k++) s += t[k]! * t[k]!;
-      out![i] = s;
-    });
-  },
-};
-
-/**
- * ‖t_i‖² of every tensor, as one (n) vector: one kernel where available (a global gradient norm per
- * step), else one Square + Sum per tensor stacked. No gradient.
- */
-export function squaredNorms(tensors: tf.Tensor[]): tf.Tensor1D {
-  if (tensors.length === 0) throw new AltarError('BAD_ARG', 'squaredNorms: need at least one tensor');
-  if (!useFused(FUSED_KERNELS.squaredNorms)) return tf.tidy(() => tf.stack(tensors.map((t) => tf.sum(tf.square(t)))) as tf.Tensor1D);
-  const inputs: Record<string, tf.Tensor> = {};
-  tensors.forEach((t, i) => (inputs[`t${i}`] = t));
-  return tf.engine().runKernel(FUSED_KERNELS.squaredNorms, inputs, { count: tensors.length }) as tf.Tensor1D;
 }
 
 // ---------------------------------------------------------------- registration

@@ -64,6 +64,9 @@ export class Linear {
   }
 }
 
+/** Largest row count for which the tied head computes (E hᵀ)ᵀ on wasm (see Embedding.logits). */
+const FLIP_HEAD_MAX_ROWS = 256;
+
 /** Token embedding E (V, D); `logits(h) = h Eᵀ` is the tied output head (Press & Wolf 2017). */
 export class Embedding {
   readonly table: tf.Variable;
@@ -88,7 +91,14 @@ export class Embedding {
       const e = rows === this.vocab ? this.table : tf.slice(this.table, [0, 0], [rows, this.dim]);
       const d = h.shape[h.rank - 1] as number;
       const lead = h.shape.slice(0, -1);
-      const y = mm2d(tf.reshape(h, [-1, d]) as tf.Tensor2D, tf.transpose(e) as tf.Tensor2D); // (M, rows)
+      const h2 = tf.reshape(h, [-1, d]) as tf.Tensor2D; // (M, D)
+      // wasm's matmul (XNNPACK) repacks its right operand whenever it is a new tensor: a fresh Eᵀ costs
+      // ~300 µs per call, several times the product itself when M is small (decoding). There, compute
+      // (E hᵀ)ᵀ instead, whose right operand hᵀ is tiny (decode 400 → 95 µs per token).
+      const flip = h2.shape[0] <= FLIP_HEAD_MAX_ROWS && tf.getBackend() === 'wasm';
+      const y = flip
+        ? tf.transpose(mm2d(e as tf.Tensor2D, tf.transpose(h2))) // (rows, M)ᵀ
+        : mm2d(h2, tf.transpose(e) as tf.Tensor2D); // (M, rows)
       return tf.reshape(y, [...lead, rows]);
     });
   }

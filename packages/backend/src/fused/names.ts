@@ -1,0 +1,11 @@
+/** Kernel names of altar's fused ops (tfjs kernel registry keys). */
+export const FUSED_KERNELS = {
+  biasGelu: 'AltarBiasGelu',
+  biasGeluGrad: 'AltarBiasGeluGrad',
+  layerNorm: 'AltarLayerNorm',
+  layerNormGrad: 'AltarLayerNormGrad',
+  crossEntropy: 'AltarSoftmaxCrossEntropy',
+  crossEntropyGrad: 'AltarSoftmaxCrossEntropyGrad',
+  adamw: 'AltarAdamW',
+  squaredNorms: 'AltarSquaredNorms',
+} as const;
