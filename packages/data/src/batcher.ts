@@ -8,7 +8,15 @@ import { AltarError, ConfigError, Rng, type RngState } from '@altar/backend';
 import { checkBatchSize, tokensToTensor, type TokenSource } from './token-source.js';
 import { checkTokens, requireInt, requireNumber } from './validate.js';
 
-/** A JSON-serialisable stream position. */
+/**
+ * A JSON-serialisable stream position.
+ *
+ * @example
+ * ```ts
+ * const pos: TokenStreamPosition = stream.position(); // JSON: save it with a checkpoint
+ * stream.seek(pos);                                     // continue from exactly there
+ * ```
+ */
 export interface TokenStreamPosition {
   /** Index into the stream's list of blocks (ArrayTokenStream: always 0). */
   block: number;
@@ -18,7 +26,16 @@ export interface TokenStreamPosition {
   epoch: number;
 }
 
-/** Sequential tokens that wrap around at the end (epoch + 1) and can seek to a saved position. */
+/**
+ * Sequential tokens that wrap around at the end (epoch + 1) and can seek to a saved position.
+ *
+ * @example
+ * ```ts
+ * const stream: TokenStream = new ArrayTokenStream(Int32Array.from([1, 2, 3, 4]), 8);
+ * stream.read(3); // [1, 2, 3]
+ * stream.read(3); // [4, 1, 2]: wrapped into epoch 1
+ * ```
+ */
 export interface TokenStream {
   readonly name: string;
   readonly vocabSize: number;
@@ -34,7 +51,15 @@ function checkPosition(op: string, pos: TokenStreamPosition): void {
   requireInt(`${op}.position.epoch`, pos.epoch, 0);
 }
 
-/** An in-memory token array as a stream. */
+/**
+ * An in-memory token array as a stream.
+ *
+ * @example
+ * ```ts
+ * const stream = new ArrayTokenStream(new ByteTokenizer().encode('hello world'), 256);
+ * const batcher = new TokenBatcher(stream, { batchSize: 2, seqLen: 4 }); // contiguous rows, in order
+ * ```
+ */
 export class ArrayTokenStream implements TokenStream {
   readonly name: string;
   readonly vocabSize: number;
@@ -86,6 +111,11 @@ export class ArrayTokenStream implements TokenStream {
  * Which of `numBlocks` blocks belong to validation: exactly round(valFraction · numBlocks) of them
  * (at least 1 when valFraction > 0 and numBlocks ≥ 2, and never all), chosen by a seeded permutation.
  * Deterministic given (numBlocks, valFraction, seed). Returns 1 for validation blocks.
+ *
+ * @example
+ * ```ts
+ * validationBlockMask(10, 0.2, 0); // Uint8Array(10) with exactly two 1s, the same for the same seed
+ * ```
  */
 export function validationBlockMask(numBlocks: number, valFraction: number, seed: number): Uint8Array {
   requireInt('split.numBlocks', numBlocks, 1);
@@ -100,6 +130,14 @@ export function validationBlockMask(numBlocks: number, valFraction: number, seed
   return mask;
 }
 
+/**
+ * Options of {@link splitTrainVal}: the held-out fraction, the block size and the seed.
+ *
+ * @example
+ * ```ts
+ * splitTrainVal(tokens, { valFraction: 0.05, blockSize: 512, seed: 1 });
+ * ```
+ */
 export interface SplitOptions {
   /** Fraction of blocks held out for validation (default 0.1). */
   valFraction?: number;
@@ -109,7 +147,15 @@ export interface SplitOptions {
   seed?: number;
 }
 
-/** Deterministic train/validation split of a token array by blocks. */
+/**
+ * Deterministic train/validation split of a token array by blocks.
+ *
+ * @example
+ * ```ts
+ * const tokens = new ByteTokenizer().encode(text);
+ * const { train, val } = splitTrainVal(tokens, { valFraction: 0.1, blockSize: 1024 });
+ * ```
+ */
 export function splitTrainVal(tokens: Int32Array, options: SplitOptions = {}): { train: Int32Array; val: Int32Array } {
   if (!(tokens instanceof Int32Array) || tokens.length < 2) throw new AltarError('BAD_ARG', 'splitTrainVal: expected an Int32Array of at least 2 tokens');
   const blockSize = requireInt('split.blockSize', options.blockSize ?? 1024, 1);
@@ -137,7 +183,15 @@ export function splitTrainVal(tokens: Int32Array, options: SplitOptions = {}): {
   return { train, val };
 }
 
-/** Random fixed-length windows from an in-memory token array (a TokenSource). */
+/**
+ * Random fixed-length windows from an in-memory token array (a TokenSource).
+ *
+ * @example
+ * ```ts
+ * const source = new ArrayTokenSource(train, 256, 128); // random 128-token windows
+ * const batch = source.sampleBatch(8, new Rng(0));        // Int32Array (8 · 128)
+ * ```
+ */
 export class ArrayTokenSource implements TokenSource {
   readonly name: string;
   readonly vocabSize: number;
@@ -169,11 +223,27 @@ export class ArrayTokenSource implements TokenSource {
   }
 }
 
-/** A batcher's saved position: restore it to continue the exact same batch sequence. */
+/**
+ * A batcher's saved position: restore it to continue the exact same batch sequence.
+ *
+ * @example
+ * ```ts
+ * const saved: BatcherPosition = batcher.position(); // JSON, stored in the checkpoint
+ * batcher.restore(saved);                              // the same batches follow, bit-exactly
+ * ```
+ */
 export type BatcherPosition =
   | { kind: 'source'; step: number; rng: RngState }
   | { kind: 'stream'; step: number; stream: TokenStreamPosition };
 
+/**
+ * Options of {@link TokenBatcher}: batch size, row length (from the source by default) and the seed of a random source.
+ *
+ * @example
+ * ```ts
+ * new TokenBatcher(new HmmSource(), { batchSize: 16, seed: 1 });
+ * ```
+ */
 export interface TokenBatcherOptions {
   batchSize: number;
   /** Row length; defaults to the source's seqLen (required for streams). */
@@ -189,6 +259,13 @@ function isTokenSource(x: TokenSource | TokenStream): x is TokenSource {
 /**
  * Yields (B, N) int32 batches from a TokenSource (random, seeded) or a TokenStream (contiguous
  * rows read in order). `position()` is JSON; `restore(position)` continues bit-exactly.
+ *
+ * @example
+ * ```ts
+ * const batcher = new TokenBatcher(new HmmSource({ seqLen: 32 }), { batchSize: 16, seed: 1 });
+ * const x = batcher.nextTensor(); // int32 (16, 32)
+ * const pos = batcher.position(); // resume later with batcher.restore(pos)
+ * ```
  */
 export class TokenBatcher {
   readonly batchSize: number;

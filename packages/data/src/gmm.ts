@@ -18,7 +18,16 @@ import { describe as describeValue, isArrayLikeNumbers, rejectUnknownKeys, requi
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
-/** A source of real vectors (or flattened images). */
+/**
+ * A source of real vectors (or flattened images).
+ *
+ * @example
+ * ```ts
+ * const source: VectorSource = gmmPreset('moons');
+ * const batch = source.sampleBatch(256, new Rng(0)); // Float32Array (256 · 2)
+ * source.logDensity?.([0, 0]);                      // exact, nats
+ * ```
+ */
 export interface VectorSource {
   readonly name: string;
   readonly dim: number;
@@ -28,6 +37,15 @@ export interface VectorSource {
   logDensity?(x: ArrayLike<number>): number;
 }
 
+/**
+ * A Gaussian mixture: weights, means and per-component variances (isotropic or diagonal).
+ *
+ * @example
+ * ```ts
+ * const spec: GaussianMixtureSpec = { weights: [1, 1], means: [[-1, 0], [1, 0]], variances: [0.1, [0.2, 0.05]] };
+ * const mix = new GaussianMixtureSource(spec);
+ * ```
+ */
 export interface GaussianMixtureSpec {
   /** Mixture weights (K), non-negative; normalised here. */
   weights: ArrayLike<number>;
@@ -38,6 +56,17 @@ export interface GaussianMixtureSpec {
   name?: string;
 }
 
+/**
+ * A Gaussian mixture over real vectors with an exact log density: the known-likelihood source for continuous
+ * diffusion (bits/dim above the true entropy) and the model behind {@link gmmOracleDenoiser}.
+ *
+ * @example
+ * ```ts
+ * const mix = new GaussianMixtureSource({ weights: [0.5, 0.5], means: [[-1], [1]], variances: [0.25, 0.25] });
+ * mix.logDensity([1]);              // exact log p(x), nats
+ * const x = mix.sample(1000, new Rng(0)); // Float32Array (1000 · 1)
+ * ```
+ */
 export class GaussianMixtureSource implements VectorSource {
   readonly name: string;
   readonly dim: number;
@@ -190,6 +219,14 @@ export class GaussianMixtureSource implements VectorSource {
   }
 }
 
+/**
+ * The exact posterior quantities of a mixture at one point z under z = α x0 + σ ε (see {@link gmmPosterior}).
+ *
+ * @example
+ * ```ts
+ * const { meanX0, score }: GmmPosterior = gmmPosterior(mix, [0.3, -0.1], 0.8, 0.6);
+ * ```
+ */
 export interface GmmPosterior {
   /** log p_t(z), nats. */
   logPz: number;
@@ -203,7 +240,15 @@ export interface GmmPosterior {
   score: Float64Array;
 }
 
-/** Float64 host reference for one point z under z = α x0 + σ ε (α = 1, σ = 0 gives the data density). */
+/**
+ * Float64 host reference for one point z under z = α x0 + σ ε (α = 1, σ = 0 gives the data density).
+ *
+ * @example
+ * ```ts
+ * const post = gmmPosterior(gmmPreset('rings'), [0.2, 0.4], Math.SQRT1_2, Math.SQRT1_2);
+ * post.meanX0; // E[x0 | z], Float64Array (2)
+ * ```
+ */
 export function gmmPosterior(source: GaussianMixtureSource, z: ArrayLike<number>, alpha: number, sigma: number): GmmPosterior {
   const d = source.dim;
   const K = source.numComponents;
@@ -247,10 +292,35 @@ export function gmmPosterior(source: GaussianMixtureSource, z: ArrayLike<number>
 // ---------------------------------------------------------------------------------------------
 // Presets
 
+/**
+ * The built-in mixtures: three 2-D ones for plots ('rings', 'grid', 'moons') and 'random' in any dimension.
+ *
+ * @example
+ * ```ts
+ * const preset: GmmPresetName = 'grid';
+ * gmmPreset(preset);
+ * ```
+ */
 export type GmmPresetName = 'rings' | 'grid' | 'moons' | 'random';
-/** Every preset name, for validating configs at the boundary. */
+/**
+ * Every preset name, for validating configs at the boundary.
+ *
+ * @example
+ * ```ts
+ * GMM_PRESETS.includes('moons'); // true
+ * ```
+ */
 export const GMM_PRESETS: readonly GmmPresetName[] = ['rings', 'grid', 'moons', 'random'];
 
+/**
+ * Options of {@link gmmPreset}: the component std of the 2-D presets, and dimension, size and seed of 'random'.
+ *
+ * @example
+ * ```ts
+ * gmmPreset('random', { dim: 16, numComponents: 4, seed: 2 });
+ * gmmPreset('rings', { std: 0.05 });
+ * ```
+ */
 export interface GmmPresetOptions {
   /** Component standard deviation for the 2-D presets (default 0.08). */
   std?: number;
@@ -267,6 +337,12 @@ export interface GmmPresetOptions {
  * radius 0.75 and 1.5), 'grid' (5×5 components spaced 0.8), 'moons' (two interleaved half circles of
  * 12 components each, a mixture approximation of sklearn's make_moons); and 'random' in d dims
  * (means ~ N(0, 1.5² I), per-dimension std in [0.15, 0.5], weights ∝ exp(0.5 g)).
+ *
+ * @example
+ * ```ts
+ * const rings = gmmPreset('rings');            // 24 components in 2-D
+ * const wide = gmmPreset('random', { dim: 32 }); // 8 components in 32-D
+ * ```
  */
 export function gmmPreset(name: GmmPresetName, options: GmmPresetOptions = {}): GaussianMixtureSource {
   rejectUnknownKeys('gmmPreset', options, ['std', 'dim', 'numComponents', 'seed']);
@@ -318,13 +394,39 @@ export function gmmPreset(name: GmmPresetName, options: GmmPresetOptions = {}): 
 // ---------------------------------------------------------------------------------------------
 // Tensor oracle (continuous Denoiser contract)
 
+/**
+ * The part of a Gaussian noise schedule the mixture oracle needs: α(t) and σ(t); @altar/noise's schedules fit.
+ *
+ * @example
+ * ```ts
+ * const schedule: GaussianSchedule = { alpha: (t) => Math.cos((Math.PI / 2) * t), sigma: (t) => Math.sin((Math.PI / 2) * t) };
+ * gmmOracleDenoiser(gmmPreset('rings'), schedule, 'eps');
+ * ```
+ */
 export interface GaussianSchedule {
   alpha(t: number): number;
   sigma(t: number): number;
 }
 
+/**
+ * What the oracle predicts: the noise ε, the clean data x0, or v = α ε − σ x0.
+ *
+ * @example
+ * ```ts
+ * gmmOracleDenoiser(mix, schedule, 'v' as PredictionKind);
+ * ```
+ */
 export type PredictionKind = 'eps' | 'x0' | 'v';
 
+/**
+ * The exact continuous denoiser of a mixture (the Denoiser contract of @altar/samplers and @altar/elbo), plus the score.
+ *
+ * @example
+ * ```ts
+ * const oracle: GmmOracleDenoiser = gmmOracleDenoiser(gmmPreset('rings'), new GaussianProcess('vp-cosine').schedule, 'eps');
+ * const epsHat = oracle.predict(zt, 0.5); // E[ε | z_t], same shape as zt
+ * ```
+ */
 export interface GmmOracleDenoiser {
   readonly prediction: PredictionKind;
   readonly name: string;
@@ -339,6 +441,13 @@ export interface GmmOracleDenoiser {
 /**
  * The exact denoiser of a Gaussian mixture under z = α(t) x0 + σ(t) ε, computed with tensor ops in
  * float32 (t is read on the host to evaluate the schedule). Returns E[x0|z], E[ε|z] or E[v|z].
+ *
+ * @example
+ * ```ts
+ * const proc = new GaussianProcess('vp-cosine');
+ * const oracle = gmmOracleDenoiser(gmmPreset('rings'), proc.schedule, 'eps');
+ * const { samples } = await sampleGaussian(oracle, proc, { sampler: 'ddim', shape: [512, 2], steps: 50, rng: new Rng(0) });
+ * ```
  */
 export function gmmOracleDenoiser(source: GaussianMixtureSource, schedule: GaussianSchedule, prediction: PredictionKind = 'eps'): GmmOracleDenoiser {
   if (!schedule || typeof schedule.alpha !== 'function' || typeof schedule.sigma !== 'function') {

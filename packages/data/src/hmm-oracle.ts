@@ -13,6 +13,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '@altar/backend';
 import type { HmmSource } from './hmm.js';
 
+/**
+ * Exact posterior marginals p(x0_i | z) of an HMM given per-position likelihoods, and the evidence log p(z).
+ *
+ * @example
+ * ```ts
+ * const { marginals, logEvidence }: HmmPosterior = hmmPosterior(src, L);
+ * ```
+ */
 export interface HmmPosterior {
   /** p(x0_i = x | z), (N*V) row-major; each row sums to 1. */
   marginals: Float64Array;
@@ -23,6 +31,13 @@ export interface HmmPosterior {
 /**
  * Exact posterior marginals of x0 given per-position likelihoods L (N*V row-major, L[i*V+x] =
  * q(z_i | x0_i = x), non-negative). N may differ from source.seqLen (the HMM is defined for any length).
+ *
+ * @example
+ * ```ts
+ * const src = new HmmSource({ seqLen: 4 });
+ * const L = new Float64Array(4 * src.vocabSize).fill(1);   // no information about any position
+ * const { marginals } = hmmPosterior(src, L);               // = src.positionMarginals(4)
+ * ```
  */
 export function hmmPosterior(source: HmmSource, L: ArrayLike<number>): HmmPosterior {
   const V = source.vocabSize;
@@ -103,9 +118,23 @@ export function hmmPosterior(source: HmmSource, L: ArrayLike<number>): HmmPoster
 /**
  * q(z_t = z | x0 = x) for the noise at time t ∈ [0, 1], as a (K*V) row-major matrix M[z*V + x];
  * K ≥ V (K = V+1 for an absorbing process whose mask id is V). Discrete-time processes map t = step/T.
+ *
+ * @example
+ * ```ts
+ * const proc = new MaskedProcess({ vocabSize: src.vocabSize, schedule: 'linear' });
+ * const noise: NoiseMatrixFn = (t) => proc.marginalMatrix(t);
+ * ```
  */
 export type NoiseMatrixFn = (t: number) => ArrayLike<number>;
 
+/**
+ * Options of {@link hmmOracleDenoiser}: the probability floor before the log and whether to cache noise matrices.
+ *
+ * @example
+ * ```ts
+ * hmmOracleDenoiser(src, noise, { minProb: 1e-20, cacheMatrices: false });
+ * ```
+ */
 export interface HmmOracleOptions {
   /** Floor for probabilities before the log, so outputs stay finite (default 1e-30). */
   minProb?: number;
@@ -113,7 +142,15 @@ export interface HmmOracleOptions {
   cacheMatrices?: boolean;
 }
 
-/** The discrete Denoiser contract (structural) returned by hmmOracleDenoiser. */
+/**
+ * The discrete Denoiser contract (structural) returned by hmmOracleDenoiser.
+ *
+ * @example
+ * ```ts
+ * const oracle: HmmOracleDenoiser = hmmOracleDenoiser(src, (t) => proc.marginalMatrix(t));
+ * const logits = await oracle.predictX0LogitsAsync(zt, 0.5); // (B, N, V) = log p(x0 | z_t)
+ * ```
+ */
 export interface HmmOracleDenoiser {
   readonly vocabSize: number;
   readonly name: string;
@@ -129,6 +166,14 @@ export interface HmmOracleDenoiser {
  * An oracle denoiser: p(x0 | z_t) exactly, for every position, from the HMM's forward–backward.
  * The caller passes the noise as `noiseMatrix(t)`; the tensor inputs are read on the host
  * (synchronously in predictX0Logits — fine on cpu/wasm; use predictX0LogitsAsync on WebGPU).
+ *
+ * @example
+ * ```ts
+ * const src = new HmmSource({ seqLen: 16 });
+ * const proc = new MaskedProcess({ vocabSize: src.vocabSize, schedule: 'log-linear' });
+ * const oracle = hmmOracleDenoiser(src, (t) => proc.marginalMatrix(t));
+ * const loss = maskedNelbo(proc, oracle, src.sampleTensor(8, new Rng(0)), new Rng(1)); // E ≥ −log p(x)
+ * ```
  */
 export function hmmOracleDenoiser(source: HmmSource, noiseMatrix: NoiseMatrixFn, options: HmmOracleOptions = {}): HmmOracleDenoiser {
   if (typeof noiseMatrix !== 'function') {
@@ -218,12 +263,27 @@ function describeT(x: unknown): string {
   return typeof x;
 }
 
-/** Recurrent state of the HMM's AR oracle: per row, the predictive belief p(s_k | x_<k). */
+/**
+ * Recurrent state of the HMM's AR oracle: per row, the predictive belief p(s_k | x_<k).
+ *
+ * @example
+ * ```ts
+ * let state: HmmFilterState = lm.initState(2); // one belief p(s_k | x_<k) per row
+ * ```
+ */
 export interface HmmFilterState {
   beliefs: Float64Array[];
 }
 
-/** The causal-LM contract (structural) for the exact AR conditionals of an HMM source. */
+/**
+ * The causal-LM contract (structural) for the exact AR conditionals of an HMM source.
+ *
+ * @example
+ * ```ts
+ * const lm: HmmOracleCausalLM = hmmOracleCausalLM(src);
+ * const { samples } = await sampleAr(lm, { prompt: [[lm.bosToken]], length: 16, rng: new Rng(0) }); // exact AR samples
+ * ```
+ */
 export interface HmmOracleCausalLM {
   /** Output vocabulary V (the source's tokens). Inputs may also use `bosToken` = V. */
   readonly vocabSize: number;
@@ -244,6 +304,12 @@ export interface HmmOracleCausalLM {
  * logits are log p(x_{k+1} | x_≤k) from the scaled forward recursion (Rabiner 1989, eq. 20).
  * Token id V is BOS: it resets the belief to π, so logits after BOS are log p(x_0).
  * Inputs are read on the host (dataSync; fine on cpu/wasm). No tensors are held in the state.
+ *
+ * @example
+ * ```ts
+ * const lm = hmmOracleCausalLM(new HmmSource({ seqLen: 8 }));
+ * const logits = lm.forward(tf.tensor2d([[lm.bosToken, 3, 1]], [1, 3], 'int32')); // log p(x_0), log p(x_1 | 3), log p(x_2 | 3, 1)
+ * ```
  */
 export function hmmOracleCausalLM(source: HmmSource, options: { minProb?: number } = {}): HmmOracleCausalLM {
   const V = source.vocabSize;

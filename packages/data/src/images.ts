@@ -9,9 +9,34 @@ import { AltarError, ConfigError, Rng } from '@altar/backend';
 import type { VectorSource } from './gmm.js';
 import { rejectUnknownKeys, requireInt } from './validate.js';
 
+/**
+ * The procedural shapes {@link generateShapeImages} can draw.
+ *
+ * @example
+ * ```ts
+ * generateShapeImages({ size: 16, channels: 1, count: 8, seed: 0, kinds: SHAPE_KINDS.slice(0, 2) }); // discs and rings
+ * ```
+ */
 export const SHAPE_KINDS = ['disc', 'ring', 'square', 'bar', 'cross', 'triangle', 'digit'] as const;
+/**
+ * One of {@link SHAPE_KINDS}.
+ *
+ * @example
+ * ```ts
+ * const kinds: ShapeKind[] = ['square', 'cross'];
+ * ```
+ */
 export type ShapeKind = (typeof SHAPE_KINDS)[number];
 
+/**
+ * Image size, channels and shape kinds of the procedural image sources.
+ *
+ * @example
+ * ```ts
+ * const config: ShapeImageConfig = { size: 16, channels: 3, kinds: ['disc', 'digit'] };
+ * new ShapeImageSource(config);
+ * ```
+ */
 export interface ShapeImageConfig {
   /** Height = width in pixels (16 or 32 typical; any 8..256). */
   size: number;
@@ -21,6 +46,15 @@ export interface ShapeImageConfig {
   kinds?: readonly ShapeKind[];
 }
 
+/**
+ * A batch of images as bytes and as floats in [−1, 1], with the (B, H, W, C) shape and a label per image.
+ *
+ * @example
+ * ```ts
+ * const { floats, shape }: ImageBatch = generateShapeImages({ size: 16, channels: 1, count: 4, seed: 0 });
+ * const x = tf.tensor4d(floats, shape); // (4, 16, 16, 1)
+ * ```
+ */
 export interface ImageBatch {
   /** (B*H*W*C) bytes, row-major (B, H, W, C). */
   bytes: Uint8Array;
@@ -178,21 +212,42 @@ function render(c: Required<ShapeImageConfig>, count: number, rng: Rng): { bytes
   return { bytes, labels };
 }
 
-/** f = b / 127.5 − 1. */
+/**
+ * f = b / 127.5 − 1.
+ *
+ * @example
+ * ```ts
+ * bytesToFloats(Uint8Array.from([0, 255])); // Float32Array [-1, 1]
+ * ```
+ */
 export function bytesToFloats(bytes: Uint8Array): Float32Array {
   const out = new Float32Array(bytes.length);
   for (let i = 0; i < bytes.length; i++) out[i] = bytes[i]! / 127.5 - 1;
   return out;
 }
 
-/** b = round((f + 1) · 127.5) clamped to [0, 255]. */
+/**
+ * b = round((f + 1) · 127.5) clamped to [0, 255].
+ *
+ * @example
+ * ```ts
+ * floatsToBytes([-1, 0, 1, 2]); // Uint8Array [0, 128, 255, 255]
+ * ```
+ */
 export function floatsToBytes(floats: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(floats.length);
   for (let i = 0; i < floats.length; i++) out[i] = Math.max(0, Math.min(255, Math.round((floats[i]! + 1) * 127.5)));
   return out;
 }
 
-/** Generate a batch of shape images from a seed (deterministic). */
+/**
+ * Generate a batch of shape images from a seed (deterministic).
+ *
+ * @example
+ * ```ts
+ * const batch = generateShapeImages({ size: 32, channels: 3, count: 64, seed: 1 }); // the same 64 images for seed 1
+ * ```
+ */
 export function generateShapeImages(options: ShapeImageConfig & { count: number; seed: number }): ImageBatch {
   const { count, seed, ...rest } = options;
   requireInt('images.count', count, 1);
@@ -202,7 +257,15 @@ export function generateShapeImages(options: ShapeImageConfig & { count: number;
   return { bytes, floats: bytesToFloats(bytes), shape: [count, c.size, c.size, c.channels], labels };
 }
 
-/** An endless source of procedural images; `dim` = H·W·C. */
+/**
+ * An endless source of procedural images; `dim` = H·W·C.
+ *
+ * @example
+ * ```ts
+ * const source = new ShapeImageSource({ size: 16, channels: 1 });
+ * const x = source.sampleTensor(8, new Rng(0)); // (8, 16, 16, 1) in [−1, 1]
+ * ```
+ */
 export class ShapeImageSource implements VectorSource {
   readonly name: string;
   readonly dim: number;

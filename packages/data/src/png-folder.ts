@@ -10,6 +10,14 @@ import { bytesToFloats, type ImageBatch } from './images.js';
 import type { VectorSource } from './gmm.js';
 import { decodePng, toChannels } from './png.js';
 
+/**
+ * Options of the PNG folder loaders: output channels and the required size.
+ *
+ * @example
+ * ```ts
+ * new PngFolderSource('data/faces', { channels: 3, size: 32 });
+ * ```
+ */
 export interface PngFolderOptions {
   /** Output channels: 1 (luma) or 3 (RGB). Default: 3. */
   channels?: 1 | 3;
@@ -17,7 +25,14 @@ export interface PngFolderOptions {
   size?: number;
 }
 
-/** The sorted list of *.png files in `dir` (non-recursive). Throws if there are none. */
+/**
+ * The sorted list of *.png files in `dir` (non-recursive). Throws if there are none.
+ *
+ * @example
+ * ```ts
+ * listPngFiles('data/faces'); // ['data/faces/0001.png', …], sorted
+ * ```
+ */
 export function listPngFiles(dir: string): string[] {
   let names: string[];
   try {
@@ -31,6 +46,15 @@ export function listPngFiles(dir: string): string[] {
   return files;
 }
 
+/**
+ * Images read from a folder of PNG files on demand (a VectorSource): every file the same size, no resizing.
+ *
+ * @example
+ * ```ts
+ * const source = new PngFolderSource('data/faces', { channels: 3 });
+ * const x = source.sampleTensor(16, new Rng(0)); // (16, H, W, 3) in [−1, 1]
+ * ```
+ */
 export class PngFolderSource implements VectorSource {
   readonly name: string;
   readonly files: readonly string[];
@@ -93,7 +117,14 @@ export class PngFolderSource implements VectorSource {
   }
 }
 
-/** Decode every PNG in a (small) folder into host arrays. For large folders use PngFolderSource. */
+/**
+ * Decode every PNG in a (small) folder into host arrays. For large folders use PngFolderSource.
+ *
+ * @example
+ * ```ts
+ * const { floats, shape, files } = loadPngFolder('data/icons', { channels: 1 });
+ * ```
+ */
 export function loadPngFolder(dir: string, options: PngFolderOptions = {}): ImageBatch & { files: string[] } {
   const src = new PngFolderSource(dir, options);
   const batch = src.readBatch(Int32Array.from({ length: src.length }, (_, i) => i));

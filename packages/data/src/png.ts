@@ -9,6 +9,15 @@ import { AltarError } from '@altar/backend';
 
 const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 
+/**
+ * Pixels decoded from a PNG: width, height, channels and row-major bytes.
+ *
+ * @example
+ * ```ts
+ * const img: DecodedPng = decodePng(readFileSync('cat.png'), 'cat.png');
+ * console.log(img.width, img.height, img.channels);
+ * ```
+ */
 export interface DecodedPng {
   width: number;
   height: number;
@@ -38,7 +47,14 @@ function crc32(bytes: Uint8Array, start: number, end: number): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** Decode a PNG file's bytes. `label` names the file in error messages. */
+/**
+ * Decode a PNG file's bytes. `label` names the file in error messages.
+ *
+ * @example
+ * ```ts
+ * const { width, height, data } = decodePng(readFileSync('digit.png'), 'digit.png');
+ * ```
+ */
 export function decodePng(bytes: Uint8Array, label = 'PNG'): DecodedPng {
   const fail = (msg: string): never => {
     throw new AltarError('BAD_PNG', `decodePng(${label}): ${msg}`);
@@ -155,7 +171,14 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Encode (H*W*C) bytes, C ∈ {1, 2, 3, 4}, as an 8-bit PNG (filter 0). */
+/**
+ * Encode (H*W*C) bytes, C ∈ {1, 2, 3, 4}, as an 8-bit PNG (filter 0).
+ *
+ * @example
+ * ```ts
+ * writeFileSync('sample.png', encodePng(16, 16, 1, floatsToBytes(sampleFloats)));
+ * ```
+ */
 export function encodePng(width: number, height: number, channels: 1 | 2 | 3 | 4, data: Uint8Array): Uint8Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new AltarError('BAD_ARG', `encodePng: bad size ${width}x${height}`);
@@ -185,7 +208,14 @@ export function encodePng(width: number, height: number, channels: 1 | 2 | 3 | 4
   return out;
 }
 
-/** Convert decoded pixels to 1 (luma, ITU-R BT.601) or 3 channels; alpha is composited over black. */
+/**
+ * Convert decoded pixels to 1 (luma, ITU-R BT.601) or 3 channels; alpha is composited over black.
+ *
+ * @example
+ * ```ts
+ * const gray = toChannels(decodePng(bytes), 1); // (H*W) luma bytes
+ * ```
+ */
 export function toChannels(img: DecodedPng, channels: 1 | 3): Uint8Array {
   const n = img.width * img.height;
   const out = new Uint8Array(n * channels);

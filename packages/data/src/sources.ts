@@ -5,13 +5,38 @@ import { HmmSource, type HmmConfig } from './hmm.js';
 import { ShapeImageSource, type ShapeImageConfig } from './images.js';
 import type { TokenSource } from './token-source.js';
 
+/**
+ * A token source as a config names it: `{ type: 'hmm', ...HmmConfig }`.
+ *
+ * @example
+ * ```ts
+ * const spec: TokenSourceSpec = { type: 'hmm', seqLen: 64, numStates: 16 };
+ * createTokenSource(spec);
+ * ```
+ */
 export type TokenSourceSpec = { type: 'hmm' } & Partial<HmmConfig>;
 
+/**
+ * A vector source as a config names it: a mixture preset or procedural shape images.
+ *
+ * @example
+ * ```ts
+ * const a: VectorSourceSpec = { type: 'gmm', preset: 'rings' };
+ * const b: VectorSourceSpec = { type: 'shapes', size: 16, channels: 1 };
+ * ```
+ */
 export type VectorSourceSpec =
   | ({ type: 'gmm'; preset: GmmPresetName } & GmmPresetOptions)
   | ({ type: 'shapes' } & ShapeImageConfig);
 
-/** `{ type: 'hmm', ...HmmConfig }` → HmmSource (missing keys take defaultHmmConfig's values). */
+/**
+ * `{ type: 'hmm', ...HmmConfig }` → HmmSource (missing keys take defaultHmmConfig's values).
+ *
+ * @example
+ * ```ts
+ * const src = createTokenSource({ type: 'hmm', seqLen: 32 }); // an HmmSource
+ * ```
+ */
 export function createTokenSource(spec: TokenSourceSpec): TokenSource & HmmSource {
   if (typeof spec !== 'object' || spec === null) throw new ConfigError('source', 'expected an object with a "type" field');
   const { type, ...rest } = spec;
@@ -19,7 +44,14 @@ export function createTokenSource(spec: TokenSourceSpec): TokenSource & HmmSourc
   throw new ConfigError('source.type', `unknown token source ${JSON.stringify(type)}; expected "hmm" (text files: TextFileTokenStream from @altar/data/node)`);
 }
 
-/** `{ type: 'gmm', preset, ... }` or `{ type: 'shapes', size, channels }`. */
+/**
+ * `{ type: 'gmm', preset, ... }` or `{ type: 'shapes', size, channels }`.
+ *
+ * @example
+ * ```ts
+ * const src = createVectorSource({ type: 'gmm', preset: 'moons' }); // a GaussianMixtureSource
+ * ```
+ */
 export function createVectorSource(spec: VectorSourceSpec): VectorSource & (GaussianMixtureSource | ShapeImageSource) {
   if (typeof spec !== 'object' || spec === null) throw new ConfigError('source', 'expected an object with a "type" field');
   if (spec.type === 'gmm') {

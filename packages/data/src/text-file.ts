@@ -12,6 +12,14 @@ import { validationBlockMask, type TokenStream, type TokenStreamPosition } from 
 import { loadHfTokenizer, type Tokenizer } from './tokenizers.js';
 import { requireInt, requireNumber } from './validate.js';
 
+/**
+ * Options of {@link TextFileTokenStream}: which split to read, the held-out fraction and seed, and the block size.
+ *
+ * @example
+ * ```ts
+ * new TextFileTokenStream('corpus.txt', new ByteTokenizer(), { split: 'val', valFraction: 0.05 });
+ * ```
+ */
 export interface TextFileStreamOptions {
   /** 'train' (default), 'val', or 'all' blocks. */
   split?: 'train' | 'val' | 'all';
@@ -25,6 +33,16 @@ export interface TextFileStreamOptions {
 
 const isContinuation = (b: number): boolean => (b & 0xc0) === 0x80;
 
+/**
+ * A text file read as a token stream, block by block (the train or validation blocks of a seeded split), without
+ * loading it whole; positions are JSON so training resumes mid-file.
+ *
+ * @example
+ * ```ts
+ * const stream = new TextFileTokenStream('corpus.txt', new ByteTokenizer(), { split: 'train' });
+ * const batcher = new TokenBatcher(stream, { batchSize: 8, seqLen: 256 });
+ * ```
+ */
 export class TextFileTokenStream implements TokenStream {
   readonly name: string;
   readonly vocabSize: number;
@@ -181,7 +199,15 @@ function readTextFile(path: string): string {
   }
 }
 
-/** Load a Hugging Face tokenizer from `tokenizer.json` (and optional `tokenizer_config.json`) paths. */
+/**
+ * Load a Hugging Face tokenizer from `tokenizer.json` (and optional `tokenizer_config.json`) paths.
+ *
+ * @example
+ * ```ts
+ * const tokenizer = await loadTokenizerJsonFile('gpt2/tokenizer.json');
+ * tokenizer.encode('hello'); // Int32Array of GPT-2 ids
+ * ```
+ */
 export async function loadTokenizerJsonFile(tokenizerJsonPath: string, tokenizerConfigPath?: string): Promise<Tokenizer> {
   return loadHfTokenizer(readTextFile(tokenizerJsonPath), tokenizerConfigPath ? readTextFile(tokenizerConfigPath) : {});
 }

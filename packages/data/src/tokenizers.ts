@@ -5,6 +5,15 @@
  */
 import { AltarError, ConfigError } from '@altar/backend';
 
+/**
+ * Text ↔ token ids: byte, character or Hugging Face tokenizers all have this shape.
+ *
+ * @example
+ * ```ts
+ * const tok: Tokenizer = new ByteTokenizer();
+ * tok.decode(tok.encode('héllo')); // 'héllo'
+ * ```
+ */
 export interface Tokenizer {
   readonly name: string;
   readonly vocabSize: number;
@@ -19,7 +28,14 @@ function checkIds(op: string, ids: ArrayLike<number>, V: number): void {
   }
 }
 
-/** UTF-8 bytes as tokens: lossless for any text, V = 256. */
+/**
+ * UTF-8 bytes as tokens: lossless for any text, V = 256.
+ *
+ * @example
+ * ```ts
+ * new ByteTokenizer().encode('hi'); // Int32Array [104, 105]
+ * ```
+ */
 export class ByteTokenizer implements Tokenizer {
   readonly name = 'bytes';
   readonly vocabSize = 256;
@@ -42,12 +58,29 @@ export class ByteTokenizer implements Tokenizer {
   }
 }
 
+/**
+ * Options of {@link CharTokenizer}: the id for characters outside the vocabulary (default: throw).
+ *
+ * @example
+ * ```ts
+ * new CharTokenizer(['a', 'b', '?'], { unknownId: 2 }).encode('abc'); // [0, 1, 2]
+ * ```
+ */
 export interface CharTokenizerOptions {
   /** What to do with a character not in the vocabulary: throw (default) or map to this id. */
   unknownId?: number;
 }
 
-/** One token per Unicode code point, over a fixed vocabulary (ids in the order given). */
+/**
+ * One token per Unicode code point, over a fixed vocabulary (ids in the order given).
+ *
+ * @example
+ * ```ts
+ * const tok = CharTokenizer.fromText('hello world');
+ * tok.vocabSize;        // 8 distinct characters
+ * tok.encode('hold');   // ids in the vocabulary's order
+ * ```
+ */
 export class CharTokenizer implements Tokenizer {
   readonly name = 'chars';
   readonly vocabSize: number;
@@ -103,7 +136,14 @@ export class CharTokenizer implements Tokenizer {
   }
 }
 
-/** Rebuild a byte or char tokenizer from its toJSON() form (HF tokenizers: use loadHfTokenizer). */
+/**
+ * Rebuild a byte or char tokenizer from its toJSON() form (HF tokenizers: use loadHfTokenizer).
+ *
+ * @example
+ * ```ts
+ * const again = tokenizerFromJSON(JSON.parse(JSON.stringify(tok.toJSON())));
+ * ```
+ */
 export function tokenizerFromJSON(json: unknown): Tokenizer {
   const j = json as { type?: unknown; chars?: unknown; unknownId?: unknown };
   if (typeof j !== 'object' || j === null) throw new ConfigError('tokenizer', 'expected an object');
@@ -126,6 +166,11 @@ interface HfTokenizerLike {
  * `tokenizer_config.json`). Needs the optional dependency `@huggingface/tokenizers`; throws
  * AltarError('MISSING_DEPENDENCY') naming the install command when it is absent.
  * Special tokens are not added on encode (training streams are raw text).
+ *
+ * @example
+ * ```ts
+ * const tok = await loadHfTokenizer(await (await fetch('/tokenizer.json')).text());
+ * ```
  */
 export async function loadHfTokenizer(tokenizerJson: string | object, tokenizerConfig: string | object = {}): Promise<Tokenizer> {
   const parse = (v: string | object, what: string): object => {
