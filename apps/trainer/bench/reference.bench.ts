@@ -45,7 +45,10 @@ interface Counts {
   dispatches: number;
   /** Every kernel the engine ran. */
   kernels: number;
+  /** Device→host reads by the program (await t.data()). */
   reads: number;
+  /** Host reads made inside kernels (readSync). */
+  kernelHostReads: number;
   uploads: number;
   allocations: number;
 }
@@ -53,10 +56,12 @@ interface Counts {
 /** Run `fn` under tf.profile with the backend's read/write entry points counted. */
 async function counted(fn: () => Promise<unknown>): Promise<Counts> {
   const be = tf.backend() as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const c = { reads: 0, uploads: 0 };
+  const c = { reads: 0, kernelHostReads: 0, uploads: 0 };
   const orig = { read: be['read'], readSync: be['readSync'], write: be['write'] };
+  // The program's reads are `await t.data()` (backend.read); readSync is what kernels themselves read on
+  // the host (index checks on cpu/wasm), counted apart.
   be['read'] = function (this: unknown, ...a: unknown[]) { c.reads++; return orig.read!.apply(this, a); };
-  be['readSync'] = function (this: unknown, ...a: unknown[]) { c.reads++; return orig.readSync!.apply(this, a); };
+  be['readSync'] = function (this: unknown, ...a: unknown[]) { c.kernelHostReads++; return orig.readSync!.apply(this, a); };
   // write(values, …) with values = null is an allocation (wasm's makeOutput), not an upload.
   be['write'] = function (this: unknown, ...a: unknown[]) { if (a[0] != null) c.uploads++; return orig.write!.apply(this, a); };
   try {
@@ -73,7 +78,7 @@ async function counted(fn: () => Promise<unknown>): Promise<Counts> {
 }
 
 const per = (c: Counts, n: number): Counts => ({
-  dispatches: c.dispatches / n, kernels: c.kernels / n, reads: c.reads / n, uploads: c.uploads / n, allocations: c.allocations / n,
+  dispatches: c.dispatches / n, kernels: c.kernels / n, reads: c.reads / n, kernelHostReads: c.kernelHostReads / n, uploads: c.uploads / n, allocations: c.allocations / n,
 });
 
 // ---------------------------------------------------------------- training

@@ -189,6 +189,31 @@ describe.each(testBackends())('AR sampling on %s', (backend) => {
     }
   });
 
+  it('without stop tokens, tokens stay on the device: one read per call, the same tokens as the per-token path', async () => {
+    const lm = tableLm(5);
+    await expectNoLeaks(async () => {
+      const opts = { prompt: [[1], [4], [6]], length: 12, temperature: 0.8 };
+      // Count the program's reads (await t.data() → backend.read); kernels' own host reads go through readSync.
+      const be = tf.backend() as unknown as { read: (...a: unknown[]) => unknown };
+      const orig = { read: be.read };
+      let reads = 0;
+      be.read = function (this: unknown, ...a: unknown[]) { reads++; return orig.read.apply(this, a); };
+      let device;
+      try {
+        device = await sampleAr(lm, { ...opts, rng: new Rng(21) });
+      } finally {
+        Object.assign(be, orig);
+      }
+      expect(reads).toBe(1);
+      // A stop token outside the vocabulary never fires but takes the host path (a read per token).
+      const host = await sampleAr(lm, { ...opts, rng: new Rng(21), stopTokens: [V + 3] });
+      expect(Array.from(device.samples)).toEqual(Array.from(host.samples));
+      expect(Array.from(device.lengths)).toEqual([12, 12, 12]);
+      expect(device.cost.nfe).toBe(host.cost.nfe);
+    });
+    lm.dispose();
+  });
+
   it('rejects bad options', async () => {
     const lm = tableLm();
     await expect(sampleAr(lm, { prompt: [[0]], length: 0, rng: new Rng(1) })).rejects.toThrow(/length/);

@@ -100,7 +100,33 @@ export async function sampleAr<S>(model: CausalLM<S>, o: ArSampleOptions): Promi
         logits = r.logits;
         tracker.call(B, 1, i + 1);
       }
-      for (let k = 0; k < o.length; k++) {
+      if (stops.size === 0) {
+        // No stop tokens: nothing on the host depends on a sampled token, so each one is fed straight back
+        // to the model on the device and all are read back once at the end (one device→host read per
+        // call instead of one per token: on a GPU every read is a pipeline flush).
+        const cols: tf.Tensor[] = [];
+        try {
+          for (let k = 0; k < o.length; k++) {
+            const tok = sampleLogits(logits!, o.rng, o); // int32 (B,), stays on the device
+            logits!.dispose();
+            logits = null;
+            cols.push(tok);
+            if (k === o.length - 1) break;
+            const r = model.step(tok as tf.Tensor1D, state);
+            model.disposeState(state);
+            state = r.state;
+            logits = r.logits;
+            tracker.call(B, 1, P + k + 1);
+          }
+          const all = tf.stack(cols, 1); // (B, length)
+          out.set((await all.data()) as Int32Array);
+          all.dispose();
+        } finally {
+          tf.dispose(cols);
+        }
+        generated = o.length;
+      }
+      for (let k = 0; k < o.length && generated < o.length; k++) {
         const tok = sampleLogits(logits!, o.rng, o);
         const toks = (await tok.data()) as Int32Array;
         tok.dispose();
