@@ -8,6 +8,7 @@ import type { TokenRecipeOptions } from './families/token-common.js';
 
 /** Build the family's runtime (model, loss, evaluation, sampling, scoring). Token options apply to token families. */
 export function buildRuntime(config: RunConfig, opts: TokenRecipeOptions = {}): FamilyRuntime {
+  // (the Gaussian family's own options: buildGaussianRuntime(config, { model, gmm, images, scale }))
   switch (config.family) {
     case 'ar':
     case 'ssm':

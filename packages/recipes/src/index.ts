@@ -18,11 +18,12 @@ export {
   type SsmRunConfig,
   type TokenRunConfig,
 } from './config/schema.js';
-export { SAMPLER_NAMES, type BoundMode, type EvalResult, type FamilyRuntime, type SampleOptions, type SampleOutput, type SamplerName } from './runtime.js';
+export { SAMPLER_NAMES, type BoundMode, type EvalOptions, type EvalResult, type FamilyRuntime, type SampleOptions, type SampleOutput, type SamplerName } from './runtime.js';
 export { hmmSampleBits, mixtureSampleBits, perExampleBits, type PerExampleBits } from './scoring.js';
 export { formatTokenRows, type TokenRecipeOptions } from './families/token-common.js';
 export { buildLmRuntime } from './families/lm.js';
 export { buildD3pmRuntime, buildMaskedRuntime } from './families/discrete.js';
-export { buildGaussianRuntime } from './families/gaussian.js';
+export { buildGaussianRuntime, type GaussianRecipeOptions } from './families/gaussian.js';
+export { mixtureScale, powerTimes, predictionMse, T_MIN } from './families/gaussian-loss.js';
 export { buildRuntime } from './build.js';
 export { dropInertSavedKeys, parseSavedRunConfig } from './config/saved.js';

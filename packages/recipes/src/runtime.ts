@@ -46,6 +46,18 @@ export interface SampleOptions {
   cached?: boolean;
   /** Discrete diffusion: called with z_t (B, N) before each model call (masked ids as the process's maskId). */
   onModelInput?: (zt: tf.Tensor2D) => void;
+  /** Gaussian: called after each model call with its input z_t, times t and output (model units; borrowed, clone to keep). */
+  onModelCall?: (zt: tf.Tensor, t: tf.Tensor1D, pred: tf.Tensor) => void;
+  /** Gaussian: clip the model's x̂0 to this range in model units (default: [−1, 1] for images, none for vectors). */
+  clipX0?: [number, number];
+}
+
+export interface EvalOptions {
+  batches: number;
+  batchSize: number;
+  bound?: BoundMode;
+  /** Gaussian, continuous time: how the one-term estimate draws t ('log-snr': λ-uniform, lower variance). Default 'stratified'. */
+  timeSampling?: 'uniform' | 'stratified' | 'log-snr';
 }
 
 /** Everything the CLI and the playground need for one family's model. */
@@ -60,6 +72,8 @@ export interface FamilyRuntime {
   vocabSize: number;
   /** Tokens (or dimensions) per example. */
   seqLen: number;
+  /** Gaussian: the scale the model divides the data by (1 unless data.gmm.standardise). */
+  dataScale?: number;
   /** The source's true entropy rate in bits per unit (Monte Carlo over exact log p), when known. */
   sourceEntropy(rng: Rng, numSamples?: number): { bits: number; stdErr: number } | null;
   /** Sample rows as text lines. */
@@ -68,7 +82,7 @@ export interface FamilyRuntime {
   /** Mean loss in nats per unit (the training objective; an upper bound on the NLL for diffusion). */
   loss: LossFn<tf.Tensor2D>;
   nextBatch(rng: Rng, batchSize?: number): tf.Tensor2D;
-  evaluate(rng: Rng, opts: { batches: number; batchSize: number; bound?: BoundMode }): Promise<EvalResult>;
+  evaluate(rng: Rng, opts: EvalOptions): Promise<EvalResult>;
   /**
    * Masked diffusion only: the discrete-time bound with T steps of the same network — D3PM-absorbing
    * with ᾱ_t = 1 − t/T, the discretisation of the linear masking schedule — one term per sequence

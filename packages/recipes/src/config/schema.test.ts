@@ -60,7 +60,11 @@ describe('run config schema: errors name the key path, what was expected and wha
     expect(bad({ family: 'ssm', eval: { sampleSteps: 8 } })).toMatch(/^eval\.sampleSteps: unknown key/);
     expect(bad({ family: 'masked-diffusion', diffusion: { T: 64 } })).toMatch(/^diffusion\.T: unknown key; expected one of: process, schedule, timesteps/);
     expect(bad({ family: 'masked-diffusion', diffusion: { timesteps: 'importance' } })).toMatch(/^diffusion\.timesteps: expected one of uniform, stratified for the continuous-time masked NELBO/);
-    expect(bad({ family: 'gaussian', diffusion: { schedule: 'cosine' } })).toMatch(/^diffusion\.schedule: unknown key; expected one of: process, T, timesteps/);
+    expect(bad({ family: 'gaussian', diffusion: { schedule: 'cosine' } })).toMatch(/^diffusion\.schedule: unknown key; expected one of: process, loss, timePower, T, timesteps/);
+    expect(bad({ family: 'gaussian', diffusion: { timePower: 2 } })).toMatch(/^diffusion\.timePower: applies to loss 'mse' only, got 2/);
+    expect(bad({ family: 'gaussian', diffusion: { loss: 'mse', T: 100 } })).toMatch(/^diffusion\.T: applies to loss 'nelbo' only/);
+    expect(bad({ family: 'gaussian', diffusion: { loss: 'mse', timesteps: 'uniform' } })).toMatch(/^diffusion\.timesteps: applies to loss 'nelbo' only/);
+    expect(bad({ family: 'gaussian', diffusion: { loss: 'mse', timePower: 0.5 } })).toMatch(/^diffusion\.timePower: expected a number in \[1, 16\], got 0\.5/);
     expect(bad({ family: 'gaussian', diffusion: { timesteps: 'antithetic' } })).toMatch(/^diffusion\.timesteps: expected uniform or stratified for continuous time/);
     expect(bad({ family: 'gaussian', diffusion: { T: 100, timesteps: 'importance' } })).toMatch(/^diffusion\.timesteps: .*'importance' is implemented for family 'd3pm' only/);
     expect(bad({ family: 'gaussian', data: { source: 'gmm', images: { size: 16 } } })).toMatch(/^data\.images: applies to data\.source 'images' only/);
@@ -106,7 +110,7 @@ describe('saved configs from before the schema', () => {
     expect(parseSavedRunConfig(oldAr)).toEqual(parseRunConfig({ family: 'ar', model: oldAr.model, eval: { batches: 4, batchSize: 64, samples: 4 } }));
     const oldGauss = { family: 'gaussian', data: { source: 'gmm', hmm: {}, gmm: { preset: 'rings', dim: 2 }, images: { size: 16, channels: 1 } }, diffusion: { process: 'vp-linear', schedule: 'cosine', T: 1000, timesteps: 'stratified' } };
     const g = parseSavedRunConfig(oldGauss);
-    expect(g.family === 'gaussian' && g.diffusion).toEqual({ process: 'vp-linear', timesteps: 'stratified' });
+    expect(g.family === 'gaussian' && g.diffusion).toEqual({ process: 'vp-linear', loss: 'nelbo', timesteps: 'stratified' });
     const oldMasked = { family: 'masked-diffusion', diffusion: { process: 'masked', schedule: 'linear', T: 1000 }, train: { lr: 0, seed: 3 } };
     expect(parseSavedRunConfig(oldMasked)).toEqual(parseRunConfig({ family: 'masked-diffusion', diffusion: { schedule: 'linear' }, train: { seed: 3 } }));
     for (const c of [parseRunConfig({ family: 'gaussian', diffusion: { T: 100, timesteps: 'antithetic' } }), parseRunConfig({ family: 'd3pm' })]) {

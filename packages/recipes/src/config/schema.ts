@@ -11,7 +11,7 @@ import { TIMESTEP_SAMPLINGS } from '@altar/elbo';
 import { validateModelConfig, type ModelConfig } from '@altar/models';
 import { D3PM_KINDS, D3PM_SCHEDULES, GAUSSIAN_SCHEDULES, MASK_SCHEDULES } from '@altar/noise';
 import { checkConfigTree, issueToError } from './boundary.js';
-import { describeValue, int, oneOf, section, str } from './checks.js';
+import { describeValue, int, num, oneOf, section, str } from './checks.js';
 import {
   arEvalSection,
   checkpointSection,
@@ -108,12 +108,24 @@ const gaussianConfig = section({
   model: modelSection('gaussian', ['mlp-denoiser', 'unet'], { type: 'mlp-denoiser' }),
   diffusion: section({
     process: oneOf(GAUSSIAN_SCHEDULES, "for family 'gaussian'").default('vp-cosine'),
+    /** 'nelbo': the bound itself; 'mse': the MSE of the model's own parameterisation (ε: Ho et al. 2020 eq. 14; v: Salimans & Ho 2022). */
+    loss: oneOf(['nelbo', 'mse'] as const).default('nelbo'),
+    /** 'mse': training times t = tMin + (1 − tMin)·u^p, u ~ U(0, 1); p > 1 favours low noise (p = 1: uniform). */
+    timePower: num('a number in [1, 16]', (x) => x >= 1 && x <= 16).optional(),
     T: int(1, CONFIG_BOUNDS.T).optional(),
-    timesteps: oneOf(TIMESTEP_SAMPLINGS).default('stratified'),
+    /** 'nelbo' only; default 'stratified'. */
+    timesteps: oneOf(TIMESTEP_SAMPLINGS).optional(),
   })
     .prefault({})
     .superRefine((d, ctx) => {
-      if (d.T === undefined && d.timesteps !== 'uniform' && d.timesteps !== 'stratified') {
+      if (d.loss === 'mse') {
+        for (const k of ['T', 'timesteps'] as const) {
+          if (d[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `applies to loss 'nelbo' only (the 'mse' loss draws t by timePower), got ${describeValue(d[k])}` });
+        }
+        return;
+      }
+      if (d.timePower !== undefined) ctx.addIssue({ code: 'custom', path: ['timePower'], message: `applies to loss 'mse' only, got ${d.timePower}` });
+      if (d.T === undefined && d.timesteps !== undefined && d.timesteps !== 'uniform' && d.timesteps !== 'stratified') {
         ctx.addIssue({ code: 'custom', path: ['timesteps'], message: `expected uniform or stratified for continuous time (set diffusion.T for a discrete-time bound), got '${d.timesteps}'` });
       }
       if (d.timesteps === 'importance') {

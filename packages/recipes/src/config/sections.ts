@@ -7,7 +7,7 @@ import { ConfigError } from '@altar/backend';
 import { defaultHmmConfig, GMM_PRESETS, resolveHmmConfig } from '@altar/data';
 import { validateModelConfig, type ModelType } from '@altar/models';
 import { defaultTrainConfig, resolveTrainConfig } from '@altar/train';
-import { describeValue, int, num, oneOf, record, section, str } from './checks.js';
+import { bool, describeValue, int, num, oneOf, record, section, str } from './checks.js';
 
 /**
  * Upper bounds against typos (`steps: 1e12` once meant an ETA of 130 million hours). Each is far beyond
@@ -66,13 +66,15 @@ export const tokenData = section({
   batchSize: int(1, B.batchSize).default(32),
 }).prefault({});
 
-const GMM_DEFAULT = { preset: 'rings', dim: 2 } as const;
+const GMM_DEFAULT = { preset: 'rings', dim: 2, standardise: false } as const;
 const IMAGES_DEFAULT = { size: 16, channels: 1 } as const;
 const gmmSection = section({
   /** 'rings' (24 components on two circles) shows mode coverage at a glance. */
   preset: oneOf(GMM_PRESETS).default(GMM_DEFAULT.preset),
   /** Only the 'random' preset has a free dimension; the others are 2-D. */
   dim: int(1, B.dim).default(GMM_DEFAULT.dim),
+  /** The model sees x / s, s = √(tr Cov / d) of the mixture (unit variance per dimension, the VP prior's scale); bits are reported for x. */
+  standardise: bool().default(GMM_DEFAULT.standardise),
 });
 
 /** The Gaussian family: a mixture of Gaussians (exact density) or procedural images (8-bit glyphs). */
