@@ -1,6 +1,12 @@
 /**
  * Domain errors carry a stable `code` so callers (the CLI, the playground) can react to the kind of
  * failure without parsing messages. Every altar package throws subclasses of `AltarError`.
+ *
+ * @example
+ * ```ts
+ * if (e instanceof AltarError && e.code === 'BAD_TIME') retryWithSmallerT(); // a time out of range
+ * ALTAR_ERROR_CODES.includes('BAD_CONFIG'); // true
+ * ```
  */
 export const ALTAR_ERROR_CODES = [
   // arguments, configs and data given to a function
@@ -41,9 +47,31 @@ export const ALTAR_ERROR_CODES = [
   'BACKEND_UNAVAILABLE',
   'MISSING_DEPENDENCY',
 ] as const;
-/** Every code an AltarError may carry (CONVENTIONS.md, "Errors"). */
+/**
+ * Every code an AltarError may carry (CONVENTIONS.md, "Errors").
+ *
+ * @example
+ * ```ts
+ * function retryable(code: AltarErrorCode): boolean {
+ *   return code === 'BACKEND_UNAVAILABLE';
+ * }
+ * ```
+ */
 export type AltarErrorCode = (typeof ALTAR_ERROR_CODES)[number];
 
+/**
+ * The base of every error altar throws: a stable `code` to branch on, and a message that names the operation and
+ * the offending value.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   d3pmBetas('jsd', 0);
+ * } catch (e) {
+ *   if (e instanceof AltarError) console.error(e.code, e.message); // BAD_TIME d3pmBetas: T must be a positive integer, got 0
+ * }
+ * ```
+ */
 export class AltarError extends Error {
   readonly code: AltarErrorCode;
   constructor(code: AltarErrorCode, message: string, options?: { cause?: unknown }) {
@@ -53,7 +81,18 @@ export class AltarError extends Error {
   }
 }
 
-/** A backend that was asked for by name could not start. The message says why and what to install. */
+/**
+ * A backend that was asked for by name could not start. The message says why and what to install.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await initBackend('webgpu');
+ * } catch (e) {
+ *   if (e instanceof BackendUnavailableError) await initBackend('wasm'); // the caller decides, never a silent fallback
+ * }
+ * ```
+ */
 export class BackendUnavailableError extends AltarError {
   readonly backend: string;
   constructor(backend: string, message: string, options?: { cause?: unknown }) {
@@ -62,7 +101,18 @@ export class BackendUnavailableError extends AltarError {
   }
 }
 
-/** A config or argument failed validation at a boundary. `path` names the offending key. */
+/**
+ * A config or argument failed validation at a boundary. `path` names the offending key.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   resolveTrainConfig({ lr: -1 }, 'run.train');
+ * } catch (e) {
+ *   if (e instanceof ConfigError) console.error(e.path); // 'run.train.lr'
+ * }
+ * ```
+ */
 export class ConfigError extends AltarError {
   readonly path: string;
   constructor(path: string, message: string) {
@@ -71,7 +121,14 @@ export class ConfigError extends AltarError {
   }
 }
 
-/** Tensors were left allocated by code that should have freed them. */
+/**
+ * Tensors were left allocated by code that should have freed them.
+ *
+ * @example
+ * ```ts
+ * await expectNoLeaks(() => { tf.ones([2]); }); // throws TensorLeakError: 1 tensor left behind
+ * ```
+ */
 export class TensorLeakError extends AltarError {
   constructor(message: string) {
     super('TENSOR_LEAK', message);

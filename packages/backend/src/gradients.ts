@@ -41,7 +41,14 @@ const PIECEWISE_CONSTANT_UNARY = ['LogicalNot', 'IsNan', 'IsInf', 'IsFinite'];
 
 let registered = false;
 
-/** Idempotent: registers the gradients altar adds on top of tfjs's own. */
+/**
+ * Idempotent: registers the gradients altar adds on top of tfjs's own.
+ *
+ * @example
+ * ```ts
+ * registerExtraGradients(); // initBackend calls it; call it yourself only when starting tfjs without initBackend
+ * ```
+ */
 export function registerExtraGradients(): void {
   if (registered) return;
   registered = true;

@@ -17,10 +17,45 @@ import { registerFusedKernels } from './fused/ops.js';
 import { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
 import { silentLogger, type Logger } from './logger.js';
 
+/**
+ * Every value `initBackend` accepts: 'auto' and the backend names.
+ *
+ * @example
+ * ```ts
+ * BACKEND_CHOICES.includes('webgpu'); // true
+ * ```
+ */
 export const BACKEND_CHOICES = ['auto', 'cuda', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
+/**
+ * A backend to ask for: 'auto' (the runtime's best available) or one by name.
+ *
+ * @example
+ * ```ts
+ * const choice: BackendChoice = parseBackendChoice(process.argv[2] ?? 'auto');
+ * await initBackend(choice);
+ * ```
+ */
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+/**
+ * A concrete backend: 'cuda' (tfjs-node-gpu), 'webgpu', 'webgl', 'wasm' or 'cpu'.
+ *
+ * @example
+ * ```ts
+ * const name: BackendName = (await initBackend('auto')).name;
+ * ```
+ */
 export type BackendName = Exclude<BackendChoice, 'auto'>;
 
+/**
+ * What {@link initBackend} started: the backend, the device, whether it is a real GPU, its float precision, and why
+ * it was chosen.
+ *
+ * @example
+ * ```ts
+ * const info: BackendInfo = await initBackend('auto');
+ * console.log(`${info.name} on ${info.adapter}${info.softwareFallback ? ' (software)' : ''}: ${info.reason}`);
+ * ```
+ */
 export interface BackendInfo {
   /** altar's name for the backend. */
   name: BackendName;
@@ -40,6 +75,14 @@ export interface BackendInfo {
   reason: string;
 }
 
+/**
+ * Options of {@link initBackend}: where to log the choice, and extra Dawn toggles for WebGPU in Node.
+ *
+ * @example
+ * ```ts
+ * await initBackend('webgpu', { logger: consoleLogger, dawnFlags: ['backend=vulkan'] });
+ * ```
+ */
 export interface InitOptions {
   logger?: Logger;
   /** Extra Dawn toggles for Node WebGPU, e.g. ['backend=vulkan']. */
@@ -49,16 +92,41 @@ export interface InitOptions {
 let current: BackendInfo | null = null;
 const fallbackKernels: Record<string, string[]> = {};
 
-/** Kernels that `backend` runs through the host (cpu) fallback because it has no native version. */
+/**
+ * Kernels that `backend` runs through the host (cpu) fallback because it has no native version.
+ *
+ * @example
+ * ```ts
+ * await initBackend('wasm');
+ * hostFallbackKernels('wasm'); // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', …]
+ * ```
+ */
 export function hostFallbackKernels(backend: BackendName): readonly string[] {
   return fallbackKernels[backend] ?? [];
 }
 
-/** The BackendInfo of the last successful initBackend, or null. */
+/**
+ * The BackendInfo of the last successful initBackend, or null.
+ *
+ * @example
+ * ```ts
+ * currentBackend()?.name; // e.g. 'wasm', or undefined before initBackend
+ * ```
+ */
 export function currentBackend(): BackendInfo | null {
   return current;
 }
 
+/**
+ * Check a string (a CLI flag, a URL parameter) against {@link BACKEND_CHOICES}; throws ConfigError naming the
+ * allowed values.
+ *
+ * @example
+ * ```ts
+ * parseBackendChoice('wasm');  // 'wasm'
+ * parseBackendChoice('metal'); // throws ConfigError: unknown backend 'metal'; expected one of auto, cuda, …
+ * ```
+ */
 export function parseBackendChoice(value: string): BackendChoice {
   if ((BACKEND_CHOICES as readonly string[]).includes(value)) return value as BackendChoice;
   throw new ConfigError('backend', `unknown backend '${value}'; expected one of ${BACKEND_CHOICES.join(', ')}`);
@@ -249,7 +317,14 @@ function attempt(name: BackendName, options: InitOptions): Promise<Attempt> {
   }
 }
 
-/** The order `auto` tries, for this runtime. */
+/**
+ * The order `auto` tries, for this runtime.
+ *
+ * @example
+ * ```ts
+ * autoOrder(); // Node: ['cuda', 'webgpu', 'wasm', 'cpu']; browser: ['webgpu', 'webgl', 'wasm', 'cpu']
+ * ```
+ */
 export function autoOrder(): BackendName[] {
   return isNode ? ['cuda', 'webgpu', 'wasm', 'cpu'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
 }
@@ -257,6 +332,12 @@ export function autoOrder(): BackendName[] {
 /**
  * Start a backend. `auto` walks autoOrder() and logs what it chose and why; a named choice that
  * cannot start throws BackendUnavailableError with the reason and what to install.
+ *
+ * @example
+ * ```ts
+ * const info = await initBackend('auto');     // the best backend this runtime has
+ * await initBackend('wasm');                   // by name: throws BackendUnavailableError if it cannot start
+ * ```
  */
 export async function initBackend(choice: BackendChoice | string = 'auto', options: InitOptions = {}): Promise<BackendInfo> {
   const logger = options.logger ?? silentLogger;
@@ -289,7 +370,15 @@ export async function initBackend(choice: BackendChoice | string = 'auto', optio
   throw new BackendUnavailableError('auto', `no backend could start: ${skipped.join('; ')}`);
 }
 
-/** Which backends named in ALTAR_REQUIRE_BACKENDS (comma list) the environment demands. */
+/**
+ * Which backends named in ALTAR_REQUIRE_BACKENDS (comma list) the environment demands.
+ *
+ * @example
+ * ```ts
+ * // ALTAR_REQUIRE_BACKENDS=cpu,wasm,webgpu in CI:
+ * requiredBackends(); // ['cpu', 'wasm', 'webgpu']
+ * ```
+ */
 export function requiredBackends(): BackendName[] {
   const v = envVar('ALTAR_REQUIRE_BACKENDS');
   if (!v) return [];

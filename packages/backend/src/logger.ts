@@ -1,8 +1,24 @@
-/** Packages never print: they accept a logger. Apps decide where the words go. */
+/**
+ * Packages never print: they accept a logger. Apps decide where the words go.
+ *
+ * @example
+ * ```ts
+ * const logger: Logger = { info: (m) => console.log(m), warn: (m) => console.warn(m) };
+ * await initBackend('auto', { logger }); // logs which backend auto chose and why
+ * ```
+ */
 export interface Logger {
   info(message: string): void;
   warn(message: string): void;
   debug?(message: string): void;
 }
 
+/**
+ * A logger that drops everything: the default of every function that takes one.
+ *
+ * @example
+ * ```ts
+ * await initBackend('auto', { logger: silentLogger });
+ * ```
+ */
 export const silentLogger: Logger = { info: () => {}, warn: () => {} };

@@ -2,6 +2,16 @@
 import { memory } from '@tensorflow/tfjs-core';
 import { TensorLeakError } from './errors.js';
 
+/**
+ * A tensor-count checkpoint made by {@link memoryGuard}.
+ *
+ * @example
+ * ```ts
+ * const guard: MemoryGuard = memoryGuard();
+ * // ... tensor code ...
+ * guard.check('training step'); // throws TensorLeakError if the count changed
+ * ```
+ */
 export interface MemoryGuard {
   /** Tensors allocated since the guard was created (negative: freed more than made). */
   delta(): number;
@@ -9,6 +19,17 @@ export interface MemoryGuard {
   check(label?: string): void;
 }
 
+/**
+ * Remember the current number of live tensors, to check later that a piece of code freed what it made.
+ *
+ * @example
+ * ```ts
+ * const guard = memoryGuard();
+ * const y = tf.tidy(() => tf.square(x));
+ * y.dispose();
+ * guard.delta(); // 0
+ * ```
+ */
 export function memoryGuard(): MemoryGuard {
   const before = memory().numTensors;
   return {
@@ -22,7 +43,19 @@ export function memoryGuard(): MemoryGuard {
   };
 }
 
-/** Run `fn` and throw if it leaves tensors behind. Whatever it returns must not be a live tensor. */
+/**
+ * Run `fn` and throw if it leaves tensors behind. Whatever it returns must not be a live tensor.
+ *
+ * @example
+ * ```ts
+ * const loss = await expectNoLeaks(async () => {
+ *   const l = lossFn(batch);
+ *   const v = (await l.data())[0];
+ *   l.dispose();
+ *   return v; // return host values, not live tensors
+ * });
+ * ```
+ */
 export async function expectNoLeaks<T>(fn: () => T | Promise<T>, label = 'expectNoLeaks'): Promise<T> {
   const guard = memoryGuard();
   const result = await fn();

@@ -28,11 +28,33 @@ function hashString(s: string): number {
   return h >>> 0;
 }
 
+/**
+ * The full state of an {@link Rng}: save it with a checkpoint, pass it to `new Rng(state)` to continue the stream.
+ *
+ * @example
+ * ```ts
+ * const saved: RngState = rng.state();
+ * const again = new Rng(saved); // draws exactly what rng would draw next
+ * ```
+ */
 export interface RngState {
   /** The four 32-bit words of the xoshiro128** state. */
   s: [number, number, number, number];
 }
 
+/**
+ * Seeded random numbers on the host (xoshiro128**): all of altar's randomness goes through it, so a seed gives the
+ * same numbers on every backend. Host draws (`nextDouble`, `nextCategorical`, …) and tensor draws (`normal`,
+ * `uniform`, `randint`, `categorical` by Gumbel-max).
+ *
+ * @example
+ * ```ts
+ * const rng = new Rng(42);
+ * rng.nextInt(0, 10);          // an integer in [0, 10)
+ * const x = rng.normal([2, 3]); // (2, 3) standard normal tensor, same values on cpu, wasm and webgpu
+ * const child = rng.fork('eval'); // an independent stream derived from the label
+ * ```
+ */
 export class Rng {
   private s0: number;
   private s1: number;

@@ -11,30 +11,82 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
 
+/**
+ * A safetensors file failed validation (code `BAD_SAFETENSORS`); the message says which check and which tensor.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   decodeSafetensors(bytes);
+ * } catch (e) {
+ *   if (e instanceof SafetensorsError) console.error(`not a valid checkpoint: ${e.message}`);
+ * }
+ * ```
+ */
 export class SafetensorsError extends AltarError {
   constructor(message: string) {
     super('BAD_SAFETENSORS', `safetensors: ${message}`);
   }
 }
 
+/**
+ * Bytes per element of every safetensors dtype.
+ *
+ * @example
+ * ```ts
+ * const bytes = DTYPE_SIZES['F16'] * 1024; // 2048
+ * ```
+ */
 export const DTYPE_SIZES = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
 } as const;
+/**
+ * A safetensors dtype name (F64 … BOOL).
+ *
+ * @example
+ * ```ts
+ * const dtype: SafeDtype = 'BF16';
+ * ```
+ */
 export type SafeDtype = keyof typeof DTYPE_SIZES;
 
-/** One tensor: dtype, shape and its raw little-endian bytes. */
+/**
+ * One tensor: dtype, shape and its raw little-endian bytes.
+ *
+ * @example
+ * ```ts
+ * const t: SafeTensor = { dtype: 'F32', shape: [2], data: bytesOf(Float32Array.from([1, 2])) };
+ * encodeSafetensors({ t });
+ * ```
+ */
 export interface SafeTensor {
   dtype: SafeDtype;
   shape: number[];
   data: Uint8Array;
 }
 
+/**
+ * A decoded safetensors file: its tensors by name and its string metadata.
+ *
+ * @example
+ * ```ts
+ * const { tensors, metadata }: SafetensorsFile = decodeSafetensors(bytes);
+ * Object.keys(tensors); // the weight names
+ * ```
+ */
 export interface SafetensorsFile {
   tensors: Record<string, SafeTensor>;
   metadata: Record<string, string>;
 }
 
-/** The reference implementation's cap on the header size. */
+/**
+ * The reference implementation's cap on the header size.
+ *
+ * @example
+ * ```ts
+ * if (headerLength > MAX_HEADER_BYTES) throw new Error('header too large');
+ * ```
+ */
 export const MAX_HEADER_BYTES = 100_000_000;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -47,7 +99,14 @@ function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Raw little-endian bytes of a typed array (copy). */
+/**
+ * Raw little-endian bytes of a typed array (copy).
+ *
+ * @example
+ * ```ts
+ * bytesOf(Float32Array.from([1])); // Uint8Array [0, 0, 128, 63]
+ * ```
+ */
 export function bytesOf(a: Float32Array | Int32Array | Uint8Array | Uint16Array | Float64Array): Uint8Array {
   const out = new Uint8Array(a.byteLength);
   out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
@@ -59,7 +118,14 @@ function swapInPlace(b: Uint8Array, size: number): void {
   for (let i = 0; i < b.length; i += size) b.subarray(i, i + size).reverse();
 }
 
-/** Encode tensors (raw bytes) + optional string metadata into a safetensors file. */
+/**
+ * Encode tensors (raw bytes) + optional string metadata into a safetensors file.
+ *
+ * @example
+ * ```ts
+ * const file = encodeSafetensors({ w: { dtype: 'F32', shape: [1], data: bytesOf(Float32Array.from([0.5])) } }, { format: 'pt' });
+ * ```
+ */
 export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?: Record<string, string>): Uint8Array {
   const names = Object.keys(tensors).sort((a, b) => {
     const da = DTYPE_SIZES[(tensors[a] as SafeTensor).dtype];
@@ -102,7 +168,15 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?
   return out;
 }
 
-/** Parse and validate a safetensors file. Tensor `data` are copies (aligned, independent of `bytes`). */
+/**
+ * Parse and validate a safetensors file. Tensor `data` are copies (aligned, independent of `bytes`).
+ *
+ * @example
+ * ```ts
+ * const { tensors, metadata } = decodeSafetensors(readFileSync('model.safetensors'));
+ * tensors['w']!.shape;
+ * ```
+ */
 export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (!(bytes instanceof Uint8Array)) throw new SafetensorsError('expected a Uint8Array');
   if (bytes.byteLength < 8) throw new SafetensorsError(`file of ${bytes.byteLength} bytes is shorter than the 8-byte header length`);
@@ -180,7 +254,15 @@ function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-/** float → IEEE half, round to nearest even. */
+/**
+ * float → IEEE half, round to nearest even.
+ *
+ * @example
+ * ```ts
+ * floatToHalf(1);  // 0x3c00
+ * floatToHalf(-2); // 0xc000
+ * ```
+ */
 export function floatToHalf(x: number): number {
   const f32 = new Float32Array([x]);
   const u = new Uint32Array(f32.buffer)[0] as number;
@@ -213,7 +295,14 @@ export function floatToHalf(x: number): number {
   return sign | (e << 10) | hm;
 }
 
-/** Decode one entry into a host array tfjs accepts: float32 for float dtypes, int32 for ints, bool for BOOL. */
+/**
+ * Decode one entry into a host array tfjs accepts: float32 for float dtypes, int32 for ints, bool for BOOL.
+ *
+ * @example
+ * ```ts
+ * const { values, dtype } = toHostArray({ dtype: 'F16', shape: [1], data: Uint8Array.from([0x00, 0x3c]) }); // Float32Array [1], 'float32'
+ * ```
+ */
 export function toHostArray(t: SafeTensor): { values: Float32Array | Int32Array | Uint8Array; dtype: 'float32' | 'int32' | 'bool' } {
   const b = new Uint8Array(t.data); // aligned copy
   if (!LITTLE_ENDIAN && DTYPE_SIZES[t.dtype] > 1) swapInPlace(b, DTYPE_SIZES[t.dtype]);
@@ -257,7 +346,14 @@ export function toHostArray(t: SafeTensor): { values: Float32Array | Int32Array 
   }
 }
 
-/** Read tensors back to the host and encode. float32 tensors are stored as F32 (or F16 when asked). */
+/**
+ * Read tensors back to the host and encode. float32 tensors are stored as F32 (or F16 when asked).
+ *
+ * @example
+ * ```ts
+ * const bytes = await tensorsToSafetensors({ w: tf.ones([2, 2]) }, { note: 'demo' }, { float: 'F16' });
+ * ```
+ */
 export async function tensorsToSafetensors(
   map: Record<string, tf.Tensor>,
   metadata?: Record<string, string>,
@@ -278,7 +374,16 @@ export async function tensorsToSafetensors(
   return encodeSafetensors(entries, metadata);
 }
 
-/** Decode a file into tfjs tensors (caller owns and disposes them). */
+/**
+ * Decode a file into tfjs tensors (caller owns and disposes them).
+ *
+ * @example
+ * ```ts
+ * const { tensors } = safetensorsToTensors(bytes);
+ * // ... use them ...
+ * tf.dispose(Object.values(tensors)); // the caller owns them
+ * ```
+ */
 export function safetensorsToTensors(bytes: Uint8Array): { tensors: Record<string, tf.Tensor>; metadata: Record<string, string> } {
   const file = decodeSafetensors(bytes);
   const tensors: Record<string, tf.Tensor> = {};

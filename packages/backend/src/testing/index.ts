@@ -11,7 +11,14 @@ export { expectNoLeaks, memoryGuard } from '../memory.js';
 
 const cache = new Map<BackendName, Promise<BackendInfo | Error>>();
 
-/** Options of {@link useBackend}. */
+/**
+ * Options of {@link useBackend}.
+ *
+ * @example
+ * ```ts
+ * const info = await useBackend('webgpu', { optional: true } satisfies UseBackendOptions);
+ * ```
+ */
 export interface UseBackendOptions {
   /**
    * When the backend cannot start here, resolve to null instead of throwing, so the suite can skip
@@ -63,6 +70,12 @@ function failed(name: BackendName, error: Error, opts: UseBackendOptions): null 
 /**
  * Backends a test file should cover: ALTAR_BACKENDS (comma list) if set, else cpu and wasm.
  * WebGPU (SwiftShader here) is slow, so suites opt into it through ALTAR_BACKENDS or by listing it.
+ *
+ * @example
+ * ```ts
+ * describe.each(testBackends())('layer norm on %s', (name) => { … });                 // cpu, wasm (or ALTAR_BACKENDS)
+ * describe.each(testBackends(['cpu', 'wasm', 'webgpu']))('kernels on %s', (name) => { … });
+ * ```
  */
 export function testBackends(defaults: BackendName[] = ['cpu', 'wasm']): BackendName[] {
   const v = envVar('ALTAR_BACKENDS');
