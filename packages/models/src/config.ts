@@ -6,9 +6,34 @@ import { ConfigError } from '@altar/backend';
 import type { AttentionKind } from './layers/attention.js';
 import type { MlpKind, NormKind } from './layers/basic.js';
 
+/**
+ * What a continuous denoiser (MLP, U-Net) predicts: the noise ε, the clean data x0, or v = α ε − σ x0.
+ *
+ * @example
+ * ```ts
+ * createModel({ type: 'unet', imageSize: 16, channels: 1, prediction: 'v' as PredictionKind });
+ * ```
+ */
 export type PredictionKind = 'eps' | 'x0' | 'v';
+/**
+ * The attention a causal model can use: 'full' (KV cache), 'sliding' (rolling window cache), 'linear' (recurrent state).
+ *
+ * @example
+ * ```ts
+ * const attention: CausalAttention = 'sliding';
+ * createModel({ type: 'ar-transformer', vocabSize: 256, attention, window: 32 });
+ * ```
+ */
 export type CausalAttention = Exclude<AttentionKind, 'bidirectional'>;
 
+/**
+ * The causal (AR) transformer's config; every field has a default with its reason (see `validateModelConfig`).
+ *
+ * @example
+ * ```ts
+ * const config: ArTransformerConfig = validateModelConfig({ type: 'ar-transformer', vocabSize: 256, nLayers: 4 }) as ArTransformerConfig;
+ * ```
+ */
 export interface ArTransformerConfig {
   type: 'ar-transformer';
   /** Token vocabulary V (a byte LM uses 256). No BOS id is reserved: callers prepend one of their tokens. */
@@ -38,6 +63,14 @@ export interface ArTransformerConfig {
   seed: number;
 }
 
+/**
+ * The bidirectional, time-conditioned transformer denoiser's config (masked and D3PM diffusion).
+ *
+ * @example
+ * ```ts
+ * const model = createModel({ type: 'diffusion-transformer', vocabSize: 32, dModel: 128, nLayers: 4, nHeads: 4 });
+ * ```
+ */
 export interface DiffusionTransformerConfig {
   type: 'diffusion-transformer';
   /** V data tokens; the input vocabulary is V+1 with [MASK] = V. Logits cover the V data tokens only. */
@@ -60,6 +93,14 @@ export interface DiffusionTransformerConfig {
   seed: number;
 }
 
+/**
+ * The state-space language model's config: a selective (Mamba-style) or S4D mixer per layer.
+ *
+ * @example
+ * ```ts
+ * const ssm = createModel({ type: 'ssm-lm', vocabSize: 256, dModel: 128, nLayers: 4, mixer: 'selective', dState: 16 });
+ * ```
+ */
 export interface SsmLmConfig {
   type: 'ssm-lm';
   vocabSize: number;
@@ -84,6 +125,14 @@ export interface SsmLmConfig {
   seed: number;
 }
 
+/**
+ * The MLP denoiser's config: a time-conditioned MLP over d-dimensional vectors (2-D mixtures).
+ *
+ * @example
+ * ```ts
+ * const mlp = createModel({ type: 'mlp-denoiser', dim: 2, hidden: 256, nLayers: 4, prediction: 'eps', fourierFeatures: 16 });
+ * ```
+ */
 export interface MlpDenoiserConfig {
   type: 'mlp-denoiser';
   /** Data dimension d (2 for the 2-D mixtures). */
@@ -105,6 +154,14 @@ export interface MlpDenoiserConfig {
   seed: number;
 }
 
+/**
+ * The U-Net denoiser's config: square NHWC images, channel widths per level, the prediction kind.
+ *
+ * @example
+ * ```ts
+ * const unet = createModel({ type: 'unet', imageSize: 32, channels: 3, baseChannels: 32, channelMults: [1, 2, 2], prediction: 'eps' });
+ * ```
+ */
 export interface UNetConfig {
   type: 'unet';
   /** Square images of this side (divisible by 2^(levels−1)); 16 or 32 in altar. */
@@ -119,11 +176,46 @@ export interface UNetConfig {
   seed: number;
 }
 
+/**
+ * A complete model config of any family, told apart by `type`.
+ *
+ * @example
+ * ```ts
+ * function describe(c: ModelConfig): string {
+ *   return c.type === 'unet' ? `${c.imageSize}² U-Net` : `${c.type} (${c.nLayers} layers)`;
+ * }
+ * ```
+ */
 export type ModelConfig = ArTransformerConfig | DiffusionTransformerConfig | SsmLmConfig | MlpDenoiserConfig | UNetConfig;
+/**
+ * The `type` of a model config: 'ar-transformer', 'diffusion-transformer', 'ssm-lm', 'mlp-denoiser' or 'unet'.
+ *
+ * @example
+ * ```ts
+ * const type: ModelType = 'ssm-lm';
+ * ```
+ */
 export type ModelType = ModelConfig['type'];
+/**
+ * Every {@link ModelType}, for validating a config value.
+ *
+ * @example
+ * ```ts
+ * MODEL_TYPES.includes('unet'); // true
+ * ```
+ */
 export const MODEL_TYPES: readonly ModelType[] = ['ar-transformer', 'diffusion-transformer', 'ssm-lm', 'mlp-denoiser', 'unet'];
 
 type Input<C extends { type: string }> = { type: C['type'] } & Partial<Omit<C, 'type'>>;
+/**
+ * A config as a user writes it: the `type` and any subset of the other keys (the rest take their defaults).
+ *
+ * @example
+ * ```ts
+ * const input: ModelConfigInput = { type: 'ar-transformer', vocabSize: 256 };
+ * const model = createModel(input);
+ * ```
+ */
 export type ModelConfigInput =
   | Input<ArTransformerConfig>
   | Input<DiffusionTransformerConfig>
@@ -167,7 +259,15 @@ function checkPosInt(key: string, v: unknown, min = 1): void {
   }
 }
 
-/** Validate and complete a config. Throws ConfigError(path) naming the offending key. */
+/**
+ * Validate and complete a config. Throws ConfigError(path) naming the offending key.
+ *
+ * @example
+ * ```ts
+ * validateModelConfig({ type: 'ssm-lm', vocabSize: 256 });           // complete config, defaults filled in
+ * validateModelConfig({ type: 'ssm-lm', vocabSize: 256, dState: 0 }); // throws ConfigError at model.dState
+ * ```
+ */
 export function validateModelConfig(input: unknown, path = 'model'): ModelConfig {
   if (!isObj(input)) throw new ConfigError(path, `expected an object, got ${JSON.stringify(input)}`);
   const type = input['type'];

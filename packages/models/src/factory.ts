@@ -10,6 +10,15 @@ import { MlpDenoiser } from './models/mlp-denoiser.js';
 import { SsmLm } from './models/ssm-lm.js';
 import { UNet } from './models/unet.js';
 
+/**
+ * Any model of the zoo; narrow it by `model.config.type`.
+ *
+ * @example
+ * ```ts
+ * const model: AnyModel = loadModel(ckpt);
+ * if (model instanceof ArTransformer) model.initState(1);
+ * ```
+ */
 export type AnyModel = ArTransformer | DiffusionTransformer | SsmLm | MlpDenoiser | UNet;
 
 type ModelFor<T> = T extends { type: 'ar-transformer' } ? ArTransformer
@@ -19,7 +28,15 @@ type ModelFor<T> = T extends { type: 'ar-transformer' } ? ArTransformer
   : T extends { type: 'unet' } ? UNet
   : AnyModel;
 
-/** Build a model from a (partial) config; missing keys take the documented defaults. */
+/**
+ * Build a model from a (partial) config; missing keys take the documented defaults.
+ *
+ * @example
+ * ```ts
+ * const lm = createModel({ type: 'ar-transformer', vocabSize: 256, dModel: 64, nLayers: 2, nHeads: 4 }); // typed ArTransformer
+ * const logits = lm.forward(tf.tensor2d([[1, 2, 3]], [1, 3], 'int32'));                              // (1, 3, 256)
+ * ```
+ */
 export function createModel<T extends { type: ModelConfig['type'] }>(config: T): ModelFor<T>;
 export function createModel(config: unknown): AnyModel;
 export function createModel(config: unknown): AnyModel {

@@ -9,7 +9,14 @@ import { loadModel, saveModel } from './io/checkpoint.js';
 import type { AnyModel } from './factory.js';
 import type { Model } from './models/base.js';
 
-/** Write atomically (temp file + rename). Returns the two paths. */
+/**
+ * Write atomically (temp file + rename). Returns the two paths.
+ *
+ * @example
+ * ```ts
+ * await saveModelFiles(model, 'checkpoints', 'lm'); // checkpoints/lm.json + checkpoints/lm.safetensors
+ * ```
+ */
 export async function saveModelFiles(model: Model, dir: string, name: string): Promise<{ config: string; weights: string }> {
   const ckpt = await saveModel(model);
   await mkdir(dir, { recursive: true });
@@ -22,6 +29,14 @@ export async function saveModelFiles(model: Model, dir: string, name: string): P
   return { config: cfg, weights: w };
 }
 
+/**
+ * Load `<dir>/<name>.json` and `<dir>/<name>.safetensors` (written by {@link saveModelFiles}) into a model.
+ *
+ * @example
+ * ```ts
+ * const model = await loadModelFiles('checkpoints', 'lm');
+ * ```
+ */
 export async function loadModelFiles(dir: string, name: string): Promise<AnyModel> {
   const [config, weights] = await Promise.all([readFile(join(dir, `${name}.json`), 'utf8'), readFile(join(dir, `${name}.safetensors`))]);
   return loadModel({ config, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength) });

@@ -10,6 +10,15 @@ import { createModel, type AnyModel } from '../factory.js';
 import type { Model } from '../models/base.js';
 import { safetensorsToTensors, tensorsToSafetensors } from './safetensors.js';
 
+/**
+ * A model in memory: its config as JSON text and its weights as a safetensors file.
+ *
+ * @example
+ * ```ts
+ * const ckpt: ModelCheckpoint = await saveModel(model);
+ * localStorage.setItem('config', ckpt.config); // the weights are a plain Uint8Array (safetensors)
+ * ```
+ */
 export interface ModelCheckpoint {
   /** The model config as JSON text. */
   config: string;
@@ -17,6 +26,15 @@ export interface ModelCheckpoint {
   weights: Uint8Array;
 }
 
+/**
+ * A model's config (JSON text) and weights (a safetensors file with the config in its metadata), in memory and
+ * browser-safe; `metadata` adds string entries to the file.
+ *
+ * @example
+ * ```ts
+ * const { config, weights } = await saveModel(model, { metadata: { step: '1000' } });
+ * ```
+ */
 export async function saveModel(model: Model, opts: { metadata?: Record<string, string> } = {}): Promise<ModelCheckpoint> {
   const config = JSON.stringify(model.config);
   const weights = await tensorsToSafetensors(model.getWeights(), {
@@ -31,6 +49,12 @@ export async function saveModel(model: Model, opts: { metadata?: Record<string, 
 /**
  * Rebuild a model from a checkpoint. `config` may be JSON text or an object; when absent, the config
  * recorded in the safetensors metadata is used. Names and shapes must match the config's model exactly.
+ *
+ * @example
+ * ```ts
+ * const again = loadModel(await saveModel(model)); // same weights, bit-exact
+ * const fromFile = loadModel({ weights: bytes });   // config read from the file's metadata
+ * ```
  */
 export function loadModel(ckpt: { config?: string | object; weights: Uint8Array }): AnyModel {
   const { tensors, metadata } = safetensorsToTensors(ckpt.weights);
