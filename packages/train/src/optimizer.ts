@@ -8,6 +8,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, adamwUpdate } from '@altar/backend';
 
+/**
+ * AdamW's hyper-parameters (Loshchilov & Hutter 2019): the moment decays, ε, decoupled weight decay, and which
+ * parameters decay.
+ *
+ * @example
+ * ```ts
+ * const config: Partial<AdamWConfig> = { beta2: 0.95, weightDecay: 0.1, decays: (name) => !name.endsWith('.bias') };
+ * const opt = new AdamW(params, config);
+ * ```
+ */
 export interface AdamWConfig {
   /** β1: the gradient's moving-average rate (0.9, Kingma & Ba). */
   beta1: number;
@@ -21,17 +31,53 @@ export interface AdamWConfig {
   decays?: (name: string, shape: number[]) => boolean;
 }
 
+/**
+ * AdamW's defaults: β1 0.9, β2 0.99 (small models, short runs), ε 1e-8, no weight decay.
+ *
+ * @example
+ * ```ts
+ * new AdamW(params, { ...defaultAdamWConfig, weightDecay: 0.01 });
+ * ```
+ */
 export const defaultAdamWConfig: AdamWConfig = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 };
 
-/** A non-trainable Variable holding `init`'s values; `init` is disposed. */
+/**
+ * A non-trainable Variable holding `init`'s values; `init` is disposed.
+ *
+ * @example
+ * ```ts
+ * const m = ownedVariable(tf.zerosLike(w)); // optimizer state: never trained itself, disposed with its owner
+ * ```
+ */
 export function ownedVariable(init: tf.Tensor): tf.Variable {
   const v = tf.variable(init, false);
   init.dispose();
   return v;
 }
 
+/**
+ * Trainable parameters by name: the names checkpoints and optimizer state use.
+ *
+ * @example
+ * ```ts
+ * const params: ParamMap = { 'layer0.w': tf.variable(tf.randomNormal([4, 4])), 'layer0.b': tf.variable(tf.zeros([4])) };
+ * ```
+ */
 export type ParamMap = Record<string, tf.Variable>;
 
+/**
+ * AdamW over a {@link ParamMap}: bias-corrected moments, weight decay decoupled from the gradient step, state
+ * exportable for checkpoints (`stateTensors` / `setState`).
+ *
+ * @example
+ * ```ts
+ * const w = tf.variable(tf.zeros([1]));
+ * const opt = new AdamW({ w }, { weightDecay: 0 });
+ * const { grads } = tf.variableGrads(() => tf.square(tf.sub(w, 3)).sum() as tf.Scalar, [w]);
+ * opt.apply({ w: grads[w.name]! }, 0.1); // w ≈ 0.1: Adam's first step has size lr
+ * tf.dispose(Object.values(grads));
+ * ```
+ */
 export class AdamW {
   readonly config: AdamWConfig;
   /** Number of updates applied so far (t in the bias corrections). */
