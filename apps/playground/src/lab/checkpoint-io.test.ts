@@ -45,4 +45,12 @@ describe('playground checkpoints through the run-config schema', () => {
     lab.trainReset('ar', false);
     other.trainReset('ar', false);
   });
+
+  it("gaussian: the export names the playground's recipe (loss 'mse', timePower 2, standardised data), so the CLI rebuilds it", async () => {
+    const lab = new Lab(() => undefined);
+    await lab.trainSteps({ family: 'gaussian', size: 'tiny', source: 'moons', lr: 0.01, batch: 16, seed: 3 }, 1);
+    const run = parseRunConfig(JSON.parse((await lab.exportCheckpoint('gaussian')).config));
+    expect(run).toMatchObject({ family: 'gaussian', data: { source: 'gmm', gmm: { preset: 'moons', standardise: true } }, diffusion: { process: 'vp-cosine', loss: 'mse', timePower: 2 }, train: { lr: 0.01, seed: 3, steps: 1 } });
+    lab.trainReset('gaussian', false);
+  });
 });

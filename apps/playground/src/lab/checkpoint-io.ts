@@ -21,12 +21,6 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** The run config of a continuous playground model (points or shapes) as `altar train` would write it. */
-export function continuousRunConfig(model: Record<string, unknown>, source: SlotSource, process: GaussianScheduleKind, train: { lr: number; seed: number; steps: number }): RunConfig {
-  const data = source === 'shapes' ? { source: 'images', images: { size: IMAGE_SIZE, channels: 1 } } : { source: 'gmm', gmm: { preset: source, dim: 2 } };
-  return parseRunConfig({ name: 'playground-gaussian', family: 'gaussian', data, model, diffusion: { process }, train: { ...(train.lr > 0 ? { lr: train.lr } : {}), seed: train.seed, steps: train.steps } });
-}
-
 export type ImportedCheckpoint =
   | { kind: 'tokens'; run: TokenRunConfig | null; modelConfig: object | undefined; meta: Record<string, string> }
   | { kind: 'continuous'; run: GaussianRunConfig; source: PointSourceName | 'shapes'; process: GaussianScheduleKind; modelConfig: object | undefined; meta: Record<string, string> };

@@ -1,20 +1,20 @@
 /**
- * Continuous (Gaussian) diffusion in the playground, z_t = α_t x + σ_t ε (@altar/noise GaussianProcess):
- *   gaussian        2-D mixture points (@altar/data gmmPreset), MlpDenoiser, data divided by the mixture's scale
- *   gaussian-image  procedural 16×16 grey images (@altar/data ShapeImageSource, pixels in [−1, 1]), U-Net
- * Both train on the MSE of the model's own parametrisation (v for models made here: Salimans & Ho 2022),
- * sample with DDIM (Song et al. 2021, η = 0) and report, every few steps, the continuous-time VDM NELBO
- * (Kingma et al. 2021, eq. 17, times drawn uniformly in log-SNR) on fresh data in bits per dimension: a
- * Gaussian decoder for points (an upper bound on the mixture's differential entropy, in expectation), the
- * discretised 8-bit decoder (Ho et al. 2020 §3.3) for images (bits/dim of the 8-bit pixels).
+ * Continuous (Gaussian) diffusion in the playground, z_t = α_t x + σ_t ε, built by @altar/recipes'
+ * Gaussian recipe (the one `altar train` runs) with the playground's settings as a run config:
+ *   gaussian        2-D mixture points, MlpDenoiser, data divided by the mixture's scale (data.gmm.standardise)
+ *   gaussian-image  procedural 16×16 grey images (pixels in [−1, 1]), U-Net
+ * Both train on the MSE of the model's own parametrisation (loss 'mse'; v for models made here: Salimans &
+ * Ho 2022), sample with DDIM (Song et al. 2021, η = 0) and report, every few steps, the continuous-time VDM
+ * NELBO (Kingma et al. 2021, eq. 17, times drawn uniformly in log-SNR) on fresh data in bits per dimension.
+ * This module adds what the page shows: z_t and the model's x̂0 at every call of the sampler.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, type Rng } from '@altar/backend';
 import { ShapeImageSource, type GaussianMixtureSource } from '@altar/data';
-import { estimateStats, vdmNelbo } from '@altar/elbo';
-import { validateModelConfig, type AnyModel, type ModelConfig } from '@altar/models';
+import { MlpDenoiser, UNet, validateModelConfig, type AnyModel, type ModelConfig } from '@altar/models';
 import { GaussianProcess, type GaussianScheduleKind, type PredictionKind } from '@altar/noise';
-import { sampleGaussian, type GaussianSamplerName } from '@altar/samplers';
+import { buildGaussianRuntime as buildRecipe, parseRunConfig, SAMPLER_NAMES, type FamilyRuntime as RecipeRuntime, type RunConfig } from '@altar/recipes';
+import type { GaussianSamplerName } from '@altar/samplers';
 import type { Size } from '../state.js';
 import type { FamilyRuntime, SampleRun } from './runtime.js';
 
@@ -47,24 +47,15 @@ export function imageSource(): ShapeImageSource {
 }
 
 export type ContinuousData =
-  | { kind: 'points'; gmm: GaussianMixtureSource; /** The model sees x / scale. */ scale: number }
+  | { kind: 'points'; gmm: GaussianMixtureSource; /** The model sees x / scale. */ scale: number; /** The preset's name, for the run config. */ preset?: 'rings' | 'grid' | 'moons' }
   | { kind: 'images'; images: ShapeImageSource };
 
 export interface ContinuousOptions {
   process: GaussianScheduleKind;
   sampler: GaussianSamplerName;
-  /** Training loss: v/ε/x0-MSE at t ~ U(tMin, 1) by default; the 2-D recipe can pass its own. */
-  loss?: FamilyRuntime['loss'];
+  /** Training times t = tMin + (1 − tMin)·u^p for the prediction MSE (default 1: uniform). */
+  timePower?: number;
 }
-
-interface Denoiser {
-  prediction: PredictionKind;
-  predict(zt: tf.Tensor, t: tf.Tensor): tf.Tensor;
-  paramCount(): number;
-  bytesPerWeight: number;
-}
-
-const T_MIN = 1e-3;
 
 /**
  * The model's clean-data estimate x̂0 from one call, on the host (α, σ at the call's time):
@@ -79,93 +70,66 @@ export function hostX0(kind: PredictionKind, z: Float32Array, pred: Float32Array
   });
 }
 
-/** Shape of one example: [d] for points, [H, W, C] for images. */
-export function exampleShape(data: ContinuousData): number[] {
-  return data.kind === 'points' ? [data.gmm.dim] : [data.images.size, data.images.size, data.images.channels];
-}
-
-/** Mean over elements of ‖pred − target‖² where the target is the model's own parametrisation, t ~ U(tMin, 1): a scalar. */
-export function predictionMse(proc: GaussianProcess, den: Denoiser, x0: tf.Tensor, rng: Rng, times?: Float32Array): tf.Scalar {
-  return tf.tidy(() => {
-    const B = x0.shape[0]!;
-    const tArr = times ?? Float32Array.from(rng.uniformArray(B), (u) => T_MIN + (1 - T_MIN) * u);
-    const eps = rng.normal(x0.shape);
-    const zt = proc.qSample(x0, tArr, eps);
-    const pred = den.predict(zt, tf.tensor1d(tArr));
-    const target = den.prediction === 'eps' ? eps : den.prediction === 'x0' ? x0 : proc.vFromEpsX0(eps, x0, tArr);
-    return tf.mean(tf.square(tf.sub(pred, target))) as tf.Scalar;
-  });
+/** The run config of a playground Gaussian model: what its runtime is built from and what an export writes. */
+export function continuousRunConfig(model: Record<string, unknown>, data: ContinuousData, opts: { process: GaussianScheduleKind; timePower?: number }, train: { lr?: number; seed?: number; steps?: number } = {}): RunConfig {
+  const d =
+    data.kind === 'images'
+      ? { source: 'images', images: { size: data.images.size, channels: data.images.channels } }
+      : { source: 'gmm', gmm: { preset: data.preset ?? 'rings', dim: 2, standardise: data.scale !== 1 } };
+  const t = { ...(train.lr !== undefined && train.lr > 0 ? { lr: train.lr } : {}), ...(train.seed !== undefined ? { seed: train.seed } : {}), ...(train.steps !== undefined ? { steps: train.steps } : {}) };
+  const power = opts.timePower !== undefined && opts.timePower !== 1 ? { timePower: opts.timePower } : {};
+  return parseRunConfig({ name: `playground-gaussian`, family: 'gaussian', data: d, model, diffusion: { process: opts.process, loss: 'mse', ...power }, train: t });
 }
 
 export function buildContinuousRuntime(family: 'gaussian' | 'gaussian-image', model: AnyModel, data: ContinuousData, opts: ContinuousOptions): FamilyRuntime {
   const want = data.kind === 'points' ? 'mlp-denoiser' : 'unet';
-  if (model.config.type !== want) throw new AltarError('BAD_MODEL', `${family}: expected a '${want}' model, got '${model.config.type}'`);
-  const den = model as unknown as Denoiser;
-  const shape = exampleShape(data);
-  if (model.config.type === 'unet' && (model.config.imageSize !== shape[0] || model.config.channels !== shape[2])) {
-    throw new AltarError('BAD_MODEL', `${family}: the U-Net expects ${model.config.imageSize}×${model.config.imageSize}×${model.config.channels} images, the source draws ${shape.join('×')}`);
-  }
-  if (model.config.type === 'mlp-denoiser' && model.config.dim !== shape[0]) throw new AltarError('BAD_MODEL', `${family}: the MLP expects dimension ${model.config.dim}, the source has ${shape[0]}`);
+  if (model.config.type !== want || !(model instanceof MlpDenoiser || model instanceof UNet)) throw new AltarError('BAD_MODEL', `${family}: expected a '${want}' model, got '${model.config.type}'`);
+  const den = model;
+  const config = continuousRunConfig({ ...model.config }, data, opts);
+  if (config.family !== 'gaussian') throw new AltarError('BAD_CONFIG', `${family}: not a gaussian run config`);
+  const rt: RecipeRuntime =
+    data.kind === 'points' ? buildRecipe(config, { model, gmm: data.gmm, scale: data.scale }) : buildRecipe(config, { model, images: data.images });
   const proc = new GaussianProcess(opts.process);
-  const dim = shape.reduce((a, b) => a * b, 1);
-  const scale = data.kind === 'points' ? data.scale : 1;
-  // In model units: points divided by the mixture's scale; images as they are ([−1, 1]).
-  const toModel = (x: tf.Tensor): tf.Tensor => (scale === 1 ? tf.clone(x) : tf.div(x, scale));
-  const draw = (rng: Rng, n: number): tf.Tensor => (data.kind === 'points' ? data.gmm.sampleTensor(n, rng) : data.images.sampleTensor(n, rng));
+  const shape = data.kind === 'points' ? [data.gmm.dim] : [data.images.size, data.images.size, data.images.channels];
+  const dim = rt.seqLen;
+  const scale = rt.dataScale ?? 1;
   // x̂0 clipped: images to their range; points to ±4 in standardised units (the mixtures live within ±2),
   // since near t = 1 x̂0 = (z − σ ε̂)/α amplifies an untrained model's error without bound.
   const clipX0: [number, number] = data.kind === 'images' ? [-1, 1] : [-4, 4];
-  const decoder = data.kind === 'images' ? 'discretized8bit' : 'gaussian';
   return {
     family,
     model,
     masked: null,
+    runConfig: config,
     continuous: { process: opts.process, dataScale: scale },
     unitsPerExample: data.kind === 'points' ? 1 : dim,
-    nextBatch: (rng, n) => draw(rng, n) as tf.Tensor2D,
-    loss: opts.loss ?? ((x, rng) => tf.tidy(() => predictionMse(proc, den, toModel(x), rng))),
-    async boundBits(rng, n) {
-      const x = draw(rng, n);
-      const nats = tf.tidy(() => {
-        const xm = toModel(x);
-        // λ-uniform times: the same expectation as t-uniform without its heavy tails (see @altar/elbo).
-        return vdmNelbo(proc, den, xm, rng, { sampling: 'log-snr', decoder, tMin: T_MIN }); // (n,) nats
-      });
-      x.dispose();
-      const st = estimateStats((await nats.data()) as Float32Array);
-      nats.dispose();
-      // Dividing x by `scale` lowers the density's entropy by log2(scale) per dimension; add it back.
-      return { bits: st.mean / dim / Math.LN2 + Math.log2(scale), stdErr: st.stdErr / dim / Math.LN2 };
+    nextBatch: (rng, n) => rt.nextBatch(rng, n),
+    loss: rt.loss,
+    async boundBits(rng: Rng, n: number) {
+      // λ-uniform times: the same expectation as t-uniform without its heavy tails (see @altar/elbo); bits of x.
+      const e = await rt.evaluate(rng, { batches: 1, batchSize: n, timeSampling: 'log-snr' });
+      return { bits: e.bitsPerToken, stdErr: e.stdErr };
     },
     async sample(rng, batch, steps, samplerName): Promise<SampleRun> {
-      const which = (samplerName ?? opts.sampler) as GaussianSamplerName;
+      const which = SAMPLER_NAMES.find((s) => s === (samplerName ?? opts.sampler)) ?? opts.sampler;
       // z_t of every call (and for images the call's time and output, for the model's x̂0 there) is kept on
       // the device and read back after the run: a synchronous read of a device tensor can stall WebGPU in a worker.
       const images = data.kind === 'images';
       const calls: Array<{ z: tf.Tensor; t?: tf.Tensor; pred?: tf.Tensor }> = [];
-      const recorder: Denoiser = {
-        prediction: den.prediction,
-        paramCount: () => den.paramCount(),
-        bytesPerWeight: den.bytesPerWeight,
-        predict: (zt, t) => {
-          const pred = den.predict(zt, t);
-          calls.push(images ? { z: tf.keep(tf.clone(zt)), t: tf.keep(tf.clone(t)), pred: tf.keep(tf.clone(pred)) } : { z: tf.keep(tf.clone(zt)) });
-          return pred;
-        },
+      const onModelCall = (zt: tf.Tensor, t: tf.Tensor, pred: tf.Tensor) => {
+        calls.push(images ? { z: tf.keep(tf.clone(zt)), t: tf.keep(tf.clone(t)), pred: tf.keep(tf.clone(pred)) } : { z: tf.keep(tf.clone(zt)) });
       };
       try {
-        const r = await sampleGaussian(recorder, proc, { sampler: which, shape: [batch, ...shape], steps, rng, clipX0 });
-        const samples = (await r.samples.data()) as Float32Array;
-        r.samples.dispose();
-        const last = Float32Array.from(samples, (v) => v * scale);
+        const r = await rt.sample(rng, { sampler: which, n: batch, steps, clipX0, onModelCall });
+        const last = Float32Array.from(r.tokens); // data units
         const frames: Float32Array[] = [];
         const x0Frames: Float32Array[] = [];
         for (const c of calls) {
-          const z = (await c.z.data()) as Float32Array;
+          const z = Float32Array.from(await c.z.data());
           frames.push(Float32Array.from(z, (v) => v * scale));
           if (c.t && c.pred) {
-            const t = ((await c.t.data()) as Float32Array)[0]!; // one time per call
-            x0Frames.push(hostX0(den.prediction, z, (await c.pred.data()) as Float32Array, proc.alpha(t), proc.sigma(t), clipX0, scale));
+            const t = (await c.t.data())[0]!; // one time per call
+            x0Frames.push(hostX0(den.prediction, z, Float32Array.from(await c.pred.data()), proc.alpha(t), proc.sigma(t), clipX0, scale));
           }
         }
         frames.push(last);
@@ -176,6 +140,6 @@ export function buildContinuousRuntime(family: 'gaussian' | 'gaussian-image', mo
         for (const c of calls) tf.dispose([c.z, ...(c.t ? [c.t] : []), ...(c.pred ? [c.pred] : [])]);
       }
     },
-    dispose: () => model.dispose(),
+    dispose: () => rt.dispose(),
   };
 }

@@ -6,14 +6,14 @@
  *   masked-diffusion  DiffusionTransformer + masked process (linear α_t = 1 − t), MDLM NELBO, cached ancestral sampler
  *   d3pm              DiffusionTransformer + uniform D3PM (T = 32, cosine), D3PM NELBO, ancestral sampler
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '@altar/backend';
 import type { GaussianMixtureSource, HmmSource } from '@altar/data';
 import { createModel, validateModelConfig, type AnyModel, type ModelConfig } from '@altar/models';
-import { GaussianProcess, type GaussianScheduleKind } from '@altar/noise';
-import type { LossFn, TrainConfig } from '@altar/train';
+import type { GaussianScheduleKind } from '@altar/noise';
+import { mixtureScale } from '@altar/recipes';
+import type { TrainConfig } from '@altar/train';
 import type { Family, Size } from '../state.js';
-import { buildContinuousRuntime, imageModelConfig, imageSource, predictionMse } from './continuous.js';
+import { buildContinuousRuntime, imageModelConfig, imageSource } from './continuous.js';
 import type { FamilyRuntime } from './runtime.js';
 
 export interface SizePreset {
@@ -97,8 +97,6 @@ export const GAUSSIAN_LAYERS = 2;
 export const GAUSSIAN_FOURIER = { features: 64, scale: 0.5 } as const;
 /** Training times t = tMin + (1 − tMin)·u^p, u ~ U(0, 1): p = 2 favours low noise (p = 1 is uniform). */
 export const GAUSSIAN_TIME_POWER = 2;
-/** Smallest training time, as in continuous.ts's default loss (σ_t ≈ 6e-3 there on vp-cosine). */
-export const GAUSSIAN_T_MIN = 1e-3;
 export const GAUSSIAN_PREDICTION = 'v' as const;
 export const GAUSSIAN_SAMPLER = 'ddim' as const;
 export const GAUSSIAN_TRAIN = { warmupSteps: 100, emaDecay: 0.995 } as const;
@@ -112,40 +110,17 @@ export function interactiveTrainConfig(family: Family, lr: number, seed: number)
   return family === 'gaussian' ? { ...base, ...GAUSSIAN_TRAIN } : base;
 }
 
-/** Overall per-dimension standard deviation of a mixture: √(tr Cov / d), Cov = Σ_k w_k (Σ_k + μ_k μ_kᵀ) − μ μᵀ. */
-export function mixtureScale(gmm: GaussianMixtureSource): number {
-  const d = gmm.dim;
-  const K = gmm.weights.length;
-  const mean = new Float64Array(d);
-  let second = 0;
-  for (let k = 0; k < K; k++) {
-    const w = gmm.weights[k]!;
-    for (let j = 0; j < d; j++) {
-      const mu = gmm.means[k * d + j]!;
-      mean[j] = mean[j]! + w * mu;
-      second += w * (mu * mu + gmm.variances[k * d + j]!);
-    }
-  }
-  let m2 = 0;
-  for (let j = 0; j < d; j++) m2 += mean[j]! * mean[j]!;
-  return Math.sqrt(Math.max(1e-12, (second - m2) / d));
-}
+/** The mixture's per-dimension scale (the model sees x / scale): @altar/recipes' mixtureScale. */
+export { mixtureScale };
 
 /**
  * Gaussian diffusion on 2-D mixture points: MlpDenoiser trained on the MSE of its own parametrisation
  * (v for the playground's models: Salimans & Ho 2022; ε gives L_simple, Ho et al. 2020 eq. 14), on data
  * divided by the mixture's scale; DDIM sampling (Song et al. 2021), rescaled back (continuous.ts).
  */
-export function buildGaussianRuntime(model: AnyModel, gmm: GaussianMixtureSource, scale = mixtureScale(gmm)): FamilyRuntime {
-  const proc = new GaussianProcess(GAUSSIAN_PROCESS);
-  const den = model as unknown as Parameters<typeof predictionMse>[1];
-  // The prediction MSE at t = tMin + (1 − tMin) u^p (GAUSSIAN_TIME_POWER), on x / scale.
-  const loss: LossFn<tf.Tensor2D> = (x, rng) =>
-    tf.tidy(() => {
-      const times = Float32Array.from(rng.uniformArray(x.shape[0]), (u) => GAUSSIAN_T_MIN + (1 - GAUSSIAN_T_MIN) * u ** GAUSSIAN_TIME_POWER);
-      return predictionMse(proc, den, tf.div(x, scale), rng, times);
-    });
-  return buildContinuousRuntime('gaussian', model, { kind: 'points', gmm, scale }, { process: GAUSSIAN_PROCESS, sampler: GAUSSIAN_SAMPLER, loss });
+export function buildGaussianRuntime(model: AnyModel, gmm: GaussianMixtureSource, scale = mixtureScale(gmm), preset?: 'rings' | 'grid' | 'moons'): FamilyRuntime {
+  // The prediction MSE at t = tMin + (1 − tMin) u^p (GAUSSIAN_TIME_POWER), on x / scale: loss 'mse' of the recipe.
+  return buildContinuousRuntime('gaussian', model, { kind: 'points', gmm, scale, ...(preset ? { preset } : {}) }, { process: GAUSSIAN_PROCESS, sampler: GAUSSIAN_SAMPLER, timePower: GAUSSIAN_TIME_POWER });
 }
 
 /** Gaussian diffusion on the playground's 16×16 grey shapes: a U-Net on the default v-MSE, DDIM (continuous.ts). */

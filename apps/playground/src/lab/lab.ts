@@ -11,16 +11,17 @@ import { Trainer, type ParamMap } from '@altar/train';
 import type { ElboResult, ForwardData, ModelSummary, RaceResult, SampleResult, SourceInfo, SweepPoint, TrainConfigMsg, WorkerEvent } from '../protocol.js';
 import { SAMPLERS_BY_FAMILY, isContinuous, samplerFor, pointSourceOf, type Family, type ProcessName, type Size, type SourceName } from '../state.js';
 import { elboTerms, oneTermSamples } from './anatomy.js';
-import { continuousRunConfig, readCheckpoint, type ImportedCheckpoint } from './checkpoint-io.js';
+import { readCheckpoint, type ImportedCheckpoint } from './checkpoint-io.js';
 import { buildContinuousRuntime, IMAGE_TRAIN, imageModelConfig } from './continuous.js';
-import { buildGaussianRuntime, buildImageRuntime, interactiveTrainConfig, familyOfModel, modelConfigFor, newModel, GAUSSIAN_PROCESS, GAUSSIAN_SAMPLER } from './families.js';
+import { buildGaussianRuntime, buildImageRuntime, interactiveTrainConfig, familyOfModel, mixtureScale, modelConfigFor, newModel, GAUSSIAN_PROCESS, GAUSSIAN_SAMPLER } from './families.js';
+import { parseRunConfig } from '@altar/recipes';
 import { Mutex } from './mutex.js';
 import { ModelStore, SAVE_EVERY_MS } from './persist.js';
 import { sampleResult } from './results.js';
 import type { FamilyRuntime } from './runtime.js';
 import { BOUND_EVAL, type Slot } from './slot.js';
 import { Sources } from './sources.js';
-import { buildTokenRuntime, isTokenFamily, tokenRunConfig } from './token-runtime.js';
+import { buildTokenRuntime } from './token-runtime.js';
 
 const yieldToEvents = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
@@ -68,7 +69,7 @@ export class Lab {
         ? buildTokenRuntime(family, newModel(family, size, this.src.hmm, seed), this.src.hmm)
         : source === 'shapes'
           ? buildImageRuntime(createModel(imageModelConfig(size, seed)))
-          : buildGaussianRuntime(createModel(modelConfigFor('gaussian', size, 0, 0, seed)), this.src.gmm(source));
+          : buildGaussianRuntime(createModel(modelConfigFor('gaussian', size, 0, 0, seed)), this.src.gmm(source), undefined, source);
     const s: Slot = {
       runtime,
       source,
@@ -337,8 +338,9 @@ export class Lab {
     const write = () => tensorsToSafetensors(m.getWeights(), meta);
     const weights = s.trainer ? await s.trainer.withEvalWeights(write) : await write();
     const train = { lr: s.lr, seed: s.seed, steps: this.stepOf(s) };
-    const run = cont ? continuousRunConfig({ ...m.config }, s.source, cont.process, train) : isTokenFamily(family) ? tokenRunConfig(family, { ...m.config }, train) : null;
-    if (!run) throw new AltarError('BAD_ARG', `export: '${family}' has no run config`);
+    // The run config the recipe was built from, with this run's lr (when trained here), seed and step.
+    const rc = s.runtime.runConfig;
+    const run = parseRunConfig({ ...rc, train: { ...rc.train, ...(train.lr > 0 ? { lr: train.lr } : {}), seed: train.seed, steps: train.steps } });
     return { config: `${JSON.stringify(run, null, 2)}\n`, safetensors: weights };
   }
 
@@ -384,7 +386,9 @@ export class Lab {
    */
   private loadContinuous(ck: Extract<ImportedCheckpoint, { kind: 'continuous' }>, bytes: Uint8Array, origin: string): ModelSummary {
     const { meta, source, process: kind } = ck;
-    const scale = Number(meta['altar.dataScale'] ?? 1);
+    // The scale the model divides the data by: a playground export records it; an `altar train` run says data.gmm.standardise.
+    const standardise = source !== 'shapes' && 'gmm' in ck.run.data && ck.run.data.gmm.standardise;
+    const scale = meta['altar.dataScale'] !== undefined ? Number(meta['altar.dataScale']) : standardise ? mixtureScale(this.src.gmm(source)) : 1;
     if (!(scale > 0)) throw new ConfigError('model.safetensors.metadata.altar.dataScale', `expected a positive number, got '${meta['altar.dataScale']}'`);
     const modelCfg = ck.modelConfig;
     const model = loadModel(modelCfg !== undefined ? { config: modelCfg, weights: bytes } : { weights: bytes });
@@ -393,8 +397,8 @@ export class Lab {
     try {
       // Points on the playground's own schedule train on with its recipe (time weighting included).
       if (source === 'shapes') runtime = buildImageRuntime(model, kind);
-      else if (kind === GAUSSIAN_PROCESS) runtime = buildGaussianRuntime(model, this.src.gmm(source), scale);
-      else runtime = buildContinuousRuntime(family, model, { kind: 'points', gmm: this.src.gmm(source), scale }, { process: kind, sampler: GAUSSIAN_SAMPLER });
+      else if (kind === GAUSSIAN_PROCESS) runtime = buildGaussianRuntime(model, this.src.gmm(source), scale, source);
+      else runtime = buildContinuousRuntime(family, model, { kind: 'points', gmm: this.src.gmm(source), scale, preset: source }, { process: kind, sampler: GAUSSIAN_SAMPLER });
     } catch (e) {
       model.dispose();
       throw new ConfigError('config.json.model', (e as Error).message);

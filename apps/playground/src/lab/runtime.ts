@@ -6,6 +6,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@altar/backend';
 import type { AnyModel } from '@altar/models';
 import type { MaskedProcess, GaussianScheduleKind } from '@altar/noise';
+import type { RunConfig } from '@altar/recipes';
 import type { CostRecord } from '@altar/samplers';
 import type { LossFn } from '@altar/train';
 import type { Family } from '../state.js';
@@ -26,6 +27,8 @@ export interface SampleRun {
 export interface FamilyRuntime {
   family: Family;
   model: AnyModel;
+  /** The run config the recipe was built from (@altar/recipes): what an export writes, with the trainer's lr, seed and step. */
+  runConfig: RunConfig;
   /** The masked process (masked-diffusion only; for the ELBO anatomy). */
   masked: MaskedProcess | null;
   /** Mean loss in nats per token: exact NLL (AR, SSM) or a one-sample NELBO (diffusion); continuous families: the prediction MSE. */

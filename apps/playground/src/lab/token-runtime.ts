@@ -76,5 +76,5 @@ export function buildTokenRuntime(family: Family, model: AnyModel, source: HmmSo
     frames.push(rows(samples, batch, N));
     return { samples, cost: r.cost, frames, sampler: `d3pm uniform (T = ${D3PM_T})`, steps: S };
   };
-  return { family, model, masked, loss: rt.loss, sample, dispose: () => rt.dispose() };
+  return { family, model, runConfig: config, masked, loss: rt.loss, sample, dispose: () => rt.dispose() };
 }
