@@ -13,6 +13,7 @@ import { sampleMasked, type CostRecord, type SampleResult } from '@altar/sampler
 import { chiSquareTest, type ChiSquareResult } from '@altar/samplers/testing';
 import { Trainer, ownedVariable, type StepResult, type TrainConfig } from '@altar/train';
 import { saveCheckpoint } from '@altar/train/node';
+import { buildRuntime, parseRunConfig, type FamilyRuntime, type RunConfig } from '@altar/recipes';
 
 export async function typedUse(): Promise<number> {
   const info: BackendInfo = await initBackend('cpu');
@@ -43,7 +44,11 @@ export async function typedUse(): Promise<number> {
     config: cfg,
   });
   const step: StepResult = await trainer.trainStep();
+  const run: RunConfig = parseRunConfig({ family: 'd3pm', diffusion: { T: 8, timesteps: 'importance' } });
+  const T: number = run.family === 'd3pm' ? run.diffusion.T : 0; // the union narrows on `family`
+  const recipe: FamilyRuntime = buildRuntime(run);
+  recipe.dispose();
   const unused = [useBackend, expectNoLeaks, loadTokenizerJsonFile, saveModelFiles, saveCheckpoint, moment, src, file, info, again, g];
   const result: SampleResult | undefined = undefined;
-  return bitsPerToken(step.loss + chi.pValue + bytes.length + samples.length + cost.nfe + (await nelbo.data())[0]! + unused.length, 8) + (result ? 1 : 0);
+  return bitsPerToken(step.loss + chi.pValue + bytes.length + samples.length + cost.nfe + (await nelbo.data())[0]! + unused.length + T, 8) + (result ? 1 : 0);
 }
