@@ -8,7 +8,8 @@
 // python3-torch (+ libopenblas0-pthread) through /usr/bin/python3, with OPENBLAS_NUM_THREADS=1 and
 // OMP_NUM_THREADS=1 — torch.set_num_threads(1) alone leaves OpenBLAS's own threads on (measured here:
 // 5,100 tokens/s with them, 3,600 without). Prints the ratios and writes
-// bench/results/reference-<backend>[-<size>].json. The peer is optional: without PyTorch it says so and
+// bench/results/reference-<backend>[-<size>].json (or under ALTAR_BENCH_OUT). `--no-baseline` skips the
+// ALTAR_FUSED=0 run. On a borrowed GPU machine: tooling/scripts/device/bundle.sh, then run.sh. The peer is optional: without PyTorch it says so and
 // still reports altar's figures and the fused/baseline ratio.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -41,14 +42,17 @@ function jsonLine(label, r) {
   return line ? JSON.parse(line) : null;
 }
 
+// ALTAR_REFERENCE_BENCH: a bundled reference.bench (tooling/scripts/device/bundle.sh) run with this
+// Node, for a GPU machine without the workspace; otherwise tsx runs the TypeScript sources.
+const bundled = process.env.ALTAR_REFERENCE_BENCH;
+
 function runAltar(fused) {
   process.stderr.write(`bench:reference: altar ${fused ? 'fused' : 'baseline'} on ${backend}, size ${size}…\n`);
-  const tsx = join(root, 'node_modules', '.bin', 'tsx');
-  const r = spawnSync(tsx, ['--conditions=@altar/source', 'apps/trainer/bench/reference.bench.ts', '--backend', backend, '--size', size, '--steps', steps, '--fused', fused ? '1' : '0'], {
-    cwd: root,
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
+  const args = ['--backend', backend, '--size', size, '--steps', steps, '--fused', fused ? '1' : '0'];
+  const [cmd, pre] = bundled
+    ? [process.execPath, [bundled]]
+    : [join(root, 'node_modules', '.bin', 'tsx'), ['--conditions=@altar/source', 'apps/trainer/bench/reference.bench.ts']];
+  const r = spawnSync(cmd, [...pre, ...args], { cwd: bundled ? process.cwd() : root, encoding: 'utf8', maxBuffer: 64 << 20 });
   return jsonLine(`altar (fused=${fused})`, r);
 }
 
@@ -99,8 +103,8 @@ console.log(['measure', 'altar baseline', 'altar', 'PyTorch', 'altar / PyTorch']
 for (const [m, b, a, p, r] of rows) console.log([m, fmt(b), fmt(a), fmt(p), fmt(r)].map((c) => String(c).padEnd(20)).join(''));
 console.log(`\nfused vs baseline: training ×${fmt(ratios.train_speedup_vs_baseline)}, decode ×${fmt(ratios.decode_speedup_vs_baseline)}, denoiser ×${fmt(ratios.denoise_speedup_vs_baseline)}, dispatches per training step ÷${fmt(ratios.train_dispatch_cut_vs_baseline)}`);
 
-const outDir = join(root, 'bench', 'results');
+const outDir = process.env.ALTAR_BENCH_OUT ?? join(root, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
 const file = join(outDir, `reference-${altar.backend}${size === 'ref' ? '' : `-${size}`}.json`);
 writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, size, backend: altar.backend, altar, baseline, peer, ratios }, null, 2)}\n`);
-console.log(`wrote ${file.slice(root.length + 1)}`);
+console.log(`wrote ${file.startsWith(root) ? file.slice(root.length + 1) : file}`);

@@ -11,7 +11,8 @@
  * tensors allocated. Prints one JSON line.
  *
  * Usage: tsx --conditions=@altar/source apps/trainer/bench/reference.bench.ts [--backend wasm] [--size ref]
- *        [--steps 4] [--fused 1|0]   (--fused 0: plain compositions and tfjs's own wasm kernels, the baseline)
+ *        [--steps 4] [--fused 1|0] [--batch B] [--decode N]
+ *        (--fused 0: plain compositions and tfjs's own wasm kernels, the baseline)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, setFusedKernels } from '@altar/backend';
@@ -30,7 +31,9 @@ if (size !== 'ref' && size !== 'gpt2-small') throw new Error(`--size must be ref
 const fused = arg('fused', '1') !== '0';
 if (!fused) process.env['ALTAR_FUSED'] = '0'; // read by initBackend (wasm fast paths) and the fused ops
 const steps = Number(arg('steps', size === 'ref' ? '4' : '2'));
-const [D, L, H, S, B] = size === 'ref' ? [256, 4, 4, 256, 16] : [768, 12, 12, 1024, 8];
+const [D, L, H, S, B0] = size === 'ref' ? [256, 4, 4, 256, 16] : [768, 12, 12, 1024, 8];
+// --batch: a smaller training batch, for counting dispatches and syncs on a slow (software) adapter
+const B = Number(arg('batch', String(B0)));
 const V = 256;
 const decodeTokens = Number(arg('decode', String(S)));
 

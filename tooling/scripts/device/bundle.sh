@@ -11,9 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 out=.devcarry
 rm -rf "$out" && mkdir -p "$out/node_modules/webgpu/dist/linux-x64"
-esbuild=$(ls -d node_modules/.pnpm/esbuild@*/node_modules/esbuild/bin/esbuild | head -1)
+# esbuild's own bin/ is filled by its install step; the platform package always has the binary.
+esbuild=$(ls -d node_modules/.pnpm/esbuild@*/node_modules/esbuild/bin/esbuild node_modules/.pnpm/@esbuild+linux-x64@*/node_modules/@esbuild/linux-x64/bin/esbuild 2>/dev/null | head -1)
 banner="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
-for entry in "packages/backend/dist/conformance/cli.js:conformance.mjs" "packages/backend/bench/backend.bench.ts:backend-bench.mjs" "$@"; do
+for entry in "packages/backend/dist/conformance/cli.js:conformance.mjs" "packages/backend/bench/backend.bench.ts:backend-bench.mjs" \
+  "apps/trainer/bench/reference.bench.ts:reference-bench.mjs" "$@"; do
   src=${entry%%:*}; dst=${entry##*:}
   [ -f "$src" ] || { echo "skip $src (not built)"; continue; }
   (cd packages/backend && "../../$esbuild" "../../$src" --bundle --platform=node --format=esm --target=node20 \
@@ -27,4 +29,8 @@ xz -T2 -6 -c "$(readlink -f "$(command -v node)")" > "$out/node.xz"
 # The Vulkan loader, and the GLVND libraries that NVIDIA's Vulkan ICD (libGLX_nvidia) links against.
 (cd "$out" && apt-get download libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libx11-6 libxext6 libxcb1 libxau6 libxdmcp6 libbsd0 libmd0 >/dev/null 2>&1 || echo "warning: could not download the Vulkan loader packages")
 cp tooling/scripts/device/run.sh "$out/run.sh"
+# The altar-vs-PyTorch comparison: its driver (Node builtins only) and the PyTorch peer from ../shared
+# (copied into the ignored carry folder, never committed).
+cp tooling/scripts/bench-reference.mjs "$out/bench-reference.mjs"
+[ -f ../shared/peers/torch_reference.py ] && cp ../shared/peers/torch_reference.py "$out/torch_reference.py"
 du -sh "$out"
