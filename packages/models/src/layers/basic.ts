@@ -33,13 +33,28 @@ export const mm2d: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D = tf.customGr
   },
 ) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
 
+/**
+ * Whether tfjs is recording a gradient tape (inside tf.grads / variableGrads, outside any kernel).
+ * Reads the engine's own test (not in tfjs's typings); assumes a tape when it is missing.
+ */
+export function tapeOn(): boolean {
+  const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
+  return engine.isTapeOn ? engine.isTapeOn() : true;
+}
+
+/** x @ w: mm2d under a gradient tape; plain matMul otherwise (the custom-gradient wrapper is pure overhead there). */
+export function mm(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  return tapeOn() ? mm2d(x, w) : tf.matMul(x, w);
+}
+
 /** Apply `x @ w` over the last axis of a tensor of any rank ≥ 2. */
 export function matmulLast(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const inDim = x.shape[x.rank - 1] as number;
     const outDim = w.shape[1] as number;
     const lead = x.shape.slice(0, -1);
-    const y = mm2d(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, w as tf.Tensor2D); // (M, out)
+    const x2 = tf.reshape(x, [-1, inDim]) as tf.Tensor2D; // (M, in)
+    const y = mm(x2, w as tf.Tensor2D); // (M, out)
     return tf.reshape(y, [...lead, outDim]);
   });
 }
@@ -82,7 +97,7 @@ export class Embedding {
       const ids = tf.cast(tokens, 'int32');
       if (this.vocab > ONE_HOT_EMBED_MAX_VOCAB) return tf.gather(this.table, ids);
       const oh = tf.oneHot(tf.reshape(ids, [-1]), this.vocab) as tf.Tensor2D; // (M, V)
-      return tf.reshape(mm2d(tf.cast(oh, 'float32') as tf.Tensor2D, this.table as tf.Tensor2D), [...tokens.shape, this.dim]);
+      return tf.reshape(mm(tf.cast(oh, 'float32') as tf.Tensor2D, this.table as tf.Tensor2D), [...tokens.shape, this.dim]);
     });
   }
   /** Tied head over the first `rows` vocabulary entries: h (..., D) → (..., rows). */
@@ -97,8 +112,8 @@ export class Embedding {
       // (E hᵀ)ᵀ instead, whose right operand hᵀ is tiny (decode 400 → 95 µs per token).
       const flip = h2.shape[0] <= FLIP_HEAD_MAX_ROWS && tf.getBackend() === 'wasm';
       const y = flip
-        ? tf.transpose(mm2d(e as tf.Tensor2D, tf.transpose(h2))) // (rows, M)ᵀ
-        : mm2d(h2, tf.transpose(e) as tf.Tensor2D); // (M, rows)
+        ? tf.transpose(mm(e as tf.Tensor2D, tf.transpose(h2))) // (rows, M)ᵀ
+        : mm(h2, tf.transpose(e) as tf.Tensor2D); // (M, rows)
       return tf.reshape(y, [...lead, rows]);
     });
   }
