@@ -19,6 +19,7 @@ import { decodeAttentionSpec } from './decode-attention.js';
 import { biasGeluGradSpec, biasGeluSpec } from './gelu.js';
 import { FUSED_KERNELS } from './names.js';
 import { adamwSpec, squaredNormsSpec } from './optim.js';
+import { registerWebgpuFusedKernels } from './webgpu.js';
 
 export { FUSED_KERNELS } from './names.js';
 export { biasGelu, geluComposition } from './gelu.js';
@@ -187,6 +188,7 @@ export function registerFusedKernels(): string[] {
   for (const spec of [biasGeluSpec, biasGeluGradSpec, layerNormSpec, layerNormGradSpec, crossEntropySpec, crossEntropyGradSpec, adamwSpec, squaredNormsSpec, decodeAttentionSpec]) {
     if (registerHostKernel(spec).length > 0) done.push(spec.name);
   }
+  done.push(...registerWebgpuFusedKernels());
   if (!gradientsRegistered) {
     gradientsRegistered = true;
     registerGradient({

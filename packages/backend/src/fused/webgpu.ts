@@ -1,0 +1,240 @@
+/**
+ * WGSL kernels for the fused ops on the webgpu backend (tfjs-backend-webgpu's program interface:
+ * `runWebGPUProgram` binds the inputs as `array<f32>` named after `variableNames`, the output as `result`,
+ * and a uniform block with `size` and the program's own uniforms).
+ *
+ * On a GPU the composition's cost is per dispatch and per upload: one AdamW parameter update was ~12
+ * dispatches and ~10 uploaded scalar constants, ×44 parameters a step of the reference model. Here:
+ *
+ *   AdamW            3 dispatches per parameter (p, m and v, each recomputing the cheap moments), scalars
+ *                    as uniforms (no uploads)
+ *   bias + GELU      1 forward; backward 2 (dx elementwise, db a column sum)
+ *   LayerNorm        1 forward (a thread per row); backward 3 (dx per row, dg and db column sums)
+ *   cross-entropy    1 forward (a thread per row); backward 1 (a thread per row)
+ *
+ * Deliberately simple — a thread per element, row or column, no shared-memory reductions — because the
+ * model widths here are small (D, V ≤ a few thousand) and the win is in the dispatch count. Each is checked
+ * by the conformance suite against the cpu backend's host kernel.
+ */
+import { registerKernel, getKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_KERNELS } from './names.js';
+
+type Uniform = { type: 'float32' | 'int32'; data: number[] };
+
+interface WebgpuBackendLike {
+  runWebGPUProgram(program: unknown, inputs: TensorInfo[], dtype: 'float32', uniforms?: Uniform[]): TensorInfo;
+}
+
+const WG = 64;
+/** At most this many workgroups; threads loop with a grid stride past it (WebGPU caps a dimension at 65535). */
+const MAX_GROUPS = 4096;
+
+/** A program over `threads` independent work items (elements, rows or columns), with a grid-stride loop. */
+class LoopProgram {
+  readonly variableNames: string[];
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
+  readonly uniforms: string;
+  readonly size = true;
+  private readonly stride: number;
+
+  constructor(
+    name: string,
+    inputs: string[],
+    outputShape: number[],
+    readonly threads: number,
+    private readonly body: string,
+    uniforms: string,
+  ) {
+    this.variableNames = inputs;
+    this.outputShape = outputShape;
+    this.uniforms = `threads : i32, ${uniforms}`;
+    const groups = Math.max(1, Math.min(MAX_GROUPS, Math.ceil(threads / WG)));
+    this.dispatch = [groups, 1, 1];
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
+    this.stride = groups * WG;
+    // Everything baked into the WGSL text is in the key (tfjs adds the shapes and dtypes).
+    this.shaderKey = `altar_${name}_${this.stride}`;
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        for (var t = index; t < uniforms.threads; t = t + ${this.stride}) {
+          ${this.body}
+        }
+      }`;
+  }
+}
+
+function run(backend: unknown, program: LoopProgram, inputs: TensorInfo[], uniforms: Uniform[]): TensorInfo {
+  const threads: Uniform = { type: 'int32', data: [program.threads] };
+  return (backend as WebgpuBackendLike).runWebGPUProgram(program, inputs, 'float32', [threads, ...uniforms]);
+}
+
+const f32 = (...data: number[]): Uniform[] => data.map((d) => ({ type: 'float32', data: [d] }));
+const i32 = (...data: number[]): Uniform[] => data.map((d) => ({ type: 'int32', data: [d] }));
+const lastDim = (t: TensorInfo): number => t.shape[t.shape.length - 1] ?? 1;
+const sizeOf = (t: TensorInfo): number => tf.util.sizeFromShape(t.shape);
+
+const GELU = `
+  let u = X[t] + B[t % uniforms.d];
+  let a = 0.7978845608028654 * (u + 0.044715 * u * u * u);
+  let s = 1.0 / (1.0 + exp(-2.0 * a));`; // 0.5u(1 + tanh a) = u·σ(2a)
+
+const biasGelu: KernelFunc = ({ inputs, backend }) => {
+  const { x, b } = inputs as { x: TensorInfo; b: TensorInfo };
+  const n = sizeOf(x);
+  const p = new LoopProgram('gelu', ['X', 'B'], x.shape, n, `${GELU}\n result[t] = u * s;`, 'd : i32,');
+  return run(backend, p, [x, b], i32(lastDim(x)));
+};
+
+const biasGeluGrad: KernelFunc = ({ inputs, backend }) => {
+  const { dy, x, b } = inputs as { dy: TensorInfo; x: TensorInfo; b: TensorInfo };
+  const n = sizeOf(x);
+  const d = lastDim(x);
+  const body = `${GELU}
+    result[t] = DY[t] * (s + u * s * (1.0 - s) * 1.5957691216057308 * (1.0 + 0.134145 * u * u));`;
+  const dx = run(backend, new LoopProgram('gelu_dx', ['DY', 'X', 'B'], x.shape, n, body, 'd : i32,'), [dy, x, b], i32(d));
+  return [dx, columnSum(backend, dx, n / d, d)];
+};
+
+/** Σ over rows of a (rows, d) tensor: a thread per column. */
+function columnSum(backend: unknown, m: TensorInfo, rows: number, d: number, product?: TensorInfo): TensorInfo {
+  const term = product ? 'M[r * uniforms.d + t] * Q[r * uniforms.d + t]' : 'M[r * uniforms.d + t]';
+  const body = `
+    var acc = 0.0;
+    for (var r = 0; r < uniforms.rows; r = r + 1) { acc = acc + ${term}; }
+    result[t] = acc;`;
+  const p = new LoopProgram(product ? 'colsum_prod' : 'colsum', product ? ['M', 'Q'] : ['M'], [d], d, body, 'rows : i32, d : i32,');
+  return run(backend, p, product ? [m, product] : [m], i32(rows, d));
+}
+
+const LN_STATS = `
+  let o = t * uniforms.d;
+  var mean = 0.0;
+  for (var k = 0; k < uniforms.d; k = k + 1) { mean = mean + X[o + k]; }
+  mean = mean / f32(uniforms.d);
+  var v = 0.0;
+  for (var k = 0; k < uniforms.d; k = k + 1) { let c = X[o + k] - mean; v = v + c * c; }
+  let rstd = inverseSqrt(v / f32(uniforms.d) + uniforms.eps);`;
+
+const layerNorm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, g, b } = inputs as { x: TensorInfo; g: TensorInfo; b: TensorInfo };
+  const d = lastDim(x);
+  const body = `${LN_STATS}
+    for (var k = 0; k < uniforms.d; k = k + 1) { result[o + k] = (X[o + k] - mean) * rstd * G[k] + B[k]; }`;
+  const p = new LoopProgram('ln', ['X', 'G', 'B'], x.shape, sizeOf(x) / d, body, 'd : i32, eps : f32,');
+  return run(backend, p, [x, g, b], [...i32(d), ...f32((attrs as { eps: number }).eps)]);
+};
+
+const layerNormGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, x, g } = inputs as { dy: TensorInfo; x: TensorInfo; g: TensorInfo };
+  const d = lastDim(x);
+  const rows = sizeOf(x) / d;
+  const eps = (attrs as { eps: number }).eps;
+  // dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·g, x̂ = (x − μ)·rstd
+  const dxBody = `${LN_STATS}
+    var sg = 0.0;
+    var sgx = 0.0;
+    for (var k = 0; k < uniforms.d; k = k + 1) {
+      let gh = DY[o + k] * G[k];
+      sg = sg + gh;
+      sgx = sgx + gh * (X[o + k] - mean) * rstd;
+    }
+    sg = sg / f32(uniforms.d);
+    sgx = sgx / f32(uniforms.d);
+    for (var k = 0; k < uniforms.d; k = k + 1) {
+      result[o + k] = rstd * (DY[o + k] * G[k] - sg - (X[o + k] - mean) * rstd * sgx);
+    }`;
+  const dx = run(backend, new LoopProgram('ln_dx', ['DY', 'X', 'G'], x.shape, rows, dxBody, 'd : i32, eps : f32,'), [dy, x, g], [...i32(d), ...f32(eps)]);
+  // x̂ for dg = Σ dy·x̂ (a thread per row), then the column sums.
+  const xhatBody = `${LN_STATS}
+    for (var k = 0; k < uniforms.d; k = k + 1) { result[o + k] = (X[o + k] - mean) * rstd; }`;
+  const xhat = run(backend, new LoopProgram('ln_xhat', ['X'], x.shape, rows, xhatBody, 'd : i32, eps : f32,'), [x], [...i32(d), ...f32(eps)]);
+  try {
+    return [dx, columnSum(backend, dy, rows, d, xhat), columnSum(backend, dy, rows, d)];
+  } finally {
+    (backend as unknown as { disposeData(id: object): void }).disposeData(xhat.dataId);
+  }
+};
+
+const CE_LSE = `
+  let o = t * uniforms.v;
+  var mx = -3.4e38;
+  for (var k = 0; k < uniforms.v; k = k + 1) { mx = max(mx, L[o + k]); }
+  var z = 0.0;
+  for (var k = 0; k < uniforms.v; k = k + 1) { z = z + exp(L[o + k] - mx); }
+  let lse = mx + log(z);
+  let y = i32(Y[t]);
+  let valid = y >= 0 && y < uniforms.v;`;
+
+const crossEntropy: KernelFunc = ({ inputs, backend }) => {
+  const { logits, targets } = inputs as { logits: TensorInfo; targets: TensorInfo };
+  const v = lastDim(logits);
+  const rows = sizeOf(logits) / v;
+  const body = `${CE_LSE}
+    if (valid) { result[t] = lse - L[o + y]; } else { result[t] = uniforms.NAN; }`;
+  const p = new LoopProgram('ce', ['L', 'Y'], logits.shape.slice(0, -1), rows, body, 'v : i32,');
+  return run(backend, p, [logits, targets], i32(v));
+};
+
+const crossEntropyGrad: KernelFunc = ({ inputs, backend }) => {
+  const { dy, logits, targets } = inputs as { dy: TensorInfo; logits: TensorInfo; targets: TensorInfo };
+  const v = lastDim(logits);
+  const rows = sizeOf(logits) / v;
+  const body = `${CE_LSE}
+    for (var k = 0; k < uniforms.v; k = k + 1) {
+      var gk = exp(L[o + k] - lse);
+      if (valid && k == y) { gk = gk - 1.0; }
+      result[o + k] = DY[t] * gk;
+    }`;
+  const p = new LoopProgram('ce_grad', ['DY', 'L', 'Y'], logits.shape, rows, body, 'v : i32,');
+  return run(backend, p, [dy, logits, targets], i32(v));
+};
+
+// Every program reads every binding (the phony assignment _ = P[t]): WebGPU's automatic bind-group layout drops
+// an unused binding, and tfjs binds all inputs.
+const ADAM = `
+  _ = P[t];
+  let g = G[t] * uniforms.gradScale;
+  let m = M[t] * uniforms.beta1 + g * (1.0 - uniforms.beta1);
+  let v = V[t] * uniforms.beta2 + (g * g) * (1.0 - uniforms.beta2);`;
+
+const adamw: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { p, m, v, g } = inputs as { p: TensorInfo; m: TensorInfo; v: TensorInfo; g: TensorInfo };
+  const a = attrs as Record<string, number>;
+  const n = sizeOf(p);
+  const uni = 'lr : f32, beta1 : f32, beta2 : f32, eps : f32, keep : f32, bc1 : f32, bc2 : f32, gradScale : f32,';
+  const values = f32(a['lr']!, a['beta1']!, a['beta2']!, a['eps']!, 1 - a['decay']!, a['bc1']!, a['bc2']!, a['gradScale']!);
+  const outs: Array<[string, string]> = [
+    ['adamw_p', `${ADAM}\n result[t] = P[t] * uniforms.keep - ((m / uniforms.bc1) / (sqrt(v / uniforms.bc2) + uniforms.eps)) * uniforms.lr;`],
+    ['adamw_m', `${ADAM}\n result[t] = m;`],
+    ['adamw_v', `${ADAM}\n result[t] = v;`],
+  ];
+  return outs.map(([name, body]) => run(backend, new LoopProgram(name, ['P', 'M', 'V', 'G'], p.shape, n, body, uni), [p, m, v, g], values));
+};
+
+/** Register the WGSL fused kernels on webgpu (idempotent). Returns the kernel names registered now. */
+export function registerWebgpuFusedKernels(): string[] {
+  const kernels: Array<[string, KernelFunc]> = [
+    [FUSED_KERNELS.biasGelu, biasGelu],
+    [FUSED_KERNELS.biasGeluGrad, biasGeluGrad],
+    [FUSED_KERNELS.layerNorm, layerNorm],
+    [FUSED_KERNELS.layerNormGrad, layerNormGrad],
+    [FUSED_KERNELS.crossEntropy, crossEntropy],
+    [FUSED_KERNELS.crossEntropyGrad, crossEntropyGrad],
+    [FUSED_KERNELS.adamw, adamw],
+  ];
+  const done: string[] = [];
+  for (const [kernelName, kernelFunc] of kernels) {
+    if (getKernel(kernelName, 'webgpu')) continue;
+    registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
+    done.push(kernelName);
+  }
+  return done;
+}
