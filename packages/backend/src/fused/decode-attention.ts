@@ -16,8 +16,24 @@ import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
 import type { HostKernelSpec } from './host-kernel.js';
 
+/**
+ * Kernel name of the fused cached-attention step.
+ *
+ * @example
+ * ```ts
+ * useFused(DECODE_ATTENTION_KERNEL); // true on cpu and wasm
+ * ```
+ */
 export const DECODE_ATTENTION_KERNEL = 'AltarDecodeAttention';
 
+/**
+ * Attributes of `decodeAttention`.
+ *
+ * @example
+ * ```ts
+ * const attrs: DecodeAttentionAttrs = { nHeads: 4, rope: true, ropeBase: 10000 };
+ * ```
+ */
 export interface DecodeAttentionAttrs {
   nHeads: number;
   /** Rotary embedding at the new position P (rotate-half, θ_i = base^(−2i/dh)). */
@@ -105,6 +121,11 @@ export const decodeAttentionSpec: HostKernelSpec = {
 /**
  * Fused cached-attention step: qkv (B, 3D), caches (B, H, P, dh) → [y (B, D), K', V'] (see the file
  * comment). Call only where `useFused(DECODE_ATTENTION_KERNEL)` holds.
+ *
+ * @example
+ * ```ts
+ * const [y, k1, v1] = decodeAttention(qkv, k0, v0, { nHeads: 4, rope: false, ropeBase: 10000 });
+ * ```
  */
 export function decodeAttention(qkv: tf.Tensor, kCache: tf.Tensor, vCache: tf.Tensor, attrs: DecodeAttentionAttrs): [tf.Tensor2D, tf.Tensor4D, tf.Tensor4D] {
   const [B, threeD] = qkv.shape as [number, number];

@@ -18,7 +18,15 @@ function tanhFast(z: number): number {
 }
 
 
-/** gelu(u) with the tanh approximation (Hendrycks & Gimpel 2016): 0.5u(1 + tanh(√(2/π)(u + 0.044715u³))). */
+/**
+ * gelu(u) with the tanh approximation (Hendrycks & Gimpel 2016): 0.5u(1 + tanh(√(2/π)(u + 0.044715u³))),
+ * as plain tfjs ops (what `biasGelu` runs where it has no kernel).
+ *
+ * @example
+ * ```ts
+ * geluComposition(tf.tensor1d([0, 1])); // [0, 0.8412]
+ * ```
+ */
 export function geluComposition(u: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const inner = tf.mul(SQRT_2_OVER_PI, tf.add(u, tf.mul(GELU_C, tf.mul(u, tf.square(u)))));
@@ -122,7 +130,14 @@ export const biasGeluGradSpec: HostKernelSpec = {
   wasm: (args) => geluWasm(args, true),
 };
 
-/** gelu(x + b): x (..., D), b (D) → (..., D). One kernel forward and one backward where available. */
+/**
+ * gelu(x + b): x (..., D), b (D) → (..., D). One kernel forward and one backward where available.
+ *
+ * @example
+ * ```ts
+ * biasGelu(tf.tensor2d([[0, 1]]), tf.tensor1d([1, 0])); // [[0.8412, 0.8412]]
+ * ```
+ */
 export function biasGelu(x: tf.Tensor, b: tf.Tensor): tf.Tensor {
   if (b.rank !== 1 || x.shape[x.rank - 1] !== b.shape[0]) {
     throw new AltarError('BAD_SHAPE', `biasGelu: need x (..., D) and b (D), got [${x.shape}] and [${b.shape}]`);

@@ -12,8 +12,30 @@ import { getKernel, registerKernel, type DataType, type KernelFunc, type NamedAt
 import * as tf from '@tensorflow/tfjs-core';
 import { envVar } from '../env.js';
 
+/**
+ * The typed arrays a host kernel reads and writes (float32 and int32 tensors).
+ *
+ * @example
+ * ```ts
+ * const sum = (a: HostArray) => a.reduce((s, v) => s + v, 0);
+ * ```
+ */
 export type HostArray = Float32Array | Int32Array;
 
+/**
+ * A kernel written once over typed arrays, registered for the cpu and wasm backends by `registerHostKernel`.
+ *
+ * @example
+ * ```ts
+ * registerHostKernel({
+ *   name: 'MyDouble',
+ *   inputs: ['x'],
+ *   outputs: ([xs]) => [{ shape: xs!, dtype: 'float32' }],
+ *   compute: ([x], [y]) => { for (let i = 0; i < x!.length; i++) y![i] = 2 * x![i]!; },
+ * });
+ * tf.engine().runKernel('MyDouble', { x: tf.tensor1d([1, 2]) }); // [2, 4]
+ * ```
+ */
 export interface HostKernelSpec {
   name: string;
   /** Input names, in the order `compute` receives them (a function of the attributes for variadic kernels). */
@@ -69,7 +91,14 @@ function kernelFor(spec: HostKernelSpec, backendName: 'cpu' | 'wasm'): KernelFun
   };
 }
 
-/** Register `spec` on cpu and wasm (idempotent). Returns the backends it was registered for now. */
+/**
+ * Register `spec` on cpu and wasm (idempotent). Returns the backends it was registered for now.
+ *
+ * @example
+ * ```ts
+ * registerHostKernel(mySpec); // ['cpu', 'wasm'] the first time, [] after
+ * ```
+ */
 export function registerHostKernel(spec: HostKernelSpec): string[] {
   const done: string[] = [];
   for (const backendName of HOST_BACKENDS) {
@@ -86,18 +115,37 @@ let enabled: boolean | null = null;
 /**
  * Whether fused ops use their kernels (default: yes, unless ALTAR_FUSED=0). When off, or on a backend
  * without the kernel, each fused op runs its plain composition.
+ *
+ * @example
+ * ```ts
+ * fusedKernelsEnabled(); // true unless the environment has ALTAR_FUSED=0
+ * ```
  */
 export function fusedKernelsEnabled(): boolean {
   if (enabled === null) enabled = envVar('ALTAR_FUSED') !== '0';
   return enabled;
 }
 
-/** Switch fused kernels on or off for this process (benchmarks compare both in one run). */
+/**
+ * Switch fused kernels on or off for this process (benchmarks compare both in one run).
+ *
+ * @example
+ * ```ts
+ * setFusedKernels(false); // every fused op runs its plain composition from now on
+ * ```
+ */
 export function setFusedKernels(on: boolean): void {
   enabled = on;
 }
 
-/** True when the fused kernel `name` should run on the current backend. */
+/**
+ * True when the fused kernel `name` should run on the current backend.
+ *
+ * @example
+ * ```ts
+ * if (useFused(FUSED_KERNELS.layerNorm)) console.log('one LayerNorm kernel on', tf.getBackend());
+ * ```
+ */
 export function useFused(name: string): boolean {
   return fusedKernelsEnabled() && getKernel(name, tf.getBackend()) !== undefined;
 }

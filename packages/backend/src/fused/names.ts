@@ -1,4 +1,11 @@
-/** Kernel names of altar's fused ops (tfjs kernel registry keys). */
+/**
+ * Kernel names of altar's fused ops (tfjs kernel registry keys).
+ *
+ * @example
+ * ```ts
+ * tf.getKernel(FUSED_KERNELS.biasGelu, 'wasm') !== undefined; // true after initBackend('wasm')
+ * ```
+ */
 export const FUSED_KERNELS = {
   biasGelu: 'AltarBiasGelu',
   biasGeluGrad: 'AltarBiasGeluGrad',

@@ -30,7 +30,14 @@ const rowsOf = (shape: number[]): number => tf.util.sizeFromShape(shape) / Math.
 
 // ---------------------------------------------------------------- LayerNorm
 
-/** The composition layerNormFused replaces: (x − mean) · rsqrt(var + eps) · g + b over the last axis. */
+/**
+ * The composition layerNormFused replaces: (x − mean) · rsqrt(var + eps) · g + b over the last axis.
+ *
+ * @example
+ * ```ts
+ * layerNormComposition(tf.tensor2d([[1, 3]]), tf.ones([2]), tf.zeros([2]), 1e-5); // [[-1, 1]]
+ * ```
+ */
 export function layerNormComposition(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
   return tf.tidy(() => {
     const mean = tf.mean(x, -1, true);
@@ -102,7 +109,14 @@ const layerNormGradSpec: HostKernelSpec = {
   },
 };
 
-/** LayerNorm over the last axis with gain g (D) and bias b (D); one kernel each way where available. */
+/**
+ * LayerNorm over the last axis with gain g (D) and bias b (D); one kernel each way where available.
+ *
+ * @example
+ * ```ts
+ * layerNormFused(tf.tensor2d([[1, 3]]), tf.ones([2]), tf.zeros([2])); // [[-1, 1]]
+ * ```
+ */
 export function layerNormFused(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = 1e-5): tf.Tensor {
   const d = lastDim(x.shape);
   if (g.rank !== 1 || b.rank !== 1 || g.shape[0] !== d || b.shape[0] !== d) {
@@ -115,7 +129,14 @@ export function layerNormFused(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = 1
 
 // ---------------------------------------------------------------- softmax cross-entropy
 
-/** The composition softmaxCrossEntropy replaces: −Σ oneHot(y) · logSoftmax(logits) over the last axis. */
+/**
+ * The composition softmaxCrossEntropy replaces: −Σ oneHot(y) · logSoftmax(logits) over the last axis.
+ *
+ * @example
+ * ```ts
+ * crossEntropyComposition(tf.zeros([1, 4]), tf.tensor1d([2], 'int32')); // [log 4 = 1.386]
+ * ```
+ */
 export function crossEntropyComposition(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const lp = tf.logSoftmax(logits);
@@ -169,7 +190,15 @@ const crossEntropyGradSpec: HostKernelSpec = {
   },
 };
 
-/** Per-row cross-entropy −log softmax(logits)[target] in nats: logits (..., V), targets int32 (...) → (...). */
+/**
+ * Per-row cross-entropy −log softmax(logits)[target] in nats: logits (..., V), targets int32 (...) → (...).
+ * An out-of-range target gives NaN. One kernel forward and one backward where available.
+ *
+ * @example
+ * ```ts
+ * softmaxCrossEntropy(tf.zeros([1, 4]), tf.tensor1d([2], 'int32')); // [1.386]
+ * ```
+ */
 export function softmaxCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
   if (logits.rank < 1 || targets.rank !== logits.rank - 1 || !tf.util.arraysEqual(targets.shape, logits.shape.slice(0, -1))) {
     throw new AltarError('BAD_SHAPE', `softmaxCrossEntropy: need logits (..., V) and targets (...), got [${logits.shape}] and [${targets.shape}]`);
@@ -182,7 +211,15 @@ export function softmaxCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.T
 
 let gradientsRegistered = false;
 
-/** Register the fused host kernels (cpu, wasm) and their gradients. Idempotent; called by initBackend. */
+/**
+ * Register the fused kernels (cpu and wasm host kernels, webgpu WGSL) and their gradients. Idempotent;
+ * called by initBackend.
+ *
+ * @example
+ * ```ts
+ * registerFusedKernels(); // kernel names registered now ([] when already done)
+ * ```
+ */
 export function registerFusedKernels(): string[] {
   const done: string[] = [];
   for (const spec of [biasGeluSpec, biasGeluGradSpec, layerNormSpec, layerNormGradSpec, crossEntropySpec, crossEntropyGradSpec, adamwSpec, squaredNormsSpec, decodeAttentionSpec]) {

@@ -9,6 +9,14 @@ import { useFused, type HostKernelSpec } from './host-kernel.js';
 import { FUSED_KERNELS } from './names.js';
 
 
+/**
+ * The scalars of one AdamW step (see `adamwUpdate`).
+ *
+ * @example
+ * ```ts
+ * const s: AdamwStep = { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, decay: 1e-4, bc1: 0.1, bc2: 0.01, gradScale: 1 };
+ * ```
+ */
 export interface AdamwStep {
   lr: number;
   beta1: number;
@@ -44,7 +52,14 @@ export const adamwSpec: HostKernelSpec = {
   },
 };
 
-/** The composition adamwUpdate replaces (the per-parameter ops of AdamW), returning [p, m, v]. */
+/**
+ * The composition adamwUpdate replaces (the per-parameter ops of AdamW), returning [p, m, v].
+ *
+ * @example
+ * ```ts
+ * const [p1, m1, v1] = adamwComposition(p, m, v, g, step);
+ * ```
+ */
 export function adamwComposition(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, s: AdamwStep): [tf.Tensor, tf.Tensor, tf.Tensor] {
   return tf.tidy(() => {
     const gs = s.gradScale === 1 ? g : tf.mul(g, s.gradScale);
@@ -56,7 +71,16 @@ export function adamwComposition(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf
   });
 }
 
-/** One AdamW step for one parameter: returns new [p, m, v] (the caller assigns them). */
+/**
+ * One AdamW step for one parameter: returns new [p, m, v] (the caller assigns them). One kernel on
+ * cpu/wasm, three WGSL dispatches on webgpu, the composition elsewhere.
+ *
+ * @example
+ * ```ts
+ * const [p1, m1, v1] = adamwUpdate(p, m, v, g, step);
+ * p.assign(p1); m.assign(m1); v.assign(v1);
+ * ```
+ */
 export function adamwUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, s: AdamwStep): [tf.Tensor, tf.Tensor, tf.Tensor] {
   if (!useFused(FUSED_KERNELS.adamw)) return adamwComposition(p, m, v, g, s);
   return tf.engine().runKernel(FUSED_KERNELS.adamw, { p, m, v, g }, s as unknown as NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
@@ -79,6 +103,11 @@ export const squaredNormsSpec: HostKernelSpec = {
 /**
  * ‖t_i‖² of every tensor, as one (n) vector: one kernel where available (a global gradient norm per
  * step), else one Square + Sum per tensor stacked. No gradient.
+ *
+ * @example
+ * ```ts
+ * squaredNorms([tf.tensor1d([3, 4]), tf.scalar(2)]); // [25, 4]
+ * ```
  */
 export function squaredNorms(tensors: tf.Tensor[]): tf.Tensor1D {
   if (tensors.length === 0) throw new AltarError('BAD_ARG', 'squaredNorms: need at least one tensor');

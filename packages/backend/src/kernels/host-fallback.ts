@@ -65,12 +65,22 @@ function fallbackFor(kernelName: string): KernelFunc {
  * Native kernels that compute wrong results, found by the conformance suite, replaced by the host
  * fallback. wasm 4.22's MaxPoolGrad routes the gradient to the wrong element of the window, and its
  * OneHot writes integer bit patterns into a float32 output (1 reads as 1.4e-45).
+ *
+ * @example
+ * ```ts
+ * KNOWN_BAD_KERNELS['wasm']; // ['MaxPoolGrad', 'OneHot']
+ * ```
  */
 export const KNOWN_BAD_KERNELS: Readonly<Record<string, readonly string[]>> = { wasm: ['MaxPoolGrad', 'OneHot'] };
 
 /**
  * Register host fallbacks on `backendName` for every cpu kernel it lacks (or only for `only`), and
  * replace its known-bad kernels. Returns the names of the kernels filled or replaced.
+ *
+ * @example
+ * ```ts
+ * registerHostFallbackKernels('wasm'); // ['Conv2DBackpropFilter', 'MaxPoolGrad', …] the first time
+ * ```
  */
 export function registerHostFallbackKernels(backendName: string, only?: readonly string[]): string[] {
   const bad = KNOWN_BAD_KERNELS[backendName] ?? [];

@@ -47,7 +47,15 @@ interface WasmLike {
   disposeData(dataId: object): boolean;
 }
 
-/** out[s, ...] = Σ_{i : ids[i] = s} x[i, ...]; ids outside [0, numSegments) are dropped (as TensorFlow does). */
+/**
+ * out[s, ...] = Σ_{i : ids[i] = s} x[i, ...]; ids outside [0, numSegments) are dropped (as TensorFlow does).
+ *
+ * @example
+ * ```ts
+ * const out = new Float32Array(2);
+ * unsortedSegmentSumReference([1, 2, 3], [1, 0, 1], 1, 2, out); // out = [2, 4]
+ * ```
+ */
 export function unsortedSegmentSumReference(
   x: ArrayLike<number>,
   ids: ArrayLike<number>,
@@ -187,7 +195,16 @@ function swapsLastTwo(perm: readonly number[]): boolean {
   return r >= 2 && perm[r - 1] === r - 2 && perm[r - 2] === r - 1 && perm.slice(0, -2).every((p, i) => p === i);
 }
 
-/** Install the faster wasm paths. Idempotent; returns the kernels installed. */
+/**
+ * Install the faster wasm paths (per-entry matmuls, copy-only-what-is-returned slicing, buffer-sharing
+ * Identity, blocked transposes, O(rows·width) segment sum). Idempotent; returns the kernels installed.
+ * ALTAR_FUSED=0 keeps tfjs's own slicing, Identity and Transpose.
+ *
+ * @example
+ * ```ts
+ * registerWasmFastPaths(); // ['BatchMatMul', 'Slice', 'SplitV', …] the first time
+ * ```
+ */
 export function registerWasmFastPaths(): string[] {
   const installed: string[] = [];
   // ALTAR_FUSED=0 keeps tfjs's own slicing and transpose kernels (the benchmarks' baseline).

@@ -49,7 +49,14 @@ function wrapCumulative(kernelName: string): boolean {
   return true;
 }
 
-/** Install the WebGPU fixes. Idempotent; returns the kernels wrapped. */
+/**
+ * Install the WebGPU fixes. Idempotent; returns the kernels wrapped.
+ *
+ * @example
+ * ```ts
+ * registerWebgpuFixes(); // ['Cumsum', 'Cumprod'] the first time
+ * ```
+ */
 export function registerWebgpuFixes(): string[] {
   return [Cumsum, Cumprod].filter((k) => wrapCumulative(k));
 }
