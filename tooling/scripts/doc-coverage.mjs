@@ -48,7 +48,9 @@ for (const pkg of project.children ?? []) {
     for (const decl of entry.children ?? []) {
       if (decl.kind === ReflectionKind.Module) continue;
       total++;
-      const c = commentOf(decl);
+      // A re-export of a symbol another entry point declares is a reference: its comment is the target's.
+      const target = decl.kind === ReflectionKind.Reference && typeof decl.tryGetTargetReflectionDeep === 'function' ? decl.tryGetTargetReflectionDeep() ?? decl : decl;
+      const c = commentOf(target);
       if (!hasSummary(c)) noSummary.push(`${where}: ${decl.name}`);
       if (!hasExample(c)) noExample.push(`${where}: ${decl.name}`);
     }
