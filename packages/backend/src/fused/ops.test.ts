@@ -116,13 +116,19 @@ describe.each(testBackends())('squaredNorms on %s', (backend) => {
     await expectNoLeaks(async () => {
       for (const on of [false, true]) {
         setFusedKernels(on);
-        const ts = [tf.tensor1d([1, 2, -2]), tf.tensor2d([[0.5, 0], [0, -1.5]]), tf.scalar(3)];
+        // 10 tensors (two programs of ≤ 7 on webgpu), one of them longer than a workgroup's 256 threads
+        const long = Array.from({ length: 1000 }, (_, i) => Math.sin(i));
+        const ts: tf.Tensor[] = [tf.tensor1d([1, 2, -2]), tf.tensor2d([[0.5, 0], [0, -1.5]]), tf.scalar(3), tf.tensor1d(long)];
+        for (let i = 0; i < 6; i++) ts.push(tf.fill([i + 1], i + 1));
         const n = squaredNorms(ts);
         const v = Array.from(await n.data());
         tf.dispose([n, ...ts]);
+        expect(v.length).toBe(10);
         expect(v[0]).toBeCloseTo(9, 6);
         expect(v[1]).toBeCloseTo(2.5, 6);
         expect(v[2]).toBeCloseTo(9, 6);
+        expect(v[3]).toBeCloseTo(long.reduce((s, x) => s + x * x, 0), 2);
+        for (let i = 0; i < 6; i++) expect(v[4 + i]).toBeCloseTo((i + 1) * (i + 1) * (i + 1), 4);
       }
     });
   });

@@ -11,12 +11,13 @@
  *   bias + GELU      1 forward; backward 2 (dx elementwise, db a column sum)
  *   LayerNorm        1 forward (a thread per row); backward 3 (dx per row, dg and db column sums)
  *   cross-entropy    1 forward (a thread per row); backward 1 (a thread per row)
+ *   squared norms    1 dispatch per 7 tensors (a workgroup each, shared-memory sum) + 1 concat
  *
  * Deliberately simple — a thread per element, row or column, no shared-memory reductions — because the
  * model widths here are small (D, V ≤ a few thousand) and the win is in the dispatch count. Each is checked
  * by the conformance suite against the cpu backend's host kernel.
  */
-import { registerKernel, getKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { Concat, registerKernel, getKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { FUSED_KERNELS } from './names.js';
 
@@ -219,6 +220,74 @@ const adamw: KernelFunc = ({ inputs, backend, attrs }) => {
   return outs.map(([name, body]) => run(backend, new LoopProgram(name, ['P', 'M', 'V', 'G'], p.shape, n, body, uni), [p, m, v, g], values));
 };
 
+/** Up to 7 inputs per program: with the output, 8 storage buffers (WebGPU's default per-stage limit). */
+const NORM_GROUP = 7;
+const NORM_WG = 256;
+
+/**
+ * ‖A_w‖² for the k ≤ 7 inputs of one program: workgroup w strides over input w (256 threads), then a
+ * shared-memory tree sum. One dispatch for up to 7 parameters instead of a Square and a Sum each.
+ */
+class SquaredNormsProgram {
+  readonly variableNames: string[];
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout = { x: [0] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [NORM_WG, 1, 1];
+  readonly uniforms: string;
+
+  constructor(k: number) {
+    this.variableNames = Array.from({ length: k }, (_, i) => `A${i}`);
+    this.outputShape = [k];
+    this.dispatch = [k, 1, 1];
+    this.uniforms = this.variableNames.map((_, i) => `n${i} : i32,`).join(' ');
+    this.shaderKey = `altar_sqnorms_${k}`;
+  }
+
+  getUserCode(): string {
+    const cases = this.variableNames
+      .map((a, i) => `case ${i}: { for (var j = l; j < uniforms.n${i}; j = j + ${NORM_WG}) { let x = ${a}[j]; acc = acc + x * x; } }`)
+      .join('\n          ');
+    return `
+      var<workgroup> part : array<f32, ${NORM_WG}>;
+      fn main(index : i32) {
+        let w = i32(workgroupId.x);
+        let l = i32(localIndex);
+        var acc = 0.0;
+        switch w {
+          ${cases}
+          default: {}
+        }
+        part[l] = acc;
+        workgroupBarrier();
+        for (var s = ${NORM_WG / 2}; s > 0; s = s >> 1) {
+          if (l < s) { part[l] = part[l] + part[l + s]; }
+          workgroupBarrier();
+        }
+        if (l == 0) { result[w] = part[0]; }
+      }`;
+  }
+}
+
+const squaredNorms: KernelFunc = ({ inputs, backend, attrs }) => {
+  const n = (attrs as { count: number }).count;
+  const all = Array.from({ length: n }, (_, i) => (inputs as Record<string, TensorInfo>)[`t${i}`]!);
+  const parts: TensorInfo[] = [];
+  for (let i = 0; i < n; i += NORM_GROUP) {
+    const group = all.slice(i, i + NORM_GROUP);
+    const program = new SquaredNormsProgram(group.length);
+    parts.push((backend as WebgpuBackendLike).runWebGPUProgram(program, group, 'float32', i32(...group.map(sizeOf))));
+  }
+  if (parts.length === 1) return parts[0]!;
+  const concat = getKernel(Concat, 'webgpu')!.kernelFunc;
+  try {
+    return concat({ inputs: parts as unknown as Record<string, TensorInfo>, backend, attrs: { axis: 0 } }) as TensorInfo;
+  } finally {
+    for (const p of parts) (backend as unknown as { disposeData(id: object): void }).disposeData(p.dataId);
+  }
+};
+
 /** Register the WGSL fused kernels on webgpu (idempotent). Returns the kernel names registered now. */
 export function registerWebgpuFusedKernels(): string[] {
   const kernels: Array<[string, KernelFunc]> = [
@@ -229,6 +298,7 @@ export function registerWebgpuFusedKernels(): string[] {
     [FUSED_KERNELS.crossEntropy, crossEntropy],
     [FUSED_KERNELS.crossEntropyGrad, crossEntropyGrad],
     [FUSED_KERNELS.adamw, adamw],
+    [FUSED_KERNELS.squaredNorms, squaredNorms],
   ];
   const done: string[] = [];
   for (const [kernelName, kernelFunc] of kernels) {
