@@ -8,7 +8,8 @@ import { ConfigError } from '@altar/backend';
 import { decodeSafetensors } from '@altar/models';
 import type { GaussianScheduleKind } from '@altar/noise';
 import { parseRunConfig, parseSavedRunConfig, type GaussianRunConfig, type RunConfig, type TokenRunConfig } from '@altar/recipes';
-import type { PointSourceName } from '../state.js';
+import type { Family, PointSourceName } from '../state.js';
+import type { FamilyRuntime } from './runtime.js';
 import { IMAGE_SIZE } from './continuous.js';
 
 /** What a slot trains on: 'hmm' for token families, a 2-D mixture for 'gaussian', 'shapes' for 'gaussian-image'. */
@@ -19,6 +20,26 @@ const DEFAULT_HMM = ((c) => (c.family === 'gaussian' ? '' : JSON.stringify(c.dat
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The safetensors metadata `altar train` writes (the model config, the family, the step); the continuous
+ * families add the playground's own family name and the data scale their model sees (x / scale).
+ */
+export function exportMetadata(family: Family, runtime: FamilyRuntime, step: number): Record<string, string> {
+  const cont = runtime.continuous;
+  const meta: Record<string, string> = { format: 'altar', step: String(step), 'altar.config': JSON.stringify(runtime.model.config), 'altar.family': cont ? 'gaussian' : family };
+  if (cont) {
+    meta['altar.playground.family'] = family;
+    meta['altar.dataScale'] = String(cont.dataScale);
+  }
+  return meta;
+}
+
+/** config.json of an export: the run config the recipe was built from, with this run's lr (when trained here), seed and step. */
+export function exportRunConfig(rc: RunConfig, train: { lr: number; seed: number; steps: number }): string {
+  const run = parseRunConfig({ ...rc, train: { ...rc.train, ...(train.lr > 0 ? { lr: train.lr } : {}), seed: train.seed, steps: train.steps } });
+  return `${JSON.stringify(run, null, 2)}\n`;
 }
 
 export type ImportedCheckpoint =

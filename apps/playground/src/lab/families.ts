@@ -12,7 +12,7 @@ import { createModel, validateModelConfig, type AnyModel, type ModelConfig } fro
 import type { GaussianScheduleKind } from '@altar/noise';
 import { mixtureScale } from '@altar/recipes';
 import type { TrainConfig } from '@altar/train';
-import type { Family, Size } from '../state.js';
+import type { Family, PointSourceName, Size } from '../state.js';
 import { buildContinuousRuntime, imageModelConfig, imageSource } from './continuous.js';
 import type { FamilyRuntime } from './runtime.js';
 
@@ -126,4 +126,11 @@ export function buildGaussianRuntime(model: AnyModel, gmm: GaussianMixtureSource
 /** Gaussian diffusion on the playground's 16×16 grey shapes: a U-Net on the default v-MSE, DDIM (continuous.ts). */
 export function buildImageRuntime(model: AnyModel, process: GaussianScheduleKind = GAUSSIAN_PROCESS): FamilyRuntime {
   return buildContinuousRuntime('gaussian-image', model, { kind: 'images', images: imageSource() }, { process, sampler: GAUSSIAN_SAMPLER });
+}
+
+/** A loaded Gaussian checkpoint's runtime: points on the playground's own schedule train on with its recipe (time weighting included). */
+export function loadedContinuousRuntime(model: AnyModel, source: PointSourceName | 'shapes', process: GaussianScheduleKind, gmm: GaussianMixtureSource | null, scale: number): FamilyRuntime {
+  if (source === 'shapes' || !gmm) return buildImageRuntime(model, process);
+  if (process === GAUSSIAN_PROCESS) return buildGaussianRuntime(model, gmm, scale, source);
+  return buildContinuousRuntime('gaussian', model, { kind: 'points', gmm, scale, preset: source }, { process, sampler: GAUSSIAN_SAMPLER });
 }

@@ -11,10 +11,9 @@ import { Trainer, type ParamMap } from '@altar/train';
 import type { ElboResult, ForwardData, ModelSummary, RaceResult, SampleResult, SourceInfo, SweepPoint, TrainConfigMsg, WorkerEvent } from '../protocol.js';
 import { SAMPLERS_BY_FAMILY, isContinuous, samplerFor, pointSourceOf, type Family, type ProcessName, type Size, type SourceName } from '../state.js';
 import { elboTerms, oneTermSamples } from './anatomy.js';
-import { readCheckpoint, type ImportedCheckpoint } from './checkpoint-io.js';
-import { buildContinuousRuntime, IMAGE_TRAIN, imageModelConfig } from './continuous.js';
-import { buildGaussianRuntime, buildImageRuntime, interactiveTrainConfig, familyOfModel, mixtureScale, modelConfigFor, newModel, GAUSSIAN_PROCESS, GAUSSIAN_SAMPLER } from './families.js';
-import { parseRunConfig } from '@altar/recipes';
+import { exportMetadata, exportRunConfig, readCheckpoint, type ImportedCheckpoint } from './checkpoint-io.js';
+import { IMAGE_TRAIN, imageModelConfig } from './continuous.js';
+import { buildGaussianRuntime, buildImageRuntime, interactiveTrainConfig, familyOfModel, loadedContinuousRuntime, mixtureScale, modelConfigFor, newModel } from './families.js';
 import { Mutex } from './mutex.js';
 import { ModelStore, SAVE_EVERY_MS } from './persist.js';
 import { sampleResult } from './results.js';
@@ -326,22 +325,12 @@ export class Lab {
     const s = this.slots.get(family);
     if (!s) throw new AltarError('NO_MODEL', `export: no ${family} model has been trained yet`);
     const m = s.runtime.model;
-    // The metadata `altar train` writes (the model config, the family, the step); the continuous families
-    // add the playground's own family name and the data scale their model sees (x / scale).
-    const cont = s.runtime.continuous;
-    const meta: Record<string, string> = { format: 'altar', step: String(this.stepOf(s)), 'altar.config': JSON.stringify(m.config), 'altar.family': cont ? 'gaussian' : family };
-    if (cont) {
-      meta['altar.playground.family'] = family;
-      meta['altar.dataScale'] = String(cont.dataScale);
-    }
+    const step = this.stepOf(s);
+    const meta = exportMetadata(family, s.runtime, step);
     // The sampling weights: the EMA where the trainer keeps one (continuous families), else the live ones.
     const write = () => tensorsToSafetensors(m.getWeights(), meta);
     const weights = s.trainer ? await s.trainer.withEvalWeights(write) : await write();
-    const train = { lr: s.lr, seed: s.seed, steps: this.stepOf(s) };
-    // The run config the recipe was built from, with this run's lr (when trained here), seed and step.
-    const rc = s.runtime.runConfig;
-    const run = parseRunConfig({ ...rc, train: { ...rc.train, ...(train.lr > 0 ? { lr: train.lr } : {}), seed: train.seed, steps: train.steps } });
-    return { config: `${JSON.stringify(run, null, 2)}\n`, safetensors: weights };
+    return { config: exportRunConfig(s.runtime.runConfig, { lr: s.lr, seed: s.seed, steps: step }), safetensors: weights };
   }
 
   /**
@@ -395,10 +384,7 @@ export class Lab {
     const family = source === 'shapes' ? 'gaussian-image' : 'gaussian';
     let runtime: FamilyRuntime;
     try {
-      // Points on the playground's own schedule train on with its recipe (time weighting included).
-      if (source === 'shapes') runtime = buildImageRuntime(model, kind);
-      else if (kind === GAUSSIAN_PROCESS) runtime = buildGaussianRuntime(model, this.src.gmm(source), scale, source);
-      else runtime = buildContinuousRuntime(family, model, { kind: 'points', gmm: this.src.gmm(source), scale, preset: source }, { process: kind, sampler: GAUSSIAN_SAMPLER });
+      runtime = loadedContinuousRuntime(model, source, kind, source === 'shapes' ? null : this.src.gmm(source), scale);
     } catch (e) {
       model.dispose();
       throw new ConfigError('config.json.model', (e as Error).message);
