@@ -40,7 +40,7 @@ export {
   squaredNorms,
   type AdamwStep,
 } from './fused/ops.js';
-export { DECODE_ATTENTION_KERNEL, decodeAttention, type DecodeAttentionAttrs } from './fused/decode-attention.js';
+export { DECODE_ATTENTION_KERNEL, canFuseDecodeAttention, decodeAttention, type DecodeAttentionAttrs } from './fused/decode-attention.js';
 export { expectNoLeaks, memoryGuard, type MemoryGuard } from './memory.js';
 export {
   DTYPE_SIZES,

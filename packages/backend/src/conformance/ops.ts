@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng.js';
 import { adamwUpdate, biasGelu, layerNormFused, softmaxCrossEntropy, squaredNorms } from '../fused/ops.js';
+import { decodeAttention } from '../fused/decode-attention.js';
 
 export interface InputSpec {
   shape: number[];
@@ -130,6 +131,14 @@ export const OP_CASES: OpCase[] = [
       tf.stack(adamwUpdate(p!, m!, v!, g!, { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, decay: 1e-3, bc1: 0.19, bc2: 0.0297, gradScale: 0.5 })),
   },
   { name: 'fused squaredNorms', inputs: [N([3, 4]), N([10]), N([300]), N([2]), N([5]), N([7]), N([1]), N([9])], fn: (...ts) => squaredNorms(ts as tf.Tensor[]) },
+  {
+    name: 'fused decodeAttention(rope)',
+    inputs: [N([2, 3 * 16]), N([2, 2, 5, 8]), N([2, 2, 5, 8])],
+    fn: (qkv, k, v) => {
+      const [y, k1, v1] = decodeAttention(qkv!, k!, v!, { nHeads: 2, rope: true, ropeBase: 10000 });
+      return tf.concat([tf.reshape(y, [-1]), tf.reshape(k1, [-1]), tf.reshape(v1, [-1])]);
+    },
+  },
   // The wasm copy paths (slice / split / unstack / last-two-axes transpose / rank-4 per-entry matmul)
   { name: 'matMul(rank4)', inputs: [N([2, 3, 20, 16]), N([2, 3, 16, 24])], fn: (a, b) => tf.matMul(a!, b!), grad: true },
   { name: 'slice(rank4)', inputs: [N([2, 3, 20, 16])], fn: (a) => tf.slice(a!, [1, 1, 3, 0], [1, 2, 12, 16]), grad: true },

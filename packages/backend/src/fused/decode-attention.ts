@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
-import type { HostKernelSpec } from './host-kernel.js';
+import { useFused, type HostKernelSpec } from './host-kernel.js';
 
 /**
  * Kernel name of the fused cached-attention step.
@@ -25,6 +25,28 @@ import type { HostKernelSpec } from './host-kernel.js';
  * ```
  */
 export const DECODE_ATTENTION_KERNEL = 'AltarDecodeAttention';
+
+/** The WGSL decode attention keeps a row's scores in workgroup memory: at most this many keys. */
+export const WEBGPU_DECODE_MAX_KEYS = 2048;
+
+/** Whether the WGSL kernel takes this step (keys held in workgroup memory; rotary tables as vec4 uniforms). */
+export function webgpuDecodeAttentionFits(dh: number, keys: number, rope: boolean): boolean {
+  return keys <= WEBGPU_DECODE_MAX_KEYS && dh <= 1024 && (!rope || (dh % 8 === 0 && dh <= 256));
+}
+
+/**
+ * Whether a cached attention step with head width `dHead`, `keys` keys (cache + 1) and rotary or not runs
+ * the fused kernel on the current backend (cpu and wasm: always; webgpu: within its limits).
+ *
+ * @example
+ * ```ts
+ * if (canFuseDecodeAttention(64, pos + 1, true)) [y, k, v] = decodeAttention(qkv, k, v, attrs);
+ * ```
+ */
+export function canFuseDecodeAttention(dHead: number, keys: number, rope: boolean): boolean {
+  if (!useFused(DECODE_ATTENTION_KERNEL)) return false;
+  return tf.getBackend() !== 'webgpu' || webgpuDecodeAttentionFits(dHead, keys, rope);
+}
 
 /**
  * Attributes of `decodeAttention`.
@@ -120,7 +142,7 @@ export const decodeAttentionSpec: HostKernelSpec = {
 
 /**
  * Fused cached-attention step: qkv (B, 3D), caches (B, H, P, dh) → [y (B, D), K', V'] (see the file
- * comment). Call only where `useFused(DECODE_ATTENTION_KERNEL)` holds.
+ * comment). Call only where `canFuseDecodeAttention` holds.
  *
  * @example
  * ```ts

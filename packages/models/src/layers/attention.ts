@@ -11,7 +11,7 @@
  *                     carried across chunks by an exclusive cumsum), decoding the recurrent state (S, z).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AltarError, DECODE_ATTENTION_KERNEL, decodeAttention, useFused } from '@altar/backend';
+import { AltarError, canFuseDecodeAttention, decodeAttention } from '@altar/backend';
 import { Linear } from './basic.js';
 import { tidyObj, type ParamStore } from './params.js';
 import { applyRope } from './rope.js';
@@ -203,8 +203,8 @@ export class Attention implements AttentionLayer {
   }
 
   step(x: tf.Tensor2D, cache: AttentionCache): { y: tf.Tensor2D; cache: AttentionCache } {
-    if (cache.kind === 'full' && useFused(DECODE_ATTENTION_KERNEL)) {
-      // One kernel for rotary + cache growth + softmax attention + head merge (cpu / wasm).
+    if (cache.kind === 'full' && canFuseDecodeAttention(this.dHead, cache.pos + 1, this.rope)) {
+      // One kernel for rotary + cache growth + softmax attention + head merge (cpu / wasm; 3 on webgpu).
       return tidyObj(() => {
         const b = x.shape[0];
         const qkv = this.wqkv.apply(x); // (B, 3D)

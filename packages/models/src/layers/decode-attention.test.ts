@@ -35,7 +35,7 @@ describe.each(testBackends())('fused decode attention on %s', (backend) => {
       setFusedKernels(false);
       const ref = await decode(att, xs);
       setFusedKernels(true);
-      if (backend === 'cpu' || backend === 'wasm') expect(useFused(DECODE_ATTENTION_KERNEL)).toBe(true);
+      expect(useFused(DECODE_ATTENTION_KERNEL)).toBe(backend === 'cpu' || backend === 'wasm' || backend === 'webgpu');
       const got = await decode(att, xs);
       // the whole-sequence causal forward, rearranged to the step order (position-major)
       const full = tf.tidy(() => tf.transpose(att.forward(xs), [1, 0, 2]));
