@@ -20,70 +20,11 @@
  * by the conformance suite against the cpu backend's host kernel.
  */
 import { Concat, registerKernel, getKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import * as tf from '@tensorflow/tfjs-core';
 import { FUSED_KERNELS } from './names.js';
-import { DECODE_ATTENTION_KERNEL, WEBGPU_DECODE_MAX_KEYS, webgpuDecodeAttentionFits } from './decode-attention.js';
+import { DECODE_ATTENTION_KERNEL } from './decode-attention.js';
 
-type Uniform = { type: 'float32' | 'int32'; data: number[] };
-
-interface WebgpuBackendLike {
-  runWebGPUProgram(program: unknown, inputs: TensorInfo[], dtype: 'float32', uniforms?: Uniform[]): TensorInfo;
-}
-
-const WG = 64;
-/** At most this many workgroups; threads loop with a grid stride past it (WebGPU caps a dimension at 65535). */
-const MAX_GROUPS = 4096;
-
-/** A program over `threads` independent work items (elements, rows or columns), with a grid-stride loop. */
-class LoopProgram {
-  readonly variableNames: string[];
-  readonly outputShape: number[];
-  readonly shaderKey: string;
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
-  readonly uniforms: string;
-  readonly size = true;
-  private readonly stride: number;
-
-  constructor(
-    name: string,
-    inputs: string[],
-    outputShape: number[],
-    readonly threads: number,
-    private readonly body: string,
-    uniforms: string,
-  ) {
-    this.variableNames = inputs;
-    this.outputShape = outputShape;
-    this.uniforms = `threads : i32, ${uniforms}`;
-    const groups = Math.max(1, Math.min(MAX_GROUPS, Math.ceil(threads / WG)));
-    this.dispatch = [groups, 1, 1];
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.stride = groups * WG;
-    // Everything baked into the WGSL text is in the key (tfjs adds the shapes and dtypes).
-    this.shaderKey = `altar_${name}_${this.stride}`;
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        for (var t = index; t < uniforms.threads; t = t + ${this.stride}) {
-          ${this.body}
-        }
-      }`;
-  }
-}
-
-function run(backend: unknown, program: LoopProgram, inputs: TensorInfo[], uniforms: Uniform[]): TensorInfo {
-  const threads: Uniform = { type: 'int32', data: [program.threads] };
-  return (backend as WebgpuBackendLike).runWebGPUProgram(program, inputs, 'float32', [threads, ...uniforms]);
-}
-
-const f32 = (...data: number[]): Uniform[] => data.map((d) => ({ type: 'float32', data: [d] }));
-const i32 = (...data: number[]): Uniform[] => data.map((d) => ({ type: 'int32', data: [d] }));
-const lastDim = (t: TensorInfo): number => t.shape[t.shape.length - 1] ?? 1;
-const sizeOf = (t: TensorInfo): number => tf.util.sizeFromShape(t.shape);
+import { f32, i32, lastDim, LoopProgram, run, sizeOf, type WebgpuBackendLike } from './webgpu-program.js';
+import { decodeAttentionWebgpu } from './webgpu-decode.js';
 
 const GELU = `
   let u = X[t] + B[t % uniforms.d];
@@ -291,156 +232,6 @@ const squaredNorms: KernelFunc = ({ inputs, backend, attrs }) => {
   }
 };
 
-const DEC_WG = 64;
-
-/**
- * Rotary tables of the new position as uniforms: cos and sin of P·θ_i for the dh/2 pairs, computed on the
- * host in float64 and rounded once (as the composition's tables are), packed four to a vec4.
- */
-function ropeUniforms(dh: number, pos: number, base: number): { decl: string; fn: string; data: Uniform[] } {
-  const half = dh / 2;
-  const n = half / 4;
-  const cos: number[] = [];
-  const sin: number[] = [];
-  for (let i = 0; i < half; i++) {
-    const ang = pos * Math.pow(base, (-2 * i) / dh);
-    cos.push(Math.cos(ang));
-    sin.push(Math.sin(ang));
-  }
-  const names = (p: string) => Array.from({ length: n }, (_, i) => `uniforms.${p}${i}`).join(', ');
-  const decl = Array.from({ length: n }, (_, i) => `rc${i} : vec4<f32>, `).join('') + Array.from({ length: n }, (_, i) => `rs${i} : vec4<f32>, `).join('');
-  const fn = `
-  fn ropeCS(i : i32) -> vec2<f32> {
-    var c = array<vec4<f32>, ${n}>(${names('rc')});
-    var s = array<vec4<f32>, ${n}>(${names('rs')});
-    return vec2<f32>(c[i / 4][i % 4], s[i / 4][i % 4]);
-  }
-  fn rope(x0 : f32, x1 : f32, d : i32, half : i32) -> f32 {
-    // element d of the rotated pair (x_i, x_{i+half}); x0 is element d, x1 its partner
-    let cs = ropeCS(select(d, d - half, d >= half));
-    return select(x0 * cs.x - x1 * cs.y, x1 * cs.y + x0 * cs.x, d >= half);
-  }`;
-  const data: Uniform[] = [];
-  for (const t of [cos, sin]) for (let i = 0; i < n; i++) data.push({ type: 'float32', data: t.slice(4 * i, 4 * i + 4) });
-  return { decl, fn, data };
-}
-
-
-/**
- * K' or V' (B, H, P+1, dh): the cache rows, then the new key (rotated when uniforms.rope = 1) or value
- * taken from qkv (B, 3D) at column offset uniforms.col.
- */
-function growCache(backend: unknown, qkv: TensorInfo, cache: TensorInfo, col: number, rope: ReturnType<typeof ropeUniforms> | null): TensorInfo {
-  const [b, h, p, dh] = cache.shape as [number, number, number, number];
-  const n = b * h * (p + 1) * dh;
-  const body = `
-    let d = t % uniforms.dh;
-    let r = (t / uniforms.dh) % (uniforms.p + 1);
-    let bh = t / (uniforms.dh * (uniforms.p + 1));
-    if (r < uniforms.p) {
-      result[t] = C[(bh * uniforms.p + r) * uniforms.dh + d];
-    } else {
-      let hh = bh % uniforms.h;
-      let bb = bh / uniforms.h;
-      let row = bb * 3 * uniforms.h * uniforms.dh + uniforms.col + hh * uniforms.dh;
-      ${rope ? `let half = uniforms.dh / 2;
-      let partner = select(d + half, d - half, d >= half);
-      result[t] = rope(Q[row + d], Q[row + partner], d, half);` : 'result[t] = Q[row + d];'}
-    }`;
-  const prog = new LoopProgram(`dec_grow_${rope ? `r${dh}` : 'n'}`, ['Q', 'C'], [b, h, p + 1, dh], n, body, `dh : i32, p : i32, h : i32, col : i32, ${rope?.decl ?? ''}`);
-  if (rope) (prog as unknown as { getUserCode: () => string }).getUserCode = ((orig) => () => rope.fn + orig())(prog.getUserCode.bind(prog));
-  // An empty cache (the first step) has no buffer to bind: bind qkv in its place (never read when p = 0).
-  return run(backend, prog, [qkv, p === 0 ? qkv : cache], [...i32(dh, p, h, col), ...(rope?.data ?? [])]);
-}
-
-/** y (B, D): a workgroup per (batch, head); scores in workgroup memory, max / sum by tree reductions. */
-class DecodeAttentionProgram {
-  readonly variableNames = ['Q', 'K', 'V'];
-  readonly outputShape: number[];
-  readonly dispatchLayout = { x: [0, 1] };
-  readonly dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number] = [DEC_WG, 1, 1];
-  readonly uniforms: string;
-  readonly shaderKey: string;
-
-  constructor(b: number, d: number, h: number, private readonly rope: ReturnType<typeof ropeUniforms> | null) {
-    this.outputShape = [b, d];
-    this.dispatch = [b * h, 1, 1];
-    this.uniforms = `dh : i32, keys : i32, h : i32, scale : f32, ${rope?.decl ?? ''}`;
-    this.shaderKey = `altar_dec_attn_${rope ? `r${d / h}` : 'n'}`;
-  }
-
-  getUserCode(): string {
-    return `${this.rope?.fn ?? ''}
-      var<workgroup> sc : array<f32, ${WEBGPU_DECODE_MAX_KEYS}>;
-      var<workgroup> red : array<f32, ${DEC_WG}>;
-      var<workgroup> q : array<f32, 1024>;
-      fn main(index : i32) {
-        let w = i32(workgroupId.x);
-        let l = i32(localIndex);
-        let hh = w % uniforms.h;
-        let bb = w / uniforms.h;
-        let row = bb * 3 * uniforms.h * uniforms.dh + hh * uniforms.dh;
-        let half = uniforms.dh / 2;
-        for (var d = l; d < uniforms.dh; d = d + ${DEC_WG}) {
-          ${this.rope ? 'q[d] = rope(Q[row + d], Q[row + select(d + half, d - half, d >= half)], d, half);' : 'q[d] = Q[row + d];'}
-        }
-        workgroupBarrier();
-        let kb = w * uniforms.keys * uniforms.dh;
-        var mx = -3.4e38;
-        for (var j = l; j < uniforms.keys; j = j + ${DEC_WG}) {
-          var dot = 0.0;
-          for (var d = 0; d < uniforms.dh; d = d + 1) { dot = dot + q[d] * K[kb + j * uniforms.dh + d]; }
-          sc[j] = dot * uniforms.scale;
-          mx = max(mx, sc[j]);
-        }
-        red[l] = mx;
-        workgroupBarrier();
-        for (var s = ${DEC_WG / 2}; s > 0; s = s >> 1) {
-          if (l < s) { red[l] = max(red[l], red[l + s]); }
-          workgroupBarrier();
-        }
-        let m = red[0];
-        workgroupBarrier();
-        var z = 0.0;
-        for (var j = l; j < uniforms.keys; j = j + ${DEC_WG}) {
-          sc[j] = exp(sc[j] - m);
-          z = z + sc[j];
-        }
-        red[l] = z;
-        workgroupBarrier();
-        for (var s = ${DEC_WG / 2}; s > 0; s = s >> 1) {
-          if (l < s) { red[l] = red[l] + red[l + s]; }
-          workgroupBarrier();
-        }
-        let zt = red[0];
-        for (var d = l; d < uniforms.dh; d = d + ${DEC_WG}) {
-          var acc = 0.0;
-          for (var j = 0; j < uniforms.keys; j = j + 1) { acc = acc + sc[j] * V[kb + j * uniforms.dh + d]; }
-          result[bb * uniforms.h * uniforms.dh + hh * uniforms.dh + d] = acc / zt;
-        }
-      }`;
-  }
-}
-
-const decodeAttention: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { qkv, kCache, vCache } = inputs as { qkv: TensorInfo; kCache: TensorInfo; vCache: TensorInfo };
-  const { nHeads, rope, ropeBase } = attrs as { nHeads: number; rope: boolean; ropeBase: number };
-  const [b, h, p, dh] = kCache.shape as [number, number, number, number];
-  const d = h * dh;
-  if (!webgpuDecodeAttentionFits(dh, p + 1, rope) || h !== nHeads) {
-    throw new Error(`decodeAttention (webgpu): ${p + 1} keys of width ${dh} (rope ${rope}) do not fit; see webgpuDecodeAttentionFits`);
-  }
-  const tables = rope ? ropeUniforms(dh, p, ropeBase) : null;
-  const k = growCache(backend, qkv, kCache, d, tables);
-  const v = growCache(backend, qkv, vCache, 2 * d, null);
-  const y = (backend as WebgpuBackendLike).runWebGPUProgram(new DecodeAttentionProgram(b, d, h, tables), [qkv, k, v], 'float32', [
-    ...i32(dh, p + 1, h),
-    ...f32(1 / Math.sqrt(dh)),
-    ...(tables?.data ?? []),
-  ]);
-  return [y, k, v];
-};
 
 /** Register the WGSL fused kernels on webgpu (idempotent). Returns the kernel names registered now. */
 export function registerWebgpuFusedKernels(): string[] {
@@ -453,7 +244,7 @@ export function registerWebgpuFusedKernels(): string[] {
     [FUSED_KERNELS.crossEntropyGrad, crossEntropyGrad],
     [FUSED_KERNELS.adamw, adamw],
     [FUSED_KERNELS.squaredNorms, squaredNorms],
-    [DECODE_ATTENTION_KERNEL, decodeAttention],
+    [DECODE_ATTENTION_KERNEL, decodeAttentionWebgpu],
   ];
   const done: string[] = [];
   for (const [kernelName, kernelFunc] of kernels) {
