@@ -23,7 +23,7 @@ export {
 export { registerExtraGradients } from './gradients.js';
 export { registerHostFallbackKernels, KNOWN_BAD_KERNELS } from './kernels/host-fallback.js';
 export { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
-export { registerWasmFastPaths, unsortedSegmentSumReference } from './kernels/wasm-matmul.js';
+export { registerWasmFastPaths, unsortedSegmentSumReference } from './kernels/wasm-fast-paths.js';
 export { Rng, type RngState } from './rng.js';
 export { fusedKernelsEnabled, registerHostKernel, setFusedKernels, useFused, type HostArray, type HostKernelSpec } from './fused/host-kernel.js';
 export {

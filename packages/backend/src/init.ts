@@ -12,7 +12,7 @@ import './gradients.js';
 import { BackendUnavailableError, ConfigError } from './errors.js';
 import { envVar, isNode } from './env.js';
 import { registerHostFallbackKernels } from './kernels/host-fallback.js';
-import { registerWasmFastPaths } from './kernels/wasm-matmul.js';
+import { registerWasmFastPaths } from './kernels/wasm-fast-paths.js';
 import { registerFusedKernels } from './fused/ops.js';
 import { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
 import { silentLogger, type Logger } from './logger.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../rng.js';
 import { expectNoLeaks, useBackend } from '../testing/index.js';
-import { sliceInto } from './wasm-matmul.js';
+import { sliceInto } from './wasm-fast-paths.js';
 
 /** Naive reference: out[i…] = x[begin + i…], element by element through multi-indices. */
 function sliceNaive(x: Float32Array, shape: number[], begin: number[], size: number[]): Float32Array {
