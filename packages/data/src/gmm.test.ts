@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Rng } from '@altar/backend';
 import { expectNoLeaks, testBackends, useBackend } from '@altar/backend/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GaussianMixtureSource, gmmOracleDenoiser, gmmPosterior, gmmPreset } from './gmm.js';
+import { GaussianMixtureSource, gmmPosterior } from './gmm.js';
+import { gmmOracleDenoiser } from './gmm-oracle.js';
+import { gmmPreset } from './gmm-presets.js';
 
 const oneD = () =>
   new GaussianMixtureSource({ weights: [0.2, 0.5, 0.3], means: [[-2], [0.5], [3]], variances: [0.3, [1.2], 0.05] });

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Rng } from '@altar/backend';
 import { expectNoLeaks, testBackends, useBackend } from '@altar/backend/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HmmSource, defaultHmmConfig, resolveHmmConfig } from './hmm.js';
+import { HmmSource } from './hmm.js';
+import { defaultHmmConfig, resolveHmmConfig } from './hmm-config.js';
 import { hmmOracleCausalLM, hmmOracleDenoiser, hmmPosterior } from './hmm-oracle.js';
 
 // A tiny HMM (V = 3, S = 2, n = 3) small enough to enumerate every x and every state path.

@@ -5,15 +5,8 @@
  * @module @altar/data
  */
 export { tokensToTensor, type TokenSource } from './token-source.js';
-export {
-  HmmSource,
-  buildHmmMatrices,
-  defaultHmmConfig,
-  resolveHmmConfig,
-  type EntropyReport,
-  type HmmConfig,
-  type HmmMatrices,
-} from './hmm.js';
+export { HmmSource } from './hmm.js';
+export { buildHmmMatrices, defaultHmmConfig, resolveHmmConfig, type EntropyReport, type HmmConfig, type HmmMatrices } from './hmm-config.js';
 export {
   hmmOracleCausalLM,
   hmmOracleDenoiser,
@@ -25,21 +18,9 @@ export {
   type HmmPosterior,
   type NoiseMatrixFn,
 } from './hmm-oracle.js';
-export {
-  GaussianMixtureSource,
-  gmmOracleDenoiser,
-  gmmPosterior,
-  gmmPreset,
-  type PredictionKind,
-  type GaussianMixtureSpec,
-  type GaussianSchedule,
-  type GmmOracleDenoiser,
-  type GmmPosterior,
-  type GmmPresetName,
-  GMM_PRESETS,
-  type GmmPresetOptions,
-  type VectorSource,
-} from './gmm.js';
+export { GaussianMixtureSource, gmmPosterior, type GaussianMixtureSpec, type GmmPosterior, type VectorSource } from './gmm.js';
+export { gmmOracleDenoiser, type GaussianSchedule, type GmmOracleDenoiser, type PredictionKind } from './gmm-oracle.js';
+export { GMM_PRESETS, gmmPreset, type GmmPresetName, type GmmPresetOptions } from './gmm-presets.js';
 export {
   SHAPE_KINDS,
   ShapeImageSource,

@@ -1,7 +1,9 @@
 /** Config-driven factories (typed `type` field, unknown types rejected) for the trainer and playground. */
 import { ConfigError } from '@altar/backend';
-import { GaussianMixtureSource, gmmPreset, type GmmPresetName, type GmmPresetOptions, type VectorSource } from './gmm.js';
-import { HmmSource, type HmmConfig } from './hmm.js';
+import { GaussianMixtureSource, type VectorSource } from './gmm.js';
+import { gmmPreset, type GmmPresetName, type GmmPresetOptions } from './gmm-presets.js';
+import { HmmSource } from './hmm.js';
+import type { HmmConfig } from './hmm-config.js';
 import { ShapeImageSource, type ShapeImageConfig } from './images.js';
 import type { TokenSource } from './token-source.js';
 
