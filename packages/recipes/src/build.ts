@@ -6,7 +6,17 @@ import { buildGaussianRuntime } from './families/gaussian.js';
 import { buildLmRuntime } from './families/lm.js';
 import type { TokenRecipeOptions } from './families/token-common.js';
 
-/** Build the family's runtime (model, loss, evaluation, sampling, scoring). Token options apply to token families. */
+/**
+ * Build the family's runtime (model, loss, evaluation, sampling, scoring). Token options apply to token families.
+ *
+ * @example
+ * ```ts
+ * await initBackend('cpu');
+ * const rt = buildRuntime(parseRunConfig({ family: 'd3pm', diffusion: { T: 32 } }));
+ * const e = await rt.evaluate(new Rng(2), { batches: 1, batchSize: 16 });
+ * rt.dispose();
+ * ```
+ */
 export function buildRuntime(config: RunConfig, opts: TokenRecipeOptions = {}): FamilyRuntime {
   // (the Gaussian family's own options: buildGaussianRuntime(config, { model, gmm, images, scale }))
   switch (config.family) {

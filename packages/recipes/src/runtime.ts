@@ -10,9 +10,26 @@ import type { CostRecord } from '@altar/samplers';
 import type { LossFn, ParamMap } from '@altar/train';
 import type { Family, RunConfig } from './config/schema.js';
 
-/** 'one-term': the training estimator (one t per example); 'full': the same bound at lower variance. */
+/**
+ * 'one-term': the training estimator (one t per example); 'full': the same bound at lower variance.
+ *
+ * @example
+ * ```ts
+ * await rt.evaluate(rng, { batches: 4, batchSize: 32, bound: 'full' });
+ * ```
+ */
 export type BoundMode = 'one-term' | 'full';
 
+/**
+ * What {@link FamilyRuntime.evaluate} measured: bits per token (or per dimension) with its standard error, and
+ * which bound.
+ *
+ * @example
+ * ```ts
+ * const e: EvalResult = await rt.evaluate(new Rng(2), { batches: 2, batchSize: 32 });
+ * console.log(`${e.bitsPerToken.toFixed(3)} ± ${e.stdErr.toFixed(3)} (${e.boundKind})`);
+ * ```
+ */
 export interface EvalResult {
   /** Bits per token: exact NLL (AR/SSM) or the NELBO estimate (diffusion); per dimension for 'gaussian'. */
   bitsPerToken: number;
@@ -23,6 +40,16 @@ export interface EvalResult {
   sequences: number;
 }
 
+/**
+ * What {@link FamilyRuntime.sample} drew: the samples, their shape, the cost record, and their NLL under the true
+ * source.
+ *
+ * @example
+ * ```ts
+ * const out: SampleOutput = await rt.sample(new Rng(0), { sampler: 'masked-cached', n: 8, steps: 32 });
+ * console.log(out.cost.nfe, out.samplesNllBitsPerToken);
+ * ```
+ */
 export interface SampleOutput {
   /** Row-major samples: token ids (token families) or float values (Gaussian family). */
   tokens: Int32Array | Float32Array;
@@ -33,9 +60,34 @@ export interface SampleOutput {
   samplesNllBitsPerToken: number;
 }
 
+/**
+ * Every sampler a runtime may offer (each runtime lists its own in `samplers`).
+ *
+ * @example
+ * ```ts
+ * SAMPLER_NAMES.includes('ddim'); // true
+ * ```
+ */
 export const SAMPLER_NAMES = ['ar', 'masked', 'masked-cached', 'd3pm', 'ddpm', 'ddim', 'ode-euler', 'ode-heun', 'sde'] as const;
+/**
+ * One of {@link SAMPLER_NAMES}.
+ *
+ * @example
+ * ```ts
+ * const sampler: SamplerName = rt.samplers[0]!;
+ * ```
+ */
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
 
+/**
+ * Options of {@link FamilyRuntime.sample}: which sampler, how many, how many steps, and hooks to watch the model's
+ * inputs and outputs step by step.
+ *
+ * @example
+ * ```ts
+ * await rt.sample(rng, { sampler: 'masked', n: 4, steps: 64, onModelInput: (zt) => frames.push(zt.arraySync()) });
+ * ```
+ */
 export interface SampleOptions {
   sampler: SamplerName;
   /** Sequences (or vectors, images) to draw. */
@@ -52,6 +104,14 @@ export interface SampleOptions {
   clipX0?: [number, number];
 }
 
+/**
+ * Options of {@link FamilyRuntime.evaluate}: held-out batches and their size, the bound mode, the time sampling.
+ *
+ * @example
+ * ```ts
+ * await rt.evaluate(rng, { batches: 8, batchSize: 64, bound: 'full' });
+ * ```
+ */
 export interface EvalOptions {
   batches: number;
   batchSize: number;
@@ -60,7 +120,18 @@ export interface EvalOptions {
   timeSampling?: 'uniform' | 'stratified' | 'log-snr';
 }
 
-/** Everything the CLI and the playground need for one family's model. */
+/**
+ * Everything the CLI and the playground need for one family's model.
+ *
+ * @example
+ * ```ts
+ * const rt: FamilyRuntime = buildRuntime(parseRunConfig({ family: 'ar' }));
+ * const x = rt.nextBatch(new Rng(0));
+ * const loss = rt.loss(x, new Rng(1)); // nats per token
+ * tf.dispose([x, loss]);
+ * rt.dispose();
+ * ```
+ */
 export interface FamilyRuntime {
   family: Family;
   config: RunConfig;

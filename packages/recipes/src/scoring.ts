@@ -7,6 +7,14 @@ import type { Rng } from '@altar/backend';
 import type { GaussianMixtureSource, HmmSource } from '@altar/data';
 import { estimateStats } from '@altar/elbo';
 
+/**
+ * A held-out estimate in bits per unit: the mean, its standard error and the number of examples.
+ *
+ * @example
+ * ```ts
+ * const { mean, stdErr, examples }: PerExampleBits = await perExampleBits(rng, { batches: 2, batchSize: 16 }, next, nats, 32);
+ * ```
+ */
 export interface PerExampleBits {
   mean: number;
   stdErr: number;
@@ -17,6 +25,11 @@ export interface PerExampleBits {
 /**
  * Draw `batches` held-out batches, estimate nats per example (averaged over `reps` independent draws of
  * a stochastic bound), convert to bits per unit and return the mean with its standard error.
+ *
+ * @example
+ * ```ts
+ * const r = await perExampleBits(new Rng(0), { batches: 4, batchSize: 32 }, (rng, b) => src.sampleTensor(b, rng), (x) => causalLmNll(lm, x), 31);
+ * ```
  */
 export async function perExampleBits<X extends tf.Tensor>(
   rng: Rng,
@@ -48,7 +61,14 @@ export async function perExampleBits<X extends tf.Tensor>(
   return { mean: s.mean, stdErr: s.stdErr, examples: s.n };
 }
 
-/** Mean −log2 p(x) / N over `batch` token rows under the HMM (exact, forward algorithm). */
+/**
+ * Mean −log2 p(x) / N over `batch` token rows under the HMM (exact, forward algorithm).
+ *
+ * @example
+ * ```ts
+ * hmmSampleBits(src, out.tokens as Int32Array, out.batch); // bits per token of the samples under the true HMM
+ * ```
+ */
 export function hmmSampleBits(source: HmmSource, tokens: Int32Array, batch: number): number {
   const N = source.seqLen;
   const lp = source.logProbBatch(tokens, N);
@@ -57,7 +77,14 @@ export function hmmSampleBits(source: HmmSource, tokens: Int32Array, batch: numb
   return s / batch;
 }
 
-/** Mean −log2 p(x) / d over `batch` vectors under the mixture's exact density (differential: may be negative). */
+/**
+ * Mean −log2 p(x) / d over `batch` vectors under the mixture's exact density (differential: may be negative).
+ *
+ * @example
+ * ```ts
+ * mixtureSampleBits(gmm, out.tokens as Float32Array, out.batch); // bits per dimension (differential)
+ * ```
+ */
 export function mixtureSampleBits(gmm: GaussianMixtureSource, values: Float32Array, batch: number): number {
   const lp = gmm.logDensityBatch(values);
   let s = 0;

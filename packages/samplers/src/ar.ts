@@ -53,7 +53,17 @@ function checkPrompt(prompt: ArrayLike<ArrayLike<number>>): { B: number; P: numb
   return { B, P };
 }
 
-/** Decode `length` tokens per prompt row from a causal LM. */
+/**
+ * Decode `length` tokens per prompt row from a causal LM.
+ *
+ * @example
+ * ```ts
+ * const src = new HmmSource({ seqLen: 16 });
+ * const lm = hmmOracleCausalLM(src); // or any @altar/models causal model
+ * const { samples, cost } = await sampleAr(lm, { prompt: [[lm.bosToken], [lm.bosToken]], length: 16, rng: new Rng(0), temperature: 1 });
+ * // samples: Int32Array (2 × 16); cost.nfe = 16 with the KV cache / recurrent state
+ * ```
+ */
 export async function sampleAr<S>(model: CausalLM<S>, o: ArSampleOptions): Promise<ArSampleResult> {
   validateSamplingOptions(o);
   if (!Number.isInteger(o.length) || o.length < 1) throw new AltarError('BAD_ARG', `sampleAr: length must be a positive integer, got ${o.length}`);

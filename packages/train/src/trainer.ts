@@ -13,7 +13,18 @@ import { AdamW, type ParamMap } from './optimizer.js';
 import { safetensorsToTensors, tensorsToSafetensors } from '@altar/backend';
 import { lrAt } from './schedule.js';
 
-/** A NaN or Inf showed up in the loss or a gradient and the policy is 'stop'. */
+/**
+ * A NaN or Inf showed up in the loss or a gradient and the policy is 'stop'.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await trainer.run();
+ * } catch (e) {
+ *   if (e instanceof NonFiniteError) console.error(`step ${e.step}: non-finite in ${e.parameter ?? 'the loss'}`);
+ * }
+ * ```
+ */
 export class NonFiniteError extends AltarError {
   readonly step: number;
   readonly parameter: string | null;
@@ -24,14 +35,46 @@ export class NonFiniteError extends AltarError {
   }
 }
 
+/**
+ * A training loss: the scalar to minimise for a batch, with a random stream for the loss's own draws (timesteps,
+ * noise). Return a tidy-made scalar; the trainer disposes it.
+ *
+ * @example
+ * ```ts
+ * const loss: LossFn<tf.Tensor2D> = (x, rng) => tf.mean(maskedNelbo(proc, model, x, rng)) as tf.Scalar;
+ * ```
+ */
 export type LossFn<B> = (batch: B, rng: Rng) => tf.Scalar;
 
+/**
+ * What an evaluation callback receives: the step, and a random stream that is the same at every evaluation.
+ *
+ * @example
+ * ```ts
+ * const evaluate = async ({ step, rng }: EvalContext) => ({ loss: await heldOutLoss(rng) });
+ * ```
+ */
 export interface EvalContext {
   step: number;
   /** A stream that is the same at every evaluation (so eval batches are the same held-out data). */
   rng: Rng;
 }
 
+/**
+ * What a {@link Trainer} trains: the parameters, the loss, where batches come from and how they are freed, the
+ * config, and optional evaluation, data-stream state, logger and metrics sink.
+ *
+ * @example
+ * ```ts
+ * const options: TrainerOptions<{ x: tf.Tensor; y: tf.Tensor }> = {
+ *   params: { w },
+ *   loss: (b) => tf.tidy(() => tf.mean(tf.square(tf.sub(tf.mul(b.x, w), b.y))) as tf.Scalar),
+ *   nextBatch: (rng) => { const x = rng.normal([16]); return { x, y: tf.mul(x, 3) }; },
+ *   disposeBatch: (b) => tf.dispose([b.x, b.y]),
+ *   config: { steps: 200, lr: 0.05 },
+ * };
+ * ```
+ */
 export interface TrainerOptions<B> {
   /** The trainable parameters by name (the names used in checkpoints). */
   params: ParamMap;
@@ -52,6 +95,16 @@ export interface TrainerOptions<B> {
   onMetrics?: (record: MetricsRecord) => void;
 }
 
+/**
+ * What one {@link Trainer.trainStep} did: step, loss, learning rate, gradient norm, tokens, time, and whether the
+ * NaN guard skipped the update.
+ *
+ * @example
+ * ```ts
+ * const r: StepResult = await trainer.trainStep();
+ * if (r.skipped) console.warn(`step ${r.step}: non-finite gradient, update skipped`);
+ * ```
+ */
 export interface StepResult {
   step: number;
   loss: number;
@@ -62,6 +115,16 @@ export interface StepResult {
   skipped: boolean;
 }
 
+/**
+ * The JSON part of a checkpoint (state.json): step, configs, random-stream and data positions, optimizer and EMA
+ * counters, the best metric so far; with the safetensors files it resumes a run bit-exactly.
+ *
+ * @example
+ * ```ts
+ * const { state } = loadCheckpoint('run');
+ * console.log(state.step, state.best?.value);
+ * ```
+ */
 export interface CheckpointState {
   format: 'altar-checkpoint';
   version: 1;
@@ -78,15 +141,38 @@ export interface CheckpointState {
   savedAt: string;
 }
 
-/** A checkpoint in memory: named files (state.json, model/ema/optimizer .safetensors). */
+/**
+ * A checkpoint in memory: named files (state.json, model/ema/optimizer .safetensors).
+ *
+ * @example
+ * ```ts
+ * const ckpt: Checkpoint = await trainer.snapshot(runConfig);
+ * Object.keys(ckpt.files); // ['state.json', 'model.safetensors', 'optimizer.safetensors', …]
+ * ```
+ */
 export interface Checkpoint {
   state: CheckpointState;
   files: Record<string, Uint8Array>;
 }
 
+/**
+ * The file names inside a checkpoint directory.
+ *
+ * @example
+ * ```ts
+ * const weights = readFileSync(join(dir, CHECKPOINT_FILES.model)); // loads with @altar/models' loadModel
+ * ```
+ */
 export const CHECKPOINT_FILES = { state: 'state.json', model: 'model.safetensors', ema: 'ema.safetensors', optimizer: 'optimizer.safetensors' } as const;
 
-/** Parse a checkpoint's state.json, checking its format marker. */
+/**
+ * Parse a checkpoint's state.json, checking its format marker.
+ *
+ * @example
+ * ```ts
+ * const state = parseCheckpointState(readFileSync('run/step-00000100/state.json', 'utf8'));
+ * ```
+ */
 export function parseCheckpointState(text: string, label = 'state.json'): CheckpointState {
   let s: unknown;
   try {
@@ -104,6 +190,23 @@ export function parseCheckpointState(text: string, label = 'state.json'): Checkp
 const yieldToEventLoop: () => Promise<void> =
   typeof setImmediate === 'function' ? () => new Promise((r) => setImmediate(r)) : () => new Promise((r) => setTimeout(r, 0));
 
+/**
+ * The training loop over any loss and parameters: AdamW with warmup + cosine LR, gradient clipping, accumulation,
+ * EMA, a NaN/Inf guard, periodic evaluation, metrics, and checkpoints as in-memory files that resume bit-exactly.
+ *
+ * @example
+ * ```ts
+ * const w = tf.variable(tf.zeros([1]));
+ * const trainer = new Trainer({
+ *   params: { w },
+ *   loss: (b: { x: tf.Tensor; y: tf.Tensor }) => tf.tidy(() => tf.mean(tf.square(tf.sub(tf.mul(b.x, w), b.y))) as tf.Scalar),
+ *   nextBatch: (rng) => { const x = rng.normal([16]); return { x, y: tf.mul(x, 3) }; },
+ *   disposeBatch: (b) => tf.dispose([b.x, b.y]),
+ *   config: { steps: 200, lr: 0.05 },
+ * });
+ * await trainer.run(); // w ≈ 3
+ * ```
+ */
 export class Trainer<B> {
   readonly config: TrainConfig;
   readonly params: ParamMap;
@@ -378,7 +481,16 @@ export class Trainer<B> {
   }
 }
 
-/** Assign tensors to parameters by name, checking every name and shape. */
+/**
+ * Assign tensors to parameters by name, checking every name and shape.
+ *
+ * @example
+ * ```ts
+ * const { tensors } = safetensorsToTensors(bytes);
+ * assignParams(params, tensors, 'model.safetensors'); // throws naming a missing name or a wrong shape
+ * tf.dispose(Object.values(tensors));
+ * ```
+ */
 export function assignParams(params: ParamMap, tensors: Record<string, tf.Tensor>, label = 'weights'): void {
   for (const [name, p] of Object.entries(params)) {
     const t = tensors[name];
@@ -389,7 +501,14 @@ export function assignParams(params: ParamMap, tensors: Record<string, tf.Tensor
   }
 }
 
-/** Decode a safetensors file into tensors (caller disposes); errors name the file. */
+/**
+ * Decode a safetensors file into tensors (caller disposes); errors name the file.
+ *
+ * @example
+ * ```ts
+ * const tensors = decodeTensors(files['ema.safetensors']!, 'ema.safetensors');
+ * ```
+ */
 export function decodeTensors(bytes: Uint8Array, label: string): Record<string, tf.Tensor> {
   try {
     return safetensorsToTensors(bytes).tensors;

@@ -16,8 +16,24 @@ import { Linear } from './basic.js';
 import { tidyObj, type ParamStore } from './params.js';
 import { applyRope } from './rope.js';
 
+/**
+ * Which attention a layer computes: 'full' causal, 'bidirectional' (denoisers), 'sliding' window, or 'linear'.
+ *
+ * @example
+ * ```ts
+ * new Attention(store, 'attn', { kind: 'sliding', dModel: 64, nHeads: 4, rope: true, window: 32 });
+ * ```
+ */
 export type AttentionKind = 'full' | 'bidirectional' | 'sliding' | 'linear';
 
+/**
+ * Options of {@link Attention}: kind, width, heads, rotary positions, window, linear chunk, output init.
+ *
+ * @example
+ * ```ts
+ * const opts: AttentionOptions = { kind: 'linear', dModel: 128, nHeads: 4, rope: false, chunk: 64 };
+ * ```
+ */
 export interface AttentionOptions {
   kind: AttentionKind;
   dModel: number;
@@ -32,12 +48,36 @@ export interface AttentionOptions {
   outStd?: number;
 }
 
-/** Decoding cache. `pos` = number of tokens already consumed. Tensors are owned by the cache. */
+/**
+ * Decoding cache. `pos` = number of tokens already consumed. Tensors are owned by the cache.
+ *
+ * @example
+ * ```ts
+ * let cache: AttentionCache = attn.initCache(1);
+ * const { y, cache: next } = attn.step(x, cache); // x (1, D)
+ * attn.disposeCache(cache);
+ * cache = next;
+ * ```
+ */
 export type AttentionCache =
   | { kind: 'full'; pos: number; k: tf.Tensor4D | null; v: tf.Tensor4D | null } // (B, H, pos, dh)
   | { kind: 'sliding'; pos: number; k: tf.Tensor4D; v: tf.Tensor4D } // ring buffers (B, H, W, dh)
   | { kind: 'linear'; pos: number; s: tf.Tensor4D; z: tf.Tensor3D }; // S (B, H, dh, dh), z (B, H, dh)
 
+/**
+ * The attention contract: `forward` over a whole sequence, `step` one position with an explicit cache; a test
+ * proves stepping reproduces forward.
+ *
+ * @example
+ * ```ts
+ * function decode(layer: AttentionLayer, xs: tf.Tensor2D[]): tf.Tensor2D[] {
+ *   let cache = layer.initCache(1);
+ *   const ys = xs.map((x) => { const r = layer.step(x, cache); layer.disposeCache(cache); cache = r.cache; return r.y; });
+ *   layer.disposeCache(cache);
+ *   return ys;
+ * }
+ * ```
+ */
 export interface AttentionLayer {
   readonly kind: AttentionKind;
   /** x (B, N, D) at positions 0..N-1 → (B, N, D). */
@@ -51,7 +91,14 @@ export interface AttentionLayer {
 const NEG = -1e9;
 const LIN_EPS = 1e-6;
 
-/** elu(x) + 1 > 0, the feature map of Katharopoulos et al. 2020 (eq. 7). */
+/**
+ * elu(x) + 1 > 0, the feature map of Katharopoulos et al. 2020 (eq. 7).
+ *
+ * @example
+ * ```ts
+ * eluFeature(tf.tensor1d([-1, 0, 2])); // [e^{-1}, 1, 3]
+ * ```
+ */
 export function eluFeature(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.add(tf.elu(x), 1));
 }
@@ -68,6 +115,18 @@ function bandMask(n: number, causal: boolean, window: number): tf.Tensor2D {
   return tf.tensor2d(m, [n, n]);
 }
 
+/**
+ * Multi-head attention of any {@link AttentionKind}, with rotary positions and a decoding cache (KV cache, ring
+ * buffer or recurrent state).
+ *
+ * @example
+ * ```ts
+ * const store = new ParamStore(new Rng(0));
+ * const attn = new Attention(store, 'attn', { kind: 'full', dModel: 32, nHeads: 4, rope: true });
+ * const y = attn.forward(x); // x (B, N, 32) → (B, N, 32), causal
+ * store.dispose();
+ * ```
+ */
 export class Attention implements AttentionLayer {
   readonly kind: AttentionKind;
   readonly nHeads: number;

@@ -6,7 +6,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { biasGelu, FUSED_KERNELS, layerNormFused, useFused, type Rng } from '@altar/backend';
 import type { ParamStore } from './params.js';
 
-/** Options accepted by every forward-type method. Dropout is active only when `training` is true. */
+/**
+ * Options accepted by every forward-type method. Dropout is active only when `training` is true.
+ *
+ * @example
+ * ```ts
+ * model.forward(tokens, { training: true, rng: new Rng(step) }); // dropout on, masks from rng
+ * ```
+ */
 export interface ForwardOptions {
   training?: boolean;
   /** Source of dropout masks; required when training with dropout > 0. */
@@ -18,6 +25,11 @@ export interface ForwardOptions {
  * dx = dy @ wᵀ, dw = xᵀ @ dy with explicit transposes. On the wasm backend, BatchMatMul with a
  * transposed operand skips XNNPACK and runs 10–60× slower than transpose + plain matmul, and tfjs's
  * own MatMul gradient uses exactly those transposed forms.
+ *
+ * @example
+ * ```ts
+ * const y = mm2d(x, w); // (M, K) @ (K, N), gradients without transposed-operand matmuls
+ * ```
  */
 export const mm2d: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
   (...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -47,7 +59,14 @@ export function mm(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   return tapeOn() ? mm2d(x, w) : tf.matMul(x, w);
 }
 
-/** Apply `x @ w` over the last axis of a tensor of any rank ≥ 2. */
+/**
+ * Apply `x @ w` over the last axis of a tensor of any rank ≥ 2.
+ *
+ * @example
+ * ```ts
+ * matmulLast(tf.ones([2, 3, 4]), tf.ones([4, 5])); // (2, 3, 5)
+ * ```
+ */
 export function matmulLast(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const inDim = x.shape[x.rank - 1] as number;
@@ -59,9 +78,26 @@ export function matmulLast(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
   });
 }
 
-/** Vocabularies up to this size embed through oneHot @ E (a fast matmul and matmul gradient everywhere). */
+/**
+ * Vocabularies up to this size embed through oneHot @ E (a fast matmul and matmul gradient everywhere).
+ *
+ * @example
+ * ```ts
+ * const viaOneHot = vocabSize <= ONE_HOT_EMBED_MAX_VOCAB;
+ * ```
+ */
 export const ONE_HOT_EMBED_MAX_VOCAB = 4096;
 
+/**
+ * y = x W + b over the last axis; W (in, out) initialised N(0, 1/in) unless given, b zero.
+ *
+ * @example
+ * ```ts
+ * const store = new ParamStore(new Rng(0));
+ * const proj = new Linear(store, 'proj', 64, 128);
+ * const y = proj.apply(tf.ones([2, 10, 64])); // (2, 10, 128)
+ * ```
+ */
 export class Linear {
   readonly w: tf.Variable;
   readonly b: tf.Variable | null;
@@ -82,7 +118,16 @@ export class Linear {
 /** Largest row count for which the tied head computes (E hᵀ)ᵀ on wasm (see Embedding.logits). */
 const FLIP_HEAD_MAX_ROWS = 256;
 
-/** Token embedding E (V, D); `logits(h) = h Eᵀ` is the tied output head (Press & Wolf 2017). */
+/**
+ * Token embedding E (V, D); `logits(h) = h Eᵀ` is the tied output head (Press & Wolf 2017).
+ *
+ * @example
+ * ```ts
+ * const emb = new Embedding(store, 'tok_emb', 256, 64);
+ * const h = emb.lookup(tokens); // (B, N) → (B, N, 64)
+ * const logits = emb.logits(h); // tied head: (B, N, 256)
+ * ```
+ */
 export class Embedding {
   readonly table: tf.Variable;
   constructor(store: ParamStore, name: string, readonly vocab: number, readonly dim: number, std = 0.02) {
@@ -119,7 +164,15 @@ export class Embedding {
   }
 }
 
-/** LayerNorm (Ba et al. 2016) over the last axis; `affine: false` for adaLN (DiT). */
+/**
+ * LayerNorm (Ba et al. 2016) over the last axis; `affine: false` for adaLN (DiT).
+ *
+ * @example
+ * ```ts
+ * const norm = new LayerNorm(store, 'ln', 64);
+ * const y = norm.apply(x); // zero mean, unit variance over the last axis, then gain and bias
+ * ```
+ */
 export class LayerNorm {
   readonly g: tf.Variable | null;
   readonly b: tf.Variable | null;
@@ -144,7 +197,15 @@ export class LayerNorm {
   }
 }
 
-/** RMSNorm (Zhang & Sennrich 2019): x / sqrt(mean(x²) + eps) · g. */
+/**
+ * RMSNorm (Zhang & Sennrich 2019): x / sqrt(mean(x²) + eps) · g.
+ *
+ * @example
+ * ```ts
+ * const norm = new RMSNorm(store, 'rms', 64);
+ * const y = norm.apply(x);
+ * ```
+ */
 export class RMSNorm {
   readonly g: tf.Variable;
   constructor(store: ParamStore, name: string, readonly dim: number, readonly eps = 1e-5) {
@@ -158,13 +219,44 @@ export class RMSNorm {
   }
 }
 
+/**
+ * Which normalisation a block uses: 'layernorm' (GPT-2) or 'rmsnorm' (LLaMA).
+ *
+ * @example
+ * ```ts
+ * const norm = makeNorm('rmsnorm' as NormKind, store, 'ln_f', 64);
+ * ```
+ */
 export type NormKind = 'layernorm' | 'rmsnorm';
+/**
+ * A {@link LayerNorm} or an {@link RMSNorm}: both `apply(x)` over the last axis.
+ *
+ * @example
+ * ```ts
+ * const norm: Norm = makeNorm(config.norm, store, 'ln1', config.dModel);
+ * ```
+ */
 export type Norm = LayerNorm | RMSNorm;
+/**
+ * Build the {@link Norm} a config names.
+ *
+ * @example
+ * ```ts
+ * const norm = makeNorm('layernorm', store, 'block0.ln1', 64);
+ * ```
+ */
 export function makeNorm(kind: NormKind, store: ParamStore, name: string, dim: number): Norm {
   return kind === 'rmsnorm' ? new RMSNorm(store, name, dim) : new LayerNorm(store, name, dim);
 }
 
-/** GELU, tanh approximation (Hendrycks & Gimpel 2016): 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))). */
+/**
+ * GELU, tanh approximation (Hendrycks & Gimpel 2016): 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))).
+ *
+ * @example
+ * ```ts
+ * gelu(tf.tensor1d([0, 1])); // ≈ [0, 0.8412]
+ * ```
+ */
 export function gelu(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
@@ -172,12 +264,26 @@ export function gelu(x: tf.Tensor): tf.Tensor {
   });
 }
 
-/** SiLU / swish: x·σ(x). */
+/**
+ * SiLU / swish: x·σ(x).
+ *
+ * @example
+ * ```ts
+ * silu(tf.tensor1d([0, 1])); // [0, 0.7311]
+ * ```
+ */
 export function silu(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
 }
 
-/** Inverted dropout with masks drawn from `rng` (never tf.dropout, which is unseeded). */
+/**
+ * Inverted dropout with masks drawn from `rng` (never tf.dropout, which is unseeded).
+ *
+ * @example
+ * ```ts
+ * const h = dropout(x, 0.1, { training: true, rng }); // identity when not training
+ * ```
+ */
 export function dropout(x: tf.Tensor, rate: number, opts: ForwardOptions | undefined): tf.Tensor {
   if (!opts?.training || rate <= 0) return x;
   const rng = opts.rng;
@@ -188,9 +294,25 @@ export function dropout(x: tf.Tensor, rate: number, opts: ForwardOptions | undef
   });
 }
 
+/**
+ * The MLP of a block: 'gelu' (GPT-2) or 'swiglu' (LLaMA, a gated linear unit).
+ *
+ * @example
+ * ```ts
+ * new Mlp(store, 'mlp', 64, 256, 'swiglu' as MlpKind);
+ * ```
+ */
 export type MlpKind = 'gelu' | 'swiglu';
 
-/** Position-wise MLP: GELU (Vaswani 2017 / GPT-2) or SwiGLU (Shazeer 2020): W2(silu(W1 x) ⊙ W3 x). */
+/**
+ * Position-wise MLP: GELU (Vaswani 2017 / GPT-2) or SwiGLU (Shazeer 2020): W2(silu(W1 x) ⊙ W3 x).
+ *
+ * @example
+ * ```ts
+ * const mlp = new Mlp(store, 'block0.mlp', 64, 256, 'gelu');
+ * const y = mlp.apply(x); // (…, 64) → (…, 64)
+ * ```
+ */
 export class Mlp {
   readonly w1: Linear;
   readonly w2: Linear;
@@ -214,6 +336,11 @@ export class Mlp {
 /**
  * Sinusoidal embedding of a continuous time t ∈ [0,1] (Vaswani 2017 §3.5, as used for diffusion time
  * by Ho et al. 2020): [cos(s·t·ω_i), sin(s·t·ω_i)], ω_i = 10000^(-i/(dim/2)), s = 1000. t (B,) → (B, dim).
+ *
+ * @example
+ * ```ts
+ * timestepEmbedding(tf.tensor1d([0, 0.5]), 64); // (2, 64)
+ * ```
  */
 export function timestepEmbedding(t: tf.Tensor, dim: number, scale = 1000): tf.Tensor {
   return tf.tidy(() => {
@@ -227,7 +354,15 @@ export function timestepEmbedding(t: tf.Tensor, dim: number, scale = 1000): tf.T
   });
 }
 
-/** Time conditioning: sinusoidal features → Linear → SiLU → Linear (DiT's TimestepEmbedder). */
+/**
+ * Time conditioning: sinusoidal features → Linear → SiLU → Linear (DiT's TimestepEmbedder).
+ *
+ * @example
+ * ```ts
+ * const temb = new TimeEmbedder(store, 't_emb', 256, 128);
+ * const c = temb.apply(t, B); // t (B,) in [0, 1] → (B, 128)
+ * ```
+ */
 export class TimeEmbedder {
   readonly l1: Linear;
   readonly l2: Linear;
@@ -251,6 +386,13 @@ export class TimeEmbedder {
  * An MLP on raw 2-D coordinates is biased toward smooth functions (spectral bias) and blurs tight
  * clusters; γ lets it represent a sharp piecewise map such as the denoiser's x̂0 near t = 0.
  * B is drawn from `rng` at construction; the owner must `dispose()` it. x (…, d) → (…, d + 2m).
+ *
+ * @example
+ * ```ts
+ * const ff = new FourierFeatures(new Rng(0), 2, 16, 1);
+ * const gx = ff.apply(x); // (B, 2) → (B, 2 + 32)
+ * ff.dispose();
+ * ```
  */
 export class FourierFeatures {
   /** The frequency matrix B (d, m), already multiplied by 2π. */
@@ -280,7 +422,14 @@ export class FourierFeatures {
   }
 }
 
-/** adaLN modulation (Peebles & Xie 2023, DiT): x·(1 + scale) + shift; shift/scale (B, D) broadcast over N. */
+/**
+ * adaLN modulation (Peebles & Xie 2023, DiT): x·(1 + scale) + shift; shift/scale (B, D) broadcast over N.
+ *
+ * @example
+ * ```ts
+ * const y = modulate(norm.apply(x), shift, scale); // x (B, N, D), shift/scale (B, D)
+ * ```
+ */
 export function modulate(x: tf.Tensor, shift: tf.Tensor, scale: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const b = shift.shape[0] as number;

@@ -6,6 +6,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, type Rng } from '@altar/backend';
 
+/**
+ * How {@link ParamStore.add} initialises a parameter: normal, uniform, zeros, ones or given values.
+ *
+ * @example
+ * ```ts
+ * store.add('w', [64, 64], { kind: 'normal', std: 0.02 });
+ * store.add('g', [64], { kind: 'ones' });
+ * ```
+ */
 export type Init =
   | { kind: 'normal'; std: number }
   | { kind: 'uniform'; lo: number; hi: number }
@@ -13,6 +22,17 @@ export type Init =
   | { kind: 'ones' }
   | { kind: 'values'; values: Float32Array };
 
+/**
+ * Owns a model's Variables by name, initialised from a seeded {@link Rng}: the names checkpoints use.
+ *
+ * @example
+ * ```ts
+ * const store = new ParamStore(new Rng(0));
+ * const w = store.add('proj.w', [4, 4], { kind: 'normal', std: 0.5 });
+ * store.count(); // 16
+ * store.dispose();
+ * ```
+ */
 export class ParamStore {
   private readonly vars = new Map<string, tf.Variable>();
   constructor(readonly rng: Rng) {}

@@ -5,7 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-/** cos/sin tables for positions pos0..pos0+n-1: two (n, dh/2) tensors. */
+/**
+ * cos/sin tables for positions pos0..pos0+n-1: two (n, dh/2) tensors.
+ *
+ * @example
+ * ```ts
+ * const [cos, sin] = ropeTables(0, 16, 32); // (16, 16) each
+ * ```
+ */
 export function ropeTables(pos0: number, n: number, dh: number, base = 10000): [tf.Tensor2D, tf.Tensor2D] {
   const half = dh / 2;
   const c = new Float32Array(n * half);
@@ -20,7 +27,14 @@ export function ropeTables(pos0: number, n: number, dh: number, base = 10000): [
   return [tf.tensor2d(c, [n, half]), tf.tensor2d(s, [n, half])];
 }
 
-/** x (..., n, dh) with positions pos0.. along axis -2 → rotated, same shape. */
+/**
+ * x (..., n, dh) with positions pos0.. along axis -2 → rotated, same shape.
+ *
+ * @example
+ * ```ts
+ * const qRot = applyRope(q, pos0); // q (B, H, N, dh), positions pos0..pos0+N−1
+ * ```
+ */
 export function applyRope(x: tf.Tensor, pos0: number, base = 10000): tf.Tensor {
   return tf.tidy(() => {
     const dh = x.shape[x.rank - 1] as number;

@@ -16,6 +16,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mm2d } from './basic.js';
 import { tidyObj, type ParamStore } from './params.js';
 
+/**
+ * Options of {@link S4d}: width, complex modes per channel, convolution chunk, the Δ range.
+ *
+ * @example
+ * ```ts
+ * const opts: S4dOptions = { dModel: 64, dState: 32, chunk: 64 };
+ * ```
+ */
 export interface S4dOptions {
   dModel: number;
   /** Complex modes per channel. */
@@ -26,6 +34,14 @@ export interface S4dOptions {
   dtMax?: number;
 }
 
+/**
+ * The recurrent state of {@link S4d}: real and imaginary parts of the complex state (B, D, N).
+ *
+ * @example
+ * ```ts
+ * let state: S4dState = s4d.initState(1);
+ * ```
+ */
 export interface S4dState {
   hr: tf.Tensor3D; // (B, D, N)
   hi: tf.Tensor3D;
@@ -40,6 +56,18 @@ interface Discrete {
   phase: tf.Tensor; // Im(ΔA) (D, N)
 }
 
+/**
+ * S4D (Gu et al. 2022): a diagonal linear time-invariant SSM per channel, `forward` as a convolution for training and
+ * `step` as a recurrence for generation; a test proves they agree.
+ *
+ * @example
+ * ```ts
+ * const s4d = new S4d(store, 's4d', { dModel: 32, dState: 16 });
+ * const y = s4d.forward(u); // u (B, N, 32) → (B, N, 32)
+ * let st = s4d.initState(1);
+ * const r = s4d.step(u1, st); // one position
+ * ```
+ */
 export class S4d {
   readonly logDt: tf.Variable;
   readonly aReLog: tf.Variable;

@@ -20,9 +20,21 @@ import { tidyObj, type ParamStore } from './params.js';
  * Per-step log-decay floor: Ā_t ≥ e^{−10} ≈ 4.5e−5 (a state decaying faster is already forgotten).
  * It bounds e^{−S_t} ≤ e^{10·C} inside a scan chunk, so chunks of ≤ 8 steps stay finite in float32.
  * Forward and step apply the same floor, so both modes compute the same function.
+ *
+ * @example
+ * ```ts
+ * Math.exp(LOG_DECAY_MIN * MAX_SCAN_CHUNK); // the smallest decay product inside a chunk, ≈ 1.8e-35
+ * ```
  */
 export const LOG_DECAY_MIN = -10;
-/** Largest scan chunk allowed by LOG_DECAY_MIN in float32 (e^{80} ≈ 5.5e34 < 3.4e38). */
+/**
+ * Largest scan chunk allowed by LOG_DECAY_MIN in float32 (e^{80} ≈ 5.5e34 < 3.4e38).
+ *
+ * @example
+ * ```ts
+ * new SelectiveSsm(store, 'mix', { dModel: 64, dState: 16, expand: 2, convKernel: 4, scanChunk: MAX_SCAN_CHUNK });
+ * ```
+ */
 export const MAX_SCAN_CHUNK = 8;
 
 function logDecay(dt: tf.Tensor, aLog: tf.Tensor): tf.Tensor {
@@ -93,6 +105,14 @@ function selectiveScan(dt: tf.Tensor, x: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor
   return f(dt, x, bm, cm, aLog);
 }
 
+/**
+ * Options of {@link SelectiveSsm}: width, state size, expansion, causal conv kernel, scan chunk, Δ rank.
+ *
+ * @example
+ * ```ts
+ * const opts: SelectiveOptions = { dModel: 64, dState: 16, expand: 2, convKernel: 4 };
+ * ```
+ */
 export interface SelectiveOptions {
   dModel: number;
   dState: number;
@@ -104,11 +124,31 @@ export interface SelectiveOptions {
   outStd?: number;
 }
 
+/**
+ * The recurrent state of {@link SelectiveSsm}: the causal convolution's last inputs and the SSM state h.
+ *
+ * @example
+ * ```ts
+ * let state: SelectiveState = mixer.initState(1);
+ * ```
+ */
 export interface SelectiveState {
   conv: tf.Tensor3D; // last K−1 pre-conv inputs (B, K−1, E)
   h: tf.Tensor3D; // (B, E, N)
 }
 
+/**
+ * The selective SSM mixer (Mamba, Gu & Dao 2023): input-dependent Δ, B, C; `forward` as a chunked parallel scan,
+ * `step` as the recurrence, with explicit conv and SSM state.
+ *
+ * @example
+ * ```ts
+ * const mixer = new SelectiveSsm(store, 'mix', { dModel: 32, dState: 16, expand: 2, convKernel: 4 });
+ * const y = mixer.forward(x); // (B, N, 32)
+ * let st = mixer.initState(1);
+ * const r = mixer.step(x1, st); // one position: y (1, 32) and the next state
+ * ```
+ */
 export class SelectiveSsm {
   readonly e: number;
   readonly n: number;

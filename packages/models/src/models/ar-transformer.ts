@@ -12,6 +12,17 @@ import { dropout, Embedding, makeNorm, Mlp, type ForwardOptions, type Norm } fro
 import { BaseModel, checkTokens, tidyObj } from './base.js';
 import { checkFlopsArgs, linearFlops, mlpFlops, sumMinContext } from './flops.js';
 
+/**
+ * The decoding state of an {@link ArTransformer}: tokens consumed and one attention cache per layer.
+ *
+ * @example
+ * ```ts
+ * let state: ArState = lm.initState(1);
+ * const r = lm.step(tf.tensor1d([0], 'int32'), state);
+ * lm.disposeState(state);
+ * state = r.state;
+ * ```
+ */
 export interface ArState {
   /** Tokens consumed so far. */
   pos: number;
@@ -25,6 +36,17 @@ interface Block {
   mlp: Mlp;
 }
 
+/**
+ * The causal transformer language model (GPT-style; full, sliding-window or linear attention), with `forward` for
+ * training and a cached `step` for decoding; `flops()` counts its work analytically.
+ *
+ * @example
+ * ```ts
+ * const lm = new ArTransformer(validateModelConfig({ type: 'ar-transformer', vocabSize: 256, dModel: 64, nLayers: 2, nHeads: 4 }) as ArTransformerConfig);
+ * const logits = lm.forward(tokens); // (B, N) → (B, N, 256)
+ * const { samples } = await sampleAr(lm, { prompt: [[0]], length: 32, rng: new Rng(0) });
+ * ```
+ */
 export class ArTransformer extends BaseModel<ArTransformerConfig> {
   readonly vocabSize: number;
   private readonly emb: Embedding;

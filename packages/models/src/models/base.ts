@@ -4,6 +4,16 @@ import { Rng } from '@altar/backend';
 import type { ModelConfig } from '../config.js';
 import { ParamStore } from '../layers/params.js';
 
+/**
+ * What every model offers: its config, parameter count and bytes, its variables and weights by name, dispose.
+ *
+ * @example
+ * ```ts
+ * function bytes(m: Model): number {
+ *   return m.paramCount() * m.bytesPerWeight;
+ * }
+ * ```
+ */
 export interface Model {
   readonly config: ModelConfig;
   /** Bytes per stored weight (the lecture's bpw): 4 for float32. */
@@ -18,6 +28,16 @@ export interface Model {
   dispose(): void;
 }
 
+/**
+ * The shared part of every model: a seeded {@link ParamStore}, parameter counting, weights by name, dispose.
+ *
+ * @example
+ * ```ts
+ * class Tiny extends BaseModel<MlpDenoiserConfig> {
+ *   readonly w = this.store.add('w', [2, 2], { kind: 'zeros' });
+ * }
+ * ```
+ */
 export abstract class BaseModel<C extends ModelConfig> implements Model {
   readonly bytesPerWeight = 4;
   protected readonly store: ParamStore;

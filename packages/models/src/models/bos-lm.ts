@@ -7,7 +7,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ArTransformer } from './ar-transformer.js';
 import type { SsmLm } from './ssm-lm.js';
 
-/** Data logits for teacher forcing: input [BOS, x_1..x_{n−1}] → logits (B, N, V) predicting x_1..x_n. */
+/**
+ * Data logits for teacher forcing: input [BOS, x_1..x_{n−1}] → logits (B, N, V) predicting x_1..x_n.
+ *
+ * @example
+ * ```ts
+ * const logits = bosDataLogits(lm, x, V); // the AR NLL of x is arNll(logits, x)
+ * ```
+ */
 export function bosDataLogits(model: ArTransformer | SsmLm, x: tf.Tensor2D, V: number): tf.Tensor3D {
   return tf.tidy(() => {
     const [B, N] = x.shape;
@@ -21,6 +28,11 @@ export function bosDataLogits(model: ArTransformer | SsmLm, x: tf.Tensor2D, V: n
  * The model seen over its V data tokens (the BOS logit dropped), in the shape @altar/samplers' sampleAr
  * expects: forward (uncached decoding) and initState / step / disposeState (KV cache or recurrent state).
  * Prompts start with BOS = V.
+ *
+ * @example
+ * ```ts
+ * const { samples } = await sampleAr(bosDataLm(lm, V), { prompt: [[V]], length: 16, rng: new Rng(0) });
+ * ```
  */
 export function bosDataLm(model: ArTransformer | SsmLm, V: number) {
   type S = ReturnType<typeof model.initState>;

@@ -25,6 +25,16 @@ interface Block {
   mlp: Mlp;
 }
 
+/**
+ * The bidirectional, time-conditioned (adaLN) transformer denoiser for masked and D3PM diffusion: logits over the
+ * V data tokens of x0 given z_t (with [MASK] = V) and t.
+ *
+ * @example
+ * ```ts
+ * const model = createModel({ type: 'diffusion-transformer', vocabSize: 32, dModel: 64, nLayers: 2, nHeads: 4 });
+ * const logits = model.predictX0Logits(zt, tf.fill([B], 0.5) as tf.Tensor1D); // (B, N, 32)
+ * ```
+ */
 export class DiffusionTransformer extends BaseModel<DiffusionTransformerConfig> {
   /** V: number of data tokens (logits width). */
   readonly vocabSize: number;

@@ -20,6 +20,15 @@ interface Block {
   w2: Linear;
 }
 
+/**
+ * A time-conditioned MLP denoiser for vectors (the 2-D mixtures), predicting ε, x0 or v.
+ *
+ * @example
+ * ```ts
+ * const model = createModel({ type: 'mlp-denoiser', dim: 2, prediction: 'eps' });
+ * const epsHat = model.predict(zt, t); // zt (B, 2), t (B,) → (B, 2)
+ * ```
+ */
 export class MlpDenoiser extends BaseModel<MlpDenoiserConfig> {
   readonly prediction: PredictionKind;
   private readonly inp: Linear;

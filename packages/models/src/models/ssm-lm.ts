@@ -14,7 +14,23 @@ import type { ParamStore } from '../layers/params.js';
 import { BaseModel, checkTokens, tidyObj } from './base.js';
 import { checkFlopsArgs, linearFlops } from './flops.js';
 
+/**
+ * The recurrent state of one SSM layer: S4D's or the selective mixer's.
+ *
+ * @example
+ * ```ts
+ * const layer0: MixerState = state.layers[0]!;
+ * ```
+ */
 export type MixerState = S4dState | SelectiveState;
+/**
+ * The decoding state of an {@link SsmLm}: tokens consumed and one mixer state per layer.
+ *
+ * @example
+ * ```ts
+ * let state: SsmState = ssm.initState(1);
+ * ```
+ */
 export interface SsmState {
   pos: number;
   layers: MixerState[];
@@ -71,6 +87,16 @@ interface Block {
   mlp: Mlp | null;
 }
 
+/**
+ * The state-space language model: S4D or selective (Mamba-style) mixers, `forward` in parallel for training and
+ * `step` as a recurrence for generation (constant memory per token).
+ *
+ * @example
+ * ```ts
+ * const ssm = createModel({ type: 'ssm-lm', vocabSize: 256, dModel: 64, nLayers: 2, mixer: 'selective' });
+ * const logits = ssm.forward(tokens); // (B, N, 256)
+ * ```
+ */
 export class SsmLm extends BaseModel<SsmLmConfig> {
   readonly vocabSize: number;
   private readonly emb: Embedding;

@@ -13,7 +13,15 @@ import type { ParamStore } from '../layers/params.js';
 import { BaseModel } from './base.js';
 import { checkFlopsArgs, linearFlops } from './flops.js';
 
-/** 3×3 'same' convolution as im2col (9 shifted slices) + one matmul: x (B,H,W,Cin) → (B,H,W,Cout). */
+/**
+ * 3×3 'same' convolution as im2col (9 shifted slices) + one matmul: x (B,H,W,Cin) → (B,H,W,Cout).
+ *
+ * @example
+ * ```ts
+ * const conv = new Conv3x3(store, 'conv_in', 3, 32);
+ * const y = conv.apply(x); // (B, H, W, 3) → (B, H, W, 32)
+ * ```
+ */
 export class Conv3x3 {
   readonly lin: Linear;
   constructor(store: ParamStore, name: string, cin: number, cout: number, std?: number) {
@@ -69,6 +77,15 @@ function depthToSpace(x: tf.Tensor4D): tf.Tensor4D {
   return tf.reshape(tf.transpose(t, [0, 1, 3, 2, 4]), [b, 2 * h, 2 * w, c]);
 }
 
+/**
+ * The time-conditioned U-Net denoiser for images (NHWC), predicting ε, x0 or v.
+ *
+ * @example
+ * ```ts
+ * const unet = createModel({ type: 'unet', imageSize: 16, channels: 1, prediction: 'eps' });
+ * const epsHat = unet.predict(zt, t); // (B, 16, 16, 1)
+ * ```
+ */
 export class UNet extends BaseModel<UNetConfig> {
   readonly prediction: PredictionKind;
   private readonly time: TimeEmbedder;

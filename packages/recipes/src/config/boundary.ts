@@ -8,7 +8,14 @@ import { ConfigError } from '@altar/backend';
 import type { z } from 'zod';
 import { describeValue } from './checks.js';
 
-/** Key path segments that are never config keys (they reach Object.prototype). */
+/**
+ * Key path segments that are never config keys (they reach Object.prototype).
+ *
+ * @example
+ * ```ts
+ * checkConfigTree(JSON.parse('{"__proto__": {"x": 1}}')); // throws ConfigError at __proto__
+ * ```
+ */
 export const FORBIDDEN_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
 
 export function joinPath(path: readonly PropertyKey[]): string {
@@ -17,7 +24,15 @@ export function joinPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Throws ConfigError at the first non-finite number or forbidden key in a parsed config tree. */
+/**
+ * Throws ConfigError at the first non-finite number or forbidden key in a parsed config tree.
+ *
+ * @example
+ * ```ts
+ * checkConfigTree({ train: { lr: Infinity } }); // throws ConfigError: train.lr: expected a finite number, got Infinity
+ * checkConfigTree({ train: { lr: 1e-3 } });      // fine
+ * ```
+ */
 export function checkConfigTree(v: unknown, path: PropertyKey[] = []): void {
   if (typeof v === 'number' && !Number.isFinite(v)) {
     throw new ConfigError(joinPath(path), `expected a finite number, got ${describeValue(v)}`);

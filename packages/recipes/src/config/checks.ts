@@ -5,7 +5,15 @@
  */
 import { z } from 'zod';
 
-/** How a config value is shown in an error. */
+/**
+ * How a config value is shown in an error.
+ *
+ * @example
+ * ```ts
+ * describeValue(NaN);     // 'NaN' (JSON would say null)
+ * describeValue('fast');  // "'fast'"
+ * ```
+ */
 export function describeValue(v: unknown): string {
   if (typeof v === 'string') return `'${v}'`;
   if (typeof v === 'number') return Object.is(v, -0) ? '0' : String(v);

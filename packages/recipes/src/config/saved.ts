@@ -17,7 +17,14 @@ function section(o: Record<string, unknown>, key: string): Record<string, unknow
   return copy;
 }
 
-/** A copy of `raw` without the keys older writers added that never took effect. */
+/**
+ * A copy of `raw` without the keys older writers added that never took effect.
+ *
+ * @example
+ * ```ts
+ * dropInertSavedKeys({ family: 'ar', diffusion: {} }); // { family: 'ar' }: the key never took effect
+ * ```
+ */
 export function dropInertSavedKeys(raw: unknown): unknown {
   if (!isObj(raw)) return raw;
   const c: Record<string, unknown> = { ...raw };
@@ -50,7 +57,14 @@ export function dropInertSavedKeys(raw: unknown): unknown {
   return c;
 }
 
-/** Validate a config read back from a checkpoint, a run directory or a playground export. */
+/**
+ * Validate a config read back from a checkpoint, a run directory or a playground export.
+ *
+ * @example
+ * ```ts
+ * const config = parseSavedRunConfig(JSON.parse(readFileSync('run/config.json', 'utf8')));
+ * ```
+ */
 export function parseSavedRunConfig(raw: unknown): RunConfig {
   return parseRunConfig(dropInertSavedKeys(raw));
 }

@@ -23,7 +23,24 @@ import {
   trainSection,
 } from './sections.js';
 
+/**
+ * The model families a run config can name.
+ *
+ * @example
+ * ```ts
+ * FAMILIES.includes('gaussian'); // true
+ * ```
+ */
 export const FAMILIES = ['ar', 'ssm', 'masked-diffusion', 'd3pm', 'gaussian'] as const;
+/**
+ * One of {@link FAMILIES}: the discriminant of a run config.
+ *
+ * @example
+ * ```ts
+ * const family: Family = 'masked-diffusion';
+ * const config = defaultRunConfig(family);
+ * ```
+ */
 export type Family = (typeof FAMILIES)[number];
 
 /** A key that a family has no use for: present at all is an error. */
@@ -138,19 +155,100 @@ const gaussianConfig = section({
   if (c.model['type'] !== want) ctx.addIssue({ code: 'custom', path: ['model', 'type'], message: `data.source '${c.data.source}' needs a '${want}' model, got ${describeValue(c.model['type'])}` });
 });
 
+/**
+ * The zod schema of a run config: a discriminated union on `family`, strict sections, bounded values. Use
+ * {@link parseRunConfig} for the project's error messages.
+ *
+ * @example
+ * ```ts
+ * const result = RunConfigSchema.safeParse({ family: 'ar' }); // zod's own result
+ * ```
+ */
 export const RunConfigSchema = z.discriminatedUnion('family', [arConfig, ssmConfig, maskedConfig, d3pmConfig, gaussianConfig]);
-/** A validated run config (defaults filled). */
+/**
+ * A validated run config (defaults filled).
+ *
+ * @example
+ * ```ts
+ * const config: RunConfig = parseRunConfig({ family: 'ssm', model: { mixer: 's4d' } });
+ * ```
+ */
 export type RunConfig = z.output<typeof RunConfigSchema>;
-/** What a config file may hold (every key but `family` optional). */
+/**
+ * What a config file may hold (every key but `family` optional).
+ *
+ * @example
+ * ```ts
+ * const input: RunConfigInput = { family: 'd3pm', diffusion: { T: 64 } };
+ * const config = parseRunConfig(input);
+ * ```
+ */
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
+/**
+ * A validated run config of the 'ar' family.
+ *
+ * @example
+ * ```ts
+ * const c = parseRunConfig({ family: 'ar' }) as ArRunConfig;
+ * ```
+ */
 export type ArRunConfig = Extract<RunConfig, { family: 'ar' }>;
+/**
+ * A validated run config of the 'ssm' family.
+ *
+ * @example
+ * ```ts
+ * const c = parseRunConfig({ family: 'ssm' }) as SsmRunConfig;
+ * ```
+ */
 export type SsmRunConfig = Extract<RunConfig, { family: 'ssm' }>;
+/**
+ * A validated run config of the 'masked-diffusion' family.
+ *
+ * @example
+ * ```ts
+ * const c = parseRunConfig({ family: 'masked-diffusion' }) as MaskedRunConfig;
+ * c.diffusion.schedule; // 'log-linear' by default
+ * ```
+ */
 export type MaskedRunConfig = Extract<RunConfig, { family: 'masked-diffusion' }>;
+/**
+ * A validated run config of the 'd3pm' family.
+ *
+ * @example
+ * ```ts
+ * const c = parseRunConfig({ family: 'd3pm', diffusion: { T: 32 } }) as D3pmRunConfig;
+ * ```
+ */
 export type D3pmRunConfig = Extract<RunConfig, { family: 'd3pm' }>;
+/**
+ * A validated run config of the 'gaussian' family.
+ *
+ * @example
+ * ```ts
+ * const c = parseRunConfig({ family: 'gaussian' }) as GaussianRunConfig;
+ * ```
+ */
 export type GaussianRunConfig = Extract<RunConfig, { family: 'gaussian' }>;
+/**
+ * A run config of any token family (ar, ssm, masked-diffusion, d3pm).
+ *
+ * @example
+ * ```ts
+ * if (isTokenConfig(config)) console.log(config.data.hmm.seqLen);
+ * ```
+ */
 export type TokenRunConfig = ArRunConfig | SsmRunConfig | MaskedRunConfig | D3pmRunConfig;
 
-/** Validate a parsed config object (JSON, YAML, --set, URL) and fill defaults. Throws ConfigError naming the key. */
+/**
+ * Validate a parsed config object (JSON, YAML, --set, URL) and fill defaults. Throws ConfigError naming the key.
+ *
+ * @example
+ * ```ts
+ * const config = parseRunConfig(JSON.parse(readFileSync('run.json', 'utf8')));
+ * parseRunConfig({ family: 'ar', train: { lr: 'fast' } }); // throws ConfigError: train.lr: expected a positive number, got 'fast'
+ * ```
+ */
 export function parseRunConfig(input: unknown): RunConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ConfigError('', `the config must be an object, got ${describeValue(input)}`);
   checkConfigTree(input);
@@ -161,16 +259,39 @@ export function parseRunConfig(input: unknown): RunConfig {
   return r.data;
 }
 
-/** The defaults of a family (the config `{ family }`). */
+/**
+ * The defaults of a family (the config `{ family }`).
+ *
+ * @example
+ * ```ts
+ * const config = defaultRunConfig('d3pm'); // every default filled in
+ * ```
+ */
 export function defaultRunConfig(family: Family): RunConfig {
   return parseRunConfig({ family });
 }
 
+/**
+ * True for the token families (their data is the HMM source), false for 'gaussian'.
+ *
+ * @example
+ * ```ts
+ * isTokenConfig(defaultRunConfig('ar'));       // true
+ * isTokenConfig(defaultRunConfig('gaussian')); // false
+ * ```
+ */
 export function isTokenConfig(c: RunConfig): c is TokenRunConfig {
   return c.family !== 'gaussian';
 }
 
-/** Fill a token model's data-dependent sizes (AR/SSM: V + 1 for BOS) and validate it fully. */
+/**
+ * Fill a token model's data-dependent sizes (AR/SSM: V + 1 for BOS) and validate it fully.
+ *
+ * @example
+ * ```ts
+ * const modelConfig = resolveModelConfig(config, 32, 64); // V = 32 data tokens, N = 64
+ * ```
+ */
 export function resolveModelConfig(c: TokenRunConfig, vocabSize: number, seqLen: number): ModelConfig {
   const m: Record<string, unknown> = { ...c.model };
   const type = m['type'];

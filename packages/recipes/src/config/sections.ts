@@ -12,6 +12,11 @@ import { bool, describeValue, int, num, oneOf, record, section, str } from './ch
 /**
  * Upper bounds against typos (`steps: 1e12` once meant an ETA of 130 million hours). Each is far beyond
  * any run of this project on one machine; raise it here if a real run needs more.
+ *
+ * @example
+ * ```ts
+ * parseRunConfig({ family: 'ar', train: { steps: 1e12 } }); // throws: train.steps … the sane bound for this key
+ * ```
  */
 export const CONFIG_BOUNDS = {
   steps: 10_000_000,
@@ -140,6 +145,11 @@ export function modelSection(family: string, types: readonly ModelType[], defaul
 /**
  * The run defaults over @altar/train's: 1000 steps at lr 3e-3 with a 50-step warmup train the default
  * models to within ~0.2 bit of the source on a laptop; EMA 0.99 smooths the last ~100 steps for eval.
+ *
+ * @example
+ * ```ts
+ * defaultRunConfig('ar').train.steps === RUN_TRAIN_DEFAULTS.steps; // true (1000)
+ * ```
  */
 export const RUN_TRAIN_DEFAULTS = { ...defaultTrainConfig, steps: 1000, lr: 3e-3, warmupSteps: 50, emaDecay: 0.99, evalEvery: 200, seed: 0 };
 const T0 = RUN_TRAIN_DEFAULTS;

@@ -45,6 +45,15 @@ function denoiserOf(c: TokenCommon, family: string): DiffusionTransformer {
   return den;
 }
 
+/**
+ * The masked-diffusion recipe of a validated config: MDLM NELBO training, NELBO evaluation, masked (cached)
+ * sampling.
+ *
+ * @example
+ * ```ts
+ * const rt = buildMaskedRuntime(parseRunConfig({ family: 'masked-diffusion' }) as MaskedRunConfig);
+ * ```
+ */
 export function buildMaskedRuntime(config: MaskedRunConfig, opts: TokenRecipeOptions = {}): FamilyRuntime {
   const c = tokenCommon(config, opts);
   const den = denoiserOf(c, config.family);
@@ -96,6 +105,15 @@ export function d3pmImportanceLoss(proc: D3PMProcess, den: DiffusionTransformer,
   return { loss, proposal: () => imp.proposal() };
 }
 
+/**
+ * The D3PM recipe of a validated config: one-term L_vb training (importance timesteps optional), full-bound
+ * evaluation, ancestral sampling.
+ *
+ * @example
+ * ```ts
+ * const rt = buildD3pmRuntime(parseRunConfig({ family: 'd3pm', diffusion: { T: 32 } }) as D3pmRunConfig);
+ * ```
+ */
 export function buildD3pmRuntime(config: D3pmRunConfig, opts: TokenRecipeOptions = {}): FamilyRuntime {
   const c = tokenCommon(config, opts);
   const den = denoiserOf(c, config.family);

@@ -21,6 +21,14 @@ import type { FamilyRuntime, SamplerName } from '../runtime.js';
 import { mixtureSampleBits, perExampleBits } from '../scoring.js';
 import { mixtureScale, powerTimes, predictionMse, T_MIN } from './gaussian-loss.js';
 
+/**
+ * Options of {@link buildGaussianRuntime}: an existing model, mixture, image source or data scale to wrap.
+ *
+ * @example
+ * ```ts
+ * buildGaussianRuntime(config, { gmm: gmmPreset('moons'), scale: 1 });
+ * ```
+ */
 export interface GaussianRecipeOptions {
   /** An existing denoiser to wrap (the runtime then owns and disposes it); default: built from config.model. */
   model?: AnyModel;
@@ -73,6 +81,16 @@ function isGaussianSampler(s: SamplerName): s is (typeof GAUSSIAN_SAMPLERS)[numb
   return GAUSSIAN_SAMPLERS.some((g) => g === s);
 }
 
+/**
+ * The Gaussian recipe of a validated config: an MLP (mixture) or U-Net (images) denoiser, NELBO or MSE training,
+ * bits/dim evaluation, DDPM/DDIM/ODE/SDE sampling.
+ *
+ * @example
+ * ```ts
+ * const rt = buildGaussianRuntime(parseRunConfig({ family: 'gaussian' }) as GaussianRunConfig);
+ * const out = await rt.sample(new Rng(0), { sampler: 'ddim', n: 256, steps: 50 });
+ * ```
+ */
 export function buildGaussianRuntime(config: GaussianRunConfig, opts: GaussianRecipeOptions = {}): FamilyRuntime {
   const data = dataOf(config, opts);
   const shape = data.shape;

@@ -15,7 +15,14 @@ import type { FamilyRuntime } from '../runtime.js';
 import { perExampleBits } from '../scoring.js';
 import { tokenCommon, type TokenRecipeOptions } from './token-common.js';
 
-/** The AR transformer or SSM LM recipe of a validated config. */
+/**
+ * The AR transformer or SSM LM recipe of a validated config.
+ *
+ * @example
+ * ```ts
+ * const rt = buildLmRuntime(parseRunConfig({ family: 'ssm' }) as SsmRunConfig);
+ * ```
+ */
 export function buildLmRuntime(config: ArRunConfig | SsmRunConfig, opts: TokenRecipeOptions = {}): FamilyRuntime {
   const c = tokenCommon(config, opts);
   const { model: lm, vocabSize: V, seqLen: N, nextBatch } = c;

@@ -11,6 +11,14 @@ import { resolveModelConfig, type TokenRunConfig } from '../config/schema.js';
 import type { FamilyRuntime, SampleOutput } from '../runtime.js';
 import { hmmSampleBits } from '../scoring.js';
 
+/**
+ * Options of the token-family builders: an existing source or model to wrap instead of building them from the config.
+ *
+ * @example
+ * ```ts
+ * buildRuntime(config, { source: new HmmSource({ seqLen: 32 }), model: loadModel(ckpt) });
+ * ```
+ */
 export interface TokenRecipeOptions {
   /** The source (default: an HmmSource from config.data.hmm). */
   source?: HmmSource;
@@ -24,7 +32,14 @@ export type TokenCommon = Pick<FamilyRuntime, 'unit' | 'model' | 'params' | 'voc
   sampleBits(tokens: Int32Array, batch: number): number;
 };
 
-/** Render token rows as space-separated ids, one row per line. */
+/**
+ * Render token rows as space-separated ids, one row per line.
+ *
+ * @example
+ * ```ts
+ * formatTokenRows(Int32Array.from([1, 2, 3, 4]), 2, 2); // '1 2\n3 4\n'
+ * ```
+ */
 export function formatTokenRows(tokens: Int32Array | Float32Array, batch: number, seqLen: number): string {
   const lines: string[] = [];
   for (let b = 0; b < batch; b++) lines.push(Array.from(tokens.subarray(b * seqLen, (b + 1) * seqLen)).join(' '));
