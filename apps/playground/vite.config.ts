@@ -11,7 +11,17 @@ export default defineConfig({
   worker: { format: 'es' },
   build: { target: 'es2022', outDir: 'dist', chunkSizeWarningLimit: 4000, sourcemap: false },
   // tfjs ships prebundled ESM; keep the optimizer from rewriting the workspace sources.
-  optimizeDeps: { exclude: ['@altar/backend', '@altar/data', '@altar/noise', '@altar/elbo', '@altar/models', '@altar/samplers', '@altar/train'] },
+  optimizeDeps: {
+    exclude: [
+      '@altar/backend',
+      '@altar/data',
+      '@altar/noise',
+      '@altar/elbo',
+      '@altar/models',
+      '@altar/samplers',
+      '@altar/train',
+    ],
+  },
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },
 });

@@ -38,7 +38,11 @@ function jsonLine(label, r) {
     console.error(`bench:reference: ${label} failed (exit ${r.status ?? r.signal})\n${(r.stderr ?? '').slice(-2000)}`);
     return null;
   }
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  const line = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
   return line ? JSON.parse(line) : null;
 }
 
@@ -51,8 +55,15 @@ function runAltar(fused) {
   const args = ['--backend', backend, '--size', size, '--steps', steps, '--fused', fused ? '1' : '0'];
   const [cmd, pre] = bundled
     ? [process.execPath, [bundled]]
-    : [join(root, 'node_modules', '.bin', 'tsx'), ['--conditions=@altar/source', 'apps/trainer/bench/reference.bench.ts']];
-  const r = spawnSync(cmd, [...pre, ...args], { cwd: bundled ? process.cwd() : root, encoding: 'utf8', maxBuffer: 64 << 20 });
+    : [
+        join(root, 'node_modules', '.bin', 'tsx'),
+        ['--conditions=@altar/source', 'apps/trainer/bench/reference.bench.ts'],
+      ];
+  const r = spawnSync(cmd, [...pre, ...args], {
+    cwd: bundled ? process.cwd() : root,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   return jsonLine(`altar (fused=${fused})`, r);
 }
 
@@ -64,12 +75,18 @@ function runPeer() {
   const python = hasGpu ? 'python3' : existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) {
-    process.stderr.write(`bench:reference: ${python} has no torch (Debian: apt-get install python3-torch libopenblas0-pthread); altar only\n`);
+    process.stderr.write(
+      `bench:reference: ${python} has no torch (Debian: apt-get install python3-torch libopenblas0-pthread); altar only\n`,
+    );
     return null;
   }
   process.stderr.write(`bench:reference: PyTorch peer on ${hasGpu ? 'cuda' : 'cpu, 1 thread'}…\n`);
   const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
-  const r = spawnSync(python, [peerPath, '--device', hasGpu ? 'cuda' : 'cpu', '--threads', '1', '--size', size], { encoding: 'utf8', env, maxBuffer: 64 << 20 });
+  const r = spawnSync(python, [peerPath, '--device', hasGpu ? 'cuda' : 'cpu', '--threads', '1', '--size', size], {
+    encoding: 'utf8',
+    env,
+    maxBuffer: 64 << 20,
+  });
   return jsonLine('PyTorch peer', r);
 }
 
@@ -90,21 +107,71 @@ const ratios = {
   train_dispatch_cut_vs_baseline: ratio(baseline?.counts.train_step.dispatches, altar.counts.train_step.dispatches),
 };
 const rows = [
-  ['training tokens/s', baseline?.train_tokens_per_s, altar.train_tokens_per_s, peer?.train_tokens_per_s, ratios.train_tokens_per_s_vs_peer, '≥ target'],
-  ['AR decode ms/token', baseline?.ar_decode_ms_per_token_kv, altar.ar_decode_ms_per_token_kv, peer?.ar_decode_ms_per_token_kv, ratios.decode_ms_per_token_vs_peer, '≤ target'],
-  ['denoiser pass ms', baseline?.denoise_pass_ms, altar.denoise_pass_ms, peer?.denoise_pass_ms, ratios.denoise_pass_ms_vs_peer, '≤ target'],
-  ['dispatches / train step', baseline?.counts.train_step.dispatches, altar.counts.train_step.dispatches, null, null, ''],
-  ['dispatches / decode token', baseline?.counts.decode_token.dispatches, altar.counts.decode_token.dispatches, null, null, ''],
-  ['dispatches / denoiser pass', baseline?.counts.denoise_pass.dispatches, altar.counts.denoise_pass.dispatches, null, null, ''],
+  [
+    'training tokens/s',
+    baseline?.train_tokens_per_s,
+    altar.train_tokens_per_s,
+    peer?.train_tokens_per_s,
+    ratios.train_tokens_per_s_vs_peer,
+    '≥ target',
+  ],
+  [
+    'AR decode ms/token',
+    baseline?.ar_decode_ms_per_token_kv,
+    altar.ar_decode_ms_per_token_kv,
+    peer?.ar_decode_ms_per_token_kv,
+    ratios.decode_ms_per_token_vs_peer,
+    '≤ target',
+  ],
+  [
+    'denoiser pass ms',
+    baseline?.denoise_pass_ms,
+    altar.denoise_pass_ms,
+    peer?.denoise_pass_ms,
+    ratios.denoise_pass_ms_vs_peer,
+    '≤ target',
+  ],
+  [
+    'dispatches / train step',
+    baseline?.counts.train_step.dispatches,
+    altar.counts.train_step.dispatches,
+    null,
+    null,
+    '',
+  ],
+  [
+    'dispatches / decode token',
+    baseline?.counts.decode_token.dispatches,
+    altar.counts.decode_token.dispatches,
+    null,
+    null,
+    '',
+  ],
+  [
+    'dispatches / denoiser pass',
+    baseline?.counts.denoise_pass.dispatches,
+    altar.counts.denoise_pass.dispatches,
+    null,
+    null,
+    '',
+  ],
 ];
 const fmt = (v) => (v === null || v === undefined ? '—' : String(v));
-console.log(`\nreference model (${size}) on ${altar.backend} — ${altar.adapter}; peer: ${peer ? `${peer.peer} on ${peer.device}${peer.gpu ? ` (${peer.gpu})` : ', 1 thread'}` : 'none'}`);
+console.log(
+  `\nreference model (${size}) on ${altar.backend} — ${altar.adapter}; peer: ${peer ? `${peer.peer} on ${peer.device}${peer.gpu ? ` (${peer.gpu})` : ', 1 thread'}` : 'none'}`,
+);
 console.log(['measure', 'altar baseline', 'altar', 'PyTorch', 'altar / PyTorch'].map((h) => h.padEnd(20)).join(''));
-for (const [m, b, a, p, r] of rows) console.log([m, fmt(b), fmt(a), fmt(p), fmt(r)].map((c) => String(c).padEnd(20)).join(''));
-console.log(`\nfused vs baseline: training ×${fmt(ratios.train_speedup_vs_baseline)}, decode ×${fmt(ratios.decode_speedup_vs_baseline)}, denoiser ×${fmt(ratios.denoise_speedup_vs_baseline)}, dispatches per training step ÷${fmt(ratios.train_dispatch_cut_vs_baseline)}`);
+for (const [m, b, a, p, r] of rows)
+  console.log([m, fmt(b), fmt(a), fmt(p), fmt(r)].map((c) => String(c).padEnd(20)).join(''));
+console.log(
+  `\nfused vs baseline: training ×${fmt(ratios.train_speedup_vs_baseline)}, decode ×${fmt(ratios.decode_speedup_vs_baseline)}, denoiser ×${fmt(ratios.denoise_speedup_vs_baseline)}, dispatches per training step ÷${fmt(ratios.train_dispatch_cut_vs_baseline)}`,
+);
 
 const outDir = process.env.ALTAR_BENCH_OUT ?? join(root, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
 const file = join(outDir, `reference-${altar.backend}${size === 'ref' ? '' : `-${size}`}.json`);
-writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, size, backend: altar.backend, altar, baseline, peer, ratios }, null, 2)}\n`);
+writeFileSync(
+  file,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, size, backend: altar.backend, altar, baseline, peer, ratios }, null, 2)}\n`,
+);
 console.log(`wrote ${file.startsWith(root) ? file.slice(root.length + 1) : file}`);

@@ -39,37 +39,60 @@ const failures = [];
 for (const pkg of project.children ?? []) {
   const level = levels[pkg.name] ?? 'example';
   // A package with one entry point holds its declarations; with several, one module per entry point.
-  const entries = (pkg.children ?? []).some((c) => c.kind === ReflectionKind.Module) ? pkg.children.filter((c) => c.kind === ReflectionKind.Module) : [pkg];
+  const entries = (pkg.children ?? []).some((c) => c.kind === ReflectionKind.Module)
+    ? pkg.children.filter((c) => c.kind === ReflectionKind.Module)
+    : [pkg];
   let total = 0;
   const noSummary = [];
   const noExample = [];
   for (const entry of entries) {
-    const where = entry === pkg || !entry.name ? pkg.name : entry.name.startsWith('@') ? entry.name : `${pkg.name}/${entry.name}`;
+    const where =
+      entry === pkg || !entry.name ? pkg.name : entry.name.startsWith('@') ? entry.name : `${pkg.name}/${entry.name}`;
     for (const decl of entry.children ?? []) {
       if (decl.kind === ReflectionKind.Module) continue;
       total++;
       // A re-export of a symbol another entry point declares is a reference: its comment is the target's.
-      const target = decl.kind === ReflectionKind.Reference && typeof decl.tryGetTargetReflectionDeep === 'function' ? decl.tryGetTargetReflectionDeep() ?? decl : decl;
+      const target =
+        decl.kind === ReflectionKind.Reference && typeof decl.tryGetTargetReflectionDeep === 'function'
+          ? (decl.tryGetTargetReflectionDeep() ?? decl)
+          : decl;
       const c = commentOf(target);
       if (!hasSummary(c)) noSummary.push(`${where}: ${decl.name}`);
       if (!hasExample(c)) noExample.push(`${where}: ${decl.name}`);
     }
   }
-  const missing = level === 'example' ? [...new Set([...noSummary, ...noExample])] : level === 'summary' ? noSummary : [];
-  rows.push({ package: pkg.name, level, exports: total, documented: total - noSummary.length, withExample: total - noExample.length, failing: missing.length });
+  const missing =
+    level === 'example' ? [...new Set([...noSummary, ...noExample])] : level === 'summary' ? noSummary : [];
+  rows.push({
+    package: pkg.name,
+    level,
+    exports: total,
+    documented: total - noSummary.length,
+    withExample: total - noExample.length,
+    failing: missing.length,
+  });
   if (missing.length > 0) failures.push({ package: pkg.name, level, missing });
-  if (listAll) for (const s of noExample) process.stdout.write(`  ${noSummary.includes(s) ? 'no comment' : 'no example'}  ${s}\n`);
+  if (listAll)
+    for (const s of noExample) process.stdout.write(`  ${noSummary.includes(s) ? 'no comment' : 'no example'}  ${s}\n`);
 }
 
 const w = Math.max(...rows.map((r) => r.package.length));
 process.stdout.write(`\n${'package'.padEnd(w)}  level    exports  documented  with @example  failing\n`);
 for (const r of rows) {
-  process.stdout.write(`${r.package.padEnd(w)}  ${r.level.padEnd(7)}  ${String(r.exports).padStart(7)}  ${String(r.documented).padStart(10)}  ${String(r.withExample).padStart(13)}  ${String(r.failing).padStart(7)}\n`);
+  process.stdout.write(
+    `${r.package.padEnd(w)}  ${r.level.padEnd(7)}  ${String(r.exports).padStart(7)}  ${String(r.documented).padStart(10)}  ${String(r.withExample).padStart(13)}  ${String(r.failing).padStart(7)}\n`,
+  );
 }
 mkdirSync(join(root, 'tooling', 'test-output'), { recursive: true });
-writeFileSync(join(root, 'tooling', 'test-output', 'doc-coverage.json'), JSON.stringify({ date: new Date().toISOString(), rows, failures }, null, 2) + '\n');
+writeFileSync(
+  join(root, 'tooling', 'test-output', 'doc-coverage.json'),
+  JSON.stringify({ date: new Date().toISOString(), rows, failures }, null, 2) + '\n',
+);
 if (failures.length > 0) {
-  for (const f of failures) process.stderr.write(`\n${f.package} (level "${f.level}") is missing:\n${f.missing.map((m) => `  - ${m}`).join('\n')}\n`);
+  for (const f of failures)
+    process.stderr.write(
+      `\n${f.package} (level "${f.level}") is missing:\n${f.missing.map((m) => `  - ${m}`).join('\n')}\n`,
+    );
   process.exit(1);
 }
 process.stdout.write(`\ndoc coverage: ok\n`);

@@ -9,7 +9,9 @@ export const SOURCE_CONDITION = '@altar/source';
 export function altarVitestConfig(options = {}) {
   return {
     resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
-    ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions], externalConditions: [SOURCE_CONDITION] } },
+    ssr: {
+      resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions], externalConditions: [SOURCE_CONDITION] },
+    },
     test: {
       include: options.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'],
       exclude: options.exclude ?? ['**/node_modules/**', '**/dist/**'],

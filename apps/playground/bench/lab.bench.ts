@@ -19,7 +19,13 @@ import { FAMILY_TRAIN_DEFAULTS, type Family } from '../src/state.js';
 const quick = benchQuick();
 const BACKENDS = (process.env['ALTAR_BENCH_BACKENDS'] ?? 'wasm,cpu').split(',').map((s) => s.trim()) as BackendName[];
 /** perExample: tokens per sequence (n = 32), 1 per point, pixels per 16×16 image. */
-const FAMILIES: Array<{ family: Family; source: 'hmm' | 'grid' | 'shapes'; unit: string; perExample: number; chunk: number }> = [
+const FAMILIES: Array<{
+  family: Family;
+  source: 'hmm' | 'grid' | 'shapes';
+  unit: string;
+  perExample: number;
+  chunk: number;
+}> = [
   { family: 'ar', source: 'hmm', unit: 'tokens/s', perExample: 32, chunk: 5 },
   { family: 'masked-diffusion', source: 'hmm', unit: 'tokens/s', perExample: 32, chunk: 5 },
   { family: 'ssm', source: 'hmm', unit: 'tokens/s', perExample: 32, chunk: 5 },
@@ -58,15 +64,31 @@ async function main(): Promise<void> {
       const ups = (batch * f.perExample) / (msPerStep / 1000);
       const key = f.family;
       if (!base.has(key)) base.set(key, ups);
-      rows.push({ backend: `${info.name} (${info.adapter})`, family: f.family, unitsPerSec: Math.round(ups), unit: f.unit, msPerStep, ratio: ups / base.get(key)! });
+      rows.push({
+        backend: `${info.name} (${info.adapter})`,
+        family: f.family,
+        unitsPerSec: Math.round(ups),
+        unit: f.unit,
+        msPerStep,
+        ratio: ups / base.get(key)!,
+      });
     }
     // The race: AR writes n = 32 tokens in 32 passes, masked diffusion in T = 16 (both trained above).
     const ar = await lab.sample('ar', 16, 1, 8, 'tiny');
     const mdm = await lab.sample('masked-diffusion', 16, 1, 8, 'tiny');
-    race.push({ backend: info.name, arNfe: ar.cost.nfe, arMs: ar.cost.wallMs, mdmNfe: mdm.cost.nfe, mdmMs: mdm.cost.wallMs, arOverMdm: ar.cost.wallMs / mdm.cost.wallMs });
+    race.push({
+      backend: info.name,
+      arNfe: ar.cost.nfe,
+      arMs: ar.cost.wallMs,
+      mdmNfe: mdm.cost.nfe,
+      mdmMs: mdm.cost.wallMs,
+      arOverMdm: ar.cost.wallMs / mdm.cost.wallMs,
+    });
     for (const f of FAMILIES) lab.trainReset(f.family);
   }
-  process.stdout.write(`${formatTable(rows.map((r) => ({ ...r, msPerStep: Number(r.msPerStep.toFixed(2)), ratio: Number(r.ratio.toFixed(2)) })))}\n\n${formatTable(race)}\n`);
+  process.stdout.write(
+    `${formatTable(rows.map((r) => ({ ...r, msPerStep: Number(r.msPerStep.toFixed(2)), ratio: Number(r.ratio.toFixed(2)) })))}\n\n${formatTable(race)}\n`,
+  );
   const file = writeBenchResult(join(dirname(fileURLToPath(import.meta.url)), '..'), 'lab', { quick, rows, race });
   process.stdout.write(`wrote ${file}\n`);
 }

@@ -16,18 +16,54 @@ import { parseState, serializeState } from '../src/state.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'dist');
 const out = join(here, '..', 'test-output');
-const BACKENDS = (process.env['PLAYGROUND_BACKENDS'] ?? 'webgpu,wasm').split(',').map((s) => s.trim()).filter(Boolean);
+const BACKENDS = (process.env['PLAYGROUND_BACKENDS'] ?? 'webgpu,wasm')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 /** Per-backend budgets: SwiftShader runs each kernel dispatch on the CPU, ~30× slower than wasm here. */
-const PLAN: Record<string, { trainSteps: number; raceT: number; sweep: boolean; elboT: number; warmup: number; minDrop: number; sampleFamily: 'ar' | 'masked-diffusion'; sampleT: number }> = {
-  webgpu: { trainSteps: 8, raceT: 4, sweep: false, elboT: 4, warmup: 0, minDrop: 0.15, sampleFamily: 'masked-diffusion', sampleT: 6 },
-  wasm: { trainSteps: 60, raceT: 16, sweep: true, elboT: 16, warmup: 80, minDrop: 1.0, sampleFamily: 'ar', sampleT: 16 },
+const PLAN: Record<
+  string,
+  {
+    trainSteps: number;
+    raceT: number;
+    sweep: boolean;
+    elboT: number;
+    warmup: number;
+    minDrop: number;
+    sampleFamily: 'ar' | 'masked-diffusion';
+    sampleT: number;
+  }
+> = {
+  webgpu: {
+    trainSteps: 8,
+    raceT: 4,
+    sweep: false,
+    elboT: 4,
+    warmup: 0,
+    minDrop: 0.15,
+    sampleFamily: 'masked-diffusion',
+    sampleT: 6,
+  },
+  wasm: {
+    trainSteps: 60,
+    raceT: 16,
+    sweep: true,
+    elboT: 16,
+    warmup: 80,
+    minDrop: 1.0,
+    sampleFamily: 'ar',
+    sampleT: 16,
+  },
 };
 
 let server: StaticServer;
 
 beforeAll(async () => {
-  if (!existsSync(join(dist, 'index.html'))) throw new Error(`playground e2e: ${dist}/index.html is missing; run \`vite build\` first (the package's test script does)`);
+  if (!existsSync(join(dist, 'index.html')))
+    throw new Error(
+      `playground e2e: ${dist}/index.html is missing; run \`vite build\` first (the package's test script does)`,
+    );
   mkdirSync(out, { recursive: true });
   server = await serveStatic(dist);
 });
@@ -43,12 +79,16 @@ async function num(page: Page, testid: string): Promise<number> {
 
 /** Set a range input the way a drag does: input events, then change on release. */
 async function setRange(page: Page, testid: string, value: number): Promise<void> {
-  await page.$eval(`[data-testid="${testid}"]`, (el, v) => {
-    const input = el as HTMLInputElement;
-    input.value = String(v);
-    input.dispatchEvent(new Event('input', { bubbles: true }));
-    input.dispatchEvent(new Event('change', { bubbles: true }));
-  }, value);
+  await page.$eval(
+    `[data-testid="${testid}"]`,
+    (el, v) => {
+      const input = el as HTMLInputElement;
+      input.value = String(v);
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    },
+    value,
+  );
 }
 
 async function shot(page: Page, backend: string, name: string): Promise<void> {
@@ -108,7 +148,13 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     // The forward process on every source.
     for (const src of ['rings', 'shapes', 'hmm']) {
       await open(`?backend=${backend}&source=${src}${src === 'hmm' ? '' : '&process=gauss'}&t=0.3`);
-      await page.waitForSelector(src === 'hmm' ? '[data-testid="forward-output"] .tok' : src === 'rings' ? '[data-testid="forward-canvas"]' : 'canvas.img');
+      await page.waitForSelector(
+        src === 'hmm'
+          ? '[data-testid="forward-output"] .tok'
+          : src === 'rings'
+            ? '[data-testid="forward-canvas"]'
+            : 'canvas.img',
+      );
       await shot(page, backend, `forward-${src}`);
     }
     expect(errors).toEqual([]);
@@ -117,7 +163,11 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
   it('a short training run lowers the loss', async () => {
     await open(`?backend=${backend}&view=train`);
     await page.click('[data-testid="train-start"]');
-    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n, plan.trainSteps, { timeout: 120_000, polling: 200 });
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n,
+      plan.trainSteps,
+      { timeout: 120_000, polling: 200 },
+    );
     await page.click('[data-testid="train-pause"]');
     await page.waitForSelector('[data-testid="train-status"]:text("paused")', { timeout: 60_000 });
     const lv = page.locator('[data-testid="loss-value"]');
@@ -131,7 +181,9 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     expect(last).toBeLessThan(first - plan.minDrop);
     expect(last).toBeGreaterThan(entropy - 0.25); // exact NLL can't beat the entropy rate (up to batch noise)
     expect(speed).toBeGreaterThan(0);
-    console.log(`[${backend}] training: ${first.toFixed(3)} → ${last.toFixed(3)} bits/token in ${await lv.getAttribute('data-step')} steps, ${speed} tokens/s`);
+    console.log(
+      `[${backend}] training: ${first.toFixed(3)} → ${last.toFixed(3)} bits/token in ${await lv.getAttribute('data-step')} steps, ${speed} tokens/s`,
+    );
     await shot(page, backend, 'train');
     expect(errors).toEqual([]);
   });
@@ -148,11 +200,17 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     expect(await num(page, 'train-step')).toBe(step);
     // Training goes on from the restored weights: the loss stays where it was, not back at log2(32) = 5.
     await page.click('[data-testid="train-start"]');
-    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n, step + 2, { timeout: 120_000, polling: 200 });
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n,
+      step + 2,
+      { timeout: 120_000, polling: 200 },
+    );
     await page.click('[data-testid="train-pause"]');
     await page.waitForSelector('[data-testid="train-status"]:text("paused")', { timeout: 60_000 });
     const lv = page.locator('[data-testid="loss-value"]');
-    expect(Number(await lv.getAttribute('data-last'))).toBeLessThan(Number(await lv.getAttribute('data-first')) - plan.minDrop / 2);
+    expect(Number(await lv.getAttribute('data-last'))).toBeLessThan(
+      Number(await lv.getAttribute('data-first')) - plan.minDrop / 2,
+    );
     expect(errors).toEqual([]);
   });
 
@@ -160,7 +218,10 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     await page.click('[data-testid="train-export"]');
     const downloads: string[] = [];
     for (const ext of ['json', 'safetensors']) {
-      const [d] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click(`[data-testid="export-${ext}"]`)]);
+      const [d] = await Promise.all([
+        page.waitForEvent('download', { timeout: 60_000 }),
+        page.click(`[data-testid="export-${ext}"]`),
+      ]);
       const p = join(out, `${backend}-ckpt-${d.suggestedFilename()}`);
       await d.saveAs(p);
       downloads.push(p);
@@ -171,16 +232,26 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     const params = await num(page, 'param-count');
     await page.click('[data-testid="nav-checkpoint"]');
     await page.setInputFiles('[data-testid="checkpoint-config"]', cfgPath);
-    await page.setInputFiles('[data-testid="checkpoint-weights"]', downloads.find((p) => p.endsWith('.safetensors'))!);
+    await page.setInputFiles(
+      '[data-testid="checkpoint-weights"]',
+      downloads.find((p) => p.endsWith('.safetensors'))!,
+    );
     await page.click('[data-testid="checkpoint-load"]');
     await page.waitForSelector('[data-testid="checkpoint-params"]');
     expect(await num(page, 'checkpoint-params')).toBe(params);
     // A broken file is refused with a message that names the problem.
-    await page.setInputFiles('[data-testid="checkpoint-weights"]', { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from([1, 2, 3]) });
+    await page.setInputFiles('[data-testid="checkpoint-weights"]', {
+      name: 'model.safetensors',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from([1, 2, 3]),
+    });
     await page.click('[data-testid="checkpoint-load"]');
     await page.waitForSelector('[data-testid="checkpoint-error"]');
     expect(await page.textContent('[data-testid="checkpoint-error"]')).toMatch(/safetensors/i);
-    await page.setInputFiles('[data-testid="checkpoint-weights"]', downloads.find((p) => p.endsWith('.safetensors'))!);
+    await page.setInputFiles(
+      '[data-testid="checkpoint-weights"]',
+      downloads.find((p) => p.endsWith('.safetensors'))!,
+    );
     await page.click('[data-testid="checkpoint-load"]');
     await page.waitForSelector('[data-testid="checkpoint-params"]');
     if (backend === 'wasm') {
@@ -209,7 +280,9 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     await page.click('[data-testid="sample-run"]');
     await page.waitForSelector('[data-testid="sample-output"][data-done="true"]', { timeout: 120_000 });
     expect(await page.textContent('.stage-head h3')).toMatch(/uncached|no cache/);
-    expect(await num(page, 'sample-nfe')).toBe(plan.sampleFamily === 'ar' ? 32 : Number(new URL(page.url()).searchParams.get('T') ?? 16));
+    expect(await num(page, 'sample-nfe')).toBe(
+      plan.sampleFamily === 'ar' ? 32 : Number(new URL(page.url()).searchParams.get('T') ?? 16),
+    );
     await page.selectOption('[data-testid="sampler-select"]', 'cached');
     expect(errors).toEqual([]);
   });
@@ -224,7 +297,13 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     }
     if (!plan.sweep) await page.uncheck('[data-testid="race-sweep-toggle"]');
     await page.click('[data-testid="race-run"]');
-    await page.waitForFunction(() => /\d/.test(document.querySelector('[data-testid="race-ar-nfe-nll"]')?.textContent ?? '') && /\d/.test(document.querySelector('[data-testid="race-mdm-nfe-nll"]')?.textContent ?? ''), null, { timeout: 150_000, polling: 250 });
+    await page.waitForFunction(
+      () =>
+        /\d/.test(document.querySelector('[data-testid="race-ar-nfe-nll"]')?.textContent ?? '') &&
+        /\d/.test(document.querySelector('[data-testid="race-mdm-nfe-nll"]')?.textContent ?? ''),
+      null,
+      { timeout: 150_000, polling: 250 },
+    );
     expect(await num(page, 'race-ar-nfe')).toBe(32); // AR: n = 32 sequential passes
     const mdmNfe = await num(page, 'race-mdm-nfe');
     expect(mdmNfe).toBeGreaterThanOrEqual(1);
@@ -249,7 +328,9 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     await page.waitForSelector('[data-testid="elbo-output"]', { timeout: 150_000 });
     const total = await num(page, 'elbo-total');
     const est = await num(page, 'elbo-estimate');
-    const se = Number(/±\s*([0-9.]+\d)/.exec((await page.textContent('[data-testid="elbo-estimate"] + .stat-sub')) ?? '')?.[1]);
+    const se = Number(
+      /±\s*([0-9.]+\d)/.exec((await page.textContent('[data-testid="elbo-estimate"] + .stat-sub')) ?? '')?.[1],
+    );
     expect(se).toBeGreaterThan(0);
     expect(total).toBeGreaterThan(0);
     // Unbiased: within 5 standard errors (+ the eval set's own sampling error) of the sum.
@@ -260,9 +341,15 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
 
   it('gaussian diffusion moves a point cloud onto the 2-D mixture', async () => {
     const steps = backend === 'webgpu' ? 3 : 30;
-    await open(`?backend=${backend}&view=train&family=gaussian&source=grid&T=${backend === 'webgpu' ? 4 : 16}&batch=128`);
+    await open(
+      `?backend=${backend}&view=train&family=gaussian&source=grid&T=${backend === 'webgpu' ? 4 : 16}&batch=128`,
+    );
     await page.click('[data-testid="train-start"]');
-    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n, steps, { timeout: 120_000, polling: 200 });
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n,
+      steps,
+      { timeout: 120_000, polling: 200 },
+    );
     await page.click('[data-testid="train-pause"]');
     await page.waitForSelector('[data-testid="train-status"]:text("paused")', { timeout: 60_000 });
     await page.click('[data-testid="nav-sample"]');
@@ -285,7 +372,11 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     const q = new URL(page.url()).searchParams;
     expect([q.get('family'), q.get('lr'), q.get('batch')]).toEqual(['gaussian-image', '0.003', '16']);
     await page.click('[data-testid="train-start"]');
-    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n, steps, { timeout: 180_000, polling: 200 });
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n,
+      steps,
+      { timeout: 180_000, polling: 200 },
+    );
     await page.click('[data-testid="train-pause"]');
     await page.waitForSelector('[data-testid="train-status"]:text("paused")', { timeout: 120_000 });
     await page.waitForSelector('[data-testid="bound-chart"]');
@@ -294,8 +385,12 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     expect(bound).toBeLessThan(16);
     if (backend === 'wasm') {
       const lv = page.locator('[data-testid="loss-value"]');
-      expect(Number(await lv.getAttribute('data-last3'))).toBeLessThan(0.8 * Number(await lv.getAttribute('data-first')));
-      console.log(`[${backend}] images: v-MSE ${Number(await lv.getAttribute('data-first')).toFixed(3)} → ${Number(await lv.getAttribute('data-last3')).toFixed(3)}, NELBO ${bound} bits/pixel, ${await num(page, 'train-speed')} pixels/s`);
+      expect(Number(await lv.getAttribute('data-last3'))).toBeLessThan(
+        0.8 * Number(await lv.getAttribute('data-first')),
+      );
+      console.log(
+        `[${backend}] images: v-MSE ${Number(await lv.getAttribute('data-first')).toFixed(3)} → ${Number(await lv.getAttribute('data-last3')).toFixed(3)}, NELBO ${bound} bits/pixel, ${await num(page, 'train-speed')} pixels/s`,
+      );
     }
     await shot(page, backend, 'train-images');
     await page.click('[data-testid="nav-sample"]');
@@ -328,8 +423,16 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
     await page.dispatchEvent('[data-testid="seed"]', 'change');
     const url = new URL(page.url());
     expect(url.searchParams.get('seed')).toBe('11');
-    expect(parseState(url.search).state).toMatchObject({ view: 'sample', family: 'masked-diffusion', size: 'small', seed: 11, T: 9 });
-    expect(serializeState(parseState(url.search).state)).toBe(serializeState(parseState(`?${url.searchParams.toString()}`).state));
+    expect(parseState(url.search).state).toMatchObject({
+      view: 'sample',
+      family: 'masked-diffusion',
+      size: 'small',
+      seed: 11,
+      T: 9,
+    });
+    expect(serializeState(parseState(url.search).state)).toBe(
+      serializeState(parseState(`?${url.searchParams.toString()}`).state),
+    );
     await page.reload();
     await page.waitForSelector('[data-testid="sample-run"]');
     expect(await page.inputValue('[data-testid="seed"]')).toBe('11');

@@ -29,10 +29,16 @@ async function train(page: Page, query: string, steps: number, name: string): Pr
   await page.waitForSelector('[data-testid="backend"]:not([data-backend=""])', { timeout: 60_000 });
   await page.click('[data-testid="train-start"]');
   const t0 = Date.now();
-  await page.waitForFunction((n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n, steps, { timeout: 1_800_000, polling: 1000 });
+  await page.waitForFunction(
+    (n) => Number(document.querySelector('[data-testid="loss-value"]')?.getAttribute('data-step') ?? 0) >= n,
+    steps,
+    { timeout: 1_800_000, polling: 1000 },
+  );
   await page.click('[data-testid="train-pause"]');
   await page.waitForSelector('[data-testid="train-status"]:text("paused")', { timeout: 120_000 });
-  process.stdout.write(`${name}: ${steps} steps in ${((Date.now() - t0) / 1000).toFixed(0)} s; loss ${await text(page, 'loss-value')}, NELBO ${await text(page, 'bound-value')} bits/dim, speed ${await text(page, 'train-speed')}\n`);
+  process.stdout.write(
+    `${name}: ${steps} steps in ${((Date.now() - t0) / 1000).toFixed(0)} s; loss ${await text(page, 'loss-value')}, NELBO ${await text(page, 'bound-value')} bits/dim, speed ${await text(page, 'train-speed')}\n`,
+  );
   await page.screenshot({ path: join(out, `showcase-${name}-train.png`), fullPage: true });
   await page.click('[data-testid="nav-sample"]');
   await page.click('[data-testid="sample-run"]');
@@ -43,10 +49,14 @@ async function train(page: Page, query: string, steps: number, name: string): Pr
     // Images: a quarter of the way through, what the model already sees in the noise.
     await page.check('[data-testid="sample-x0"]');
     const max = Number(await page.getAttribute('[data-testid="sample-step"]', 'max'));
-    await page.$eval('[data-testid="sample-step"]', (el, v) => {
-      (el as HTMLInputElement).value = String(v);
-      el.dispatchEvent(new Event('input', { bubbles: true }));
-    }, Math.round(max / 4));
+    await page.$eval(
+      '[data-testid="sample-step"]',
+      (el, v) => {
+        (el as HTMLInputElement).value = String(v);
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+      },
+      Math.round(max / 4),
+    );
     await page.screenshot({ path: join(out, `showcase-${name}-sample-x0.png`), fullPage: true });
     await page.uncheck('[data-testid="sample-x0"]');
     await page.screenshot({ path: join(out, `showcase-${name}-sample-z.png`), fullPage: true });
@@ -60,8 +70,19 @@ async function main(): Promise<void> {
   try {
     const page = await l.browser.newPage();
     page.on('pageerror', (e) => process.stderr.write(`pageerror: ${e.message}\n`));
-    await train(page, `${server.url}?backend=${backend}&view=train&family=gaussian-image&size=${size}&lr=0.003&batch=16&T=32`, imageSteps, `images-${size}`);
-    if (pointSteps > 0) await train(page, `${server.url}?backend=${backend}&view=train&family=gaussian&size=${size}&source=grid&batch=128&T=32`, pointSteps, `grid-${size}`);
+    await train(
+      page,
+      `${server.url}?backend=${backend}&view=train&family=gaussian-image&size=${size}&lr=0.003&batch=16&T=32`,
+      imageSteps,
+      `images-${size}`,
+    );
+    if (pointSteps > 0)
+      await train(
+        page,
+        `${server.url}?backend=${backend}&view=train&family=gaussian&size=${size}&source=grid&batch=128&T=32`,
+        pointSteps,
+        `grid-${size}`,
+      );
   } finally {
     await l.close();
     await server.close();

@@ -8,7 +8,10 @@ export class ComputeClient {
   private readonly listeners = new Set<(e: WorkerEvent) => void>();
 
   constructor() {
-    this.worker = new Worker(new URL('./worker/compute.worker.ts', import.meta.url), { type: 'module', name: 'altar-compute' });
+    this.worker = new Worker(new URL('./worker/compute.worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'altar-compute',
+    });
     this.worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       const m = ev.data;
       if (m.kind === 'event') {
@@ -28,7 +31,11 @@ export class ComputeClient {
     };
   }
 
-  call<K extends RequestName>(name: K, req: Requests[K]['req'], transfer: Transferable[] = []): Promise<Requests[K]['res']> {
+  call<K extends RequestName>(
+    name: K,
+    req: Requests[K]['req'],
+    transfer: Transferable[] = [],
+  ): Promise<Requests[K]['res']> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });

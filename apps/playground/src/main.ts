@@ -31,15 +31,27 @@ client.on((e) => {
   else if (e.level === 'warn') toast(e.message, 'error');
 });
 
-const badge = h('div.badge.pending', { 'data-testid': 'backend', 'data-backend': '' }, h('span.dot'), h('span.badge-name', {}, 'starting backend…'));
+const badge = h(
+  'div.badge.pending',
+  { 'data-testid': 'backend', 'data-backend': '' },
+  h('span.dot'),
+  h('span.badge-name', {}, 'starting backend…'),
+);
 const nav = h('nav.tabs');
 const main = h('main.view', { 'data-testid': 'view' });
 const toasts = h('div.toasts');
 const notice = h('div.notice', { hidden: true, 'data-testid': 'backend-notice' });
 const app = document.getElementById('app')!;
 app.append(
-  h('header.top', {},
-    h('div.brand', {}, h('span.logo', {}, 'altar'), h('span.tagline', {}, 'alternatives to autoregressive models · in your browser')),
+  h(
+    'header.top',
+    {},
+    h(
+      'div.brand',
+      {},
+      h('span.logo', {}, 'altar'),
+      h('span.tagline', {}, 'alternatives to autoregressive models · in your browser'),
+    ),
     nav,
     badge,
   ),
@@ -86,7 +98,11 @@ function renderNav(): void {
   clear(nav);
   for (const v of VIEWS) {
     const href = `${location.pathname}${serializeState({ ...state, view: v })}`;
-    const a = h('a.tab', { href, 'data-testid': `nav-${v}`, 'aria-current': v === state.view ? 'page' : undefined }, TITLES[v]);
+    const a = h(
+      'a.tab',
+      { href, 'data-testid': `nav-${v}`, 'aria-current': v === state.view ? 'page' : undefined },
+      TITLES[v],
+    );
     a.addEventListener('click', (ev) => {
       ev.preventDefault();
       ctx.setState({ view: v }, true);
@@ -165,7 +181,10 @@ async function restoreModels(): Promise<void> {
   try {
     const restored = await client.call('restore', {});
     restoreHistories(new Map(restored.map((m) => [m.family, m.step])));
-    if (restored.length) toast(`Restored from this browser: ${restored.map((m) => `${m.family} (step ${m.step})`).join(', ')}. Reset a family to forget it.`);
+    if (restored.length)
+      toast(
+        `Restored from this browser: ${restored.map((m) => `${m.family} (step ${m.step})`).join(', ')}. Reset a family to forget it.`,
+      );
   } catch (e) {
     toast(`Could not restore saved models: ${(e as Error).message}`, 'error');
   }

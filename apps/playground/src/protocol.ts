@@ -74,7 +74,14 @@ export interface SampleResult {
    * pixels in [−1, 1] (noise can exceed it); the last frame is the samples. boundBits: the model's latest
    * NELBO in bits/dim (null before the first evaluation), since the images have no known density.
    */
-  images?: { size: number; channels: number; batch: number; frames: number[][]; /** The model's x̂0 at each call; the last = the samples. */ x0Frames: number[][]; boundBits: number | null };
+  images?: {
+    size: number;
+    channels: number;
+    batch: number;
+    frames: number[][];
+    /** The model's x̂0 at each call; the last = the samples. */ x0Frames: number[][];
+    boundBits: number | null;
+  };
 }
 
 export interface RaceResult {
@@ -114,9 +121,15 @@ export interface Requests {
   trainSteps: { req: TrainConfigMsg & { steps: number }; res: ModelSummary };
   models: { req: Record<string, never>; res: ModelSummary[] };
   /** sampler: 'auto' or one of SAMPLERS_BY_FAMILY[family] (state.ts). */
-  sample: { req: { family: Family; T: number; seed: number; batch: number; size: Size; sampler?: string }; res: SampleResult };
+  sample: {
+    req: { family: Family; T: number; seed: number; batch: number; size: Size; sampler?: string };
+    res: SampleResult;
+  };
   race: { req: { T: number; seed: number; batch: number; size: Size }; res: RaceResult };
-  sweep: { req: { Ts: number[]; seed: number; batch: number; size: Size }; res: { points: SweepPoint[]; ar: SweepPoint; entropyBits: number } };
+  sweep: {
+    req: { Ts: number[]; seed: number; batch: number; size: Size };
+    res: { points: SweepPoint[]; ar: SweepPoint; entropyBits: number };
+  };
   elbo: { req: { T: number; seed: number; draws: number; size: Size }; res: ElboResult };
   exportCheckpoint: { req: { family: Family }; res: { config: string; safetensors: Uint8Array } };
   loadCheckpoint: { req: { config: string; safetensors: Uint8Array }; res: ModelSummary };

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, FAMILIES, SAMPLERS_BY_FAMILY, SAMPLER_NAMES, parseState, samplerFor, serializeState } from './state.js';
+import {
+  DEFAULTS,
+  FAMILIES,
+  SAMPLERS_BY_FAMILY,
+  SAMPLER_NAMES,
+  parseState,
+  samplerFor,
+  serializeState,
+} from './state.js';
 
 describe('URL state', () => {
   it('defaults serialise to an empty query and parse back to the defaults', () => {
@@ -8,7 +16,21 @@ describe('URL state', () => {
   });
 
   it('round-trips every field', () => {
-    const s = { ...DEFAULTS, view: 'race', backend: 'wasm', source: 'rings', process: 'gauss', t: 0.25, family: 'masked-diffusion', size: 'small', seed: 42, T: 7, sampler: 'uncached', lr: 0.02, batch: 8 } as const;
+    const s = {
+      ...DEFAULTS,
+      view: 'race',
+      backend: 'wasm',
+      source: 'rings',
+      process: 'gauss',
+      t: 0.25,
+      family: 'masked-diffusion',
+      size: 'small',
+      seed: 42,
+      T: 7,
+      sampler: 'uncached',
+      lr: 0.02,
+      batch: 8,
+    } as const;
     const { state, warnings } = parseState(serializeState(s));
     expect(warnings).toEqual([]);
     expect(state).toEqual(s);

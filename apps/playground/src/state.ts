@@ -51,7 +51,17 @@ export const SAMPLERS_BY_FAMILY: Record<Family, readonly string[]> = {
   gaussian: ['ddim', 'ddpm', 'ode-euler', 'ode-heun', 'sde'],
   'gaussian-image': ['ddim', 'ddpm', 'ode-euler', 'ode-heun', 'sde'],
 };
-export const SAMPLER_NAMES = ['auto', 'cached', 'uncached', 'ancestral', 'ddim', 'ddpm', 'ode-euler', 'ode-heun', 'sde'] as const;
+export const SAMPLER_NAMES = [
+  'auto',
+  'cached',
+  'uncached',
+  'ancestral',
+  'ddim',
+  'ddpm',
+  'ode-euler',
+  'ode-heun',
+  'sde',
+] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
 
 /** The sampler a family runs for a requested name: 'auto', or a name the family lacks, gives its default. */

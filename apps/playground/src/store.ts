@@ -25,7 +25,17 @@ export const histories = new Map<Family, TrainHistory>();
 export function historyOf(f: Family): TrainHistory {
   let h = histories.get(f);
   if (!h) {
-    h = { steps: [], bits: [], boundSteps: [], boundBits: [], boundStdErr: 0, running: false, tokensPerSec: 0, entropyBits: null, unit: 'token' };
+    h = {
+      steps: [],
+      bits: [],
+      boundSteps: [],
+      boundBits: [],
+      boundStdErr: 0,
+      running: false,
+      tokensPerSec: 0,
+      entropyBits: null,
+      unit: 'token',
+    };
     histories.set(f, h);
   }
   return h;
@@ -111,7 +121,8 @@ export function restoreHistories(savedSteps: Map<Family, number>): void {
   }
   for (const [f, h] of stored) {
     const step = savedSteps.get(f);
-    if (step === undefined || !Array.isArray(h.steps) || !Array.isArray(h.boundSteps) || !Array.isArray(h.boundBits)) continue;
+    if (step === undefined || !Array.isArray(h.steps) || !Array.isArray(h.boundSteps) || !Array.isArray(h.boundBits))
+      continue;
     // How many points of a series were recorded at or before the saved step.
     const upTo = (steps: number[]): number => {
       const k = steps.findIndex((s) => s > step);
@@ -119,7 +130,15 @@ export function restoreHistories(savedSteps: Map<Family, number>): void {
     };
     const n = upTo(h.steps);
     const nb = upTo(h.boundSteps);
-    histories.set(f, { ...h, steps: h.steps.slice(0, n), bits: h.bits.slice(0, n), boundSteps: h.boundSteps.slice(0, nb), boundBits: h.boundBits.slice(0, nb), boundStdErr: Number(h.boundStdErr) || 0, running: false });
+    histories.set(f, {
+      ...h,
+      steps: h.steps.slice(0, n),
+      bits: h.bits.slice(0, n),
+      boundSteps: h.boundSteps.slice(0, nb),
+      boundBits: h.boundBits.slice(0, nb),
+      boundStdErr: Number(h.boundStdErr) || 0,
+      running: false,
+    });
   }
   saveHistories();
 }

@@ -63,12 +63,23 @@ async function counted(fn: () => Promise<unknown>): Promise<Counts> {
   const orig = { read: be['read'], readSync: be['readSync'], write: be['write'] };
   // The program's reads are `await t.data()` (backend.read); readSync is what kernels themselves read on
   // the host (index checks on cpu/wasm), counted apart.
-  be['read'] = function (this: unknown, ...a: unknown[]) { c.reads++; return orig.read!.apply(this, a); };
-  be['readSync'] = function (this: unknown, ...a: unknown[]) { c.kernelHostReads++; return orig.readSync!.apply(this, a); };
+  be['read'] = function (this: unknown, ...a: unknown[]) {
+    c.reads++;
+    return orig.read!.apply(this, a);
+  };
+  be['readSync'] = function (this: unknown, ...a: unknown[]) {
+    c.kernelHostReads++;
+    return orig.readSync!.apply(this, a);
+  };
   // write(values, …) with values = null is an allocation (wasm's makeOutput), not an upload.
-  be['write'] = function (this: unknown, ...a: unknown[]) { if (a[0] != null) c.uploads++; return orig.write!.apply(this, a); };
+  be['write'] = function (this: unknown, ...a: unknown[]) {
+    if (a[0] != null) c.uploads++;
+    return orig.write!.apply(this, a);
+  };
   try {
-    const prof = await tf.profile(async () => { await fn(); });
+    const prof = await tf.profile(async () => {
+      await fn();
+    });
     // Copy before any later profile reuses the object. Reshape and Identity only share the input's
     // buffer (cpu, webgpu, and wasm with altar's kernels): no work is launched, so they are not dispatches.
     const kernels = prof.kernels.length;
@@ -81,15 +92,46 @@ async function counted(fn: () => Promise<unknown>): Promise<Counts> {
 }
 
 const per = (c: Counts, n: number): Counts => ({
-  dispatches: c.dispatches / n, kernels: c.kernels / n, reads: c.reads / n, kernelHostReads: c.kernelHostReads / n, uploads: c.uploads / n, allocations: c.allocations / n,
+  dispatches: c.dispatches / n,
+  kernels: c.kernels / n,
+  reads: c.reads / n,
+  kernelHostReads: c.kernelHostReads / n,
+  uploads: c.uploads / n,
+  allocations: c.allocations / n,
 });
 
 // ---------------------------------------------------------------- training
-const common = { vocabSize: V, dModel: D, nLayers: L, nHeads: H, maxLen: S, positions: 'learned', mlp: 'gelu', mlpRatio: 4, dropout: 0, seed: 1 } as const;
-const lm = createModel({ ...common, type: 'ar-transformer', attention: 'full', window: 64, norm: 'layernorm', linearChunk: 64 }) as ArTransformer;
+const common = {
+  vocabSize: V,
+  dModel: D,
+  nLayers: L,
+  nHeads: H,
+  maxLen: S,
+  positions: 'learned',
+  mlp: 'gelu',
+  mlpRatio: 4,
+  dropout: 0,
+  seed: 1,
+} as const;
+const lm = createModel({
+  ...common,
+  type: 'ar-transformer',
+  attention: 'full',
+  window: 64,
+  norm: 'layernorm',
+  linearChunk: 64,
+}) as ArTransformer;
 const rng = new Rng(7);
-const x = tf.tensor2d(Int32Array.from(rng.uniformArray(B * S), (u) => Math.floor(u * V)), [B, S], 'int32');
-const y = tf.tensor2d(Int32Array.from(rng.uniformArray(B * S), (u) => Math.floor(u * V)), [B, S], 'int32');
+const x = tf.tensor2d(
+  Int32Array.from(rng.uniformArray(B * S), (u) => Math.floor(u * V)),
+  [B, S],
+  'int32',
+);
+const y = tf.tensor2d(
+  Int32Array.from(rng.uniformArray(B * S), (u) => Math.floor(u * V)),
+  [B, S],
+  'int32',
+);
 const params: Record<string, tf.Variable> = {};
 for (const [k, v] of Object.entries(lm.getWeights())) params[k] = v as tf.Variable;
 const trainer = new Trainer({
@@ -127,7 +169,11 @@ y.dispose();
 
 // ---------------------------------------------------------------- one denoiser pass (batch 1, n = S)
 const dit = createModel({ ...common, type: 'diffusion-transformer', timeConditioning: false }) as DiffusionTransformer;
-const zt = tf.tensor2d(Int32Array.from(rng.uniformArray(S), (u) => Math.floor(u * (V + 1))), [1, S], 'int32');
+const zt = tf.tensor2d(
+  Int32Array.from(rng.uniformArray(S), (u) => Math.floor(u * (V + 1))),
+  [1, S],
+  'int32',
+);
 const pass = async () => {
   const logits = dit.predictX0Logits(zt, 0.5);
   await logits.data();

@@ -15,7 +15,8 @@ export function parseFlags<O extends FlagOptions>(argv: string[], options: O, al
 export function intFlag(name: string, value: string | undefined, fallback: number, min = -Infinity): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer${min > -Infinity ? ` ≥ ${min}` : ''}, got '${value}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name}: expected an integer${min > -Infinity ? ` ≥ ${min}` : ''}, got '${value}'`);
   return n;
 }
 
@@ -29,12 +30,21 @@ export function numberFlag(name: string, value: string | undefined, fallback: nu
 /** "2,8,32" → [2, 8, 32]; every entry a positive integer. */
 export function intListFlag(name: string, value: string | undefined, fallback: number[]): number[] {
   if (value === undefined) return fallback;
-  const parts = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (parts.length === 0) throw new UsageError(`--${name}: expected a comma-separated list of integers, got '${value}'`);
+  const parts = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length === 0)
+    throw new UsageError(`--${name}: expected a comma-separated list of integers, got '${value}'`);
   return parts.map((p) => intFlag(name, p, 0, 1));
 }
 
-export function choiceFlag<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback: T): T {
+export function choiceFlag<T extends string>(
+  name: string,
+  value: string | undefined,
+  choices: readonly T[],
+  fallback: T,
+): T {
   if (value === undefined) return fallback;
   const hit = choices.find((c) => c === value);
   if (hit === undefined) throw new UsageError(`--${name}: expected one of ${choices.join(', ')}, got '${value}'`);

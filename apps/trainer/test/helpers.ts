@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandIO } from '../src/io.js';
 
-export function captureIO(onErr?: (text: string, all: string) => void): CommandIO & { stdout: () => string; stderr: () => string } {
+export function captureIO(
+  onErr?: (text: string, all: string) => void,
+): CommandIO & { stdout: () => string; stderr: () => string } {
   let o = '';
   let e = '';
   return {
@@ -30,7 +32,11 @@ export function tinyConfig(dir: string, overrides: Record<string, unknown> = {},
     name: 'tiny',
     family: 'ar',
     backend: 'cpu',
-    data: { source: 'hmm', hmm: { vocabSize: 6, numStates: 2, seqLen: 8, tokensPerState: 3, overlap: 0 }, batchSize: 4 },
+    data: {
+      source: 'hmm',
+      hmm: { vocabSize: 6, numStates: 2, seqLen: 8, tokensPerState: 3, overlap: 0 },
+      batchSize: 4,
+    },
     model: { type: 'ar-transformer', dModel: 16, nLayers: 1, nHeads: 2 },
     train: { steps: 6, lr: 0.01, warmupSteps: 2, emaDecay: 0.9, evalEvery: 3, seed: 1 },
     checkpoint: { every: 2, keepLast: 2 },

@@ -7,7 +7,10 @@
  * ```
  */
 export const isNode: boolean =
-  typeof process !== 'undefined' && typeof process.versions === 'object' && process.versions != null && typeof process.versions.node === 'string';
+  typeof process !== 'undefined' &&
+  typeof process.versions === 'object' &&
+  process.versions != null &&
+  typeof process.versions.node === 'string';
 
 /**
  * True in a browser (or a web worker with `window`), false in Node.

@@ -36,7 +36,16 @@ import {
  * registers none, so any loss that uses them on a differentiable path — tf.divNoNan is where(equal(b,
  * 0), 0, a / b) — fails with "gradient function not found for Equal". Zero gradients fix that.
  */
-const PIECEWISE_CONSTANT_BINARY = ['Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr'];
+const PIECEWISE_CONSTANT_BINARY = [
+  'Equal',
+  'NotEqual',
+  'Greater',
+  'GreaterEqual',
+  'Less',
+  'LessEqual',
+  'LogicalAnd',
+  'LogicalOr',
+];
 const PIECEWISE_CONSTANT_UNARY = ['LogicalNot', 'IsNan', 'IsInf', 'IsFinite'];
 
 let registered = false;
@@ -63,7 +72,10 @@ export function registerExtraGradients(): void {
       },
     });
   }
-  for (const [ops, names] of [[PIECEWISE_CONSTANT_BINARY, ['a', 'b']], [PIECEWISE_CONSTANT_UNARY, ['x']]] as const) {
+  for (const [ops, names] of [
+    [PIECEWISE_CONSTANT_BINARY, ['a', 'b']],
+    [PIECEWISE_CONSTANT_UNARY, ['x']],
+  ] as const) {
     for (const kernelName of ops) {
       if (getGradient(kernelName) != null) continue;
       registerGradient({

@@ -4,7 +4,14 @@
  *
  * @module @altar/backend
  */
-export { ALTAR_ERROR_CODES, AltarError, BackendUnavailableError, ConfigError, TensorLeakError, type AltarErrorCode } from './errors.js';
+export {
+  ALTAR_ERROR_CODES,
+  AltarError,
+  BackendUnavailableError,
+  ConfigError,
+  TensorLeakError,
+  type AltarErrorCode,
+} from './errors.js';
 export { silentLogger, type Logger } from './logger.js';
 export { isNode, isBrowser, envVar } from './env.js';
 export {
@@ -25,7 +32,14 @@ export { registerHostFallbackKernels, KNOWN_BAD_KERNELS } from './kernels/host-f
 export { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
 export { registerWasmFastPaths, unsortedSegmentSumReference } from './kernels/wasm-fast-paths.js';
 export { Rng, type RngState } from './rng.js';
-export { fusedKernelsEnabled, registerHostKernel, setFusedKernels, useFused, type HostArray, type HostKernelSpec } from './fused/host-kernel.js';
+export {
+  fusedKernelsEnabled,
+  registerHostKernel,
+  setFusedKernels,
+  useFused,
+  type HostArray,
+  type HostKernelSpec,
+} from './fused/host-kernel.js';
 export {
   FUSED_KERNELS,
   adamwComposition,
@@ -40,7 +54,12 @@ export {
   squaredNorms,
   type AdamwStep,
 } from './fused/ops.js';
-export { DECODE_ATTENTION_KERNEL, canFuseDecodeAttention, decodeAttention, type DecodeAttentionAttrs } from './fused/decode-attention.js';
+export {
+  DECODE_ATTENTION_KERNEL,
+  canFuseDecodeAttention,
+  decodeAttention,
+  type DecodeAttentionAttrs,
+} from './fused/decode-attention.js';
 export { expectNoLeaks, memoryGuard, type MemoryGuard } from './memory.js';
 export {
   DTYPE_SIZES,

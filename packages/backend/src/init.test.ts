@@ -43,12 +43,28 @@ describe.each(testBackends(['cpu', 'wasm', 'webgpu']))('gradients on %s', (name)
     const info = await useBackend(name, { optional: name === 'webgpu' });
     if (!info) return ctx.skip();
     await expectNoLeaks(async () => {
-      const table = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+      const table = tf.tensor2d([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]);
       const ids = tf.tensor1d([0, 2, 2, 1], 'int32');
-      const g = tf.grad((t: tf.Tensor) => tf.gather(t, ids).mul(tf.tensor1d([1, 10])).sum())(table);
+      const g = tf.grad((t: tf.Tensor) =>
+        tf
+          .gather(t, ids)
+          .mul(tf.tensor1d([1, 10]))
+          .sum(),
+      )(table);
       // Each row's gradient counts how often it was gathered, times [1, 10].
       expect(Array.from(await g.data())).toEqual([1, 10, 1, 10, 2, 20]);
-      const idx = tf.tensor2d([[0, 1], [2, 0]], [2, 2], 'int32');
+      const idx = tf.tensor2d(
+        [
+          [0, 1],
+          [2, 0],
+        ],
+        [2, 2],
+        'int32',
+      );
       const g2 = tf.grad((t: tf.Tensor) => tf.gatherND(t, idx).sum())(table);
       expect(Array.from(await g2.data())).toEqual([0, 1, 0, 0, 1, 0]);
       tf.dispose([table, ids, g, idx, g2]);

@@ -158,7 +158,14 @@ async function activate(tfjsName: string): Promise<boolean> {
   }
 }
 
-function describeInfo(name: BackendName, tfjsName: string, adapter: string, isGpu: boolean, softwareFallback: boolean, reason: string): BackendInfo {
+function describeInfo(
+  name: BackendName,
+  tfjsName: string,
+  adapter: string,
+  isGpu: boolean,
+  softwareFallback: boolean,
+  reason: string,
+): BackendInfo {
   return {
     name,
     tfjsName,
@@ -199,7 +206,16 @@ async function tryWasm(): Promise<Attempt> {
   registerWasmFastPaths();
   fallbackKernels.wasm = registerHostFallbackKernels('wasm');
   if (!(await activate('wasm'))) return { error: 'the wasm backend failed to initialise (is WebAssembly available?)' };
-  return { info: describeInfo('wasm', 'wasm', `${cpuDescription()} via WebAssembly SIMD`, false, false, 'WebAssembly on the CPU') };
+  return {
+    info: describeInfo(
+      'wasm',
+      'wasm',
+      `${cpuDescription()} via WebAssembly SIMD`,
+      false,
+      false,
+      'WebAssembly on the CPU',
+    ),
+  };
 }
 
 interface GpuAdapterLike {
@@ -217,7 +233,9 @@ async function nodeGpu(flags: string[]): Promise<GpuLike> {
   try {
     mod = (await importOptional('webgpu')) as typeof mod;
   } catch (e) {
-    throw new Error(`the optional peer 'webgpu' (Dawn for Node) is not installed: run \`npm install webgpu\` (${describeError(e)})`);
+    throw new Error(
+      `the optional peer 'webgpu' (Dawn for Node) is not installed: run \`npm install webgpu\` (${describeError(e)})`,
+    );
   }
   Object.assign(globalThis, mod.globals);
   const gpu = mod.create(flags);
@@ -263,7 +281,9 @@ async function tryWebgpu(flags: string[]): Promise<Attempt> {
       ai = undefined;
     }
   }
-  const parts = [ai?.vendor, ai?.architecture, ai?.device, ai?.description].filter((p): p is string => !!p && p.length > 0);
+  const parts = [ai?.vendor, ai?.architecture, ai?.device, ai?.description].filter(
+    (p): p is string => !!p && p.length > 0,
+  );
   const adapterText = parts.length > 0 ? parts.join(' / ') : 'unknown adapter';
   const software = /swiftshader|llvmpipe|lavapipe|software|microsoft basic/i.test(adapterText);
   try {
@@ -272,9 +292,17 @@ async function tryWebgpu(flags: string[]): Promise<Attempt> {
     return { error: `@tensorflow/tfjs-backend-webgpu failed to load: ${describeError(e)}` };
   }
   registerWebgpuFixes();
-  if (!(await activate('webgpu'))) return { error: `the tfjs webgpu backend failed to initialise on adapter ${adapterText}` };
+  if (!(await activate('webgpu')))
+    return { error: `the tfjs webgpu backend failed to initialise on adapter ${adapterText}` };
   return {
-    info: describeInfo('webgpu', 'webgpu', adapterText, !software, software, software ? 'WebGPU on a software adapter (correct but slow)' : 'WebGPU on a GPU'),
+    info: describeInfo(
+      'webgpu',
+      'webgpu',
+      adapterText,
+      !software,
+      software,
+      software ? 'WebGPU on a software adapter (correct but slow)' : 'WebGPU on a GPU',
+    ),
   };
 }
 
@@ -287,8 +315,18 @@ async function tryCuda(): Promise<Attempt> {
       error: `the optional peer @tensorflow/tfjs-node-gpu is not installed or failed to load its native binding (it needs libtensorflow with CUDA 11.2 / cuDNN 8): ${describeError(e)}`,
     };
   }
-  if (!(await activate('tensorflow'))) return { error: '@tensorflow/tfjs-node-gpu loaded but its tensorflow backend did not start' };
-  return { info: describeInfo('cuda', 'tensorflow', 'NVIDIA GPU via libtensorflow (CUDA)', true, false, 'TensorFlow C library with CUDA') };
+  if (!(await activate('tensorflow')))
+    return { error: '@tensorflow/tfjs-node-gpu loaded but its tensorflow backend did not start' };
+  return {
+    info: describeInfo(
+      'cuda',
+      'tensorflow',
+      'NVIDIA GPU via libtensorflow (CUDA)',
+      true,
+      false,
+      'TensorFlow C library with CUDA',
+    ),
+  };
 }
 
 async function tryWebgl(): Promise<Attempt> {
@@ -339,7 +377,10 @@ export function autoOrder(): BackendName[] {
  * await initBackend('wasm');                   // by name: throws BackendUnavailableError if it cannot start
  * ```
  */
-export async function initBackend(choice: BackendChoice | string = 'auto', options: InitOptions = {}): Promise<BackendInfo> {
+export async function initBackend(
+  choice: BackendChoice | string = 'auto',
+  options: InitOptions = {},
+): Promise<BackendInfo> {
   const logger = options.logger ?? silentLogger;
   const parsed = parseBackendChoice(choice);
   registerFusedKernels();
@@ -361,7 +402,9 @@ export async function initBackend(choice: BackendChoice | string = 'auto', optio
     if (r.info) {
       const reason = skipped.length > 0 ? `${r.info.reason}; skipped ${skipped.join('; ')}` : r.info.reason;
       current = { ...r.info, reason };
-      logger.info(`backend: auto chose ${name} (${r.info.adapter})${skipped.length ? ` after skipping ${skipped.join('; ')}` : ''}`);
+      logger.info(
+        `backend: auto chose ${name} (${r.info.adapter})${skipped.length ? ` after skipping ${skipped.join('; ')}` : ''}`,
+      );
       return current;
     }
     skipped.push(`${name}: ${r.error}`);

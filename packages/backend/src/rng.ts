@@ -5,7 +5,7 @@
  * too, but `multinomial` and `dropout` without a seed are not: altar never calls them unseeded and
  * routes all sampling through this class instead.
  */
-import { argMax, tensor, tidy, add, type Tensor} from '@tensorflow/tfjs-core';
+import { argMax, tensor, tidy, add, type Tensor } from '@tensorflow/tfjs-core';
 import { AltarError } from './errors.js';
 
 /** splitmix32: expands one 32-bit seed into well-mixed state words. */
@@ -65,7 +65,7 @@ export class Rng {
   constructor(seed: number | RngState = 0) {
     if (typeof seed === 'number') {
       if (!Number.isFinite(seed)) throw new AltarError('BAD_SEED', `Rng: seed must be a finite number, got ${seed}`);
-      const sm = splitmix32(Math.floor(seed) >>> 0 ^ Math.floor(seed / 2 ** 32));
+      const sm = splitmix32((Math.floor(seed) >>> 0) ^ Math.floor(seed / 2 ** 32));
       this.s0 = sm();
       this.s1 = sm();
       this.s2 = sm();
@@ -93,7 +93,7 @@ export class Rng {
 
   /** Next 32-bit unsigned integer. */
   nextU32(): number {
-    const result = Math.imul(((Math.imul(this.s1, 5) << 7) | (Math.imul(this.s1, 5) >>> 25)), 9) >>> 0;
+    const result = Math.imul((Math.imul(this.s1, 5) << 7) | (Math.imul(this.s1, 5) >>> 25), 9) >>> 0;
     const t = this.s1 << 9;
     this.s2 ^= this.s0;
     this.s3 ^= this.s1;
@@ -150,7 +150,10 @@ export class Rng {
     let total = 0;
     for (let i = 0; i < weights.length; i++) total += weights[i]!;
     if (!(total > 0) || !Number.isFinite(total)) {
-      throw new AltarError('BAD_ARG', `Rng.nextCategorical: weights must be non-negative with a positive finite sum, got sum ${total}`);
+      throw new AltarError(
+        'BAD_ARG',
+        `Rng.nextCategorical: weights must be non-negative with a positive finite sum, got sum ${total}`,
+      );
     }
     let u = this.nextDouble() * total;
     let last = -1;
@@ -229,4 +232,3 @@ function sizeOf(shape: number[]): number {
   }
   return n;
 }
-

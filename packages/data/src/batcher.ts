@@ -45,7 +45,8 @@ export interface TokenStream {
 }
 
 function checkPosition(op: string, pos: TokenStreamPosition): void {
-  if (typeof pos !== 'object' || pos === null) throw new ConfigError(`${op}.position`, 'expected { block, offset, epoch }');
+  if (typeof pos !== 'object' || pos === null)
+    throw new ConfigError(`${op}.position`, 'expected { block, offset, epoch }');
   requireInt(`${op}.position.block`, pos.block, 0);
   requireInt(`${op}.position.offset`, pos.offset, 0);
   requireInt(`${op}.position.epoch`, pos.epoch, 0);
@@ -69,7 +70,8 @@ export class ArrayTokenStream implements TokenStream {
 
   constructor(tokens: Int32Array, vocabSize: number, name = 'array') {
     requireInt('ArrayTokenStream.vocabSize', vocabSize, 1);
-    if (!(tokens instanceof Int32Array) || tokens.length < 1) throw new AltarError('BAD_ARG', 'ArrayTokenStream: expected a non-empty Int32Array');
+    if (!(tokens instanceof Int32Array) || tokens.length < 1)
+      throw new AltarError('BAD_ARG', 'ArrayTokenStream: expected a non-empty Int32Array');
     checkTokens('ArrayTokenStream', tokens, vocabSize);
     this.tokens = tokens;
     this.vocabSize = vocabSize;
@@ -100,7 +102,10 @@ export class ArrayTokenStream implements TokenStream {
   seek(pos: TokenStreamPosition): void {
     checkPosition('ArrayTokenStream.seek', pos);
     if (pos.block !== 0 || pos.offset >= this.tokens.length) {
-      throw new AltarError('BAD_POSITION', `ArrayTokenStream.seek: position ${JSON.stringify(pos)} is outside this stream of ${this.tokens.length} tokens`);
+      throw new AltarError(
+        'BAD_POSITION',
+        `ArrayTokenStream.seek: position ${JSON.stringify(pos)} is outside this stream of ${this.tokens.length} tokens`,
+      );
     }
     this.offset = pos.offset;
     this.epoch = pos.epoch;
@@ -157,11 +162,15 @@ export interface SplitOptions {
  * ```
  */
 export function splitTrainVal(tokens: Int32Array, options: SplitOptions = {}): { train: Int32Array; val: Int32Array } {
-  if (!(tokens instanceof Int32Array) || tokens.length < 2) throw new AltarError('BAD_ARG', 'splitTrainVal: expected an Int32Array of at least 2 tokens');
+  if (!(tokens instanceof Int32Array) || tokens.length < 2)
+    throw new AltarError('BAD_ARG', 'splitTrainVal: expected an Int32Array of at least 2 tokens');
   const blockSize = requireInt('split.blockSize', options.blockSize ?? 1024, 1);
   const numBlocks = Math.ceil(tokens.length / blockSize);
   if (numBlocks < 2) {
-    throw new ConfigError('split.blockSize', `${tokens.length} tokens make only 1 block of ${blockSize}; use a smaller blockSize to hold out validation data`);
+    throw new ConfigError(
+      'split.blockSize',
+      `${tokens.length} tokens make only 1 block of ${blockSize}; use a smaller blockSize to hold out validation data`,
+    );
   }
   const mask = validationBlockMask(numBlocks, options.valFraction ?? 0.1, options.seed ?? 0);
   let valLen = 0;
@@ -202,7 +211,10 @@ export class ArrayTokenSource implements TokenSource {
     requireInt('ArrayTokenSource.vocabSize', vocabSize, 1);
     requireInt('ArrayTokenSource.seqLen', seqLen, 1);
     if (!(tokens instanceof Int32Array) || tokens.length < seqLen) {
-      throw new AltarError('BAD_ARG', `ArrayTokenSource: need an Int32Array of at least seqLen = ${seqLen} tokens, got ${tokens?.length}`);
+      throw new AltarError(
+        'BAD_ARG',
+        `ArrayTokenSource: need an Int32Array of at least seqLen = ${seqLen} tokens, got ${tokens?.length}`,
+      );
     }
     checkTokens('ArrayTokenSource', tokens, vocabSize);
     this.tokens = tokens;
@@ -233,8 +245,7 @@ export class ArrayTokenSource implements TokenSource {
  * ```
  */
 export type BatcherPosition =
-  | { kind: 'source'; step: number; rng: RngState }
-  | { kind: 'stream'; step: number; stream: TokenStreamPosition };
+  { kind: 'source'; step: number; rng: RngState } | { kind: 'stream'; step: number; stream: TokenStreamPosition };
 
 /**
  * Options of {@link TokenBatcher}: batch size, row length (from the source by default) and the seed of a random source.
@@ -276,8 +287,14 @@ export class TokenBatcher {
   private readonly input: TokenSource | TokenStream;
 
   constructor(input: TokenSource | TokenStream, options: TokenBatcherOptions) {
-    if (!input || (typeof (input as TokenSource).sampleBatch !== 'function' && typeof (input as TokenStream).read !== 'function')) {
-      throw new AltarError('BAD_ARG', 'TokenBatcher: input must be a TokenSource (sampleBatch) or a TokenStream (read)');
+    if (
+      !input ||
+      (typeof (input as TokenSource).sampleBatch !== 'function' && typeof (input as TokenStream).read !== 'function')
+    ) {
+      throw new AltarError(
+        'BAD_ARG',
+        'TokenBatcher: input must be a TokenSource (sampleBatch) or a TokenStream (read)',
+      );
     }
     this.input = input;
     this.batchSize = requireInt('batcher.batchSize', options?.batchSize, 1);
@@ -285,7 +302,10 @@ export class TokenBatcher {
     if (seqLen === undefined) throw new ConfigError('batcher.seqLen', 'required when the input is a TokenStream');
     this.seqLen = requireInt('batcher.seqLen', seqLen, 1);
     if (isTokenSource(input) && this.seqLen !== input.seqLen) {
-      throw new ConfigError('batcher.seqLen', `the source ${input.name} yields sequences of ${input.seqLen}, got seqLen ${this.seqLen}`);
+      throw new ConfigError(
+        'batcher.seqLen',
+        `the source ${input.name} yields sequences of ${input.seqLen}, got seqLen ${this.seqLen}`,
+      );
     }
     this.vocabSize = input.vocabSize;
     this.rng = new Rng(requireNumber('batcher.seed', options.seed ?? 0));
@@ -317,13 +337,22 @@ export class TokenBatcher {
   }
 
   restore(pos: BatcherPosition): void {
-    if (typeof pos !== 'object' || pos === null) throw new ConfigError('batcher.position', 'expected an object from position()');
+    if (typeof pos !== 'object' || pos === null)
+      throw new ConfigError('batcher.position', 'expected an object from position()');
     requireInt('batcher.position.step', pos.step, 0);
     if (isTokenSource(this.input)) {
-      if (pos.kind !== 'source') throw new ConfigError('batcher.position.kind', `expected "source" for a TokenSource, got ${JSON.stringify(pos.kind)}`);
+      if (pos.kind !== 'source')
+        throw new ConfigError(
+          'batcher.position.kind',
+          `expected "source" for a TokenSource, got ${JSON.stringify(pos.kind)}`,
+        );
       this.rng = new Rng(pos.rng);
     } else {
-      if (pos.kind !== 'stream') throw new ConfigError('batcher.position.kind', `expected "stream" for a TokenStream, got ${JSON.stringify(pos.kind)}`);
+      if (pos.kind !== 'stream')
+        throw new ConfigError(
+          'batcher.position.kind',
+          `expected "stream" for a TokenStream, got ${JSON.stringify(pos.kind)}`,
+        );
       this.input.seek(pos.stream);
     }
     this.step = pos.step;

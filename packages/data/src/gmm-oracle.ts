@@ -62,12 +62,19 @@ export interface GmmOracleDenoiser {
  * const { samples } = await sampleGaussian(oracle, proc, { sampler: 'ddim', shape: [512, 2], steps: 50, rng: new Rng(0) });
  * ```
  */
-export function gmmOracleDenoiser(source: GaussianMixtureSource, schedule: GaussianSchedule, prediction: PredictionKind = 'eps'): GmmOracleDenoiser {
+export function gmmOracleDenoiser(
+  source: GaussianMixtureSource,
+  schedule: GaussianSchedule,
+  prediction: PredictionKind = 'eps',
+): GmmOracleDenoiser {
   if (!schedule || typeof schedule.alpha !== 'function' || typeof schedule.sigma !== 'function') {
     throw new AltarError('BAD_ARG', 'gmmOracleDenoiser: schedule must provide alpha(t) and sigma(t) functions');
   }
   if (prediction !== 'eps' && prediction !== 'x0' && prediction !== 'v') {
-    throw new AltarError('BAD_ARG', `gmmOracleDenoiser: prediction must be 'eps', 'x0' or 'v', got ${JSON.stringify(prediction)}`);
+    throw new AltarError(
+      'BAD_ARG',
+      `gmmOracleDenoiser: prediction must be 'eps', 'x0' or 'v', got ${JSON.stringify(prediction)}`,
+    );
   }
   const d = source.dim;
   const K = source.numComponents;
@@ -77,7 +84,8 @@ export function gmmOracleDenoiser(source: GaussianMixtureSource, schedule: Gauss
     const s = new Float32Array(B);
     for (let b = 0; b < B; b++) {
       const t = typeof tv === 'number' ? tv : tv[b]!;
-      if (!Number.isFinite(t) || t < 0 || t > 1) throw new AltarError('BAD_ARG', `gmmOracleDenoiser: t must be in [0, 1], got ${t} (row ${b})`);
+      if (!Number.isFinite(t) || t < 0 || t > 1)
+        throw new AltarError('BAD_ARG', `gmmOracleDenoiser: t must be in [0, 1], got ${t} (row ${b})`);
       const al = schedule.alpha(t);
       const sg = schedule.sigma(t);
       if (!Number.isFinite(al) || !Number.isFinite(sg) || sg < 0 || (al === 0 && sg === 0)) {
@@ -90,9 +98,14 @@ export function gmmOracleDenoiser(source: GaussianMixtureSource, schedule: Gauss
   };
 
   const check = (zt: tf.Tensor, t: tf.Tensor1D | number): number => {
-    if (!(zt instanceof tf.Tensor) || zt.rank < 2) throw new AltarError('BAD_ARG', `gmmOracleDenoiser: z_t must be a (B, ...) tensor, got ${describeValue(zt)}`);
+    if (!(zt instanceof tf.Tensor) || zt.rank < 2)
+      throw new AltarError('BAD_ARG', `gmmOracleDenoiser: z_t must be a (B, ...) tensor, got ${describeValue(zt)}`);
     const B = zt.shape[0]!;
-    if (zt.size / B !== d) throw new AltarError('BAD_ARG', `gmmOracleDenoiser: z_t rows must have ${d} values, got shape [${zt.shape.join(', ')}]`);
+    if (zt.size / B !== d)
+      throw new AltarError(
+        'BAD_ARG',
+        `gmmOracleDenoiser: z_t rows must have ${d} values, got shape [${zt.shape.join(', ')}]`,
+      );
     if (typeof t !== 'number' && (!(t instanceof tf.Tensor) || t.rank !== 1 || t.shape[0] !== B)) {
       throw new AltarError('BAD_ARG', `gmmOracleDenoiser: t must be a number or a (B,) tensor with B = ${B}`);
     }
@@ -104,7 +117,11 @@ export function gmmOracleDenoiser(source: GaussianMixtureSource, schedule: Gauss
   const vars = Float32Array.from(source.variances);
 
   // Returns [x0, eps, negScore] expectations, each (B, d), inside the caller's tidy.
-  const expectations = (zt: tf.Tensor, a: Float32Array, s: Float32Array): { x0: tf.Tensor2D; eps: tf.Tensor2D; score: tf.Tensor2D } => {
+  const expectations = (
+    zt: tf.Tensor,
+    a: Float32Array,
+    s: Float32Array,
+  ): { x0: tf.Tensor2D; eps: tf.Tensor2D; score: tf.Tensor2D } => {
     const B = zt.shape[0]!;
     const z = tf.reshape(tf.cast(zt, 'float32'), [B, 1, d]); // (B, 1, d)
     const al = tf.tensor3d(a, [B, 1, 1]);
@@ -140,7 +157,8 @@ export function gmmOracleDenoiser(source: GaussianMixtureSource, schedule: Gauss
     });
   };
 
-  const readT = (t: tf.Tensor1D | number): ArrayLike<number> | number => (typeof t === 'number' ? t : (t.dataSync() as Float32Array));
+  const readT = (t: tf.Tensor1D | number): ArrayLike<number> | number =>
+    typeof t === 'number' ? t : (t.dataSync() as Float32Array);
 
   return {
     prediction,

@@ -62,7 +62,10 @@ export function gmmPreset(name: GmmPresetName, options: GmmPresetOptions = {}): 
   const means: number[][] = [];
   switch (name) {
     case 'rings': {
-      for (const [radius, count] of [[0.75, 8], [1.5, 16]] as const) {
+      for (const [radius, count] of [
+        [0.75, 8],
+        [1.5, 16],
+      ] as const) {
         for (let i = 0; i < count; i++) {
           const a = (2 * Math.PI * i) / count;
           means.push([radius * Math.cos(a), radius * Math.sin(a)]);
@@ -94,12 +97,25 @@ export function gmmPreset(name: GmmPresetName, options: GmmPresetOptions = {}): 
         variances.push(Array.from({ length: d }, () => (0.15 + 0.35 * rng.nextDouble()) ** 2));
         weights.push(Math.exp(0.5 * rng.nextNormal()));
       }
-      return new GaussianMixtureSource({ weights, means, variances, name: `gmm-random(d=${d}, K=${K}, seed=${options.seed ?? 0})` });
+      return new GaussianMixtureSource({
+        weights,
+        means,
+        variances,
+        name: `gmm-random(d=${d}, K=${K}, seed=${options.seed ?? 0})`,
+      });
     }
     default:
-      throw new ConfigError('gmmPreset.name', `unknown preset ${JSON.stringify(name)}; expected rings, grid, moons or random`);
+      throw new ConfigError(
+        'gmmPreset.name',
+        `unknown preset ${JSON.stringify(name)}; expected rings, grid, moons or random`,
+      );
   }
-  return new GaussianMixtureSource({ weights: means.map(() => 1), means, variances: means.map(() => v), name: `gmm-${name}` });
+  return new GaussianMixtureSource({
+    weights: means.map(() => 1),
+    means,
+    variances: means.map(() => v),
+    name: `gmm-${name}`,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ const oneD = () =>
   new GaussianMixtureSource({ weights: [0.2, 0.5, 0.3], means: [[-2], [0.5], [3]], variances: [0.3, [1.2], 0.05] });
 
 function normalPdf(x: number, m: number, v: number): number {
-  return Math.exp(-0.5 * (x - m) ** 2 / v) / Math.sqrt(2 * Math.PI * v);
+  return Math.exp((-0.5 * (x - m) ** 2) / v) / Math.sqrt(2 * Math.PI * v);
 }
 
 describe('GaussianMixtureSource', () => {
@@ -33,7 +33,8 @@ describe('GaussianMixtureSource', () => {
     const lo = -3;
     const n = 300;
     const pts = new Float64Array(n * n * 2);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) pts.set([lo + (i + 0.5) * h, lo + (j + 0.5) * h], (i * n + j) * 2);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) pts.set([lo + (i + 0.5) * h, lo + (j + 0.5) * h], (i * n + j) * 2);
     const lps = g.logDensityBatch(pts);
     let integral = 0;
     for (const lp of lps) integral += Math.exp(lp) * h * h;
@@ -76,9 +77,15 @@ describe('GaussianMixtureSource', () => {
   });
 
   it('validates specs and presets with precise errors', () => {
-    expect(() => new GaussianMixtureSource({ weights: [1], means: [[0, 0]], variances: [0] })).toThrow(/gmm\.variances\[0\]/);
-    expect(() => new GaussianMixtureSource({ weights: [1, 1], means: [[0]], variances: [1, 1] })).toThrow(/gmm\.means: expected 2 means/);
-    expect(() => new GaussianMixtureSource({ weights: [1, 1], means: [[0], [1, 2]], variances: [1, 1] })).toThrow(/gmm\.means\[1\]/);
+    expect(() => new GaussianMixtureSource({ weights: [1], means: [[0, 0]], variances: [0] })).toThrow(
+      /gmm\.variances\[0\]/,
+    );
+    expect(() => new GaussianMixtureSource({ weights: [1, 1], means: [[0]], variances: [1, 1] })).toThrow(
+      /gmm\.means: expected 2 means/,
+    );
+    expect(() => new GaussianMixtureSource({ weights: [1, 1], means: [[0], [1, 2]], variances: [1, 1] })).toThrow(
+      /gmm\.means\[1\]/,
+    );
     expect(() => new GaussianMixtureSource({ weights: [-1], means: [[0]], variances: [1] })).toThrow(ConfigError);
     expect(() => gmmPreset('spiral' as never)).toThrow(/unknown preset "spiral"/);
     expect(() => gmmPreset('random', { dim: 0 })).toThrow(/gmmPreset\.dim/);
@@ -90,7 +97,11 @@ describe('gmmPosterior (closed form) against independent computations', () => {
   it('score equals the numerical gradient of log p_t(z)', () => {
     const g = gmmPreset('random', { dim: 3, numComponents: 5, seed: 1 });
     const rng = new Rng(8);
-    for (const [alpha, sigma] of [[1, 0.3], [0.7, 0.7], [0.2, 1]] as const) {
+    for (const [alpha, sigma] of [
+      [1, 0.3],
+      [0.7, 0.7],
+      [0.2, 1],
+    ] as const) {
       const z = [rng.nextNormal(), rng.nextNormal(), rng.nextNormal()];
       const post = gmmPosterior(g, z, alpha, sigma);
       for (let j = 0; j < 3; j++) {
@@ -114,12 +125,16 @@ describe('gmmPosterior (closed form) against independent computations', () => {
     const xs = g.sample(M, new Rng(12));
     const alpha = 0.8;
     const sigma = 0.5;
-    for (const z of [[0.3, -0.1], [-0.8, 0.5]]) {
+    for (const z of [
+      [0.3, -0.1],
+      [-0.8, 0.5],
+    ]) {
       let W = 0;
       const m = [0, 0];
       let W2 = 0;
       for (let i = 0; i < M; i++) {
-        const w = normalPdf(z[0]!, alpha * xs[2 * i]!, sigma ** 2) * normalPdf(z[1]!, alpha * xs[2 * i + 1]!, sigma ** 2);
+        const w =
+          normalPdf(z[0]!, alpha * xs[2 * i]!, sigma ** 2) * normalPdf(z[1]!, alpha * xs[2 * i + 1]!, sigma ** 2);
         W += w;
         W2 += w * w;
         m[0]! += w * xs[2 * i]!;
@@ -142,41 +157,52 @@ describe.each(testBackends())('gmmOracleDenoiser on %s', (backend) => {
   });
 
   // VP-like schedule: α = cos(πt/2), σ = sin(πt/2).
-  const schedule = { alpha: (t: number) => Math.cos((Math.PI * t) / 2), sigma: (t: number) => Math.sin((Math.PI * t) / 2) };
+  const schedule = {
+    alpha: (t: number) => Math.cos((Math.PI * t) / 2),
+    sigma: (t: number) => Math.sin((Math.PI * t) / 2),
+  };
 
-  it.each(['x0', 'eps', 'v'] as const)('%s prediction and score match the float64 reference, no leaks', async (prediction) => {
-    const g = gmmPreset('random', { dim: 4, numComponents: 6, seed: 3 });
-    const oracle = gmmOracleDenoiser(g, schedule, prediction);
-    expect(oracle.prediction).toBe(prediction);
-    expect(tf.getBackend()).toBe(backend);
-    const rng = new Rng(5);
-    const B = 5;
-    const zData = rng.normalArray(B * 4, 0, 1.5);
-    const tData = [0.05, 0.3, 0.5, 0.8, 0.99];
-    await expectNoLeaks(async () => {
-      const zt = tf.tensor2d(zData, [B, 4]);
-      const t = tf.tensor1d(tData);
-      const out = oracle.predict(zt, t);
-      const outA = await oracle.predictAsync(zt, t);
-      const sc = oracle.score(zt, t);
-      expect(out.shape).toEqual([B, 4]);
-      const o = await out.data();
-      const oa = await outA.data();
-      const s = await sc.data();
-      tf.dispose([zt, t, out, outA, sc]);
-      for (let b = 0; b < B; b++) {
-        const al = schedule.alpha(tData[b]!);
-        const sg = schedule.sigma(tData[b]!);
-        const ref = gmmPosterior(g, zData.subarray(b * 4, b * 4 + 4), al, sg);
-        for (let j = 0; j < 4; j++) {
-          const want = prediction === 'x0' ? ref.meanX0[j]! : prediction === 'eps' ? ref.meanEps[j]! : al * ref.meanEps[j]! - sg * ref.meanX0[j]!;
-          expect(Math.abs(o[b * 4 + j]! - want)).toBeLessThan(2e-4 * Math.max(1, Math.abs(want)));
-          expect(oa[b * 4 + j]).toBe(o[b * 4 + j]);
-          expect(Math.abs(s[b * 4 + j]! - ref.score[j]!)).toBeLessThan(2e-4 * Math.max(1, Math.abs(ref.score[j]!)));
+  it.each(['x0', 'eps', 'v'] as const)(
+    '%s prediction and score match the float64 reference, no leaks',
+    async (prediction) => {
+      const g = gmmPreset('random', { dim: 4, numComponents: 6, seed: 3 });
+      const oracle = gmmOracleDenoiser(g, schedule, prediction);
+      expect(oracle.prediction).toBe(prediction);
+      expect(tf.getBackend()).toBe(backend);
+      const rng = new Rng(5);
+      const B = 5;
+      const zData = rng.normalArray(B * 4, 0, 1.5);
+      const tData = [0.05, 0.3, 0.5, 0.8, 0.99];
+      await expectNoLeaks(async () => {
+        const zt = tf.tensor2d(zData, [B, 4]);
+        const t = tf.tensor1d(tData);
+        const out = oracle.predict(zt, t);
+        const outA = await oracle.predictAsync(zt, t);
+        const sc = oracle.score(zt, t);
+        expect(out.shape).toEqual([B, 4]);
+        const o = await out.data();
+        const oa = await outA.data();
+        const s = await sc.data();
+        tf.dispose([zt, t, out, outA, sc]);
+        for (let b = 0; b < B; b++) {
+          const al = schedule.alpha(tData[b]!);
+          const sg = schedule.sigma(tData[b]!);
+          const ref = gmmPosterior(g, zData.subarray(b * 4, b * 4 + 4), al, sg);
+          for (let j = 0; j < 4; j++) {
+            const want =
+              prediction === 'x0'
+                ? ref.meanX0[j]!
+                : prediction === 'eps'
+                  ? ref.meanEps[j]!
+                  : al * ref.meanEps[j]! - sg * ref.meanX0[j]!;
+            expect(Math.abs(o[b * 4 + j]! - want)).toBeLessThan(2e-4 * Math.max(1, Math.abs(want)));
+            expect(oa[b * 4 + j]).toBe(o[b * 4 + j]);
+            expect(Math.abs(s[b * 4 + j]! - ref.score[j]!)).toBeLessThan(2e-4 * Math.max(1, Math.abs(ref.score[j]!)));
+          }
         }
-      }
-    }, `gmmOracleDenoiser ${prediction}`);
-  });
+      }, `gmmOracleDenoiser ${prediction}`);
+    },
+  );
 
   it('keeps the input shape for (B, H, W, C) inputs and rejects bad ones', async () => {
     const g = gmmPreset('random', { dim: 4, numComponents: 2, seed: 1 });

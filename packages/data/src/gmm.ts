@@ -80,18 +80,24 @@ export class GaussianMixtureSource implements VectorSource {
   private readonly cdf: Float64Array;
 
   constructor(spec: GaussianMixtureSpec) {
-    if (typeof spec !== 'object' || spec === null) throw new ConfigError('gmm', `expected a spec object, got ${describeValue(spec)}`);
+    if (typeof spec !== 'object' || spec === null)
+      throw new ConfigError('gmm', `expected a spec object, got ${describeValue(spec)}`);
     rejectUnknownKeys('gmm', spec, ['weights', 'means', 'variances', 'name']);
-    if (!isArrayLikeNumbers(spec.weights) || spec.weights.length < 1) throw new ConfigError('gmm.weights', `expected a non-empty array, got ${describeValue(spec.weights)}`);
+    if (!isArrayLikeNumbers(spec.weights) || spec.weights.length < 1)
+      throw new ConfigError('gmm.weights', `expected a non-empty array, got ${describeValue(spec.weights)}`);
     const K = spec.weights.length;
     if (!Array.isArray(spec.means) || spec.means.length !== K) {
       throw new ConfigError('gmm.means', `expected ${K} means (one per weight), got ${describeValue(spec.means)}`);
     }
     if (!Array.isArray(spec.variances) || spec.variances.length !== K) {
-      throw new ConfigError('gmm.variances', `expected ${K} variances (one per weight), got ${describeValue(spec.variances)}`);
+      throw new ConfigError(
+        'gmm.variances',
+        `expected ${K} variances (one per weight), got ${describeValue(spec.variances)}`,
+      );
     }
     const first = spec.means[0];
-    if (!isArrayLikeNumbers(first) || first.length < 1) throw new ConfigError('gmm.means[0]', `expected a non-empty array, got ${describeValue(first)}`);
+    if (!isArrayLikeNumbers(first) || first.length < 1)
+      throw new ConfigError('gmm.means[0]', `expected a non-empty array, got ${describeValue(first)}`);
     const d = first.length;
     this.dim = d;
     this.numComponents = K;
@@ -105,17 +111,21 @@ export class GaussianMixtureSource implements VectorSource {
       this.weights[k] = w;
       total += w;
       const mu = spec.means[k];
-      if (!isArrayLikeNumbers(mu) || mu.length !== d) throw new ConfigError(`gmm.means[${k}]`, `expected ${d} numbers, got ${describeValue(mu)}`);
+      if (!isArrayLikeNumbers(mu) || mu.length !== d)
+        throw new ConfigError(`gmm.means[${k}]`, `expected ${d} numbers, got ${describeValue(mu)}`);
       for (let j = 0; j < d; j++) this.means[k * d + j] = requireNumber(`gmm.means[${k}][${j}]`, mu[j]);
       const v = spec.variances[k];
       if (typeof v === 'number') {
-        if (!(v > 0) || !Number.isFinite(v)) throw new ConfigError(`gmm.variances[${k}]`, `expected a finite variance > 0, got ${v}`);
+        if (!(v > 0) || !Number.isFinite(v))
+          throw new ConfigError(`gmm.variances[${k}]`, `expected a finite variance > 0, got ${v}`);
         this.variances.fill(v, k * d, (k + 1) * d);
       } else {
-        if (!isArrayLikeNumbers(v) || v.length !== d) throw new ConfigError(`gmm.variances[${k}]`, `expected a number or ${d} numbers, got ${describeValue(v)}`);
+        if (!isArrayLikeNumbers(v) || v.length !== d)
+          throw new ConfigError(`gmm.variances[${k}]`, `expected a number or ${d} numbers, got ${describeValue(v)}`);
         for (let j = 0; j < d; j++) {
           const vj = v[j]!;
-          if (!(vj > 0) || !Number.isFinite(vj)) throw new ConfigError(`gmm.variances[${k}][${j}]`, `expected a finite variance > 0, got ${vj}`);
+          if (!(vj > 0) || !Number.isFinite(vj))
+            throw new ConfigError(`gmm.variances[${k}][${j}]`, `expected a finite variance > 0, got ${vj}`);
           this.variances[k * d + j] = vj;
         }
       }
@@ -145,7 +155,10 @@ export class GaussianMixtureSource implements VectorSource {
   logDensityBatch(flat: ArrayLike<number>): Float64Array {
     const d = this.dim;
     if (!isArrayLikeNumbers(flat) || flat.length % d !== 0) {
-      throw new AltarError('BAD_ARG', `GaussianMixtureSource.logDensityBatch: length ${flat?.length} is not a multiple of dim ${d}`);
+      throw new AltarError(
+        'BAD_ARG',
+        `GaussianMixtureSource.logDensityBatch: length ${flat?.length} is not a multiple of dim ${d}`,
+      );
     }
     const n = flat.length / d;
     const out = new Float64Array(n);
@@ -159,14 +172,16 @@ export class GaussianMixtureSource implements VectorSource {
 
   /** Draw n points: k ~ π, x = μ_k + sqrt(v_k) ⊙ ε. Returns (n*d) float32. */
   sample(n: number, rng: Rng): Float32Array {
-    if (!Number.isInteger(n) || n < 1) throw new AltarError('BAD_ARG', `GaussianMixtureSource.sample: n must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new AltarError('BAD_ARG', `GaussianMixtureSource.sample: n must be a positive integer, got ${n}`);
     const d = this.dim;
     const out = new Float32Array(n * d);
     for (let i = 0; i < n; i++) {
       const u = rng.nextDouble();
       let k = 0;
       while (k < this.numComponents - 1 && u >= this.cdf[k]!) k++;
-      for (let j = 0; j < d; j++) out[i * d + j] = this.means[k * d + j]! + Math.sqrt(this.variances[k * d + j]!) * rng.nextNormal();
+      for (let j = 0; j < d; j++)
+        out[i * d + j] = this.means[k * d + j]! + Math.sqrt(this.variances[k * d + j]!) * rng.nextNormal();
     }
     return out;
   }
@@ -184,9 +199,21 @@ export class GaussianMixtureSource implements VectorSource {
    * Differential entropy h(p) = −E log p(x), estimated by Monte Carlo over `numSamples` draws (unbiased,
    * with its standard error), in nats and in bits per dimension. The true NLL floor for vector models.
    */
-  entropyReport(rng: Rng, numSamples = 4000): { entropyNats: number; stdErrNats: number; entropyBitsPerDim: number; stdErrBitsPerDim: number; numSamples: number } {
+  entropyReport(
+    rng: Rng,
+    numSamples = 4000,
+  ): {
+    entropyNats: number;
+    stdErrNats: number;
+    entropyBitsPerDim: number;
+    stdErrBitsPerDim: number;
+    numSamples: number;
+  } {
     if (!Number.isInteger(numSamples) || numSamples < 2) {
-      throw new AltarError('BAD_ARG', `GaussianMixtureSource.entropyReport: numSamples must be an integer >= 2, got ${numSamples}`);
+      throw new AltarError(
+        'BAD_ARG',
+        `GaussianMixtureSource.entropyReport: numSamples must be an integer >= 2, got ${numSamples}`,
+      );
     }
     const lps = this.logDensityBatch(this.sample(numSamples, rng));
     let sum = 0;
@@ -198,7 +225,13 @@ export class GaussianMixtureSource implements VectorSource {
     const mean = sum / numSamples;
     const se = Math.sqrt(Math.max(0, (sumSq - numSamples * mean * mean) / (numSamples - 1)) / numSamples);
     const perDim = Math.LN2 * this.dim;
-    return { entropyNats: mean, stdErrNats: se, entropyBitsPerDim: mean / perDim, stdErrBitsPerDim: se / perDim, numSamples };
+    return {
+      entropyNats: mean,
+      stdErrNats: se,
+      entropyBitsPerDim: mean / perDim,
+      stdErrBitsPerDim: se / perDim,
+      numSamples,
+    };
   }
 
   /** Exact mean Σ π_k μ_k and covariance Σ π_k (diag v_k + μ_k μ_kᵀ) − m mᵀ, (d) and (d*d). */
@@ -249,12 +282,21 @@ export interface GmmPosterior {
  * post.meanX0; // E[x0 | z], Float64Array (2)
  * ```
  */
-export function gmmPosterior(source: GaussianMixtureSource, z: ArrayLike<number>, alpha: number, sigma: number): GmmPosterior {
+export function gmmPosterior(
+  source: GaussianMixtureSource,
+  z: ArrayLike<number>,
+  alpha: number,
+  sigma: number,
+): GmmPosterior {
   const d = source.dim;
   const K = source.numComponents;
-  if (!isArrayLikeNumbers(z) || z.length !== d) throw new AltarError('BAD_ARG', `gmmPosterior: z must have ${d} coordinates, got ${describeValue(z)}`);
+  if (!isArrayLikeNumbers(z) || z.length !== d)
+    throw new AltarError('BAD_ARG', `gmmPosterior: z must have ${d} coordinates, got ${describeValue(z)}`);
   if (!Number.isFinite(alpha) || !Number.isFinite(sigma) || sigma < 0) {
-    throw new AltarError('BAD_ARG', `gmmPosterior: need finite alpha and sigma >= 0, got alpha=${alpha}, sigma=${sigma}`);
+    throw new AltarError(
+      'BAD_ARG',
+      `gmmPosterior: need finite alpha and sigma >= 0, got alpha=${alpha}, sigma=${sigma}`,
+    );
   }
   const logw = new Float64Array(K);
   let mx = -Infinity;

@@ -71,7 +71,16 @@ export const defaultHmmConfig: Readonly<HmmConfig> = Object.freeze({
 });
 
 const HMM_CONFIG_KEYS = [
-  'vocabSize', 'numStates', 'seqLen', 'seed', 'stayProb', 'advanceProb', 'tokensPerState', 'overlap', 'emissionSkew', 'name',
+  'vocabSize',
+  'numStates',
+  'seqLen',
+  'seed',
+  'stayProb',
+  'advanceProb',
+  'tokensPerState',
+  'overlap',
+  'emissionSkew',
+  'name',
 ] as const;
 
 /**
@@ -123,7 +132,8 @@ export interface EntropyReport {
  * ```
  */
 export function resolveHmmConfig(config: Partial<HmmConfig> = {}): HmmConfig {
-  if (typeof config !== 'object' || config === null) throw new ConfigError('hmm', `expected a config object, got ${typeof config}`);
+  if (typeof config !== 'object' || config === null)
+    throw new ConfigError('hmm', `expected a config object, got ${typeof config}`);
   rejectUnknownKeys('hmm', config, HMM_CONFIG_KEYS);
   const c: HmmConfig = { ...defaultHmmConfig, ...config };
   requireInt('hmm.vocabSize', c.vocabSize, 2, 1 << 16);
@@ -133,12 +143,16 @@ export function resolveHmmConfig(config: Partial<HmmConfig> = {}): HmmConfig {
   requireNumber('hmm.stayProb', c.stayProb, 0, 1);
   requireNumber('hmm.advanceProb', c.advanceProb, 0, 1);
   if (c.stayProb + c.advanceProb > 1 + 1e-12) {
-    throw new ConfigError('hmm.advanceProb', `stayProb + advanceProb must be <= 1, got ${c.stayProb} + ${c.advanceProb}`);
+    throw new ConfigError(
+      'hmm.advanceProb',
+      `stayProb + advanceProb must be <= 1, got ${c.stayProb} + ${c.advanceProb}`,
+    );
   }
   requireInt('hmm.tokensPerState', c.tokensPerState, 1, c.vocabSize);
   requireInt('hmm.overlap', c.overlap, 0, c.tokensPerState - 1);
   requireNumber('hmm.emissionSkew', c.emissionSkew, 0, 100);
-  if (c.name !== undefined && typeof c.name !== 'string') throw new ConfigError('hmm.name', `expected a string, got ${typeof c.name}`);
+  if (c.name !== undefined && typeof c.name !== 'string')
+    throw new ConfigError('hmm.name', `expected a string, got ${typeof c.name}`);
   return c;
 }
 

@@ -49,7 +49,10 @@ export function hmmPosterior(source: HmmSource, L: ArrayLike<number>): HmmPoster
   for (let j = 0; j < L.length; j++) {
     const v = L[j]!;
     if (!(v >= 0) || !Number.isFinite(v)) {
-      throw new AltarError('BAD_ARG', `hmmPosterior: L[${Math.floor(j / V)}][${j % V}] = ${v} is not a finite likelihood >= 0`);
+      throw new AltarError(
+        'BAD_ARG',
+        `hmmPosterior: L[${Math.floor(j / V)}][${j % V}] = ${v} is not a finite likelihood >= 0`,
+      );
     }
   }
   const A = source.transition;
@@ -73,7 +76,10 @@ export function hmmPosterior(source: HmmSource, L: ArrayLike<number>): HmmPoster
     let ci = 0;
     for (let s = 0; s < S; s++) ci += alpha[s] = pred[i * S + s]! * e[i * S + s]!;
     if (!(ci > 0)) {
-      throw new AltarError('IMPOSSIBLE_OBSERVATION', `hmmPosterior: the observation has probability 0 under the source (at position ${i})`);
+      throw new AltarError(
+        'IMPOSSIBLE_OBSERVATION',
+        `hmmPosterior: the observation has probability 0 under the source (at position ${i})`,
+      );
     }
     c[i] = ci;
     logEvidence += Math.log(ci);
@@ -175,23 +181,35 @@ export interface HmmOracleDenoiser {
  * const loss = maskedNelbo(proc, oracle, src.sampleTensor(8, new Rng(0)), new Rng(1)); // E ≥ −log p(x)
  * ```
  */
-export function hmmOracleDenoiser(source: HmmSource, noiseMatrix: NoiseMatrixFn, options: HmmOracleOptions = {}): HmmOracleDenoiser {
+export function hmmOracleDenoiser(
+  source: HmmSource,
+  noiseMatrix: NoiseMatrixFn,
+  options: HmmOracleOptions = {},
+): HmmOracleDenoiser {
   if (typeof noiseMatrix !== 'function') {
-    throw new AltarError('BAD_ARG', `hmmOracleDenoiser: noiseMatrix must be a function (t) => Float64Array (K*V), got ${typeof noiseMatrix}`);
+    throw new AltarError(
+      'BAD_ARG',
+      `hmmOracleDenoiser: noiseMatrix must be a function (t) => Float64Array (K*V), got ${typeof noiseMatrix}`,
+    );
   }
   const V = source.vocabSize;
   const minProb = options.minProb ?? 1e-30;
-  if (!(minProb > 0 && minProb < 1)) throw new AltarError('BAD_ARG', `hmmOracleDenoiser: minProb must be in (0, 1), got ${minProb}`);
+  if (!(minProb > 0 && minProb < 1))
+    throw new AltarError('BAD_ARG', `hmmOracleDenoiser: minProb must be in (0, 1), got ${minProb}`);
   const useCache = options.cacheMatrices ?? true;
   const cache = new Map<number, { m: ArrayLike<number>; K: number }>();
 
   const matrixAt = (t: number): { m: ArrayLike<number>; K: number } => {
-    if (!Number.isFinite(t) || t < 0 || t > 1) throw new AltarError('BAD_ARG', `hmmOracleDenoiser: t must be in [0, 1], got ${t}`);
+    if (!Number.isFinite(t) || t < 0 || t > 1)
+      throw new AltarError('BAD_ARG', `hmmOracleDenoiser: t must be in [0, 1], got ${t}`);
     const hit = useCache ? cache.get(t) : undefined;
     if (hit) return hit;
     const m = noiseMatrix(t);
     if (!m || typeof m.length !== 'number' || m.length % V !== 0 || m.length < V * V) {
-      throw new AltarError('BAD_ARG', `hmmOracleDenoiser: noiseMatrix(${t}) must return K*V entries with K >= V = ${V}, got length ${m?.length}`);
+      throw new AltarError(
+        'BAD_ARG',
+        `hmmOracleDenoiser: noiseMatrix(${t}) must return K*V entries with K >= V = ${V}, got length ${m?.length}`,
+      );
     }
     const entry = { m, K: m.length / V };
     if (useCache) cache.set(t, entry);
@@ -203,7 +221,8 @@ export function hmmOracleDenoiser(source: HmmSource, noiseMatrix: NoiseMatrixFn,
     const L = new Float64Array(N * V);
     for (let i = 0; i < N; i++) {
       const zi = z[b * N + i]!;
-      if (zi < 0 || zi >= K) throw new AltarError('BAD_TOKEN', `hmmOracleDenoiser: z_t[${b}][${i}] = ${zi} is outside [0, ${K})`);
+      if (zi < 0 || zi >= K)
+        throw new AltarError('BAD_TOKEN', `hmmOracleDenoiser: z_t[${b}][${i}] = ${zi} is outside [0, ${K})`);
       for (let x = 0; x < V; x++) L[i * V + x] = m[zi * V + x]!;
     }
     return L;
@@ -222,11 +241,15 @@ export function hmmOracleDenoiser(source: HmmSource, noiseMatrix: NoiseMatrixFn,
   };
 
   const check = (zt: tf.Tensor2D, t: tf.Tensor1D | number): void => {
-    if (!(zt instanceof tf.Tensor) || zt.rank !== 2) throw new AltarError('BAD_ARG', `hmmOracleDenoiser: z_t must be a rank-2 (B, N) tensor, got ${describeT(zt)}`);
+    if (!(zt instanceof tf.Tensor) || zt.rank !== 2)
+      throw new AltarError('BAD_ARG', `hmmOracleDenoiser: z_t must be a rank-2 (B, N) tensor, got ${describeT(zt)}`);
     if (zt.dtype !== 'int32') throw new AltarError('BAD_ARG', `hmmOracleDenoiser: z_t must be int32, got ${zt.dtype}`);
     if (typeof t !== 'number') {
       if (!(t instanceof tf.Tensor) || t.rank !== 1 || t.shape[0] !== zt.shape[0]) {
-        throw new AltarError('BAD_ARG', `hmmOracleDenoiser: t must be a number or a (B,) tensor with B = ${zt.shape[0]}, got ${describeT(t)}`);
+        throw new AltarError(
+          'BAD_ARG',
+          `hmmOracleDenoiser: t must be a number or a (B,) tensor with B = ${zt.shape[0]}, got ${describeT(t)}`,
+        );
       }
     }
   };
@@ -248,7 +271,10 @@ export function hmmOracleDenoiser(source: HmmSource, noiseMatrix: NoiseMatrixFn,
     },
     logEvidence(zt, batch, t) {
       if (!Number.isInteger(batch) || batch < 1 || zt.length % batch !== 0) {
-        throw new AltarError('BAD_ARG', `hmmOracleDenoiser.logEvidence: ${zt.length} tokens do not split into ${batch} rows`);
+        throw new AltarError(
+          'BAD_ARG',
+          `hmmOracleDenoiser.logEvidence: ${zt.length} tokens do not split into ${batch} rows`,
+        );
       }
       const N = zt.length / batch;
       const out = new Float64Array(batch);
@@ -320,7 +346,8 @@ export function hmmOracleCausalLM(source: HmmSource, options: { minProb?: number
     for (let x = 0; x < V; x++) out[offset + x] = Math.log(Math.max(p[x]!, minProb));
   };
   const advance = (belief: Float64Array, token: number, where: string): Float64Array => {
-    if (!Number.isInteger(token) || token < 0 || token > V) throw new AltarError('BAD_TOKEN', `hmmOracleCausalLM: ${where} token ${token} is outside [0, ${V}] (${V} = BOS)`);
+    if (!Number.isInteger(token) || token < 0 || token > V)
+      throw new AltarError('BAD_TOKEN', `hmmOracleCausalLM: ${where} token ${token} is outside [0, ${V}] (${V} = BOS)`);
     if (token === bos) return Float64Array.from(source.initial);
     return source.updateBelief(belief, token).belief;
   };
@@ -330,7 +357,10 @@ export function hmmOracleCausalLM(source: HmmSource, options: { minProb?: number
     name: `ar-oracle(${source.name})`,
     forward(tokens) {
       if (!(tokens instanceof tf.Tensor) || tokens.rank !== 2 || tokens.dtype !== 'int32') {
-        throw new AltarError('BAD_ARG', `hmmOracleCausalLM.forward: tokens must be an int32 (B, N) tensor, got ${describeT(tokens)}`);
+        throw new AltarError(
+          'BAD_ARG',
+          `hmmOracleCausalLM.forward: tokens must be an int32 (B, N) tensor, got ${describeT(tokens)}`,
+        );
       }
       const [B, N] = tokens.shape;
       const z = tokens.dataSync();
@@ -345,12 +375,21 @@ export function hmmOracleCausalLM(source: HmmSource, options: { minProb?: number
       return tf.tensor3d(out, [B, N, V], 'float32'); // (B, N, V)
     },
     initState(batch) {
-      if (!Number.isInteger(batch) || batch < 1) throw new AltarError('BAD_ARG', `hmmOracleCausalLM.initState: batch must be a positive integer, got ${batch}`);
+      if (!Number.isInteger(batch) || batch < 1)
+        throw new AltarError('BAD_ARG', `hmmOracleCausalLM.initState: batch must be a positive integer, got ${batch}`);
       return { beliefs: Array.from({ length: batch }, () => Float64Array.from(source.initial)) };
     },
     step(tokens, state) {
-      if (!(tokens instanceof tf.Tensor) || tokens.rank !== 1 || tokens.dtype !== 'int32' || tokens.shape[0] !== state.beliefs.length) {
-        throw new AltarError('BAD_ARG', `hmmOracleCausalLM.step: tokens must be int32 (B,) with B = ${state.beliefs.length}, got ${describeT(tokens)}`);
+      if (
+        !(tokens instanceof tf.Tensor) ||
+        tokens.rank !== 1 ||
+        tokens.dtype !== 'int32' ||
+        tokens.shape[0] !== state.beliefs.length
+      ) {
+        throw new AltarError(
+          'BAD_ARG',
+          `hmmOracleCausalLM.step: tokens must be int32 (B,) with B = ${state.beliefs.length}, got ${describeT(tokens)}`,
+        );
       }
       const z = tokens.dataSync();
       const B = state.beliefs.length;

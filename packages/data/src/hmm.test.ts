@@ -151,8 +151,12 @@ describe('HmmSource config and default source', () => {
     expect(() => new HmmSource({ stayProb: 0.9, advanceProb: 0.2 })).toThrow(/hmm\.advanceProb/);
     expect(() => new HmmSource({ overlap: 5 })).toThrow(/hmm\.overlap/);
     expect(() => new HmmSource({ bogus: 1 } as never)).toThrow(/hmm\.bogus: unknown key/);
-    expect(() => HmmSource.fromMatrices({ initial: [0.5, 0.5], transition: [1, 0, 0.5], emission: [1, 0, 0, 1], seqLen: 2 })).toThrow(/hmm\.transition/);
-    expect(() => HmmSource.fromMatrices({ initial: [0.5, 0.6], transition: [1, 0, 0, 1], emission: [1, 0, 0, 1], seqLen: 2 })).toThrow(/hmm\.initial\[0\]: row must sum to 1/);
+    expect(() =>
+      HmmSource.fromMatrices({ initial: [0.5, 0.5], transition: [1, 0, 0.5], emission: [1, 0, 0, 1], seqLen: 2 }),
+    ).toThrow(/hmm\.transition/);
+    expect(() =>
+      HmmSource.fromMatrices({ initial: [0.5, 0.6], transition: [1, 0, 0, 1], emission: [1, 0, 0, 1], seqLen: 2 }),
+    ).toThrow(/hmm\.initial\[0\]: row must sum to 1/);
     expect(() => tiny().logProb([0, 3, 1])).toThrow(/position 1 is 3/);
     expect(resolveHmmConfig({})).toEqual({ ...defaultHmmConfig });
   });
@@ -253,7 +257,9 @@ describe.each(testBackends())('hmmOracleDenoiser on %s', (backend) => {
       expect(() => oracle.predictX0Logits(zbig, 1.5)).toThrow(/t must be in \[0, 1\]/);
       tf.dispose([zf, zbig]);
     });
-    expect(() => hmmOracleDenoiser(h, (() => new Float64Array(5)) as never).logEvidence(new Int32Array([0, 1]), 1, 0.5)).toThrow(/K\*V entries/);
+    expect(() =>
+      hmmOracleDenoiser(h, (() => new Float64Array(5)) as never).logEvidence(new Int32Array([0, 1]), 1, 0.5),
+    ).toThrow(/K\*V entries/);
   });
 });
 

@@ -12,7 +12,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, ConfigError, Rng } from '@altar/backend';
 import { checkBatchSize, tokensToTensor, type TokenSource } from './token-source.js';
 import { checkTokens, rejectUnknownKeys, requireInt, requireStochastic } from './validate.js';
-import { buildHmmMatrices, resolveHmmConfig, type EntropyReport, type HmmConfig, type HmmMatrices } from './hmm-config.js';
+import {
+  buildHmmMatrices,
+  resolveHmmConfig,
+  type EntropyReport,
+  type HmmConfig,
+  type HmmMatrices,
+} from './hmm-config.js';
 
 const LOG2 = Math.LN2;
 
@@ -79,16 +85,21 @@ export class HmmSource implements TokenSource {
 
   /** An HMM from explicit π, A, B (validated: shapes consistent, rows sum to 1). */
   static fromMatrices(m: HmmMatrices): HmmSource {
-    if (typeof m !== 'object' || m === null) throw new ConfigError('hmm', 'fromMatrices: expected { initial, transition, emission, seqLen }');
+    if (typeof m !== 'object' || m === null)
+      throw new ConfigError('hmm', 'fromMatrices: expected { initial, transition, emission, seqLen }');
     rejectUnknownKeys('hmm', m, ['initial', 'transition', 'emission', 'seqLen', 'name']);
     for (const k of ['initial', 'transition', 'emission'] as const) {
       const v = m[k] as unknown;
-      if (!(Array.isArray(v) || ArrayBuffer.isView(v))) throw new ConfigError(`hmm.${k}`, 'expected an array of numbers');
+      if (!(Array.isArray(v) || ArrayBuffer.isView(v)))
+        throw new ConfigError(`hmm.${k}`, 'expected an array of numbers');
     }
     const S = m.initial.length;
     requireInt('hmm.initial.length', S, 1);
     if (m.transition.length !== S * S) {
-      throw new ConfigError('hmm.transition', `expected S*S = ${S * S} entries for S = ${S} states, got ${m.transition.length}`);
+      throw new ConfigError(
+        'hmm.transition',
+        `expected S*S = ${S * S} entries for S = ${S} states, got ${m.transition.length}`,
+      );
     }
     if (m.emission.length % S !== 0 || m.emission.length === 0) {
       throw new ConfigError('hmm.emission', `expected S*V entries for S = ${S}, got ${m.emission.length}`);
@@ -120,7 +131,11 @@ export class HmmSource implements TokenSource {
       }
       return out;
     };
-    return [cum(this.initial, 1, this.numStates), cum(this.transition, this.numStates, this.numStates), cum(this.emission, this.numStates, this.vocabSize)];
+    return [
+      cum(this.initial, 1, this.numStates),
+      cum(this.transition, this.numStates, this.numStates),
+      cum(this.emission, this.numStates, this.vocabSize),
+    ];
   }
 
   /** p(s_0): the belief before any token. */
@@ -135,7 +150,8 @@ export class HmmSource implements TokenSource {
   updateBelief(belief: Float64Array, token: number): { belief: Float64Array; logProbToken: number } {
     const S = this.numStates;
     const V = this.vocabSize;
-    if (belief.length !== S) throw new AltarError('BAD_ARG', `HmmSource.updateBelief: belief must have ${S} entries, got ${belief.length}`);
+    if (belief.length !== S)
+      throw new AltarError('BAD_ARG', `HmmSource.updateBelief: belief must have ${S} entries, got ${belief.length}`);
     if (!Number.isInteger(token) || token < 0 || token >= V) {
       throw new AltarError('BAD_TOKEN', `HmmSource.updateBelief: token ${token} is not an integer in [0, ${V})`);
     }
@@ -169,7 +185,10 @@ export class HmmSource implements TokenSource {
   /** Exact log p(x_0..x_{L-1}) in nats (the marginal of the first L tokens; L = seqLen for full sequences). */
   logProb(seq: ArrayLike<number>): number {
     if (!seq || typeof seq.length !== 'number' || seq.length < 1) {
-      throw new AltarError('BAD_ARG', `HmmSource.logProb: expected a non-empty token sequence, got length ${seq?.length}`);
+      throw new AltarError(
+        'BAD_ARG',
+        `HmmSource.logProb: expected a non-empty token sequence, got length ${seq?.length}`,
+      );
     }
     checkTokens('HmmSource.logProb', seq, this.vocabSize);
     let belief = this.initial;
@@ -186,7 +205,10 @@ export class HmmSource implements TokenSource {
   /** log p for each row of a flat (B*N) array with N = seqLen. Returns Float64Array (B,) in nats. */
   logProbBatch(flat: ArrayLike<number>, seqLen = this.seqLen): Float64Array {
     if (!Number.isInteger(seqLen) || seqLen < 1 || flat.length % seqLen !== 0) {
-      throw new AltarError('BAD_ARG', `HmmSource.logProbBatch: length ${flat.length} is not a multiple of seqLen ${seqLen}`);
+      throw new AltarError(
+        'BAD_ARG',
+        `HmmSource.logProbBatch: length ${flat.length} is not a multiple of seqLen ${seqLen}`,
+      );
     }
     const B = flat.length / seqLen;
     const out = new Float64Array(B);
@@ -202,7 +224,10 @@ export class HmmSource implements TokenSource {
     for (let k = 0; k < prefix.length; k++) {
       const u = this.updateBelief(belief, prefix[k]!);
       if (u.logProbToken === -Infinity) {
-        throw new AltarError('IMPOSSIBLE_PREFIX', `HmmSource.nextTokenProbs: the prefix has probability 0 at position ${k} (token ${prefix[k]})`);
+        throw new AltarError(
+          'IMPOSSIBLE_PREFIX',
+          `HmmSource.nextTokenProbs: the prefix has probability 0 at position ${k} (token ${prefix[k]})`,
+        );
       }
       belief = u.belief;
     }

@@ -81,8 +81,12 @@ describe('procedural shape images', () => {
 
   it('validates config', () => {
     expect(() => generateShapeImages({ count: 1, size: 4, channels: 1, seed: 0 })).toThrow(/images\.size/);
-    expect(() => generateShapeImages({ count: 1, size: 16, channels: 2 as never, seed: 0 })).toThrow(/images\.channels/);
-    expect(() => generateShapeImages({ count: 1, size: 16, channels: 1, seed: 0, kinds: ['star' as never] })).toThrow(/images\.kinds\[0\]/);
+    expect(() => generateShapeImages({ count: 1, size: 16, channels: 2 as never, seed: 0 })).toThrow(
+      /images\.channels/,
+    );
+    expect(() => generateShapeImages({ count: 1, size: 16, channels: 1, seed: 0, kinds: ['star' as never] })).toThrow(
+      /images\.kinds\[0\]/,
+    );
     expect(() => new ShapeImageSource({ size: 16, channels: 1, colour: 1 } as never)).toThrow(ConfigError);
   });
 });

@@ -103,23 +103,56 @@ function makeShape(kind: ShapeKind, size: number, rng: Rng): PlacedShape {
   const s = Math.sin(theta);
   const rot = (x: number, y: number): [number, number] => [c * (x - cx) + s * (y - cy), -s * (x - cx) + c * (y - cy)];
   const label = SHAPE_KINDS.indexOf(kind);
-  const box: [number, number, number, number] = [cx - 1.75 * r - 1, cy - 1.75 * r - 1, cx + 1.75 * r + 1, cy + 1.75 * r + 1];
+  const box: [number, number, number, number] = [
+    cx - 1.75 * r - 1,
+    cy - 1.75 * r - 1,
+    cx + 1.75 * r + 1,
+    cy + 1.75 * r + 1,
+  ];
   switch (kind) {
     case 'disc':
       return { box, inside: (x, y) => (x - cx) ** 2 + (y - cy) ** 2 <= r * r, label };
     case 'ring': {
       const rin = r * 0.6;
-      return { box, inside: (x, y) => { const d2 = (x - cx) ** 2 + (y - cy) ** 2; return d2 <= r * r && d2 >= rin * rin; }, label };
+      return {
+        box,
+        inside: (x, y) => {
+          const d2 = (x - cx) ** 2 + (y - cy) ** 2;
+          return d2 <= r * r && d2 >= rin * rin;
+        },
+        label,
+      };
     }
     case 'square':
-      return { box, inside: (x, y) => { const [u, v] = rot(x, y); return Math.abs(u) <= r * 0.85 && Math.abs(v) <= r * 0.85; }, label };
+      return {
+        box,
+        inside: (x, y) => {
+          const [u, v] = rot(x, y);
+          return Math.abs(u) <= r * 0.85 && Math.abs(v) <= r * 0.85;
+        },
+        label,
+      };
     case 'bar': {
       const w = Math.max(1, S * 0.07);
-      return { box, inside: (x, y) => { const [u, v] = rot(x, y); return Math.abs(u) <= r * 1.4 && Math.abs(v) <= w; }, label };
+      return {
+        box,
+        inside: (x, y) => {
+          const [u, v] = rot(x, y);
+          return Math.abs(u) <= r * 1.4 && Math.abs(v) <= w;
+        },
+        label,
+      };
     }
     case 'cross': {
       const w = Math.max(1, S * 0.06);
-      return { box, inside: (x, y) => { const [u, v] = rot(x, y); return (Math.abs(u) <= r * 1.2 && Math.abs(v) <= w) || (Math.abs(v) <= r * 1.2 && Math.abs(u) <= w); }, label };
+      return {
+        box,
+        inside: (x, y) => {
+          const [u, v] = rot(x, y);
+          return (Math.abs(u) <= r * 1.2 && Math.abs(v) <= w) || (Math.abs(v) <= r * 1.2 && Math.abs(u) <= w);
+        },
+        label,
+      };
     }
     case 'triangle': {
       const verts = [0, 1, 2].map((i) => {
@@ -173,11 +206,17 @@ function resolveImageConfig(config: ShapeImageConfig): Required<ShapeImageConfig
   if (typeof config !== 'object' || config === null) throw new ConfigError('images', 'expected a config object');
   rejectUnknownKeys('images', config, ['size', 'channels', 'kinds']);
   requireInt('images.size', config.size, 8, 256);
-  if (config.channels !== 1 && config.channels !== 3) throw new ConfigError('images.channels', `expected 1 or 3, got ${String(config.channels)}`);
+  if (config.channels !== 1 && config.channels !== 3)
+    throw new ConfigError('images.channels', `expected 1 or 3, got ${String(config.channels)}`);
   const kinds = config.kinds ?? SHAPE_KINDS;
-  if (!Array.isArray(kinds) || kinds.length === 0) throw new ConfigError('images.kinds', 'expected a non-empty array of shape kinds');
+  if (!Array.isArray(kinds) || kinds.length === 0)
+    throw new ConfigError('images.kinds', 'expected a non-empty array of shape kinds');
   kinds.forEach((k, i) => {
-    if (!SHAPE_KINDS.includes(k)) throw new ConfigError(`images.kinds[${i}]`, `unknown shape ${JSON.stringify(k)}; expected one of ${SHAPE_KINDS.join(', ')}`);
+    if (!SHAPE_KINDS.includes(k))
+      throw new ConfigError(
+        `images.kinds[${i}]`,
+        `unknown shape ${JSON.stringify(k)}; expected one of ${SHAPE_KINDS.join(', ')}`,
+      );
   });
   return { size: config.size, channels: config.channels, kinds };
 }
@@ -202,7 +241,8 @@ function render(c: Required<ShapeImageConfig>, count: number, rng: Rng): { bytes
     for (let y = ylo; y < yhi; y++) {
       for (let x = xlo; x < xhi; x++) {
         let hits = 0;
-        for (let sy = 0; sy < SS; sy++) for (let sx = 0; sx < SS; sx++) if (shape.inside(x + (sx + 0.5) / SS, y + (sy + 0.5) / SS)) hits++;
+        for (let sy = 0; sy < SS; sy++)
+          for (let sx = 0; sx < SS; sx++) if (shape.inside(x + (sx + 0.5) / SS, y + (sy + 0.5) / SS)) hits++;
         if (hits === 0) continue;
         const cov = hits / (SS * SS);
         for (let ch = 0; ch < C; ch++) bytes[((b * S + y) * S + x) * C + ch] = Math.round(cov * colour[ch]!);
@@ -251,7 +291,8 @@ export function floatsToBytes(floats: ArrayLike<number>): Uint8Array {
 export function generateShapeImages(options: ShapeImageConfig & { count: number; seed: number }): ImageBatch {
   const { count, seed, ...rest } = options;
   requireInt('images.count', count, 1);
-  if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new ConfigError('images.seed', `expected a finite number, got ${String(seed)}`);
+  if (typeof seed !== 'number' || !Number.isFinite(seed))
+    throw new ConfigError('images.seed', `expected a finite number, got ${String(seed)}`);
   const c = resolveImageConfig(rest);
   const { bytes, labels } = render(c, count, new Rng(seed));
   return { bytes, floats: bytesToFloats(bytes), shape: [count, c.size, c.size, c.channels], labels };
@@ -283,7 +324,11 @@ export class ShapeImageSource implements VectorSource {
 
   /** Bytes and labels for B images drawn with `rng`. */
   sampleBytes(batchSize: number, rng: Rng): { bytes: Uint8Array; labels: Int32Array } {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new AltarError('BAD_ARG', `ShapeImageSource.sampleBytes: batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new AltarError(
+        'BAD_ARG',
+        `ShapeImageSource.sampleBytes: batchSize must be a positive integer, got ${batchSize}`,
+      );
     return render(this.config, batchSize, rng);
   }
 

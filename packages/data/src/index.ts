@@ -6,7 +6,14 @@
  */
 export { tokensToTensor, type TokenSource } from './token-source.js';
 export { HmmSource } from './hmm.js';
-export { buildHmmMatrices, defaultHmmConfig, resolveHmmConfig, type EntropyReport, type HmmConfig, type HmmMatrices } from './hmm-config.js';
+export {
+  buildHmmMatrices,
+  defaultHmmConfig,
+  resolveHmmConfig,
+  type EntropyReport,
+  type HmmConfig,
+  type HmmMatrices,
+} from './hmm-config.js';
 export {
   hmmOracleCausalLM,
   hmmOracleDenoiser,
@@ -18,7 +25,13 @@ export {
   type HmmPosterior,
   type NoiseMatrixFn,
 } from './hmm-oracle.js';
-export { GaussianMixtureSource, gmmPosterior, type GaussianMixtureSpec, type GmmPosterior, type VectorSource } from './gmm.js';
+export {
+  GaussianMixtureSource,
+  gmmPosterior,
+  type GaussianMixtureSpec,
+  type GmmPosterior,
+  type VectorSource,
+} from './gmm.js';
 export { gmmOracleDenoiser, type GaussianSchedule, type GmmOracleDenoiser, type PredictionKind } from './gmm-oracle.js';
 export { GMM_PRESETS, gmmPreset, type GmmPresetName, type GmmPresetOptions } from './gmm-presets.js';
 export {

@@ -41,7 +41,10 @@ export function listPngFiles(dir: string): string[] {
   } catch (e) {
     throw new AltarError('BAD_PATH', `PNG folder ${dir}: cannot read (${(e as Error).message})`);
   }
-  const files = names.filter((n) => n.toLowerCase().endsWith('.png')).sort().map((n) => join(dir, n));
+  const files = names
+    .filter((n) => n.toLowerCase().endsWith('.png'))
+    .sort()
+    .map((n) => join(dir, n));
   if (files.length === 0) throw new AltarError('BAD_PATH', `PNG folder ${dir}: contains no .png files`);
   return files;
 }
@@ -64,11 +67,15 @@ export class PngFolderSource implements VectorSource {
 
   constructor(dir: string, options: PngFolderOptions = {}) {
     const channels = options.channels ?? 3;
-    if (channels !== 1 && channels !== 3) throw new AltarError('BAD_ARG', `PngFolderSource: channels must be 1 or 3, got ${String(channels)}`);
+    if (channels !== 1 && channels !== 3)
+      throw new AltarError('BAD_ARG', `PngFolderSource: channels must be 1 or 3, got ${String(channels)}`);
     this.files = listPngFiles(dir);
     const first = decodePng(new Uint8Array(readFileSync(this.files[0]!)), this.files[0]);
     if (first.width !== first.height) {
-      throw new AltarError('BAD_PNG', `PngFolderSource: ${this.files[0]} is ${first.width}x${first.height}; images must be square`);
+      throw new AltarError(
+        'BAD_PNG',
+        `PngFolderSource: ${this.files[0]} is ${first.width}x${first.height}; images must be square`,
+      );
     }
     this.size = options.size ?? first.width;
     this.channels = channels;
@@ -88,7 +95,10 @@ export class PngFolderSource implements VectorSource {
     const file = this.files[i]!;
     const img = decodePng(new Uint8Array(readFileSync(file)), file);
     if (img.width !== this.size || img.height !== this.size) {
-      throw new AltarError('BAD_PNG', `PngFolderSource: ${file} is ${img.width}x${img.height}, expected ${this.size}x${this.size}`);
+      throw new AltarError(
+        'BAD_PNG',
+        `PngFolderSource: ${file} is ${img.width}x${img.height}, expected ${this.size}x${this.size}`,
+      );
     }
     return toChannels(img, this.channels);
   }
@@ -107,7 +117,11 @@ export class PngFolderSource implements VectorSource {
 
   /** B files drawn uniformly with replacement; floats in [−1, 1]. */
   sampleBatch(batchSize: number, rng: Rng): Float32Array {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new AltarError('BAD_ARG', `PngFolderSource.sampleBatch: batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new AltarError(
+        'BAD_ARG',
+        `PngFolderSource.sampleBatch: batchSize must be a positive integer, got ${batchSize}`,
+      );
     const idx = Int32Array.from({ length: batchSize }, () => rng.nextInt(0, this.files.length));
     return this.readBatch(idx).floats;
   }

@@ -27,7 +27,15 @@ function chunk(type: string, data: Uint8Array): Buffer {
   return Buffer.concat([len, td, crc]);
 }
 
-function writePng(w: number, h: number, colorType: number, bpp: number, px: Uint8Array, filters: number[], extra: Buffer[] = []): Uint8Array {
+function writePng(
+  w: number,
+  h: number,
+  colorType: number,
+  bpp: number,
+  px: Uint8Array,
+  filters: number[],
+  extra: Buffer[] = [],
+): Uint8Array {
   const st = w * bpp;
   const raw = new Uint8Array(h * (st + 1));
   for (let y = 0; y < h; y++) {
@@ -64,12 +72,13 @@ function writePng(w: number, h: number, colorType: number, bpp: number, px: Uint
 
 const W = 7;
 const H = 5;
-const pixels = (bpp: number) => Uint8Array.from({ length: W * H * bpp }, (_, i) => {
-  const x = Math.floor(i / bpp) % W;
-  const y = Math.floor(i / bpp / W);
-  const c = i % bpp;
-  return (x * 37 + y * 91 + c * 50 + x * y * 13) % 256;
-});
+const pixels = (bpp: number) =>
+  Uint8Array.from({ length: W * H * bpp }, (_, i) => {
+    const x = Math.floor(i / bpp) % W;
+    const y = Math.floor(i / bpp / W);
+    const c = i % bpp;
+    return (x * 37 + y * 91 + c * 50 + x * y * 13) % 256;
+  });
 
 describe('decodePng', () => {
   it.each([
@@ -94,7 +103,9 @@ describe('decodePng', () => {
     const plain = decodePng(writePng(W, H, 3, 1, idx, [1, 4], [chunk('PLTE', Uint8Array.from(pal))]));
     expect(plain.channels).toBe(3);
     expect(Array.from(plain.data.subarray(0, 9))).toEqual(pal);
-    const withAlpha = decodePng(writePng(W, H, 3, 1, idx, [0], [chunk('PLTE', Uint8Array.from(pal)), chunk('tRNS', Uint8Array.from([7, 200]))]));
+    const withAlpha = decodePng(
+      writePng(W, H, 3, 1, idx, [0], [chunk('PLTE', Uint8Array.from(pal)), chunk('tRNS', Uint8Array.from([7, 200]))]),
+    );
     expect(withAlpha.channels).toBe(4);
     expect(Array.from(withAlpha.data.subarray(0, 12))).toEqual([255, 0, 0, 7, 0, 128, 255, 200, 10, 20, 30, 255]);
   });
@@ -121,14 +132,20 @@ describe('decodePng', () => {
     ihdr.writeUInt32BE(2, 0);
     ihdr.writeUInt32BE(2, 4);
     ihdr[8] = 16;
-    const sixteen = new Uint8Array(Buffer.concat([Buffer.from(good.subarray(0, 8)), chunk('IHDR', ihdr), chunk('IEND', new Uint8Array(0))]));
+    const sixteen = new Uint8Array(
+      Buffer.concat([Buffer.from(good.subarray(0, 8)), chunk('IHDR', ihdr), chunk('IEND', new Uint8Array(0))]),
+    );
     expect(() => decodePng(sixteen)).toThrow(/bit depth 16/);
   });
 
   it('toChannels: luma (BT.601) and alpha over black', () => {
     const img = { width: 1, height: 1, channels: 4 as const, data: Uint8Array.from([200, 100, 50, 128]) };
-    expect(Array.from(toChannels(img, 3))).toEqual([Math.round(200 * 128 / 255), Math.round(100 * 128 / 255), Math.round(50 * 128 / 255)]);
-    expect(toChannels(img, 1)[0]).toBe(Math.round((0.299 * 200 + 0.587 * 100 + 0.114 * 50) * 128 / 255));
+    expect(Array.from(toChannels(img, 3))).toEqual([
+      Math.round((200 * 128) / 255),
+      Math.round((100 * 128) / 255),
+      Math.round((50 * 128) / 255),
+    ]);
+    expect(toChannels(img, 1)[0]).toBe(Math.round(((0.299 * 200 + 0.587 * 100 + 0.114 * 50) * 128) / 255));
   });
 });
 

@@ -110,7 +110,8 @@ export function decodePng(bytes: Uint8Array, label = 'PNG'): DecodedPng {
     return fail(`zlib inflate failed: ${(e as Error).message}`);
   }
   const stride = width * bpp;
-  if (raw.length < height * (stride + 1)) fail(`image data too short: ${raw.length} bytes for ${width}x${height}x${bpp}`);
+  if (raw.length < height * (stride + 1))
+    fail(`image data too short: ${raw.length} bytes for ${width}x${height}x${bpp}`);
   const px = new Uint8Array(height * stride);
   for (let y = 0; y < height; y++) {
     const filter = raw[y * (stride + 1)]!;
@@ -124,10 +125,18 @@ export function decodePng(bytes: Uint8Array, label = 'PNG'): DecodedPng {
       const c = i >= bpp && y > 0 ? px[prev + i - bpp]! : 0;
       let v: number;
       switch (filter) {
-        case 0: v = x; break;
-        case 1: v = x + a; break;
-        case 2: v = x + b; break;
-        case 3: v = x + ((a + b) >> 1); break;
+        case 0:
+          v = x;
+          break;
+        case 1:
+          v = x + a;
+          break;
+        case 2:
+          v = x + b;
+          break;
+        case 3:
+          v = x + ((a + b) >> 1);
+          break;
         case 4: {
           const p = a + b - c;
           const pa = Math.abs(p - a);
@@ -183,9 +192,13 @@ export function encodePng(width: number, height: number, channels: 1 | 2 | 3 | 4
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new AltarError('BAD_ARG', `encodePng: bad size ${width}x${height}`);
   }
-  if (![1, 2, 3, 4].includes(channels)) throw new AltarError('BAD_ARG', `encodePng: channels must be 1-4, got ${channels}`);
+  if (![1, 2, 3, 4].includes(channels))
+    throw new AltarError('BAD_ARG', `encodePng: channels must be 1-4, got ${channels}`);
   if (data.length !== width * height * channels) {
-    throw new AltarError('BAD_ARG', `encodePng: expected ${width}*${height}*${channels} = ${width * height * channels} bytes, got ${data.length}`);
+    throw new AltarError(
+      'BAD_ARG',
+      `encodePng: expected ${width}*${height}*${channels} = ${width * height * channels} bytes, got ${data.length}`,
+    );
   }
   const colorType = channels === 1 ? 0 : channels === 2 ? 4 : channels === 3 ? 2 : 6;
   const ihdr = new Uint8Array(13);
@@ -197,7 +210,12 @@ export function encodePng(width: number, height: number, channels: 1 | 2 | 3 | 4
   const stride = width * channels;
   const raw = new Uint8Array(height * (stride + 1));
   for (let y = 0; y < height; y++) raw.set(data.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
-  const parts = [Uint8Array.from(SIGNATURE), chunk('IHDR', ihdr), chunk('IDAT', new Uint8Array(deflateSync(raw))), chunk('IEND', new Uint8Array(0))];
+  const parts = [
+    Uint8Array.from(SIGNATURE),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', new Uint8Array(deflateSync(raw))),
+    chunk('IEND', new Uint8Array(0)),
+  ];
   const total = parts.reduce((s, p) => s + p.length, 0);
   const out = new Uint8Array(total);
   let o = 0;

@@ -28,8 +28,7 @@ export type TokenSourceSpec = { type: 'hmm' } & Partial<HmmConfig>;
  * ```
  */
 export type VectorSourceSpec =
-  | ({ type: 'gmm'; preset: GmmPresetName } & GmmPresetOptions)
-  | ({ type: 'shapes' } & ShapeImageConfig);
+  ({ type: 'gmm'; preset: GmmPresetName } & GmmPresetOptions) | ({ type: 'shapes' } & ShapeImageConfig);
 
 /**
  * `{ type: 'hmm', ...HmmConfig }` → HmmSource (missing keys take defaultHmmConfig's values).
@@ -40,10 +39,14 @@ export type VectorSourceSpec =
  * ```
  */
 export function createTokenSource(spec: TokenSourceSpec): TokenSource & HmmSource {
-  if (typeof spec !== 'object' || spec === null) throw new ConfigError('source', 'expected an object with a "type" field');
+  if (typeof spec !== 'object' || spec === null)
+    throw new ConfigError('source', 'expected an object with a "type" field');
   const { type, ...rest } = spec;
   if (type === 'hmm') return new HmmSource(rest);
-  throw new ConfigError('source.type', `unknown token source ${JSON.stringify(type)}; expected "hmm" (text files: TextFileTokenStream from @altar/data/node)`);
+  throw new ConfigError(
+    'source.type',
+    `unknown token source ${JSON.stringify(type)}; expected "hmm" (text files: TextFileTokenStream from @altar/data/node)`,
+  );
 }
 
 /**
@@ -55,7 +58,8 @@ export function createTokenSource(spec: TokenSourceSpec): TokenSource & HmmSourc
  * ```
  */
 export function createVectorSource(spec: VectorSourceSpec): VectorSource & (GaussianMixtureSource | ShapeImageSource) {
-  if (typeof spec !== 'object' || spec === null) throw new ConfigError('source', 'expected an object with a "type" field');
+  if (typeof spec !== 'object' || spec === null)
+    throw new ConfigError('source', 'expected an object with a "type" field');
   if (spec.type === 'gmm') {
     const { type: _t, preset, ...opts } = spec;
     void _t;
@@ -66,5 +70,8 @@ export function createVectorSource(spec: VectorSourceSpec): VectorSource & (Gaus
     void _t;
     return new ShapeImageSource(cfg);
   }
-  throw new ConfigError('source.type', `unknown vector source ${JSON.stringify((spec as { type?: unknown }).type)}; expected "gmm" or "shapes"`);
+  throw new ConfigError(
+    'source.type',
+    `unknown vector source ${JSON.stringify((spec as { type?: unknown }).type)}; expected "gmm" or "shapes"`,
+  );
 }

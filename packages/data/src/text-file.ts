@@ -59,14 +59,17 @@ export class TextFileTokenStream implements TokenStream {
   private epoch = 0;
 
   constructor(path: string, tokenizer: Tokenizer, options: TextFileStreamOptions = {}) {
-    if (typeof path !== 'string' || path.length === 0) throw new AltarError('BAD_PATH', 'TextFileTokenStream: expected a file path');
-    if (!tokenizer || typeof tokenizer.encode !== 'function') throw new AltarError('BAD_ARG', 'TextFileTokenStream: expected a Tokenizer');
+    if (typeof path !== 'string' || path.length === 0)
+      throw new AltarError('BAD_PATH', 'TextFileTokenStream: expected a file path');
+    if (!tokenizer || typeof tokenizer.encode !== 'function')
+      throw new AltarError('BAD_ARG', 'TextFileTokenStream: expected a Tokenizer');
     this.path = path;
     this.tokenizer = tokenizer;
     this.vocabSize = tokenizer.vocabSize;
     this.blockBytes = requireInt('textFile.blockBytes', options.blockBytes ?? 65536, 16);
     const split = options.split ?? 'train';
-    if (split !== 'train' && split !== 'val' && split !== 'all') throw new ConfigError('textFile.split', `expected train, val or all, got ${JSON.stringify(split)}`);
+    if (split !== 'train' && split !== 'val' && split !== 'all')
+      throw new ConfigError('textFile.split', `expected train, val or all, got ${JSON.stringify(split)}`);
     const valFraction = requireNumber('textFile.valFraction', options.valFraction ?? 0.1, 0, 0.99);
     let fd: number;
     try {
@@ -81,11 +84,18 @@ export class TextFileTokenStream implements TokenStream {
     }
     if (this.fileBytes === 0) throw new AltarError('BAD_PATH', `TextFileTokenStream: ${path} is empty`);
     const numBlocks = Math.ceil(this.fileBytes / this.blockBytes);
-    const mask = split === 'all' ? new Uint8Array(numBlocks) : validationBlockMask(numBlocks, valFraction, options.seed ?? 0);
+    const mask =
+      split === 'all' ? new Uint8Array(numBlocks) : validationBlockMask(numBlocks, valFraction, options.seed ?? 0);
     const want = split === 'val' ? 1 : 0;
-    this.blocks = split === 'all' ? Array.from({ length: numBlocks }, (_, i) => i) : Array.from(mask).flatMap((m, i) => (m === want ? [i] : []));
+    this.blocks =
+      split === 'all'
+        ? Array.from({ length: numBlocks }, (_, i) => i)
+        : Array.from(mask).flatMap((m, i) => (m === want ? [i] : []));
     if (this.blocks.length === 0) {
-      throw new ConfigError('textFile.split', `${path} (${this.fileBytes} bytes, ${numBlocks} blocks of ${this.blockBytes}) has no ${split} blocks; lower blockBytes or change valFraction`);
+      throw new ConfigError(
+        'textFile.split',
+        `${path} (${this.fileBytes} bytes, ${numBlocks} blocks of ${this.blockBytes}) has no ${split} blocks; lower blockBytes or change valFraction`,
+      );
     }
     this.name = `text(${path}, ${split}, ${tokenizer.name})`;
   }
@@ -161,14 +171,18 @@ export class TextFileTokenStream implements TokenStream {
   }
 
   seek(pos: TokenStreamPosition): void {
-    if (typeof pos !== 'object' || pos === null) throw new ConfigError('textFile.position', 'expected { block, offset, epoch }');
+    if (typeof pos !== 'object' || pos === null)
+      throw new ConfigError('textFile.position', 'expected { block, offset, epoch }');
     requireInt('textFile.position.block', pos.block, 0, this.blocks.length - 1);
     requireInt('textFile.position.offset', pos.offset, 0);
     requireInt('textFile.position.epoch', pos.epoch, 0);
     this.block = pos.block;
     this.ensure();
     if (pos.offset > this.curTokens.length) {
-      throw new AltarError('BAD_POSITION', `TextFileTokenStream.seek: offset ${pos.offset} is past block ${pos.block}'s ${this.curTokens.length} tokens (did the file or tokenizer change?)`);
+      throw new AltarError(
+        'BAD_POSITION',
+        `TextFileTokenStream.seek: offset ${pos.offset} is past block ${pos.block}'s ${this.curTokens.length} tokens (did the file or tokenizer change?)`,
+      );
     }
     this.offset = pos.offset;
     this.epoch = pos.epoch;
@@ -208,6 +222,9 @@ function readTextFile(path: string): string {
  * tokenizer.encode('hello'); // Int32Array of GPT-2 ids
  * ```
  */
-export async function loadTokenizerJsonFile(tokenizerJsonPath: string, tokenizerConfigPath?: string): Promise<Tokenizer> {
+export async function loadTokenizerJsonFile(
+  tokenizerJsonPath: string,
+  tokenizerConfigPath?: string,
+): Promise<Tokenizer> {
   return loadHfTokenizer(readTextFile(tokenizerJsonPath), tokenizerConfigPath ? readTextFile(tokenizerConfigPath) : {});
 }

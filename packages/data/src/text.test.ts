@@ -53,9 +53,23 @@ describe('tokenizers', () => {
 
   it('loadHfTokenizer (BPE tokenizer.json through @huggingface/tokenizers)', async () => {
     const bpe = {
-      version: '1.0', added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null,
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false,
-        vocab: { a: 0, b: 1, c: 2, ab: 3, abc: 4 }, merges: ['a b', 'ab c'] },
+      version: '1.0',
+      added_tokens: [],
+      normalizer: null,
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: null,
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        vocab: { a: 0, b: 1, c: 2, ab: 3, abc: 4 },
+        merges: ['a b', 'ab c'],
+      },
     };
     const t = await loadHfTokenizer(JSON.stringify(bpe));
     expect(t.vocabSize).toBe(5);

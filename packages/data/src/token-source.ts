@@ -33,10 +33,16 @@ export interface TokenSource {
  */
 export function tokensToTensor(flat: Int32Array | ArrayLike<number>, batch: number, seqLen: number): tf.Tensor2D {
   if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(seqLen) || seqLen < 1) {
-    throw new AltarError('BAD_ARG', `tokensToTensor: batch and seqLen must be positive integers, got ${batch}, ${seqLen}`);
+    throw new AltarError(
+      'BAD_ARG',
+      `tokensToTensor: batch and seqLen must be positive integers, got ${batch}, ${seqLen}`,
+    );
   }
   if (flat.length !== batch * seqLen) {
-    throw new AltarError('BAD_ARG', `tokensToTensor: expected ${batch}*${seqLen} = ${batch * seqLen} tokens, got ${flat.length}`);
+    throw new AltarError(
+      'BAD_ARG',
+      `tokensToTensor: expected ${batch}*${seqLen} = ${batch * seqLen} tokens, got ${flat.length}`,
+    );
   }
   const data = flat instanceof Int32Array ? flat : Int32Array.from(flat);
   return tf.tensor2d(data, [batch, seqLen], 'int32'); // (B, N)

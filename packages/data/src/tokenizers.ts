@@ -24,7 +24,8 @@ export interface Tokenizer {
 function checkIds(op: string, ids: ArrayLike<number>, V: number): void {
   for (let i = 0; i < ids.length; i++) {
     const t = ids[i]!;
-    if (!Number.isInteger(t) || t < 0 || t >= V) throw new AltarError('BAD_TOKEN', `${op}: id at position ${i} is ${t}, expected an integer in [0, ${V})`);
+    if (!Number.isInteger(t) || t < 0 || t >= V)
+      throw new AltarError('BAD_TOKEN', `${op}: id at position ${i} is ${t}, expected an integer in [0, ${V})`);
   }
 }
 
@@ -43,7 +44,8 @@ export class ByteTokenizer implements Tokenizer {
   private readonly dec = new TextDecoder('utf-8', { fatal: false });
 
   encode(text: string): Int32Array {
-    if (typeof text !== 'string') throw new AltarError('BAD_ARG', `ByteTokenizer.encode: expected a string, got ${typeof text}`);
+    if (typeof text !== 'string')
+      throw new AltarError('BAD_ARG', `ByteTokenizer.encode: expected a string, got ${typeof text}`);
     return Int32Array.from(this.enc.encode(text));
   }
 
@@ -89,35 +91,49 @@ export class CharTokenizer implements Tokenizer {
   private readonly unknownId: number | undefined;
 
   constructor(chars: readonly string[], options: CharTokenizerOptions = {}) {
-    if (!Array.isArray(chars) || chars.length < 1) throw new ConfigError('charTokenizer.chars', 'expected a non-empty array of characters');
+    if (!Array.isArray(chars) || chars.length < 1)
+      throw new ConfigError('charTokenizer.chars', 'expected a non-empty array of characters');
     chars.forEach((c, i) => {
-      if (typeof c !== 'string' || [...c].length !== 1) throw new ConfigError(`charTokenizer.chars[${i}]`, `expected a single character, got ${JSON.stringify(c)}`);
-      if (this.index.has(c)) throw new ConfigError(`charTokenizer.chars[${i}]`, `duplicate character ${JSON.stringify(c)}`);
+      if (typeof c !== 'string' || [...c].length !== 1)
+        throw new ConfigError(`charTokenizer.chars[${i}]`, `expected a single character, got ${JSON.stringify(c)}`);
+      if (this.index.has(c))
+        throw new ConfigError(`charTokenizer.chars[${i}]`, `duplicate character ${JSON.stringify(c)}`);
       this.index.set(c, i);
     });
     this.chars = [...chars];
     this.vocabSize = chars.length;
-    if (options.unknownId !== undefined && (!Number.isInteger(options.unknownId) || options.unknownId < 0 || options.unknownId >= chars.length)) {
-      throw new ConfigError('charTokenizer.unknownId', `expected an id in [0, ${chars.length}), got ${options.unknownId}`);
+    if (
+      options.unknownId !== undefined &&
+      (!Number.isInteger(options.unknownId) || options.unknownId < 0 || options.unknownId >= chars.length)
+    ) {
+      throw new ConfigError(
+        'charTokenizer.unknownId',
+        `expected an id in [0, ${chars.length}), got ${options.unknownId}`,
+      );
     }
     this.unknownId = options.unknownId;
   }
 
   /** The sorted set of code points of `text` (plus `extra`). */
   static fromText(text: string, extra = '', options: CharTokenizerOptions = {}): CharTokenizer {
-    if (typeof text !== 'string') throw new AltarError('BAD_ARG', `CharTokenizer.fromText: expected a string, got ${typeof text}`);
+    if (typeof text !== 'string')
+      throw new AltarError('BAD_ARG', `CharTokenizer.fromText: expected a string, got ${typeof text}`);
     const set = new Set<string>([...text, ...extra]);
     return new CharTokenizer([...set].sort(), options);
   }
 
   encode(text: string): Int32Array {
-    if (typeof text !== 'string') throw new AltarError('BAD_ARG', `CharTokenizer.encode: expected a string, got ${typeof text}`);
+    if (typeof text !== 'string')
+      throw new AltarError('BAD_ARG', `CharTokenizer.encode: expected a string, got ${typeof text}`);
     const cps = [...text];
     const out = new Int32Array(cps.length);
     cps.forEach((c, i) => {
       const id = this.index.get(c) ?? this.unknownId;
       if (id === undefined) {
-        throw new AltarError('UNKNOWN_CHAR', `CharTokenizer.encode: character ${JSON.stringify(c)} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}) at index ${i} is not in the vocabulary`);
+        throw new AltarError(
+          'UNKNOWN_CHAR',
+          `CharTokenizer.encode: character ${JSON.stringify(c)} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}) at index ${i} is not in the vocabulary`,
+        );
       }
       out[i] = id;
     });
@@ -132,7 +148,9 @@ export class CharTokenizer implements Tokenizer {
   }
 
   toJSON(): { type: 'chars'; chars: string[]; unknownId?: number } {
-    return this.unknownId === undefined ? { type: 'chars', chars: [...this.chars] } : { type: 'chars', chars: [...this.chars], unknownId: this.unknownId };
+    return this.unknownId === undefined
+      ? { type: 'chars', chars: [...this.chars] }
+      : { type: 'chars', chars: [...this.chars], unknownId: this.unknownId };
   }
 }
 
@@ -149,9 +167,15 @@ export function tokenizerFromJSON(json: unknown): Tokenizer {
   if (typeof j !== 'object' || j === null) throw new ConfigError('tokenizer', 'expected an object');
   if (j.type === 'bytes') return new ByteTokenizer();
   if (j.type === 'chars') {
-    return new CharTokenizer(j.chars as string[], j.unknownId === undefined ? {} : { unknownId: j.unknownId as number });
+    return new CharTokenizer(
+      j.chars as string[],
+      j.unknownId === undefined ? {} : { unknownId: j.unknownId as number },
+    );
   }
-  throw new ConfigError('tokenizer.type', `unknown tokenizer type ${JSON.stringify(j.type)}; expected "bytes" or "chars"`);
+  throw new ConfigError(
+    'tokenizer.type',
+    `unknown tokenizer type ${JSON.stringify(j.type)}; expected "bytes" or "chars"`,
+  );
 }
 
 /** The slice of @huggingface/tokenizers' Tokenizer that we use (kept structural: the dep is optional). */
@@ -172,7 +196,10 @@ interface HfTokenizerLike {
  * const tok = await loadHfTokenizer(await (await fetch('/tokenizer.json')).text());
  * ```
  */
-export async function loadHfTokenizer(tokenizerJson: string | object, tokenizerConfig: string | object = {}): Promise<Tokenizer> {
+export async function loadHfTokenizer(
+  tokenizerJson: string | object,
+  tokenizerConfig: string | object = {},
+): Promise<Tokenizer> {
   const parse = (v: string | object, what: string): object => {
     if (typeof v === 'string') {
       try {
@@ -181,12 +208,14 @@ export async function loadHfTokenizer(tokenizerJson: string | object, tokenizerC
         throw new ConfigError(what, `invalid JSON: ${(e as Error).message}`);
       }
     }
-    if (typeof v !== 'object' || v === null) throw new ConfigError(what, `expected a JSON string or an object, got ${typeof v}`);
+    if (typeof v !== 'object' || v === null)
+      throw new ConfigError(what, `expected a JSON string or an object, got ${typeof v}`);
     return v;
   };
   const tj = parse(tokenizerJson, 'tokenizer.json');
   const tc = parse(tokenizerConfig, 'tokenizer_config.json');
-  if (!('model' in tj)) throw new ConfigError('tokenizer.json', 'has no "model" field; is this a Hugging Face tokenizer.json?');
+  if (!('model' in tj))
+    throw new ConfigError('tokenizer.json', 'has no "model" field; is this a Hugging Face tokenizer.json?');
   let mod: { Tokenizer: new (t: object, c: object) => HfTokenizerLike };
   try {
     mod = (await import('@huggingface/tokenizers')) as unknown as typeof mod;
@@ -210,12 +239,16 @@ export async function loadHfTokenizer(tokenizerJson: string | object, tokenizerC
     name: `hf(${modelType})`,
     vocabSize,
     encode(text: string): Int32Array {
-      if (typeof text !== 'string') throw new AltarError('BAD_ARG', `hf tokenizer encode: expected a string, got ${typeof text}`);
+      if (typeof text !== 'string')
+        throw new AltarError('BAD_ARG', `hf tokenizer encode: expected a string, got ${typeof text}`);
       const enc = tok.encode(text, { add_special_tokens: false }) as { ids: (number | undefined)[]; tokens?: string[] };
       const out = new Int32Array(enc.ids.length);
       enc.ids.forEach((id, i) => {
         if (typeof id !== 'number' || !Number.isInteger(id)) {
-          throw new AltarError('UNKNOWN_TOKEN', `hf tokenizer encode: piece ${JSON.stringify(enc.tokens?.[i])} at index ${i} has no id (no unk token in the vocabulary?)`);
+          throw new AltarError(
+            'UNKNOWN_TOKEN',
+            `hf tokenizer encode: piece ${JSON.stringify(enc.tokens?.[i])} at index ${i} has no id (no unk token in the vocabulary?)`,
+          );
         }
         out[i] = id;
       });

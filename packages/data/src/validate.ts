@@ -49,7 +49,8 @@ export function requireStochastic(path: string, m: ArrayLike<number>, rows: numb
     let s = 0;
     for (let c = 0; c < cols; c++) {
       const v = out[r * cols + c]!;
-      if (!Number.isFinite(v) || v < 0) throw new ConfigError(`${path}[${r}][${c}]`, `expected a probability >= 0, got ${v}`);
+      if (!Number.isFinite(v) || v < 0)
+        throw new ConfigError(`${path}[${r}][${c}]`, `expected a probability >= 0, got ${v}`);
       s += v;
     }
     if (Math.abs(s - 1) > 1e-6) throw new ConfigError(`${path}[${r}]`, `row must sum to 1, sums to ${s}`);
@@ -63,7 +64,10 @@ export function checkTokens(op: string, seq: ArrayLike<number>, vocabSize: numbe
   for (let i = 0; i < seq.length; i++) {
     const t = seq[i]!;
     if (!Number.isInteger(t) || t < 0 || t >= vocabSize) {
-      throw new AltarError('BAD_TOKEN', `${op}: token at position ${i} is ${t}, expected an integer in [0, ${vocabSize})`);
+      throw new AltarError(
+        'BAD_TOKEN',
+        `${op}: token at position ${i} is ${t}, expected an integer in [0, ${vocabSize})`,
+      );
     }
   }
 }

@@ -18,8 +18,16 @@ import type { CausalLM } from './types.js';
  * ```
  */
 export function tokenCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor2D {
-  if (logits.rank !== 3 || targets.rank !== 2 || logits.shape[0] !== targets.shape[0] || logits.shape[1] !== targets.shape[1]) {
-    throw new AltarError('BAD_SHAPE', `tokenCrossEntropy: need logits (B,N,V) and targets (B,N), got (${logits.shape.join(', ')}) and (${targets.shape.join(', ')})`);
+  if (
+    logits.rank !== 3 ||
+    targets.rank !== 2 ||
+    logits.shape[0] !== targets.shape[0] ||
+    logits.shape[1] !== targets.shape[1]
+  ) {
+    throw new AltarError(
+      'BAD_SHAPE',
+      `tokenCrossEntropy: need logits (B,N,V) and targets (B,N), got (${logits.shape.join(', ')}) and (${targets.shape.join(', ')})`,
+    );
   }
   // One fused kernel forward and backward on cpu/wasm; elsewhere −Σ oneHot · logSoftmax (max-shifted).
   return softmaxCrossEntropy(logits, targets) as tf.Tensor2D; // (B, N)

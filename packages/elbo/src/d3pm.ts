@@ -20,10 +20,12 @@ function stepsArray(t: number | ArrayLike<number>, B: number, T: number): Float6
   const ts = new Float64Array(B);
   for (let b = 0; b < B; b++) {
     const v = typeof t === 'number' ? t : t[b]!;
-    if (!Number.isInteger(v) || v < 1 || v > T) throw new AltarError('BAD_TIME', `d3pmTerm: step must be an integer in 1..${T}, got ${v}`);
+    if (!Number.isInteger(v) || v < 1 || v > T)
+      throw new AltarError('BAD_TIME', `d3pmTerm: step must be an integer in 1..${T}, got ${v}`);
     ts[b] = v;
   }
-  if (typeof t !== 'number' && t.length !== B) throw new AltarError('BAD_TIME', `d3pmTerm: ${t.length} steps for a batch of ${B}`);
+  if (typeof t !== 'number' && t.length !== B)
+    throw new AltarError('BAD_TIME', `d3pmTerm: ${t.length} steps for a batch of ${B}`);
   return ts;
 }
 
@@ -62,7 +64,8 @@ export function d3pmTermParts(
 ): { kl: tf.Tensor1D; ce: tf.Tensor1D } {
   const [B] = x0.shape;
   const V = process.vocabSize;
-  if (denoiser.vocabSize !== V) throw new AltarError('BAD_MODEL', `d3pmTerm: denoiser vocabSize ${denoiser.vocabSize} ≠ process vocabSize ${V}`);
+  if (denoiser.vocabSize !== V)
+    throw new AltarError('BAD_MODEL', `d3pmTerm: denoiser vocabSize ${denoiser.vocabSize} ≠ process vocabSize ${V}`);
   const ts = stepsArray(t, B, process.T);
   const ss = ts.map((v) => v - 1);
   return tf.tidy(() => {
@@ -85,7 +88,13 @@ export function d3pmTermParts(
  * const l0 = d3pmTerm(proc, model, x0, zt, 1); // L_0 = −log p(x0 | z_1), (B,) nats
  * ```
  */
-export function d3pmTerm(process: D3PMProcess, denoiser: DiscreteDenoiser, x0: tf.Tensor2D, zt: tf.Tensor2D, t: number | ArrayLike<number>): tf.Tensor1D {
+export function d3pmTerm(
+  process: D3PMProcess,
+  denoiser: DiscreteDenoiser,
+  x0: tf.Tensor2D,
+  zt: tf.Tensor2D,
+  t: number | ArrayLike<number>,
+): tf.Tensor1D {
   return tf.tidy(() => d3pmTermParts(process, denoiser, x0, zt, t).kl);
 }
 
@@ -123,7 +132,13 @@ export interface D3PMNelboOptions {
  * const loss = d3pmNelbo(proc, oracle, src.sampleTensor(8, rng), rng, { sampling: 'stratified' }); // (8,) nats
  * ```
  */
-export function d3pmNelbo(process: D3PMProcess, denoiser: DiscreteDenoiser, x0: tf.Tensor2D, rng: Rng, opts: D3PMNelboOptions = {}): tf.Tensor1D {
+export function d3pmNelbo(
+  process: D3PMProcess,
+  denoiser: DiscreteDenoiser,
+  x0: tf.Tensor2D,
+  rng: Rng,
+  opts: D3PMNelboOptions = {},
+): tf.Tensor1D {
   const [B] = x0.shape;
   const T = process.T;
   const lambda = opts.lambda ?? 0;
@@ -141,7 +156,9 @@ export function d3pmNelbo(process: D3PMProcess, denoiser: DiscreteDenoiser, x0: 
     }
     return acc;
   }
-  const steps = opts.steps ?? sampleTimesteps(opts.sampling === 'full' || !opts.sampling ? 'uniform' : opts.sampling, B, T, rng, opts.proposal);
+  const steps =
+    opts.steps ??
+    sampleTimesteps(opts.sampling === 'full' || !opts.sampling ? 'uniform' : opts.sampling, B, T, rng, opts.proposal);
   return tf.tidy(() => {
     const zt = process.sample(x0, steps.t, rng);
     const { kl, ce } = d3pmTermParts(process, denoiser, x0, zt, steps.t);
@@ -160,6 +177,13 @@ export function d3pmNelbo(process: D3PMProcess, denoiser: DiscreteDenoiser, x0: 
  * const loss = tf.mean(d3pmHybridLoss(proc, model, x0, rng, 0.01)) as tf.Scalar; // what a Trainer minimises
  * ```
  */
-export function d3pmHybridLoss(process: D3PMProcess, denoiser: DiscreteDenoiser, x0: tf.Tensor2D, rng: Rng, lambda = 0.01, sampling: TimestepSampling = 'uniform'): tf.Tensor1D {
+export function d3pmHybridLoss(
+  process: D3PMProcess,
+  denoiser: DiscreteDenoiser,
+  x0: tf.Tensor2D,
+  rng: Rng,
+  lambda = 0.01,
+  sampling: TimestepSampling = 'uniform',
+): tf.Tensor1D {
   return d3pmNelbo(process, denoiser, x0, rng, { sampling, lambda });
 }

@@ -16,12 +16,18 @@ const T = 3;
 
 function matMul(a: Float64Array, b: Float64Array, K: number): Float64Array {
   const c = new Float64Array(K * K);
-  for (let i = 0; i < K; i++) for (let k = 0; k < K; k++) for (let j = 0; j < K; j++) c[i * K + j] = c[i * K + j]! + a[i * K + k]! * b[k * K + j]!;
+  for (let i = 0; i < K; i++)
+    for (let k = 0; k < K; k++)
+      for (let j = 0; j < K; j++) c[i * K + j] = c[i * K + j]! + a[i * K + k]! * b[k * K + j]!;
   return c;
 }
 
 /** Brute force over every latent path (z_1, …, z_T) ∈ (K^n)^T. */
-function bruteForce(process: D3PMProcess, model: ReturnType<typeof tableModel>, x: Int32Array): { nelbo: number; nll: number } {
+function bruteForce(
+  process: D3PMProcess,
+  model: ReturnType<typeof tableModel>,
+  x: Int32Array,
+): { nelbo: number; nll: number } {
   const K = process.numStates;
   const steps = Array.from({ length: T + 1 }, (_, t) => (t === 0 ? new Float64Array(0) : process.stepMatrix(t)));
   // Q̄_s by explicit products of the step matrices
@@ -122,32 +128,39 @@ describe.each(testBackends())('tensor D3PM terms match the enumeration on %s', (
     await useBackend(backend);
   });
 
-  it.each(processes)('$label: Σ_t Σ_{z_t} q(z_t|x) d3pmTerm + L_T equals the brute force to 1e-6 (float32)', async ({ make }) => {
-    const process = make();
-    const model = tableModel(V, T);
-    const K = process.numStates;
-    await expectNoLeaks(async () => {
-      for (const x of [Int32Array.of(0, 2), Int32Array.of(1, 1)]) {
-        const configs = allSequences(K, n);
-        const R = configs.length;
-        const x0 = tf.tensor2d(Int32Array.from({ length: R * n }, (_, k) => x[k % n]!), [R, n], 'int32');
-        const zt = tf.tensor2d(Int32Array.from(configs.flatMap((c) => Array.from(c))), [R, n], 'int32');
-        let total = d3pmPriorKLHost(process, x, T);
-        for (let t = 1; t <= T; t++) {
-          const Q = process.cumulativeMatrix(t);
-          const terms = d3pmTerm(process, model, x0, zt, t);
-          const tv = await terms.data();
-          terms.dispose();
-          configs.forEach((z, r) => {
-            let q = 1;
-            for (let i = 0; i < n; i++) q *= Q[x[i]! * K + z[i]!]!;
-            if (q > 0) total += q * tv[r]!;
-          });
+  it.each(processes)(
+    '$label: Σ_t Σ_{z_t} q(z_t|x) d3pmTerm + L_T equals the brute force to 1e-6 (float32)',
+    async ({ make }) => {
+      const process = make();
+      const model = tableModel(V, T);
+      const K = process.numStates;
+      await expectNoLeaks(async () => {
+        for (const x of [Int32Array.of(0, 2), Int32Array.of(1, 1)]) {
+          const configs = allSequences(K, n);
+          const R = configs.length;
+          const x0 = tf.tensor2d(
+            Int32Array.from({ length: R * n }, (_, k) => x[k % n]!),
+            [R, n],
+            'int32',
+          );
+          const zt = tf.tensor2d(Int32Array.from(configs.flatMap((c) => Array.from(c))), [R, n], 'int32');
+          let total = d3pmPriorKLHost(process, x, T);
+          for (let t = 1; t <= T; t++) {
+            const Q = process.cumulativeMatrix(t);
+            const terms = d3pmTerm(process, model, x0, zt, t);
+            const tv = await terms.data();
+            terms.dispose();
+            configs.forEach((z, r) => {
+              let q = 1;
+              for (let i = 0; i < n; i++) q *= Q[x[i]! * K + z[i]!]!;
+              if (q > 0) total += q * tv[r]!;
+            });
+          }
+          tf.dispose([x0, zt]);
+          const brute = bruteForce(process, model, x);
+          expect(Math.abs(total - brute.nelbo)).toBeLessThan(1e-6); // measured ≤ 1.9e-7 (float32) on cpu and wasm
         }
-        tf.dispose([x0, zt]);
-        const brute = bruteForce(process, model, x);
-        expect(Math.abs(total - brute.nelbo)).toBeLessThan(1e-6); // measured ≤ 1.9e-7 (float32) on cpu and wasm
-      }
-    });
-  });
+      });
+    },
+  );
 });

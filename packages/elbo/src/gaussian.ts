@@ -95,7 +95,12 @@ export function discretizedGaussianLogLik(x: tf.Tensor, mean: tf.Tensor, std: tf
 }
 
 /** −log p(x | x̂) summed over dims, with decoder std per example: (B,) nats. */
-function decoderNll(decoder: GaussianDecoder, x0: tf.Tensor, x0Hat: tf.Tensor, variance: ArrayLike<number>): tf.Tensor1D {
+function decoderNll(
+  decoder: GaussianDecoder,
+  x0: tf.Tensor,
+  x0Hat: tf.Tensor,
+  variance: ArrayLike<number>,
+): tf.Tensor1D {
   return tf.tidy(() => {
     const v = column(x0, variance);
     if (decoder === 'discretized8bit') return tf.neg(sumPerExample(discretizedGaussianLogLik(x0, x0Hat, tf.sqrt(v))));
@@ -157,7 +162,8 @@ export function ddpmTerm(
   const coef = new Float32Array(B); // ½ (e^{λ_{i−1} − λ_i} − 1)
   for (let b = 0; b < B; b++) {
     const i = steps[b]!;
-    if (!Number.isInteger(i) || i < 1 || i > T) throw new AltarError('BAD_TIME', `ddpmTerm: step must be an integer in 1..${T}, got ${i}`);
+    if (!Number.isInteger(i) || i < 1 || i > T)
+      throw new AltarError('BAD_TIME', `ddpmTerm: step must be an integer in 1..${T}, got ${i}`);
     t[b] = gridTime(i, T, tMin);
     coef[b] = 0.5 * Math.expm1(process.logSnr(gridTime(i - 1, T, tMin)) - process.logSnr(t[b]!));
   }
@@ -177,7 +183,14 @@ export function ddpmTerm(
  * const recon = gaussianReconNll(proc, model, x0, rng, 1e-3, 'discretized8bit'); // (B,) nats
  * ```
  */
-export function gaussianReconNll(process: GaussianProcess, denoiser: ContinuousDenoiser, x0: tf.Tensor, rng: Rng, tMin = 1e-3, decoder: GaussianDecoder = 'gaussian'): tf.Tensor1D {
+export function gaussianReconNll(
+  process: GaussianProcess,
+  denoiser: ContinuousDenoiser,
+  x0: tf.Tensor,
+  rng: Rng,
+  tMin = 1e-3,
+  decoder: GaussianDecoder = 'gaussian',
+): tf.Tensor1D {
   const B = x0.shape[0]!;
   const tm = new Float64Array(B).fill(tMin);
   const decVar = new Float64Array(B).fill(Math.exp(-process.logSnr(tMin)));
@@ -199,11 +212,21 @@ export function gaussianReconNll(process: GaussianProcess, denoiser: ContinuousD
  * const bitsPerDim = tf.div(nelbo, 2 * Math.LN2);       // for 2-D data
  * ```
  */
-export function ddpmNelbo(process: GaussianProcess, denoiser: ContinuousDenoiser, x0: tf.Tensor, T: number, rng: Rng, opts: DdpmNelboOptions = {}): tf.Tensor1D {
+export function ddpmNelbo(
+  process: GaussianProcess,
+  denoiser: ContinuousDenoiser,
+  x0: tf.Tensor,
+  T: number,
+  rng: Rng,
+  opts: DdpmNelboOptions = {},
+): tf.Tensor1D {
   const B = x0.shape[0]!;
   const tMin = opts.tMin ?? 1e-3;
   const decoder = opts.decoder ?? 'gaussian';
-  let acc = tf.tidy(() => tf.add(gaussianPriorKL(process, x0), gaussianReconNll(process, denoiser, x0, rng, tMin, decoder)) as tf.Tensor1D);
+  let acc = tf.tidy(
+    () =>
+      tf.add(gaussianPriorKL(process, x0), gaussianReconNll(process, denoiser, x0, rng, tMin, decoder)) as tf.Tensor1D,
+  );
   if (opts.sampling === 'full') {
     for (let i = 1; i <= T; i++) {
       const next = tf.tidy(() => {
@@ -233,7 +256,13 @@ export function ddpmNelbo(process: GaussianProcess, denoiser: ContinuousDenoiser
  * const loss = tf.mean(epsMse(proc, model, x0, rng)) as tf.Scalar; // DDPM's L_simple
  * ```
  */
-export function epsMse(process: GaussianProcess, denoiser: ContinuousDenoiser, x0: tf.Tensor, rng: Rng, opts: { tMin?: number; t?: ArrayLike<number> } = {}): tf.Tensor1D {
+export function epsMse(
+  process: GaussianProcess,
+  denoiser: ContinuousDenoiser,
+  x0: tf.Tensor,
+  rng: Rng,
+  opts: { tMin?: number; t?: ArrayLike<number> } = {},
+): tf.Tensor1D {
   const B = x0.shape[0]!;
   const t = opts.t ?? sampleUnitTimes('uniform', B, rng, opts.tMin ?? 1e-3, 1);
   return tf.tidy(() => {
@@ -276,7 +305,13 @@ export interface VdmNelboOptions {
  * const nelbo = vdmNelbo(proc, model, x0, rng, { sampling: 'stratified' }); // (B,) nats, unbiased
  * ```
  */
-export function vdmNelbo(process: GaussianProcess, denoiser: ContinuousDenoiser, x0: tf.Tensor, rng: Rng, opts: VdmNelboOptions = {}): tf.Tensor1D {
+export function vdmNelbo(
+  process: GaussianProcess,
+  denoiser: ContinuousDenoiser,
+  x0: tf.Tensor,
+  rng: Rng,
+  opts: VdmNelboOptions = {},
+): tf.Tensor1D {
   const B = x0.shape[0]!;
   const tMin = opts.tMin ?? 1e-3;
   const mode = opts.sampling ?? 'stratified';
@@ -285,7 +320,9 @@ export function vdmNelbo(process: GaussianProcess, denoiser: ContinuousDenoiser,
   if (mode === 'log-snr') {
     const lmax = process.logSnr(tMin);
     const lmin = process.logSnr(1);
-    t = Float64Array.from(sampleUnitTimes('stratified', B, rng), (u) => timeAtLogSnr(process, lmax - u * (lmax - lmin), tMin, 1));
+    t = Float64Array.from(sampleUnitTimes('stratified', B, rng), (u) =>
+      timeAtLogSnr(process, lmax - u * (lmax - lmin), tMin, 1),
+    );
     w = new Float32Array(B).fill(0.5 * (lmax - lmin));
   } else {
     t = sampleUnitTimes(mode, B, rng, tMin, 1);
@@ -312,7 +349,12 @@ function priorKLHost(process: GaussianProcess, x: Float64Array): number {
   return 0.5 * (x.length * (s2 / p2 - 1 - Math.log(s2 / p2)) + (a * a * sq) / p2);
 }
 
-function noisy(process: GaussianProcess, x: Float64Array, t: number, rng: Rng): { z: Float64Array; a: number; s: number } {
+function noisy(
+  process: GaussianProcess,
+  x: Float64Array,
+  t: number,
+  rng: Rng,
+): { z: Float64Array; a: number; s: number } {
   const a = process.alpha(t);
   const s = process.sigma(t);
   const z = new Float64Array(x.length);
@@ -320,7 +362,13 @@ function noisy(process: GaussianProcess, x: Float64Array, t: number, rng: Rng): 
   return { z, a, s };
 }
 
-function gaussianDecoderNllHost(process: GaussianProcess, oracle: HostGaussianOracle, x: Float64Array, t: number, rng: Rng): number {
+function gaussianDecoderNllHost(
+  process: GaussianProcess,
+  oracle: HostGaussianOracle,
+  x: Float64Array,
+  t: number,
+  rng: Rng,
+): number {
   const { z, a, s } = noisy(process, x, t, rng);
   const xh = oracle.meanX0(z, a, s);
   const v = Math.exp(-process.logSnr(t));
@@ -347,7 +395,14 @@ function sqErrHost(process: GaussianProcess, oracle: HostGaussianOracle, x: Floa
  * const { total } = ddpmNelboHost(proc, oracle, Float64Array.from([0.5, -0.2]), 1000, rng); // ≥ −log p(x) in expectation
  * ```
  */
-export function ddpmNelboHost(process: GaussianProcess, oracle: HostGaussianOracle, x: Float64Array, T: number, rng: Rng, tMin = 1e-3): { total: number; prior: number; recon: number } {
+export function ddpmNelboHost(
+  process: GaussianProcess,
+  oracle: HostGaussianOracle,
+  x: Float64Array,
+  T: number,
+  rng: Rng,
+  tMin = 1e-3,
+): { total: number; prior: number; recon: number } {
   const prior = priorKLHost(process, x);
   const recon = gaussianDecoderNllHost(process, oracle, x, tMin, rng);
   let total = prior + recon;
@@ -382,7 +437,14 @@ function timeAtLogSnr(process: GaussianProcess, lambda: number, lo: number, hi: 
  * const { total, prior, recon } = vdmNelboHost(proc, oracle, x, rng, 64); // nats; compare with −mix.logDensity(x)
  * ```
  */
-export function vdmNelboHost(process: GaussianProcess, oracle: HostGaussianOracle, x: Float64Array, rng: Rng, numSamples = 16, tMin = 1e-3): { total: number; prior: number; recon: number } {
+export function vdmNelboHost(
+  process: GaussianProcess,
+  oracle: HostGaussianOracle,
+  x: Float64Array,
+  rng: Rng,
+  numSamples = 16,
+  tMin = 1e-3,
+): { total: number; prior: number; recon: number } {
   const prior = priorKLHost(process, x);
   const recon = gaussianDecoderNllHost(process, oracle, x, tMin, rng);
   const lmax = process.logSnr(tMin);

@@ -44,7 +44,12 @@ export function emissionOracle(
  * const zt = sampleTokensHost(proc, [3, 1, 4, 1], 16, new Rng(0)); // Int32Array (4), some = mask id
  * ```
  */
-export function sampleTokensHost(process: FactorisedDiscreteProcess, x0: ArrayLike<number>, t: number, rng: Rng): Int32Array {
+export function sampleTokensHost(
+  process: FactorisedDiscreteProcess,
+  x0: ArrayLike<number>,
+  t: number,
+  rng: Rng,
+): Int32Array {
   const K = process.numStates;
   const Q = process.cumulativeMatrix(t);
   const out = new Int32Array(x0.length);
@@ -110,7 +115,13 @@ export function discreteKLHost(
  * d3pmTermHost(proc, oracle, x, zt, 5); // L_4, nats
  * ```
  */
-export function d3pmTermHost(process: D3PMProcess, oracle: HostDiscreteOracle, x0: ArrayLike<number>, zt: Int32Array, t: number): number {
+export function d3pmTermHost(
+  process: D3PMProcess,
+  oracle: HostDiscreteOracle,
+  x0: ArrayLike<number>,
+  zt: Int32Array,
+  t: number,
+): number {
   return discreteKLHost(process, oracle, x0, zt, t - 1, t);
 }
 
@@ -181,7 +192,13 @@ export function d3pmNelboHost(
  * maskedTermHost(proc, oracle, x, zt, 0.5); // nats
  * ```
  */
-export function maskedTermHost(process: MaskedProcess, oracle: HostDiscreteOracle, x0: ArrayLike<number>, zt: Int32Array, t: number): number {
+export function maskedTermHost(
+  process: MaskedProcess,
+  oracle: HostDiscreteOracle,
+  x0: ArrayLike<number>,
+  zt: Int32Array,
+  t: number,
+): number {
   const V = process.vocabSize;
   const probs = oracle.posteriorX0(zt, t);
   let s = 0;
@@ -218,7 +235,13 @@ export function maskedPriorKL(process: MaskedProcess, numTokens: number): number
  * maskedNelboHost(proc, oracle, x, rng, 64).total; // ≥ −src.logProb(x) in expectation
  * ```
  */
-export function maskedNelboHost(process: MaskedProcess, oracle: HostDiscreteOracle, x0: ArrayLike<number>, rng: Rng, numSamples = 1): HostBound {
+export function maskedNelboHost(
+  process: MaskedProcess,
+  oracle: HostDiscreteOracle,
+  x0: ArrayLike<number>,
+  rng: Rng,
+  numSamples = 1,
+): HostBound {
   if (!(numSamples >= 1)) throw new AltarError('BAD_ARG', `maskedNelboHost: numSamples must be ≥ 1, got ${numSamples}`);
   const prior = maskedPriorKL(process, x0.length);
   const u0 = rng.nextDouble();

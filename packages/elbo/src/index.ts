@@ -1,4 +1,10 @@
-export type { CausalLM, ContinuousDenoiser, DiscreteDenoiser, HostDiscreteOracle, HostGaussianOracle } from './types.js';
+export type {
+  CausalLM,
+  ContinuousDenoiser,
+  DiscreteDenoiser,
+  HostDiscreteOracle,
+  HostGaussianOracle,
+} from './types.js';
 export {
   LN2,
   PROB_FLOOR,

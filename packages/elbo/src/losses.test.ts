@@ -33,7 +33,7 @@ describe('host reductions', () => {
     const q = [0.2, 0.3, 0.5];
     const e = 1e-5;
     const p = [0.2 + e, 0.3 - e, 0.5];
-    const want = 0.5 * (e * e / 0.2 + e * e / 0.3); // second-order expansion, error O(e³)
+    const want = 0.5 * ((e * e) / 0.2 + (e * e) / 0.3); // second-order expansion, error O(e³)
     expect(Math.abs(klCategoricalHost(q, p) - want) / want).toBeLessThan(1e-4);
     expect(klCategoricalHost([1, 0], [0.5, 0.5])).toBeCloseTo(Math.LN2, 14);
     expect(klCategoricalHost([0.5, 0.5], [1, 0])).toBe(Infinity);
@@ -74,8 +74,14 @@ describe.each(testBackends())('losses on %s', (backend) => {
         expect(v[b]!).toBeCloseTo(-src.logProb(x) + first, 4); // tokens 1..N−1 given their prefixes
       }
       // arNll with a mask counts only the masked-in positions
-      const logits = tf.tensor3d(Float32Array.from({ length: B * N * 6 }, (_, k) => (k % 7) * 0.3), [B, N, 6]);
-      const mask = tf.tensor2d(Float32Array.from({ length: B * N }, (_, k) => (k % 2 ? 1 : 0)), [B, N]);
+      const logits = tf.tensor3d(
+        Float32Array.from({ length: B * N * 6 }, (_, k) => (k % 7) * 0.3),
+        [B, N, 6],
+      );
+      const mask = tf.tensor2d(
+        Float32Array.from({ length: B * N }, (_, k) => (k % 2 ? 1 : 0)),
+        [B, N],
+      );
       const fullT = arNll(logits, tokens);
       const maskedT = arNll(logits, tokens, mask);
       const full = await fullT.data();
@@ -100,8 +106,14 @@ describe.each(testBackends())('losses on %s', (backend) => {
 
   it('klCategorical matches the host KL', async () => {
     await expectNoLeaks(async () => {
-      const q = tf.tensor2d([[0.2, 0.3, 0.5], [1, 0, 0]]);
-      const p = tf.tensor2d([[0.25, 0.25, 0.5], [0.5, 0.25, 0.25]]);
+      const q = tf.tensor2d([
+        [0.2, 0.3, 0.5],
+        [1, 0, 0],
+      ]);
+      const p = tf.tensor2d([
+        [0.25, 0.25, 0.5],
+        [0.5, 0.25, 0.25],
+      ]);
       const kl = klCategorical(q, p);
       const v = await kl.data();
       expect(v[0]!).toBeCloseTo(klCategoricalHost([0.2, 0.3, 0.5], [0.25, 0.25, 0.5]), 6);
@@ -113,7 +125,13 @@ describe.each(testBackends())('losses on %s', (backend) => {
   it('the discretised 8-bit Gaussian decoder sums to 1 over the 256 bins', async () => {
     await expectNoLeaks(async () => {
       const bins = Float32Array.from({ length: 256 }, (_, k) => -1 + (2 * k) / 255);
-      for (const [mean, std] of [[0, 0.01], [0.3, 0.2], [-0.99, 0.05], [1.2, 0.5], [0.5, 1e-3]] as const) {
+      for (const [mean, std] of [
+        [0, 0.01],
+        [0.3, 0.2],
+        [-0.99, 0.05],
+        [1.2, 0.5],
+        [0.5, 1e-3],
+      ] as const) {
         const x = tf.tensor1d(bins);
         const m = tf.fill([256], mean);
         const s = tf.fill([256], std);
@@ -129,7 +147,10 @@ describe.each(testBackends())('losses on %s', (backend) => {
     // data = a single point x*: E[x0 | z] = x* exactly, so ε̂ = (z − α x*)/σ = ε
     const xStar = [0.4, -0.7];
     const p = new GaussianProcess('vp-cosine');
-    const pointOracle = { prediction: 'x0' as const, predict: (zt: tf.Tensor) => tf.tidy(() => tf.mul(tf.onesLike(zt), tf.tensor2d([xStar]))) };
+    const pointOracle = {
+      prediction: 'x0' as const,
+      predict: (zt: tf.Tensor) => tf.tidy(() => tf.mul(tf.onesLike(zt), tf.tensor2d([xStar]))),
+    };
     await expectNoLeaks(async () => {
       const x0 = tf.tensor2d(Array.from({ length: 16 }, () => xStar));
       const mse = epsMse(p, pointOracle, x0, new Rng(1), { tMin: 0.05 });
@@ -146,12 +167,17 @@ describe.each(testBackends())('losses on %s', (backend) => {
     const xs = gmm.sample(1, new Rng(3));
     const B = 256;
     await expectNoLeaks(async () => {
-      const x0 = tf.tensor2d(Float32Array.from({ length: 2 * B }, (_, k) => xs[k % 2]!), [B, 2]);
+      const x0 = tf.tensor2d(
+        Float32Array.from({ length: 2 * B }, (_, k) => xs[k % 2]!),
+        [B, 2],
+      );
       const est = vdmNelbo(p, oracle, x0, new Rng(4));
       const tv = estimateStats(await est.data());
       tf.dispose([x0, est]);
       const r = new Rng(5);
-      const hv = estimateStats(Float64Array.from({ length: 64 }, () => vdmNelboHost(p, host, Float64Array.from(xs), r, 16).total));
+      const hv = estimateStats(
+        Float64Array.from({ length: 64 }, () => vdmNelboHost(p, host, Float64Array.from(xs), r, 16).total),
+      );
       expect(Math.abs(tv.mean - hv.mean)).toBeLessThan(3 * Math.hypot(tv.stdErr, hv.stdErr) + 1e-3);
     });
   });
@@ -166,14 +192,19 @@ describe.each(testBackends())('losses on %s', (backend) => {
     const xs = gmm.sample(1, new Rng(3));
     const B = 512;
     await expectNoLeaks(async () => {
-      const x0 = tf.tensor2d(Float32Array.from({ length: 2 * B }, (_, k) => xs[k % 2]!), [B, 2]);
+      const x0 = tf.tensor2d(
+        Float32Array.from({ length: 2 * B }, (_, k) => xs[k % 2]!),
+        [B, 2],
+      );
       const a = vdmNelbo(p, oracle, x0, new Rng(4), { sampling: 'log-snr' });
       const b = vdmNelbo(p, oracle, x0, new Rng(6), { sampling: 'uniform' });
       const sa = estimateStats(await a.data());
       const sb = estimateStats(await b.data());
       tf.dispose([x0, a, b]);
       const r = new Rng(5);
-      const hv = estimateStats(Float64Array.from({ length: 64 }, () => vdmNelboHost(p, host, Float64Array.from(xs), r, 16).total));
+      const hv = estimateStats(
+        Float64Array.from({ length: 64 }, () => vdmNelboHost(p, host, Float64Array.from(xs), r, 16).total),
+      );
       expect(Math.abs(sa.mean - hv.mean)).toBeLessThan(3 * Math.hypot(sa.stdErr, hv.stdErr) + 1e-3);
       expect(Math.abs(sa.mean - sb.mean)).toBeLessThan(3 * Math.hypot(sa.stdErr, sb.stdErr) + 1e-3);
       expect(sa.stdErr).toBeLessThan(sb.stdErr);

@@ -22,10 +22,20 @@ import type { DiscreteDenoiser } from './types.js';
  * const term = maskedTerm(proc, model, x0, zt, t); // (2,) nats
  * ```
  */
-export function maskedTerm(process: MaskedProcess, denoiser: DiscreteDenoiser, x0: tf.Tensor2D, zt: tf.Tensor2D, t: ArrayLike<number>): tf.Tensor1D {
+export function maskedTerm(
+  process: MaskedProcess,
+  denoiser: DiscreteDenoiser,
+  x0: tf.Tensor2D,
+  zt: tf.Tensor2D,
+  t: ArrayLike<number>,
+): tf.Tensor1D {
   const [B] = x0.shape;
   if (t.length !== B) throw new AltarError('BAD_TIME', `maskedTerm: ${t.length} times for a batch of ${B}`);
-  if (denoiser.vocabSize !== process.vocabSize) throw new AltarError('BAD_MODEL', `maskedTerm: denoiser vocabSize ${denoiser.vocabSize} ≠ process vocabSize ${process.vocabSize}`);
+  if (denoiser.vocabSize !== process.vocabSize)
+    throw new AltarError(
+      'BAD_MODEL',
+      `maskedTerm: denoiser vocabSize ${denoiser.vocabSize} ≠ process vocabSize ${process.vocabSize}`,
+    );
   const w = Float32Array.from({ length: B }, (_, b) => process.weight(t[b]!));
   return tf.tidy(() => {
     const logits = denoiser.predictX0Logits(zt, tf.tensor1d(Float32Array.from(t))); // (B, N, V)
@@ -61,7 +71,13 @@ export interface MaskedNelboOptions {
  * const loss = maskedNelbo(proc, oracle, src.sampleTensor(8, rng), rng); // (8,) nats, E[loss] ≥ −log p(x)
  * ```
  */
-export function maskedNelbo(process: MaskedProcess, denoiser: DiscreteDenoiser, x0: tf.Tensor2D, rng: Rng, opts: MaskedNelboOptions = {}): tf.Tensor1D {
+export function maskedNelbo(
+  process: MaskedProcess,
+  denoiser: DiscreteDenoiser,
+  x0: tf.Tensor2D,
+  rng: Rng,
+  opts: MaskedNelboOptions = {},
+): tf.Tensor1D {
   const [B, N] = x0.shape;
   const t = opts.t ?? sampleUnitTimes(opts.sampling ?? 'stratified', B, rng);
   const prior = maskedPriorKL(process, N);

@@ -26,7 +26,15 @@ import {
 import { maskedExact, meanOf, seqProb } from '../test/fixtures.js';
 
 const Ts = [2, 8, 32, 128, 512];
-const source = new HmmSource({ vocabSize: 8, numStates: 4, seqLen: 6, tokensPerState: 3, overlap: 1, seed: 7, name: 'hmm-tiny' });
+const source = new HmmSource({
+  vocabSize: 8,
+  numStates: 4,
+  seqLen: 6,
+  tokensPerState: 3,
+  overlap: 1,
+  seed: 7,
+  name: 'hmm-tiny',
+});
 const oracleFor = (p: FactorisedDiscreteProcess) => emissionOracle(p, (L) => hmmPosterior(source, L).marginals);
 
 /** Paired slack statistics (NELBO − NLL per sequence). */
@@ -60,13 +68,19 @@ describe('HMM oracle bounds (host Float64)', () => {
 
   it.each([
     { label: 'absorbing/jsd', make: (T: number) => new D3PMProcess({ kind: 'absorbing', vocabSize: 8, T }) },
-    { label: 'uniform/cosine', make: (T: number) => new D3PMProcess({ kind: 'uniform', vocabSize: 8, T, schedule: 'cosine' }) },
+    {
+      label: 'uniform/cosine',
+      make: (T: number) => new D3PMProcess({ kind: 'uniform', vocabSize: 8, T, schedule: 'cosine' }),
+    },
   ])('D3PM $label: NELBO ≥ true NLL and decreasing over T = 2…512 (Monte Carlo, paired)', ({ make }) => {
     const stats = Ts.map((T) => {
       const process = make(T);
       const oracle = oracleFor(process);
       const r = new Rng(T);
-      const nelbo = Float64Array.from(seqs, (x) => d3pmNelboHost(process, oracle, x, r, 'full', { numSamples: 2 }).total);
+      const nelbo = Float64Array.from(
+        seqs,
+        (x) => d3pmNelboHost(process, oracle, x, r, 'full', { numSamples: 2 }).total,
+      );
       return { T, nelbo, slack: slackStats(nelbo, nll) };
     });
     for (const s of stats) expect(s.slack.mean).toBeGreaterThan(-3 * s.slack.stdErr);
@@ -93,7 +107,9 @@ describe('HMM oracle bounds (host Float64)', () => {
       }
       const mp = new MaskedProcess({ vocabSize: 8, schedule: 'linear' });
       const cont = maskedExact(mp, oracleFor(mp), xi);
-      const bounds = [2, 8, 32, 512].map((T) => absorbingExact(new D3PMProcess({ kind: 'absorbing', vocabSize: 8, T }), xi));
+      const bounds = [2, 8, 32, 512].map((T) =>
+        absorbingExact(new D3PMProcess({ kind: 'absorbing', vocabSize: 8, T }), xi),
+      );
       for (let k = 0; k < bounds.length; k++) {
         expect(bounds[k]!).toBeGreaterThan(cont); // discrete time is strictly looser than its continuous limit
         if (k > 0) expect(bounds[k]!).toBeLessThan(bounds[k - 1]!);
@@ -120,7 +136,11 @@ describe.each(testBackends())('tensor losses with the data oracles on %s', (back
     const B = 64;
     const rng = new Rng(8);
     await expectNoLeaks(async () => {
-      const x0 = tf.tensor2d(Int32Array.from({ length: B * 6 }, (_, k) => x[k % 6]!), [B, 6], 'int32');
+      const x0 = tf.tensor2d(
+        Int32Array.from({ length: B * 6 }, (_, k) => x[k % 6]!),
+        [B, 6],
+        'int32',
+      );
       const mOracle = hmmOracleDenoiser(source, (t) => mp.marginalMatrix(t));
       const dOracle = hmmOracleDenoiser(source, (u) => dp.noiseMatrix(u)); // u = t/T
       for (const [loss, exact] of [
@@ -154,7 +174,10 @@ describe.each(testBackends())('tensor losses with the data oracles on %s', (back
       est.dispose();
       x0.dispose();
       const r = new Rng(6);
-      const hv = Float64Array.from({ length: B }, (_, b) => ddpmNelboHost(proc, hostOracle, Float64Array.from(xs.subarray(2 * b, 2 * b + 2)), 32, r).total);
+      const hv = Float64Array.from(
+        { length: B },
+        (_, b) => ddpmNelboHost(proc, hostOracle, Float64Array.from(xs.subarray(2 * b, 2 * b + 2)), 32, r).total,
+      );
       const d = estimateStats(tv.map((v, i) => v - hv[i]!));
       expect(Math.abs(d.mean)).toBeLessThan(3 * d.stdErr + 1e-3);
     });
@@ -169,29 +192,32 @@ describe('Gaussian-mixture oracle bounds (host Float64)', () => {
   const points = Array.from({ length: B }, (_, b) => Float64Array.from(xs.subarray(2 * b, 2 * b + 2)));
   const nll = Float64Array.from(points, (x) => -gmm.logDensity(x));
 
-  it.each(['vp-cosine', 'vp-linear', 've', 'flow'] as const)('%s: NELBO ≥ −log p(x), decreasing over T, bounded below by the continuous VDM bound', (kind) => {
-    const proc = new GaussianProcess(kind);
-    const stats = Ts.map((T) => {
-      const r = new Rng(100 + T);
-      const nelbo = Float64Array.from(points, (x) => ddpmNelboHost(proc, oracle, x, T, r).total);
-      return { T, nelbo, slack: slackStats(nelbo, nll) };
-    });
-    const paired = (a: Float64Array, b: Float64Array) => estimateStats(a.map((v, i) => v - b[i]!));
-    for (const s of stats) expect(s.slack.mean).toBeGreaterThan(-3 * s.slack.stdErr);
-    for (let k = 0; k + 1 < stats.length; k++) {
-      const d = paired(stats[k]!.nelbo, stats[k + 1]!.nelbo);
-      expect(d.mean).toBeGreaterThan(-3 * d.stdErr);
-    }
-    const d = paired(stats[0]!.nelbo, stats[4]!.nelbo);
-    expect(d.mean).toBeGreaterThan(3 * d.stdErr);
-    const r = new Rng(9);
-    const vdm = Float64Array.from(points, (x) => vdmNelboHost(proc, oracle, x, r, 64).total);
-    // the continuous-time bound is the T → ∞ limit: below every discrete T (up to noise) and above −log p(x)
-    for (const s of stats) {
-      const dv = paired(s.nelbo, vdm);
-      expect(dv.mean).toBeGreaterThan(-3 * dv.stdErr);
-    }
-    expect(slackStats(vdm, nll).mean).toBeGreaterThan(-3 * slackStats(vdm, nll).stdErr);
-    expect(Math.abs(slackStats(vdm, nll).mean)).toBeLessThan(1); // and within a nat of it (2-D, λ_max ≈ 10)
-  });
+  it.each(['vp-cosine', 'vp-linear', 've', 'flow'] as const)(
+    '%s: NELBO ≥ −log p(x), decreasing over T, bounded below by the continuous VDM bound',
+    (kind) => {
+      const proc = new GaussianProcess(kind);
+      const stats = Ts.map((T) => {
+        const r = new Rng(100 + T);
+        const nelbo = Float64Array.from(points, (x) => ddpmNelboHost(proc, oracle, x, T, r).total);
+        return { T, nelbo, slack: slackStats(nelbo, nll) };
+      });
+      const paired = (a: Float64Array, b: Float64Array) => estimateStats(a.map((v, i) => v - b[i]!));
+      for (const s of stats) expect(s.slack.mean).toBeGreaterThan(-3 * s.slack.stdErr);
+      for (let k = 0; k + 1 < stats.length; k++) {
+        const d = paired(stats[k]!.nelbo, stats[k + 1]!.nelbo);
+        expect(d.mean).toBeGreaterThan(-3 * d.stdErr);
+      }
+      const d = paired(stats[0]!.nelbo, stats[4]!.nelbo);
+      expect(d.mean).toBeGreaterThan(3 * d.stdErr);
+      const r = new Rng(9);
+      const vdm = Float64Array.from(points, (x) => vdmNelboHost(proc, oracle, x, r, 64).total);
+      // the continuous-time bound is the T → ∞ limit: below every discrete T (up to noise) and above −log p(x)
+      for (const s of stats) {
+        const dv = paired(s.nelbo, vdm);
+        expect(dv.mean).toBeGreaterThan(-3 * dv.stdErr);
+      }
+      expect(slackStats(vdm, nll).mean).toBeGreaterThan(-3 * slackStats(vdm, nll).stdErr);
+      expect(Math.abs(slackStats(vdm, nll).mean)).toBeLessThan(1); // and within a nat of it (2-D, λ_max ≈ 10)
+    },
+  );
 });

@@ -133,7 +133,13 @@ export function logSumExp(a: ArrayLike<number>): number {
  * klCategoricalHost([0.5, 0.5], [0.25, 0.75]); // 0.5 ln 2 + 0.5 ln(2/3) ≈ 0.1438 nats
  * ```
  */
-export function klCategoricalHost(q: ArrayLike<number>, p: ArrayLike<number>, qOff = 0, pOff = 0, K = q.length - qOff): number {
+export function klCategoricalHost(
+  q: ArrayLike<number>,
+  p: ArrayLike<number>,
+  qOff = 0,
+  pOff = 0,
+  K = q.length - qOff,
+): number {
   let kl = 0;
   for (let k = 0; k < K; k++) {
     const qk = q[qOff + k]!;

@@ -51,7 +51,13 @@ export interface SampledSteps {
  * const { t, weight } = sampleTimesteps('stratified', 4, 100, new Rng(0)); // t spread over 1..100, weights 1
  * ```
  */
-export function sampleTimesteps(kind: TimestepSampling, batch: number, T: number, rng: Rng, proposal?: ArrayLike<number>): SampledSteps {
+export function sampleTimesteps(
+  kind: TimestepSampling,
+  batch: number,
+  T: number,
+  rng: Rng,
+  proposal?: ArrayLike<number>,
+): SampledSteps {
   const t = new Int32Array(batch);
   const weight = new Float64Array(batch).fill(1);
   switch (kind) {
@@ -73,11 +79,18 @@ export function sampleTimesteps(kind: TimestepSampling, batch: number, T: number
       break;
     case 'importance': {
       if (!proposal || proposal.length !== T) {
-        throw new AltarError('BAD_ARG', `sampleTimesteps: 'importance' needs a proposal of length T = ${T}, got ${proposal?.length ?? 'none'}`);
+        throw new AltarError(
+          'BAD_ARG',
+          `sampleTimesteps: 'importance' needs a proposal of length T = ${T}, got ${proposal?.length ?? 'none'}`,
+        );
       }
       let total = 0;
       for (let i = 0; i < T; i++) {
-        if (!(proposal[i]! > 0)) throw new AltarError('BAD_ARG', `sampleTimesteps: proposal[${i}] = ${proposal[i]} must be > 0 (unbiasedness needs full support)`);
+        if (!(proposal[i]! > 0))
+          throw new AltarError(
+            'BAD_ARG',
+            `sampleTimesteps: proposal[${i}] = ${proposal[i]} must be > 0 (unbiasedness needs full support)`,
+          );
         total += proposal[i]!;
       }
       for (let b = 0; b < batch; b++) {
@@ -88,7 +101,10 @@ export function sampleTimesteps(kind: TimestepSampling, batch: number, T: number
       break;
     }
     default:
-      throw new AltarError('BAD_ARG', `sampleTimesteps: unknown sampling '${String(kind)}', expected ${TIMESTEP_SAMPLINGS.join(', ')}`);
+      throw new AltarError(
+        'BAD_ARG',
+        `sampleTimesteps: unknown sampling '${String(kind)}', expected ${TIMESTEP_SAMPLINGS.join(', ')}`,
+      );
   }
   return { t, weight };
 }
@@ -109,7 +125,11 @@ export function sampleTimesteps(kind: TimestepSampling, batch: number, T: number
 export class ImportanceTimesteps {
   private readonly hist: Float64Array[];
   private readonly count: Int32Array;
-  constructor(readonly T: number, readonly history = 10, readonly uniformMix = 0.001) {
+  constructor(
+    readonly T: number,
+    readonly history = 10,
+    readonly uniformMix = 0.001,
+  ) {
     this.hist = Array.from({ length: T }, () => new Float64Array(history));
     this.count = new Int32Array(T);
   }
@@ -146,7 +166,13 @@ export class ImportanceTimesteps {
  * sampleUnitTimes('stratified', 4, new Rng(0)); // u, u + ¼, u + ½, u + ¾ (mod 1), one random u
  * ```
  */
-export function sampleUnitTimes(kind: 'uniform' | 'stratified', batch: number, rng: Rng, tMin = 0, tMax = 1): Float64Array {
+export function sampleUnitTimes(
+  kind: 'uniform' | 'stratified',
+  batch: number,
+  rng: Rng,
+  tMin = 0,
+  tMax = 1,
+): Float64Array {
   const out = new Float64Array(batch);
   const u0 = rng.nextDouble();
   const perm = kind === 'stratified' ? rng.permutation(batch) : undefined;

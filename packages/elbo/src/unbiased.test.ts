@@ -34,7 +34,11 @@ describe.each(testBackends())('one-term estimators are unbiased on %s', (backend
     const rng = new Rng(99);
     const perSampleVar: Record<string, number> = {};
     await expectNoLeaks(async () => {
-      const x0 = tf.tensor2d(Int32Array.from({ length: B * 2 }, (_, k) => x[k % 2]!), [B, 2], 'int32');
+      const x0 = tf.tensor2d(
+        Int32Array.from({ length: B * 2 }, (_, k) => x[k % 2]!),
+        [B, 2],
+        'int32',
+      );
       for (const sampling of ['uniform', 'stratified', 'antithetic', 'importance'] as TimestepSampling[]) {
         const batchMeans = new Float64Array(R);
         const rows: number[] = [];
@@ -66,28 +70,35 @@ describe.each(testBackends())('one-term estimators are unbiased on %s', (backend
     expect(perSampleVar.stratified!).toBeLessThan(perSampleVar.uniform!);
   });
 
-  it.each(['linear', 'cosine', 'log-linear'] as const)('masked continuous-time (%s): MC estimate within 3 SE of the exact integral', async (schedule) => {
-    const process = new MaskedProcess({ vocabSize: V, schedule });
-    const model = tableModel(V, 0);
-    const x = Int32Array.of(1, 2, 0);
-    const exact = maskedExact(process, model, x);
-    const rng = new Rng(5);
-    await expectNoLeaks(async () => {
-      const x0 = tf.tensor2d(Int32Array.from({ length: B * 3 }, (_, k) => x[k % 3]!), [B, 3], 'int32');
-      for (const sampling of ['uniform', 'stratified'] as const) {
-        const means = new Float64Array(R);
-        for (let r = 0; r < R; r++) {
-          const est = maskedNelbo(process, model, x0, rng, { sampling });
-          const v = await est.data();
-          est.dispose();
-          means[r] = meanOf(v);
+  it.each(['linear', 'cosine', 'log-linear'] as const)(
+    'masked continuous-time (%s): MC estimate within 3 SE of the exact integral',
+    async (schedule) => {
+      const process = new MaskedProcess({ vocabSize: V, schedule });
+      const model = tableModel(V, 0);
+      const x = Int32Array.of(1, 2, 0);
+      const exact = maskedExact(process, model, x);
+      const rng = new Rng(5);
+      await expectNoLeaks(async () => {
+        const x0 = tf.tensor2d(
+          Int32Array.from({ length: B * 3 }, (_, k) => x[k % 3]!),
+          [B, 3],
+          'int32',
+        );
+        for (const sampling of ['uniform', 'stratified'] as const) {
+          const means = new Float64Array(R);
+          for (let r = 0; r < R; r++) {
+            const est = maskedNelbo(process, model, x0, rng, { sampling });
+            const v = await est.data();
+            est.dispose();
+            means[r] = meanOf(v);
+          }
+          const st = estimateStats(means);
+          expect(Math.abs(st.mean - exact)).toBeLessThan(3 * st.stdErr + 2e-5 * exact);
         }
-        const st = estimateStats(means);
-        expect(Math.abs(st.mean - exact)).toBeLessThan(3 * st.stdErr + 2e-5 * exact);
-      }
-      x0.dispose();
-    });
-  });
+        x0.dispose();
+      });
+    },
+  );
 });
 
 describe('timestep samplers', () => {
@@ -107,7 +118,8 @@ describe('timestep samplers', () => {
         }
       }
       const want = kind === 'importance' ? Array.from(proposal, (p) => p / 20) : Array(T2).fill(1 / T2);
-      for (let k = 0; k < T2; k++) expect(Math.abs(counts[k]! / n - want[k]!)).toBeLessThan(4 * Math.sqrt(want[k]! / n));
+      for (let k = 0; k < T2; k++)
+        expect(Math.abs(counts[k]! / n - want[k]!)).toBeLessThan(4 * Math.sqrt(want[k]! / n));
       expect(wsum / n).toBeCloseTo(1, 1); // E[w] = 1 for every sampler
     }
   });

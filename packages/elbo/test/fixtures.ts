@@ -14,7 +14,12 @@ function hashKey(s: string): number {
  * pseudo-random N(0, scale²) logits keyed by (step, z_t). `T` maps the tensor's t ∈ [0,1] back to a step
  * (T = 0: the model ignores time, as MDLM's masked models may).
  */
-export function tableModel(V: number, T: number, scale = 1.5, seed = 1): DiscreteDenoiser & HostDiscreteOracle & { logits(zt: ArrayLike<number>, step: number): Float64Array } {
+export function tableModel(
+  V: number,
+  T: number,
+  scale = 1.5,
+  seed = 1,
+): DiscreteDenoiser & HostDiscreteOracle & { logits(zt: ArrayLike<number>, step: number): Float64Array } {
   const cache = new Map<string, Float64Array>();
   const logits = (zt: ArrayLike<number>, step: number): Float64Array => {
     const key = `${seed}|${T ? step : 0}|${Array.from(zt).join(',')}`;
@@ -81,7 +86,11 @@ export function seqProb(Q: Float64Array, K: number, x: ArrayLike<number>, z: Arr
 }
 
 /** The D3PM full sum with every expectation over z_t enumerated: returns the total and E[L_{t−1}], E[L_{t−1}²] per t. */
-export function d3pmExact(process: D3PMProcess, model: HostDiscreteOracle, x: Int32Array): { total: number; mean: Float64Array; meanSq: Float64Array } {
+export function d3pmExact(
+  process: D3PMProcess,
+  model: HostDiscreteOracle,
+  x: Int32Array,
+): { total: number; mean: Float64Array; meanSq: Float64Array } {
   const K = process.numStates;
   const T = process.T;
   const mean = new Float64Array(T);

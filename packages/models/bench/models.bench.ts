@@ -29,7 +29,11 @@ const TRAIN_REPS = quick ? 1 : 2;
 
 const FAMILIES: Array<{ name: string; config: Record<string, unknown>; causal: boolean }> = [
   { name: 'ar-full', config: { type: 'ar-transformer', nHeads: 4, attention: 'full', maxLen: 4096 }, causal: true },
-  { name: 'ar-sliding64', config: { type: 'ar-transformer', nHeads: 4, attention: 'sliding', window: 64, maxLen: 4096 }, causal: true },
+  {
+    name: 'ar-sliding64',
+    config: { type: 'ar-transformer', nHeads: 4, attention: 'sliding', window: 64, maxLen: 4096 },
+    causal: true,
+  },
   { name: 'ar-linear', config: { type: 'ar-transformer', nHeads: 4, attention: 'linear', maxLen: 4096 }, causal: true },
   { name: 'ssm-selective', config: { type: 'ssm-lm', mixer: 'selective', dState: 16, expand: 2 }, causal: true },
   { name: 'ssm-s4d', config: { type: 'ssm-lm', mixer: 's4d', dState: 32, mlpRatio: 2 }, causal: true },
@@ -42,10 +46,14 @@ function make(f: (typeof FAMILIES)[number]): AnyModel {
 
 function xent(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   const v = logits.shape[logits.rank - 1] as number;
-  return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(tf.cast(targets, 'int32'), v), tf.logSoftmax(logits)), -1))) as tf.Scalar;
+  return tf.neg(
+    tf.mean(tf.sum(tf.mul(tf.oneHot(tf.cast(targets, 'int32'), v), tf.logSoftmax(logits)), -1)),
+  ) as tf.Scalar;
 }
 
-async function trainTokensPerSec(f: (typeof FAMILIES)[number]): Promise<{ msPerStep: number; tokensPerSec: number; params: number }> {
+async function trainTokensPerSec(
+  f: (typeof FAMILIES)[number],
+): Promise<{ msPerStep: number; tokensPerSec: number; params: number }> {
   const m = make(f);
   const rng = new Rng(2);
   const seq = rng.randint([BATCH, SEQ + 1], 0, 256);
@@ -61,11 +69,15 @@ async function trainTokensPerSec(f: (typeof FAMILIES)[number]): Promise<{ msPerS
       if ('predictX0Logits' in m) return xent(m.predictX0Logits(zt, t), inp);
       throw new Error('unreachable');
     });
-  const times = await timeIt(async () => {
-    const l = opt.minimize(loss, true, m.variables()) as tf.Scalar;
-    await l.data();
-    l.dispose();
-  }, TRAIN_REPS, 1);
+  const times = await timeIt(
+    async () => {
+      const l = opt.minimize(loss, true, m.variables()) as tf.Scalar;
+      await l.data();
+      l.dispose();
+    },
+    TRAIN_REPS,
+    1,
+  );
   const ms = median(times);
   const params = m.paramCount();
   tf.dispose([seq, inp, tgt, mask, zt, t]);
@@ -104,11 +116,15 @@ async function cachedLatency(m: LM): Promise<Record<number, number>> {
 async function uncachedLatency(m: LM, n: number): Promise<number> {
   const toks = tf.fill([1, n], 65, 'int32');
   const reps = n >= 4096 ? 1 : 2;
-  const times = await timeIt(async () => {
-    const y = tf.tidy(() => tf.slice(m.forward(toks), [0, n - 1, 0], [1, 1, -1]));
-    await y.data();
-    y.dispose();
-  }, reps, n >= 4096 ? 0 : 1);
+  const times = await timeIt(
+    async () => {
+      const y = tf.tidy(() => tf.slice(m.forward(toks), [0, n - 1, 0], [1, 1, -1]));
+      await y.data();
+      y.dispose();
+    },
+    reps,
+    n >= 4096 ? 0 : 1,
+  );
   toks.dispose();
   return median(times);
 }
@@ -121,7 +137,15 @@ async function main(): Promise<void> {
     const trainRows: Array<Record<string, unknown>> = [];
     for (const f of FAMILIES) {
       const r = await trainTokensPerSec(f);
-      trainRows.push({ backend: info.name, family: f.name, params: r.params, batch: BATCH, seq: SEQ, 'ms/step': r.msPerStep, 'train tok/s': r.tokensPerSec });
+      trainRows.push({
+        backend: info.name,
+        family: f.name,
+        params: r.params,
+        batch: BATCH,
+        seq: SEQ,
+        'ms/step': r.msPerStep,
+        'train tok/s': r.tokensPerSec,
+      });
       process.stdout.write(`train ${f.name}: ${r.tokensPerSec.toFixed(0)} tok/s\n`);
     }
     const decodeRows: Array<Record<string, unknown>> = [];
@@ -135,8 +159,14 @@ async function main(): Promise<void> {
         if (f.name === 'ar-full') fullAt[n] = { cached: c, uncached: unc };
         const full = fullAt[n];
         decodeRows.push({
-          backend: info.name, family: f.name, n, 'cached ms/tok': c, 'uncached ms/tok': unc, 'uncached/cached': unc / c,
-          'cached vs full': full ? c / full.cached : NaN, 'forward vs full': full ? unc / full.uncached : NaN,
+          backend: info.name,
+          family: f.name,
+          n,
+          'cached ms/tok': c,
+          'uncached ms/tok': unc,
+          'uncached/cached': unc / c,
+          'cached vs full': full ? c / full.cached : NaN,
+          'forward vs full': full ? unc / full.uncached : NaN,
         });
         process.stdout.write(`decode ${f.name} n=${n}: cached ${c.toFixed(2)} ms, uncached ${unc.toFixed(1)} ms\n`);
       }
@@ -147,8 +177,13 @@ async function main(): Promise<void> {
   }
   const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
   const file = writeBenchResult(pkgDir, 'models', {
-    quick, reference: { ...REF, seq: SEQ, batch: BATCH }, lengths: LENGTHS, results, totalSeconds: (performance.now() - t0) / 1000,
-    notes: 'cached = one step with state at position n; uncached = forward over n tokens (batch 1). ' +
+    quick,
+    reference: { ...REF, seq: SEQ, batch: BATCH },
+    lengths: LENGTHS,
+    results,
+    totalSeconds: (performance.now() - t0) / 1000,
+    notes:
+      'cached = one step with state at position n; uncached = forward over n tokens (batch 1). ' +
       '"cached vs full" / "forward vs full" = this family / ar-full at the same n.',
   });
   process.stdout.write(`wrote ${file}\n`);

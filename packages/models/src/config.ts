@@ -186,7 +186,8 @@ export interface UNetConfig {
  * }
  * ```
  */
-export type ModelConfig = ArTransformerConfig | DiffusionTransformerConfig | SsmLmConfig | MlpDenoiserConfig | UNetConfig;
+export type ModelConfig =
+  ArTransformerConfig | DiffusionTransformerConfig | SsmLmConfig | MlpDenoiserConfig | UNetConfig;
 /**
  * The `type` of a model config: 'ar-transformer', 'diffusion-transformer', 'ssm-lm', 'mlp-denoiser' or 'unet'.
  *
@@ -204,7 +205,13 @@ export type ModelType = ModelConfig['type'];
  * MODEL_TYPES.includes('unet'); // true
  * ```
  */
-export const MODEL_TYPES: readonly ModelType[] = ['ar-transformer', 'diffusion-transformer', 'ssm-lm', 'mlp-denoiser', 'unet'];
+export const MODEL_TYPES: readonly ModelType[] = [
+  'ar-transformer',
+  'diffusion-transformer',
+  'ssm-lm',
+  'mlp-denoiser',
+  'unet',
+];
 
 type Input<C extends { type: string }> = { type: C['type'] } & Partial<Omit<C, 'type'>>;
 /**
@@ -225,16 +232,48 @@ export type ModelConfigInput =
 
 const DEFAULTS: { [K in ModelType]: Omit<Extract<ModelConfig, { type: K }>, 'type'> } = {
   'ar-transformer': {
-    vocabSize: 256, dModel: 128, nLayers: 4, nHeads: 4, maxLen: 256, attention: 'full', window: 64,
-    positions: 'rope', norm: 'layernorm', mlp: 'gelu', mlpRatio: 4, dropout: 0, linearChunk: 64, seed: 0,
+    vocabSize: 256,
+    dModel: 128,
+    nLayers: 4,
+    nHeads: 4,
+    maxLen: 256,
+    attention: 'full',
+    window: 64,
+    positions: 'rope',
+    norm: 'layernorm',
+    mlp: 'gelu',
+    mlpRatio: 4,
+    dropout: 0,
+    linearChunk: 64,
+    seed: 0,
   },
   'diffusion-transformer': {
-    vocabSize: 256, dModel: 128, nLayers: 4, nHeads: 4, maxLen: 256, positions: 'learned', mlp: 'gelu', mlpRatio: 4,
-    dropout: 0, timeConditioning: true, seed: 0,
+    vocabSize: 256,
+    dModel: 128,
+    nLayers: 4,
+    nHeads: 4,
+    maxLen: 256,
+    positions: 'learned',
+    mlp: 'gelu',
+    mlpRatio: 4,
+    dropout: 0,
+    timeConditioning: true,
+    seed: 0,
   },
   'ssm-lm': {
-    vocabSize: 256, dModel: 128, nLayers: 4, mixer: 'selective', dState: 16, expand: 2, convKernel: 4, scanChunk: 8,
-    s4dChunk: 64, mlpRatio: 0, norm: 'rmsnorm', dropout: 0, seed: 0,
+    vocabSize: 256,
+    dModel: 128,
+    nLayers: 4,
+    mixer: 'selective',
+    dState: 16,
+    expand: 2,
+    convKernel: 4,
+    scanChunk: 8,
+    s4dChunk: 64,
+    mlpRatio: 0,
+    norm: 'rmsnorm',
+    dropout: 0,
+    seed: 0,
   },
   'mlp-denoiser': { dim: 2, hidden: 128, nLayers: 3, prediction: 'eps', fourierFeatures: 0, fourierScale: 1, seed: 0 },
   unet: { imageSize: 16, channels: 1, baseChannels: 16, channelMults: [1, 2], prediction: 'eps', seed: 0 },
@@ -272,31 +311,42 @@ export function validateModelConfig(input: unknown, path = 'model'): ModelConfig
   if (!isObj(input)) throw new ConfigError(path, `expected an object, got ${JSON.stringify(input)}`);
   const type = input['type'];
   if (typeof type !== 'string' || !(MODEL_TYPES as readonly string[]).includes(type)) {
-    throw new ConfigError(`${path}.type`, `unknown model type ${JSON.stringify(type)}; expected one of ${MODEL_TYPES.join(', ')}`);
+    throw new ConfigError(
+      `${path}.type`,
+      `unknown model type ${JSON.stringify(type)}; expected one of ${MODEL_TYPES.join(', ')}`,
+    );
   }
   const defaults = DEFAULTS[type as ModelType] as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = { type };
   for (const key of Object.keys(input)) {
     if (key !== 'type' && input[key] !== undefined && !(key in defaults)) {
-      throw new ConfigError(`${path}.${key}`, `unknown key for '${type}'; allowed: ${Object.keys(defaults).join(', ')}`);
+      throw new ConfigError(
+        `${path}.${key}`,
+        `unknown key for '${type}'; allowed: ${Object.keys(defaults).join(', ')}`,
+      );
     }
   }
   for (const [key, def] of Object.entries(defaults)) {
     const v = input[key] === undefined ? def : input[key];
     const p = `${path}.${key}`;
     if (ENUMS[key]) {
-      if (typeof v !== 'string' || !ENUMS[key].includes(v)) throw new ConfigError(p, `expected one of ${ENUMS[key].join(', ')}, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'string' || !ENUMS[key].includes(v))
+        throw new ConfigError(p, `expected one of ${ENUMS[key].join(', ')}, got ${JSON.stringify(v)}`);
     } else if (key === 'dropout') {
-      if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new ConfigError(p, `expected a number in [0, 1), got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !(v >= 0 && v < 1))
+        throw new ConfigError(p, `expected a number in [0, 1), got ${JSON.stringify(v)}`);
     } else if (key === 'timeConditioning') {
       if (typeof v !== 'boolean') throw new ConfigError(p, `expected true or false, got ${JSON.stringify(v)}`);
     } else if (key === 'seed') {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(p, `expected a finite number, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw new ConfigError(p, `expected a finite number, got ${JSON.stringify(v)}`);
     } else if (key === 'channelMults') {
-      if (!Array.isArray(v) || v.length === 0) throw new ConfigError(p, `expected a non-empty array of positive integers, got ${JSON.stringify(v)}`);
+      if (!Array.isArray(v) || v.length === 0)
+        throw new ConfigError(p, `expected a non-empty array of positive integers, got ${JSON.stringify(v)}`);
       v.forEach((m, i) => checkPosInt(`${p}[${i}]`, m));
     } else if (key === 'fourierScale') {
-      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError(p, `expected a finite number > 0, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+        throw new ConfigError(p, `expected a finite number > 0, got ${JSON.stringify(v)}`);
     } else if (key === 'fourierFeatures') {
       checkPosInt(p, v, 0);
     } else if (key === 'mlpRatio') {
@@ -308,7 +358,8 @@ export function validateModelConfig(input: unknown, path = 'model'): ModelConfig
   }
   const c = out as unknown as ModelConfig;
   if (c.type === 'ar-transformer' || c.type === 'diffusion-transformer') {
-    if (c.dModel % c.nHeads !== 0) throw new ConfigError(`${path}.nHeads`, `dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`);
+    if (c.dModel % c.nHeads !== 0)
+      throw new ConfigError(`${path}.nHeads`, `dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`);
     if (c.positions === 'rope' && (c.dModel / c.nHeads) % 2 !== 0) {
       throw new ConfigError(`${path}.positions`, `rope needs an even head dimension, got ${c.dModel / c.nHeads}`);
     }
@@ -317,9 +368,11 @@ export function validateModelConfig(input: unknown, path = 'model'): ModelConfig
     throw new ConfigError(`${path}.scanChunk`, `must be ≤ 8 (float32 range of the chunked scan), got ${c.scanChunk}`);
   }
   if (c.type === 'unet') {
-    if (c.channels !== 1 && c.channels !== 3) throw new ConfigError(`${path}.channels`, `expected 1 or 3, got ${c.channels}`);
+    if (c.channels !== 1 && c.channels !== 3)
+      throw new ConfigError(`${path}.channels`, `expected 1 or 3, got ${c.channels}`);
     const f = 2 ** (c.channelMults.length - 1);
-    if (c.imageSize % f !== 0) throw new ConfigError(`${path}.imageSize`, `${c.imageSize} is not divisible by 2^(levels−1) = ${f}`);
+    if (c.imageSize % f !== 0)
+      throw new ConfigError(`${path}.imageSize`, `${c.imageSize} is not divisible by 2^(levels−1) = ${f}`);
   }
   return c;
 }

@@ -1,8 +1,13 @@
 /** `createModel(config)`: validate, then switch on `type` (unknown types throw ConfigError). */
 import { ConfigError } from '@altar/backend';
 import {
-  validateModelConfig, type ArTransformerConfig, type DiffusionTransformerConfig, type MlpDenoiserConfig, type ModelConfig,
-  type SsmLmConfig, type UNetConfig,
+  validateModelConfig,
+  type ArTransformerConfig,
+  type DiffusionTransformerConfig,
+  type MlpDenoiserConfig,
+  type ModelConfig,
+  type SsmLmConfig,
+  type UNetConfig,
 } from './config.js';
 import { ArTransformer } from './models/ar-transformer.js';
 import { DiffusionTransformer } from './models/diffusion-transformer.js';
@@ -21,12 +26,17 @@ import { UNet } from './models/unet.js';
  */
 export type AnyModel = ArTransformer | DiffusionTransformer | SsmLm | MlpDenoiser | UNet;
 
-type ModelFor<T> = T extends { type: 'ar-transformer' } ? ArTransformer
-  : T extends { type: 'diffusion-transformer' } ? DiffusionTransformer
-  : T extends { type: 'ssm-lm' } ? SsmLm
-  : T extends { type: 'mlp-denoiser' } ? MlpDenoiser
-  : T extends { type: 'unet' } ? UNet
-  : AnyModel;
+type ModelFor<T> = T extends { type: 'ar-transformer' }
+  ? ArTransformer
+  : T extends { type: 'diffusion-transformer' }
+    ? DiffusionTransformer
+    : T extends { type: 'ssm-lm' }
+      ? SsmLm
+      : T extends { type: 'mlp-denoiser' }
+        ? MlpDenoiser
+        : T extends { type: 'unet' }
+          ? UNet
+          : AnyModel;
 
 /**
  * Build a model from a (partial) config; missing keys take the documented defaults.

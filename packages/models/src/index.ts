@@ -60,7 +60,13 @@ export {
   type AttentionOptions,
 } from './layers/attention.js';
 export { S4d, type S4dOptions, type S4dState } from './layers/s4d.js';
-export { LOG_DECAY_MIN, MAX_SCAN_CHUNK, SelectiveSsm, type SelectiveOptions, type SelectiveState } from './layers/selective.js';
+export {
+  LOG_DECAY_MIN,
+  MAX_SCAN_CHUNK,
+  SelectiveSsm,
+  type SelectiveOptions,
+  type SelectiveState,
+} from './layers/selective.js';
 export {
   DTYPE_SIZES,
   MAX_HEADER_BYTES,

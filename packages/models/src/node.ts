@@ -17,7 +17,11 @@ import type { Model } from './models/base.js';
  * await saveModelFiles(model, 'checkpoints', 'lm'); // checkpoints/lm.json + checkpoints/lm.safetensors
  * ```
  */
-export async function saveModelFiles(model: Model, dir: string, name: string): Promise<{ config: string; weights: string }> {
+export async function saveModelFiles(
+  model: Model,
+  dir: string,
+  name: string,
+): Promise<{ config: string; weights: string }> {
   const ckpt = await saveModel(model);
   await mkdir(dir, { recursive: true });
   const cfg = join(dir, `${name}.json`);
@@ -38,6 +42,9 @@ export async function saveModelFiles(model: Model, dir: string, name: string): P
  * ```
  */
 export async function loadModelFiles(dir: string, name: string): Promise<AnyModel> {
-  const [config, weights] = await Promise.all([readFile(join(dir, `${name}.json`), 'utf8'), readFile(join(dir, `${name}.safetensors`))]);
+  const [config, weights] = await Promise.all([
+    readFile(join(dir, `${name}.json`), 'utf8'),
+    readFile(join(dir, `${name}.safetensors`)),
+  ]);
   return loadModel({ config, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength) });
 }

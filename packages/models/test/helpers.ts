@@ -24,11 +24,14 @@ export function randomTokens(rng: Rng, shape: number[], vocab: number): tf.Tenso
 }
 
 /** Gather step-wise logits of a causal LM over a whole sequence: (B, N, V). */
-export function stepAll(model: {
-  initState(b: number): unknown;
-  step(t: tf.Tensor, s: never): { logits: tf.Tensor2D; state: unknown };
-  disposeState(s: never): void;
-}, tokens: tf.Tensor): tf.Tensor {
+export function stepAll(
+  model: {
+    initState(b: number): unknown;
+    step(t: tf.Tensor, s: never): { logits: tf.Tensor2D; state: unknown };
+    disposeState(s: never): void;
+  },
+  tokens: tf.Tensor,
+): tf.Tensor {
   const [b, n] = tokens.shape as [number, number];
   let s = model.initState(b);
   const outs: tf.Tensor[] = [];
@@ -50,7 +53,12 @@ export function stepAll(model: {
  * Central finite differences of a scalar function of `x` at `coords` against tf.grad.
  * Returns the worst |fd − analytic| / max(1e-2, |analytic|, |fd|).
  */
-export async function gradCheck(f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor, coords: number[], eps = 1e-2): Promise<number> {
+export async function gradCheck(
+  f: (x: tf.Tensor) => tf.Scalar,
+  x: tf.Tensor,
+  coords: number[],
+  eps = 1e-2,
+): Promise<number> {
   const g = tf.grad(f)(x);
   const ga = await g.data();
   g.dispose();

@@ -35,7 +35,8 @@ export const D3PM_SCHEDULES: readonly D3PMScheduleKind[] = ['linear', 'cosine', 
  * ```
  */
 export function d3pmBetas(kind: D3PMScheduleKind, T: number): Float64Array {
-  if (!Number.isInteger(T) || T < 1) throw new AltarError('BAD_TIME', `d3pmBetas: T must be a positive integer, got ${T}`);
+  if (!Number.isInteger(T) || T < 1)
+    throw new AltarError('BAD_TIME', `d3pmBetas: T must be a positive integer, got ${T}`);
   const b = new Float64Array(T);
   switch (kind) {
     case 'jsd':
@@ -68,6 +69,9 @@ export function d3pmBetas(kind: D3PMScheduleKind, T: number): Float64Array {
       return b;
     }
     default:
-      throw new AltarError('BAD_SCHEDULE', `d3pmBetas: unknown schedule '${String(kind)}', expected ${D3PM_SCHEDULES.join(', ')}`);
+      throw new AltarError(
+        'BAD_SCHEDULE',
+        `d3pmBetas: unknown schedule '${String(kind)}', expected ${D3PM_SCHEDULES.join(', ')}`,
+      );
   }
 }

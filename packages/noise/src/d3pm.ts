@@ -81,35 +81,48 @@ export class D3PMProcess extends FactorisedDiscreteProcess {
   constructor(config: D3PMConfig) {
     super();
     const { vocabSize: V, T } = config;
-    if (!Number.isInteger(V) || V < 2) throw new AltarError('BAD_CONFIG', `D3PMProcess: vocabSize must be an integer ≥ 2, got ${V}`);
-    if (!Number.isInteger(T) || T < 1) throw new AltarError('BAD_CONFIG', `D3PMProcess: T must be a positive integer, got ${T}`);
+    if (!Number.isInteger(V) || V < 2)
+      throw new AltarError('BAD_CONFIG', `D3PMProcess: vocabSize must be an integer ≥ 2, got ${V}`);
+    if (!Number.isInteger(T) || T < 1)
+      throw new AltarError('BAD_CONFIG', `D3PMProcess: T must be a positive integer, got ${T}`);
     this.kind = config.kind;
     this.vocabSize = V;
     this.T = T;
     if (config.kind === 'matrix') {
       const K = config.numStates;
-      if (!Number.isInteger(K) || K < V) throw new AltarError('BAD_CONFIG', `D3PMProcess: numStates must be an integer ≥ vocabSize ${V}, got ${K}`);
+      if (!Number.isInteger(K) || K < V)
+        throw new AltarError('BAD_CONFIG', `D3PMProcess: numStates must be an integer ≥ vocabSize ${V}, got ${K}`);
       this.numStates = K;
       this.maskId = -1;
       this.betas = new Float64Array(0);
       this.name = config.name ?? `d3pm-matrix(K=${K},T=${T})`;
       for (let t = 1; t <= T; t++) {
         const m = Float64Array.from(config.stepMatrix(t));
-        if (m.length !== K * K) throw new AltarError('BAD_CONFIG', `D3PMProcess: stepMatrix(${t}) has ${m.length} entries, expected K*K = ${K * K}`);
+        if (m.length !== K * K)
+          throw new AltarError(
+            'BAD_CONFIG',
+            `D3PMProcess: stepMatrix(${t}) has ${m.length} entries, expected K*K = ${K * K}`,
+          );
         for (let i = 0; i < K; i++) {
           let row = 0;
           for (let j = 0; j < K; j++) {
             const v = m[i * K + j]!;
-            if (!(v >= 0)) throw new AltarError('BAD_CONFIG', `D3PMProcess: stepMatrix(${t})[${i},${j}] = ${v} is not a probability`);
+            if (!(v >= 0))
+              throw new AltarError(
+                'BAD_CONFIG',
+                `D3PMProcess: stepMatrix(${t})[${i},${j}] = ${v} is not a probability`,
+              );
             row += v;
           }
-          if (Math.abs(row - 1) > 1e-9) throw new AltarError('BAD_CONFIG', `D3PMProcess: row ${i} of stepMatrix(${t}) sums to ${row}, not 1`);
+          if (Math.abs(row - 1) > 1e-9)
+            throw new AltarError('BAD_CONFIG', `D3PMProcess: row ${i} of stepMatrix(${t}) sums to ${row}, not 1`);
         }
         this.steps.push(m);
       }
       if (config.prior) {
         const p = Float64Array.from(config.prior);
-        if (p.length !== K) throw new AltarError('BAD_CONFIG', `D3PMProcess: prior has ${p.length} entries, expected K = ${K}`);
+        if (p.length !== K)
+          throw new AltarError('BAD_CONFIG', `D3PMProcess: prior has ${p.length} entries, expected K = ${K}`);
         this.priorVec = p;
       }
     } else {
@@ -118,7 +131,8 @@ export class D3PMProcess extends FactorisedDiscreteProcess {
       this.maskId = config.kind === 'absorbing' ? V : -1;
       const schedule = config.schedule ?? (config.kind === 'absorbing' ? 'jsd' : 'cosine');
       this.betas = config.betas ? Float64Array.from(config.betas) : d3pmBetas(schedule, T);
-      if (this.betas.length !== T) throw new AltarError('BAD_CONFIG', `D3PMProcess: betas has ${this.betas.length} entries, expected T = ${T}`);
+      if (this.betas.length !== T)
+        throw new AltarError('BAD_CONFIG', `D3PMProcess: betas has ${this.betas.length} entries, expected T = ${T}`);
       this.name = `d3pm-${config.kind}-${config.betas ? 'custom' : schedule}(T=${T})`;
     }
   }

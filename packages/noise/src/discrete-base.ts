@@ -80,7 +80,10 @@ export abstract class FactorisedDiscreteProcess {
     const V = this.vocabSize;
     const n = zt.length;
     if (x0Probs.length !== n * V) {
-      throw new AltarError('BAD_SHAPE', `posteriorHost: x0Probs has ${x0Probs.length} entries, expected N*V = ${n * V}`);
+      throw new AltarError(
+        'BAD_SHAPE',
+        `posteriorHost: x0Probs has ${x0Probs.length} entries, expected N*V = ${n * V}`,
+      );
     }
     const A = this.transitionMatrix(s, t);
     const qs = this.cumulativeMatrix(s);
@@ -140,7 +143,10 @@ export abstract class FactorisedDiscreteProcess {
     const V = this.vocabSize;
     const K = this.numStates;
     if (x0Probs.rank !== 3 || x0Probs.shape[0] !== B || x0Probs.shape[1] !== N || x0Probs.shape[2] !== V) {
-      throw new AltarError('BAD_SHAPE', `posterior: x0Probs must be (${B}, ${N}, ${V}), got (${x0Probs.shape.join(', ')})`);
+      throw new AltarError(
+        'BAD_SHAPE',
+        `posterior: x0Probs must be (${B}, ${N}, ${V}), got (${x0Probs.shape.join(', ')})`,
+      );
     }
     const ss = expandTime('posterior', s, B);
     const ts = expandTime('posterior', t, B);
@@ -187,7 +193,12 @@ export abstract class FactorisedDiscreteProcess {
   }
 
   /** (B|1, R, K) stack of the first R rows of a K*K matrix per batch row. */
-  private stackRows(ts: Float64Array, get: (t: number) => Float64Array, R: number, same = ts.every((v) => v === ts[0])): tf.Tensor3D {
+  private stackRows(
+    ts: Float64Array,
+    get: (t: number) => Float64Array,
+    R: number,
+    same = ts.every((v) => v === ts[0]),
+  ): tf.Tensor3D {
     const K = this.numStates;
     const nb = same ? 1 : ts.length;
     const buf = new Float32Array(nb * R * K);
@@ -196,7 +207,14 @@ export abstract class FactorisedDiscreteProcess {
   }
 
   /** (B|1, K, C): transpose of the first C rows of a K*K matrix, so that oneHot(z) @ it picks column z. */
-  private stackT(ss: Float64Array, ts: Float64Array, same: boolean, get: (s: number, t: number) => Float64Array, Kz: number, C: number): tf.Tensor3D {
+  private stackT(
+    ss: Float64Array,
+    ts: Float64Array,
+    same: boolean,
+    get: (s: number, t: number) => Float64Array,
+    Kz: number,
+    C: number,
+  ): tf.Tensor3D {
     const K = this.numStates;
     const nb = same ? 1 : ts.length;
     const buf = new Float32Array(nb * Kz * C);

@@ -20,25 +20,46 @@ const cases: Case[] = [
   ...(['cosine', 'linear', 'jsd'] as const).map((s) => ({
     label: `uniform/${s}`,
     make: () => new D3PMProcess({ kind: 'uniform', vocabSize: 4, T: 10, schedule: s }),
-    pairs: [[0, 1], [3, 4], [2, 7], [9, 10]] as [number, number][],
+    pairs: [
+      [0, 1],
+      [3, 4],
+      [2, 7],
+      [9, 10],
+    ] as [number, number][],
     discrete: true,
   })),
   ...(['jsd', 'cosine'] as const).map((s) => ({
     label: `absorbing/${s}`,
     make: () => new D3PMProcess({ kind: 'absorbing', vocabSize: 4, T: 10, schedule: s }),
-    pairs: [[0, 1], [3, 4], [2, 7], [9, 10]] as [number, number][],
+    pairs: [
+      [0, 1],
+      [3, 4],
+      [2, 7],
+      [9, 10],
+    ] as [number, number][],
     discrete: true,
   })),
   {
     label: 'matrix(V=3,K=4)',
-    make: () => new D3PMProcess({ kind: 'matrix', vocabSize: 3, numStates: 4, T: 5, stepMatrix: (t) => userSteps[t - 1]! }),
-    pairs: [[0, 1], [1, 2], [1, 4], [4, 5]],
+    make: () =>
+      new D3PMProcess({ kind: 'matrix', vocabSize: 3, numStates: 4, T: 5, stepMatrix: (t) => userSteps[t - 1]! }),
+    pairs: [
+      [0, 1],
+      [1, 2],
+      [1, 4],
+      [4, 5],
+    ],
     discrete: true,
   },
   ...(['log-linear', 'linear', 'cosine'] as const).map((s) => ({
     label: `masked/${s}`,
     make: () => new MaskedProcess({ vocabSize: 4, schedule: s }),
-    pairs: [[0, 0.25], [0.3, 0.7], [0.5, 0.51], [0.9, 1]] as [number, number][],
+    pairs: [
+      [0, 0.25],
+      [0.3, 0.7],
+      [0.5, 0.51],
+      [0.9, 1],
+    ] as [number, number][],
     discrete: false,
   })),
 ];
@@ -83,7 +104,9 @@ describe.each(cases)('host matrices of $label', (c) => {
       }
     }
     for (const [s, t] of c.pairs) {
-      expect(maxAbsDiff(matMul(p.cumulativeMatrix(s), p.transitionMatrix(s, t), K), p.cumulativeMatrix(t))).toBeLessThan(1e-12);
+      expect(
+        maxAbsDiff(matMul(p.cumulativeMatrix(s), p.transitionMatrix(s, t), K), p.cumulativeMatrix(t)),
+      ).toBeLessThan(1e-12);
     }
   });
 
@@ -136,68 +159,76 @@ describe.each(testBackends())('discrete process tensors on %s', (backend) => {
     await useBackend(backend);
   });
 
-  it.each(cases)('$label: marginal/posterior tensors match the host math; samples match the marginal (χ²)', async (c) => {
-    const p = c.make();
-    const K = p.numStates;
-    const V = p.vocabSize;
-    const rng = new Rng(11);
-    await expectNoLeaks(async () => {
-      const B = 3;
-      const N = 5;
-      const x0Host = Int32Array.from({ length: B * N }, () => rng.nextInt(0, V));
-      const x0 = tf.tensor2d(x0Host, [B, N], 'int32');
-      for (const [s, t] of c.pairs) {
-        // per-example times: (s, t) on rows 0 and 2, (s', t') = first pair on row 1
-        const [s1, t1] = c.pairs[0]!;
-        const ts = [t, t1, t];
-        const ss = [s, s1, s];
-        const m = p.marginal(x0, ts);
-        expect(m.shape).toEqual([B, N, K]);
-        const mv = await m.data();
-        m.dispose();
-        for (let b = 0; b < B; b++) {
-          const M = p.marginalMatrix(ts[b]!);
-          for (let i = 0; i < N; i++) {
-            const x = x0Host[b * N + i]!;
-            for (let z = 0; z < K; z++) expect(Math.abs(mv[(b * N + i) * K + z]! - M[z * V + x]!)).toBeLessThan(2e-6);
+  it.each(cases)(
+    '$label: marginal/posterior tensors match the host math; samples match the marginal (χ²)',
+    async (c) => {
+      const p = c.make();
+      const K = p.numStates;
+      const V = p.vocabSize;
+      const rng = new Rng(11);
+      await expectNoLeaks(async () => {
+        const B = 3;
+        const N = 5;
+        const x0Host = Int32Array.from({ length: B * N }, () => rng.nextInt(0, V));
+        const x0 = tf.tensor2d(x0Host, [B, N], 'int32');
+        for (const [s, t] of c.pairs) {
+          // per-example times: (s, t) on rows 0 and 2, (s', t') = first pair on row 1
+          const [s1, t1] = c.pairs[0]!;
+          const ts = [t, t1, t];
+          const ss = [s, s1, s];
+          const m = p.marginal(x0, ts);
+          expect(m.shape).toEqual([B, N, K]);
+          const mv = await m.data();
+          m.dispose();
+          for (let b = 0; b < B; b++) {
+            const M = p.marginalMatrix(ts[b]!);
+            for (let i = 0; i < N; i++) {
+              const x = x0Host[b * N + i]!;
+              for (let z = 0; z < K; z++) expect(Math.abs(mv[(b * N + i) * K + z]! - M[z * V + x]!)).toBeLessThan(2e-6);
+            }
           }
+          // posterior vs host
+          const zt = p.sample(x0, ts, rng);
+          const ztHost = Int32Array.from(await zt.data());
+          const logits = rng.normal([B, N, V], 0, 2);
+          const probs = tf.softmax(logits);
+          const probsHost = Float64Array.from(await probs.data());
+          const post = p.posterior(zt, probs, ss, ts);
+          expect(post.shape).toEqual([B, N, K]);
+          const pv = await post.data();
+          for (let b = 0; b < B; b++) {
+            const want = p.posteriorHost(
+              ztHost.subarray(b * N, b * N + N),
+              probsHost.subarray(b * N * V, (b + 1) * N * V),
+              ss[b]!,
+              ts[b]!,
+            );
+            expect(maxAbsDiff(pv.subarray(b * N * K, (b + 1) * N * K), want)).toBeLessThan(2e-5);
+          }
+          tf.dispose([zt, logits, probs, post]);
         }
-        // posterior vs host
-        const zt = p.sample(x0, ts, rng);
-        const ztHost = Int32Array.from(await zt.data());
-        const logits = rng.normal([B, N, V], 0, 2);
-        const probs = tf.softmax(logits);
-        const probsHost = Float64Array.from(await probs.data());
-        const post = p.posterior(zt, probs, ss, ts);
-        expect(post.shape).toEqual([B, N, K]);
-        const pv = await post.data();
-        for (let b = 0; b < B; b++) {
-          const want = p.posteriorHost(ztHost.subarray(b * N, b * N + N), probsHost.subarray(b * N * V, (b + 1) * N * V), ss[b]!, ts[b]!);
-          expect(maxAbsDiff(pv.subarray(b * N * K, (b + 1) * N * K), want)).toBeLessThan(2e-5);
-        }
-        tf.dispose([zt, logits, probs, post]);
-      }
-      x0.dispose();
+        x0.dispose();
 
-      // sampling: 4 rows, one x0 token per row, 400 draws each at the middle time
-      const [, tMid] = c.pairs[2]!;
-      const NS = 400;
-      const xs = Int32Array.from({ length: 4 * NS }, (_, k) => Math.floor(k / NS) % V);
-      const x0b = tf.tensor2d(xs, [4, NS], 'int32');
-      const z = p.sample(x0b, tMid, rng);
-      const zv = await z.data();
-      tf.dispose([x0b, z]);
-      const M = p.marginalMatrix(tMid);
-      for (let r = 0; r < 4; r++) {
-        const x = r % V;
-        const counts = new Float64Array(K);
-        for (let i = 0; i < NS; i++) counts[zv[r * NS + i]!] = counts[zv[r * NS + i]!]! + 1;
-        const probsX = Float64Array.from({ length: K }, (_, zz) => M[zz * V + x]!);
-        const { stat, df } = chiSquare(counts, probsX, NS);
-        expect(stat).toBeLessThan(chiSquareCritical(df));
-      }
-    }, c.label);
-  });
+        // sampling: 4 rows, one x0 token per row, 400 draws each at the middle time
+        const [, tMid] = c.pairs[2]!;
+        const NS = 400;
+        const xs = Int32Array.from({ length: 4 * NS }, (_, k) => Math.floor(k / NS) % V);
+        const x0b = tf.tensor2d(xs, [4, NS], 'int32');
+        const z = p.sample(x0b, tMid, rng);
+        const zv = await z.data();
+        tf.dispose([x0b, z]);
+        const M = p.marginalMatrix(tMid);
+        for (let r = 0; r < 4; r++) {
+          const x = r % V;
+          const counts = new Float64Array(K);
+          for (let i = 0; i < NS; i++) counts[zv[r * NS + i]!] = counts[zv[r * NS + i]!]! + 1;
+          const probsX = Float64Array.from({ length: K }, (_, zz) => M[zz * V + x]!);
+          const { stat, df } = chiSquare(counts, probsX, NS);
+          expect(stat).toBeLessThan(chiSquareCritical(df));
+        }
+      }, c.label);
+    },
+  );
 
   it('masked schedules: α_0 = 1, α decreasing, α′ matches finite differences, weight ≥ 0', () => {
     for (const kind of ['log-linear', 'linear', 'cosine'] as const) {

@@ -24,7 +24,11 @@ describe.each(GAUSSIAN_SCHEDULES)('gaussian schedule %s (host)', (kind) => {
 
   it('posterior q(z_s | z_t, x0) equals Gaussian conditioning of the joint (z_s, z_t) | x0', () => {
     const p = new GaussianProcess(s);
-    for (const [sv, tv] of [[0.1, 0.3], [0.5, 0.51], [0.2, 0.9]] as const) {
+    for (const [sv, tv] of [
+      [0.1, 0.3],
+      [0.5, 0.51],
+      [0.2, 0.9],
+    ] as const) {
       const as = p.alpha(sv);
       const at = p.alpha(tv);
       const ss2 = p.sigma(sv) ** 2;
@@ -57,7 +61,8 @@ describe('DDPM discrete table', () => {
     // the continuous vp-linear schedule is DDPM's T = 1000 limit
     const c = gaussianSchedule('vp-linear');
     // (log ᾱ differs by Σ β²/2 ≈ 0.05 at the far end: log(1 − β) vs −β)
-    for (const i of [100, 500, 900]) expect(Math.abs(Math.log(c.alpha(i / T) ** 2) - Math.log(ab[i]!))).toBeLessThan(0.06);
+    for (const i of [100, 500, 900])
+      expect(Math.abs(Math.log(c.alpha(i / T) ** 2) - Math.log(ab[i]!))).toBeLessThan(0.06);
   });
 });
 
@@ -73,7 +78,10 @@ describe.each(testBackends())('gaussian process tensors on %s', (backend) => {
       const B = 3;
       const D = 4000;
       const ts = [0.1, 0.5, 0.9];
-      const x0 = tf.tensor2d(Float32Array.from({ length: B * D }, (_, k) => (k % 2 ? 0.8 : -0.3)), [B, D]);
+      const x0 = tf.tensor2d(
+        Float32Array.from({ length: B * D }, (_, k) => (k % 2 ? 0.8 : -0.3)),
+        [B, D],
+      );
       const eps = rng.normal([B, D]);
       const z = p.qSample(x0, ts, eps);
       const zv = await z.data();
@@ -102,7 +110,13 @@ describe.each(testBackends())('gaussian process tensors on %s', (backend) => {
       const score = p.scoreFromEps(eps, ts);
       const epsS = p.epsFromScore(score, ts);
       const tol = kind === 've' ? 5e-3 : 1e-4; // VE: z has scale σ_max
-      for (const [got, want] of [[x0r, x0], [epsr, eps], [x0v, x0], [epsv, eps], [epsS, eps]] as const) {
+      for (const [got, want] of [
+        [x0r, x0],
+        [epsr, eps],
+        [x0v, x0],
+        [epsv, eps],
+        [epsS, eps],
+      ] as const) {
         const d = tf.tidy(() => tf.max(tf.abs(tf.sub(got, want))));
         expect((await d.data())[0]).toBeLessThan(tol * (kind === 've' ? 1 : 10));
         d.dispose();

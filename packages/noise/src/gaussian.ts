@@ -78,7 +78,15 @@ function log1mExpNeg(g: number): number {
  */
 export function gaussianSchedule(
   kind: GaussianScheduleKind,
-  opts: { betaMin?: number; betaMax?: number; s?: number; logSnrMin?: number; sigmaMin?: number; sigmaMax?: number; flowDelta?: number } = {},
+  opts: {
+    betaMin?: number;
+    betaMax?: number;
+    s?: number;
+    logSnrMin?: number;
+    sigmaMin?: number;
+    sigmaMax?: number;
+    flowDelta?: number;
+  } = {},
 ): GaussianSchedule {
   switch (kind) {
     case 'vp-linear': {
@@ -145,7 +153,10 @@ export function gaussianSchedule(
       };
     }
     default:
-      throw new AltarError('BAD_SCHEDULE', `gaussianSchedule: unknown schedule '${String(kind)}', expected ${GAUSSIAN_SCHEDULES.join(', ')}`);
+      throw new AltarError(
+        'BAD_SCHEDULE',
+        `gaussianSchedule: unknown schedule '${String(kind)}', expected ${GAUSSIAN_SCHEDULES.join(', ')}`,
+      );
   }
 }
 
@@ -158,7 +169,8 @@ export function gaussianSchedule(
  * ```
  */
 export function ddpmLinearBetas(T: number, beta1 = 1e-4, betaT = 0.02): Float64Array {
-  if (!Number.isInteger(T) || T < 1) throw new AltarError('BAD_TIME', `ddpmLinearBetas: T must be a positive integer, got ${T}`);
+  if (!Number.isInteger(T) || T < 1)
+    throw new AltarError('BAD_TIME', `ddpmLinearBetas: T must be a positive integer, got ${T}`);
   const b = new Float64Array(T);
   for (let i = 0; i < T; i++) b[i] = T === 1 ? betaT : beta1 + ((betaT - beta1) * i) / (T - 1);
   return b;
@@ -282,7 +294,18 @@ export class GaussianProcess {
 
   /** z_t = α_t x0 + σ_t eps; x0, eps (B, ...) with t one value per example. */
   qSample(x0: tf.Tensor, t: TimeArg, eps: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => tf.add(tf.mul(this.perExample(x0, t, (v) => this.alpha(v)), x0), tf.mul(this.perExample(x0, t, (v) => this.sigma(v)), eps)));
+    return tf.tidy(() =>
+      tf.add(
+        tf.mul(
+          this.perExample(x0, t, (v) => this.alpha(v)),
+          x0,
+        ),
+        tf.mul(
+          this.perExample(x0, t, (v) => this.sigma(v)),
+          eps,
+        ),
+      ),
+    );
   }
 
   posteriorMean(zt: tf.Tensor, x0: tf.Tensor, s: TimeArg, t: TimeArg): tf.Tensor {
@@ -308,14 +331,47 @@ export class GaussianProcess {
 
   // ---- prediction conversions (z = α x0 + σ ε, v = α ε − σ x0; Salimans & Ho 2022 §4) ----
   x0FromEps(zt: tf.Tensor, eps: tf.Tensor, t: TimeArg): tf.Tensor {
-    return tf.tidy(() => tf.div(tf.sub(zt, tf.mul(this.perExample(zt, t, (v) => this.sigma(v)), eps)), this.perExample(zt, t, (v) => this.alpha(v))));
+    return tf.tidy(() =>
+      tf.div(
+        tf.sub(
+          zt,
+          tf.mul(
+            this.perExample(zt, t, (v) => this.sigma(v)),
+            eps,
+          ),
+        ),
+        this.perExample(zt, t, (v) => this.alpha(v)),
+      ),
+    );
   }
   epsFromX0(zt: tf.Tensor, x0: tf.Tensor, t: TimeArg): tf.Tensor {
-    return tf.tidy(() => tf.div(tf.sub(zt, tf.mul(this.perExample(zt, t, (v) => this.alpha(v)), x0)), this.perExample(zt, t, (v) => this.sigma(v))));
+    return tf.tidy(() =>
+      tf.div(
+        tf.sub(
+          zt,
+          tf.mul(
+            this.perExample(zt, t, (v) => this.alpha(v)),
+            x0,
+          ),
+        ),
+        this.perExample(zt, t, (v) => this.sigma(v)),
+      ),
+    );
   }
   /** v = α ε − σ x0. */
   vFromEpsX0(eps: tf.Tensor, x0: tf.Tensor, t: TimeArg): tf.Tensor {
-    return tf.tidy(() => tf.sub(tf.mul(this.perExample(eps, t, (v) => this.alpha(v)), eps), tf.mul(this.perExample(eps, t, (v) => this.sigma(v)), x0)));
+    return tf.tidy(() =>
+      tf.sub(
+        tf.mul(
+          this.perExample(eps, t, (v) => this.alpha(v)),
+          eps,
+        ),
+        tf.mul(
+          this.perExample(eps, t, (v) => this.sigma(v)),
+          x0,
+        ),
+      ),
+    );
   }
   /** x0 = (α z − σ v)/(α² + σ²) (= α z − σ v for VP). */
   x0FromV(zt: tf.Tensor, v: tf.Tensor, t: TimeArg): tf.Tensor {
@@ -335,10 +391,24 @@ export class GaussianProcess {
   }
   /** ∇_z log q(z_t) = −ε/σ_t. */
   scoreFromEps(eps: tf.Tensor, t: TimeArg): tf.Tensor {
-    return tf.tidy(() => tf.neg(tf.div(eps, this.perExample(eps, t, (v) => this.sigma(v)))));
+    return tf.tidy(() =>
+      tf.neg(
+        tf.div(
+          eps,
+          this.perExample(eps, t, (v) => this.sigma(v)),
+        ),
+      ),
+    );
   }
   epsFromScore(score: tf.Tensor, t: TimeArg): tf.Tensor {
-    return tf.tidy(() => tf.neg(tf.mul(score, this.perExample(score, t, (v) => this.sigma(v)))));
+    return tf.tidy(() =>
+      tf.neg(
+        tf.mul(
+          score,
+          this.perExample(score, t, (v) => this.sigma(v)),
+        ),
+      ),
+    );
   }
 
   /** Turn a denoiser output of the given kind into an x0 prediction. */

@@ -75,7 +75,10 @@ export function maskSchedule(kind: MaskScheduleKind, opts: { eps?: number } = {}
         dAlpha: (t) => -(Math.PI / 2) * Math.sin((Math.PI / 2) * (1 - t)),
       };
     default:
-      throw new AltarError('BAD_SCHEDULE', `maskSchedule: unknown schedule '${String(kind)}', expected ${MASK_SCHEDULES.join(', ')}`);
+      throw new AltarError(
+        'BAD_SCHEDULE',
+        `maskSchedule: unknown schedule '${String(kind)}', expected ${MASK_SCHEDULES.join(', ')}`,
+      );
   }
 }
 
@@ -101,7 +104,8 @@ export class MaskedProcess extends FactorisedDiscreteProcess {
   constructor(config: { vocabSize: number; schedule?: MaskSchedule | MaskScheduleKind }) {
     super();
     const V = config.vocabSize;
-    if (!Number.isInteger(V) || V < 2) throw new AltarError('BAD_CONFIG', `MaskedProcess: vocabSize must be an integer ≥ 2, got ${V}`);
+    if (!Number.isInteger(V) || V < 2)
+      throw new AltarError('BAD_CONFIG', `MaskedProcess: vocabSize must be an integer ≥ 2, got ${V}`);
     this.vocabSize = V;
     this.numStates = V + 1;
     this.maskId = V;

@@ -7,7 +7,11 @@ export function chiSquareCritical(k: number, z = 3.09): number {
 }
 
 /** Pearson χ² statistic and its degrees of freedom, pooling expected counts < 5 into one cell. */
-export function chiSquare(counts: ArrayLike<number>, probs: ArrayLike<number>, n: number): { stat: number; df: number } {
+export function chiSquare(
+  counts: ArrayLike<number>,
+  probs: ArrayLike<number>,
+  n: number,
+): { stat: number; df: number } {
   let stat = 0;
   let cells = 0;
   let poolO = 0;
@@ -35,7 +39,9 @@ export function chiSquare(counts: ArrayLike<number>, probs: ArrayLike<number>, n
 /** K*K row-major product. */
 export function matMul(a: ArrayLike<number>, b: ArrayLike<number>, K: number): Float64Array {
   const c = new Float64Array(K * K);
-  for (let i = 0; i < K; i++) for (let k = 0; k < K; k++) for (let j = 0; j < K; j++) c[i * K + j] = c[i * K + j]! + a[i * K + k]! * b[k * K + j]!;
+  for (let i = 0; i < K; i++)
+    for (let k = 0; k < K; k++)
+      for (let j = 0; j < K; j++) c[i * K + j] = c[i * K + j]! + a[i * K + k]! * b[k * K + j]!;
   return c;
 }
 

@@ -18,7 +18,16 @@ export {
   type SsmRunConfig,
   type TokenRunConfig,
 } from './config/schema.js';
-export { SAMPLER_NAMES, type BoundMode, type EvalOptions, type EvalResult, type FamilyRuntime, type SampleOptions, type SampleOutput, type SamplerName } from './runtime.js';
+export {
+  SAMPLER_NAMES,
+  type BoundMode,
+  type EvalOptions,
+  type EvalResult,
+  type FamilyRuntime,
+  type SampleOptions,
+  type SampleOutput,
+  type SamplerName,
+} from './runtime.js';
 export { hmmSampleBits, mixtureSampleBits, perExampleBits, type PerExampleBits } from './scoring.js';
 export { formatTokenRows, type TokenRecipeOptions } from './families/token-common.js';
 export { buildLmRuntime } from './families/lm.js';

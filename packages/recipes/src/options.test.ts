@@ -26,7 +26,11 @@ const small: Record<Family, Record<string, unknown>> = {
 const hmm = { vocabSize: 8, numStates: 4, seqLen: 8, tokensPerState: 2, overlap: 0 };
 
 function configOf(family: Family, patch: Record<string, Record<string, unknown>>) {
-  const base: Record<string, unknown> = { family, ...small[family], data: family === 'gaussian' ? { batchSize: 16 } : { batchSize: 8, hmm } };
+  const base: Record<string, unknown> = {
+    family,
+    ...small[family],
+    data: family === 'gaussian' ? { batchSize: 16 } : { batchSize: 8, hmm },
+  };
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(patch)) out[k] = { ...(typeof base[k] === 'object' ? base[k] : {}), ...v };
   return parseRunConfig(out);
@@ -108,7 +112,16 @@ describe('each run-config option changes what runs', () => {
   it("D3PM 'importance' draws t from a proposal learnt from the losses: uniform until warm, then not", async () => {
     const before = tf.memory().numTensors;
     const T = 4;
-    const den = createModel(validateModelConfig({ type: 'diffusion-transformer', vocabSize: 8, maxLen: 8, dModel: 16, nLayers: 1, nHeads: 2 }));
+    const den = createModel(
+      validateModelConfig({
+        type: 'diffusion-transformer',
+        vocabSize: 8,
+        maxLen: 8,
+        dModel: 16,
+        nLayers: 1,
+        nHeads: 2,
+      }),
+    );
     if (!(den instanceof DiffusionTransformer)) throw new Error('expected a DiffusionTransformer');
     const proc = new D3PMProcess({ kind: 'absorbing', vocabSize: 8, T, schedule: 'jsd' });
     const { loss, proposal } = d3pmImportanceLoss(proc, den, 8);
@@ -116,7 +129,11 @@ describe('each run-config option changes what runs', () => {
     expect(Array.from(proposal())).toEqual([0.25, 0.25, 0.25, 0.25]);
     // T · history = 40 per-step losses warm the proposal; batch 16 → 3 calls (draws are random, so allow more).
     for (let i = 0; i < 12; i++) {
-      const x = tf.tensor2d(Int32Array.from({ length: 16 * 8 }, (_, k) => (k * 7 + i) % 8), [16, 8], 'int32');
+      const x = tf.tensor2d(
+        Int32Array.from({ length: 16 * 8 }, (_, k) => (k * 7 + i) % 8),
+        [16, 8],
+        'int32',
+      );
       const l = loss(x, rng);
       expect(Number.isFinite((await l.data())[0]!)).toBe(true);
       tf.dispose([x, l]);
@@ -142,7 +159,12 @@ describe('the Gaussian recipe in numbers', () => {
 
   it("loss 'mse' is the mean squared error of the model's own parameterisation, on x / s with data.gmm.standardise", async () => {
     const before = tf.memory().numTensors;
-    const cfg = parseRunConfig({ family: 'gaussian', data: { batchSize: 8, gmm: { preset: 'grid', standardise: true } }, model: { hidden: 16, nLayers: 1, prediction: 'v' }, diffusion: { loss: 'mse', timePower: 2 } });
+    const cfg = parseRunConfig({
+      family: 'gaussian',
+      data: { batchSize: 8, gmm: { preset: 'grid', standardise: true } },
+      model: { hidden: 16, nLayers: 1, prediction: 'v' },
+      diffusion: { loss: 'mse', timePower: 2 },
+    });
     const rt = buildRuntime(cfg);
     const s = rt.dataScale!;
     expect(s).toBeGreaterThan(1); // the 5×5 grid spans ±1.6
@@ -180,10 +202,16 @@ describe('the Gaussian recipe in numbers', () => {
 
   it('bits per dimension are of the data: standardising adds log2 s back, samples come back in data units', async () => {
     const before = tf.memory().numTensors;
-    const base = { family: 'gaussian', data: { batchSize: 8, gmm: { preset: 'grid' } }, model: { hidden: 16, nLayers: 1 } };
+    const base = {
+      family: 'gaussian',
+      data: { batchSize: 8, gmm: { preset: 'grid' } },
+      model: { hidden: 16, nLayers: 1 },
+    };
     const plain = buildRuntime(parseRunConfig(base));
     // The same network seeing x / s: its bound on x / s plus log2 s equals the standardised runtime's.
-    const std = buildRuntime(parseRunConfig({ ...base, data: { batchSize: 8, gmm: { preset: 'grid', standardise: true } } }));
+    const std = buildRuntime(
+      parseRunConfig({ ...base, data: { batchSize: 8, gmm: { preset: 'grid', standardise: true } } }),
+    );
     const s = std.dataScale!;
     const e = await std.evaluate(new Rng(4), { batches: 1, batchSize: 32, timeSampling: 'log-snr' });
     // The grid mixture divided by s: means / s, variances / s².
@@ -192,7 +220,9 @@ describe('the Gaussian recipe in numbers', () => {
     const scaled = new GaussianMixtureSource({
       weights: g.weights,
       means: Array.from({ length: K }, (_, k) => Array.from(g.means.subarray(k * 2, k * 2 + 2), (m) => m / s)),
-      variances: Array.from({ length: K }, (_, k) => Array.from(g.variances.subarray(k * 2, k * 2 + 2), (v) => v / (s * s))),
+      variances: Array.from({ length: K }, (_, k) =>
+        Array.from(g.variances.subarray(k * 2, k * 2 + 2), (v) => v / (s * s)),
+      ),
     });
     const scaledMeans = buildGaussianRuntime(parseGaussian(base), { gmm: scaled });
     const f = await scaledMeans.evaluate(new Rng(4), { batches: 1, batchSize: 32, timeSampling: 'log-snr' });

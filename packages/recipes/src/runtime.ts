@@ -68,7 +68,17 @@ export interface SampleOutput {
  * SAMPLER_NAMES.includes('ddim'); // true
  * ```
  */
-export const SAMPLER_NAMES = ['ar', 'masked', 'masked-cached', 'd3pm', 'ddpm', 'ddim', 'ode-euler', 'ode-heun', 'sde'] as const;
+export const SAMPLER_NAMES = [
+  'ar',
+  'masked',
+  'masked-cached',
+  'd3pm',
+  'ddpm',
+  'ddim',
+  'ode-euler',
+  'ode-heun',
+  'sde',
+] as const;
 /**
  * One of {@link SAMPLER_NAMES}.
  *

@@ -22,7 +22,11 @@ import { sampleMasked } from '../src/discrete.js';
 import type { CausalLM, CostRecord, DiscreteDenoiser } from '../src/types.js';
 
 const quick = benchQuick();
-const ns = process.env['ALTAR_BENCH_NS'] ? process.env['ALTAR_BENCH_NS'].split(',').map(Number) : quick ? [32, 64] : [64, 256, 1024];
+const ns = process.env['ALTAR_BENCH_NS']
+  ? process.env['ALTAR_BENCH_NS'].split(',').map(Number)
+  : quick
+    ? [32, 64]
+    : [64, 256, 1024];
 const Ts = quick ? [8, 32] : [8, 32, 128];
 const backends = (process.env['ALTAR_BENCH_BACKENDS'] ?? 'wasm').split(',') as BackendName[];
 const V = 64;
@@ -62,11 +66,40 @@ for (const backend of backends) {
   const cm = new CostModel(profile);
   // About equal parameter counts: the denoiser's adaptive-norm time conditioning costs ~half a block per
   // layer, so the AR model gets one more layer and the (cheaper per layer) SSM more still.
-  const ar = createModel({ type: 'ar-transformer', vocabSize: V, dModel: d, nLayers: L + 1, nHeads: 4, maxLen, attention: 'full', positions: 'rope', seed: 1 }) as ArTransformer;
-  const dt = createModel({ type: 'diffusion-transformer', vocabSize: V, dModel: d, nLayers: L, nHeads: 4, maxLen, positions: 'rope', seed: 1 }) as DiffusionTransformer;
-  const ssm = createModel({ type: 'ssm-lm', vocabSize: V, dModel: d, nLayers: L + 3, mixer: 'selective', dState: 8, seed: 1 }) as SsmLm;
+  const ar = createModel({
+    type: 'ar-transformer',
+    vocabSize: V,
+    dModel: d,
+    nLayers: L + 1,
+    nHeads: 4,
+    maxLen,
+    attention: 'full',
+    positions: 'rope',
+    seed: 1,
+  }) as ArTransformer;
+  const dt = createModel({
+    type: 'diffusion-transformer',
+    vocabSize: V,
+    dModel: d,
+    nLayers: L,
+    nHeads: 4,
+    maxLen,
+    positions: 'rope',
+    seed: 1,
+  }) as DiffusionTransformer;
+  const ssm = createModel({
+    type: 'ssm-lm',
+    vocabSize: V,
+    dModel: d,
+    nLayers: L + 3,
+    mixer: 'selective',
+    dState: 8,
+    seed: 1,
+  }) as SsmLm;
   const sizes = { ar: ar.paramCount(), diffusion: dt.paramCount(), ssm: ssm.paramCount() };
-  process.stderr.write(`bench ${backend}: params ar ${sizes.ar}, diffusion ${sizes.diffusion}, ssm ${sizes.ssm}; ${profile.note}\n`);
+  process.stderr.write(
+    `bench ${backend}: params ar ${sizes.ar}, diffusion ${sizes.diffusion}, ssm ${sizes.ssm}; ${profile.note}\n`,
+  );
 
   // The models satisfy the sampler interfaces directly, FLOPs hint included (their analytic `flops()`).
   const arLm: CausalLM = ar;
@@ -100,12 +133,34 @@ for (const backend of backends) {
     return k;
   };
 
-  const predictMs = (c: CostRecord, ops: number) => cm.predict({ calls: c.nfe, bytesPerCall: c.paramBytes, flopsPerCall: c.nfe > 0 ? c.flops / c.nfe : 0, opsPerCall: ops, bytesPerWeight: 4 }).seconds * 1e3;
+  const predictMs = (c: CostRecord, ops: number) =>
+    cm.predict({
+      calls: c.nfe,
+      bytesPerCall: c.paramBytes,
+      flopsPerCall: c.nfe > 0 ? c.flops / c.nfe : 0,
+      opsPerCall: ops,
+      bytesPerWeight: 4,
+    }).seconds * 1e3;
   const push = (model: string, n: number, T: number | string, cached: boolean, c: CostRecord, ops: number) => {
     const predictedMs = predictMs(c, ops);
-    const row: Row = { backend, model, n, T, cached, nfe: c.nfe, wallMs: c.wallMs, tokensPerSec: c.tokensPerSec, predictedMs, measuredOverPredicted: c.wallMs / predictedMs, weightMB: c.weightBytesLoaded / 1e6, gflops: c.flops / 1e9 };
+    const row: Row = {
+      backend,
+      model,
+      n,
+      T,
+      cached,
+      nfe: c.nfe,
+      wallMs: c.wallMs,
+      tokensPerSec: c.tokensPerSec,
+      predictedMs,
+      measuredOverPredicted: c.wallMs / predictedMs,
+      weightMB: c.weightBytesLoaded / 1e6,
+      gflops: c.flops / 1e9,
+    };
     rows.push(row);
-    process.stderr.write(`  ${model} n=${n} T=${T}${cached ? ' cached' : ''}: ${c.wallMs.toFixed(0)} ms, NFE ${c.nfe}, predicted ${predictedMs.toFixed(0)} ms\n`);
+    process.stderr.write(
+      `  ${model} n=${n} T=${T}${cached ? ' cached' : ''}: ${c.wallMs.toFixed(0)} ms, NFE ${c.nfe}, predicted ${predictedMs.toFixed(0)} ms\n`,
+    );
   };
 
   // warm-up (kernel compilation, JIT)
@@ -133,7 +188,9 @@ for (const backend of backends) {
   const crossovers = ns.map((n) => {
     const arRow = rows.find((r) => r.backend === backend && r.n === n && r.model.startsWith('ar-'))!;
     const ssmRow = rows.find((r) => r.backend === backend && r.n === n && r.model.startsWith('ssm'))!;
-    const dRow = rows.find((r) => r.backend === backend && r.n === n && r.model === 'masked diffusion' && r.T === Ts[Ts.length - 1])!;
+    const dRow = rows.find(
+      (r) => r.backend === backend && r.n === n && r.model === 'masked diffusion' && r.T === Ts[Ts.length - 1],
+    )!;
     const perCall = dRow.wallMs / dRow.nfe;
     const perCallPred = dRow.predictedMs / dRow.nfe;
     return {
@@ -146,7 +203,17 @@ for (const backend of backends) {
       ssmStepMs: ssmRow.wallMs / ssmRow.nfe,
     };
   });
-  results.push({ backend, calibration, profile, params: sizes, dModel: d, layers: L, vocab: V, crossovers, rows: rows.filter((r) => r.backend === backend) });
+  results.push({
+    backend,
+    calibration,
+    profile,
+    params: sizes,
+    dModel: d,
+    layers: L,
+    vocab: V,
+    crossovers,
+    rows: rows.filter((r) => r.backend === backend),
+  });
   process.stdout.write(`\ncrossover on ${backend} (diffusion beats AR when T < T*):\n${formatTable(crossovers)}\n`);
   tf.dispose([]);
   ar.dispose();
@@ -154,7 +221,9 @@ for (const backend of backends) {
   ssm.dispose();
 }
 
-process.stdout.write(`\nsampling cost (batch 1; predicted = roofline on the calibrated local profile)\n${formatTable(rows.map((r) => ({ ...r, cached: r.cached ? 'yes' : 'no' })))}\n`);
+process.stdout.write(
+  `\nsampling cost (batch 1; predicted = roofline on the calibrated local profile)\n${formatTable(rows.map((r) => ({ ...r, cached: r.cached ? 'yes' : 'no' })))}\n`,
+);
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const file = writeBenchResult(pkgDir, 'samplers', { quick, ns, Ts, results });
 process.stdout.write(`wrote ${file}\n`);

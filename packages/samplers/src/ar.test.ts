@@ -97,7 +97,11 @@ describe.each(testBackends())('AR sampling on %s', (backend) => {
     const lm = tableLm();
     await expectNoLeaks(async () => {
       for (const opts of [{ temperature: 1 }, { temperature: 0.8, topK: 5 }, { topP: 0.9 }, { temperature: 0 }]) {
-        const prompt = [[0, 3], [1, 2], [7, 7]];
+        const prompt = [
+          [0, 3],
+          [1, 2],
+          [7, 7],
+        ];
         const a = await sampleAr(lm, { prompt, length: 12, rng: new Rng(5), ...opts });
         const b = await sampleAr(lm, { prompt, length: 12, rng: new Rng(5), cached: false, ...opts });
         expect(Array.from(a.samples)).toEqual(Array.from(b.samples));
@@ -130,17 +134,36 @@ describe.each(testBackends())('AR sampling on %s', (backend) => {
       const g = await sampleAr(lm, { prompt: [[1]], length: 6, rng: new Rng(1), temperature: 0 });
       const stop = g.samples[2]!;
       const first = Array.from(g.samples).indexOf(stop);
-      const r = await sampleAr(lm, { prompt: [[1]], length: 6, rng: new Rng(1), temperature: 0, stopTokens: [stop], padToken: 99 });
+      const r = await sampleAr(lm, {
+        prompt: [[1]],
+        length: 6,
+        rng: new Rng(1),
+        temperature: 0,
+        stopTokens: [stop],
+        padToken: 99,
+      });
       expect(r.lengths[0]).toBe(first + 1);
       expect(Array.from(r.samples).slice(0, first + 1)).toEqual(Array.from(g.samples).slice(0, first + 1));
-      expect(Array.from(r.samples).slice(first + 1).every((x) => x === 99)).toBe(true);
+      expect(
+        Array.from(r.samples)
+          .slice(first + 1)
+          .every((x) => x === 99),
+      ).toBe(true);
       expect(r.cost.nfe).toBeLessThanOrEqual(first + 1);
     });
     lm.dispose();
   });
 
   it('tiny ArTransformer and SsmLm from @altar/models: cached == uncached, no leaks', async () => {
-    const ar = createModel({ type: 'ar-transformer', vocabSize: 12, dModel: 16, nLayers: 1, nHeads: 2, maxLen: 32, seed: 3 }) as ArTransformer;
+    const ar = createModel({
+      type: 'ar-transformer',
+      vocabSize: 12,
+      dModel: 16,
+      nLayers: 1,
+      nHeads: 2,
+      maxLen: 32,
+      seed: 3,
+    }) as ArTransformer;
     const ssm = createModel({ type: 'ssm-lm', vocabSize: 12, dModel: 16, nLayers: 1, dState: 4, seed: 3 }) as SsmLm;
     try {
       for (const m of [ar, ssm] as unknown as CausalLM[]) {
@@ -161,12 +184,22 @@ describe.each(testBackends())('AR sampling on %s', (backend) => {
   it('a real ArTransformer reports its analytic FLOPs (flopsKnown) for cached and uncached decoding', async () => {
     const d = 16;
     const L = 2;
-    const ar = createModel({ type: 'ar-transformer', vocabSize: 12, dModel: d, nLayers: L, nHeads: 2, maxLen: 32, seed: 3 }) as ArTransformer;
+    const ar = createModel({
+      type: 'ar-transformer',
+      vocabSize: 12,
+      dModel: d,
+      nLayers: L,
+      nHeads: 2,
+      maxLen: 32,
+      seed: 3,
+    }) as ArTransformer;
     try {
       await expectNoLeaks(async () => {
         // independent count: 2 FLOPs per matrix weight per token (all parameters but the norm/bias vectors;
         // the tied embedding is the head) + QKᵀ and AV over the c visible positions, 4·d·c per layer
-        const vecs = Object.values(ar.getWeights()).filter((w) => w.rank === 1).reduce((a, w) => a + w.size, 0);
+        const vecs = Object.values(ar.getWeights())
+          .filter((w) => w.rank === 1)
+          .reduce((a, w) => a + w.size, 0);
         const perToken = (c: number) => 2 * (ar.paramCount() - vecs) + L * 4 * d * c;
         const prompt = [[0], [5]];
         const a = await sampleAr(ar, { prompt, length: 10, rng: new Rng(22) });
@@ -197,7 +230,10 @@ describe.each(testBackends())('AR sampling on %s', (backend) => {
       const be = tf.backend() as unknown as { read: (...a: unknown[]) => unknown };
       const orig = { read: be.read };
       let reads = 0;
-      be.read = function (this: unknown, ...a: unknown[]) { reads++; return orig.read.apply(this, a); };
+      be.read = function (this: unknown, ...a: unknown[]) {
+        reads++;
+        return orig.read.apply(this, a);
+      };
       let device;
       try {
         device = await sampleAr(lm, { ...opts, rng: new Rng(21) });

@@ -44,10 +44,15 @@ function checkPrompt(prompt: ArrayLike<ArrayLike<number>>): { B: number; P: numb
   if (P < 1) throw new AltarError('BAD_ARG', 'sampleAr: every prompt row needs at least one token (e.g. a BOS id)');
   for (let b = 0; b < B; b++) {
     const row = prompt[b]!;
-    if (row.length !== P) throw new AltarError('BAD_ARG', `sampleAr: prompt rows must have equal length, row ${b} has ${row.length} ≠ ${P}`);
+    if (row.length !== P)
+      throw new AltarError(
+        'BAD_ARG',
+        `sampleAr: prompt rows must have equal length, row ${b} has ${row.length} ≠ ${P}`,
+      );
     for (let i = 0; i < P; i++) {
       const v = row[i]!;
-      if (!Number.isInteger(v) || v < 0) throw new AltarError('BAD_ARG', `sampleAr: prompt token [${b}][${i}] = ${v} is not a non-negative integer`);
+      if (!Number.isInteger(v) || v < 0)
+        throw new AltarError('BAD_ARG', `sampleAr: prompt token [${b}][${i}] = ${v} is not a non-negative integer`);
     }
   }
   return { B, P };
@@ -66,7 +71,8 @@ function checkPrompt(prompt: ArrayLike<ArrayLike<number>>): { B: number; P: numb
  */
 export async function sampleAr<S>(model: CausalLM<S>, o: ArSampleOptions): Promise<ArSampleResult> {
   validateSamplingOptions(o);
-  if (!Number.isInteger(o.length) || o.length < 1) throw new AltarError('BAD_ARG', `sampleAr: length must be a positive integer, got ${o.length}`);
+  if (!Number.isInteger(o.length) || o.length < 1)
+    throw new AltarError('BAD_ARG', `sampleAr: length must be a positive integer, got ${o.length}`);
   const { B, P } = checkPrompt(o.prompt);
   const cached = o.cached ?? true;
   const stops = new Set(o.stopTokens ?? []);
@@ -101,7 +107,10 @@ export async function sampleAr<S>(model: CausalLM<S>, o: ArSampleOptions): Promi
     try {
       let logits: tf.Tensor2D | null = null;
       for (let i = 0; i < P; i++) {
-        const col = tf.tensor1d(Array.from({ length: B }, (_, b) => o.prompt[b]![i]!), 'int32');
+        const col = tf.tensor1d(
+          Array.from({ length: B }, (_, b) => o.prompt[b]![i]!),
+          'int32',
+        );
         const r = model.step(col, state);
         col.dispose();
         model.disposeState(state);

@@ -37,9 +37,12 @@ const NEG = -1e30;
  */
 export function validateSamplingOptions(o: SamplingOptions): void {
   const t = o.temperature ?? 1;
-  if (!(t >= 0) || !Number.isFinite(t)) throw new AltarError('BAD_ARG', `sampling: temperature must be a finite number ≥ 0, got ${o.temperature}`);
-  if (o.topK !== undefined && (!Number.isInteger(o.topK) || o.topK < 0)) throw new AltarError('BAD_ARG', `sampling: topK must be an integer ≥ 0, got ${o.topK}`);
-  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new AltarError('BAD_ARG', `sampling: topP must be in (0, 1], got ${o.topP}`);
+  if (!(t >= 0) || !Number.isFinite(t))
+    throw new AltarError('BAD_ARG', `sampling: temperature must be a finite number ≥ 0, got ${o.temperature}`);
+  if (o.topK !== undefined && (!Number.isInteger(o.topK) || o.topK < 0))
+    throw new AltarError('BAD_ARG', `sampling: topK must be an integer ≥ 0, got ${o.topK}`);
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1))
+    throw new AltarError('BAD_ARG', `sampling: topP must be in (0, 1], got ${o.topP}`);
 }
 
 /**
@@ -51,7 +54,8 @@ export function validateSamplingOptions(o: SamplingOptions): void {
  * ```
  */
 export function applyTemperature(logits: tf.Tensor, temperature: number): tf.Tensor {
-  if (!(temperature > 0)) throw new AltarError('BAD_ARG', `applyTemperature: temperature must be > 0, got ${temperature}`);
+  if (!(temperature > 0))
+    throw new AltarError('BAD_ARG', `applyTemperature: temperature must be > 0, got ${temperature}`);
   return tf.tidy(() => (temperature === 1 ? logits.clone() : tf.div(logits, temperature)));
 }
 
@@ -65,7 +69,8 @@ export function applyTemperature(logits: tf.Tensor, temperature: number): tf.Ten
  */
 export function topKFilter(logits: tf.Tensor, k: number): tf.Tensor {
   const v = logits.shape[logits.shape.length - 1]!;
-  if (!Number.isInteger(k) || k < 1) throw new AltarError('BAD_ARG', `topKFilter: k must be a positive integer, got ${k}`);
+  if (!Number.isInteger(k) || k < 1)
+    throw new AltarError('BAD_ARG', `topKFilter: k must be a positive integer, got ${k}`);
   if (k >= v) return logits.clone();
   return tf.tidy(() => {
     const { values } = tf.topk(logits, k); // (..., k), descending
@@ -150,7 +155,9 @@ export function sampleLogits(logits: tf.Tensor, rng: Rng, o: SamplingOptions = {
  * ```
  */
 export function sampleProbs(probs: tf.Tensor, rng: Rng): tf.Tensor {
-  const logp = tf.tidy(() => tf.where(tf.greater(probs, 0), tf.log(tf.maximum(probs, 1e-30)), tf.fill(probs.shape, NEG)));
+  const logp = tf.tidy(() =>
+    tf.where(tf.greater(probs, 0), tf.log(tf.maximum(probs, 1e-30)), tf.fill(probs.shape, NEG)),
+  );
   try {
     return rng.categorical(logp);
   } finally {

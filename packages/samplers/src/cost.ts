@@ -41,7 +41,12 @@ export function modelParamBytes(model: ModelCostHints, override?: number): numbe
  * modelCallFlops({}, 4, 16, 16);                     // null: the model says nothing
  * ```
  */
-export function modelCallFlops(model: ModelCostHints, batch: number, tokensPerRow: number, contextLen: number): number | null {
+export function modelCallFlops(
+  model: ModelCostHints,
+  batch: number,
+  tokensPerRow: number,
+  contextLen: number,
+): number | null {
   if (typeof model.flops === 'function') return model.flops(batch, tokensPerRow, contextLen);
   const f = model.flopsPerToken;
   if (typeof f === 'number') return f * batch * tokensPerRow;
@@ -70,7 +75,10 @@ export class CostTracker {
   private peak: number;
   private readonly t0: number;
 
-  constructor(private readonly model: ModelCostHints, readonly paramBytes: number) {
+  constructor(
+    private readonly model: ModelCostHints,
+    readonly paramBytes: number,
+  ) {
     this.peak = tf.memory().numBytes;
     this.t0 = performance.now();
   }
@@ -238,29 +246,62 @@ export class CostModel {
   /** t = calls × (max(bytes/BW, FLOPs/peak) + ops × dispatch). */
   predict(run: RunShape): RooflinePrediction {
     for (const k of ['calls', 'bytesPerCall', 'flopsPerCall', 'opsPerCall'] as const) {
-      if (!(run[k] >= 0) || !Number.isFinite(run[k])) throw new AltarError('BAD_ARG', `CostModel.predict: ${k} must be a finite number ≥ 0, got ${run[k]}`);
+      if (!(run[k] >= 0) || !Number.isFinite(run[k]))
+        throw new AltarError('BAD_ARG', `CostModel.predict: ${k} must be a finite number ≥ 0, got ${run[k]}`);
     }
     const mem = run.bytesPerCall / this.hw.memBandwidth;
     const comp = run.flopsPerCall / this.peakFor(run.bytesPerWeight);
     const disp = run.opsPerCall * this.hw.dispatchSec;
     const per = Math.max(mem, comp) + disp;
     const bound = disp > Math.max(mem, comp) ? 'dispatch' : mem >= comp ? 'memory' : 'compute';
-    return { seconds: run.calls * per, perCallSeconds: per, memorySeconds: mem, computeSeconds: comp, dispatchSeconds: disp, bound };
+    return {
+      seconds: run.calls * per,
+      perCallSeconds: per,
+      memorySeconds: mem,
+      computeSeconds: comp,
+      dispatchSeconds: disp,
+      bound,
+    };
   }
 
   /**
    * AR decoding of n tokens (batch b): n calls, each loads P·bpw bytes and does 2·P·b FLOPs
    * (a forward is ≈ 2 FLOPs per weight per token; Kaplan et al. 2020, §2.1).
    */
-  predictAr(o: { params: number; bytesPerWeight: number; n: number; batch?: number; opsPerCall?: number }): RooflinePrediction {
+  predictAr(o: {
+    params: number;
+    bytesPerWeight: number;
+    n: number;
+    batch?: number;
+    opsPerCall?: number;
+  }): RooflinePrediction {
     const b = o.batch ?? 1;
-    return this.predict({ calls: o.n, bytesPerCall: o.params * o.bytesPerWeight, flopsPerCall: 2 * o.params * b, opsPerCall: o.opsPerCall ?? 0, bytesPerWeight: o.bytesPerWeight });
+    return this.predict({
+      calls: o.n,
+      bytesPerCall: o.params * o.bytesPerWeight,
+      flopsPerCall: 2 * o.params * b,
+      opsPerCall: o.opsPerCall ?? 0,
+      bytesPerWeight: o.bytesPerWeight,
+    });
   }
 
   /** Diffusion with T steps over n positions: T calls, each loads P·bpw bytes and does 2·P·n·b FLOPs. */
-  predictDiffusion(o: { params: number; bytesPerWeight: number; n: number; T: number; batch?: number; opsPerCall?: number }): RooflinePrediction {
+  predictDiffusion(o: {
+    params: number;
+    bytesPerWeight: number;
+    n: number;
+    T: number;
+    batch?: number;
+    opsPerCall?: number;
+  }): RooflinePrediction {
     const b = o.batch ?? 1;
-    return this.predict({ calls: o.T, bytesPerCall: o.params * o.bytesPerWeight, flopsPerCall: 2 * o.params * o.n * b, opsPerCall: o.opsPerCall ?? 0, bytesPerWeight: o.bytesPerWeight });
+    return this.predict({
+      calls: o.T,
+      bytesPerCall: o.params * o.bytesPerWeight,
+      flopsPerCall: 2 * o.params * o.n * b,
+      opsPerCall: o.opsPerCall ?? 0,
+      bytesPerWeight: o.bytesPerWeight,
+    });
   }
 
   /**
@@ -275,7 +316,10 @@ export class CostModel {
    * Crossovers for one (P, bpw, n, T): the largest T at which diffusion over n tokens is no slower than AR,
    * and the smallest n at which diffusion with T steps beats AR (null when it never does).
    */
-  crossover(o: { params: number; bytesPerWeight: number; n: number; T: number; batch?: number; opsPerCall?: number }): { maxT: number; minN: number | null } {
+  crossover(o: { params: number; bytesPerWeight: number; n: number; T: number; batch?: number; opsPerCall?: number }): {
+    maxT: number;
+    minN: number | null;
+  } {
     const ar = this.predictAr(o).seconds;
     const perStep = this.predictDiffusion({ ...o, T: 1 }).seconds;
     const maxT = perStep > 0 ? Math.floor(ar / perStep) : Infinity;
@@ -350,7 +394,9 @@ async function medianMs(fn: () => Promise<void>, reps: number): Promise<number> 
  * const predicted = new CostModel(profile).predictAr({ params: model.paramCount(), bytesPerWeight: 4, n: 64 });
  * ```
  */
-export async function calibrateLocal(o: { matSize?: number; addSize?: number; ops?: number; reps?: number } = {}): Promise<{ profile: HardwareProfile; calibration: CalibrationResult }> {
+export async function calibrateLocal(
+  o: { matSize?: number; addSize?: number; ops?: number; reps?: number } = {},
+): Promise<{ profile: HardwareProfile; calibration: CalibrationResult }> {
   const m = o.matSize ?? 256;
   const size = o.addSize ?? 1 << 20;
   const ops = o.ops ?? 200;

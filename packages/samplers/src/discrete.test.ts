@@ -68,11 +68,17 @@ function chiSquareMinP(samples: Int32Array, B: number): { unigram: number; bigra
   let pb = 1;
   for (let i = 0; i < N; i++) {
     const obs = new Float64Array(V);
-    for (let b = 0; b < B; b++) { const k = samples[b * N + i]!; obs[k] = obs[k]! + 1; }
+    for (let b = 0; b < B; b++) {
+      const k = samples[b * N + i]!;
+      obs[k] = obs[k]! + 1;
+    }
     pu = Math.min(pu, chiSquareTest(obs, unigrams.subarray(i * V, (i + 1) * V)).pValue * N);
     if (i < N - 1) {
       const ob = new Float64Array(V * V);
-      for (let b = 0; b < B; b++) { const k = samples[b * N + i]! * V + samples[b * N + i + 1]!; ob[k] = ob[k]! + 1; }
+      for (let b = 0; b < B; b++) {
+        const k = samples[b * N + i]! * V + samples[b * N + i + 1]!;
+        ob[k] = ob[k]! + 1;
+      }
       pb = Math.min(pb, chiSquareTest(ob, pairs[i]!).pValue * (N - 1));
     }
   }
@@ -141,7 +147,13 @@ describe.each([heavyBackend])('discrete samplers reproduce the HMM source (oracl
 
   it('block sampling (blocks of 4, 64 steps each) reproduces the source and counts blocks × steps NFE', async () => {
     await expectNoLeaks(async () => {
-      const r = await sampleBlocks(maskedOracle, masked, { batch: B, seqLen: N, blockSize: 4, steps: 64, rng: new Rng(15) });
+      const r = await sampleBlocks(maskedOracle, masked, {
+        batch: B,
+        seqLen: N,
+        blockSize: 4,
+        steps: 64,
+        rng: new Rng(15),
+      });
       expect(r.blocks).toBe(N / 4);
       expect(r.cost.nfe).toBe((N / 4) * 64);
       const nll = nllBitsPerToken(r.samples);
@@ -158,7 +170,13 @@ describe.each(backends)('discrete samplers (tensor paths, caching) on %s', (back
   it('cached masked sampling gives the uncached samples for the same seed with fewer NFE', async () => {
     await expectNoLeaks(async () => {
       const u = await sampleMasked(maskedOracle, masked, { batch: 8, seqLen: N, steps: 512, rng: new Rng(13) });
-      const c = await sampleMasked(maskedOracle, masked, { batch: 8, seqLen: N, steps: 512, rng: new Rng(13), cached: true });
+      const c = await sampleMasked(maskedOracle, masked, {
+        batch: 8,
+        seqLen: N,
+        steps: 512,
+        rng: new Rng(13),
+        cached: true,
+      });
       expect(Array.from(c.samples)).toEqual(Array.from(u.samples));
       expect(u.cost.nfe).toBe(512);
       // at most one call per step in which some token was revealed, plus the first
@@ -171,7 +189,13 @@ describe.each(backends)('discrete samplers (tensor paths, caching) on %s', (back
   it('cached masked sampling with one sequence and many steps calls the network at most N + 1 times', async () => {
     await expectNoLeaks(async () => {
       const u = await sampleMasked(maskedOracle, masked, { batch: 1, seqLen: N, steps: 1024, rng: new Rng(14) });
-      const c = await sampleMasked(maskedOracle, masked, { batch: 1, seqLen: N, steps: 1024, rng: new Rng(14), cached: true });
+      const c = await sampleMasked(maskedOracle, masked, {
+        batch: 1,
+        seqLen: N,
+        steps: 1024,
+        rng: new Rng(14),
+        cached: true,
+      });
       expect(Array.from(c.samples)).toEqual(Array.from(u.samples));
       expect(u.cost.nfe).toBe(1024);
       expect(c.cost.nfe).toBeLessThanOrEqual(N + 1);
@@ -179,7 +203,16 @@ describe.each(backends)('discrete samplers (tensor paths, caching) on %s', (back
   });
 
   it('an untimed DiffusionTransformer (timeConditioning false): cached == uncached, NFE ≤, analytic FLOPs reported', async () => {
-    const dt = createModel({ type: 'diffusion-transformer', vocabSize: V, dModel: 16, nLayers: 2, nHeads: 2, maxLen: N, timeConditioning: false, seed: 6 }) as DiffusionTransformer;
+    const dt = createModel({
+      type: 'diffusion-transformer',
+      vocabSize: V,
+      dModel: 16,
+      nLayers: 2,
+      nHeads: 2,
+      maxLen: N,
+      timeConditioning: false,
+      seed: 6,
+    }) as DiffusionTransformer;
     try {
       // random weights stand in for a trained model (the zero-initialised modulations would hide everything)
       const rng = new Rng(8);
@@ -207,8 +240,21 @@ describe.each(backends)('discrete samplers (tensor paths, caching) on %s', (back
 
   it('cached block sampling equals uncached with fewer NFE', async () => {
     await expectNoLeaks(async () => {
-      const r = await sampleBlocks(maskedOracle, masked, { batch: 4, seqLen: N, blockSize: 8, steps: 64, rng: new Rng(15) });
-      const rc = await sampleBlocks(maskedOracle, masked, { batch: 4, seqLen: N, blockSize: 8, steps: 64, rng: new Rng(15), cached: true });
+      const r = await sampleBlocks(maskedOracle, masked, {
+        batch: 4,
+        seqLen: N,
+        blockSize: 8,
+        steps: 64,
+        rng: new Rng(15),
+      });
+      const rc = await sampleBlocks(maskedOracle, masked, {
+        batch: 4,
+        seqLen: N,
+        blockSize: 8,
+        steps: 64,
+        rng: new Rng(15),
+        cached: true,
+      });
       expect(Array.from(rc.samples)).toEqual(Array.from(r.samples));
       expect(r.cost.nfe).toBe(2 * 64);
       expect(rc.cost.nfe).toBeLessThan(r.cost.nfe);
@@ -229,9 +275,15 @@ describe.each(backends)('discrete samplers (tensor paths, caching) on %s', (back
 
   it('rejects mismatched processes and bad sizes', async () => {
     const proc = new D3PMProcess({ kind: 'absorbing', vocabSize: V, T: 8 });
-    await expect(sampleD3pm(d3pmOracle(proc), proc, { batch: 2, seqLen: N, steps: 9, rng: new Rng(1) })).rejects.toThrow(/steps 9 exceed/);
-    await expect(sampleMasked(maskedOracle, masked, { batch: 0, seqLen: N, steps: 4, rng: new Rng(1) })).rejects.toThrow(/batch/);
+    await expect(
+      sampleD3pm(d3pmOracle(proc), proc, { batch: 2, seqLen: N, steps: 9, rng: new Rng(1) }),
+    ).rejects.toThrow(/steps 9 exceed/);
+    await expect(
+      sampleMasked(maskedOracle, masked, { batch: 0, seqLen: N, steps: 4, rng: new Rng(1) }),
+    ).rejects.toThrow(/batch/);
     const other = new MaskedProcess({ vocabSize: V + 1, schedule: 'linear' });
-    await expect(sampleMasked(maskedOracle, other, { batch: 1, seqLen: N, steps: 4, rng: new Rng(1) })).rejects.toThrow(/mask id/);
+    await expect(sampleMasked(maskedOracle, other, { batch: 1, seqLen: N, steps: 4, rng: new Rng(1) })).rejects.toThrow(
+      /mask id/,
+    );
   });
 });

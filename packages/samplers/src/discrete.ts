@@ -95,7 +95,8 @@ export interface D3pmSampleOptions {
 }
 
 function checkPositive(op: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) throw new AltarError('BAD_ARG', `${op}: ${name} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new AltarError('BAD_ARG', `${op}: ${name} must be a positive integer, got ${v}`);
 }
 
 /** Draw one state per row of host probabilities `p` (rows × K), in float64 inverse CDF. */
@@ -108,7 +109,14 @@ function drawRows(p: ArrayLike<number>, rows: number, K: number, rng: Rng, out: 
 }
 
 /** Model call -> x0 probabilities on the host (B*N*V), counting the NFE. */
-async function x0Probs(model: DiscreteDenoiser, z: Int32Array, B: number, N: number, t01: number, tracker: CostTracker): Promise<Float32Array> {
+async function x0Probs(
+  model: DiscreteDenoiser,
+  z: Int32Array,
+  B: number,
+  N: number,
+  t01: number,
+  tracker: CostTracker,
+): Promise<Float32Array> {
   const probs = tf.tidy(() => {
     const zt = tf.tensor2d(z, [B, N], 'int32'); // (B, N)
     const tt = tf.fill([B], t01, 'float32') as tf.Tensor1D;
@@ -131,7 +139,11 @@ async function x0Probs(model: DiscreteDenoiser, z: Int32Array, B: number, N: num
  * const { samples, cost } = await sampleD3pm(oracle, proc, { batch: 8, seqLen: 16, rng: new Rng(1) }); // cost.nfe = 32
  * ```
  */
-export async function sampleD3pm(model: DiscreteDenoiser, proc: D3pmProcessLike, o: D3pmSampleOptions): Promise<DiscreteSampleResult> {
+export async function sampleD3pm(
+  model: DiscreteDenoiser,
+  proc: D3pmProcessLike,
+  o: D3pmSampleOptions,
+): Promise<DiscreteSampleResult> {
   const op = 'sampleD3pm';
   checkPositive(op, 'batch', o.batch);
   checkPositive(op, 'seqLen', o.seqLen);
@@ -139,7 +151,8 @@ export async function sampleD3pm(model: DiscreteDenoiser, proc: D3pmProcessLike,
   const S = o.steps ?? T;
   checkPositive(op, 'steps', S);
   if (S > T) throw new AltarError('BAD_ARG', `${op}: steps ${S} exceed the process's T = ${T}`);
-  if (model.vocabSize !== proc.vocabSize) throw new AltarError('BAD_ARG', `${op}: model vocabSize ${model.vocabSize} ≠ process vocabSize ${proc.vocabSize}`);
+  if (model.vocabSize !== proc.vocabSize)
+    throw new AltarError('BAD_ARG', `${op}: model vocabSize ${model.vocabSize} ≠ process vocabSize ${proc.vocabSize}`);
   const { batch: B, seqLen: N } = o;
   const K = proc.numStates;
   const tracker = new CostTracker(model, modelParamBytes(model, o.paramBytes));
@@ -199,7 +212,17 @@ interface LoopState {
  * Reverse masked diffusion over positions [lo, hi) of every row, t from 1 to 0 in `steps` steps.
  * Positions outside the range are fed to the network as they are and never changed.
  */
-async function maskedLoop(model: DiscreteDenoiser, proc: MaskedProcessLike, st: LoopState, lo: number, hi: number, steps: number, rng: Rng, cached: boolean, tracker: CostTracker): Promise<void> {
+async function maskedLoop(
+  model: DiscreteDenoiser,
+  proc: MaskedProcessLike,
+  st: LoopState,
+  lo: number,
+  hi: number,
+  steps: number,
+  rng: Rng,
+  cached: boolean,
+  tracker: CostTracker,
+): Promise<void> {
   const { z, B, N, V, mask } = st;
   let dirty = true; // z changed since the cached probabilities were computed
   if (!cached) st.cache = null;
@@ -209,11 +232,17 @@ async function maskedLoop(model: DiscreteDenoiser, proc: MaskedProcessLike, st: 
     const s = (i - 1) / steps;
     const at = proc.alpha(t);
     const as = proc.alpha(s);
-    if (!(as >= at)) throw new AltarError('BAD_SCHEDULE', `sampleMasked: α must decrease in t, got α(${s}) = ${as} < α(${t}) = ${at}`);
+    if (!(as >= at))
+      throw new AltarError('BAD_SCHEDULE', `sampleMasked: α must decrease in t, got α(${s}) = ${as} < α(${t}) = ${at}`);
     // P(unmask at this step | masked at t) = (α_s − α_t) / (1 − α_t)   (MDLM eq. 7)
     const pUnmask = at < 1 ? Math.min(1, (as - at) / (1 - at)) : 1;
     let anyMasked = false;
-    for (let b = 0; b < B && !anyMasked; b++) for (let j = lo; j < hi; j++) if (z[b * N + j] === mask) { anyMasked = true; break; }
+    for (let b = 0; b < B && !anyMasked; b++)
+      for (let j = lo; j < hi; j++)
+        if (z[b * N + j] === mask) {
+          anyMasked = true;
+          break;
+        }
     // Uncached: one network call every step (the MDLM baseline). Cached: only when the input changed
     // since the last call and something is left to generate.
     if (!cached || (anyMasked && (dirty || !st.cache))) {
@@ -239,7 +268,11 @@ function initTokens(op: string, o: { batch: number; seqLen: number; init?: Int32
   checkPositive(op, 'batch', o.batch);
   checkPositive(op, 'seqLen', o.seqLen);
   if (o.init) {
-    if (o.init.length !== o.batch * o.seqLen) throw new AltarError('BAD_ARG', `${op}: init has ${o.init.length} tokens, expected batch × seqLen = ${o.batch * o.seqLen}`);
+    if (o.init.length !== o.batch * o.seqLen)
+      throw new AltarError(
+        'BAD_ARG',
+        `${op}: init has ${o.init.length} tokens, expected batch × seqLen = ${o.batch * o.seqLen}`,
+      );
     return Int32Array.from(o.init);
   }
   return new Int32Array(o.batch * o.seqLen).fill(mask);
@@ -256,10 +289,18 @@ function initTokens(op: string, o: { batch: number; seqLen: number; init?: Int32
  * const { samples, cost } = await sampleMasked(oracle, proc, { batch: 8, seqLen: 16, steps: 256, rng: new Rng(1), cached: true });
  * ```
  */
-export async function sampleMasked(model: DiscreteDenoiser, proc: MaskedProcessLike, o: MaskedSampleOptions): Promise<DiscreteSampleResult> {
+export async function sampleMasked(
+  model: DiscreteDenoiser,
+  proc: MaskedProcessLike,
+  o: MaskedSampleOptions,
+): Promise<DiscreteSampleResult> {
   const op = 'sampleMasked';
   checkPositive(op, 'steps', o.steps);
-  if (proc.maskId !== model.vocabSize) throw new AltarError('BAD_ARG', `${op}: process mask id ${proc.maskId} ≠ model vocabSize ${model.vocabSize} (the mask is the id after the data tokens)`);
+  if (proc.maskId !== model.vocabSize)
+    throw new AltarError(
+      'BAD_ARG',
+      `${op}: process mask id ${proc.maskId} ≠ model vocabSize ${model.vocabSize} (the mask is the id after the data tokens)`,
+    );
   const z = initTokens(op, o, proc.maskId);
   const tracker = new CostTracker(model, modelParamBytes(model, o.paramBytes));
   const st: LoopState = { z, B: o.batch, N: o.seqLen, V: model.vocabSize, mask: proc.maskId, cache: null };
@@ -289,21 +330,34 @@ export interface BlockSampleOptions extends MaskedSampleOptions {
  * console.log(blocks); // 4
  * ```
  */
-export async function sampleBlocks(model: DiscreteDenoiser, proc: MaskedProcessLike, o: BlockSampleOptions): Promise<DiscreteSampleResult & { blocks: number }> {
+export async function sampleBlocks(
+  model: DiscreteDenoiser,
+  proc: MaskedProcessLike,
+  o: BlockSampleOptions,
+): Promise<DiscreteSampleResult & { blocks: number }> {
   const op = 'sampleBlocks';
   checkPositive(op, 'steps', o.steps);
   checkPositive(op, 'blockSize', o.blockSize);
-  if (proc.maskId !== model.vocabSize) throw new AltarError('BAD_ARG', `${op}: process mask id ${proc.maskId} ≠ model vocabSize ${model.vocabSize}`);
+  if (proc.maskId !== model.vocabSize)
+    throw new AltarError('BAD_ARG', `${op}: process mask id ${proc.maskId} ≠ model vocabSize ${model.vocabSize}`);
   const z = initTokens(op, o, proc.maskId);
   const tracker = new CostTracker(model, modelParamBytes(model, o.paramBytes));
   const st: LoopState = { z, B: o.batch, N: o.seqLen, V: model.vocabSize, mask: proc.maskId, cache: null };
   let blocks = 0;
   for (let lo = 0; lo < o.seqLen; lo += o.blockSize) {
     st.cache = null; // a new block: the previous block's tokens changed the input
-    await maskedLoop(model, proc, st, lo, Math.min(o.seqLen, lo + o.blockSize), o.steps, o.rng, o.cached ?? false, tracker);
+    await maskedLoop(
+      model,
+      proc,
+      st,
+      lo,
+      Math.min(o.seqLen, lo + o.blockSize),
+      o.steps,
+      o.rng,
+      o.cached ?? false,
+      tracker,
+    );
     blocks++;
   }
   return { samples: z, batch: o.batch, seqLen: o.seqLen, blocks, cost: tracker.finish(o.batch * o.seqLen) };
 }
-
-

@@ -15,7 +15,12 @@ const flow: GaussianScheduleLike = { alpha: (t) => 1 - t, sigma: (t) => t };
 const ve: GaussianScheduleLike = { alpha: () => 1, sigma: (t) => 0.01 * Math.pow(10000, t) };
 
 /** Data x0 ~ N(mu, s²) per coordinate: E[x0 | z] = mu + α s² (z − α mu) / (α² s² + σ²), in closed form. */
-function gaussianDenoiser(proc: GaussianScheduleLike, mu: number, s: number, prediction: PredictionKind): ContinuousDenoiser {
+function gaussianDenoiser(
+  proc: GaussianScheduleLike,
+  mu: number,
+  s: number,
+  prediction: PredictionKind,
+): ContinuousDenoiser {
   return {
     prediction,
     predict(zt, t) {
@@ -52,10 +57,15 @@ describe.each(testBackends())('gaussian samplers on %s', (backend) => {
     await expectNoLeaks(async () => {
       const x0 = tf.tensor1d([0.5, -1, 2]);
       const eps = tf.tensor1d([1, 0.3, -0.7]);
-      const a = 0.6, s = 0.8;
+      const a = 0.6,
+        s = 0.8;
       const z = tf.tidy(() => tf.add(tf.mul(x0, a), tf.mul(eps, s)));
       const v = tf.tidy(() => tf.sub(tf.mul(eps, a), tf.mul(x0, s)));
-      for (const [type, pred] of [['eps', eps], ['x0', x0], ['v', v]] as const) {
+      for (const [type, pred] of [
+        ['eps', eps],
+        ['x0', x0],
+        ['v', v],
+      ] as const) {
         const r = toX0Eps(pred, type, z, a, s);
         const [gx, ge] = [await r.x0.data(), await r.eps.data()];
         expect(Array.from(gx).map((q) => +q.toFixed(4))).toEqual([0.5, -1, 2]);
@@ -69,7 +79,11 @@ describe.each(testBackends())('gaussian samplers on %s', (backend) => {
   const mu = 1.5;
   const sd = 0.5;
   const B = 1500;
-  for (const [pname, proc] of [['vp-linear', vpLinear], ['flow', flow], ['ve', ve]] as const) {
+  for (const [pname, proc] of [
+    ['vp-linear', vpLinear],
+    ['flow', flow],
+    ['ve', ve],
+  ] as const) {
     for (const sampler of GAUSSIAN_SAMPLERS) {
       for (const pred of ['eps', 'x0', 'v'] as const) {
         if (sampler === 'sde' && pname === 've' && pred !== 'eps') continue; // covered by eps; keeps the suite short
@@ -77,8 +91,23 @@ describe.each(testBackends())('gaussian samplers on %s', (backend) => {
           await expectNoLeaks(async () => {
             const model = gaussianDenoiser(proc, mu, sd, pred);
             // Euler in t is first order: on VE (σ exponential in t) it needs many more steps than Heun.
-            const steps = sampler === 'sde' || sampler === 'ddpm' ? 200 : sampler === 'ode-heun' ? (pname === 've' ? 100 : 25) : pname === 've' ? 1000 : 100;
-            const { samples, cost } = await sampleGaussian(model, proc, { sampler, shape: [B, 1], steps, rng: new Rng(7), eta: 0.5 });
+            const steps =
+              sampler === 'sde' || sampler === 'ddpm'
+                ? 200
+                : sampler === 'ode-heun'
+                  ? pname === 've'
+                    ? 100
+                    : 25
+                  : pname === 've'
+                    ? 1000
+                    : 100;
+            const { samples, cost } = await sampleGaussian(model, proc, {
+              sampler,
+              shape: [B, 1],
+              steps,
+              rng: new Rng(7),
+              eta: 0.5,
+            });
             const m = await moments(samples);
             samples.dispose();
             // sampling error of the mean: sd/sqrt(B) ≈ 0.013; discretisation error small at these steps
@@ -99,22 +128,41 @@ describe.each(testBackends())('gaussian samplers on %s', (backend) => {
     await expectNoLeaks(async () => {
       const model = gaussianDenoiser(vpLinear, mu, sd, 'eps');
       const noise = new Rng(3).normal([64, 2]);
-      const a = await sampleGaussian(model, vpLinear, { sampler: 'ode-heun', shape: [64, 2], steps: 200, rng: new Rng(1), initialNoise: noise });
-      const b = await sampleGaussian(model, vpLinear, { sampler: 'ode-heun', shape: [64, 2], steps: 200, rng: new Rng(99), initialNoise: noise });
+      const a = await sampleGaussian(model, vpLinear, {
+        sampler: 'ode-heun',
+        shape: [64, 2],
+        steps: 200,
+        rng: new Rng(1),
+        initialNoise: noise,
+      });
+      const b = await sampleGaussian(model, vpLinear, {
+        sampler: 'ode-heun',
+        shape: [64, 2],
+        steps: 200,
+        rng: new Rng(99),
+        initialNoise: noise,
+      });
       expect(Array.from(await a.samples.data())).toEqual(Array.from(await b.samples.data()));
       // and the map is the exact transport: x = mu + sd · ξ for the Gaussian case (σ(tMax)≈1 prior)
       const xs = await a.samples.data();
       const ns = await noise.data();
       const sig1 = vpLinear.sigma(1);
-      for (let i = 0; i < 10; i++) expect(xs[i]!).toBeCloseTo(mu + sd * sig1 * ns[i]! / Math.hypot(sig1, vpLinear.alpha(1) * sd) + 0 * i, 1);
+      for (let i = 0; i < 10; i++)
+        expect(xs[i]!).toBeCloseTo(mu + (sd * sig1 * ns[i]!) / Math.hypot(sig1, vpLinear.alpha(1) * sd) + 0 * i, 1);
       tf.dispose([a.samples, b.samples, noise]);
     });
   });
 
   it('rejects bad arguments with a message naming them', async () => {
     const model = gaussianDenoiser(flow, 0, 1, 'x0');
-    await expect(sampleGaussian(model, flow, { sampler: 'euler' as never, shape: [2, 1], steps: 3, rng: new Rng(1) })).rejects.toThrow(/unknown sampler 'euler'/);
-    await expect(sampleGaussian(model, flow, { sampler: 'ddim', shape: [2, 1], steps: 0, rng: new Rng(1) })).rejects.toThrow(/steps/);
-    await expect(sampleGaussian(model, flow, { sampler: 'ddim', shape: [2, 1], steps: 3, eta: 2, rng: new Rng(1) })).rejects.toThrow(/eta/);
+    await expect(
+      sampleGaussian(model, flow, { sampler: 'euler' as never, shape: [2, 1], steps: 3, rng: new Rng(1) }),
+    ).rejects.toThrow(/unknown sampler 'euler'/);
+    await expect(
+      sampleGaussian(model, flow, { sampler: 'ddim', shape: [2, 1], steps: 0, rng: new Rng(1) }),
+    ).rejects.toThrow(/steps/);
+    await expect(
+      sampleGaussian(model, flow, { sampler: 'ddim', shape: [2, 1], steps: 3, eta: 2, rng: new Rng(1) }),
+    ).rejects.toThrow(/eta/);
   });
 });

@@ -106,11 +106,21 @@ function derivative(f: (t: number) => number, t: number): number {
  * const { x0, eps } = toX0Eps(vPrediction, 'v', zt, proc.alpha(t), proc.sigma(t));
  * ```
  */
-export function toX0Eps(pred: tf.Tensor, type: PredictionKind, z: tf.Tensor, alpha: number, sigma: number): { x0: tf.Tensor; eps: tf.Tensor } {
+export function toX0Eps(
+  pred: tf.Tensor,
+  type: PredictionKind,
+  z: tf.Tensor,
+  alpha: number,
+  sigma: number,
+): { x0: tf.Tensor; eps: tf.Tensor } {
   return tf.tidy(() => {
     switch (type) {
       case 'eps': {
-        if (alpha < EPS_A) throw new AltarError('BAD_ARG', `toX0Eps: eps-prediction at α = ${alpha} cannot determine x0; sample from a tMax with α(tMax) > 0`);
+        if (alpha < EPS_A)
+          throw new AltarError(
+            'BAD_ARG',
+            `toX0Eps: eps-prediction at α = ${alpha} cannot determine x0; sample from a tMax with α(tMax) > 0`,
+          );
         const x0 = tf.div(tf.sub(z, tf.mul(pred, sigma)), alpha);
         return { x0, eps: pred.clone() };
       }
@@ -142,17 +152,28 @@ export function toX0Eps(pred: tf.Tensor, type: PredictionKind, z: tf.Tensor, alp
  * samples.dispose();
  * ```
  */
-export async function sampleGaussian(model: ContinuousDenoiser, proc: GaussianScheduleLike, o: GaussianSampleOptions): Promise<SampleResult<tf.Tensor>> {
-  if (!(GAUSSIAN_SAMPLERS as readonly string[]).includes(o.sampler)) throw new AltarError('BAD_ARG', `sampleGaussian: unknown sampler '${o.sampler}', expected one of ${GAUSSIAN_SAMPLERS.join(', ')}`);
-  if (!Number.isInteger(o.steps) || o.steps < 1) throw new AltarError('BAD_ARG', `sampleGaussian: steps must be a positive integer, got ${o.steps}`);
+export async function sampleGaussian(
+  model: ContinuousDenoiser,
+  proc: GaussianScheduleLike,
+  o: GaussianSampleOptions,
+): Promise<SampleResult<tf.Tensor>> {
+  if (!(GAUSSIAN_SAMPLERS as readonly string[]).includes(o.sampler))
+    throw new AltarError(
+      'BAD_ARG',
+      `sampleGaussian: unknown sampler '${o.sampler}', expected one of ${GAUSSIAN_SAMPLERS.join(', ')}`,
+    );
+  if (!Number.isInteger(o.steps) || o.steps < 1)
+    throw new AltarError('BAD_ARG', `sampleGaussian: steps must be a positive integer, got ${o.steps}`);
   const eta = o.eta ?? 0;
   if (!(eta >= 0 && eta <= 1)) throw new AltarError('BAD_ARG', `sampleGaussian: eta must be in [0, 1], got ${o.eta}`);
   const B = o.shape[0]!;
-  if (!Number.isInteger(B) || B < 1) throw new AltarError('BAD_ARG', `sampleGaussian: shape [${o.shape.join(', ')}] needs a positive batch first`);
+  if (!Number.isInteger(B) || B < 1)
+    throw new AltarError('BAD_ARG', `sampleGaussian: shape [${o.shape.join(', ')}] needs a positive batch first`);
   const needsInvAlpha = o.sampler === 'sde' || model.prediction === 'eps';
   const tMax = o.tMax ?? (needsInvAlpha && proc.alpha(1) < EPS_A ? 1 - 1e-3 : 1);
   const tMin = o.tMin ?? 0;
-  if (!(tMin >= 0 && tMax <= 1 && tMin < tMax)) throw new AltarError('BAD_ARG', `sampleGaussian: need 0 ≤ tMin < tMax ≤ 1, got [${tMin}, ${tMax}]`);
+  if (!(tMin >= 0 && tMax <= 1 && tMin < tMax))
+    throw new AltarError('BAD_ARG', `sampleGaussian: need 0 ≤ tMin < tMax ≤ 1, got [${tMin}, ${tMax}]`);
   const rowsPerCall = o.shape.slice(1).reduce((a, b) => a * b, 1);
   const tracker = new CostTracker(model, modelParamBytes(model, o.paramBytes));
   const dA = (t: number) => (proc.dAlpha ? proc.dAlpha(t) : derivative((u) => proc.alpha(u), t));
@@ -184,7 +205,11 @@ export async function sampleGaussian(model: ContinuousDenoiser, proc: GaussianSc
   const zStd = tMax === 1 && proc.priorStd !== undefined ? proc.priorStd : proc.sigma(tMax);
   let z: tf.Tensor;
   if (o.initialNoise) {
-    if (o.initialNoise.shape.join() !== o.shape.join()) throw new AltarError('BAD_ARG', `sampleGaussian: initialNoise shape [${o.initialNoise.shape.join(', ')}] ≠ shape [${o.shape.join(', ')}]`);
+    if (o.initialNoise.shape.join() !== o.shape.join())
+      throw new AltarError(
+        'BAD_ARG',
+        `sampleGaussian: initialNoise shape [${o.initialNoise.shape.join(', ')}] ≠ shape [${o.shape.join(', ')}]`,
+      );
     z = tf.mul(o.initialNoise, zStd);
   } else {
     const n = o.rng.normal(o.shape);
@@ -245,7 +270,11 @@ export async function sampleGaussian(model: ContinuousDenoiser, proc: GaussianSc
           break;
         }
         case 'sde': {
-          if (at < EPS_A) throw new AltarError('BAD_ARG', `sampleGaussian(sde): α(${t}) = ${at}; the reverse SDE drift needs α > 0, pass tMax < 1`);
+          if (at < EPS_A)
+            throw new AltarError(
+              'BAD_ARG',
+              `sampleGaussian(sde): α(${t}) = ${at}; the reverse SDE drift needs α > 0, pass tMax < 1`,
+            );
           const { x0, eps } = denoise(z, t);
           const f = dA(t) / at;
           const g2 = Math.max(2 * st * dS(t) - 2 * f * st * st, 0);

@@ -13,7 +13,12 @@ import { sampleGaussian, type GaussianSamplerName } from './gaussian.js';
 import { chiSquareTest, mmdRbf } from './stats.js';
 
 const weights = [0.1, 0.2, 0.3, 0.4];
-const means = [[-1, -1], [-1, 1], [1, -1], [1, 1]];
+const means = [
+  [-1, -1],
+  [-1, 1],
+  [1, -1],
+  [1, 1],
+];
 const std = 0.2;
 const source = new GaussianMixtureSource({ weights, means, variances: means.map(() => std * std), name: 'corners' });
 const B = 800;
@@ -38,7 +43,13 @@ function assign(x: ArrayLike<number>): Float64Array {
   return counts;
 }
 
-const cases: Array<{ sampler: GaussianSamplerName; schedule: 'vp-cosine' | 'vp-linear' | 'flow' | 've'; pred: 'eps' | 'x0' | 'v'; steps: number; eta?: number }> = [
+const cases: Array<{
+  sampler: GaussianSamplerName;
+  schedule: 'vp-cosine' | 'vp-linear' | 'flow' | 've';
+  pred: 'eps' | 'x0' | 'v';
+  steps: number;
+  eta?: number;
+}> = [
   { sampler: 'ddpm', schedule: 'vp-linear', pred: 'eps', steps: 200 },
   { sampler: 'ddim', schedule: 'vp-cosine', pred: 'v', steps: 50 },
   { sampler: 'ddim', schedule: 'vp-linear', pred: 'eps', steps: 50, eta: 1 },
@@ -58,7 +69,13 @@ describe.each(testBackends())('gaussian samplers with the mixture oracle on %s',
       await expectNoLeaks(async () => {
         const proc = new GaussianProcess(gaussianSchedule(c.schedule));
         const oracle = gmmOracleDenoiser(source, proc, c.pred);
-        const r = await sampleGaussian(oracle, proc, { sampler: c.sampler, shape: [B, 2], steps: c.steps, rng: new Rng(8), ...(c.eta !== undefined ? { eta: c.eta } : {}) });
+        const r = await sampleGaussian(oracle, proc, {
+          sampler: c.sampler,
+          shape: [B, 2],
+          steps: c.steps,
+          rng: new Rng(8),
+          ...(c.eta !== undefined ? { eta: c.eta } : {}),
+        });
         const x = await r.samples.data();
         r.samples.dispose();
         const chi = chiSquareTest(assign(x), weights);
@@ -73,7 +90,12 @@ describe.each(testBackends())('gaussian samplers with the mixture oracle on %s',
   it('a single DDIM step collapses towards the mean: large MMD (the check has power)', async () => {
     await expectNoLeaks(async () => {
       const proc = new GaussianProcess(gaussianSchedule('vp-cosine'));
-      const r = await sampleGaussian(gmmOracleDenoiser(source, proc, 'x0'), proc, { sampler: 'ddim', shape: [B, 2], steps: 1, rng: new Rng(8) });
+      const r = await sampleGaussian(gmmOracleDenoiser(source, proc, 'x0'), proc, {
+        sampler: 'ddim',
+        shape: [B, 2],
+        steps: 1,
+        rng: new Rng(8),
+      });
       const x = await r.samples.data();
       r.samples.dispose();
       expect(mmdRbf(x, fresh, 2, 0.3)).toBeGreaterThan(0.05);
@@ -85,9 +107,27 @@ describe.each(testBackends())('gaussian samplers with the mixture oracle on %s',
       const proc = new GaussianProcess(gaussianSchedule('vp-cosine'));
       const oracle = gmmOracleDenoiser(source, proc, 'eps');
       const noise = new Rng(4).normal([32, 2]);
-      const a = await sampleGaussian(oracle, proc, { sampler: 'ode-heun', shape: [32, 2], steps: 100, rng: new Rng(1), initialNoise: noise });
-      const b = await sampleGaussian(oracle, proc, { sampler: 'ode-heun', shape: [32, 2], steps: 100, rng: new Rng(2), initialNoise: noise });
-      const e = await sampleGaussian(oracle, proc, { sampler: 'ode-euler', shape: [32, 2], steps: 400, rng: new Rng(3), initialNoise: noise });
+      const a = await sampleGaussian(oracle, proc, {
+        sampler: 'ode-heun',
+        shape: [32, 2],
+        steps: 100,
+        rng: new Rng(1),
+        initialNoise: noise,
+      });
+      const b = await sampleGaussian(oracle, proc, {
+        sampler: 'ode-heun',
+        shape: [32, 2],
+        steps: 100,
+        rng: new Rng(2),
+        initialNoise: noise,
+      });
+      const e = await sampleGaussian(oracle, proc, {
+        sampler: 'ode-euler',
+        shape: [32, 2],
+        steps: 400,
+        rng: new Rng(3),
+        initialNoise: noise,
+      });
       const [xa, xb, xe] = [await a.samples.data(), await b.samples.data(), await e.samples.data()];
       expect(Array.from(xa)).toEqual(Array.from(xb));
       // and Euler with many steps converges to the same ODE solution

@@ -6,7 +6,10 @@ import { AltarError } from '@altar/backend';
 
 /** ln Γ(x) (Lanczos, g = 7, n = 9; accurate to ~1e-15 for x > 0). */
 function lnGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
   x -= 1;
   let a = c[0]!;
@@ -83,14 +86,16 @@ export interface ChiSquareResult {
  * ```
  */
 export function chiSquareTest(observed: ArrayLike<number>, probs: ArrayLike<number>, minExpected = 5): ChiSquareResult {
-  if (observed.length !== probs.length) throw new AltarError('BAD_ARG', `chiSquareTest: ${observed.length} counts vs ${probs.length} probabilities`);
+  if (observed.length !== probs.length)
+    throw new AltarError('BAD_ARG', `chiSquareTest: ${observed.length} counts vs ${probs.length} probabilities`);
   let n = 0;
   let ptot = 0;
   for (let i = 0; i < observed.length; i++) {
     n += observed[i]!;
     ptot += probs[i]!;
   }
-  if (!(n > 0) || !(ptot > 0)) throw new AltarError('BAD_ARG', `chiSquareTest: need positive totals, got n = ${n}, Σp = ${ptot}`);
+  if (!(n > 0) || !(ptot > 0))
+    throw new AltarError('BAD_ARG', `chiSquareTest: need positive totals, got n = ${n}, Σp = ${ptot}`);
   let stat = 0;
   let bins = 0;
   let poolO = 0;
@@ -127,7 +132,8 @@ export function chiSquareTest(observed: ArrayLike<number>, probs: ArrayLike<numb
 export function mmdRbf(x: ArrayLike<number>, y: ArrayLike<number>, d: number, bandwidth: number): number {
   const n = x.length / d;
   const m = y.length / d;
-  if (!Number.isInteger(n) || !Number.isInteger(m) || n < 2 || m < 2) throw new AltarError('BAD_ARG', `mmdRbf: need ≥ 2 rows of ${d} values in each set`);
+  if (!Number.isInteger(n) || !Number.isInteger(m) || n < 2 || m < 2)
+    throw new AltarError('BAD_ARG', `mmdRbf: need ≥ 2 rows of ${d} values in each set`);
   const g = 1 / (2 * bandwidth * bandwidth);
   const k = (a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number) => {
     let s = 0;

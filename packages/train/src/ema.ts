@@ -60,7 +60,11 @@ export class Ema {
     for (const [name, s] of Object.entries(this.shadow)) {
       const src = tensors[name];
       if (!src) throw new AltarError('BAD_CHECKPOINT', `EMA weights lack '${name}'`);
-      if (!tf.util.arraysEqual(src.shape, s.shape)) throw new AltarError('BAD_CHECKPOINT', `EMA weight '${name}' has shape [${src.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
+      if (!tf.util.arraysEqual(src.shape, s.shape))
+        throw new AltarError(
+          'BAD_CHECKPOINT',
+          `EMA weight '${name}' has shape [${src.shape.join(', ')}], expected [${s.shape.join(', ')}]`,
+        );
       s.assign(src);
     }
     this.updates = updates;

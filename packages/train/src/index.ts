@@ -8,7 +8,13 @@ export { defaultTrainConfig, resolveTrainConfig, type TrainConfig } from './conf
 export { AdamW, ownedVariable, defaultAdamWConfig, type AdamWConfig, type ParamMap } from './optimizer.js';
 export { Ema } from './ema.js';
 export { lrAt, type LrScheduleConfig } from './schedule.js';
-export { formatMetricsLine, parseMetricsLines, type MetricsRecord, type TrainRecord, type EvalRecord } from './metrics.js';
+export {
+  formatMetricsLine,
+  parseMetricsLines,
+  type MetricsRecord,
+  type TrainRecord,
+  type EvalRecord,
+} from './metrics.js';
 export {
   Trainer,
   NonFiniteError,

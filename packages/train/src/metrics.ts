@@ -88,7 +88,8 @@ export function parseMetricsLines(text: string): MetricsRecord[] {
       throw new Error(`metrics line ${i + 1} is not JSON`);
     }
     const k = (r as { kind?: unknown }).kind;
-    if (k !== 'train' && k !== 'eval') throw new Error(`metrics line ${i + 1} has kind ${JSON.stringify(k)}, expected 'train' or 'eval'`);
+    if (k !== 'train' && k !== 'eval')
+      throw new Error(`metrics line ${i + 1} has kind ${JSON.stringify(k)}, expected 'train' or 'eval'`);
     out.push(r as MetricsRecord);
   }
   return out;

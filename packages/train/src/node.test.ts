@@ -3,8 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expectNoLeaks, useBackend } from '@altar/backend/testing';
-import { disposeBatch, disposeParams, nextBatch, snapshotValues, tinyLoss, tinyParams, type TinyBatch } from '../test/tiny.js';
-import { listCheckpoints, loadCheckpoint, MetricsWriter, resolveCheckpointDir, saveCheckpoint, type CheckpointFs } from './node.js';
+import {
+  disposeBatch,
+  disposeParams,
+  nextBatch,
+  snapshotValues,
+  tinyLoss,
+  tinyParams,
+  type TinyBatch,
+} from '../test/tiny.js';
+import {
+  listCheckpoints,
+  loadCheckpoint,
+  MetricsWriter,
+  resolveCheckpointDir,
+  saveCheckpoint,
+  type CheckpointFs,
+} from './node.js';
 import { Trainer } from './trainer.js';
 import { parseMetricsLines } from './metrics.js';
 import type { ParamMap } from './optimizer.js';
@@ -19,7 +34,14 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const mk = (p: ParamMap, steps = 20) =>
-  new Trainer<TinyBatch>({ params: p, loss: tinyLoss(p), nextBatch: (r) => nextBatch(r), disposeBatch, tokensPerBatch: 8, config: { steps, lr: 0.05, warmupSteps: 0, emaDecay: 0.9, seed: 3 } });
+  new Trainer<TinyBatch>({
+    params: p,
+    loss: tinyLoss(p),
+    nextBatch: (r) => nextBatch(r),
+    disposeBatch,
+    tokensPerBatch: 8,
+    config: { steps, lr: 0.05, warmupSteps: 0, emaDecay: 0.9, seed: 3 },
+  });
 
 describe('atomic checkpoints', () => {
   it('a save that fails mid-write leaves the previous checkpoint loadable and restorable', async () => {
@@ -92,7 +114,12 @@ describe('atomic checkpoints', () => {
       expect(listCheckpoints(dir).map((c) => c.step)).toEqual([2, 5, 6]);
       expect(resolveCheckpointDir(dir, 'best')).toMatch(/step-00000002$/);
       expect(loadCheckpoint(dir).state.step).toBe(6);
-      expect(JSON.parse(readFileSync(join(dir, 'best.json'), 'utf8'))).toEqual({ step: 2, dir: 'step-00000002', metric: 'loss', value: 0.5 });
+      expect(JSON.parse(readFileSync(join(dir, 'best.json'), 'utf8'))).toEqual({
+        step: 2,
+        dir: 'step-00000002',
+        metric: 'loss',
+        value: 0.5,
+      });
       t.dispose();
       disposeParams(p);
     });
@@ -129,9 +156,27 @@ describe('metrics.jsonl', () => {
       const lines = text.trim().split('\n');
       expect(lines).toHaveLength(7);
       const recs = parseMetricsLines(text);
-      expect(recs.map((r) => `${r.kind}@${r.step}`)).toEqual(['train@1', 'train@2', 'eval@2', 'train@3', 'train@4', 'eval@4', 'eval@4']);
+      expect(recs.map((r) => `${r.kind}@${r.step}`)).toEqual([
+        'train@1',
+        'train@2',
+        'eval@2',
+        'train@3',
+        'train@4',
+        'eval@4',
+        'eval@4',
+      ]);
       const tr = JSON.parse(lines[0]!) as Record<string, unknown>;
-      expect(Object.keys(tr).sort()).toEqual(['elapsedSec', 'gradNorm', 'kind', 'loss', 'lr', 'step', 'stepMs', 'tokens', 'tokensPerSec']);
+      expect(Object.keys(tr).sort()).toEqual([
+        'elapsedSec',
+        'gradNorm',
+        'kind',
+        'loss',
+        'lr',
+        'step',
+        'stepMs',
+        'tokens',
+        'tokensPerSec',
+      ]);
       expect(JSON.parse(lines[2]!)).toMatchObject({ kind: 'eval', step: 2, metrics: { loss: 1.5, bitsPerToken: 2.1 } });
       expect(JSON.parse(lines[6]!)).toMatchObject({ metrics: { loss: null } });
       expect(() => parseMetricsLines('{"kind":"train"}\nnot json\n')).toThrow(/line 2/);

@@ -116,7 +116,8 @@ export interface SaveOptions {
 export function saveCheckpoint(root: string, ckpt: Checkpoint, opts: SaveOptions = {}): string {
   const io = opts.fs ?? defaultFs;
   fs.mkdirSync(root, { recursive: true });
-  for (const e of fs.readdirSync(root)) if (e.startsWith('.tmp-')) fs.rmSync(path.join(root, e), { recursive: true, force: true });
+  for (const e of fs.readdirSync(root))
+    if (e.startsWith('.tmp-')) fs.rmSync(path.join(root, e), { recursive: true, force: true });
   const name = stepDirName(ckpt.state.step);
   const tmp = path.join(root, `.tmp-${name}-${process.pid}`);
   fs.mkdirSync(tmp, { recursive: true });
@@ -137,7 +138,16 @@ export function saveCheckpoint(root: string, ckpt: Checkpoint, opts: SaveOptions
   fsyncDir(root);
   writeFileAtomic(path.join(root, 'latest.json'), JSON.stringify({ step: ckpt.state.step, dir: name }) + '\n', io);
   if (opts.isBest && ckpt.state.best) {
-    writeFileAtomic(path.join(root, 'best.json'), JSON.stringify({ step: ckpt.state.step, dir: name, metric: ckpt.state.best.metric, value: ckpt.state.best.value }) + '\n', io);
+    writeFileAtomic(
+      path.join(root, 'best.json'),
+      JSON.stringify({
+        step: ckpt.state.step,
+        dir: name,
+        metric: ckpt.state.best.metric,
+        value: ckpt.state.best.value,
+      }) + '\n',
+      io,
+    );
   }
   pruneCheckpoints(root, opts.keepLast ?? 3);
   return final;
@@ -180,7 +190,8 @@ export function listCheckpoints(root: string): { step: number; dir: string }[] {
 export function pruneCheckpoints(root: string, keepLast: number): void {
   const all = listCheckpoints(root);
   const keep = new Set(all.slice(Math.max(0, all.length - Math.max(1, keepLast))).map((c) => c.dir));
-  for (const p of [readPointer(root, 'best.json'), readPointer(root, 'latest.json')]) if (p) keep.add(path.join(root, p));
+  for (const p of [readPointer(root, 'best.json'), readPointer(root, 'latest.json')])
+    if (p) keep.add(path.join(root, p));
   for (const c of all) if (!keep.has(c.dir)) fs.rmSync(c.dir, { recursive: true, force: true });
 }
 
@@ -204,7 +215,8 @@ export function resolveCheckpointDir(p: string, which: 'latest' | 'best' = 'late
     if (d && fs.existsSync(path.join(p, d, CHECKPOINT_FILES.state))) return path.join(p, d);
   }
   const all = listCheckpoints(p);
-  if (all.length === 0) throw new AltarError('NOT_FOUND', `${p}: no checkpoint here (no state.json, latest.json or step-* directory)`);
+  if (all.length === 0)
+    throw new AltarError('NOT_FOUND', `${p}: no checkpoint here (no state.json, latest.json or step-* directory)`);
   return all[all.length - 1]!.dir;
 }
 
@@ -226,7 +238,10 @@ export function loadCheckpoint(p: string, which: 'latest' | 'best' = 'latest'): 
   }
   const stateBytes = files[CHECKPOINT_FILES.state];
   if (!stateBytes) throw new AltarError('BAD_CHECKPOINT', `${dir}: missing ${CHECKPOINT_FILES.state}`);
-  const state: CheckpointState = parseCheckpointState(new TextDecoder().decode(stateBytes), path.join(dir, CHECKPOINT_FILES.state));
+  const state: CheckpointState = parseCheckpointState(
+    new TextDecoder().decode(stateBytes),
+    path.join(dir, CHECKPOINT_FILES.state),
+  );
   return { dir, state, files };
 }
 

@@ -6,7 +6,15 @@ import { Ema } from './ema.js';
 import { lrAt } from './schedule.js';
 
 /** Reference AdamW in float64 on the host (Loshchilov & Hutter, Alg. 2; PyTorch decay convention). */
-function refAdamW(p: number[], grads: number[][], lrs: number[], b1: number, b2: number, eps: number, wd: number): number[] {
+function refAdamW(
+  p: number[],
+  grads: number[][],
+  lrs: number[],
+  b1: number,
+  b2: number,
+  eps: number,
+  wd: number,
+): number[] {
   const m = p.map(() => 0);
   const v = p.map(() => 0);
   let x = [...p];
@@ -48,8 +56,20 @@ describe.each(testBackends())('AdamW and EMA on %s', (backend) => {
       const w = ownedVariable(tf.tensor2d(w0, [2, 2]));
       const b = ownedVariable(tf.tensor1d(b0));
       const opt = new AdamW({ w, b }, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 });
-      const gw = [[0.3, -0.1, 0.2, 1.5], [0.1, 0.1, -0.4, 0.2], [1, 2, 3, 4], [-0.5, 0.5, 0, 0.1], [0.2, 0.2, 0.2, 0.2]];
-      const gb = [[1, -1], [0.5, 0.5], [0, 0.1], [2, -2], [0.3, 0.3]];
+      const gw = [
+        [0.3, -0.1, 0.2, 1.5],
+        [0.1, 0.1, -0.4, 0.2],
+        [1, 2, 3, 4],
+        [-0.5, 0.5, 0, 0.1],
+        [0.2, 0.2, 0.2, 0.2],
+      ];
+      const gb = [
+        [1, -1],
+        [0.5, 0.5],
+        [0, 0.1],
+        [2, -2],
+        [0.3, 0.3],
+      ];
       const lrs = [0.1, 0.05, 0.02, 0.02, 0.01];
       for (let k = 0; k < 5; k++) {
         const g = { w: tf.tensor2d(gw[k]!, [2, 2]), b: tf.tensor1d(gb[k]!) };

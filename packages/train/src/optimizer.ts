@@ -135,12 +135,19 @@ export class AdamW {
   /** Restore moments saved by `stateTensors()` and the step count. Throws naming a missing or misshapen entry. */
   setState(t: number, tensors: Record<string, tf.Tensor>): void {
     for (const name of Object.keys(this.params)) {
-      for (const [prefix, store] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [prefix, store] of [
+        ['m', this.m],
+        ['v', this.v],
+      ] as const) {
         const key = `${prefix}.${name}`;
         const src = tensors[key];
         const dst = store[name]!;
         if (!src) throw new AltarError('BAD_CHECKPOINT', `optimizer state lacks '${key}'`);
-        if (!tf.util.arraysEqual(src.shape, dst.shape)) throw new AltarError('BAD_CHECKPOINT', `optimizer state '${key}' has shape [${src.shape.join(', ')}], expected [${dst.shape.join(', ')}]`);
+        if (!tf.util.arraysEqual(src.shape, dst.shape))
+          throw new AltarError(
+            'BAD_CHECKPOINT',
+            `optimizer state '${key}' has shape [${src.shape.join(', ')}], expected [${dst.shape.join(', ')}]`,
+          );
         dst.assign(src);
       }
     }

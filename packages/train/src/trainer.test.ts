@@ -5,24 +5,55 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '@altar/backend';
 import { expectNoLeaks, testBackends, useBackend } from '@altar/backend/testing';
-import { disposeBatch, disposeParams, nextBatch, snapshotValues, tinyLoss, tinyParams, type TinyBatch } from '../test/tiny.js';
+import {
+  disposeBatch,
+  disposeParams,
+  nextBatch,
+  snapshotValues,
+  tinyLoss,
+  tinyParams,
+  type TinyBatch,
+} from '../test/tiny.js';
 import { loadCheckpoint, saveCheckpoint } from './node.js';
 import { resolveTrainConfig, type TrainConfig } from './config.js';
 import { NonFiniteError, Trainer } from './trainer.js';
 import type { MetricsRecord } from './metrics.js';
 import type { ParamMap } from './optimizer.js';
 
-const cfg: Partial<TrainConfig> = { steps: 12, lr: 0.05, warmupSteps: 3, gradClip: 0.5, emaDecay: 0.9, accumSteps: 2, weightDecay: 0.01, seed: 7 };
+const cfg: Partial<TrainConfig> = {
+  steps: 12,
+  lr: 0.05,
+  warmupSteps: 3,
+  gradClip: 0.5,
+  emaDecay: 0.9,
+  accumSteps: 2,
+  weightDecay: 0.01,
+  seed: 7,
+};
 
-function makeTrainer(p: ParamMap, config: Partial<TrainConfig> = cfg, extra: Partial<ConstructorParameters<typeof Trainer<TinyBatch>>[0]> = {}) {
-  return new Trainer<TinyBatch>({ params: p, loss: tinyLoss(p), nextBatch: (r) => nextBatch(r), disposeBatch, tokensPerBatch: 8, config, ...extra });
+function makeTrainer(
+  p: ParamMap,
+  config: Partial<TrainConfig> = cfg,
+  extra: Partial<ConstructorParameters<typeof Trainer<TinyBatch>>[0]> = {},
+) {
+  return new Trainer<TinyBatch>({
+    params: p,
+    loss: tinyLoss(p),
+    nextBatch: (r) => nextBatch(r),
+    disposeBatch,
+    tokensPerBatch: 8,
+    config,
+    ...extra,
+  });
 }
 
 describe('resolveTrainConfig', () => {
   it('names the bad key and what was expected', () => {
     expect(() => resolveTrainConfig({ lr: -1 })).toThrow(ConfigError);
     expect(() => resolveTrainConfig({ lr: -1 })).toThrow(/train\.lr: expected a positive number, got -1/);
-    expect(() => resolveTrainConfig({ accumSteps: 0 }, 'x.train')).toThrow(/x\.train\.accumSteps: expected an integer ≥ 1/);
+    expect(() => resolveTrainConfig({ accumSteps: 0 }, 'x.train')).toThrow(
+      /x\.train\.accumSteps: expected an integer ≥ 1/,
+    );
   });
 });
 
@@ -35,17 +66,21 @@ describe.each(testBackends())('Trainer on %s', (backend) => {
     await expectNoLeaks(async () => {
       const p = tinyParams(1);
       const recs: MetricsRecord[] = [];
-      const t = makeTrainer(p, { ...cfg, steps: 60, accumSteps: 1, emaDecay: 0, gradClip: 1 }, {
-        onMetrics: (r) => recs.push(r),
-        evaluate: async ({ rng }) => {
-          const b = nextBatch(rng, 64);
-          const l = tinyLoss(p, 0)(b, rng);
-          const v = (await l.data())[0]!;
-          l.dispose();
-          disposeBatch(b);
-          return { loss: v };
+      const t = makeTrainer(
+        p,
+        { ...cfg, steps: 60, accumSteps: 1, emaDecay: 0, gradClip: 1 },
+        {
+          onMetrics: (r) => recs.push(r),
+          evaluate: async ({ rng }) => {
+            const b = nextBatch(rng, 64);
+            const l = tinyLoss(p, 0)(b, rng);
+            const v = (await l.data())[0]!;
+            l.dispose();
+            disposeBatch(b);
+            return { loss: v };
+          },
         },
-      });
+      );
       const first = await t.evaluate();
       await t.run();
       const last = await t.evaluate();
@@ -56,7 +91,9 @@ describe.each(testBackends())('Trainer on %s', (backend) => {
       const train = recs.filter((r) => r.kind === 'train');
       expect(train).toHaveLength(60);
       expect(train[0]).toMatchObject({ kind: 'train', step: 1, tokens: 8 });
-      expect(train.every((r) => r.kind === 'train' && Number.isFinite(r.loss) && r.gradNorm > 0 && r.lr > 0)).toBe(true);
+      expect(train.every((r) => r.kind === 'train' && Number.isFinite(r.loss) && r.gradNorm > 0 && r.lr > 0)).toBe(
+        true,
+      );
       t.dispose();
       disposeParams(p);
     });
@@ -109,8 +146,16 @@ describe.each(testBackends())('Trainer on %s', (backend) => {
       const pa = tinyParams(5);
       const pb = tinyParams(5);
       // Both draw the same 8 examples: A in one batch of 8, B as two batches of 4 from the same stream.
-      const ta = makeTrainer(pa, { steps: 1, lr: 0.1, warmupSteps: 0, gradClip: 0, seed: 1 }, { loss: tinyLoss(pa, 0), nextBatch: (r) => nextBatch(r, 8) });
-      const tb = makeTrainer(pb, { steps: 1, lr: 0.1, warmupSteps: 0, gradClip: 0, seed: 1, accumSteps: 2 }, { loss: tinyLoss(pb, 0), nextBatch: (r) => nextBatch(r, 4) });
+      const ta = makeTrainer(
+        pa,
+        { steps: 1, lr: 0.1, warmupSteps: 0, gradClip: 0, seed: 1 },
+        { loss: tinyLoss(pa, 0), nextBatch: (r) => nextBatch(r, 8) },
+      );
+      const tb = makeTrainer(
+        pb,
+        { steps: 1, lr: 0.1, warmupSteps: 0, gradClip: 0, seed: 1, accumSteps: 2 },
+        { loss: tinyLoss(pb, 0), nextBatch: (r) => nextBatch(r, 4) },
+      );
       const ra = await ta.trainStep();
       const rb = await tb.trainStep();
       expect(rb.loss).toBeCloseTo(ra.loss, 5);
@@ -136,7 +181,10 @@ describe.each(testBackends())('Trainer on %s', (backend) => {
       const rng = (probe as unknown as { dataRng: import('@altar/backend').Rng }).dataRng;
       const batch = nextBatch(rng);
       const names = Object.keys(p);
-      const res = tf.variableGrads(() => tinyLoss(p, 0)(batch, rng), names.map((n) => p[n]!));
+      const res = tf.variableGrads(
+        () => tinyLoss(p, 0)(batch, rng),
+        names.map((n) => p[n]!),
+      );
       const g: Record<string, Float32Array> = {};
       for (const n of names) g[n] = (await res.grads[p[n]!.name]!.data()) as Float32Array;
       res.value.dispose();
@@ -187,7 +235,11 @@ describe.each(testBackends())('Trainer on %s', (backend) => {
 
       calls = 10; // always poisoned now
       const warnings: string[] = [];
-      const t2 = makeTrainer(p, { steps: 5, lr: 0.01, warmupSteps: 0, seed: 1, nonFinite: 'skip' }, { loss: poisoned, logger: { info: () => {}, warn: (m) => warnings.push(m) } });
+      const t2 = makeTrainer(
+        p,
+        { steps: 5, lr: 0.01, warmupSteps: 0, seed: 1, nonFinite: 'skip' },
+        { loss: poisoned, logger: { info: () => {}, warn: (m) => warnings.push(m) } },
+      );
       const before = await snapshotValues(p);
       const r = await t2.trainStep();
       expect(r.skipped).toBe(true);
@@ -199,7 +251,7 @@ describe.each(testBackends())('Trainer on %s', (backend) => {
     });
   });
 
-  it("NaN guard names the parameter whose gradient alone is non-finite", async () => {
+  it('NaN guard names the parameter whose gradient alone is non-finite', async () => {
     await expectNoLeaks(async () => {
       const p = tinyParams(9);
       const base = tinyLoss(p, 0);

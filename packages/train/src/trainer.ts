@@ -163,7 +163,12 @@ export interface Checkpoint {
  * const weights = readFileSync(join(dir, CHECKPOINT_FILES.model)); // loads with @altar/models' loadModel
  * ```
  */
-export const CHECKPOINT_FILES = { state: 'state.json', model: 'model.safetensors', ema: 'ema.safetensors', optimizer: 'optimizer.safetensors' } as const;
+export const CHECKPOINT_FILES = {
+  state: 'state.json',
+  model: 'model.safetensors',
+  ema: 'ema.safetensors',
+  optimizer: 'optimizer.safetensors',
+} as const;
 
 /**
  * Parse a checkpoint's state.json, checking its format marker.
@@ -182,13 +187,18 @@ export function parseCheckpointState(text: string, label = 'state.json'): Checkp
   }
   const st = s as Partial<CheckpointState>;
   if (st.format !== 'altar-checkpoint' || st.version !== 1 || !Number.isInteger(st.step)) {
-    throw new AltarError('BAD_CHECKPOINT', `${label}: not an altar checkpoint (format ${JSON.stringify(st.format)}, version ${JSON.stringify(st.version)})`);
+    throw new AltarError(
+      'BAD_CHECKPOINT',
+      `${label}: not an altar checkpoint (format ${JSON.stringify(st.format)}, version ${JSON.stringify(st.version)})`,
+    );
   }
   return st as CheckpointState;
 }
 
 const yieldToEventLoop: () => Promise<void> =
-  typeof setImmediate === 'function' ? () => new Promise((r) => setImmediate(r)) : () => new Promise((r) => setTimeout(r, 0));
+  typeof setImmediate === 'function'
+    ? () => new Promise((r) => setImmediate(r))
+    : () => new Promise((r) => setTimeout(r, 0));
 
 /**
  * The training loop over any loss and parameters: AdamW with warmup + cosine LR, gradient clipping, accumulation,
@@ -236,8 +246,10 @@ export class Trainer<B> {
     this.varList = names.map((n) => opts.params[n]!);
     for (const n of names) {
       const v = opts.params[n]!;
-      if (!(v instanceof tf.Variable)) throw new AltarError('BAD_ARG', `Trainer: parameter '${n}' is not a tf.Variable`);
-      if (v.dtype !== 'float32') throw new AltarError('BAD_ARG', `Trainer: parameter '${n}' has dtype ${v.dtype}, expected float32`);
+      if (!(v instanceof tf.Variable))
+        throw new AltarError('BAD_ARG', `Trainer: parameter '${n}' is not a tf.Variable`);
+      if (v.dtype !== 'float32')
+        throw new AltarError('BAD_ARG', `Trainer: parameter '${n}' has dtype ${v.dtype}, expected float32`);
       this.nameOfVar.set(v.name, n);
     }
     const root = new Rng(this.config.seed);
@@ -252,7 +264,13 @@ export class Trainer<B> {
   /** The learning rate the next step will use. */
   currentLr(): number {
     const c = this.config;
-    return lrAt(this.step, { lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLrRatio: c.minLrRatio, decay: c.lrDecay });
+    return lrAt(this.step, {
+      lr: c.lr,
+      warmupSteps: c.warmupSteps,
+      totalSteps: c.steps,
+      minLrRatio: c.minLrRatio,
+      decay: c.lrDecay,
+    });
   }
 
   private tokensOf(batch: B): number {
@@ -319,7 +337,12 @@ export class Trainer<B> {
             ? `loss is ${loss}`
             : `gradient of parameter '${bad}' is not finite (NaN/Inf, or its squared norm overflowed float32)`;
         const msg = `step ${this.step + 1}: ${what}`;
-        if (c.nonFinite === 'stop') throw new NonFiniteError(this.step + 1, bad === 'loss' ? null : bad, `${msg}; stopping (set train.nonFinite = 'skip' to skip such updates)`);
+        if (c.nonFinite === 'stop')
+          throw new NonFiniteError(
+            this.step + 1,
+            bad === 'loss' ? null : bad,
+            `${msg}; stopping (set train.nonFinite = 'skip' to skip such updates)`,
+          );
         this.logger.warn(`${msg}; update skipped`);
         skipped = true;
       } else {
@@ -378,14 +401,16 @@ export class Trainer<B> {
    * the current step, when `signal` aborts. `onCheckpoint` is called at `checkpointEvery`, at a new
    * best eval, when interrupted, and at the end; the caller decides where to write.
    */
-  async run(opts: {
-    until?: number;
-    signal?: AbortSignal;
-    checkpointEvery?: number;
-    onStep?: (r: StepResult) => void;
-    onEval?: (metrics: Record<string, number>, isBest: boolean) => void | Promise<void>;
-    onCheckpoint?: (reason: 'periodic' | 'best' | 'interrupt' | 'final', isBest: boolean) => Promise<void>;
-  } = {}): Promise<{ reason: 'done' | 'interrupted'; step: number }> {
+  async run(
+    opts: {
+      until?: number;
+      signal?: AbortSignal;
+      checkpointEvery?: number;
+      onStep?: (r: StepResult) => void;
+      onEval?: (metrics: Record<string, number>, isBest: boolean) => void | Promise<void>;
+      onCheckpoint?: (reason: 'periodic' | 'best' | 'interrupt' | 'final', isBest: boolean) => Promise<void>;
+    } = {},
+  ): Promise<{ reason: 'done' | 'interrupted'; step: number }> {
     const until = opts.until ?? this.config.steps;
     const every = this.config.evalEvery;
     while (this.step < until) {
@@ -436,7 +461,11 @@ export class Trainer<B> {
     const meta = { format: 'altar', step: String(this.step), ...weightsMetadata };
     const files: Record<string, Uint8Array> = {
       [CHECKPOINT_FILES.model]: await tensorsToSafetensors(this.params, meta),
-      [CHECKPOINT_FILES.optimizer]: await tensorsToSafetensors(this.optimizer.stateTensors(), { format: 'altar', step: String(this.step), t: String(this.optimizer.t) }),
+      [CHECKPOINT_FILES.optimizer]: await tensorsToSafetensors(this.optimizer.stateTensors(), {
+        format: 'altar',
+        step: String(this.step),
+        t: String(this.optimizer.t),
+      }),
     };
     if (this.ema) files[CHECKPOINT_FILES.ema] = await tensorsToSafetensors(this.ema.tensors(), meta);
     files[CHECKPOINT_FILES.state] = new TextEncoder().encode(JSON.stringify(state, null, 2) + '\n');
@@ -462,8 +491,13 @@ export class Trainer<B> {
     withTensors(CHECKPOINT_FILES.model, (ts) => assignParams(this.params, ts, CHECKPOINT_FILES.model));
     withTensors(CHECKPOINT_FILES.optimizer, (ts) => this.optimizer.setState(state.optimizer.t, ts));
     if (this.ema) {
-      if (state.ema && files[CHECKPOINT_FILES.ema]) withTensors(CHECKPOINT_FILES.ema, (ts) => this.ema!.setState(state.ema!.updates, ts));
-      else throw new AltarError('BAD_CHECKPOINT', 'checkpoint has no EMA weights but this run keeps an EMA (train.emaDecay > 0)');
+      if (state.ema && files[CHECKPOINT_FILES.ema])
+        withTensors(CHECKPOINT_FILES.ema, (ts) => this.ema!.setState(state.ema!.updates, ts));
+      else
+        throw new AltarError(
+          'BAD_CHECKPOINT',
+          'checkpoint has no EMA weights but this run keeps an EMA (train.emaDecay > 0)',
+        );
     }
     this.step = state.step;
     this.batches = state.data.batches;
@@ -495,8 +529,13 @@ export function assignParams(params: ParamMap, tensors: Record<string, tf.Tensor
   for (const [name, p] of Object.entries(params)) {
     const t = tensors[name];
     if (!t) throw new AltarError('BAD_CHECKPOINT', `${label} lacks parameter '${name}'`);
-    if (!tf.util.arraysEqual(t.shape, p.shape)) throw new AltarError('BAD_CHECKPOINT', `${label}: parameter '${name}' has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`);
-    if (t.dtype !== 'float32') throw new AltarError('BAD_CHECKPOINT', `${label}: parameter '${name}' has dtype ${t.dtype}, expected float32`);
+    if (!tf.util.arraysEqual(t.shape, p.shape))
+      throw new AltarError(
+        'BAD_CHECKPOINT',
+        `${label}: parameter '${name}' has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`,
+      );
+    if (t.dtype !== 'float32')
+      throw new AltarError('BAD_CHECKPOINT', `${label}: parameter '${name}' has dtype ${t.dtype}, expected float32`);
     p.assign(t);
   }
 }

@@ -16,7 +16,10 @@ for (const name of ['cpu', 'wasm']) {
     ok(JSON.stringify(v) === JSON.stringify(want), `${name}: gather gradient ${v}`);
     const bytes = await tensorsToSafetensors({ table });
     const back = safetensorsToTensors(bytes).tensors['table'];
-    ok(JSON.stringify(Array.from(await back.data())) === JSON.stringify(Array.from(await table.data())), `${name}: safetensors round trip`);
+    ok(
+      JSON.stringify(Array.from(await back.data())) === JSON.stringify(Array.from(await table.data())),
+      `${name}: safetensors round trip`,
+    );
     tf.dispose([table, ids, g, back]);
   });
   console.log(`backend ok on ${info.name} (${info.adapter})`);

@@ -22,12 +22,29 @@ export async function typedUse(): Promise<number> {
   const hmm = new HmmSource({ seqLen: 8 });
   const masked = new MaskedProcess({ vocabSize: hmm.vocabSize, schedule: 'log-linear' });
   const oracle = hmmOracleDenoiser(hmm, (t: number) => masked.marginalMatrix(t));
-  const { samples, cost }: { samples: Int32Array; cost: CostRecord } = await sampleMasked(oracle, masked, { batch: 1, seqLen: 8, steps: 4, rng });
+  const { samples, cost }: { samples: Int32Array; cost: CostRecord } = await sampleMasked(oracle, masked, {
+    batch: 1,
+    seqLen: 8,
+    steps: 4,
+    rng,
+  });
   const d3pm = new D3PMProcess({ kind: 'absorbing', vocabSize: hmm.vocabSize, T: 4 });
   const x0: tf.Tensor2D = hmm.sampleTensor(2, rng);
-  const nelbo: tf.Tensor1D = d3pmNelbo(d3pm, hmmOracleDenoiser(hmm, (u: number) => d3pm.noiseMatrix(u)), x0, rng, { sampling: 'uniform' });
+  const nelbo: tf.Tensor1D = d3pmNelbo(
+    d3pm,
+    hmmOracleDenoiser(hmm, (u: number) => d3pm.noiseMatrix(u)),
+    x0,
+    rng,
+    { sampling: 'uniform' },
+  );
   const g = new GaussianProcess(gaussianSchedule('vp-cosine'));
-  const config: ModelConfig = { type: 'ar-transformer', vocabSize: 16, dModel: 16, nLayers: 1, nHeads: 2 } as ModelConfig;
+  const config: ModelConfig = {
+    type: 'ar-transformer',
+    vocabSize: 16,
+    dModel: 16,
+    nLayers: 1,
+    nHeads: 2,
+  } as ModelConfig;
   const model: AnyModel = createModel(config);
   const again: AnyModel = loadModel(await saveModel(model));
   const file: Record<string, SafeTensor> = {};
@@ -48,7 +65,24 @@ export async function typedUse(): Promise<number> {
   const T: number = run.family === 'd3pm' ? run.diffusion.T : 0; // the union narrows on `family`
   const recipe: FamilyRuntime = buildRuntime(run);
   recipe.dispose();
-  const unused = [useBackend, expectNoLeaks, loadTokenizerJsonFile, saveModelFiles, saveCheckpoint, moment, src, file, info, again, g];
+  const unused = [
+    useBackend,
+    expectNoLeaks,
+    loadTokenizerJsonFile,
+    saveModelFiles,
+    saveCheckpoint,
+    moment,
+    src,
+    file,
+    info,
+    again,
+    g,
+  ];
   const result: SampleResult | undefined = undefined;
-  return bitsPerToken(step.loss + chi.pValue + bytes.length + samples.length + cost.nfe + (await nelbo.data())[0]! + unused.length + T, 8) + (result ? 1 : 0);
+  return (
+    bitsPerToken(
+      step.loss + chi.pValue + bytes.length + samples.length + cost.nfe + (await nelbo.data())[0]! + unused.length + T,
+      8,
+    ) + (result ? 1 : 0)
+  );
 }

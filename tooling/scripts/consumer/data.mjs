@@ -14,5 +14,10 @@ const long = new HmmSource({ seqLen: 16 });
 const x = long.sample(8, new Rng(3));
 ok(x.length === 8 * 16 && x.every((t) => t >= 0 && t < V), 'HMM samples are 8×16 tokens in [0, V)');
 const lp = long.logProbBatch(x);
-ok(lp.every((v) => Number.isFinite(v) && v < 0), `sampled sequences have finite log p: ${Array.from(lp)}`);
-console.log(`data ok: V = ${V}, Σ p = ${total.toFixed(12)}, mean log p(x) = ${(lp.reduce((s, v) => s + v, 0) / 8).toFixed(3)} nats`);
+ok(
+  lp.every((v) => Number.isFinite(v) && v < 0),
+  `sampled sequences have finite log p: ${Array.from(lp)}`,
+);
+console.log(
+  `data ok: V = ${V}, Σ p = ${total.toFixed(12)}, mean log p(x) = ${(lp.reduce((s, v) => s + v, 0) / 8).toFixed(3)} nats`,
+);

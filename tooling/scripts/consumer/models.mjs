@@ -30,7 +30,10 @@ await expectNoLeaks(async () => {
   const again = loadModel(ckpt);
   const logits2 = again.forward(tokens);
   const back = await logits2.data();
-  ok(back.every((v, i) => v === full[i]), 'loadModel(saveModel(m)) gives identical logits');
+  ok(
+    back.every((v, i) => v === full[i]),
+    'loadModel(saveModel(m)) gives identical logits',
+  );
   tf.dispose([tokens, logits, logits2]);
   lm.dispose();
   again.dispose();

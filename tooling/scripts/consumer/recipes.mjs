@@ -16,7 +16,11 @@ try {
   msg = e.message;
 }
 ok(msg.startsWith('train.steps: expected an integer in 0..10000000'), `bounded steps: ${msg}`);
-const config = parseRunConfig({ family: 'ar', data: { hmm: { vocabSize: 8, seqLen: 8, numStates: 2, tokensPerState: 4, overlap: 0 } }, model: { dModel: 16, nLayers: 1, nHeads: 2 } });
+const config = parseRunConfig({
+  family: 'ar',
+  data: { hmm: { vocabSize: 8, seqLen: 8, numStates: 2, tokensPerState: 4, overlap: 0 } },
+  model: { dModel: 16, nLayers: 1, nHeads: 2 },
+});
 const rt = buildRuntime(config);
 const x = rt.nextBatch(new Rng(1), 4);
 const loss = (await rt.loss(x, new Rng(2)).data())[0];

@@ -10,7 +10,11 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.
 /** The pnpm that runs this script: a JS entry (run with node) or, from pnpm 12, a native binary. */
 export function pnpmCommand() {
   const execpath = process.env.npm_execpath ?? '';
-  return /pnpm/.test(execpath) ? (/\.[cm]?js$/.test(execpath) ? [process.execPath, execpath] : [execpath]) : ['npx', '-y', 'pnpm@12.4.2'];
+  return /pnpm/.test(execpath)
+    ? /\.[cm]?js$/.test(execpath)
+      ? [process.execPath, execpath]
+      : [execpath]
+    : ['npx', '-y', 'pnpm@12.4.2'];
 }
 
 /** Every workspace package that is not private: { name, version, dir (absolute), rel, manifest }. */
@@ -24,7 +28,13 @@ export function publishablePackages() {
       if (!existsSync(file)) continue;
       const manifest = JSON.parse(readFileSync(file, 'utf8'));
       if (manifest.private) continue;
-      out.push({ name: manifest.name, version: manifest.version, dir: join(base, name), rel: `${group}/${name}`, manifest });
+      out.push({
+        name: manifest.name,
+        version: manifest.version,
+        dir: join(base, name),
+        rel: `${group}/${name}`,
+        manifest,
+      });
     }
   }
   return out;
@@ -34,15 +44,23 @@ export function publishablePackages() {
 export function packPackage(pkg, dest) {
   const pnpm = pnpmCommand();
   const before = new Set(existsSync(dest) ? readdirSync(dest) : []);
-  execFileSync(pnpm[0], [...pnpm.slice(1), 'pack', '--pack-destination', dest], { cwd: pkg.dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  execFileSync(pnpm[0], [...pnpm.slice(1), 'pack', '--pack-destination', dest], {
+    cwd: pkg.dir,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const made = readdirSync(dest).filter((f) => f.endsWith('.tgz') && !before.has(f));
-  if (made.length !== 1) throw new Error(`pnpm pack ${pkg.name}: expected one new tarball in ${dest}, found ${made.length}`);
+  if (made.length !== 1)
+    throw new Error(`pnpm pack ${pkg.name}: expected one new tarball in ${dest}, found ${made.length}`);
   return join(dest, made[0]);
 }
 
 /** The file list of a tarball, without the leading `package/`. */
 export function tarballFiles(tarball) {
-  return execFileSync('tar', ['tzf', tarball]).toString().split('\n').filter((l) => l && !l.endsWith('/')).map((l) => l.replace(/^package\//, ''));
+  return execFileSync('tar', ['tzf', tarball])
+    .toString()
+    .split('\n')
+    .filter((l) => l && !l.endsWith('/'))
+    .map((l) => l.replace(/^package\//, ''));
 }
 
 /** One file of a tarball, as text. */

@@ -1,5 +1,9 @@
 /** Canvas renderers for point clouds and grayscale images. */
-export function drawPoints(canvas: HTMLCanvasElement, xy: ArrayLike<number>, opts: { means?: Array<[number, number]>; range?: number; color?: string; under?: ArrayLike<number> } = {}): void {
+export function drawPoints(
+  canvas: HTMLCanvasElement,
+  xy: ArrayLike<number>,
+  opts: { means?: Array<[number, number]>; range?: number; color?: string; under?: ArrayLike<number> } = {},
+): void {
   const g = canvas.getContext('2d');
   if (!g) return;
   const W = canvas.width;

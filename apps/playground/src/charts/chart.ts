@@ -1,7 +1,11 @@
 /** Small hand-drawn SVG charts: line/scatter series, horizontal reference lines, bars; linear or log x. */
 const NS = 'http://www.w3.org/2000/svg';
 
-function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
+function svgEl<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+  text?: string,
+): SVGElementTagNameMap[K] {
   const el = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
   if (text !== undefined) el.textContent = text;
@@ -98,37 +102,101 @@ export function chart(o: ChartOptions): SVGSVGElement {
   // grid + y ticks
   for (const v of niceTicks(y0, y1, 5)) {
     svg.append(svgEl('line', { x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v), class: 'grid' }));
-    svg.append(svgEl('text', { x: m.l - 8, y: Y(v) + 4, class: 'tick', 'text-anchor': 'end' }, String(Number(v.toPrecision(4)))));
+    svg.append(
+      svgEl('text', { x: m.l - 8, y: Y(v) + 4, class: 'tick', 'text-anchor': 'end' }, String(Number(v.toPrecision(4)))),
+    );
   }
   // x ticks
   const xt = o.xLog ? logTicks(x0, x1) : niceTicks(x0, x1, 6);
   for (const v of xt) {
     svg.append(svgEl('line', { x1: X(v), x2: X(v), y1: H - m.b, y2: H - m.b + 5, class: 'axis' }));
-    svg.append(svgEl('text', { x: X(v), y: H - m.b + 18, class: 'tick', 'text-anchor': 'middle' }, o.xTickFormat ? o.xTickFormat(v) : String(Number(v.toPrecision(4)))));
+    svg.append(
+      svgEl(
+        'text',
+        { x: X(v), y: H - m.b + 18, class: 'tick', 'text-anchor': 'middle' },
+        o.xTickFormat ? o.xTickFormat(v) : String(Number(v.toPrecision(4))),
+      ),
+    );
   }
   svg.append(svgEl('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b, class: 'axis' }));
   svg.append(svgEl('line', { x1: m.l, x2: m.l, y1: m.t, y2: H - m.b, class: 'axis' }));
-  svg.append(svgEl('text', { x: (m.l + W - m.r) / 2, y: H - 6, class: 'axis-label', 'text-anchor': 'middle' }, o.xLabel));
-  svg.append(svgEl('text', { x: 14, y: (m.t + H - m.b) / 2, class: 'axis-label', 'text-anchor': 'middle', transform: `rotate(-90 14 ${(m.t + H - m.b) / 2})` }, o.yLabel));
+  svg.append(
+    svgEl('text', { x: (m.l + W - m.r) / 2, y: H - 6, class: 'axis-label', 'text-anchor': 'middle' }, o.xLabel),
+  );
+  svg.append(
+    svgEl(
+      'text',
+      {
+        x: 14,
+        y: (m.t + H - m.b) / 2,
+        class: 'axis-label',
+        'text-anchor': 'middle',
+        transform: `rotate(-90 14 ${(m.t + H - m.b) / 2})`,
+      },
+      o.yLabel,
+    ),
+  );
 
   if (o.bars) {
     const bw = Math.max(2, ((W - m.l - m.r) / (x1 - x0)) * 0.7);
     for (const [x, y] of o.bars.values) {
       const top = Math.min(Y(y), Y(Math.max(0, y0)));
-      svg.append(svgEl('rect', { x: X(x) - bw / 2, y: top, width: bw, height: Math.abs(Y(Math.max(0, y0)) - Y(y)), fill: o.bars.color, rx: 2 }));
+      svg.append(
+        svgEl('rect', {
+          x: X(x) - bw / 2,
+          y: top,
+          width: bw,
+          height: Math.abs(Y(Math.max(0, y0)) - Y(y)),
+          fill: o.bars.color,
+          rx: 2,
+        }),
+      );
     }
   }
   for (const l of o.hlines ?? []) {
-    svg.append(svgEl('line', { x1: m.l, x2: W - m.r, y1: Y(l.y), y2: Y(l.y), stroke: l.color, 'stroke-dasharray': '6 4', 'stroke-width': 1.5 }));
+    svg.append(
+      svgEl('line', {
+        x1: m.l,
+        x2: W - m.r,
+        y1: Y(l.y),
+        y2: Y(l.y),
+        stroke: l.color,
+        'stroke-dasharray': '6 4',
+        'stroke-width': 1.5,
+      }),
+    );
     const right = l.labelAt === 'right';
-    svg.append(svgEl('text', { x: right ? W - m.r - 6 : m.l + 8, y: Y(l.y) - 6, class: 'hline-label', fill: l.color, 'text-anchor': right ? 'end' : 'start' }, l.label));
+    svg.append(
+      svgEl(
+        'text',
+        {
+          x: right ? W - m.r - 6 : m.l + 8,
+          y: Y(l.y) - 6,
+          class: 'hline-label',
+          fill: l.color,
+          'text-anchor': right ? 'end' : 'start',
+        },
+        l.label,
+      ),
+    );
   }
   for (const s of o.series) {
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     const mode = s.mode ?? 'line';
     if ((mode === 'line' || mode === 'both') && pts.length > 1) {
-      const d = pts.map(([x, y], i) => `${i ? 'L' : 'M'}${X(x).toFixed(1)},${Y(Math.min(Math.max(y, y0), y1)).toFixed(1)}`).join('');
-      svg.append(svgEl('path', { d, fill: 'none', stroke: s.color, 'stroke-width': s.width ?? 2, opacity: s.opacity ?? 1, 'stroke-linejoin': 'round' }));
+      const d = pts
+        .map(([x, y], i) => `${i ? 'L' : 'M'}${X(x).toFixed(1)},${Y(Math.min(Math.max(y, y0), y1)).toFixed(1)}`)
+        .join('');
+      svg.append(
+        svgEl('path', {
+          d,
+          fill: 'none',
+          stroke: s.color,
+          'stroke-width': s.width ?? 2,
+          opacity: s.opacity ?? 1,
+          'stroke-linejoin': 'round',
+        }),
+      );
     }
     if (mode === 'dots' || mode === 'both') {
       pts.forEach(([x, y], i) => {

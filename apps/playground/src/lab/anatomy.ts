@@ -17,7 +17,13 @@ import type { MaskedProcess } from '@altar/noise';
 import type { DiffusionTransformer } from '@altar/models';
 
 /** Σ_{masked i} −log p(x_i | z_t) per row (nats), z_t ~ q(z_t | x) at per-row times t. */
-async function maskedCe(proc: MaskedProcess, den: DiffusionTransformer, x: tf.Tensor2D, t: number[], rng: Rng): Promise<Float32Array> {
+async function maskedCe(
+  proc: MaskedProcess,
+  den: DiffusionTransformer,
+  x: tf.Tensor2D,
+  t: number[],
+  rng: Rng,
+): Promise<Float32Array> {
   const ce = tf.tidy(() => {
     const zt = proc.sample(x, t, rng); // (B, N) int32
     const logits = den.predictX0Logits(zt, tf.tensor1d(t, 'float32')); // (B, N, V)
@@ -36,7 +42,13 @@ function stepWeight(proc: MaskedProcess, k: number, T: number): number {
 }
 
 /** Each L_k in bits per token, averaged over the rows of x (B, N). */
-export async function elboTerms(proc: MaskedProcess, den: DiffusionTransformer, x: tf.Tensor2D, T: number, rng: Rng): Promise<number[]> {
+export async function elboTerms(
+  proc: MaskedProcess,
+  den: DiffusionTransformer,
+  x: tf.Tensor2D,
+  T: number,
+  rng: Rng,
+): Promise<number[]> {
   const [B, N] = x.shape;
   const out: number[] = [];
   for (let k = 1; k <= T; k++) {
@@ -49,9 +61,21 @@ export async function elboTerms(proc: MaskedProcess, den: DiffusionTransformer, 
 }
 
 /** One one-term estimate T · L_k (bits per token) per row of x, each with its own k ~ U{1..T}. */
-export async function oneTermSamples(proc: MaskedProcess, den: DiffusionTransformer, x: tf.Tensor2D, T: number, rng: Rng): Promise<number[]> {
+export async function oneTermSamples(
+  proc: MaskedProcess,
+  den: DiffusionTransformer,
+  x: tf.Tensor2D,
+  T: number,
+  rng: Rng,
+): Promise<number[]> {
   const [B, N] = x.shape;
   const ks = Array.from({ length: B }, () => rng.nextInt(1, T + 1));
-  const v = await maskedCe(proc, den, x, ks.map((k) => k / T), rng);
+  const v = await maskedCe(
+    proc,
+    den,
+    x,
+    ks.map((k) => k / T),
+    rng,
+  );
   return ks.map((k, b) => (T * stepWeight(proc, k, T) * v[b]!) / N / Math.LN2);
 }

@@ -30,7 +30,9 @@ describe('continuous families on wasm', () => {
     const pred = Float32Array.from(rng.normalArray(64));
     for (const t of [0.05, 0.5, 0.93]) {
       for (const kind of ['eps', 'x0', 'v'] as const) {
-        const ref = tf.tidy(() => proc.toX0(kind, tf.tensor2d(pred, [8, 8]), tf.tensor2d(z, [8, 8]), Array<number>(8).fill(t)));
+        const ref = tf.tidy(() =>
+          proc.toX0(kind, tf.tensor2d(pred, [8, 8]), tf.tensor2d(z, [8, 8]), Array<number>(8).fill(t)),
+        );
         const want = (await ref.data()) as Float32Array;
         ref.dispose();
         const got = hostX0(kind, z, pred, proc.alpha(t), proc.sigma(t), [-1e9, 1e9], 1);
@@ -50,10 +52,14 @@ describe('continuous families on wasm', () => {
     const shrunk = new GaussianMixtureSource({
       weights: Array.from(g.weights),
       means: Array.from({ length: K }, (_, k) => Array.from(g.means.subarray(k * d, k * d + d), (m) => m / s)),
-      variances: Array.from({ length: K }, (_, k) => Array.from(g.variances.subarray(k * d, k * d + d), (v) => v / (s * s))),
+      variances: Array.from({ length: K }, (_, k) =>
+        Array.from(g.variances.subarray(k * d, k * d + d), (v) => v / (s * s)),
+      ),
     });
     await expectNoLeaks(async () => {
-      const model = createModel(validateModelConfig({ type: 'mlp-denoiser', dim: 2, hidden: 32, nLayers: 2, prediction: 'v', seed: 1 }));
+      const model = createModel(
+        validateModelConfig({ type: 'mlp-denoiser', dim: 2, hidden: 32, nLayers: 2, prediction: 'v', seed: 1 }),
+      );
       const opts = { process: GAUSSIAN_PROCESS, sampler: 'ddim' } as const;
       const a = buildContinuousRuntime('gaussian', model, { kind: 'points', gmm: g, scale: s }, opts);
       const b = buildContinuousRuntime('gaussian', model, { kind: 'points', gmm: shrunk, scale: 1 }, opts);
@@ -68,7 +74,14 @@ describe('continuous families on wasm', () => {
 
   it('the image family learns: v-MSE and bits per pixel fall, sampling returns T + 1 frames of 16×16 images', async () => {
     await expectNoLeaks(async () => {
-      const cfg = { family: 'gaussian-image' as const, size: 'tiny' as const, source: 'shapes' as const, lr: IMAGE_TRAIN.lr, batch: IMAGE_TRAIN.batch, seed: 0 };
+      const cfg = {
+        family: 'gaussian-image' as const,
+        size: 'tiny' as const,
+        source: 'shapes' as const,
+        lr: IMAGE_TRAIN.lr,
+        batch: IMAGE_TRAIN.batch,
+        seed: 0,
+      };
       const losses: number[] = [];
       const bounds: number[] = [];
       const lab2 = new Lab((e) => {
@@ -81,7 +94,9 @@ describe('continuous families on wasm', () => {
       expect(bounds.length).toBeGreaterThanOrEqual(3);
       const first = losses[0]!;
       const last = losses.slice(-3).reduce((x, y) => x + y, 0) / 3;
-      console.log(`image family: v-MSE ${first.toFixed(3)} → ${last.toFixed(3)}, NELBO ${bounds.map((b) => b.toFixed(3)).join(' → ')} bits/pixel`);
+      console.log(
+        `image family: v-MSE ${first.toFixed(3)} → ${last.toFixed(3)}, NELBO ${bounds.map((b) => b.toFixed(3)).join(' → ')} bits/pixel`,
+      );
       expect(first).toBeGreaterThan(0.5); // v has unit variance: an untrained U-Net is near 1
       expect(last).toBeLessThan(0.75 * first);
       expect(bounds[bounds.length - 1]!).toBeLessThan(bounds[0]! - 0.3);
@@ -106,7 +121,10 @@ describe('continuous families on wasm', () => {
   it('continuous checkpoints round-trip; altar-train configs load; wrong data is refused', async () => {
     const lab = new Lab(() => undefined);
     await lab.trainSteps({ family: 'gaussian', size: 'tiny', source: 'grid', lr: 0.01, batch: 64, seed: 2 }, 6);
-    await lab.trainSteps({ family: 'gaussian-image', size: 'tiny', source: 'shapes', lr: IMAGE_TRAIN.lr, batch: 4, seed: 2 }, 2);
+    await lab.trainSteps(
+      { family: 'gaussian-image', size: 'tiny', source: 'shapes', lr: IMAGE_TRAIN.lr, batch: 4, seed: 2 },
+      2,
+    );
     for (const f of ['gaussian', 'gaussian-image'] as const) {
       const ck = await lab.exportCheckpoint(f);
       const run = JSON.parse(ck.config) as { family: string; data: { source: string } };
@@ -125,16 +143,40 @@ describe('continuous families on wasm', () => {
     // An `altar train` image config (no playground metadata) loads; a 32×32 one is refused by name.
     const unet = createModel(imageModelConfig('tiny', 4));
     const { tensorsToSafetensors } = await import('@altar/models');
-    const bytes = await tensorsToSafetensors(unet.getWeights(), { format: 'altar', step: '7', 'altar.config': JSON.stringify(unet.config), 'altar.family': 'gaussian' });
-    const ok = { family: 'gaussian', data: { source: 'images', images: { size: 16, channels: 1 } }, model: { ...unet.config }, diffusion: { process: 'vp-cosine' } };
+    const bytes = await tensorsToSafetensors(unet.getWeights(), {
+      format: 'altar',
+      step: '7',
+      'altar.config': JSON.stringify(unet.config),
+      'altar.family': 'gaussian',
+    });
+    const ok = {
+      family: 'gaussian',
+      data: { source: 'images', images: { size: 16, channels: 1 } },
+      model: { ...unet.config },
+      diffusion: { process: 'vp-cosine' },
+    };
     unet.dispose();
     const other = new Lab(() => undefined);
     expect((await other.loadCheckpoint(JSON.stringify(ok), bytes)).step).toBe(7);
-    await expect(other.loadCheckpoint(JSON.stringify({ ...ok, data: { source: 'images', images: { size: 32, channels: 1 } } }), bytes)).rejects.toThrow(/data\.images.*32×32/);
-    await expect(other.loadCheckpoint(JSON.stringify({ ...ok, diffusion: { process: 'vp-quadratic' } }), bytes)).rejects.toThrow(/diffusion\.process.*vp-quadratic/);
+    await expect(
+      other.loadCheckpoint(
+        JSON.stringify({ ...ok, data: { source: 'images', images: { size: 32, channels: 1 } } }),
+        bytes,
+      ),
+    ).rejects.toThrow(/data\.images.*32×32/);
+    await expect(
+      other.loadCheckpoint(JSON.stringify({ ...ok, diffusion: { process: 'vp-quadratic' } }), bytes),
+    ).rejects.toThrow(/diffusion\.process.*vp-quadratic/);
     // The shared schema checks the model against the data before the playground looks at the preset.
-    await expect(other.loadCheckpoint(JSON.stringify({ ...ok, data: { source: 'gmm', gmm: { preset: 'random' } } }), bytes)).rejects.toThrow(/^config\.json\.model\.type: data\.source 'gmm' needs a 'mlp-denoiser' model, got 'unet'/);
-    await expect(other.loadCheckpoint(JSON.stringify({ ...ok, data: { source: 'gmm', gmm: { preset: 'random' } }, model: { type: 'mlp-denoiser' } }), bytes)).rejects.toThrow(/^config\.json\.data\.gmm\.preset: .*'random'/);
+    await expect(
+      other.loadCheckpoint(JSON.stringify({ ...ok, data: { source: 'gmm', gmm: { preset: 'random' } } }), bytes),
+    ).rejects.toThrow(/^config\.json\.model\.type: data\.source 'gmm' needs a 'mlp-denoiser' model, got 'unet'/);
+    await expect(
+      other.loadCheckpoint(
+        JSON.stringify({ ...ok, data: { source: 'gmm', gmm: { preset: 'random' } }, model: { type: 'mlp-denoiser' } }),
+        bytes,
+      ),
+    ).rejects.toThrow(/^config\.json\.data\.gmm\.preset: .*'random'/);
     other.trainReset('gaussian-image');
     lab.trainReset('gaussian');
     lab.trainReset('gaussian-image');

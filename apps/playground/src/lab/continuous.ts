@@ -13,7 +13,13 @@ import { AltarError, type Rng } from '@altar/backend';
 import { ShapeImageSource, type GaussianMixtureSource } from '@altar/data';
 import { MlpDenoiser, UNet, validateModelConfig, type AnyModel, type ModelConfig } from '@altar/models';
 import { GaussianProcess, type GaussianScheduleKind, type PredictionKind } from '@altar/noise';
-import { buildGaussianRuntime as buildRecipe, parseRunConfig, SAMPLER_NAMES, type FamilyRuntime as RecipeRuntime, type RunConfig } from '@altar/recipes';
+import {
+  buildGaussianRuntime as buildRecipe,
+  parseRunConfig,
+  SAMPLER_NAMES,
+  type FamilyRuntime as RecipeRuntime,
+  type RunConfig,
+} from '@altar/recipes';
 import type { GaussianSamplerName } from '@altar/samplers';
 import type { Size } from '../state.js';
 import type { FamilyRuntime, SampleRun } from './runtime.js';
@@ -36,7 +42,15 @@ export const IMAGE_TRAIN = { lr: 3e-3, batch: 16, warmupSteps: 20, emaDecay: 0.9
 
 export function imageModelConfig(size: Size, seed: number): ModelConfig {
   const p = IMAGE_PRESETS[size];
-  return validateModelConfig({ type: 'unet', imageSize: IMAGE_SIZE, channels: IMAGE_CHANNELS, baseChannels: p.baseChannels, channelMults: p.channelMults, prediction: 'v', seed });
+  return validateModelConfig({
+    type: 'unet',
+    imageSize: IMAGE_SIZE,
+    channels: IMAGE_CHANNELS,
+    baseChannels: p.baseChannels,
+    channelMults: p.channelMults,
+    prediction: 'v',
+    seed,
+  });
 }
 
 let shapes: ShapeImageSource | null = null;
@@ -47,7 +61,12 @@ export function imageSource(): ShapeImageSource {
 }
 
 export type ContinuousData =
-  | { kind: 'points'; gmm: GaussianMixtureSource; /** The model sees x / scale. */ scale: number; /** The preset's name, for the run config. */ preset?: 'rings' | 'grid' | 'moons' }
+  | {
+      kind: 'points';
+      gmm: GaussianMixtureSource;
+      /** The model sees x / scale. */ scale: number;
+      /** The preset's name, for the run config. */ preset?: 'rings' | 'grid' | 'moons';
+    }
   | { kind: 'images'; images: ShapeImageSource };
 
 export interface ContinuousOptions {
@@ -62,7 +81,15 @@ export interface ContinuousOptions {
  * ε-prediction x̂0 = (z − σ ε̂)/α, v-prediction x̂0 = α z − σ v̂ (Salimans & Ho 2022), x0-prediction as is;
  * clipped like the sampler clips it, then scaled back to data units.
  */
-export function hostX0(kind: PredictionKind, z: Float32Array, pred: Float32Array, a: number, s: number, clip: [number, number], scale: number): Float32Array {
+export function hostX0(
+  kind: PredictionKind,
+  z: Float32Array,
+  pred: Float32Array,
+  a: number,
+  s: number,
+  clip: [number, number],
+  scale: number,
+): Float32Array {
   return Float32Array.from(z, (zi, i) => {
     const p = pred[i]!;
     const x = kind === 'x0' ? p : kind === 'v' ? a * zi - s * p : (zi - s * p) / Math.max(a, 1e-12);
@@ -71,24 +98,48 @@ export function hostX0(kind: PredictionKind, z: Float32Array, pred: Float32Array
 }
 
 /** The run config of a playground Gaussian model: what its runtime is built from and what an export writes. */
-export function continuousRunConfig(model: Record<string, unknown>, data: ContinuousData, opts: { process: GaussianScheduleKind; timePower?: number }, train: { lr?: number; seed?: number; steps?: number } = {}): RunConfig {
+export function continuousRunConfig(
+  model: Record<string, unknown>,
+  data: ContinuousData,
+  opts: { process: GaussianScheduleKind; timePower?: number },
+  train: { lr?: number; seed?: number; steps?: number } = {},
+): RunConfig {
   const d =
     data.kind === 'images'
       ? { source: 'images', images: { size: data.images.size, channels: data.images.channels } }
       : { source: 'gmm', gmm: { preset: data.preset ?? 'rings', dim: 2, standardise: data.scale !== 1 } };
-  const t = { ...(train.lr !== undefined && train.lr > 0 ? { lr: train.lr } : {}), ...(train.seed !== undefined ? { seed: train.seed } : {}), ...(train.steps !== undefined ? { steps: train.steps } : {}) };
+  const t = {
+    ...(train.lr !== undefined && train.lr > 0 ? { lr: train.lr } : {}),
+    ...(train.seed !== undefined ? { seed: train.seed } : {}),
+    ...(train.steps !== undefined ? { steps: train.steps } : {}),
+  };
   const power = opts.timePower !== undefined && opts.timePower !== 1 ? { timePower: opts.timePower } : {};
-  return parseRunConfig({ name: `playground-gaussian`, family: 'gaussian', data: d, model, diffusion: { process: opts.process, loss: 'mse', ...power }, train: t });
+  return parseRunConfig({
+    name: `playground-gaussian`,
+    family: 'gaussian',
+    data: d,
+    model,
+    diffusion: { process: opts.process, loss: 'mse', ...power },
+    train: t,
+  });
 }
 
-export function buildContinuousRuntime(family: 'gaussian' | 'gaussian-image', model: AnyModel, data: ContinuousData, opts: ContinuousOptions): FamilyRuntime {
+export function buildContinuousRuntime(
+  family: 'gaussian' | 'gaussian-image',
+  model: AnyModel,
+  data: ContinuousData,
+  opts: ContinuousOptions,
+): FamilyRuntime {
   const want = data.kind === 'points' ? 'mlp-denoiser' : 'unet';
-  if (model.config.type !== want || !(model instanceof MlpDenoiser || model instanceof UNet)) throw new AltarError('BAD_MODEL', `${family}: expected a '${want}' model, got '${model.config.type}'`);
+  if (model.config.type !== want || !(model instanceof MlpDenoiser || model instanceof UNet))
+    throw new AltarError('BAD_MODEL', `${family}: expected a '${want}' model, got '${model.config.type}'`);
   const den = model;
   const config = continuousRunConfig({ ...model.config }, data, opts);
   if (config.family !== 'gaussian') throw new AltarError('BAD_CONFIG', `${family}: not a gaussian run config`);
   const rt: RecipeRuntime =
-    data.kind === 'points' ? buildRecipe(config, { model, gmm: data.gmm, scale: data.scale }) : buildRecipe(config, { model, images: data.images });
+    data.kind === 'points'
+      ? buildRecipe(config, { model, gmm: data.gmm, scale: data.scale })
+      : buildRecipe(config, { model, images: data.images });
   const proc = new GaussianProcess(opts.process);
   const shape = data.kind === 'points' ? [data.gmm.dim] : [data.images.size, data.images.size, data.images.channels];
   const dim = rt.seqLen;
@@ -117,7 +168,11 @@ export function buildContinuousRuntime(family: 'gaussian' | 'gaussian-image', mo
       const images = data.kind === 'images';
       const calls: Array<{ z: tf.Tensor; t?: tf.Tensor; pred?: tf.Tensor }> = [];
       const onModelCall = (zt: tf.Tensor, t: tf.Tensor, pred: tf.Tensor) => {
-        calls.push(images ? { z: tf.keep(tf.clone(zt)), t: tf.keep(tf.clone(t)), pred: tf.keep(tf.clone(pred)) } : { z: tf.keep(tf.clone(zt)) });
+        calls.push(
+          images
+            ? { z: tf.keep(tf.clone(zt)), t: tf.keep(tf.clone(t)), pred: tf.keep(tf.clone(pred)) }
+            : { z: tf.keep(tf.clone(zt)) },
+        );
       };
       try {
         const r = await rt.sample(rng, { sampler: which, n: batch, steps, clipX0, onModelCall });
@@ -129,13 +184,25 @@ export function buildContinuousRuntime(family: 'gaussian' | 'gaussian-image', mo
           frames.push(Float32Array.from(z, (v) => v * scale));
           if (c.t && c.pred) {
             const t = (await c.t.data())[0]!; // one time per call
-            x0Frames.push(hostX0(den.prediction, z, Float32Array.from(await c.pred.data()), proc.alpha(t), proc.sigma(t), clipX0, scale));
+            x0Frames.push(
+              hostX0(
+                den.prediction,
+                z,
+                Float32Array.from(await c.pred.data()),
+                proc.alpha(t),
+                proc.sigma(t),
+                clipX0,
+                scale,
+              ),
+            );
           }
         }
         frames.push(last);
         const sampler = `${which} (${proc.name}, ${den.prediction}-prediction)`;
         const base = { samples: new Int32Array(0), cost: r.cost, frames: [], sampler, steps };
-        return images ? { ...base, imageFrames: { size: shape[0]!, channels: shape[2]!, frames, x0Frames: [...x0Frames, last] } } : { ...base, pointFrames: frames };
+        return images
+          ? { ...base, imageFrames: { size: shape[0]!, channels: shape[2]!, frames, x0Frames: [...x0Frames, last] } }
+          : { ...base, pointFrames: frames };
       } finally {
         for (const c of calls) tf.dispose([c.z, ...(c.t ? [c.t] : []), ...(c.pred ? [c.pred] : [])]);
       }

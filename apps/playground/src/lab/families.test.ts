@@ -56,47 +56,52 @@ describe('gaussian family on wasm', () => {
     { name: 'moons', steps: 600, minCover: 0.85, maxMmd: 6e-3 },
   ] as const;
 
-  it.each(CASES)('learns the $name mixture: 3σ coverage and MMD² to fresh samples beat the untrained model and floors', async ({ name, steps, minCover, maxMmd }) => {
-    const STEPS = STEPS_ENV === undefined ? steps : Number(STEPS_ENV);
-    const g = gmmPreset(name);
-    const fresh = g.sample(N, new Rng(123));
-    // The 3σ test on the source itself: χ²₂ tail P(r² > 9) = e^{−4.5} ≈ 0.011.
-    expect(within3Sigma(g, fresh)).toBeGreaterThan(0.97);
-    const bw = 0.2 * mixtureScale(g); // a kernel on the scale of the component spacing
-    await expectNoLeaks(async () => {
-      const model = createModel(modelConfigFor('gaussian', 'tiny', 0, 0, 0));
-      const rt = buildGaussianRuntime(model, g);
-      const trainer = new Trainer<tf.Tensor2D>({
-        params: model.getWeights() as ParamMap,
-        loss: rt.loss,
-        nextBatch: (rng) => g.sampleTensor(BATCH, rng),
-        disposeBatch: (b) => b.dispose(),
-        config: interactiveTrainConfig('gaussian', LR, 0),
-      });
-      const score = async () => {
-        const run = await trainer.withEvalWeights(() => rt.sample(new Rng(7), N, T));
-        const xs = run.pointFrames![run.pointFrames!.length - 1]!;
-        expect(run.cost.nfe).toBe(T);
-        return { cover: within3Sigma(g, xs), mmd: mmdRbf(xs, fresh, 2, bw) };
-      };
-      try {
-        const before = await score();
-        const t0 = performance.now();
-        let loss = 0;
-        for (let i = 0; i < STEPS; i++) loss = (await trainer.trainStep()).loss;
-        const ms = performance.now() - t0;
-        const after = await score();
-        // Noise floor of MMD² between two independent N-point source samples.
-        const floor = mmdRbf(g.sample(N, new Rng(5)), fresh, 2, bw);
-        console.info(`[gaussian ${name}] ${STEPS} steps in ${(ms / 1000).toFixed(1)} s (${(ms / STEPS).toFixed(1)} ms/step), loss ${loss.toFixed(4)}; 3σ coverage ${before.cover.toFixed(3)} → ${after.cover.toFixed(3)}; MMD² ${before.mmd.toExponential(2)} → ${after.mmd.toExponential(2)} (source-vs-source ${floor.toExponential(2)})`);
-        expect(after.cover).toBeGreaterThan(3 * before.cover);
-        expect(after.mmd).toBeLessThan(0.1 * before.mmd);
-        expect(after.cover).toBeGreaterThan(minCover);
-        expect(after.mmd).toBeLessThan(maxMmd);
-      } finally {
-        trainer.dispose();
-        rt.dispose();
-      }
-    }, `gaussian ${name}`);
-  });
+  it.each(CASES)(
+    'learns the $name mixture: 3σ coverage and MMD² to fresh samples beat the untrained model and floors',
+    async ({ name, steps, minCover, maxMmd }) => {
+      const STEPS = STEPS_ENV === undefined ? steps : Number(STEPS_ENV);
+      const g = gmmPreset(name);
+      const fresh = g.sample(N, new Rng(123));
+      // The 3σ test on the source itself: χ²₂ tail P(r² > 9) = e^{−4.5} ≈ 0.011.
+      expect(within3Sigma(g, fresh)).toBeGreaterThan(0.97);
+      const bw = 0.2 * mixtureScale(g); // a kernel on the scale of the component spacing
+      await expectNoLeaks(async () => {
+        const model = createModel(modelConfigFor('gaussian', 'tiny', 0, 0, 0));
+        const rt = buildGaussianRuntime(model, g);
+        const trainer = new Trainer<tf.Tensor2D>({
+          params: model.getWeights() as ParamMap,
+          loss: rt.loss,
+          nextBatch: (rng) => g.sampleTensor(BATCH, rng),
+          disposeBatch: (b) => b.dispose(),
+          config: interactiveTrainConfig('gaussian', LR, 0),
+        });
+        const score = async () => {
+          const run = await trainer.withEvalWeights(() => rt.sample(new Rng(7), N, T));
+          const xs = run.pointFrames![run.pointFrames!.length - 1]!;
+          expect(run.cost.nfe).toBe(T);
+          return { cover: within3Sigma(g, xs), mmd: mmdRbf(xs, fresh, 2, bw) };
+        };
+        try {
+          const before = await score();
+          const t0 = performance.now();
+          let loss = 0;
+          for (let i = 0; i < STEPS; i++) loss = (await trainer.trainStep()).loss;
+          const ms = performance.now() - t0;
+          const after = await score();
+          // Noise floor of MMD² between two independent N-point source samples.
+          const floor = mmdRbf(g.sample(N, new Rng(5)), fresh, 2, bw);
+          console.info(
+            `[gaussian ${name}] ${STEPS} steps in ${(ms / 1000).toFixed(1)} s (${(ms / STEPS).toFixed(1)} ms/step), loss ${loss.toFixed(4)}; 3σ coverage ${before.cover.toFixed(3)} → ${after.cover.toFixed(3)}; MMD² ${before.mmd.toExponential(2)} → ${after.mmd.toExponential(2)} (source-vs-source ${floor.toExponential(2)})`,
+          );
+          expect(after.cover).toBeGreaterThan(3 * before.cover);
+          expect(after.mmd).toBeLessThan(0.1 * before.mmd);
+          expect(after.cover).toBeGreaterThan(minCover);
+          expect(after.mmd).toBeLessThan(maxMmd);
+        } finally {
+          trainer.dispose();
+          rt.dispose();
+        }
+      }, `gaussian ${name}`);
+    },
+  );
 });

@@ -33,12 +33,37 @@ export function modelConfigFor(family: Family, size: Size, V: number, N: number,
   const p = SIZE_PRESETS[size];
   switch (family) {
     case 'ar':
-      return validateModelConfig({ type: 'ar-transformer', vocabSize: V + 1, maxLen: N, dModel: p.dModel, nLayers: p.nLayers, nHeads: p.nHeads, mlpRatio: p.mlpRatio, seed });
+      return validateModelConfig({
+        type: 'ar-transformer',
+        vocabSize: V + 1,
+        maxLen: N,
+        dModel: p.dModel,
+        nLayers: p.nLayers,
+        nHeads: p.nHeads,
+        mlpRatio: p.mlpRatio,
+        seed,
+      });
     case 'ssm':
-      return validateModelConfig({ type: 'ssm-lm', vocabSize: V + 1, dModel: p.dModel, nLayers: p.nLayers, dState: 8, seed });
+      return validateModelConfig({
+        type: 'ssm-lm',
+        vocabSize: V + 1,
+        dModel: p.dModel,
+        nLayers: p.nLayers,
+        dState: 8,
+        seed,
+      });
     case 'masked-diffusion':
     case 'd3pm':
-      return validateModelConfig({ type: 'diffusion-transformer', vocabSize: V, maxLen: N, dModel: p.dModel, nLayers: p.nLayers, nHeads: p.nHeads, mlpRatio: p.mlpRatio, seed });
+      return validateModelConfig({
+        type: 'diffusion-transformer',
+        vocabSize: V,
+        maxLen: N,
+        dModel: p.dModel,
+        nLayers: p.nLayers,
+        nHeads: p.nHeads,
+        mlpRatio: p.mlpRatio,
+        seed,
+      });
     case 'gaussian-image':
       return imageModelConfig(size, seed);
     case 'gaussian':
@@ -47,8 +72,14 @@ export function modelConfigFor(family: Family, size: Size, V: number, N: number,
       // ε-prediction at width 64 stayed a diffuse disc after 1,500 steps: near t = 0 ε̂ must resolve
       // components of std 0.08 through x̂0 = (z − σ ε̂)/α, and near t = 1 it says nothing about x0.
       return validateModelConfig({
-        type: 'mlp-denoiser', dim: 2, hidden: GAUSSIAN_WIDTH * p.dModel, nLayers: GAUSSIAN_LAYERS, prediction: GAUSSIAN_PREDICTION,
-        fourierFeatures: GAUSSIAN_FOURIER.features, fourierScale: GAUSSIAN_FOURIER.scale, seed,
+        type: 'mlp-denoiser',
+        dim: 2,
+        hidden: GAUSSIAN_WIDTH * p.dModel,
+        nLayers: GAUSSIAN_LAYERS,
+        prediction: GAUSSIAN_PREDICTION,
+        fourierFeatures: GAUSSIAN_FOURIER.features,
+        fourierScale: GAUSSIAN_FOURIER.scale,
+        seed,
       });
   }
 }
@@ -118,19 +149,45 @@ export { mixtureScale };
  * (v for the playground's models: Salimans & Ho 2022; ε gives L_simple, Ho et al. 2020 eq. 14), on data
  * divided by the mixture's scale; DDIM sampling (Song et al. 2021), rescaled back (continuous.ts).
  */
-export function buildGaussianRuntime(model: AnyModel, gmm: GaussianMixtureSource, scale = mixtureScale(gmm), preset?: 'rings' | 'grid' | 'moons'): FamilyRuntime {
+export function buildGaussianRuntime(
+  model: AnyModel,
+  gmm: GaussianMixtureSource,
+  scale = mixtureScale(gmm),
+  preset?: 'rings' | 'grid' | 'moons',
+): FamilyRuntime {
   // The prediction MSE at t = tMin + (1 − tMin) u^p (GAUSSIAN_TIME_POWER), on x / scale: loss 'mse' of the recipe.
-  return buildContinuousRuntime('gaussian', model, { kind: 'points', gmm, scale, ...(preset ? { preset } : {}) }, { process: GAUSSIAN_PROCESS, sampler: GAUSSIAN_SAMPLER, timePower: GAUSSIAN_TIME_POWER });
+  return buildContinuousRuntime(
+    'gaussian',
+    model,
+    { kind: 'points', gmm, scale, ...(preset ? { preset } : {}) },
+    { process: GAUSSIAN_PROCESS, sampler: GAUSSIAN_SAMPLER, timePower: GAUSSIAN_TIME_POWER },
+  );
 }
 
 /** Gaussian diffusion on the playground's 16×16 grey shapes: a U-Net on the default v-MSE, DDIM (continuous.ts). */
 export function buildImageRuntime(model: AnyModel, process: GaussianScheduleKind = GAUSSIAN_PROCESS): FamilyRuntime {
-  return buildContinuousRuntime('gaussian-image', model, { kind: 'images', images: imageSource() }, { process, sampler: GAUSSIAN_SAMPLER });
+  return buildContinuousRuntime(
+    'gaussian-image',
+    model,
+    { kind: 'images', images: imageSource() },
+    { process, sampler: GAUSSIAN_SAMPLER },
+  );
 }
 
 /** A loaded Gaussian checkpoint's runtime: points on the playground's own schedule train on with its recipe (time weighting included). */
-export function loadedContinuousRuntime(model: AnyModel, source: PointSourceName | 'shapes', process: GaussianScheduleKind, gmm: GaussianMixtureSource | null, scale: number): FamilyRuntime {
+export function loadedContinuousRuntime(
+  model: AnyModel,
+  source: PointSourceName | 'shapes',
+  process: GaussianScheduleKind,
+  gmm: GaussianMixtureSource | null,
+  scale: number,
+): FamilyRuntime {
   if (source === 'shapes' || !gmm) return buildImageRuntime(model, process);
   if (process === GAUSSIAN_PROCESS) return buildGaussianRuntime(model, gmm, scale, source);
-  return buildContinuousRuntime('gaussian', model, { kind: 'points', gmm, scale, preset: source }, { process, sampler: GAUSSIAN_SAMPLER });
+  return buildContinuousRuntime(
+    'gaussian',
+    model,
+    { kind: 'points', gmm, scale, preset: source },
+    { process, sampler: GAUSSIAN_SAMPLER },
+  );
 }

@@ -8,12 +8,40 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { AltarError, ConfigError, Rng } from '@altar/backend';
 import { createModel, loadModel, tensorsToSafetensors, type DiffusionTransformer } from '@altar/models';
 import { Trainer, type ParamMap } from '@altar/train';
-import type { ElboResult, ForwardData, ModelSummary, RaceResult, SampleResult, SourceInfo, SweepPoint, TrainConfigMsg, WorkerEvent } from '../protocol.js';
-import { SAMPLERS_BY_FAMILY, isContinuous, samplerFor, pointSourceOf, type Family, type ProcessName, type Size, type SourceName } from '../state.js';
+import type {
+  ElboResult,
+  ForwardData,
+  ModelSummary,
+  RaceResult,
+  SampleResult,
+  SourceInfo,
+  SweepPoint,
+  TrainConfigMsg,
+  WorkerEvent,
+} from '../protocol.js';
+import {
+  SAMPLERS_BY_FAMILY,
+  isContinuous,
+  samplerFor,
+  pointSourceOf,
+  type Family,
+  type ProcessName,
+  type Size,
+  type SourceName,
+} from '../state.js';
 import { elboTerms, oneTermSamples } from './anatomy.js';
 import { exportMetadata, exportRunConfig, readCheckpoint, type ImportedCheckpoint } from './checkpoint-io.js';
 import { IMAGE_TRAIN, imageModelConfig } from './continuous.js';
-import { buildGaussianRuntime, buildImageRuntime, interactiveTrainConfig, familyOfModel, loadedContinuousRuntime, mixtureScale, modelConfigFor, newModel } from './families.js';
+import {
+  buildGaussianRuntime,
+  buildImageRuntime,
+  interactiveTrainConfig,
+  familyOfModel,
+  loadedContinuousRuntime,
+  mixtureScale,
+  modelConfigFor,
+  newModel,
+} from './families.js';
 import { Mutex } from './mutex.js';
 import { ModelStore, SAVE_EVERY_MS } from './persist.js';
 import { sampleResult } from './results.js';
@@ -46,7 +74,14 @@ export class Lab {
 
   private summary(f: Family, s: Slot): ModelSummary {
     const m = s.runtime.model;
-    return { family: f, paramCount: m.paramCount(), bytesPerWeight: m.bytesPerWeight, step: this.stepOf(s), origin: s.origin, config: { ...m.config } };
+    return {
+      family: f,
+      paramCount: m.paramCount(),
+      bytesPerWeight: m.bytesPerWeight,
+      step: this.stepOf(s),
+      origin: s.origin,
+      config: { ...m.config },
+    };
   }
 
   private stepOf(s: Slot): number {
@@ -68,7 +103,12 @@ export class Lab {
         ? buildTokenRuntime(family, newModel(family, size, this.src.hmm, seed), this.src.hmm)
         : source === 'shapes'
           ? buildImageRuntime(createModel(imageModelConfig(size, seed)))
-          : buildGaussianRuntime(createModel(modelConfigFor('gaussian', size, 0, 0, seed)), this.src.gmm(source), undefined, source);
+          : buildGaussianRuntime(
+              createModel(modelConfigFor('gaussian', size, 0, 0, seed)),
+              this.src.gmm(source),
+              undefined,
+              source,
+            );
     const s: Slot = {
       runtime,
       source,
@@ -101,7 +141,9 @@ export class Lab {
     s.lr = lr;
     s.batch = batch;
     const rt = s.runtime;
-    const nextBatch = rt.nextBatch ? (rng: Rng) => rt.nextBatch!(rng, batch) : (rng: Rng) => this.src.hmm.sampleTensor(batch, rng);
+    const nextBatch = rt.nextBatch
+      ? (rng: Rng) => rt.nextBatch!(rng, batch)
+      : (rng: Rng) => this.src.hmm.sampleTensor(batch, rng);
     const base = interactiveTrainConfig(rt.family, lr, s.seed + s.stepBase);
     s.trainer = new Trainer<tf.Tensor2D>({
       params: rt.model.getWeights() as ParamMap,
@@ -111,7 +153,10 @@ export class Lab {
       // Tokens, points or pixels per step, for the speed figure.
       tokensPerBatch: batch * (rt.unitsPerExample ?? this.src.hmm.seqLen),
       // Constant lr after a short warmup; the continuous families add a longer warmup and EMA weights.
-      config: rt.family === 'gaussian-image' ? { ...base, warmupSteps: IMAGE_TRAIN.warmupSteps, emaDecay: IMAGE_TRAIN.emaDecay } : base,
+      config:
+        rt.family === 'gaussian-image'
+          ? { ...base, warmupSteps: IMAGE_TRAIN.warmupSteps, emaDecay: IMAGE_TRAIN.emaDecay }
+          : base,
     });
     return s.trainer;
   }
@@ -127,7 +172,11 @@ export class Lab {
     const r = await tr.trainStep();
     s.busySec += (performance.now() - t0) / 1000;
     s.tokens += r.tokens;
-    if (!Number.isFinite(r.loss)) throw new AltarError('NON_FINITE', `training ${f}: loss became ${r.loss} at step ${this.stepOf(s)}; lower the learning rate (lr=${lr})`);
+    if (!Number.isFinite(r.loss))
+      throw new AltarError(
+        'NON_FINITE',
+        `training ${f}: loss became ${r.loss} at step ${this.stepOf(s)}; lower the learning rate (lr=${lr})`,
+      );
     // Token losses are nats per token → bits; the continuous families' prediction MSE is shown as it is.
     const loss = s.source === 'hmm' ? r.loss / Math.LN2 : r.loss;
     const ev = isContinuous(f) ? BOUND_EVAL[f] : null;
@@ -156,7 +205,17 @@ export class Lab {
   }
 
   private event(f: Family, s: Slot, bits: number): void {
-    this.emit({ type: 'train', family: f, step: this.stepOf(s), bits, running: s.running, tokensPerSec: s.busySec > 0 ? s.tokens / s.busySec : 0, entropyBits: this.entropyOf(s), bound: s.boundBits === null ? null : { step: s.boundStep, bits: s.boundBits, stdErr: s.boundStdErr }, unit: s.source === 'hmm' ? 'token' : s.source === 'shapes' ? 'pixel' : 'point' });
+    this.emit({
+      type: 'train',
+      family: f,
+      step: this.stepOf(s),
+      bits,
+      running: s.running,
+      tokensPerSec: s.busySec > 0 ? s.tokens / s.busySec : 0,
+      entropyBits: this.entropyOf(s),
+      bound: s.boundBits === null ? null : { step: s.boundStep, bits: s.boundBits, stdErr: s.boundStdErr },
+      unit: s.source === 'hmm' ? 'token' : s.source === 'shapes' ? 'pixel' : 'point',
+    });
   }
 
   trainStart(cfg: TrainConfigMsg): ModelSummary {
@@ -196,9 +255,20 @@ export class Lab {
     try {
       const ck = await this.exportCheckpoint(f);
       if (this.slots.get(f) !== s) return; // reset meanwhile
-      await this.store.save({ family: f, config: ck.config, safetensors: ck.safetensors, step: this.stepOf(s), savedAt: Date.now() });
+      await this.store.save({
+        family: f,
+        config: ck.config,
+        safetensors: ck.safetensors,
+        step: this.stepOf(s),
+        savedAt: Date.now(),
+      });
     } catch (e) {
-      if (!this.persistWarned) this.emit({ type: 'log', level: 'warn', message: `could not keep the ${f} model in this browser: ${(e as Error).message}` });
+      if (!this.persistWarned)
+        this.emit({
+          type: 'log',
+          level: 'warn',
+          message: `could not keep the ${f} model in this browser: ${(e as Error).message}`,
+        });
       this.persistWarned = true;
     }
   }
@@ -212,7 +282,11 @@ export class Lab {
         out.push(await this.loadCheckpoint(m.config, m.safetensors, `restored from this browser (saved ${when})`));
       } catch (e) {
         await this.store.remove(m.family);
-        this.emit({ type: 'log', level: 'warn', message: `a saved ${m.family} model could not be restored and was discarded: ${(e as Error).message}` });
+        this.emit({
+          type: 'log',
+          level: 'warn',
+          message: `a saved ${m.family} model could not be restored and was discarded: ${(e as Error).message}`,
+        });
       }
     }
     return out;
@@ -254,18 +328,38 @@ export class Lab {
   }
 
   /** `sampler`: 'auto' (the family's default) or one of SAMPLERS_BY_FAMILY[family]; anything else is an error naming the choices. */
-  async sample(family: Family, T: number, seed: number, batch: number, size: Size, sampler = 'auto'): Promise<SampleResult> {
+  async sample(
+    family: Family,
+    T: number,
+    seed: number,
+    batch: number,
+    size: Size,
+    sampler = 'auto',
+  ): Promise<SampleResult> {
     const list = SAMPLERS_BY_FAMILY[family];
-    if (sampler !== 'auto' && !list.includes(sampler)) throw new AltarError('BAD_ARG', `sample: sampler '${sampler}' does not apply to ${family} (use ${list.join(', ')})`);
+    if (sampler !== 'auto' && !list.includes(sampler))
+      throw new AltarError(
+        'BAD_ARG',
+        `sample: sampler '${sampler}' does not apply to ${family} (use ${list.join(', ')})`,
+      );
     return this.lock.run(() => this.sampleUnlocked(family, T, seed, batch, size, samplerFor(family, sampler)));
   }
 
-  private async sampleUnlocked(family: Family, T: number, seed: number, batch: number, size: Size, sampler: string): Promise<SampleResult> {
+  private async sampleUnlocked(
+    family: Family,
+    T: number,
+    seed: number,
+    batch: number,
+    size: Size,
+    sampler: string,
+  ): Promise<SampleResult> {
     const s = this.slots.get(family) ?? this.slot(family, size, seed);
     const rng = new Rng(seed).fork(`sample:${family}:${T}`);
     const B = family === 'gaussian' ? Math.max(batch, 400) : batch;
     // Sample with the trainer's EMA weights where it keeps them (the continuous families).
-    const run = s.trainer ? await s.trainer.withEvalWeights(() => s.runtime.sample(rng, B, T, sampler)) : await s.runtime.sample(rng, B, T, sampler);
+    const run = s.trainer
+      ? await s.trainer.withEvalWeights(() => s.runtime.sample(rng, B, T, sampler))
+      : await s.runtime.sample(rng, B, T, sampler);
     return sampleResult(this.src, family, run, B, s.runtime.model, s.source, s.boundBits);
   }
 
@@ -275,15 +369,32 @@ export class Lab {
     return { ar, mdm, n: this.src.hmm.seqLen, T, entropyBits: this.src.tokenInfo().entropyBits! };
   }
 
-  async sweep(Ts: number[], seed: number, batch: number, size: Size): Promise<{ points: SweepPoint[]; ar: SweepPoint; entropyBits: number }> {
+  async sweep(
+    Ts: number[],
+    seed: number,
+    batch: number,
+    size: Size,
+  ): Promise<{ points: SweepPoint[]; ar: SweepPoint; entropyBits: number }> {
     const points: SweepPoint[] = [];
     for (const T of Ts) {
       const r = await this.sample('masked-diffusion', T, seed, batch, size);
-      points.push({ T, nfe: r.cost.nfe, weightBytesLoaded: r.cost.weightBytesLoaded, wallMs: r.cost.wallMs, nllBits: r.nllBits });
+      points.push({
+        T,
+        nfe: r.cost.nfe,
+        weightBytesLoaded: r.cost.weightBytesLoaded,
+        wallMs: r.cost.wallMs,
+        nllBits: r.nllBits,
+      });
       await yieldToEvents();
     }
     const a = await this.sample('ar', 0, seed, batch, size);
-    const ar = { T: this.src.hmm.seqLen, nfe: a.cost.nfe, weightBytesLoaded: a.cost.weightBytesLoaded, wallMs: a.cost.wallMs, nllBits: a.nllBits };
+    const ar = {
+      T: this.src.hmm.seqLen,
+      nfe: a.cost.nfe,
+      weightBytesLoaded: a.cost.weightBytesLoaded,
+      wallMs: a.cost.wallMs,
+      nllBits: a.nllBits,
+    };
     return { points, ar, entropyBits: this.src.tokenInfo().entropyBits! };
   }
 
@@ -313,7 +424,13 @@ export class Lab {
       }
       await yieldToEvents();
     }
-    return { T, terms, total: terms.reduce((a, b) => a + b, 0), estimates, entropyBits: this.src.tokenInfo().entropyBits! };
+    return {
+      T,
+      terms,
+      total: terms.reduce((a, b) => a + b, 0),
+      estimates,
+      entropyBits: this.src.tokenInfo().entropyBits!,
+    };
   }
 
   /** The same two files `altar train` writes: a run config.json and a model.safetensors with the model config in its metadata. */
@@ -330,7 +447,10 @@ export class Lab {
     // The sampling weights: the EMA where the trainer keeps one (continuous families), else the live ones.
     const write = () => tensorsToSafetensors(m.getWeights(), meta);
     const weights = s.trainer ? await s.trainer.withEvalWeights(write) : await write();
-    return { config: exportRunConfig(s.runtime.runConfig, { lr: s.lr, seed: s.seed, steps: step }), safetensors: weights };
+    return {
+      config: exportRunConfig(s.runtime.runConfig, { lr: s.lr, seed: s.seed, steps: step }),
+      safetensors: weights,
+    };
   }
 
   /**
@@ -347,7 +467,9 @@ export class Lab {
   private async loadUnlocked(configText: string, bytes: Uint8Array, origin: string): Promise<ModelSummary> {
     const ck = readCheckpoint(configText, bytes);
     if (ck.kind === 'continuous') return this.loadContinuous(ck, bytes, origin);
-    const model = loadModel(ck.modelConfig !== undefined ? { config: ck.modelConfig, weights: bytes } : { weights: bytes });
+    const model = loadModel(
+      ck.modelConfig !== undefined ? { config: ck.modelConfig, weights: bytes } : { weights: bytes },
+    );
     let family: Family;
     let runtime: FamilyRuntime;
     try {
@@ -360,10 +482,33 @@ export class Lab {
     return this.install(family, runtime, 'hmm', ck.meta, origin);
   }
 
-  private install(family: Family, runtime: FamilyRuntime, source: Slot['source'], meta: Record<string, string>, origin: string): ModelSummary {
+  private install(
+    family: Family,
+    runtime: FamilyRuntime,
+    source: Slot['source'],
+    meta: Record<string, string>,
+    origin: string,
+  ): ModelSummary {
     this.trainReset(family, false);
     const steps = Number.parseInt(meta['step'] ?? '0', 10) || 0;
-    const slot: Slot = { runtime, source, size: 'checkpoint', trainer: null, lr: 0, batch: 0, seed: 0, running: false, busySec: 0, tokens: 0, stepBase: steps, origin, boundBits: null, boundStdErr: 0, boundStep: -1, savedAtMs: performance.now() };
+    const slot: Slot = {
+      runtime,
+      source,
+      size: 'checkpoint',
+      trainer: null,
+      lr: 0,
+      batch: 0,
+      seed: 0,
+      running: false,
+      busySec: 0,
+      tokens: 0,
+      stepBase: steps,
+      origin,
+      boundBits: null,
+      boundStdErr: 0,
+      boundStep: -1,
+      savedAtMs: performance.now(),
+    };
     this.slots.set(family, slot);
     return this.summary(family, slot);
   }
@@ -373,12 +518,25 @@ export class Lab {
    * 2-D mixtures. `altar train` models see the data as it is; playground models record the scale they
    * divide it by ('altar.dataScale').
    */
-  private loadContinuous(ck: Extract<ImportedCheckpoint, { kind: 'continuous' }>, bytes: Uint8Array, origin: string): ModelSummary {
+  private loadContinuous(
+    ck: Extract<ImportedCheckpoint, { kind: 'continuous' }>,
+    bytes: Uint8Array,
+    origin: string,
+  ): ModelSummary {
     const { meta, source, process: kind } = ck;
     // The scale the model divides the data by: a playground export records it; an `altar train` run says data.gmm.standardise.
     const standardise = source !== 'shapes' && 'gmm' in ck.run.data && ck.run.data.gmm.standardise;
-    const scale = meta['altar.dataScale'] !== undefined ? Number(meta['altar.dataScale']) : standardise ? mixtureScale(this.src.gmm(source)) : 1;
-    if (!(scale > 0)) throw new ConfigError('model.safetensors.metadata.altar.dataScale', `expected a positive number, got '${meta['altar.dataScale']}'`);
+    const scale =
+      meta['altar.dataScale'] !== undefined
+        ? Number(meta['altar.dataScale'])
+        : standardise
+          ? mixtureScale(this.src.gmm(source))
+          : 1;
+    if (!(scale > 0))
+      throw new ConfigError(
+        'model.safetensors.metadata.altar.dataScale',
+        `expected a positive number, got '${meta['altar.dataScale']}'`,
+      );
     const modelCfg = ck.modelConfig;
     const model = loadModel(modelCfg !== undefined ? { config: modelCfg, weights: bytes } : { weights: bytes });
     const family = source === 'shapes' ? 'gaussian-image' : 'gaussian';

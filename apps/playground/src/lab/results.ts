@@ -10,13 +10,40 @@ import type { SlotSource } from './checkpoint-io.js';
 import type { SampleRun } from './runtime.js';
 import type { Sources } from './sources.js';
 
-export function sampleResult(src: Sources, f: Family, run: SampleRun, batch: number, model: AnyModel, source: SlotSource, boundBits: number | null): SampleResult {
+export function sampleResult(
+  src: Sources,
+  f: Family,
+  run: SampleRun,
+  batch: number,
+  model: AnyModel,
+  source: SlotSource,
+  boundBits: number | null,
+): SampleResult {
   // Continuous families carry their frames in `images` / `points`, not as token rows.
-  const cont = { family: f, sampler: run.sampler, steps: run.steps, samples: [], frames: [], cost: run.cost, paramCount: model.paramCount() };
+  const cont = {
+    family: f,
+    sampler: run.sampler,
+    steps: run.steps,
+    samples: [],
+    frames: [],
+    cost: run.cost,
+    paramCount: model.paramCount(),
+  };
   if (run.imageFrames) {
     const im = run.imageFrames;
     // Procedural images have no known density: the sample view shows the model's bound instead.
-    return { ...cont, nllBits: NaN, images: { size: im.size, channels: im.channels, batch, frames: im.frames.map((fr) => Array.from(fr)), x0Frames: im.x0Frames.map((fr) => Array.from(fr)), boundBits } };
+    return {
+      ...cont,
+      nllBits: NaN,
+      images: {
+        size: im.size,
+        channels: im.channels,
+        batch,
+        frames: im.frames.map((fr) => Array.from(fr)),
+        x0Frames: im.x0Frames.map((fr) => Array.from(fr)),
+        boundBits,
+      },
+    };
   }
   if (run.pointFrames && source !== 'hmm' && source !== 'shapes') {
     const g = src.gmm(source);
@@ -24,7 +51,11 @@ export function sampleResult(src: Sources, f: Family, run: SampleRun, batch: num
     return {
       ...cont,
       nllBits: mixtureSampleBits(g, xs, xs.length / g.dim),
-      points: { frames: run.pointFrames.map((p) => Array.from(p)), means: src.sourceInfo(source).means ?? [], entropyBits: src.sourceInfo(source).entropyBits ?? 0 },
+      points: {
+        frames: run.pointFrames.map((p) => Array.from(p)),
+        means: src.sourceInfo(source).means ?? [],
+        entropyBits: src.sourceInfo(source).entropyBits ?? 0,
+      },
     };
   }
   const N = src.hmm.seqLen;

@@ -19,7 +19,12 @@ export interface SampleRun {
   /** Gaussian family: z after each model call, (B*2) row-major; the last entry is the samples. */
   pointFrames?: Float32Array[];
   /** Image family: z after each model call, (B*H*W*C) row-major (H = W = size); the last entry is the samples. */
-  imageFrames?: { size: number; channels: number; frames: Float32Array[]; /** The model's x̂0 at each call (clipped); the last = the samples. */ x0Frames: Float32Array[] };
+  imageFrames?: {
+    size: number;
+    channels: number;
+    frames: Float32Array[];
+    /** The model's x̂0 at each call (clipped); the last = the samples. */ x0Frames: Float32Array[];
+  };
   sampler: string;
   steps: number;
 }

@@ -40,7 +40,9 @@ describe('sampler choice on wasm', () => {
       expect(last.every(Number.isFinite)).toBe(true);
     }
     expect(nfe).toEqual({ ddim: 6, ddpm: 6, 'ode-euler': 6, 'ode-heun': 11, sde: 6 });
-    await expect(lab.sample('d3pm', 4, 1, 2, 'tiny', 'ddim')).rejects.toThrow(/'ddim' does not apply to d3pm \(use ancestral\)/);
+    await expect(lab.sample('d3pm', 4, 1, 2, 'tiny', 'ddim')).rejects.toThrow(
+      /'ddim' does not apply to d3pm \(use ancestral\)/,
+    );
     lab.trainReset('gaussian');
   });
 });

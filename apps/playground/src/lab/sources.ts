@@ -57,14 +57,34 @@ export class Sources {
 
   sourceInfo(name: SourceName): SourceInfo {
     if (name === 'hmm') return this.tokenInfo();
-    if (name === 'shapes') return { kind: 'images', name: 'shapes', entropyBits: null, marginalBits: null, vocabSize: 0, seqLen: 256, glyphs: [], groups: [] };
+    if (name === 'shapes')
+      return {
+        kind: 'images',
+        name: 'shapes',
+        entropyBits: null,
+        marginalBits: null,
+        vocabSize: 0,
+        seqLen: 256,
+        glyphs: [],
+        groups: [],
+      };
     const cached = this.pointInfo.get(name);
     if (cached) return cached;
     const g = this.gmm(name);
     const means: Array<[number, number]> = [];
     for (let k = 0; k < g.numComponents; k++) means.push([g.means[k * g.dim]!, g.means[k * g.dim + 1]!]);
     // Differential entropy per dimension by Monte Carlo over the exact log density.
-    const info: SourceInfo = { kind: 'points', name, entropyBits: g.entropyReport(new Rng(777), 2000).entropyBitsPerDim, marginalBits: null, vocabSize: 0, seqLen: g.dim, glyphs: [], groups: [], means };
+    const info: SourceInfo = {
+      kind: 'points',
+      name,
+      entropyBits: g.entropyReport(new Rng(777), 2000).entropyBitsPerDim,
+      marginalBits: null,
+      vocabSize: 0,
+      seqLen: g.dim,
+      glyphs: [],
+      groups: [],
+      means,
+    };
     this.pointInfo.set(name, info);
     return info;
   }
@@ -102,6 +122,12 @@ export class Sources {
       return { kind: 'images', info, schedule, size: 16, x, eps: x.map((i) => Array.from(rng.normalArray(i.length))) };
     }
     const n = 800;
-    return { kind: 'points', info, schedule, x: Array.from(this.gmm(name).sample(n, rng)), eps: Array.from(rng.normalArray(2 * n)) };
+    return {
+      kind: 'points',
+      info,
+      schedule,
+      x: Array.from(this.gmm(name).sample(n, rng)),
+      eps: Array.from(rng.normalArray(2 * n)),
+    };
   }
 }

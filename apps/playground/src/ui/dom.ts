@@ -2,13 +2,18 @@
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | EventListener | undefined | null>;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K | `${K}.${string}`, attrs: Attrs = {}, ...children: Array<Child | Child[]>): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K | `${K}.${string}`,
+  attrs: Attrs = {},
+  ...children: Array<Child | Child[]>
+): HTMLElementTagNameMap[K] {
   const [name, ...classes] = tag.split('.') as [K, ...string[]];
   const el = document.createElement(name);
   if (classes.length) el.className = classes.join(' ');
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2).toLowerCase(), v as EventListener);
+    if (k.startsWith('on') && typeof v === 'function')
+      el.addEventListener(k.slice(2).toLowerCase(), v as EventListener);
     else if (k === 'class') el.className = [el.className, String(v)].filter(Boolean).join(' ');
     else if (k === 'value' && 'value' in el) (el as unknown as { value: string }).value = String(v);
     else if (v === true) el.setAttribute(k, '');
@@ -55,7 +60,12 @@ export function field(label: string, control: HTMLElement, hint?: string): HTMLE
 }
 
 /** A <select> over typed values: `onChange` receives the option's own value (never an unchecked string). */
-export function select<T extends string>(options: ReadonlyArray<readonly [T, string]>, value: T, onChange: (v: T) => void, testid?: string): HTMLSelectElement {
+export function select<T extends string>(
+  options: ReadonlyArray<readonly [T, string]>,
+  value: T,
+  onChange: (v: T) => void,
+  testid?: string,
+): HTMLSelectElement {
   const s = h('select', { 'data-testid': testid });
   for (const [v, l] of options) s.append(h('option', { value: v }, l));
   s.value = value;
@@ -67,7 +77,13 @@ export function select<T extends string>(options: ReadonlyArray<readonly [T, str
 }
 
 export function stat(label: string, value: string, testid?: string, sub?: string): HTMLElement {
-  return h('div.stat', {}, h('div.stat-label', {}, label), h('div.stat-value', { 'data-testid': testid }, value), sub ? h('div.stat-sub', {}, sub) : null);
+  return h(
+    'div.stat',
+    {},
+    h('div.stat-label', {}, label),
+    h('div.stat-value', { 'data-testid': testid }, value),
+    sub ? h('div.stat-sub', {}, sub) : null,
+  );
 }
 
 /** The explanatory card under a view's controls: a heading and paragraphs (or other nodes). */

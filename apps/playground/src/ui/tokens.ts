@@ -12,7 +12,11 @@ export function tokenInk(group: number): string {
 }
 
 /** A row of chips. `tok` −1 = masked (or not yet generated); `changed` marks replaced tokens. */
-export function tokenRow(seq: ArrayLike<number>, info: SourceInfo, opts: { changed?: ArrayLike<boolean>; fresh?: ArrayLike<boolean> } = {}): HTMLElement {
+export function tokenRow(
+  seq: ArrayLike<number>,
+  info: SourceInfo,
+  opts: { changed?: ArrayLike<boolean>; fresh?: ArrayLike<boolean> } = {},
+): HTMLElement {
   const row = h('div.tokrow');
   for (let i = 0; i < seq.length; i++) {
     const t = seq[i]!;

@@ -25,8 +25,12 @@ export class CheckpointView implements View {
       // A whole `altar train --out DIR` folder holds config.json at the top and step directories with
       // model.safetensors (plus optimizer/EMA files): take the top-most config and the best (else latest) weights.
       const path = (f: File): string => (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
-      const c = files.filter((f) => f.name === 'config.json' || (files.length <= 2 && f.name.endsWith('.json'))).sort((a, b) => path(a).split('/').length - path(b).split('/').length)[0];
-      const weights = files.filter((f) => f.name.endsWith('.safetensors') && !/optimizer|ema/.test(f.name)).sort((a, b) => path(a).localeCompare(path(b)));
+      const c = files
+        .filter((f) => f.name === 'config.json' || (files.length <= 2 && f.name.endsWith('.json')))
+        .sort((a, b) => path(a).split('/').length - path(b).split('/').length)[0];
+      const weights = files
+        .filter((f) => f.name.endsWith('.safetensors') && !/optimizer|ema/.test(f.name))
+        .sort((a, b) => path(a).localeCompare(path(b)));
       const s = weights.find((f) => /best/.test(path(f))) ?? weights[weights.length - 1];
       if (!c || !s) {
         this.error = 'pick both a config.json and a model.safetensors';
@@ -44,13 +48,23 @@ export class CheckpointView implements View {
       }
       this.render();
     };
-    const btn = h('button.primary', { 'data-testid': 'checkpoint-load', onclick: () => void load([...(cfg.files ?? []), ...(w.files ?? [])]) }, 'Load');
+    const btn = h(
+      'button.primary',
+      { 'data-testid': 'checkpoint-load', onclick: () => void load([...(cfg.files ?? []), ...(w.files ?? [])]) },
+      'Load',
+    );
     dir.addEventListener('change', () => void load([...(dir.files ?? [])]));
     this.out = h('section.main-col');
     root.append(
-      h('div.layout', {},
-        h('aside.sidebar', {},
-          h('div.card.controls', {},
+      h(
+        'div.layout',
+        {},
+        h(
+          'aside.sidebar',
+          {},
+          h(
+            'div.card.controls',
+            {},
             h('h2', {}, 'Bring a checkpoint'),
             h('label.field', {}, h('span.field-label', {}, 'config.json'), cfg),
             h('label.field', {}, h('span.field-label', {}, 'model.safetensors'), w),
@@ -58,11 +72,25 @@ export class CheckpointView implements View {
             h('hr'),
             h('label.field', {}, h('span.field-label', {}, '…or a whole checkpoint folder'), dir),
           ),
-          h('div.card.explain', {},
+          h(
+            'div.card.explain',
+            {},
             h('h3', {}, 'Format'),
-            h('p', {}, 'What `altar train --out DIR` writes: a run config.json (family, data, model, diffusion) and a model.safetensors whose metadata carries the full model config (altar.config), family and step. The Train view\'s "Export checkpoint" writes the same two files.'),
-            h('p', {}, 'Token families (ar, masked-diffusion, ssm, d3pm) trained on the default HMM source load here, and the gaussian family on the rings, grid or moons mixtures or on 16×16 grey images; anything else is refused with the reason.'),
-            h('p', {}, 'A loaded model replaces its family\'s model in the other views and is kept in this browser like a trained one.'),
+            h(
+              'p',
+              {},
+              'What `altar train --out DIR` writes: a run config.json (family, data, model, diffusion) and a model.safetensors whose metadata carries the full model config (altar.config), family and step. The Train view\'s "Export checkpoint" writes the same two files.',
+            ),
+            h(
+              'p',
+              {},
+              'Token families (ar, masked-diffusion, ssm, d3pm) trained on the default HMM source load here, and the gaussian family on the rings, grid or moons mixtures or on 16×16 grey images; anything else is refused with the reason.',
+            ),
+            h(
+              'p',
+              {},
+              "A loaded model replaces its family's model in the other views and is kept in this browser like a trained one.",
+            ),
             h('p.muted.small', {}, 'Files never leave the browser.'),
           ),
         ),
@@ -81,7 +109,13 @@ export class CheckpointView implements View {
     const s = this.ctx.getState();
     try {
       const f = this.loaded.family;
-      this.sample = await this.ctx.client.call('sample', { family: f, T: s.T, seed: s.seed, batch: f === 'gaussian' ? 600 : f === 'gaussian-image' ? 8 : 6, size: s.size });
+      this.sample = await this.ctx.client.call('sample', {
+        family: f,
+        T: s.T,
+        seed: s.seed,
+        batch: f === 'gaussian' ? 600 : f === 'gaussian-image' ? 8 : 6,
+        size: s.size,
+      });
     } catch (e) {
       this.error = (e as Error).message;
     }
@@ -100,14 +134,30 @@ export class CheckpointView implements View {
     }
     card.append(
       h('div.stage-head', {}, h('h3', {}, `Loaded: ${String(m.config['type'])}`), h('span.pill', {}, m.origin)),
-      h('div.stats', {},
+      h(
+        'div.stats',
+        {},
         stat('Parameters', fmtInt(m.paramCount), 'checkpoint-params'),
         stat('Size', fmtBytes(m.paramCount * m.bytesPerWeight)),
         m.config['type'] === 'unet'
-          ? stat('U-Net widths', (m.config['channelMults'] as number[]).map((k) => k * Number(m.config['baseChannels'])).join(' → '))
-          : stat('Layers × width', `${String(m.config['nLayers'])} × ${String(m.config['dModel'] ?? m.config['hidden'])}`),
+          ? stat(
+              'U-Net widths',
+              (m.config['channelMults'] as number[]).map((k) => k * Number(m.config['baseChannels'])).join(' → '),
+            )
+          : stat(
+              'Layers × width',
+              `${String(m.config['nLayers'])} × ${String(m.config['dModel'] ?? m.config['hidden'])}`,
+            ),
       ),
-      h('div.buttons', {}, h('button.primary', { 'data-testid': 'checkpoint-sample', onclick: () => void this.runSample() }, '▶ Sample from it')),
+      h(
+        'div.buttons',
+        {},
+        h(
+          'button.primary',
+          { 'data-testid': 'checkpoint-sample', onclick: () => void this.runSample() },
+          '▶ Sample from it',
+        ),
+      ),
     );
     const r = this.sample;
     if (r?.images) {
@@ -120,14 +170,39 @@ export class CheckpointView implements View {
         drawImage(c, last.slice(b * P, b * P + P), im.size);
         grid.append(c);
       }
-      card.append(h('div', { 'data-testid': 'checkpoint-samples' }, grid), h('p.muted', {}, `NFE ${r.cost.nfe} (${r.sampler}).`));
+      card.append(
+        h('div', { 'data-testid': 'checkpoint-samples' }, grid),
+        h('p.muted', {}, `NFE ${r.cost.nfe} (${r.sampler}).`),
+      );
     } else if (r?.points) {
       const canvas = h('canvas.points', { width: 420, height: 420 });
-      drawPoints(canvas, r.points.frames[r.points.frames.length - 1] ?? [], { means: r.points.means, range: 2.4, color: 'rgba(124, 58, 237, 0.55)' });
-      card.append(h('div.canvas-wrap', { 'data-testid': 'checkpoint-samples' }, canvas), h('p.muted', {}, `NFE ${r.cost.nfe}, NLL under the source ${r.nllBits.toFixed(2)} bits/dim (entropy ${r.points.entropyBits.toFixed(2)}).`));
+      drawPoints(canvas, r.points.frames[r.points.frames.length - 1] ?? [], {
+        means: r.points.means,
+        range: 2.4,
+        color: 'rgba(124, 58, 237, 0.55)',
+      });
+      card.append(
+        h('div.canvas-wrap', { 'data-testid': 'checkpoint-samples' }, canvas),
+        h(
+          'p.muted',
+          {},
+          `NFE ${r.cost.nfe}, NLL under the source ${r.nllBits.toFixed(2)} bits/dim (entropy ${r.points.entropyBits.toFixed(2)}).`,
+        ),
+      );
     } else if (r && this.info) {
       const info = this.info;
-      card.append(h('div.seqs', { 'data-testid': 'checkpoint-samples' }, r.samples.map((seq) => tokenRow(seq, info))), h('p.muted', {}, `NFE ${r.cost.nfe}, NLL under the source ${r.nllBits.toFixed(2)} bits/token (entropy ${info.entropyBits?.toFixed(2)}).`));
+      card.append(
+        h(
+          'div.seqs',
+          { 'data-testid': 'checkpoint-samples' },
+          r.samples.map((seq) => tokenRow(seq, info)),
+        ),
+        h(
+          'p.muted',
+          {},
+          `NFE ${r.cost.nfe}, NLL under the source ${r.nllBits.toFixed(2)} bits/token (entropy ${info.entropyBits?.toFixed(2)}).`,
+        ),
+      );
     }
   }
 

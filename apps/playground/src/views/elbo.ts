@@ -20,13 +20,25 @@ export class ElboView implements View {
     this.out = h('section.main-col');
     root.append(
       viewLayout(
-        [this.controls, explainCard('The bound, term by term',
-          h('p', {}, 'With T steps the negative ELBO of masked diffusion is a sum of T KL terms; at step t → s each still-masked token costs (t − s)/t times its cross-entropy under the model:'),
-          h('p.eq', {}, 'L_k = E_q [ Σ_{i masked} (t−s)/t · −log p(x_i | z_t) ]'),
-          h('p', {}, 'Training evaluates one uniformly drawn term, scaled by T: unbiased for the sum, and its running mean converges to it.'),
-        )],
+        [
+          this.controls,
+          explainCard(
+            'The bound, term by term',
+            h(
+              'p',
+              {},
+              'With T steps the negative ELBO of masked diffusion is a sum of T KL terms; at step t → s each still-masked token costs (t − s)/t times its cross-entropy under the model:',
+            ),
+            h('p.eq', {}, 'L_k = E_q [ Σ_{i masked} (t−s)/t · −log p(x_i | z_t) ]'),
+            h(
+              'p',
+              {},
+              'Training evaluates one uniformly drawn term, scaled by T: unbiased for the sum, and its running mean converges to it.',
+            ),
+          ),
+        ],
         this.out,
-      )
+      ),
     );
     this.update(this.ctx.getState());
     this.render();
@@ -47,8 +59,16 @@ export class ElboView implements View {
     this.controls.append(
       h('h2', {}, 'ELBO anatomy'),
       field('Steps T', h('div.slider-row', {}, T, Tl)),
-      h('div.buttons', {}, h('button.primary', { 'data-testid': 'elbo-run', onclick: () => void this.run() }, '▶ Compute')),
-      h('p.muted.small', {}, 'Uses the masked-diffusion model from the Train view, 48 held-out sequences, 256 one-term draws.'),
+      h(
+        'div.buttons',
+        {},
+        h('button.primary', { 'data-testid': 'elbo-run', onclick: () => void this.run() }, '▶ Compute'),
+      ),
+      h(
+        'p.muted.small',
+        {},
+        'Uses the masked-diffusion model from the Train view, 48 held-out sequences, 256 one-term draws.',
+      ),
     );
   }
 
@@ -72,7 +92,9 @@ export class ElboView implements View {
     clear(this.out);
     const r = this.result;
     if (!r) {
-      this.out.append(h('div.card', {}, h('div.placeholder.tall', {}, 'Press Compute to evaluate every term of the bound.')));
+      this.out.append(
+        h('div.card', {}, h('div.placeholder.tall', {}, 'Press Compute to evaluate every term of the bound.')),
+      );
       return;
     }
     const running: Array<[number, number]> = [];
@@ -84,17 +106,37 @@ export class ElboView implements View {
     const mean = acc / r.estimates.length;
     const sd = Math.sqrt(r.estimates.reduce((a, v) => a + (v - mean) ** 2, 0) / Math.max(1, r.estimates.length - 1));
     this.out.append(
-      h('div.card', { 'data-testid': 'elbo-output' },
+      h(
+        'div.card',
+        { 'data-testid': 'elbo-output' },
         h('div.stage-head', {}, h('h3', {}, `Per-step terms L_k, T = ${r.T}`), h('span.pill', {}, this.note)),
-        h('div.stats', {},
+        h(
+          'div.stats',
+          {},
           stat('Σ L_k (NELBO)', r.total.toFixed(3), 'elbo-total', 'bits/token'),
           stat('Source entropy', r.entropyBits.toFixed(3), undefined, 'bits/token'),
           stat('Gap', (r.total - r.entropyBits).toFixed(3), 'elbo-gap', 'bits/token above the truth'),
-          stat('One-term mean', mean.toFixed(3), 'elbo-estimate', `± ${(sd / Math.sqrt(r.estimates.length)).toFixed(3)} (s.e.)`),
+          stat(
+            'One-term mean',
+            mean.toFixed(3),
+            'elbo-estimate',
+            `± ${(sd / Math.sqrt(r.estimates.length)).toFixed(3)} (s.e.)`,
+          ),
         ),
-        chart({ width: 760, height: 250, xLabel: 'step k (t = k/T)', yLabel: 'L_k (bits/token)', series: [], bars: { color: '#db2777', values: r.terms.map((v, k) => [k + 1, v]), label: 'L_k' }, yMin: 0, testid: 'elbo-terms-chart' }),
+        chart({
+          width: 760,
+          height: 250,
+          xLabel: 'step k (t = k/T)',
+          yLabel: 'L_k (bits/token)',
+          series: [],
+          bars: { color: '#db2777', values: r.terms.map((v, k) => [k + 1, v]), label: 'L_k' },
+          yMin: 0,
+          testid: 'elbo-terms-chart',
+        }),
       ),
-      h('div.card', {},
+      h(
+        'div.card',
+        {},
         h('h3', {}, 'One-term estimator: T · L_k with k ~ U{1..T}'),
         chart({
           width: 760,
@@ -104,13 +146,24 @@ export class ElboView implements View {
           yMin: Math.max(0, Math.min(r.total, ...running.slice(10).map((p) => p[1])) - 1),
           yMax: Math.max(r.total, ...running.slice(10).map((p) => p[1])) + 1,
           series: [
-            { label: 'draws', color: '#f472b6', mode: 'dots', width: 2, opacity: 0.35, points: r.estimates.map((v, i) => [i + 1, v]) },
+            {
+              label: 'draws',
+              color: '#f472b6',
+              mode: 'dots',
+              width: 2,
+              opacity: 0.35,
+              points: r.estimates.map((v, i) => [i + 1, v]),
+            },
             { label: 'running mean', color: '#4f46e5', points: running, width: 2.5 },
           ],
           hlines: [{ y: r.total, label: `full sum Σ L_k = ${r.total.toFixed(3)}`, color: '#db2777', labelAt: 'right' }],
           testid: 'elbo-estimator-chart',
         }),
-        legend([{ label: 'single draws', color: '#f472b6' }, { label: 'running mean', color: '#4f46e5' }, { label: 'full sum Σ L_k', color: '#db2777', dashed: true }]),
+        legend([
+          { label: 'single draws', color: '#f472b6' },
+          { label: 'running mean', color: '#4f46e5' },
+          { label: 'full sum Σ L_k', color: '#db2777', dashed: true },
+        ]),
       ),
     );
   }

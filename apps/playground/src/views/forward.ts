@@ -53,19 +53,40 @@ export class ForwardView implements View {
           ['uniform', 'Uniform: replace by a random token'],
         ]
       : [['gauss', 'Gaussian (VP, cosine schedule)']];
-    this.slider = h('input', { type: 'range', min: 0, max: 1, step: 0.01, value: s.t, 'data-testid': 't-slider', 'aria-label': 'time t' });
+    this.slider = h('input', {
+      type: 'range',
+      min: 0,
+      max: 1,
+      step: 0.01,
+      value: s.t,
+      'data-testid': 't-slider',
+      'aria-label': 'time t',
+    });
     this.slider.addEventListener('input', () => this.ctx.setState({ t: Number(this.slider.value) }));
     this.tLabel = h('span.t-value', { 'data-testid': 't-value' }, s.t.toFixed(2));
     const seed = h('input', { type: 'number', min: 0, value: s.seed, 'data-testid': 'seed' });
-    seed.addEventListener('change', () => this.ctx.setState({ seed: Math.max(0, Math.floor(Number(seed.value) || 0)) }));
+    seed.addEventListener('change', () =>
+      this.ctx.setState({ seed: Math.max(0, Math.floor(Number(seed.value) || 0)) }),
+    );
     this.controls.append(
       h('h2', {}, 'Forward process'),
-      field('Source', select(SOURCE_OPTS, s.source, (v) => {
-        const src = v;
-        const process: ProcessName = isTokenSource(src) ? (s.process === 'gauss' ? 'mask' : s.process) : 'gauss';
-        this.ctx.setState({ source: src, process });
-      }, 'source-select')),
-      field('Noise process', select(procOpts, s.process, (v) => this.ctx.setState({ process: v }), 'process-select')),
+      field(
+        'Source',
+        select(
+          SOURCE_OPTS,
+          s.source,
+          (v) => {
+            const src = v;
+            const process: ProcessName = isTokenSource(src) ? (s.process === 'gauss' ? 'mask' : s.process) : 'gauss';
+            this.ctx.setState({ source: src, process });
+          },
+          'source-select',
+        ),
+      ),
+      field(
+        'Noise process',
+        select(procOpts, s.process, (v) => this.ctx.setState({ process: v }), 'process-select'),
+      ),
       field('Time t', h('div.slider-row', {}, this.slider, this.tLabel), '0 = data, 1 = pure noise'),
       field('Seed', seed),
     );
@@ -123,17 +144,53 @@ export class ForwardView implements View {
         return h('div.seq-pair', {}, tokenRow(z, d.info, { changed: mask ? [] : changed }));
       });
       this.stage.append(
-        h('div.stage-head', {}, h('h3', {}, `z_t at t = ${t.toFixed(2)}`), h('span.pill', {}, `${((100 * noisy) / Math.max(1, total)).toFixed(0)}% ${mask ? 'masked' : 'replaced'}`)),
+        h(
+          'div.stage-head',
+          {},
+          h('h3', {}, `z_t at t = ${t.toFixed(2)}`),
+          h('span.pill', {}, `${((100 * noisy) / Math.max(1, total)).toFixed(0)}% ${mask ? 'masked' : 'replaced'}`),
+        ),
         h('div.seqs', {}, rows),
         h('h3.sub', {}, 'Clean data x (t = 0) of the first two rows'),
-        h('div.seqs.faded', {}, d.x.slice(0, 2).map((x) => tokenRow(x, d.info))),
+        h(
+          'div.seqs.faded',
+          {},
+          d.x.slice(0, 2).map((x) => tokenRow(x, d.info)),
+        ),
       );
       this.side.append(
         h('h3', {}, mask ? 'Absorbing (masking) process' : 'Uniform process'),
-        h('p', {}, mask ? 'Each token is independently replaced by [MASK] with probability 1 − α_t. With the linear schedule α_t = 1 − t, a fraction t of the sequence is masked; t = 1 is all-mask.' : 'Each token is independently resampled uniformly from the vocabulary with probability 1 − α_t = t; at t = 1 the sequence is uniform noise.'),
-        h('p.eq', {}, mask ? 'q(z_t,i | x_i) = α_t·δ(x_i) + (1 − α_t)·δ(MASK)' : 'q(z_t,i | x_i) = α_t·δ(x_i) + (1 − α_t)/V'),
-        h('p.muted', {}, `Source: ${d.info.vocabSize} tokens, n = ${d.info.seqLen}, entropy rate ${d.info.entropyBits?.toFixed(2)} bits/token, per-position entropy ${d.info.marginalBits?.toFixed(2)} bits. Colour = the hidden state that emitted the token.`),
-        chart({ width: 300, height: 170, xLabel: 't', yLabel: 'α_t', xMin: 0, xMax: 1, yMin: 0, yMax: 1, series: [{ label: 'α', color: '#4f46e5', points: curve(d.schedule.alpha) }, { label: 'now', color: '#e11d48', mode: 'dots', points: [[t, alpha]], width: 5 }] }),
+        h(
+          'p',
+          {},
+          mask
+            ? 'Each token is independently replaced by [MASK] with probability 1 − α_t. With the linear schedule α_t = 1 − t, a fraction t of the sequence is masked; t = 1 is all-mask.'
+            : 'Each token is independently resampled uniformly from the vocabulary with probability 1 − α_t = t; at t = 1 the sequence is uniform noise.',
+        ),
+        h(
+          'p.eq',
+          {},
+          mask ? 'q(z_t,i | x_i) = α_t·δ(x_i) + (1 − α_t)·δ(MASK)' : 'q(z_t,i | x_i) = α_t·δ(x_i) + (1 − α_t)/V',
+        ),
+        h(
+          'p.muted',
+          {},
+          `Source: ${d.info.vocabSize} tokens, n = ${d.info.seqLen}, entropy rate ${d.info.entropyBits?.toFixed(2)} bits/token, per-position entropy ${d.info.marginalBits?.toFixed(2)} bits. Colour = the hidden state that emitted the token.`,
+        ),
+        chart({
+          width: 300,
+          height: 170,
+          xLabel: 't',
+          yLabel: 'α_t',
+          xMin: 0,
+          xMax: 1,
+          yMin: 0,
+          yMax: 1,
+          series: [
+            { label: 'α', color: '#4f46e5', points: curve(d.schedule.alpha) },
+            { label: 'now', color: '#e11d48', mode: 'dots', points: [[t, alpha]], width: 5 },
+          ],
+        }),
         h('p.muted.small', {}, `Schedule: @altar/noise ${d.schedule.name}.`),
       );
       return;
@@ -146,7 +203,15 @@ export class ForwardView implements View {
       for (let i = 0; i < 2 * n; i++) z[i] = a * d.x[i]! + sg * d.eps[i]!;
       const canvas = h('canvas.points', { width: 520, height: 520, 'data-testid': 'forward-canvas' });
       drawPoints(canvas, z, { means: d.info.means ?? [], range: 2.4, under: d.x });
-      this.stage.append(h('div.stage-head', {}, h('h3', {}, `z_t at t = ${t.toFixed(2)}`), h('span.pill', {}, `α = ${a.toFixed(2)}, σ = ${sg.toFixed(2)}`)), h('div.canvas-wrap', {}, canvas));
+      this.stage.append(
+        h(
+          'div.stage-head',
+          {},
+          h('h3', {}, `z_t at t = ${t.toFixed(2)}`),
+          h('span.pill', {}, `α = ${a.toFixed(2)}, σ = ${sg.toFixed(2)}`),
+        ),
+        h('div.canvas-wrap', {}, canvas),
+      );
     } else {
       const grid = h('div.image-grid');
       d.x.forEach((img, k) => {
@@ -161,13 +226,33 @@ export class ForwardView implements View {
         drawImage(c, img, d.size);
         clean.append(c);
       }
-      this.stage.append(h('div.stage-head', {}, h('h3', {}, `z_t at t = ${t.toFixed(2)}`), h('span.pill', {}, `α = ${a.toFixed(2)}, σ = ${sg.toFixed(2)}`)), grid, h('h3.sub', {}, 'Clean data x (t = 0)'), clean);
+      this.stage.append(
+        h(
+          'div.stage-head',
+          {},
+          h('h3', {}, `z_t at t = ${t.toFixed(2)}`),
+          h('span.pill', {}, `α = ${a.toFixed(2)}, σ = ${sg.toFixed(2)}`),
+        ),
+        grid,
+        h('h3.sub', {}, 'Clean data x (t = 0)'),
+        clean,
+      );
     }
     this.side.append(
       h('h3', {}, 'Gaussian (variance-preserving) process'),
-      h('p', {}, 'Data is shrunk towards 0 and Brownian noise is added: the signal-to-noise ratio α²/σ² falls from ∞ at t = 0 to 0 at t = 1.'),
+      h(
+        'p',
+        {},
+        'Data is shrunk towards 0 and Brownian noise is added: the signal-to-noise ratio α²/σ² falls from ∞ at t = 0 to 0 at t = 1.',
+      ),
       h('p.eq', {}, 'z_t = α_t·x + σ_t·ε,  α_t = cos(πt/2), σ_t = sin(πt/2)'),
-      d.kind === 'points' ? h('p.muted', {}, `Source: ${d.info.means?.length} Gaussians, differential entropy ${d.info.entropyBits?.toFixed(2)} bits/dim. Rings mark the mixture means; grey dots are the clean data.`) : h('p.muted', {}, 'Procedural shapes from @altar/data; pixels in [−1, 1].'),
+      d.kind === 'points'
+        ? h(
+            'p.muted',
+            {},
+            `Source: ${d.info.means?.length} Gaussians, differential entropy ${d.info.entropyBits?.toFixed(2)} bits/dim. Rings mark the mixture means; grey dots are the clean data.`,
+          )
+        : h('p.muted', {}, 'Procedural shapes from @altar/data; pixels in [−1, 1].'),
       h('p.muted.small', {}, `Schedule: @altar/noise ${d.schedule.name}.`),
       chart({
         width: 300,
@@ -181,7 +266,16 @@ export class ForwardView implements View {
         series: [
           { label: 'α', color: '#4f46e5', points: curve(d.schedule.alpha) },
           { label: 'σ', color: '#0d9488', points: curve(d.schedule.sigma ?? []) },
-          { label: 'now', color: '#e11d48', mode: 'dots', points: [[t, a], [t, sg]], width: 5 },
+          {
+            label: 'now',
+            color: '#e11d48',
+            mode: 'dots',
+            points: [
+              [t, a],
+              [t, sg],
+            ],
+            width: 5,
+          },
         ],
       }),
     );

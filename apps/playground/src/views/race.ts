@@ -30,13 +30,25 @@ export class RaceView implements View {
     this.sweepBox = h('div.card');
     root.append(
       viewLayout(
-        [this.controls, explainCard('The trade-off',
-          h('p', {}, 'Every forward pass streams all weights from memory. AR needs n passes for n tokens; diffusion needs T, independent of n:'),
-          h('p.eq', {}, 'bytes(AR) ≈ n · P · 4 B      bytes(diffusion) ≈ T · P · 4 B'),
-          h('p', {}, 'Fewer steps cost quality: the chart plots the true NLL of the samples under the source (lower is more likely; the source\'s own samples sit at its entropy) against the bytes moved.'),
-        )],
+        [
+          this.controls,
+          explainCard(
+            'The trade-off',
+            h(
+              'p',
+              {},
+              'Every forward pass streams all weights from memory. AR needs n passes for n tokens; diffusion needs T, independent of n:',
+            ),
+            h('p.eq', {}, 'bytes(AR) ≈ n · P · 4 B      bytes(diffusion) ≈ T · P · 4 B'),
+            h(
+              'p',
+              {},
+              "Fewer steps cost quality: the chart plots the true NLL of the samples under the source (lower is more likely; the source's own samples sit at its entropy) against the bytes moved.",
+            ),
+          ),
+        ],
         h('section.main-col', {}, h('div.card', {}, this.lanes), this.sweepBox),
-      )
+      ),
     );
     this.update(this.ctx.getState());
     void this.ctx.tokenInfo().then((i) => {
@@ -59,7 +71,13 @@ export class RaceView implements View {
       Tl.textContent = T.value;
     });
     T.addEventListener('change', () => this.ctx.setState({ T: Number(T.value) }));
-    const steps = h('input', { type: 'number', min: 1, max: 5000, value: this.trainSteps, 'data-testid': 'race-train-steps' });
+    const steps = h('input', {
+      type: 'number',
+      min: 1,
+      max: 5000,
+      value: this.trainSteps,
+      'data-testid': 'race-train-steps',
+    });
     steps.addEventListener('change', () => {
       this.trainSteps = Math.max(1, Math.floor(Number(steps.value) || 300));
     });
@@ -71,11 +89,23 @@ export class RaceView implements View {
       h('h2', {}, 'The race'),
       field('Diffusion steps T', h('div.slider-row', {}, T, Tl), 'AR always takes n = 32'),
       h('label.check', {}, sweep, 'then sweep T = 1 … 64 (quality vs cost)'),
-      h('div.buttons', {}, h('button.primary', { 'data-testid': 'race-run', onclick: () => void this.run() }, '▶ Race')),
+      h(
+        'div.buttons',
+        {},
+        h('button.primary', { 'data-testid': 'race-run', onclick: () => void this.run() }, '▶ Race'),
+      ),
       h('hr'),
       field('Warm-up steps per model', steps),
-      h('div.buttons', {}, h('button', { 'data-testid': 'race-train', onclick: () => void this.train() }, 'Train both')),
-      h('p.muted.small', { 'data-testid': 'race-status' }, this.status || 'Uses the models from the Train view; "Train both" gives each a quick warm-up.'),
+      h(
+        'div.buttons',
+        {},
+        h('button', { 'data-testid': 'race-train', onclick: () => void this.train() }, 'Train both'),
+      ),
+      h(
+        'p.muted.small',
+        { 'data-testid': 'race-status' },
+        this.status || 'Uses the models from the Train view; "Train both" gives each a quick warm-up.',
+      ),
     );
   }
 
@@ -89,7 +119,15 @@ export class RaceView implements View {
     try {
       for (const family of ['ar', 'masked-diffusion'] as const) {
         this.setStatus(`training ${family === 'ar' ? 'AR' : 'diffusion'} for ${this.trainSteps} steps…`);
-        await this.ctx.client.call('trainSteps', { family, size: s.size, source: 'hmm', lr: s.lr, batch: s.batch, seed: s.seed, steps: this.trainSteps });
+        await this.ctx.client.call('trainSteps', {
+          family,
+          size: s.size,
+          source: 'hmm',
+          lr: s.lr,
+          batch: s.batch,
+          seed: s.seed,
+          steps: this.trainSteps,
+        });
       }
       this.setStatus(`both models trained (+${this.trainSteps} steps each)`);
     } catch (e) {
@@ -104,7 +142,8 @@ export class RaceView implements View {
     try {
       this.result = await this.ctx.client.call('race', { T: s.T, seed: s.seed, batch: 4, size: s.size });
       this.animate();
-      if (this.doSweep) this.sweep = await this.ctx.client.call('sweep', { Ts: SWEEP_TS, seed: s.seed + 1, batch: 8, size: s.size });
+      if (this.doSweep)
+        this.sweep = await this.ctx.client.call('sweep', { Ts: SWEEP_TS, seed: s.seed + 1, batch: 8, size: s.size });
       this.renderSweep();
     } catch (e) {
       this.ctx.toast((e as Error).message, 'error');
@@ -130,10 +169,24 @@ export class RaceView implements View {
     tick();
   }
 
-  private lane(title: string, cls: string, r: SampleResult | undefined, progress: number, nfeId: string, formula: string): HTMLElement {
+  private lane(
+    title: string,
+    cls: string,
+    r: SampleResult | undefined,
+    progress: number,
+    nfeId: string,
+    formula: string,
+  ): HTMLElement {
     const info = this.info;
     const el = h(`div.lane.${cls}`);
-    el.append(h('div.lane-head', {}, h('h3', {}, title), h('div.progress', {}, h('div.bar', { style: `width:${(progress * 100).toFixed(1)}%` }))));
+    el.append(
+      h(
+        'div.lane-head',
+        {},
+        h('h3', {}, title),
+        h('div.progress', {}, h('div.bar', { style: `width:${(progress * 100).toFixed(1)}%` })),
+      ),
+    );
     if (!r || !info) {
       el.append(h('div.placeholder', {}, 'Press Race.'), h('div.stats.compact', {}, stat('NFE', '—', nfeId)));
       return el;
@@ -142,10 +195,21 @@ export class RaceView implements View {
     const frame = r.frames[Math.max(0, k)] ?? [];
     const done = progress >= 1;
     el.append(
-      h('div.seqs.small', {}, frame.map((seq) => tokenRow(seq, info))),
-      h('div.stats.compact', {},
+      h(
+        'div.seqs.small',
+        {},
+        frame.map((seq) => tokenRow(seq, info)),
+      ),
+      h(
+        'div.stats.compact',
+        {},
         stat('NFE', done ? fmtInt(r.cost.nfe) : fmtInt(Math.round(progress * r.cost.nfe)), nfeId),
-        stat('Weights loaded', fmtBytes(done ? r.cost.weightBytesLoaded : progress * r.cost.weightBytesLoaded), `${nfeId}-bytes`, formula),
+        stat(
+          'Weights loaded',
+          fmtBytes(done ? r.cost.weightBytesLoaded : progress * r.cost.weightBytesLoaded),
+          `${nfeId}-bytes`,
+          formula,
+        ),
         stat('Wall time', fmtMs(progress * r.cost.wallMs), `${nfeId}-wall`),
         stat('NLL under source', done ? r.nllBits.toFixed(2) : '…', `${nfeId}-nll`, 'bits/token'),
       ),
@@ -158,10 +222,31 @@ export class RaceView implements View {
     const r = this.result;
     const P = r ? fmtInt(r.ar.paramCount) : 'P';
     this.lanes.append(
-      this.lane(`Autoregressive · n = ${r?.n ?? 32} steps`, 'lane-ar', r?.ar, r ? pa : 0, 'race-ar-nfe', r ? `${r.ar.cost.nfe} × ${P} × 4 B` : ''),
-      this.lane(`Masked diffusion · T = ${r?.T ?? this.ctx.getState().T} steps`, 'lane-mdm', r?.mdm, r ? pm : 0, 'race-mdm-nfe', r ? `${r.mdm.cost.nfe} × ${fmtInt(r.mdm.paramCount)} × 4 B` : ''),
+      this.lane(
+        `Autoregressive · n = ${r?.n ?? 32} steps`,
+        'lane-ar',
+        r?.ar,
+        r ? pa : 0,
+        'race-ar-nfe',
+        r ? `${r.ar.cost.nfe} × ${P} × 4 B` : '',
+      ),
+      this.lane(
+        `Masked diffusion · T = ${r?.T ?? this.ctx.getState().T} steps`,
+        'lane-mdm',
+        r?.mdm,
+        r ? pm : 0,
+        'race-mdm-nfe',
+        r ? `${r.mdm.cost.nfe} × ${fmtInt(r.mdm.paramCount)} × 4 B` : '',
+      ),
     );
-    if (r) this.lanes.append(h('p.muted.small.center', {}, `Source entropy: ${r.entropyBits.toFixed(2)} bits/token. Replayed at the measured speed ratio.`));
+    if (r)
+      this.lanes.append(
+        h(
+          'p.muted.small.center',
+          {},
+          `Source entropy: ${r.entropyBits.toFixed(2)} bits/token. Replayed at the measured speed ratio.`,
+        ),
+      );
   }
 
   private renderSweep(): void {
@@ -181,13 +266,30 @@ export class RaceView implements View {
         yLabel: 'NLL under source (bits/token)',
         xTickFormat: (v) => fmtBytes(v),
         series: [
-          { label: 'diffusion', color: '#db2777', mode: 'both', points: sw.points.map((p) => [p.weightBytesLoaded, p.nllBits]), pointLabels: sw.points.map((p) => `T=${p.T}`) },
-          { label: 'AR', color: '#4f46e5', mode: 'dots', width: 6, points: [[sw.ar.weightBytesLoaded, sw.ar.nllBits]], pointLabels: [`AR n=${sw.ar.nfe}`] },
+          {
+            label: 'diffusion',
+            color: '#db2777',
+            mode: 'both',
+            points: sw.points.map((p) => [p.weightBytesLoaded, p.nllBits]),
+            pointLabels: sw.points.map((p) => `T=${p.T}`),
+          },
+          {
+            label: 'AR',
+            color: '#4f46e5',
+            mode: 'dots',
+            width: 6,
+            points: [[sw.ar.weightBytesLoaded, sw.ar.nllBits]],
+            pointLabels: [`AR n=${sw.ar.nfe}`],
+          },
         ],
         hlines: [{ y: sw.entropyBits, label: `source entropy ${sw.entropyBits.toFixed(2)}`, color: '#0d9488' }],
         testid: 'race-sweep-chart',
       }),
-      legend([{ label: 'masked diffusion (T steps)', color: '#db2777' }, { label: 'AR (n steps)', color: '#4f46e5' }, { label: 'source entropy', color: '#0d9488', dashed: true }]),
+      legend([
+        { label: 'masked diffusion (T steps)', color: '#db2777' },
+        { label: 'AR (n steps)', color: '#4f46e5' },
+        { label: 'source entropy', color: '#0d9488', dashed: true },
+      ]),
     );
   }
 

@@ -38,7 +38,10 @@ const handlers: { [K in RequestName]: Handler<K> } = {
   init: async ({ backend: choice }) => {
     if (backend) return backend;
     backend = await initBackend(choice, {
-      logger: { info: (m: string) => emit({ type: 'log', level: 'info', message: m }), warn: (m: string) => emit({ type: 'log', level: 'warn', message: m }) },
+      logger: {
+        info: (m: string) => emit({ type: 'log', level: 'info', message: m }),
+        warn: (m: string) => emit({ type: 'log', level: 'warn', message: m }),
+      },
     });
     return backend;
   },

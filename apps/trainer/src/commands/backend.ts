@@ -15,9 +15,14 @@ Examples:
   async run(argv, io) {
     const { values } = parseFlags(argv, { backend: { type: 'string' }, json: { type: 'boolean' } });
     const choice = choiceFlag('backend', values.backend, BACKEND_CHOICES, 'auto');
-    const info = await initBackend(choice, { logger: { info: (m) => io.err(m + '\n'), warn: (m) => io.err(m + '\n') } });
+    const info = await initBackend(choice, {
+      logger: { info: (m) => io.err(m + '\n'), warn: (m) => io.err(m + '\n') },
+    });
     if (values.json) io.out(JSON.stringify(info) + '\n');
-    else io.out(`${info.name}: ${info.adapter} (${info.isGpu ? 'GPU' : info.softwareFallback ? 'software GPU' : 'CPU'}, float${info.floatPrecision}, tfjs ${info.version})\n  ${info.reason}\n`);
+    else
+      io.out(
+        `${info.name}: ${info.adapter} (${info.isGpu ? 'GPU' : info.softwareFallback ? 'software GPU' : 'CPU'}, float${info.floatPrecision}, tfjs ${info.version})\n  ${info.reason}\n`,
+      );
     return 0;
   },
 };

@@ -12,7 +12,12 @@ function captureIO(): CommandIO & { stdout: () => string; stderr: () => string }
 describe('altar bound', () => {
   it('hmm/absorbing --json: NELBO ≥ true NLL (within noise) and the slack shrinks from T = 2 to T = 64', async () => {
     const io = captureIO();
-    expect(await main(['bound', '--source', 'hmm', '--process', 'absorbing', '--T', '2,64', '--n', '6', '--seed', '3', '--json'], io)).toBe(0);
+    expect(
+      await main(
+        ['bound', '--source', 'hmm', '--process', 'absorbing', '--T', '2,64', '--n', '6', '--seed', '3', '--json'],
+        io,
+      ),
+    ).toBe(0);
     const r = JSON.parse(io.stdout());
     expect(r).toMatchObject({ process: 'absorbing', unit: 'bits/token', n: 6, seed: 3 });
     expect(r.rows.map((row: { T: number }) => row.T)).toEqual([2, 64]);

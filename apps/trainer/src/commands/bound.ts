@@ -15,7 +15,15 @@ import {
   vdmNelboHost,
   type HostGaussianOracle,
 } from '@altar/elbo';
-import { D3PM_KINDS, D3PM_SCHEDULES, D3PMProcess, GAUSSIAN_SCHEDULES, MASK_SCHEDULES, MaskedProcess, GaussianProcess } from '@altar/noise';
+import {
+  D3PM_KINDS,
+  D3PM_SCHEDULES,
+  D3PMProcess,
+  GAUSSIAN_SCHEDULES,
+  MASK_SCHEDULES,
+  MaskedProcess,
+  GaussianProcess,
+} from '@altar/noise';
 import { choiceFlag, intFlag, intListFlag, parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../io.js';
@@ -51,15 +59,30 @@ function summarise(T: number | null, nelbo: Float64Array, nll: Float64Array, per
   const s = estimateStats(nelbo);
   const d = estimateStats(nelbo.map((v, i) => v - nll[i]!));
   const k = per * Math.LN2;
-  return { T, nelboBitsPerToken: s.mean / k, stdErr: s.stdErr / k, slackBitsPerToken: d.mean / k, slackStdErr: d.stdErr / k };
+  return {
+    T,
+    nelboBitsPerToken: s.mean / k,
+    stdErr: s.stdErr / k,
+    slackBitsPerToken: d.mean / k,
+    slackStdErr: d.stdErr / k,
+  };
 }
 
 /** The computation behind the command (exported for tests and the playground). */
-export function computeBound(opts: { source: 'hmm' | 'gmm'; process: ProcessName; Ts: number[]; seed: number; n: number; schedule?: string; samples: number }): BoundReport {
+export function computeBound(opts: {
+  source: 'hmm' | 'gmm';
+  process: ProcessName;
+  Ts: number[];
+  seed: number;
+  n: number;
+  schedule?: string;
+  samples: number;
+}): BoundReport {
   const rng = new Rng(opts.seed);
   const dataRng = rng.fork('data');
   if (opts.source === 'hmm') {
-    if (!DISCRETE.includes(opts.process)) throw new UsageError(`--process: source hmm takes ${DISCRETE.join(', ')}, got '${opts.process}'`);
+    if (!DISCRETE.includes(opts.process))
+      throw new UsageError(`--process: source hmm takes ${DISCRETE.join(', ')}, got '${opts.process}'`);
     const src = new HmmSource();
     const N = src.seqLen;
     const V = src.vocabSize;
@@ -69,24 +92,51 @@ export function computeBound(opts: { source: 'hmm' | 'gmm'; process: ProcessName
     const posterior = (L: Float64Array) => hmmPosterior(src, L).marginals;
     const rows: BoundRow[] = [];
     if (opts.process === 'masked') {
-      const p = new MaskedProcess({ vocabSize: V, schedule: MASK_SCHEDULES.find((k) => k === opts.schedule) ?? 'log-linear' });
+      const p = new MaskedProcess({
+        vocabSize: V,
+        schedule: MASK_SCHEDULES.find((k) => k === opts.schedule) ?? 'log-linear',
+      });
       const oracle = emissionOracle(p, posterior);
       const r = rng.fork('masked');
-      rows.push(summarise(null, Float64Array.from(seqs, (x) => maskedNelboHost(p, oracle, x, r, Math.max(1, opts.samples) * 128).total), nll, N));
+      rows.push(
+        summarise(
+          null,
+          Float64Array.from(seqs, (x) => maskedNelboHost(p, oracle, x, r, Math.max(1, opts.samples) * 128).total),
+          nll,
+          N,
+        ),
+      );
     } else {
       const kind = D3PM_KINDS.find((k) => k === opts.process);
-      if (kind === undefined) throw new UsageError(`--process: source hmm takes ${DISCRETE.join(', ')}, got '${opts.process}'`);
+      if (kind === undefined)
+        throw new UsageError(`--process: source hmm takes ${DISCRETE.join(', ')}, got '${opts.process}'`);
       const schedule = D3PM_SCHEDULES.find((k) => k === opts.schedule);
       for (const T of opts.Ts) {
         const p = new D3PMProcess({ kind, vocabSize: V, T, ...(schedule ? { schedule } : {}) });
         const oracle = emissionOracle(p, posterior);
         const r = rng.fork(`T${T}`);
-        rows.push(summarise(T, Float64Array.from(seqs, (x) => d3pmNelboHost(p, oracle, x, r, 'full', { numSamples: opts.samples }).total), nll, N));
+        rows.push(
+          summarise(
+            T,
+            Float64Array.from(seqs, (x) => d3pmNelboHost(p, oracle, x, r, 'full', { numSamples: opts.samples }).total),
+            nll,
+            N,
+          ),
+        );
       }
     }
-    return { source: src.name, process: opts.process, unit: 'bits/token', n: opts.n, seed: opts.seed, trueNllBitsPerToken: estimateStats(nll).mean / (N * Math.LN2), rows };
+    return {
+      source: src.name,
+      process: opts.process,
+      unit: 'bits/token',
+      n: opts.n,
+      seed: opts.seed,
+      trueNllBitsPerToken: estimateStats(nll).mean / (N * Math.LN2),
+      rows,
+    };
   }
-  if (DISCRETE.includes(opts.process)) throw new UsageError(`--process: source gmm takes vp-linear, vp-cosine, ve, flow, got '${opts.process}'`);
+  if (DISCRETE.includes(opts.process))
+    throw new UsageError(`--process: source gmm takes vp-linear, vp-cosine, ve, flow, got '${opts.process}'`);
   const gmm = gmmPreset('random', { dim: 8, numComponents: 8, seed: 0 });
   const d = gmm.dim;
   const xs = gmm.sample(opts.n, dataRng);
@@ -94,7 +144,8 @@ export function computeBound(opts: { source: 'hmm' | 'gmm'; process: ProcessName
   const nll = Float64Array.from(points, (x) => -gmm.logDensity(x));
   const oracle: HostGaussianOracle = { dim: d, meanX0: (z, a, s) => gmmPosterior(gmm, z, a, s).meanX0 };
   const kind = GAUSSIAN_SCHEDULES.find((k) => k === opts.process);
-  if (kind === undefined) throw new UsageError(`--process: source gmm takes ${GAUSSIAN_SCHEDULES.join(', ')}, got '${opts.process}'`);
+  if (kind === undefined)
+    throw new UsageError(`--process: source gmm takes ${GAUSSIAN_SCHEDULES.join(', ')}, got '${opts.process}'`);
   const proc = new GaussianProcess(kind);
   const rows: BoundRow[] = [];
   for (const T of opts.Ts) {
@@ -107,8 +158,23 @@ export function computeBound(opts: { source: 'hmm' | 'gmm'; process: ProcessName
     rows.push(summarise(T, nelbo, nll, d));
   }
   const r = rng.fork('vdm');
-  rows.push(summarise(null, Float64Array.from(points, (x) => vdmNelboHost(proc, oracle, x, r, 64 * opts.samples).total), nll, d));
-  return { source: gmm.name, process: opts.process, unit: 'bits/dim', n: opts.n, seed: opts.seed, trueNllBitsPerToken: estimateStats(nll).mean / (d * Math.LN2), rows };
+  rows.push(
+    summarise(
+      null,
+      Float64Array.from(points, (x) => vdmNelboHost(proc, oracle, x, r, 64 * opts.samples).total),
+      nll,
+      d,
+    ),
+  );
+  return {
+    source: gmm.name,
+    process: opts.process,
+    unit: 'bits/dim',
+    n: opts.n,
+    seed: opts.seed,
+    trueNllBitsPerToken: estimateStats(nll).mean / (d * Math.LN2),
+    rows,
+  };
 }
 
 function fmt(v: number, digits = 4): string {
@@ -119,13 +185,16 @@ export function formatBoundTable(r: BoundReport): string {
   const u = r.unit;
   const lines = [
     `source ${r.source}, process ${r.process}, n = ${r.n} examples, seed ${r.seed}`,
-    `true NLL: ${r.trueNllBitsPerToken.toFixed(4)} ${u}` + (u === 'bits/dim' ? ' (negative log density; continuous data)' : ''),
+    `true NLL: ${r.trueNllBitsPerToken.toFixed(4)} ${u}` +
+      (u === 'bits/dim' ? ' (negative log density; continuous data)' : ''),
     '',
     `${'T'.padStart(8)}  ${('NELBO ' + u).padStart(17)}  ${'± s.e.'.padStart(8)}  ${'slack'.padStart(9)}  ${'± s.e.'.padStart(8)}`,
   ];
   for (const row of r.rows) {
     const T = row.T === null ? 'cont.' : String(row.T);
-    lines.push(`${T.padStart(8)}  ${fmt(row.nelboBitsPerToken).padStart(17)}  ${row.stdErr.toFixed(4).padStart(8)}  ${fmt(row.slackBitsPerToken).padStart(9)}  ${row.slackStdErr.toFixed(4).padStart(8)}`);
+    lines.push(
+      `${T.padStart(8)}  ${fmt(row.nelboBitsPerToken).padStart(17)}  ${row.stdErr.toFixed(4).padStart(8)}  ${fmt(row.slackBitsPerToken).padStart(9)}  ${row.slackStdErr.toFixed(4).padStart(8)}`,
+    );
   }
   lines.push('', `slack = NELBO − true NLL per example (paired). 'cont.' = continuous time (T → ∞).`);
   return lines.join('\n') + '\n';
@@ -168,12 +237,15 @@ Examples:
     const source = choiceFlag('source', values.source, SOURCES, 'hmm');
     const process = choiceFlag('process', values.process, PROCESSES, source === 'hmm' ? 'absorbing' : 'vp-cosine');
     const Ts = intListFlag('T', values.T, [2, 8, 32, 128, 512]);
-    for (const T of Ts) if (T > 100000) throw new UsageError(`--T: ${T} steps is too many for an exact evaluation (max 100000)`);
+    for (const T of Ts)
+      if (T > 100000) throw new UsageError(`--T: ${T} steps is too many for an exact evaluation (max 100000)`);
     const schedule = values.schedule;
     if (schedule !== undefined) {
       const ok = process === 'masked' ? ['log-linear', 'linear', 'cosine'] : ['linear', 'cosine', 'jsd'];
-      if (!DISCRETE.includes(process)) throw new UsageError(`--schedule applies to absorbing, uniform and masked only, not '${process}'`);
-      if (!ok.includes(schedule)) throw new UsageError(`--schedule: expected one of ${ok.join(', ')} for ${process}, got '${schedule}'`);
+      if (!DISCRETE.includes(process))
+        throw new UsageError(`--schedule applies to absorbing, uniform and masked only, not '${process}'`);
+      if (!ok.includes(schedule))
+        throw new UsageError(`--schedule: expected one of ${ok.join(', ')} for ${process}, got '${schedule}'`);
     }
     const report = computeBound({
       source,

@@ -25,21 +25,45 @@ describe('altar cost', () => {
 
   it('prints a readable table for h200 with the crossover', async () => {
     const io = captureIO();
-    expect(await main(['cost', '--params', '125M', '--bpw', '4', '--n', '256', '--T', '512', '--hardware', 'h200'], io)).toBe(0);
+    expect(
+      await main(['cost', '--params', '125M', '--bpw', '4', '--n', '256', '--T', '512', '--hardware', 'h200'], io),
+    ).toBe(0);
     expect(io.stdout()).toMatch(/hardware: h200/);
     expect(io.stdout()).toMatch(/AR: +256 calls/);
     expect(io.stdout()).toMatch(/diffusion: 512 calls/);
     expect(io.stdout()).toMatch(/AR is faster/);
     // fp32 on H200: diffusion over 256 tokens is compute-bound (ridge 4·67e12/(2·4.8e12) ≈ 28 tokens), so
     // T* = AR time / one diffusion step = (256 · 5e8 / 4.8e12) / (2 · 1.25e8 · 256 / 67e12) ≈ 27.9
-    const tStar = Math.floor((256 * 5e8 / 4.8e12) / ((2 * 1.25e8 * 256) / 67e12));
+    const tStar = Math.floor((256 * 5e8) / 4.8e12 / ((2 * 1.25e8 * 256) / 67e12));
     expect(tStar).toBe(27);
-    expect(io.stdout()).toMatch(new RegExp(`crossover: at n = 256, diffusion wins for T ≤ ${tStar}; at T = 512, diffusion wins for n ≥ never`));
+    expect(io.stdout()).toMatch(
+      new RegExp(`crossover: at n = 256, diffusion wins for T ≤ ${tStar}; at T = 512, diffusion wins for n ≥ never`),
+    );
   });
 
   it('local: calibrates on the cpu backend', async () => {
     const io = captureIO();
-    expect(await main(['cost', '--params', '1M', '--n', '64', '--T', '8', '--hardware', 'local', '--backend', 'cpu', '--ops', '30', '--json'], io)).toBe(0);
+    expect(
+      await main(
+        [
+          'cost',
+          '--params',
+          '1M',
+          '--n',
+          '64',
+          '--T',
+          '8',
+          '--hardware',
+          'local',
+          '--backend',
+          'cpu',
+          '--ops',
+          '30',
+          '--json',
+        ],
+        io,
+      ),
+    ).toBe(0);
     const r = JSON.parse(io.stdout());
     expect(r.hardware.name).toBe('local');
     expect(r.hardware.memBandwidth).toBeGreaterThan(0);

@@ -5,7 +5,13 @@
  * the two cross.
  */
 import { BACKEND_CHOICES, initBackend } from '@altar/backend';
-import { CostModel, HARDWARE_PROFILES, calibrateLocal, type HardwareProfile, type RooflinePrediction } from '@altar/samplers';
+import {
+  CostModel,
+  HARDWARE_PROFILES,
+  calibrateLocal,
+  type HardwareProfile,
+  type RooflinePrediction,
+} from '@altar/samplers';
 import { choiceFlag, intFlag, numberFlag, parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../io.js';
@@ -16,7 +22,19 @@ function parseSize(name: string, v: string | undefined, fallback: number): numbe
   if (v === undefined) return fallback;
   const m = /^([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kKmMbBgGtT]?)$/.exec(v.trim());
   if (!m) throw new UsageError(`--${name}: expected a number like 7e9, 125M or 7B, got '${v}'`);
-  const mult: Record<string, number> = { '': 1, k: 1e3, K: 1e3, m: 1e6, M: 1e6, b: 1e9, B: 1e9, g: 1e9, G: 1e9, t: 1e12, T: 1e12 };
+  const mult: Record<string, number> = {
+    '': 1,
+    k: 1e3,
+    K: 1e3,
+    m: 1e6,
+    M: 1e6,
+    b: 1e9,
+    B: 1e9,
+    g: 1e9,
+    G: 1e9,
+    t: 1e12,
+    T: 1e12,
+  };
   const n = Number(m[1]) * mult[m[2]!]!;
   if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${name}: expected a positive number, got '${v}'`);
   return n;
@@ -48,7 +66,10 @@ export interface CostReport {
 }
 
 /** The `altar cost` computation, no IO. */
-export function costReport(hw: HardwareProfile, o: { params: number; bytesPerWeight: number; n: number; T: number; batch: number; opsPerCall: number }): CostReport {
+export function costReport(
+  hw: HardwareProfile,
+  o: { params: number; bytesPerWeight: number; n: number; T: number; batch: number; opsPerCall: number },
+): CostReport {
   const cm = new CostModel(hw);
   const ar = cm.predictAr(o);
   const diffusion = cm.predictDiffusion(o);
@@ -118,7 +139,9 @@ Examples:
     const which = choiceFlag('hardware', values.hardware, HARDWARE, 'h100');
     let hw: HardwareProfile;
     if (which === 'local') {
-      await initBackend(choiceFlag('backend', values.backend, BACKEND_CHOICES, 'auto'), { logger: { info: () => {}, warn: (m) => io.err(m + '\n') } });
+      await initBackend(choiceFlag('backend', values.backend, BACKEND_CHOICES, 'auto'), {
+        logger: { info: () => {}, warn: (m) => io.err(m + '\n') },
+      });
       hw = (await calibrateLocal()).profile;
     } else hw = HARDWARE_PROFILES[which];
     const r = costReport(hw, { params, bytesPerWeight, n, T, batch, opsPerCall });
@@ -130,7 +153,7 @@ Examples:
     io.out(
       [
         `hardware: ${hw.name} — ${hw.note ?? ''}`,
-        `  bandwidth ${(hw.memBandwidth / 1e12).toPrecision(4)} TB/s, peak ${(((bytesPerWeight <= 2 ? hw.peakFlops16 : hw.peakFlops32)) / 1e12).toPrecision(4)} TFLOP/s (${bytesPerWeight <= 2 ? '16-bit' : 'fp32'}), dispatch ${(hw.dispatchSec * 1e6).toPrecision(3)} µs/op`,
+        `  bandwidth ${(hw.memBandwidth / 1e12).toPrecision(4)} TB/s, peak ${((bytesPerWeight <= 2 ? hw.peakFlops16 : hw.peakFlops32) / 1e12).toPrecision(4)} TFLOP/s (${bytesPerWeight <= 2 ? '16-bit' : 'fp32'}), dispatch ${(hw.dispatchSec * 1e6).toPrecision(3)} µs/op`,
         `model: ${params.toExponential(3)} params × ${bytesPerWeight} B/weight = ${gb(params * bytesPerWeight)} per call; n = ${n} tokens, T = ${T} steps, batch ${batch}, ${opsPerCall} ops/call`,
         `AR:        ${n} calls × ${fmtTime(r.ar.perCallSeconds)} = ${fmtTime(r.ar.seconds)}  (${r.ar.bound}-bound; loads ${gb(r.ar.weightBytesLoaded)} = n·P·bpw)`,
         `diffusion: ${T} calls × ${fmtTime(r.diffusion.perCallSeconds)} = ${fmtTime(r.diffusion.seconds)}  (${r.diffusion.bound}-bound; loads ${gb(r.diffusion.weightBytesLoaded)} = T·P·bpw)`,

@@ -7,15 +7,36 @@ import { main } from '../main.js';
 const dir = tempDir('altar-demo-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const MODEL_KEYS = ['name', 'family', 'params', 'bytesPerWeight', 'trainSteps', 'trainSeconds', 'bitsPerToken', 'boundKind', 'sampling'].sort();
-const SAMPLING_KEYS = ['sampler', 'steps', 'nfe', 'weightBytesLoaded', 'wallMs', 'tokensPerSec', 'samplesNllBitsPerToken'].sort();
+const MODEL_KEYS = [
+  'name',
+  'family',
+  'params',
+  'bytesPerWeight',
+  'trainSteps',
+  'trainSeconds',
+  'bitsPerToken',
+  'boundKind',
+  'sampling',
+].sort();
+const SAMPLING_KEYS = [
+  'sampler',
+  'steps',
+  'nfe',
+  'weightBytesLoaded',
+  'wallMs',
+  'tokensPerSec',
+  'samplesNllBitsPerToken',
+].sort();
 
 describe('altar demo --quick (test-size override)', () => {
   it('writes report.json with exactly the documented schema, report.md with the trade-off, and SVG plots', async () => {
     const out = join(dir, 'demo');
     const io = captureIO();
     const t0 = Date.now();
-    const code = await main(['demo', '--quick', '--out', out, '--backend', 'wasm', '--steps', '3', '--samples', '4', '--eval-seqs', '16'], io);
+    const code = await main(
+      ['demo', '--quick', '--out', out, '--backend', 'wasm', '--steps', '3', '--samples', '4', '--eval-seqs', '16'],
+      io,
+    );
     expect(code).toBe(0);
     expect(Date.now() - t0).toBeLessThan(150_000);
     const r = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
@@ -44,7 +65,12 @@ describe('altar demo --quick (test-size override)', () => {
     const [ar, mdm, ssm] = r.models;
     expect(ar.sampling.map((s: { steps: number; nfe: number }) => [s.steps, s.nfe])).toEqual([[32, 32]]);
     expect(mdm.sampling.map((s: { sampler: string; steps: number }) => `${s.sampler}@${s.steps}`)).toEqual([
-      'masked@8', 'masked@32', 'masked@128', 'masked-cached@8', 'masked-cached@32', 'masked-cached@128',
+      'masked@8',
+      'masked@32',
+      'masked@128',
+      'masked-cached@8',
+      'masked-cached@32',
+      'masked-cached@128',
     ]);
     for (const s of mdm.sampling) if (s.sampler === 'masked') expect(s.nfe).toBe(s.steps);
     for (const s of mdm.sampling) if (s.sampler === 'masked-cached') expect(s.nfe).toBeLessThanOrEqual(s.steps);
@@ -55,11 +81,16 @@ describe('altar demo --quick (test-size override)', () => {
     expect(md).toMatch(/Diffusion's bound costs/);
     expect(md).toMatch(/NELBO \(full\)/);
     expect(md).toMatch(/\d\.\d{4} ± \d\.\d{4}/); // standard errors
-    for (const f of ['loss.svg', 'quality-vs-nfe.svg', 'quality-vs-wall.svg', 'quality-vs-steps.svg', 'bound-vs-T.svg']) expect(readFileSync(join(out, f), 'utf8')).toMatch(/^<svg /);
+    for (const f of ['loss.svg', 'quality-vs-nfe.svg', 'quality-vs-wall.svg', 'quality-vs-steps.svg', 'bound-vs-T.svg'])
+      expect(readFileSync(join(out, f), 'utf8')).toMatch(/^<svg /);
     // Bound vs T for the diffusion model: every T-step NELBO estimates E[−log p_model] + slack ≥ H (the source
     // entropy), so each must sit above H within 4 standard errors of its own estimate.
     const det = JSON.parse(readFileSync(join(out, 'details.json'), 'utf8'));
-    const bvt = det.models.find((m: { name: string }) => m.name === 'masked-diffusion').boundVsT as { T: number; nelboBitsPerToken: number; stdErr: number }[];
+    const bvt = det.models.find((m: { name: string }) => m.name === 'masked-diffusion').boundVsT as {
+      T: number;
+      nelboBitsPerToken: number;
+      stdErr: number;
+    }[];
     expect(bvt.map((b) => b.T)).toEqual([2, 8, 32, 128]);
     for (const b of bvt) {
       expect(b.stdErr).toBeGreaterThan(0);

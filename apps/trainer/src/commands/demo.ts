@@ -8,7 +8,8 @@ import { withSigint } from '../run/signal.js';
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'the main job: train AR, masked diffusion and an SSM on a known-entropy source; compare bits and sampling cost',
+  summary:
+    'the main job: train AR, masked diffusion and an SSM on a known-entropy source; compare bits and sampling cost',
   help: `altar demo [--quick] [--out DIR] [--backend auto|cuda|webgpu|wasm|cpu] [--seed S]
 
 On the default HMM source (exact likelihood known) and the chosen backend (default auto): trains an AR
@@ -73,9 +74,14 @@ async function runDemoCommand(argv: string[], io: CommandIO): Promise<number> {
     info,
     io,
   );
-  io.err(`\ndone in ${details.wallSeconds.toFixed(0)} s: ${join(out, 'report.md')}, report.json, details.json, *.svg\n`);
+  io.err(
+    `\ndone in ${details.wallSeconds.toFixed(0)} s: ${join(out, 'report.md')}, report.json, details.json, *.svg\n`,
+  );
   const H = report.source.entropyBitsPerToken;
   io.out(`source entropy ${H.toFixed(4)} bits/token\n`);
-  for (const m of report.models) io.out(`${m.name.padEnd(18)} ${m.bitsPerToken.toFixed(4)} bits/token (${m.boundKind}, +${(m.bitsPerToken - H).toFixed(4)}), ${m.params} params, ${m.trainSteps} steps in ${m.trainSeconds.toFixed(0)} s\n`);
+  for (const m of report.models)
+    io.out(
+      `${m.name.padEnd(18)} ${m.bitsPerToken.toFixed(4)} bits/token (${m.boundKind}, +${(m.bitsPerToken - H).toFixed(4)}), ${m.params} params, ${m.trainSteps} steps in ${m.trainSeconds.toFixed(0)} s\n`,
+    );
   return interrupted ? 130 : 0;
 }

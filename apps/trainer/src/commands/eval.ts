@@ -48,7 +48,10 @@ Examples:
       },
       true,
     );
-    if (positionals.length !== 1) throw new UsageError(`expected one checkpoint directory, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
+    if (positionals.length !== 1)
+      throw new UsageError(
+        `expected one checkpoint directory, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`,
+      );
     const bound = choiceFlag('bound', values.bound, ['one-term', 'full'] as const, 'one-term');
     const batches = intFlag('batches', values.batches, 8, 1);
     const batchSize = intFlag('batch-size', values['batch-size'], 64, 1);
@@ -56,10 +59,16 @@ Examples:
     const Ts = intListFlag('T', values.T, []);
     const backend = choiceFlag('backend', values.backend, BACKEND_CHOICES, 'auto');
     await initBackend(backend);
-    const run = loadRun(positionals[0]!, { which: values.best ? 'best' : 'latest', weights: values.raw ? 'raw' : 'ema' });
+    const run = loadRun(positionals[0]!, {
+      which: values.best ? 'best' : 'latest',
+      weights: values.raw ? 'raw' : 'ema',
+    });
     try {
       const discrete = run.runtime.discreteBound?.bind(run.runtime);
-      if (Ts.length > 0 && !discrete) throw new UsageError(`--T: family '${run.config.family}' has no T-step bound to compute (masked diffusion only: AR and SSM are exact, D3PM is trained at its own T, Gaussian is continuous)`);
+      if (Ts.length > 0 && !discrete)
+        throw new UsageError(
+          `--T: family '${run.config.family}' has no T-step bound to compute (masked diffusion only: AR and SSM are exact, D3PM is trained at its own T, Gaussian is continuous)`,
+        );
       const rng = new Rng(seed).fork('heldout');
       const e = await run.runtime.evaluate(rng, { batches, batchSize, bound });
       const ent0 = run.runtime.sourceEntropy(new Rng(seed).fork('entropy'), 2000);
@@ -93,9 +102,16 @@ Examples:
           [
             `${run.dir} (step ${run.step}, ${run.config.family}, ${run.weights} weights)`,
             `  ${what.padEnd(22)} ${e.bitsPerToken.toFixed(4)} ± ${e.stdErr.toFixed(4)} bits/${u} over ${e.sequences} ${u === 'token' ? 'sequences' : 'examples'}`,
-            ent0 ? `  ${'source entropy'.padEnd(22)} ${ent.entropyBitsPerToken.toFixed(4)} ± ${ent.stdErr.toFixed(4)} bits/${u}` : `  source entropy         unknown for this source`,
-            ...(ent0 ? [`  ${'gap'.padEnd(22)} ${(e.bitsPerToken - ent.entropyBitsPerToken).toFixed(4)} bits/${u}`] : []),
-            ...boundVsT.map((b) => `  ${`NELBO, T = ${b.T}`.padEnd(22)} ${b.bitsPerToken.toFixed(4)} ± ${b.stdErr.toFixed(4)} bits/${u}`),
+            ent0
+              ? `  ${'source entropy'.padEnd(22)} ${ent.entropyBitsPerToken.toFixed(4)} ± ${ent.stdErr.toFixed(4)} bits/${u}`
+              : `  source entropy         unknown for this source`,
+            ...(ent0
+              ? [`  ${'gap'.padEnd(22)} ${(e.bitsPerToken - ent.entropyBitsPerToken).toFixed(4)} bits/${u}`]
+              : []),
+            ...boundVsT.map(
+              (b) =>
+                `  ${`NELBO, T = ${b.T}`.padEnd(22)} ${b.bitsPerToken.toFixed(4)} ± ${b.stdErr.toFixed(4)} bits/${u}`,
+            ),
             '',
           ].join('\n'),
         );

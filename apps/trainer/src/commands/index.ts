@@ -9,4 +9,13 @@ import { plotCommand } from './plot.js';
 import { boundCommand } from './bound.js';
 
 /** Every subcommand of `altar`, in the order `altar --help` lists them. Add new commands here. */
-export const commands: Command[] = [backendCommand, demoCommand, trainCommand, evalCommand, sampleCommand, plotCommand, costCommand, boundCommand];
+export const commands: Command[] = [
+  backendCommand,
+  demoCommand,
+  trainCommand,
+  evalCommand,
+  sampleCommand,
+  plotCommand,
+  costCommand,
+  boundCommand,
+];

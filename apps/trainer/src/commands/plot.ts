@@ -29,7 +29,8 @@ Examples:
   altar plot altar-demo`,
   async run(argv, io) {
     const { values, positionals } = parseFlags(argv, { out: { type: 'string' } }, true);
-    if (positionals.length !== 1) throw new UsageError(`expected one directory, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
+    if (positionals.length !== 1)
+      throw new UsageError(`expected one directory, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
     const dir = positionals[0]!;
     const out = values.out ?? dir;
     if (existsSync(join(dir, 'report.json'))) {
@@ -39,11 +40,16 @@ Examples:
       } catch (e) {
         throw new UsageError(`${join(dir, 'report.json')}: not valid JSON (${(e as Error).message})`);
       }
-      if (out !== dir) throw new UsageError('--out is not supported for demo directories (their plots read models/*/metrics.jsonl in place)');
+      if (out !== dir)
+        throw new UsageError(
+          '--out is not supported for demo directories (their plots read models/*/metrics.jsonl in place)',
+        );
       // details.json (optional) carries the bound-vs-T points.
       let details: DemoDetails | undefined;
       try {
-        details = existsSync(join(dir, 'details.json')) ? (JSON.parse(readFileSync(join(dir, 'details.json'), 'utf8')) as DemoDetails) : undefined;
+        details = existsSync(join(dir, 'details.json'))
+          ? (JSON.parse(readFileSync(join(dir, 'details.json'), 'utf8')) as DemoDetails)
+          : undefined;
       } catch (e) {
         throw new UsageError(`${join(dir, 'details.json')}: not valid JSON (${(e as Error).message})`);
       }
@@ -52,7 +58,10 @@ Examples:
       return 0;
     }
     const mfile = join(dir, 'metrics.jsonl');
-    if (!existsSync(mfile)) throw new UsageError(`${dir}: no metrics.jsonl or report.json here (is it an altar train --out or altar demo --out directory?)`);
+    if (!existsSync(mfile))
+      throw new UsageError(
+        `${dir}: no metrics.jsonl or report.json here (is it an altar train --out or altar demo --out directory?)`,
+      );
     let recs: MetricsRecord[];
     try {
       recs = parseMetricsLines(readFileSync(mfile, 'utf8'));
@@ -67,7 +76,12 @@ Examples:
     });
     const series: Series[] = [{ name: 'train loss (smoothed)', points: smooth }];
     const ev = evals.filter((e) => e.metrics['bitsPerToken'] !== undefined && e.metrics['bitsPerToken'] !== null);
-    if (ev.length) series.push({ name: 'eval bits/token', points: ev.map((e) => [e.step, e.metrics['bitsPerToken']!]), markersOnly: true });
+    if (ev.length)
+      series.push({
+        name: 'eval bits/token',
+        points: ev.map((e) => [e.step, e.metrics['bitsPerToken']!]),
+        markersOnly: true,
+      });
     const hlines: { y: number; label: string }[] = [];
     const cfgFile = join(dir, 'config.json');
     if (existsSync(cfgFile)) {
@@ -81,8 +95,19 @@ Examples:
         // a config we cannot read only loses the reference line
       }
     }
-    writeFileSync(join(out, 'loss.svg'), renderChart({ title: `Training loss: ${dir}`, xLabel: 'step', yLabel: 'bits/token', series, hlines }));
-    writeFileSync(join(out, 'lr.svg'), renderChart({ title: 'Learning rate', xLabel: 'step', yLabel: 'lr', series: [{ name: 'lr', points: train.map((r) => [r.step, r.lr]) }] }));
+    writeFileSync(
+      join(out, 'loss.svg'),
+      renderChart({ title: `Training loss: ${dir}`, xLabel: 'step', yLabel: 'bits/token', series, hlines }),
+    );
+    writeFileSync(
+      join(out, 'lr.svg'),
+      renderChart({
+        title: 'Learning rate',
+        xLabel: 'step',
+        yLabel: 'lr',
+        series: [{ name: 'lr', points: train.map((r) => [r.step, r.lr]) }],
+      }),
+    );
     io.out(`${join(out, 'loss.svg')}\n${join(out, 'lr.svg')}\n`);
     return 0;
   },

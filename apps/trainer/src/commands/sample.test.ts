@@ -23,11 +23,43 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('altar sample', () => {
   it('--json for the HMM with masked-cached: the documented keys, NLL near the source entropy', async () => {
     const io = captureIO();
-    const code = await main(['sample', '--oracle', 'hmm', '--sampler', 'masked-cached', '--steps', '128', '--n', '24', '--seq-len', '16', '--seed', '3', '--json', '--backend', 'cpu'], io);
+    const code = await main(
+      [
+        'sample',
+        '--oracle',
+        'hmm',
+        '--sampler',
+        'masked-cached',
+        '--steps',
+        '128',
+        '--n',
+        '24',
+        '--seq-len',
+        '16',
+        '--seed',
+        '3',
+        '--json',
+        '--backend',
+        'cpu',
+      ],
+      io,
+    );
     expect(io.stderr()).toBe('');
     expect(code).toBe(0);
     const j = JSON.parse(io.stdout());
-    expect(Object.keys(j).sort()).toEqual(['n', 'nfe', 'samplesNllBitsPerToken', 'sampler', 'sourceEntropyBitsPerToken', 'steps', 'tokensPerSec', 'wallMs', 'weightBytesLoaded'].sort());
+    expect(Object.keys(j).sort()).toEqual(
+      [
+        'n',
+        'nfe',
+        'samplesNllBitsPerToken',
+        'sampler',
+        'sourceEntropyBitsPerToken',
+        'steps',
+        'tokensPerSec',
+        'wallMs',
+        'weightBytesLoaded',
+      ].sort(),
+    );
     expect(j).toMatchObject({ sampler: 'masked-cached', steps: 128, n: 24, weightBytesLoaded: 0 });
     expect(j.nfe).toBeLessThanOrEqual(128);
     expect(j.nfe).toBeGreaterThan(0);
@@ -37,7 +69,32 @@ describe('altar sample', () => {
 
   it('prints decoded token text and the cost record; --params accounts weight bytes', async () => {
     const io = captureIO();
-    expect(await main(['sample', '--oracle', 'hmm', '--sampler', 'd3pm', '--process', 'uniform', '--steps', '16', '--n', '3', '--seq-len', '12', '--params', '1000', '--bpw', '2', '--backend', 'cpu'], io)).toBe(0);
+    expect(
+      await main(
+        [
+          'sample',
+          '--oracle',
+          'hmm',
+          '--sampler',
+          'd3pm',
+          '--process',
+          'uniform',
+          '--steps',
+          '16',
+          '--n',
+          '3',
+          '--seq-len',
+          '12',
+          '--params',
+          '1000',
+          '--bpw',
+          '2',
+          '--backend',
+          'cpu',
+        ],
+        io,
+      ),
+    ).toBe(0);
     const lines = io.stdout().split('\n');
     const sampleLines = lines.filter((l) => /^ {2}[a-zA-Z0-9]{12}$/.test(l));
     expect(sampleLines).toHaveLength(3);
@@ -47,10 +104,37 @@ describe('altar sample', () => {
 
   it('d3pm with step skipping: a T = 64 process sampled in 8 steps costs 8 NFE', async () => {
     const io = captureIO();
-    expect(await main(['sample', '--oracle', 'hmm', '--sampler', 'd3pm', '--steps', '8', '--process-T', '64', '--n', '4', '--seq-len', '8', '--json', '--backend', 'cpu'], io)).toBe(0);
+    expect(
+      await main(
+        [
+          'sample',
+          '--oracle',
+          'hmm',
+          '--sampler',
+          'd3pm',
+          '--steps',
+          '8',
+          '--process-T',
+          '64',
+          '--n',
+          '4',
+          '--seq-len',
+          '8',
+          '--json',
+          '--backend',
+          'cpu',
+        ],
+        io,
+      ),
+    ).toBe(0);
     expect(JSON.parse(io.stdout())).toMatchObject({ sampler: 'd3pm', steps: 8, nfe: 8 });
     const io2 = captureIO();
-    expect(await main(['sample', '--oracle', 'hmm', '--sampler', 'd3pm', '--steps', '8', '--process-T', '4', '--backend', 'cpu'], io2)).toBe(2);
+    expect(
+      await main(
+        ['sample', '--oracle', 'hmm', '--sampler', 'd3pm', '--steps', '8', '--process-T', '4', '--backend', 'cpu'],
+        io2,
+      ),
+    ).toBe(2);
     expect(io2.stderr()).toMatch(/--process-T: 4 is below --steps 8/);
   });
 
@@ -84,12 +168,33 @@ describe('altar sample', () => {
   it('gmm with ode-heun writes an SVG scatter and reports NLL per dimension', async () => {
     const out = join(dir, 's.svg');
     const io = captureIO();
-    expect(await main(['sample', '--oracle', 'gmm', '--sampler', 'ode-heun', '--steps', '20', '--n', '300', '--out', out, '--backend', 'cpu'], io)).toBe(0);
+    expect(
+      await main(
+        [
+          'sample',
+          '--oracle',
+          'gmm',
+          '--sampler',
+          'ode-heun',
+          '--steps',
+          '20',
+          '--n',
+          '300',
+          '--out',
+          out,
+          '--backend',
+          'cpu',
+        ],
+        io,
+      ),
+    ).toBe(0);
     const svg = readFileSync(out, 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect((svg.match(/<circle/g) ?? []).length).toBe(300);
     expect(io.stdout()).toMatch(/NFE 39/); // Heun: 2 per step, the last step (σ = 0) Euler
-    const m = /true NLL of the samples: (-?[0-9.]+) bits\/dim \(source differential entropy (-?[0-9.]+)\)/.exec(io.stdout());
+    const m = /true NLL of the samples: (-?[0-9.]+) bits\/dim \(source differential entropy (-?[0-9.]+)\)/.exec(
+      io.stdout(),
+    );
     expect(m).not.toBeNull();
     expect(Math.abs(Number(m![1]) - Number(m![2]))).toBeLessThan(0.3);
   });

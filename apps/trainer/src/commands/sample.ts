@@ -7,7 +7,16 @@ import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@altar/backend
 import { choiceFlag, intFlag, numberFlag, parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError, type CommandIO } from '../io.js';
-import { D3PM_KINDS, GAUSSIAN_SCHEDULES, GMM_PRESETS, ORACLES, SAMPLER_NAMES, runOracleSampling, type OracleSampleResult, type OracleSampleSpec } from '../run/oracle-sampling.js';
+import {
+  D3PM_KINDS,
+  GAUSSIAN_SCHEDULES,
+  GMM_PRESETS,
+  ORACLES,
+  SAMPLER_NAMES,
+  runOracleSampling,
+  type OracleSampleResult,
+  type OracleSampleSpec,
+} from '../run/oracle-sampling.js';
 import { sampleCheckpoint } from '../run/sample-checkpoint.js';
 import { scatterSvg } from '../run/scatter.js';
 
@@ -29,7 +38,15 @@ function formatBytes(b: number): string {
   return `${(b / 10 ** (3 * i)).toPrecision(4)} ${u[i]}`;
 }
 
-export function parseSampleArgs(argv: string[]): { spec: OracleSampleSpec; json: boolean; out: string; outGiven: boolean; backend: BackendChoice; show: number; checkpoint?: string } {
+export function parseSampleArgs(argv: string[]): {
+  spec: OracleSampleSpec;
+  json: boolean;
+  out: string;
+  outGiven: boolean;
+  backend: BackendChoice;
+  show: number;
+  checkpoint?: string;
+} {
   const { values, positionals } = parseFlags(
     argv,
     {
@@ -55,15 +72,18 @@ export function parseSampleArgs(argv: string[]): { spec: OracleSampleSpec; json:
     },
     true,
   );
-  if (positionals.length > 1) throw new UsageError(`expected at most one checkpoint directory, got ${positionals.length} positionals`);
+  if (positionals.length > 1)
+    throw new UsageError(`expected at most one checkpoint directory, got ${positionals.length} positionals`);
   const checkpoint = positionals[0];
   if (checkpoint === undefined && values.oracle === undefined) throw new UsageError('--oracle: required (hmm or gmm)');
   const oracle = choiceFlag('oracle', values.oracle, ORACLES, 'hmm');
   const sampler = choiceFlag('sampler', values.sampler, SAMPLER_NAMES, oracle === 'hmm' ? 'masked' : 'ddim');
   const eta = values.eta === undefined ? undefined : numberFlag('eta', values.eta, 0);
-  if (eta !== undefined && !(eta >= 0 && eta <= 1)) throw new UsageError(`--eta: expected a number in [0, 1], got '${values.eta}'`);
+  if (eta !== undefined && !(eta >= 0 && eta <= 1))
+    throw new UsageError(`--eta: expected a number in [0, 1], got '${values.eta}'`);
   const params = values.params === undefined ? undefined : numberFlag('params', values.params, 0);
-  if (params !== undefined && !(params >= 0)) throw new UsageError(`--params: expected a number ≥ 0, got '${values.params}'`);
+  if (params !== undefined && !(params >= 0))
+    throw new UsageError(`--params: expected a number ≥ 0, got '${values.params}'`);
   const bpw = numberFlag('bpw', values.bpw, 4);
   if (!(bpw > 0)) throw new UsageError(`--bpw: expected a number > 0, got '${values.bpw}'`);
   const spec: OracleSampleSpec = {
@@ -93,16 +113,38 @@ export function parseSampleArgs(argv: string[]): { spec: OracleSampleSpec; json:
   };
 }
 
-function printResult(r: OracleSampleResult, spec: OracleSampleSpec, io: CommandIO, out: string, show: number, paramsGiven: boolean): void {
+function printResult(
+  r: OracleSampleResult,
+  spec: OracleSampleSpec,
+  io: CommandIO,
+  out: string,
+  show: number,
+  paramsGiven: boolean,
+): void {
   if (r.tokens && r.vocabSize !== undefined && r.seqLen !== undefined) {
-    io.out(`samples (${r.n} × ${r.seqLen} tokens, ${r.vocabSize <= ALPHABET.length ? `ids 0..${r.vocabSize - 1} as ${ALPHABET.slice(0, 3)}…` : 'ids'}):\n`);
-    for (let b = 0; b < Math.min(show, r.n); b++) io.out(`  ${decodeTokens(r.tokens.subarray(b * r.seqLen, (b + 1) * r.seqLen), r.vocabSize)}\n`);
-    io.out(`true NLL of the samples: ${r.samplesNllBitsPerToken.toFixed(4)} bits/token (source entropy ${r.sourceEntropyBitsPerToken.toFixed(4)})\n`);
+    io.out(
+      `samples (${r.n} × ${r.seqLen} tokens, ${r.vocabSize <= ALPHABET.length ? `ids 0..${r.vocabSize - 1} as ${ALPHABET.slice(0, 3)}…` : 'ids'}):\n`,
+    );
+    for (let b = 0; b < Math.min(show, r.n); b++)
+      io.out(`  ${decodeTokens(r.tokens.subarray(b * r.seqLen, (b + 1) * r.seqLen), r.vocabSize)}\n`);
+    io.out(
+      `true NLL of the samples: ${r.samplesNllBitsPerToken.toFixed(4)} bits/token (source entropy ${r.sourceEntropyBitsPerToken.toFixed(4)})\n`,
+    );
   } else if (r.vectors && r.dim !== undefined) {
-    writeFileSync(out, scatterSvg(r.vectors, r.dim, `${spec.sampler} ${spec.steps} steps, ${r.n} samples (gmm ${spec.preset ?? 'rings'})`));
+    writeFileSync(
+      out,
+      scatterSvg(
+        r.vectors,
+        r.dim,
+        `${spec.sampler} ${spec.steps} steps, ${r.n} samples (gmm ${spec.preset ?? 'rings'})`,
+      ),
+    );
     io.out(`wrote ${r.n} samples (dim ${r.dim}) to ${out}\n`);
-    for (let b = 0; b < Math.min(show, r.n); b++) io.out(`  [${Array.from(r.vectors.subarray(b * r.dim, (b + 1) * r.dim), (v) => v.toFixed(3)).join(', ')}]\n`);
-    io.out(`true NLL of the samples: ${r.samplesNllBitsPerToken.toFixed(4)} bits/dim (source differential entropy ${r.sourceEntropyBitsPerToken.toFixed(4)})\n`);
+    for (let b = 0; b < Math.min(show, r.n); b++)
+      io.out(`  [${Array.from(r.vectors.subarray(b * r.dim, (b + 1) * r.dim), (v) => v.toFixed(3)).join(', ')}]\n`);
+    io.out(
+      `true NLL of the samples: ${r.samplesNllBitsPerToken.toFixed(4)} bits/dim (source differential entropy ${r.sourceEntropyBitsPerToken.toFixed(4)})\n`,
+    );
   }
   const c = r.cost;
   io.out(
@@ -115,7 +157,7 @@ function printResult(r: OracleSampleResult, spec: OracleSampleSpec, io: CommandI
 
 export const sampleCommand: Command = {
   name: 'sample',
-  summary: 'sample a known-likelihood source\'s exact oracle with any sampler; print samples, true NLL and cost',
+  summary: "sample a known-likelihood source's exact oracle with any sampler; print samples, true NLL and cost",
   help: `altar sample --oracle hmm|gmm --sampler <name> [--steps T] [--n N] [--seed S] [--json] [options]
 
 Samples the exact oracle denoiser (or, for --sampler ar, the exact next-token conditionals) of a
@@ -163,12 +205,26 @@ Examples:
     if (a.checkpoint !== undefined) {
       // A trained checkpoint (altar train / altar demo): see run/sample-checkpoint.ts.
       const given = (flag: string) => argv.some((x) => x === flag || x.startsWith(`${flag}=`));
-      return sampleCheckpoint(a.checkpoint, { ...(given('--sampler') ? { sampler: a.spec.sampler } : {}), steps: a.spec.steps, stepsGiven: given('--steps'), n: a.spec.n, seed: a.spec.seed, json: a.json, show: a.show, backend: a.backend }, io);
+      return sampleCheckpoint(
+        a.checkpoint,
+        {
+          ...(given('--sampler') ? { sampler: a.spec.sampler } : {}),
+          steps: a.spec.steps,
+          stepsGiven: given('--steps'),
+          n: a.spec.n,
+          seed: a.spec.seed,
+          json: a.json,
+          show: a.show,
+          backend: a.backend,
+        },
+        io,
+      );
     }
     await initBackend(a.backend, { logger: { info: () => {}, warn: (m) => io.err(m + '\n') } });
     const r = await runOracleSampling(a.spec);
     if (a.json) {
-      if (a.outGiven && r.vectors && r.dim !== undefined) writeFileSync(a.out, scatterSvg(r.vectors, r.dim, `${r.sampler} ${r.steps} steps`));
+      if (a.outGiven && r.vectors && r.dim !== undefined)
+        writeFileSync(a.out, scatterSvg(r.vectors, r.dim, `${r.sampler} ${r.steps} steps`));
       io.out(
         JSON.stringify({
           sampler: r.sampler,

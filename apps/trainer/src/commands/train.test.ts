@@ -35,9 +35,18 @@ describe('altar train', () => {
     expect(io.stderr()).toMatch(/tiny \[#+\] 6\/6 {2}loss [\d.]+ bits\/tok {2}[\d.k]+ tok\/s/);
     // metrics.jsonl: 6 train lines, 2 eval lines, in order, each a JSON object with the documented keys
     const recs = parseMetricsLines(readFileSync(join(out, 'metrics.jsonl'), 'utf8'));
-    expect(recs.map((r) => `${r.kind}${r.step}`)).toEqual(['train1', 'train2', 'train3', 'eval3', 'train4', 'train5', 'train6', 'eval6']);
+    expect(recs.map((r) => `${r.kind}${r.step}`)).toEqual([
+      'train1',
+      'train2',
+      'train3',
+      'eval3',
+      'train4',
+      'train5',
+      'train6',
+      'eval6',
+    ]);
     for (const r of recs) {
-      if (r.kind === 'train') expect(r.loss).toBeGreaterThan(0), expect(r.tokens).toBe(4 * 8);
+      if (r.kind === 'train') (expect(r.loss).toBeGreaterThan(0), expect(r.tokens).toBe(4 * 8));
       else expect(Object.keys(r.metrics).sort()).toEqual(['bitsPerToken', 'loss', 'stdErr']);
     }
     // checkpoints: keepLast 2 (+ best), latest → step 6; sample dumps at each eval
@@ -47,7 +56,9 @@ describe('altar train', () => {
     expect(JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'))).toEqual({ step: 6, dir: 'step-00000006' });
     expect(existsSync(join(out, 'best.json'))).toBe(true);
     expect(readdirSync(join(out, 'samples')).sort()).toEqual(['step-00000003.txt', 'step-00000006.txt']);
-    const dump = readFileSync(join(out, 'samples', 'step-00000006.txt'), 'utf8').trim().split('\n');
+    const dump = readFileSync(join(out, 'samples', 'step-00000006.txt'), 'utf8')
+      .trim()
+      .split('\n');
     expect(dump).toHaveLength(3); // header + 2 samples
     expect(dump[1]!.split(' ')).toHaveLength(8);
 
@@ -81,15 +92,24 @@ describe('altar train', () => {
   });
 
   it('masked diffusion: eval reports the NELBO with a standard error; the cached sampler calls the network at most T times', async () => {
-    const cfg = tinyConfig(dir, {
-      family: 'masked-diffusion',
-      model: { type: 'diffusion-transformer', dModel: 16, nLayers: 1, nHeads: 2 },
-      diffusion: { process: 'masked', schedule: 'log-linear' },
-    }, 'mdm.json');
+    const cfg = tinyConfig(
+      dir,
+      {
+        family: 'masked-diffusion',
+        model: { type: 'diffusion-transformer', dModel: 16, nLayers: 1, nHeads: 2 },
+        diffusion: { process: 'masked', schedule: 'log-linear' },
+      },
+      'mdm.json',
+    );
     const out = join(dir, 'mdm');
     expect(await main(['train', cfg, '--out', out, '--backend', 'cpu'], captureIO())).toBe(0);
     const ev = captureIO();
-    expect(await main(['eval', out, '--bound', 'full', '--json', '--batches', '1', '--batch-size', '16', '--backend', 'cpu'], ev)).toBe(0);
+    expect(
+      await main(
+        ['eval', out, '--bound', 'full', '--json', '--batches', '1', '--batch-size', '16', '--backend', 'cpu'],
+        ev,
+      ),
+    ).toBe(0);
     const e = JSON.parse(ev.stdout());
     expect(e).toMatchObject({ family: 'masked-diffusion', boundKind: 'nelbo', bound: 'full', sequences: 16 });
     expect(e.stdErr).toBeGreaterThan(0);
@@ -99,15 +119,43 @@ describe('altar train', () => {
     // (How far T = 2 sits above depends on how much context the model uses: ~0.8 bit for the demo's
     // trained model, nothing for one that ignores context, as this barely trained one nearly does.)
     const evT = captureIO();
-    expect(await main(['eval', out, '--T', '2,128', '--bound', 'full', '--json', '--batches', '2', '--batch-size', '16', '--backend', 'cpu'], evT)).toBe(0);
-    const eT = JSON.parse(evT.stdout()) as { bitsPerToken: number; stdErr: number; boundVsT: Array<{ T: number; bitsPerToken: number; stdErr: number }> };
+    expect(
+      await main(
+        [
+          'eval',
+          out,
+          '--T',
+          '2,128',
+          '--bound',
+          'full',
+          '--json',
+          '--batches',
+          '2',
+          '--batch-size',
+          '16',
+          '--backend',
+          'cpu',
+        ],
+        evT,
+      ),
+    ).toBe(0);
+    const eT = JSON.parse(evT.stdout()) as {
+      bitsPerToken: number;
+      stdErr: number;
+      boundVsT: Array<{ T: number; bitsPerToken: number; stdErr: number }>;
+    };
     expect(eT.boundVsT.map((b) => b.T)).toEqual([2, 128]);
     const b2 = eT.boundVsT[0]!;
     const b128 = eT.boundVsT[1]!;
     expect(b2.bitsPerToken).toBeGreaterThan(b128.bitsPerToken - 3 * Math.hypot(b2.stdErr, b128.stdErr));
     expect(Math.abs(b128.bitsPerToken - eT.bitsPerToken)).toBeLessThan(4 * Math.hypot(b128.stdErr, eT.stdErr) + 0.05);
     const sm = captureIO();
-    expect(await main(['sample', out, '--sampler', 'masked-cached', '--steps', '16', '--n', '4', '--json', '--backend', 'cpu'], sm)).toBe(0);
+    expect(
+      await main(
+        ['sample', out, '--sampler', 'masked-cached', '--steps', '16', '--n', '4', '--json', '--backend', 'cpu'],
+        sm,
+      ),
+    ).toBe(0);
     const s = JSON.parse(sm.stdout());
     expect(s).toMatchObject({ sampler: 'masked-cached', steps: 16, n: 4 });
     expect(s.nfe).toBeGreaterThan(0);
@@ -119,13 +167,17 @@ describe('altar train', () => {
   });
 
   it('the gaussian family trains on the mixture: NELBO in bits/dim beside the differential entropy; DDIM samples', async () => {
-    const cfg = tinyConfig(dir, {
-      family: 'gaussian',
-      data: { source: 'gmm', gmm: { preset: 'rings', dim: 2 }, batchSize: 16 },
-      model: { type: 'mlp-denoiser', hidden: 16, nLayers: 2, prediction: 'eps' },
-      diffusion: { process: 'vp-cosine' },
-      eval: { batches: 1, batchSize: 32, samples: 2, sampleSteps: 4 },
-    }, 'gmm.json');
+    const cfg = tinyConfig(
+      dir,
+      {
+        family: 'gaussian',
+        data: { source: 'gmm', gmm: { preset: 'rings', dim: 2 }, batchSize: 16 },
+        model: { type: 'mlp-denoiser', hidden: 16, nLayers: 2, prediction: 'eps' },
+        diffusion: { process: 'vp-cosine' },
+        eval: { batches: 1, batchSize: 32, samples: 2, sampleSteps: 4 },
+      },
+      'gmm.json',
+    );
     const out = join(dir, 'gmm');
     const io = captureIO();
     expect(await main(['train', cfg, '--out', out, '--backend', 'cpu'], io)).toBe(0);
@@ -138,12 +190,18 @@ describe('altar train', () => {
     // differential entropy of the rings mixture per dimension: finite, below that of N(0, I) at unit scale (2.05 bits)
     expect(e.sourceEntropyBitsPerToken).toBeLessThan(2.05);
     const sm = captureIO();
-    expect(await main(['sample', out, '--sampler', 'ddim', '--steps', '5', '--n', '3', '--json', '--backend', 'cpu'], sm)).toBe(0);
+    expect(
+      await main(['sample', out, '--sampler', 'ddim', '--steps', '5', '--n', '3', '--json', '--backend', 'cpu'], sm),
+    ).toBe(0);
     expect(JSON.parse(sm.stdout())).toMatchObject({ sampler: 'ddim', steps: 5, n: 3, nfe: 5 });
   });
 
   it('SIGINT (the abort signal) saves a checkpoint and exits 130; --resume then matches a straight run bit for bit', async () => {
-    const cfg = tinyConfig(dir, { checkpoint: { every: 0, keepLast: 2 }, eval: { batches: 1, batchSize: 8, samples: 0 } }, 'resume.json');
+    const cfg = tinyConfig(
+      dir,
+      { checkpoint: { every: 0, keepLast: 2 }, eval: { batches: 1, batchSize: 8, samples: 0 } },
+      'resume.json',
+    );
     const straight = join(dir, 'straight');
     expect(await main(['train', cfg, '--out', straight, '--backend', 'cpu'], captureIO())).toBe(0);
 
@@ -163,12 +221,18 @@ describe('altar train', () => {
     expect(io2.stderr()).toMatch(/resumed from .*step-00000002 at step 2/);
     expect(await weightsOf(split)).toEqual(await weightsOf(straight));
     // metrics.jsonl continues (appended) after resume
-    const steps = parseMetricsLines(readFileSync(join(split, 'metrics.jsonl'), 'utf8')).filter((r) => r.kind === 'train').map((r) => r.step);
+    const steps = parseMetricsLines(readFileSync(join(split, 'metrics.jsonl'), 'utf8'))
+      .filter((r) => r.kind === 'train')
+      .map((r) => r.step);
     expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('the NaN guard stops a diverging run with exit 1, naming the step', async () => {
-    const cfg = tinyConfig(dir, { train: { steps: 6, lr: 1e30, warmupSteps: 0, gradClip: 0, evalEvery: 0, seed: 1 } }, 'nan.json');
+    const cfg = tinyConfig(
+      dir,
+      { train: { steps: 6, lr: 1e30, warmupSteps: 0, gradClip: 0, evalEvery: 0, seed: 1 } },
+      'nan.json',
+    );
     const io = captureIO();
     expect(await main(['train', cfg, '--out', join(dir, 'nan'), '--backend', 'cpu'], io)).toBe(1);
     expect(io.stderr()).toMatch(/altar train: step \d+: (loss is NaN|gradient of parameter '[^']+' is not finite)/);
@@ -182,7 +246,9 @@ describe('altar train', () => {
     expect(io.stderr()).toContain(`altar train: ${cfg}: train.lr: expected a positive number, got 'fast'`);
     expect(io.stderr()).not.toMatch(/\n\s+at /);
     const io2 = captureIO();
-    expect(await main(['train', tinyConfig(dir, {}, 'ok.json'), '--out', join(dir, 'y'), '--set', 'model.heads=2'], io2)).toBe(2);
+    expect(
+      await main(['train', tinyConfig(dir, {}, 'ok.json'), '--out', join(dir, 'y'), '--set', 'model.heads=2'], io2),
+    ).toBe(2);
     expect(io2.stderr()).toMatch(/model\.heads: unknown key for 'ar-transformer'/);
     const io3 = captureIO();
     expect(await main(['train', '--out', join(dir, 'z')], io3)).toBe(2);
@@ -206,13 +272,21 @@ describe('altar train', () => {
 
 describe('altar train as a process', () => {
   it('a real SIGINT saves a checkpoint and exits 130', async () => {
-    const cfg = tinyConfig(dir, { train: { steps: 400, lr: 0.01, warmupSteps: 2, evalEvery: 0, seed: 1 }, checkpoint: { every: 0, keepLast: 1 } }, 'sigint.json');
+    const cfg = tinyConfig(
+      dir,
+      { train: { steps: 400, lr: 0.01, warmupSteps: 2, evalEvery: 0, seed: 1 }, checkpoint: { every: 0, keepLast: 1 } },
+      'sigint.json',
+    );
     const out = join(dir, 'sigint');
     const cli = join(import.meta.dirname, '..', 'cli.ts');
-    const child = spawn(process.execPath, ['--conditions=@altar/source', '--import', 'tsx', cli, 'train', cfg, '--out', out, '--backend', 'cpu'], {
-      cwd: join(import.meta.dirname, '..', '..'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@altar/source', '--import', 'tsx', cli, 'train', cfg, '--out', out, '--backend', 'cpu'],
+      {
+        cwd: join(import.meta.dirname, '..', '..'),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let err = '';
     let sent = false;
     child.stderr.on('data', (d: Buffer) => {

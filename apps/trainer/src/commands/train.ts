@@ -40,16 +40,30 @@ Examples:
 export async function runTrain(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseFlags(
     argv,
-    { out: { type: 'string' }, set: { type: 'string', multiple: true }, backend: { type: 'string' }, resume: { type: 'string' } },
+    {
+      out: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      backend: { type: 'string' },
+      resume: { type: 'string' },
+    },
     true,
   );
-  if (positionals.length !== 1) throw new UsageError(`expected one config file, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`expected one config file, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
   if (!values.out) throw new UsageError('--out DIR is required');
   const config = loadRunConfig(positionals[0]!, values.set ?? []);
   const backend = choiceFlag('backend', values.backend, BACKEND_CHOICES, config.backend);
   const info = await initBackend(backend, { logger: { info: (m) => io.err(m + '\n'), warn: (m) => io.err(m + '\n') } });
-  io.err(`altar train: ${config.name} (${config.family}) on ${info.name}, ${config.train.steps} steps → ${values.out}\n`);
-  const r = await trainRun({ config, outDir: values.out, io, ...(io.signal ? { signal: io.signal } : {}), ...(values.resume ? { resume: values.resume } : {}) });
+  io.err(
+    `altar train: ${config.name} (${config.family}) on ${info.name}, ${config.train.steps} steps → ${values.out}\n`,
+  );
+  const r = await trainRun({
+    config,
+    outDir: values.out,
+    io,
+    ...(io.signal ? { signal: io.signal } : {}),
+    ...(values.resume ? { resume: values.resume } : {}),
+  });
   const e = r.lastEval;
   io.out(
     JSON.stringify({

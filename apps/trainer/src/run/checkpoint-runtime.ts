@@ -28,7 +28,8 @@ export function loadRun(path: string, opts: { which?: 'latest' | 'best'; weights
   try {
     config = parseSavedRunConfig(ck.state.config);
   } catch (e) {
-    if (e instanceof ConfigError) throw new UsageError(`${ck.dir}/state.json: the saved run config is invalid (${e.message})`);
+    if (e instanceof ConfigError)
+      throw new UsageError(`${ck.dir}/state.json: the saved run config is invalid (${e.message})`);
     throw e;
   }
   const runtime = buildRuntime(config);

@@ -21,7 +21,13 @@ describe('run config files and --set', () => {
   });
 
   it('--set refuses __proto__, constructor and prototype path segments and leaves Object.prototype alone', () => {
-    for (const a of ['__proto__.x=1', 'train.__proto__.steps=1', 'constructor.prototype.x=1', 'train.prototype=1', 'data.constructor=1']) {
+    for (const a of [
+      '__proto__.x=1',
+      'train.__proto__.steps=1',
+      'constructor.prototype.x=1',
+      'train.prototype=1',
+      'data.constructor=1',
+    ]) {
       const o: Record<string, unknown> = { family: 'ar' };
       expect(() => applySet(o, a), a).toThrow(/'(__proto__|constructor|prototype)' is not a config key/);
       expect(o).toEqual({ family: 'ar' });
@@ -47,13 +53,17 @@ describe('run config files and --set', () => {
     writeFileSync(j, '{"family": "d3pm", "diffusion": {"T": 1e400}}');
     expect(() => loadRunConfig(j)).toThrow(/diffusion\.T: expected a finite number, got Infinity/);
     writeFileSync(j, '{"family": "ar"}');
-    expect(() => loadRunConfig(j, ['model.dModel=1e400'])).toThrow(/model\.dModel: expected a finite number, got Infinity/);
+    expect(() => loadRunConfig(j, ['model.dModel=1e400'])).toThrow(
+      /model\.dModel: expected a finite number, got Infinity/,
+    );
   });
 
   it('steps: 1e12 is refused with the bound', () => {
     const j = join(dir, 'big.json');
     writeFileSync(j, '{"family": "ar", "train": {"steps": 1e12}}');
-    expect(() => loadRunConfig(j)).toThrow(/train\.steps: expected an integer in 0\.\.10000000 \(the sane bound for this key\), got 1000000000000/);
+    expect(() => loadRunConfig(j)).toThrow(
+      /train\.steps: expected an integer in 0\.\.10000000 \(the sane bound for this key\), got 1000000000000/,
+    );
   });
 
   it('reads YAML and JSON; errors name the file', () => {

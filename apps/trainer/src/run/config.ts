@@ -31,7 +31,8 @@ export function applySet(obj: Record<string, unknown>, assignment: string): void
   }
   const keys = path.split('.');
   const bad = keys.find((k) => k === '' || FORBIDDEN_KEYS.includes(k));
-  if (bad !== undefined) throw new UsageError(`--set ${path}: ${bad === '' ? 'empty key in the path' : `'${bad}' is not a config key`}`);
+  if (bad !== undefined)
+    throw new UsageError(`--set ${path}: ${bad === '' ? 'empty key in the path' : `'${bad}' is not a config key`}`);
   let cur: Record<string, unknown> = obj;
   for (let i = 0; i < keys.length - 1; i++) {
     const k = keys[i]!;

@@ -86,26 +86,57 @@ export function writeDemoPlots(out: string, report: DemoReport, details?: DemoDe
     writeFileSync(join(out, name), svg);
     files.push(name);
   };
-  write('loss.svg', renderChart({ title: 'Training loss (bits/token; NELBO for diffusion)', xLabel: 'step', yLabel: 'bits/token', series: curves, hlines: hl }));
+  write(
+    'loss.svg',
+    renderChart({
+      title: 'Training loss (bits/token; NELBO for diffusion)',
+      xLabel: 'step',
+      yLabel: 'bits/token',
+      series: curves,
+      hlines: hl,
+    }),
+  );
   const q: Series[] = report.models.map((m) => ({
     name: m.name,
     points: m.sampling.map((s) => [s.nfe, s.samplesNllBitsPerToken] as [number, number]),
     labels: m.sampling.map((s) => `${s.sampler.replace('masked-cached', 'cached')} T=${s.steps}`),
     markersOnly: true,
   }));
-  write('quality-vs-nfe.svg', renderChart({ title: 'Sample quality vs network calls', xLabel: 'NFE (network function evaluations)', yLabel: 'true NLL of samples (bits/token)', series: q, hlines: hl, logX: true }));
+  write(
+    'quality-vs-nfe.svg',
+    renderChart({
+      title: 'Sample quality vs network calls',
+      xLabel: 'NFE (network function evaluations)',
+      yLabel: 'true NLL of samples (bits/token)',
+      series: q,
+      hlines: hl,
+      logX: true,
+    }),
+  );
   const qw: Series[] = report.models.map((m) => ({
     name: m.name,
     points: m.sampling.map((s) => [s.wallMs, s.samplesNllBitsPerToken] as [number, number]),
     labels: m.sampling.map((s) => `${s.sampler.replace('masked-cached', 'cached')} T=${s.steps}`),
     markersOnly: true,
   }));
-  write('quality-vs-wall.svg', renderChart({ title: 'Sample quality vs wall time', xLabel: 'wall time (ms, log)', yLabel: 'true NLL of samples (bits/token)', series: qw, hlines: hl, logX: true }));
+  write(
+    'quality-vs-wall.svg',
+    renderChart({
+      title: 'Sample quality vs wall time',
+      xLabel: 'wall time (ms, log)',
+      yLabel: 'true NLL of samples (bits/token)',
+      series: qw,
+      hlines: hl,
+      logX: true,
+    }),
+  );
   const diff = report.models.filter((m) => m.boundKind === 'nelbo');
   const vsT: Series[] = [];
   for (const m of diff) {
     for (const kind of ['masked', 'masked-cached', 'd3pm']) {
-      const pts = m.sampling.filter((s) => s.sampler === kind).map((s) => [s.steps, s.samplesNllBitsPerToken] as [number, number]);
+      const pts = m.sampling
+        .filter((s) => s.sampler === kind)
+        .map((s) => [s.steps, s.samplesNllBitsPerToken] as [number, number]);
       if (pts.length) vsT.push({ name: `${m.name} ${kind}`, points: pts });
     }
   }
@@ -118,7 +149,11 @@ export function writeDemoPlots(out: string, report: DemoReport, details?: DemoDe
       yLabel: 'bits/token',
       series: vsT,
       logX: true,
-      hlines: [...hl, ...(ar ? [{ y: ar.samplesNllBitsPerToken, label: `AR samples ${ar.samplesNllBitsPerToken.toFixed(3)}` }] : []), ...diff.map((m) => ({ y: m.bitsPerToken, label: `${m.name} NELBO ${m.bitsPerToken.toFixed(3)}` }))],
+      hlines: [
+        ...hl,
+        ...(ar ? [{ y: ar.samplesNllBitsPerToken, label: `AR samples ${ar.samplesNllBitsPerToken.toFixed(3)}` }] : []),
+        ...diff.map((m) => ({ y: m.bitsPerToken, label: `${m.name} NELBO ${m.bitsPerToken.toFixed(3)}` })),
+      ],
     }),
   );
   const bt = details?.models.filter((m) => m.boundVsT?.length) ?? [];
@@ -129,9 +164,18 @@ export function writeDemoPlots(out: string, report: DemoReport, details?: DemoDe
         title: 'Diffusion: the NELBO with T steps (the bound sampling in T steps pays for)',
         xLabel: 'steps T (log)',
         yLabel: 'NELBO (bits/token)',
-        series: bt.map((m) => ({ name: `${m.name} T-step NELBO`, points: m.boundVsT!.map((b) => [b.T, b.nelboBitsPerToken] as [number, number]) })),
+        series: bt.map((m) => ({
+          name: `${m.name} T-step NELBO`,
+          points: m.boundVsT!.map((b) => [b.T, b.nelboBitsPerToken] as [number, number]),
+        })),
         logX: true,
-        hlines: [...hl, ...diff.map((m) => ({ y: m.bitsPerToken, label: `${m.name} continuous-time NELBO ${m.bitsPerToken.toFixed(3)}` }))],
+        hlines: [
+          ...hl,
+          ...diff.map((m) => ({
+            y: m.bitsPerToken,
+            label: `${m.name} continuous-time NELBO ${m.bitsPerToken.toFixed(3)}`,
+          })),
+        ],
       }),
     );
   }
@@ -142,7 +186,10 @@ export function renderReportMd(r: DemoReport, d: DemoDetails, backend: BackendIn
   const H = r.source.entropyBitsPerToken;
   const L: string[] = [];
   L.push(`# altar demo report${d.quick ? ' (--quick)' : ''}`, '');
-  L.push(`Backend: **${r.backend}** (${backend.adapter}). Wall time: ${d.wallSeconds.toFixed(0)} s.${d.interrupted ? ' **Interrupted**: the numbers below cover what finished.' : ''}`, '');
+  L.push(
+    `Backend: **${r.backend}** (${backend.adapter}). Wall time: ${d.wallSeconds.toFixed(0)} s.${d.interrupted ? ' **Interrupted**: the numbers below cover what finished.' : ''}`,
+    '',
+  );
   L.push(
     `Source: \`${r.source.name}\` — an HMM over V = ${d.vocabSize} tokens, sequences of n = ${d.seqLen}. True entropy rate ` +
       `**${H.toFixed(4)} ± ${d.sourceEntropyStdErr.toFixed(4)} bits/token** (exact log p(x), averaged over samples); position-wise ` +
@@ -162,29 +209,51 @@ export function renderReportMd(r: DemoReport, d: DemoDetails, backend: BackendIn
   });
   L.push('', `± is one standard error over ${d.models[0]?.evalSequences ?? 0} held-out sequences.`, '');
   L.push('## Sampling cost and quality', '');
-  L.push('| model | sampler | steps | NFE | weight bytes loaded | wall ms | tokens/s | true NLL of samples (bits/token) |');
+  L.push(
+    '| model | sampler | steps | NFE | weight bytes loaded | wall ms | tokens/s | true NLL of samples (bits/token) |',
+  );
   L.push('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const m of r.models) {
     for (const s of m.sampling) {
-      L.push(`| ${m.name} | ${s.sampler} | ${s.steps} | ${s.nfe} | ${mb(s.weightBytesLoaded)} | ${s.wallMs.toFixed(0)} | ${s.tokensPerSec.toFixed(0)} | ${s.samplesNllBitsPerToken.toFixed(3)} |`);
+      L.push(
+        `| ${m.name} | ${s.sampler} | ${s.steps} | ${s.nfe} | ${mb(s.weightBytesLoaded)} | ${s.wallMs.toFixed(0)} | ${s.tokensPerSec.toFixed(0)} | ${s.samplesNllBitsPerToken.toFixed(3)} |`,
+      );
     }
   }
-  L.push('', 'The true NLL of samples is −log₂ p(sample)/n under the real source: a sampler that reproduces the source scores its entropy; worse samples score higher.', '');
+  L.push(
+    '',
+    'The true NLL of samples is −log₂ p(sample)/n under the real source: a sampler that reproduces the source scores its entropy; worse samples score higher.',
+    '',
+  );
   const bt = d.models.filter((m) => m.boundVsT?.length);
   if (bt.length) {
     L.push('## The bound against T', '');
-    L.push('The same network, scored by the discrete-time bound with T steps (D3PM-absorbing, ᾱ_t = 1 − t/T; one term per sequence, stratified):', '');
+    L.push(
+      'The same network, scored by the discrete-time bound with T steps (D3PM-absorbing, ᾱ_t = 1 − t/T; one term per sequence, stratified):',
+      '',
+    );
     L.push('| model | ' + bt[0]!.boundVsT!.map((b) => `T = ${b.T}`).join(' | ') + ' | continuous |');
     L.push('|---|' + bt[0]!.boundVsT!.map(() => '---:').join('|') + '|---:|');
     for (const m of bt) {
       const rm = r.models.find((x) => x.name === m.name);
-      L.push(`| ${m.name} | ${m.boundVsT!.map((b) => `${b.nelboBitsPerToken.toFixed(3)} ± ${b.stdErr.toFixed(3)}`).join(' | ')} | ${rm ? rm.bitsPerToken.toFixed(3) : '–'} |`);
+      L.push(
+        `| ${m.name} | ${m.boundVsT!.map((b) => `${b.nelboBitsPerToken.toFixed(3)} ± ${b.stdErr.toFixed(3)}`).join(' | ')} | ${rm ? rm.bitsPerToken.toFixed(3) : '–'} |`,
+      );
     }
     L.push('');
   }
   L.push('## The trade-off, in plain words', '');
   L.push(...tradeOff(r, d).map((s) => `- ${s}`));
-  L.push('', '## Plots', '', '- `loss.svg` — training loss per model beside the source entropy', '- `quality-vs-nfe.svg`, `quality-vs-wall.svg` — sample quality against sampling cost', '- `quality-vs-steps.svg` — diffusion sample quality against T, with the NELBO and AR for reference', '- `bound-vs-T.svg` — the diffusion model\'s T-step NELBO against T', '');
+  L.push(
+    '',
+    '## Plots',
+    '',
+    '- `loss.svg` — training loss per model beside the source entropy',
+    '- `quality-vs-nfe.svg`, `quality-vs-wall.svg` — sample quality against sampling cost',
+    '- `quality-vs-steps.svg` — diffusion sample quality against T, with the NELBO and AR for reference',
+    "- `bound-vs-T.svg` — the diffusion model's T-step NELBO against T",
+    '',
+  );
   L.push('Checkpoints are in `models/<name>/` (`altar eval`, `altar sample` and `altar plot` accept them).', '');
   return L.join('\n');
 }
@@ -206,7 +275,9 @@ function tradeOff(r: DemoReport, d: DemoDetails): string[] {
     out.push(
       `Diffusion's bound costs ${(dm.bitsPerToken - ar.bitsPerToken).toFixed(3)} bits/token against AR here: its NELBO is ${dm.bitsPerToken.toFixed(3)} ± ${d.models[di]!.stdErr.toFixed(3)} ` +
         `vs AR's exact ${ar.bitsPerToken.toFixed(3)}. The NELBO is only an upper bound on the diffusion model's −log p, so part of this gap is bound slack, part is a less-trained or weaker model.` +
-        (dm.bitsPerToken >= H - 2 * d.models[di]!.stdErr ? ' As it must, the NELBO is not below the source entropy.' : ' **Warning: the NELBO is below the source entropy beyond its standard error — something is wrong.**'),
+        (dm.bitsPerToken >= H - 2 * d.models[di]!.stdErr
+          ? ' As it must, the NELBO is not below the source entropy.'
+          : ' **Warning: the NELBO is below the source entropy beyond its standard error — something is wrong.**'),
     );
   }
   if (ar && dm && ar.sampling[0]) {
@@ -217,7 +288,13 @@ function tradeOff(r: DemoReport, d: DemoDetails): string[] {
     );
     const fewer = dm.sampling.filter((s) => s.nfe < a.nfe);
     const faster = dm.sampling.filter((s) => s.wallMs < a.wallMs);
-    const byT = (xs: SamplingEntry[]) => xs.map((s) => `${s.sampler} T=${s.steps} (NFE ${s.nfe}, ${s.wallMs.toFixed(0)} ms, samples ${s.samplesNllBitsPerToken.toFixed(3)})`).join('; ');
+    const byT = (xs: SamplingEntry[]) =>
+      xs
+        .map(
+          (s) =>
+            `${s.sampler} T=${s.steps} (NFE ${s.nfe}, ${s.wallMs.toFixed(0)} ms, samples ${s.samplesNllBitsPerToken.toFixed(3)})`,
+        )
+        .join('; ');
     out.push(
       fewer.length
         ? `Diffusion needs fewer network calls than AR whenever T < n = ${n} (or, cached, whenever fewer than n distinct unmasking events happen): ${byT(fewer)}.`
@@ -247,7 +324,9 @@ function tradeOff(r: DemoReport, d: DemoDetails): string[] {
     const s = ssm.sampling[0];
     out.push(
       `The SSM (${ssm.params.toLocaleString('en-US')} params) reaches ${ssm.bitsPerToken.toFixed(3)} bits/token exactly (AR ${ar.bitsPerToken.toFixed(3)})` +
-        (s ? `; it decodes recurrently with a constant-size state, ${s.nfe} steps in ${s.wallMs.toFixed(0)} ms (AR ${ar.sampling[0]?.wallMs.toFixed(0) ?? '?'} ms).` : '.'),
+        (s
+          ? `; it decodes recurrently with a constant-size state, ${s.nfe} steps in ${s.wallMs.toFixed(0)} ms (AR ${ar.sampling[0]?.wallMs.toFixed(0) ?? '?'} ms).`
+          : '.'),
     );
   }
   return out;

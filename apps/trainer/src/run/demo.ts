@@ -11,7 +11,16 @@ import { Rng, type BackendInfo } from '@altar/backend';
 import { defaultHmmConfig, HmmSource } from '@altar/data';
 import type { CommandIO } from '../io.js';
 import { parseRunConfig, type Family, type RunConfig, type SamplerName } from '@altar/recipes';
-import { fmt, mb, renderReportMd, writeDemoPlots, type DemoDetails, type DemoReport, type ModelEntry, type SamplingEntry } from './demo-report.js';
+import {
+  fmt,
+  mb,
+  renderReportMd,
+  writeDemoPlots,
+  type DemoDetails,
+  type DemoReport,
+  type ModelEntry,
+  type SamplingEntry,
+} from './demo-report.js';
 import { trainRun } from './train-run.js';
 
 export interface DemoOptions {
@@ -46,23 +55,48 @@ export function demoPlans(o: DemoOptions): ModelPlan[] {
   const steps = (full: number, quick: number) => o.steps ?? (q ? quick : full);
   const evalSeqs = o.evalSequences ?? (q ? 128 : 1024);
   const evalBatch = Math.min(64, evalSeqs);
-  const common = (family: Family, name: string, model: Record<string, unknown>, train: Record<string, unknown>, diffusion?: Record<string, unknown>) =>
+  const common = (
+    family: Family,
+    name: string,
+    model: Record<string, unknown>,
+    train: Record<string, unknown>,
+    diffusion?: Record<string, unknown>,
+  ) =>
     parseRunConfig({
       name,
       family,
       data: { source: 'hmm', hmm: {}, batchSize: q ? 16 : 32 },
       model,
       ...(diffusion ? { diffusion } : {}),
-      train: { lr: 3e-3, warmupSteps: q ? 5 : 30, minLrRatio: 0.1, gradClip: 1, emaDecay: q ? 0.9 : 0.98, evalEvery: 0, seed: o.seed, ...train },
+      train: {
+        lr: 3e-3,
+        warmupSteps: q ? 5 : 30,
+        minLrRatio: 0.1,
+        gradClip: 1,
+        emaDecay: q ? 0.9 : 0.98,
+        evalEvery: 0,
+        seed: o.seed,
+        ...train,
+      },
       checkpoint: { every: 0, keepLast: 1 },
-      eval: { batches: Math.max(1, Math.round(evalSeqs / evalBatch)), batchSize: evalBatch, samples: 0, ...(diffusion ? { sampleSteps: 32 } : {}) },
+      eval: {
+        batches: Math.max(1, Math.round(evalSeqs / evalBatch)),
+        batchSize: evalBatch,
+        samples: 0,
+        ...(diffusion ? { sampleSteps: 32 } : {}),
+      },
     });
   const Ts = [8, 32, 128];
   return [
     {
       name: 'ar-transformer',
       family: 'ar',
-      config: common('ar', 'ar-transformer', { type: 'ar-transformer', dModel: 64, nLayers: 2, nHeads: 4, positions: 'rope' }, { steps: steps(300, 150) }),
+      config: common(
+        'ar',
+        'ar-transformer',
+        { type: 'ar-transformer', dModel: 64, nLayers: 2, nHeads: 4, positions: 'rope' },
+        { steps: steps(300, 150) },
+      ),
       samplers: [{ sampler: 'ar' }],
     },
     {
@@ -72,26 +106,44 @@ export function demoPlans(o: DemoOptions): ModelPlan[] {
         'masked-diffusion',
         'masked-diffusion',
         // timeConditioning false: masked diffusion needs no t (MDLM §3.2), and it makes masked-cached exact
-        { type: 'diffusion-transformer', dModel: 64, nLayers: 2, nHeads: 4, positions: 'learned', timeConditioning: false },
+        {
+          type: 'diffusion-transformer',
+          dModel: 64,
+          nLayers: 2,
+          nHeads: 4,
+          positions: 'learned',
+          timeConditioning: false,
+        },
         { steps: steps(1000, 300) },
         { process: 'masked', schedule: 'log-linear', timesteps: 'stratified' },
       ),
-      samplers: [...Ts.map((T) => ({ sampler: 'masked' as const, steps: T })), ...Ts.map((T) => ({ sampler: 'masked-cached' as const, steps: T }))],
+      samplers: [
+        ...Ts.map((T) => ({ sampler: 'masked' as const, steps: T })),
+        ...Ts.map((T) => ({ sampler: 'masked-cached' as const, steps: T })),
+      ],
     },
     {
       name: 'ssm-lm',
       family: 'ssm',
-      config: common('ssm', 'ssm-lm', { type: 'ssm-lm', dModel: 64, nLayers: 2, mixer: 'selective', dState: 8, expand: 2, mlpRatio: 2 }, { steps: steps(200, 60) }),
+      config: common(
+        'ssm',
+        'ssm-lm',
+        { type: 'ssm-lm', dModel: 64, nLayers: 2, mixer: 'selective', dState: 8, expand: 2, mlpRatio: 2 },
+        { steps: steps(200, 60) },
+      ),
       samplers: [{ sampler: 'ar' }],
     },
   ];
 }
 
-
 /** Steps at which the demo evaluates the diffusion model's discrete-time bound (bound vs T). */
 const BOUND_TS = [2, 8, 32, 128];
 
-export async function runDemo(o: DemoOptions, backend: BackendInfo, io: CommandIO): Promise<{ report: DemoReport; details: DemoDetails; interrupted: boolean }> {
+export async function runDemo(
+  o: DemoOptions,
+  backend: BackendInfo,
+  io: CommandIO,
+): Promise<{ report: DemoReport; details: DemoDetails; interrupted: boolean }> {
   const t0 = Date.now();
   mkdirSync(o.out, { recursive: true });
   const source = new HmmSource(defaultHmmConfig);
@@ -113,19 +165,38 @@ export async function runDemo(o: DemoOptions, backend: BackendInfo, io: CommandI
     }
     const dir = join(o.out, 'models', plan.name);
     io.err(`\n[${i + 1}/${plans.length}] ${plan.name}: training ${plan.config.train.steps} steps\n`);
-    const r = await trainRun({ config: plan.config, outDir: dir, io, label: plan.name, dumpSamples: false, ...(o.signal ? { signal: o.signal } : {}) });
+    const r = await trainRun({
+      config: plan.config,
+      outDir: dir,
+      io,
+      label: plan.name,
+      dumpSamples: false,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
     try {
       if (r.reason === 'interrupted') interrupted = true;
       const rt = r.runtime;
       io.err(`  evaluating (${plan.config.eval.batches * plan.config.eval.batchSize} held-out sequences)…\n`);
       const ev = await r.trainer.withEvalWeights(() =>
-        rt.evaluate(new Rng(o.seed).fork('heldout'), { batches: plan.config.eval.batches, batchSize: plan.config.eval.batchSize, bound: rt.boundKind === 'nelbo' ? 'full' : 'one-term' }),
+        rt.evaluate(new Rng(o.seed).fork('heldout'), {
+          batches: plan.config.eval.batches,
+          batchSize: plan.config.eval.batchSize,
+          bound: rt.boundKind === 'nelbo' ? 'full' : 'one-term',
+        }),
       );
-      io.err(`  ${rt.boundKind === 'nll' ? 'exact NLL' : 'NELBO'} ${fmt(ev.bitsPerToken, 4)} ± ${fmt(ev.stdErr, 4)} bits/token (source entropy ${fmt(ent.entropyBitsPerToken, 4)})\n`);
+      io.err(
+        `  ${rt.boundKind === 'nll' ? 'exact NLL' : 'NELBO'} ${fmt(ev.bitsPerToken, 4)} ± ${fmt(ev.stdErr, 4)} bits/token (source entropy ${fmt(ent.entropyBitsPerToken, 4)})\n`,
+      );
       const sampling: SamplingEntry[] = [];
       for (const s of plan.samplers) {
         if (o.signal?.aborted) break;
-        const res = await r.trainer.withEvalWeights(() => rt.sample(new Rng(o.seed).fork(`sample-${plan.name}-${s.sampler}-${s.steps ?? 0}`), { sampler: s.sampler, n: nSamples, ...(s.steps ? { steps: s.steps } : {}) }));
+        const res = await r.trainer.withEvalWeights(() =>
+          rt.sample(new Rng(o.seed).fork(`sample-${plan.name}-${s.sampler}-${s.steps ?? 0}`), {
+            sampler: s.sampler,
+            n: nSamples,
+            ...(s.steps ? { steps: s.steps } : {}),
+          }),
+        );
         const steps = s.sampler === 'ar' ? rt.seqLen : s.steps!;
         const e: SamplingEntry = {
           sampler: plan.family === 'ssm' ? 'ssm-recurrent' : s.sampler === 'ar' ? 'ar-kv-cache' : s.sampler,
@@ -137,7 +208,9 @@ export async function runDemo(o: DemoOptions, backend: BackendInfo, io: CommandI
           samplesNllBitsPerToken: res.samplesNllBitsPerToken,
         };
         sampling.push(e);
-        io.err(`  sample ${e.sampler.padEnd(14)} steps ${String(steps).padStart(3)}: NFE ${String(e.nfe).padStart(3)}, ${mb(e.weightBytesLoaded).padStart(9)}, ${fmt(e.wallMs, 0).padStart(6)} ms, true NLL of samples ${fmt(e.samplesNllBitsPerToken)} bits/token\n`);
+        io.err(
+          `  sample ${e.sampler.padEnd(14)} steps ${String(steps).padStart(3)}: NFE ${String(e.nfe).padStart(3)}, ${mb(e.weightBytesLoaded).padStart(9)}, ${fmt(e.wallMs, 0).padStart(6)} ms, true NLL of samples ${fmt(e.samplesNllBitsPerToken)} bits/token\n`,
+        );
       }
       models.push({
         name: plan.name,
@@ -154,10 +227,16 @@ export async function runDemo(o: DemoOptions, backend: BackendInfo, io: CommandI
       if (rt.discreteBound && !o.signal?.aborted) {
         for (const T of BOUND_TS) {
           const b = await r.trainer.withEvalWeights(() =>
-            rt.discreteBound!(new Rng(o.seed).fork(`bound-${T}`), { batches: plan.config.eval.batches, batchSize: plan.config.eval.batchSize }, T),
+            rt.discreteBound!(
+              new Rng(o.seed).fork(`bound-${T}`),
+              { batches: plan.config.eval.batches, batchSize: plan.config.eval.batchSize },
+              T,
+            ),
           );
           boundVsT.push({ T, nelboBitsPerToken: b.bitsPerToken, stdErr: b.stdErr });
-          io.err(`  discrete-time NELBO, T=${String(T).padStart(3)}: ${fmt(b.bitsPerToken, 4)} ± ${fmt(b.stdErr, 4)} bits/token\n`);
+          io.err(
+            `  discrete-time NELBO, T=${String(T).padStart(3)}: ${fmt(b.bitsPerToken, 4)} ± ${fmt(b.stdErr, 4)} bits/token\n`,
+          );
         }
       }
       detailModels.push({
@@ -174,7 +253,11 @@ export async function runDemo(o: DemoOptions, backend: BackendInfo, io: CommandI
     }
     if (interrupted) break;
   }
-  const report: DemoReport = { backend: backend.name, source: { name: source.name, entropyBitsPerToken: ent.entropyBitsPerToken }, models };
+  const report: DemoReport = {
+    backend: backend.name,
+    source: { name: source.name, entropyBitsPerToken: ent.entropyBitsPerToken },
+    models,
+  };
   const details: DemoDetails = {
     sourceEntropyStdErr: ent.stdErr,
     marginalEntropyBitsPerToken: ent.marginalEntropyBitsPerToken,
@@ -192,4 +275,3 @@ export async function runDemo(o: DemoOptions, backend: BackendInfo, io: CommandI
   writeFileSync(join(o.out, 'report.md'), renderReportMd(report, details, backend));
   return { report, details, interrupted };
 }
-

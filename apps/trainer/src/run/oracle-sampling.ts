@@ -4,13 +4,49 @@
  * sampler of @altar/samplers; the samples scored against the source (@altar/recipes' scoring).
  */
 import { Rng } from '@altar/backend';
-import { GMM_PRESETS, HmmSource, gmmOracleDenoiser, gmmPreset, hmmOracleCausalLM, hmmOracleDenoiser, type GmmPresetName } from '@altar/data';
-import { D3PM_KINDS, D3PMProcess, GAUSSIAN_SCHEDULES, GaussianProcess, MaskedProcess, gaussianSchedule, type PredictionKind } from '@altar/noise';
+import {
+  GMM_PRESETS,
+  HmmSource,
+  gmmOracleDenoiser,
+  gmmPreset,
+  hmmOracleCausalLM,
+  hmmOracleDenoiser,
+  type GmmPresetName,
+} from '@altar/data';
+import {
+  D3PM_KINDS,
+  D3PMProcess,
+  GAUSSIAN_SCHEDULES,
+  GaussianProcess,
+  MaskedProcess,
+  gaussianSchedule,
+  type PredictionKind,
+} from '@altar/noise';
 import { hmmSampleBits, mixtureSampleBits } from '@altar/recipes';
-import { GAUSSIAN_SAMPLERS, sampleAr, sampleBlocks, sampleD3pm, sampleGaussian, sampleMasked, type CostRecord, type GaussianSamplerName } from '@altar/samplers';
+import {
+  GAUSSIAN_SAMPLERS,
+  sampleAr,
+  sampleBlocks,
+  sampleD3pm,
+  sampleGaussian,
+  sampleMasked,
+  type CostRecord,
+  type GaussianSamplerName,
+} from '@altar/samplers';
 import { UsageError } from '../io.js';
 
-export const SAMPLER_NAMES = ['ar', 'd3pm', 'masked', 'masked-cached', 'block', 'ddpm', 'ddim', 'ode-euler', 'ode-heun', 'sde'] as const;
+export const SAMPLER_NAMES = [
+  'ar',
+  'd3pm',
+  'masked',
+  'masked-cached',
+  'block',
+  'ddpm',
+  'ddim',
+  'ode-euler',
+  'ode-heun',
+  'sde',
+] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
 export const TOKEN_SAMPLERS: readonly SamplerName[] = ['ar', 'd3pm', 'masked', 'masked-cached', 'block'];
 export const ORACLES = ['hmm', 'gmm'] as const;
@@ -69,7 +105,10 @@ export async function runOracleSampling(spec: OracleSampleSpec): Promise<OracleS
   const rng = new Rng(spec.seed);
   const paramBytes = spec.paramBytes ?? 0;
   if (spec.oracle === 'hmm') {
-    if (!TOKEN_SAMPLERS.includes(spec.sampler)) throw new UsageError(`--sampler: '${spec.sampler}' samples vectors; the hmm oracle takes one of ${TOKEN_SAMPLERS.join(', ')}`);
+    if (!TOKEN_SAMPLERS.includes(spec.sampler))
+      throw new UsageError(
+        `--sampler: '${spec.sampler}' samples vectors; the hmm oracle takes one of ${TOKEN_SAMPLERS.join(', ')}`,
+      );
     const source = new HmmSource(spec.seqLen !== undefined ? { seqLen: spec.seqLen } : {});
     const N = source.seqLen;
     const V = source.vocabSize;
@@ -78,7 +117,12 @@ export async function runOracleSampling(spec: OracleSampleSpec): Promise<OracleS
     let steps = spec.steps;
     switch (spec.sampler) {
       case 'ar': {
-        const r = await sampleAr(hmmOracleCausalLM(source), { prompt: Array.from({ length: spec.n }, () => [V]), length: N, rng, paramBytes });
+        const r = await sampleAr(hmmOracleCausalLM(source), {
+          prompt: Array.from({ length: spec.n }, () => [V]),
+          length: N,
+          rng,
+          paramBytes,
+        });
         tokens = r.samples;
         cost = r.cost;
         steps = N;
@@ -86,7 +130,10 @@ export async function runOracleSampling(spec: OracleSampleSpec): Promise<OracleS
       }
       case 'd3pm': {
         const T = spec.processT ?? spec.steps;
-        if (T < spec.steps) throw new UsageError(`--process-T: ${T} is below --steps ${spec.steps}; sampling skips steps of a process, never adds them`);
+        if (T < spec.steps)
+          throw new UsageError(
+            `--process-T: ${T} is below --steps ${spec.steps}; sampling skips steps of a process, never adds them`,
+          );
         const proc = new D3PMProcess({ kind: spec.process ?? 'absorbing', vocabSize: V, T });
         const oracle = hmmOracleDenoiser(source, (u) => proc.marginalMatrix(Math.round(u * proc.T)));
         const r = await sampleD3pm(oracle, proc, { batch: spec.n, seqLen: N, steps: spec.steps, rng, paramBytes });
@@ -98,7 +145,10 @@ export async function runOracleSampling(spec: OracleSampleSpec): Promise<OracleS
         const proc = new MaskedProcess({ vocabSize: V, schedule: 'log-linear' });
         const oracle = hmmOracleDenoiser(source, (u) => proc.marginalMatrix(u));
         const o = { batch: spec.n, seqLen: N, steps: spec.steps, rng, paramBytes, cached: spec.sampler !== 'masked' };
-        const r = spec.sampler === 'block' ? await sampleBlocks(oracle, proc, { ...o, blockSize: spec.blockSize ?? 8 }) : await sampleMasked(oracle, proc, o);
+        const r =
+          spec.sampler === 'block'
+            ? await sampleBlocks(oracle, proc, { ...o, blockSize: spec.blockSize ?? 8 })
+            : await sampleMasked(oracle, proc, o);
         tokens = r.samples;
         cost = r.cost;
       }
@@ -120,7 +170,10 @@ export async function runOracleSampling(spec: OracleSampleSpec): Promise<OracleS
     };
   }
   const sampler = spec.sampler;
-  if (!isGaussianSampler(sampler)) throw new UsageError(`--sampler: '${spec.sampler}' samples tokens; the gmm oracle takes one of ${GAUSSIAN_SAMPLERS.join(', ')}`);
+  if (!isGaussianSampler(sampler))
+    throw new UsageError(
+      `--sampler: '${spec.sampler}' samples tokens; the gmm oracle takes one of ${GAUSSIAN_SAMPLERS.join(', ')}`,
+    );
   const source = gmmPreset(spec.preset ?? 'rings');
   const proc = new GaussianProcess(gaussianSchedule(spec.schedule ?? 'vp-cosine'));
   const oracle = gmmOracleDenoiser(source, proc, spec.prediction ?? 'eps');
@@ -150,4 +203,3 @@ export async function runOracleSampling(spec: OracleSampleSpec): Promise<OracleS
     dim: d,
   };
 }
-

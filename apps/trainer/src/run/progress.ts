@@ -40,7 +40,8 @@ export class ProgressBar {
     const filled = Math.round(frac * barW);
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(barW - filled)}]`;
     const parts = [`${this.label} ${bar} ${step}/${this.total}`];
-    if (fields.loss !== undefined) parts.push(`loss ${fields.loss.toFixed(3)}${fields.lossUnit ? ' ' + fields.lossUnit : ''}`);
+    if (fields.loss !== undefined)
+      parts.push(`loss ${fields.loss.toFixed(3)}${fields.lossUnit ? ' ' + fields.lossUnit : ''}`);
     if (fields.tokensPerSec !== undefined) parts.push(`${formatRate(fields.tokensPerSec)} tok/s`);
     parts.push(done ? `${formatDuration(elapsed)}` : `ETA ${formatDuration(eta)}`);
     if (fields.extra) parts.push(fields.extra);

@@ -20,19 +20,24 @@ export interface CheckpointSampleArgs {
 }
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-const decode = (row: ArrayLike<number>, V: number) => (V <= ALPHABET.length ? Array.from(row, (t) => ALPHABET[t] ?? '?').join('') : Array.from(row).join(' '));
+const decode = (row: ArrayLike<number>, V: number) =>
+  V <= ALPHABET.length ? Array.from(row, (t) => ALPHABET[t] ?? '?').join('') : Array.from(row).join(' ');
 
 export async function sampleCheckpoint(dir: string, a: CheckpointSampleArgs, io: CommandIO): Promise<number> {
   await initBackend(a.backend, { logger: { info: () => {}, warn: (m) => io.err(m + '\n') } });
   const run = loadRun(dir);
   try {
     const rt = run.runtime;
-    const sampler: SamplerName | undefined = a.sampler === undefined ? rt.samplers[0] : rt.samplers.find((s) => s === a.sampler);
+    const sampler: SamplerName | undefined =
+      a.sampler === undefined ? rt.samplers[0] : rt.samplers.find((s) => s === a.sampler);
     if (sampler === undefined) {
-      throw new UsageError(`--sampler: '${a.sampler}' does not apply to the ${run.config.family} checkpoint in ${run.dir}; expected one of ${rt.samplers.join(', ')}`);
+      throw new UsageError(
+        `--sampler: '${a.sampler}' does not apply to the ${run.config.family} checkpoint in ${run.dir}; expected one of ${rt.samplers.join(', ')}`,
+      );
     }
     const ev = run.config.eval;
-    const steps = sampler === 'ar' ? rt.seqLen : a.stepsGiven ? a.steps : 'sampleSteps' in ev ? ev.sampleSteps : rt.seqLen;
+    const steps =
+      sampler === 'ar' ? rt.seqLen : a.stepsGiven ? a.steps : 'sampleSteps' in ev ? ev.sampleSteps : rt.seqLen;
     const u = rt.unit;
     const r = await rt.sample(new Rng(a.seed), { sampler, n: a.n, steps });
     const ent = rt.sourceEntropy(new Rng(a.seed).fork('entropy'), 2000)?.bits ?? NaN;
@@ -55,11 +60,22 @@ export async function sampleCheckpoint(dir: string, a: CheckpointSampleArgs, io:
         }) + '\n',
       );
     } else {
-      io.out(`${run.dir} (step ${run.step}, ${run.config.family}): ${a.n} samples × ${rt.seqLen} ${u === 'token' ? 'tokens' : 'dims'}, sampler ${sampler}, ${steps} steps\n`);
-      const rows = u === 'token' ? Array.from({ length: a.n }, (_, b) => decode(r.tokens.subarray(b * rt.seqLen, (b + 1) * rt.seqLen), rt.vocabSize)) : rt.formatRows(r);
+      io.out(
+        `${run.dir} (step ${run.step}, ${run.config.family}): ${a.n} samples × ${rt.seqLen} ${u === 'token' ? 'tokens' : 'dims'}, sampler ${sampler}, ${steps} steps\n`,
+      );
+      const rows =
+        u === 'token'
+          ? Array.from({ length: a.n }, (_, b) =>
+              decode(r.tokens.subarray(b * rt.seqLen, (b + 1) * rt.seqLen), rt.vocabSize),
+            )
+          : rt.formatRows(r);
       for (let b = 0; b < Math.min(a.show, a.n); b++) io.out(`  ${rows[b]}\n`);
-      io.out(`true NLL of the samples: ${r.samplesNllBitsPerToken.toFixed(4)} bits/${u} (source entropy ${ent.toFixed(4)})\n`);
-      io.out(`cost: NFE ${c.nfe}, weight bytes loaded ${(c.weightBytesLoaded / 1e6).toFixed(2)} MB, wall ${c.wallMs.toFixed(1)} ms, ${c.tokensPerSec.toFixed(1)} tokens/s\n`);
+      io.out(
+        `true NLL of the samples: ${r.samplesNllBitsPerToken.toFixed(4)} bits/${u} (source entropy ${ent.toFixed(4)})\n`,
+      );
+      io.out(
+        `cost: NFE ${c.nfe}, weight bytes loaded ${(c.weightBytesLoaded / 1e6).toFixed(2)} MB, wall ${c.wallMs.toFixed(1)} ms, ${c.tokensPerSec.toFixed(1)} tokens/s\n`,
+      );
     }
     return 0;
   } finally {

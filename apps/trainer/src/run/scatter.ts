@@ -7,13 +7,14 @@ export function scatterSvg(vectors: ArrayLike<number>, dim: number, title: strin
   const pad = 24;
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = 0; i < n; i++) for (let q = 0; q < Math.min(2, dim); q++) {
-    const v = vectors[i * dim + q]!;
-    if (Number.isFinite(v)) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
+  for (let i = 0; i < n; i++)
+    for (let q = 0; q < Math.min(2, dim); q++) {
+      const v = vectors[i * dim + q]!;
+      if (Number.isFinite(v)) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
     }
-  }
   if (!(hi > lo)) [lo, hi] = [lo - 1, lo + 1];
   const sx = (v: number) => (pad + ((v - lo) / (hi - lo)) * (size - 2 * pad)).toFixed(1);
   const sy = (v: number) => (size - pad - ((v - lo) / (hi - lo)) * (size - 2 * pad)).toFixed(1);

@@ -8,7 +8,9 @@ export async function withSigint<T>(io: CommandIO, fn: (io: CommandIO) => Promis
   const onInt = () => {
     count += 1;
     if (count === 1) {
-      io.err('\naltar: interrupt received; finishing the current step and saving a checkpoint (Ctrl-C again to quit now)\n');
+      io.err(
+        '\naltar: interrupt received; finishing the current step and saving a checkpoint (Ctrl-C again to quit now)\n',
+      );
       ac.abort();
     } else process.exit(130);
   };

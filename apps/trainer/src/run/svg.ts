@@ -27,7 +27,8 @@ export interface ChartOptions {
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
@@ -75,19 +76,33 @@ export function renderChart(o: ChartOptions): string {
   const sx = (x: number) => m.l + ((tx(x) - x0) / (x1 - x0)) * pw;
   const sy = (y: number) => m.t + ph - ((ty(y) - y0) / (y1 - y0)) * ph;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${m.l + pw / 2}" y="22" text-anchor="middle" font-size="15">${esc(o.title)}</text>`);
   out.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
-  const xt = o.logX ? niceTicks(Math.floor(x0), Math.ceil(x1), Math.max(1, Math.ceil(x1) - Math.floor(x0))).filter((v) => v >= x0 - 1e-9 && v <= x1 + 1e-9).map((v) => 10 ** v) : niceTicks(x0, x1);
-  const yt = o.logY ? niceTicks(Math.floor(y0), Math.ceil(y1)).filter((v) => v >= y0 && v <= y1).map((v) => 10 ** v) : niceTicks(y0, y1);
+  const xt = o.logX
+    ? niceTicks(Math.floor(x0), Math.ceil(x1), Math.max(1, Math.ceil(x1) - Math.floor(x0)))
+        .filter((v) => v >= x0 - 1e-9 && v <= x1 + 1e-9)
+        .map((v) => 10 ** v)
+    : niceTicks(x0, x1);
+  const yt = o.logY
+    ? niceTicks(Math.floor(y0), Math.ceil(y1))
+        .filter((v) => v >= y0 && v <= y1)
+        .map((v) => 10 ** v)
+    : niceTicks(y0, y1);
   for (const v of xt) {
     const X = sx(v);
-    out.push(`<line x1="${X}" y1="${m.t}" x2="${X}" y2="${m.t + ph}" stroke="#eee"/><text x="${X}" y="${m.t + ph + 16}" text-anchor="middle">${fmt(v)}</text>`);
+    out.push(
+      `<line x1="${X}" y1="${m.t}" x2="${X}" y2="${m.t + ph}" stroke="#eee"/><text x="${X}" y="${m.t + ph + 16}" text-anchor="middle">${fmt(v)}</text>`,
+    );
   }
   for (const v of yt) {
     const Y = sy(v);
-    out.push(`<line x1="${m.l}" y1="${Y}" x2="${m.l + pw}" y2="${Y}" stroke="#eee"/><text x="${m.l - 6}" y="${Y + 4}" text-anchor="end">${fmt(v)}</text>`);
+    out.push(
+      `<line x1="${m.l}" y1="${Y}" x2="${m.l + pw}" y2="${Y}" stroke="#eee"/><text x="${m.l - 6}" y="${Y + 4}" text-anchor="end">${fmt(v)}</text>`,
+    );
   }
   out.push(`<text x="${m.l + pw / 2}" y="${H - 12}" text-anchor="middle">${esc(o.xLabel)}</text>`);
   out.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
@@ -98,23 +113,32 @@ export function renderChart(o: ChartOptions): string {
   for (const h of hl) {
     const labelY = Math.min(h.Y - 4, lastLabelY - 14);
     lastLabelY = labelY;
-    out.push(`<line x1="${m.l}" y1="${h.Y}" x2="${m.l + pw}" y2="${h.Y}" stroke="#555" stroke-dasharray="5,4"/><text x="${m.l + pw - 4}" y="${labelY}" text-anchor="end" fill="#555">${esc(h.label)}</text>`);
+    out.push(
+      `<line x1="${m.l}" y1="${h.Y}" x2="${m.l + pw}" y2="${h.Y}" stroke="#555" stroke-dasharray="5,4"/><text x="${m.l + pw - 4}" y="${labelY}" text-anchor="end" fill="#555">${esc(h.label)}</text>`,
+    );
   }
   o.series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length]!;
     const p = s.points.filter(ok);
     if (!s.markersOnly && p.length > 1) {
-      out.push(`<polyline fill="none" stroke="${c}" stroke-width="1.6" points="${p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>`);
+      out.push(
+        `<polyline fill="none" stroke="${c}" stroke-width="1.6" points="${p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>`,
+      );
     }
     if (s.markersOnly || p.length <= 40) {
       p.forEach(([x, y], k) => {
         out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3.5" fill="${c}"/>`);
         const lab = s.labels?.[s.points.indexOf(p[k]!)];
-        if (lab) out.push(`<text x="${(sx(x) + 6).toFixed(1)}" y="${(sy(y) - 6).toFixed(1)}" fill="${c}" font-size="10">${esc(lab)}</text>`);
+        if (lab)
+          out.push(
+            `<text x="${(sx(x) + 6).toFixed(1)}" y="${(sy(y) - 6).toFixed(1)}" fill="${c}" font-size="10">${esc(lab)}</text>`,
+          );
       });
     }
     const ly = m.t + 14 + i * 18;
-    out.push(`<rect x="${m.l + pw + 12}" y="${ly - 9}" width="12" height="12" fill="${c}"/><text x="${m.l + pw + 30}" y="${ly + 1}">${esc(s.name)}</text>`);
+    out.push(
+      `<rect x="${m.l + pw + 12}" y="${ly - 9}" width="12" height="12" fill="${c}"/><text x="${m.l + pw + 30}" y="${ly + 1}">${esc(s.name)}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n') + '\n';

@@ -68,7 +68,10 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     const saved: unknown = ck.state.config;
     const savedFamily = typeof saved === 'object' && saved !== null ? Reflect.get(saved, 'family') : undefined;
     if (savedFamily !== undefined && savedFamily !== c.family) {
-      throw new AltarError('BAD_CHECKPOINT', `${ck.dir}: checkpoint is of family '${String(savedFamily)}', the config says '${c.family}'`);
+      throw new AltarError(
+        'BAD_CHECKPOINT',
+        `${ck.dir}: checkpoint is of family '${String(savedFamily)}', the config says '${c.family}'`,
+      );
     }
     trainer.restore(ck.files);
     resumedFrom = ck.dir;
@@ -90,21 +93,32 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     checkpointEvery: c.checkpoint.every,
     onStep: (r) => {
       lastLoss = r.loss / LN2;
-      bar.update(r.step, { loss: lastLoss, lossUnit: unit === 'token' ? 'bits/tok' : 'bits/dim', tokensPerSec: r.stepMs > 0 ? (r.tokens * 1000) / r.stepMs : 0 });
+      bar.update(r.step, {
+        loss: lastLoss,
+        lossUnit: unit === 'token' ? 'bits/tok' : 'bits/dim',
+        tokensPerSec: r.stepMs > 0 ? (r.tokens * 1000) / r.stepMs : 0,
+      });
     },
     onEval: async (m, isBest) => {
       const te = Date.now();
       const e = lastEval!;
-      bar.note(`  eval @ step ${trainer.step}: ${e.bitsPerToken.toFixed(4)} ± ${e.stdErr.toFixed(4)} bits/${unit} (${e.boundKind}${isBest ? ', best' : ''})`);
+      bar.note(
+        `  eval @ step ${trainer.step}: ${e.bitsPerToken.toFixed(4)} ± ${e.stdErr.toFixed(4)} bits/${unit} (${e.boundKind}${isBest ? ', best' : ''})`,
+      );
       if ((o.dumpSamples ?? true) && c.eval.samples > 0) {
         const s = await trainer.withEvalWeights(() =>
-          runtime.sample(sampleRng, { sampler: runtime.samplers[0]!, n: c.eval.samples, ...('sampleSteps' in c.eval ? { steps: c.eval.sampleSteps } : {}) }),
+          runtime.sample(sampleRng, {
+            sampler: runtime.samplers[0]!,
+            n: c.eval.samples,
+            ...('sampleSteps' in c.eval ? { steps: c.eval.sampleSteps } : {}),
+          }),
         );
         mkdirSync(join(o.outDir, 'samples'), { recursive: true });
         writeFileSync(
           join(o.outDir, 'samples', `step-${String(trainer.step).padStart(8, '0')}.txt`),
           `# step ${trainer.step}, sampler ${runtime.samplers[0]}, true NLL of samples ${s.samplesNllBitsPerToken.toFixed(4)} bits/${unit}\n` +
-            runtime.formatRows(s).join('\n') + '\n',
+            runtime.formatRows(s).join('\n') +
+            '\n',
         );
       }
       void m;
@@ -112,7 +126,10 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     },
     onCheckpoint: async (reason, isBest) => {
       await save(isBest);
-      if (reason === 'interrupt') bar.note(`interrupted: checkpoint at step ${trainer.step} saved to ${o.outDir} (continue with --resume ${o.outDir})`);
+      if (reason === 'interrupt')
+        bar.note(
+          `interrupted: checkpoint at step ${trainer.step} saved to ${o.outDir} (continue with --resume ${o.outDir})`,
+        );
     },
   });
   const trainSeconds = (Date.now() - t0 - evalMs) / 1000;

@@ -12,13 +12,21 @@ import { isSkipped, runConformance } from './suite.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
-  options: { json: { type: 'boolean' }, backends: { type: 'string' }, out: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    json: { type: 'boolean' },
+    backends: { type: 'string' },
+    out: { type: 'string' },
+    verbose: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
 });
 if (values.help) {
   process.stdout.write('altar-conformance [--json] [--backends cpu,wasm,webgpu] [--out FILE] [--verbose]\n');
   process.exit(0);
 }
-const backends = (values.backends ?? 'cpu,wasm,webgpu').split(',').map((s) => parseBackendChoice(s.trim())) as BackendName[];
+const backends = (values.backends ?? 'cpu,wasm,webgpu')
+  .split(',')
+  .map((s) => parseBackendChoice(s.trim())) as BackendName[];
 const required = requiredBackends();
 const report = await runConformance({
   backends,
@@ -46,5 +54,7 @@ else {
       );
   }
 }
-const bad = report.backends.some((b) => !isSkipped(b) && b.failed.length > 0) || required.some((r) => !report.backends.some((b) => b.name === r && !isSkipped(b)));
+const bad =
+  report.backends.some((b) => !isSkipped(b) && b.failed.length > 0) ||
+  required.some((r) => !report.backends.some((b) => b.name === r && !isSkipped(b)));
 process.exit(bad ? 1 : 0);

@@ -61,7 +61,11 @@ export const OP_CASES: OpCase[] = [
   {
     name: 'gelu(tanh)',
     inputs: [N([4, 8])],
-    fn: (x) => tf.mul(tf.mul(x!, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x!, tf.mul(0.044715, tf.pow(x!, 3))))))),
+    fn: (x) =>
+      tf.mul(
+        tf.mul(x!, 0.5),
+        tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x!, tf.mul(0.044715, tf.pow(x!, 3)))))),
+      ),
     grad: true,
   },
   // Reductions and normalisation
@@ -83,21 +87,46 @@ export const OP_CASES: OpCase[] = [
   },
   { name: 'cumsum', inputs: [N([2, 12, 4])], fn: (a) => tf.cumsum(a!, 1), grad: true },
   { name: 'cumsum(rank5)', inputs: [N([2, 3, 6, 2, 2])], fn: (a) => tf.cumsum(a!, 2), grad: true },
-  { name: 'cumsum(rank5,reverse,exclusive)', inputs: [N([2, 3, 7, 2, 2])], fn: (a) => tf.cumsum(a!, 2, true, true), grad: true },
+  {
+    name: 'cumsum(rank5,reverse,exclusive)',
+    inputs: [N([2, 3, 7, 2, 2])],
+    fn: (a) => tf.cumsum(a!, 2, true, true),
+    grad: true,
+  },
   { name: 'cumsum(reverse)', inputs: [N([2, 12, 4])], fn: (a) => tf.cumsum(a!, 1, false, true), grad: true },
   { name: 'argMax', inputs: [N([4, 16])], fn: (a) => tf.argMax(a!, -1) },
   // Linear algebra
   { name: 'matMul', inputs: [N([16, 32]), N([32, 24])], fn: (a, b) => tf.matMul(a!, b!), grad: true },
-  { name: 'matMul(transposeB)', inputs: [N([16, 32]), N([24, 32])], fn: (a, b) => tf.matMul(a!, b!, false, true), grad: true },
+  {
+    name: 'matMul(transposeB)',
+    inputs: [N([16, 32]), N([24, 32])],
+    fn: (a, b) => tf.matMul(a!, b!, false, true),
+    grad: true,
+  },
   { name: 'matMul(batched)', inputs: [N([3, 8, 16]), N([3, 16, 8])], fn: (a, b) => tf.matMul(a!, b!), grad: true },
-  { name: 'matMul(batched,transposeA)', inputs: [N([3, 16, 8]), N([3, 16, 8])], fn: (a, b) => tf.matMul(a!, b!, true, false), grad: true },
+  {
+    name: 'matMul(batched,transposeA)',
+    inputs: [N([3, 16, 8]), N([3, 16, 8])],
+    fn: (a, b) => tf.matMul(a!, b!, true, false),
+    grad: true,
+  },
   // Shape manipulation
   { name: 'reshape', inputs: [N([2, 3, 8])], fn: (a) => tf.reshape(a!, [6, 8]), grad: true },
   { name: 'transpose', inputs: [N([2, 3, 4, 5])], fn: (a) => tf.transpose(a!, [0, 2, 1, 3]), grad: true },
   { name: 'concat', inputs: [N([2, 3]), N([2, 5])], fn: (a, b) => tf.concat([a!, b!], 1), grad: true },
   { name: 'stack', inputs: [N([2, 3]), N([2, 3])], fn: (a, b) => tf.stack([a!, b!], 1), grad: true },
   { name: 'slice', inputs: [N([4, 10])], fn: (a) => tf.slice(a!, [1, 2], [2, 5]), grad: true },
-  { name: 'pad', inputs: [N([2, 5, 3])], fn: (a) => tf.pad(a!, [[0, 0], [2, 0], [0, 0]]), grad: true },
+  {
+    name: 'pad',
+    inputs: [N([2, 5, 3])],
+    fn: (a) =>
+      tf.pad(a!, [
+        [0, 0],
+        [2, 0],
+        [0, 0],
+      ]),
+    grad: true,
+  },
   { name: 'tile', inputs: [N([2, 3])], fn: (a) => tf.tile(a!, [2, 2]), grad: true },
   { name: 'expandDims+squeeze', inputs: [N([3, 4])], fn: (a) => tf.squeeze(tf.expandDims(a!, 1), [1]), grad: true },
   { name: 'reverse', inputs: [N([2, 6])], fn: (a) => tf.reverse(a!, 1), grad: true },
@@ -108,29 +137,78 @@ export const OP_CASES: OpCase[] = [
   { name: 'gatherND', inputs: [N([5, 6]), I([4, 2], 5)], fn: (t, i) => tf.gatherND(t!, i!), grad: true },
   { name: 'oneHot', inputs: [I([3, 5], 7)], fn: (i) => tf.oneHot(i!, 7) },
   { name: 'oneHot(float32)', inputs: [I([3, 5], 7)], fn: (i) => tf.oneHot(i!, 7, 1, 0, 'float32') },
-  { name: 'oneHot(float32)·logSoftmax', inputs: [I([6], 5), N([6, 5])], fn: (i, l) => tf.sum(tf.mul(tf.oneHot(i!, 5, 1, 0, 'float32'), tf.logSoftmax(l!)), -1), grad: true },
-  { name: 'unsortedSegmentSum', inputs: [N([8, 3]), I([8], 4)], fn: (x, i) => tf.unsortedSegmentSum(x!, i as tf.Tensor1D, 4), grad: true },
+  {
+    name: 'oneHot(float32)·logSoftmax',
+    inputs: [I([6], 5), N([6, 5])],
+    fn: (i, l) => tf.sum(tf.mul(tf.oneHot(i!, 5, 1, 0, 'float32'), tf.logSoftmax(l!)), -1),
+    grad: true,
+  },
+  {
+    name: 'unsortedSegmentSum',
+    inputs: [N([8, 3]), I([8], 4)],
+    fn: (x, i) => tf.unsortedSegmentSum(x!, i as tf.Tensor1D, 4),
+    grad: true,
+  },
   { name: 'scatterND', inputs: [I([3, 1], 6), N([3, 4])], fn: (i, u) => tf.scatterND(i!, u!, [6, 4]) },
-  { name: 'where', inputs: [I([4, 8], 2), N([4, 8]), N([4, 8])], fn: (c, a, b) => tf.where(tf.cast(c!, 'bool'), a!, b!), grad: true },
+  {
+    name: 'where',
+    inputs: [I([4, 8], 2), N([4, 8]), N([4, 8])],
+    fn: (c, a, b) => tf.where(tf.cast(c!, 'bool'), a!, b!),
+    grad: true,
+  },
   { name: 'divNoNan', inputs: [N([4, 8]), P([4, 8])], fn: (a, b) => tf.divNoNan(a!, b!), grad: true },
   { name: 'greater', inputs: [N([4, 8]), N([4, 8])], fn: (a, b) => tf.cast(tf.greater(a!, b!), 'float32') },
-  { name: 'equal/less/logicalAnd', inputs: [I([4, 8], 3), I([4, 8], 3)], fn: (a, b) => tf.cast(tf.logicalAnd(tf.equal(a!, b!), tf.less(a!, 2)), 'float32') },
+  {
+    name: 'equal/less/logicalAnd',
+    inputs: [I([4, 8], 3), I([4, 8], 3)],
+    fn: (a, b) => tf.cast(tf.logicalAnd(tf.equal(a!, b!), tf.less(a!, 2)), 'float32'),
+  },
   // tfjs 4.22's bandPart gradient throws ("Argument tensors passed to stack must be a Tensor[]"):
   // altar builds masks as constants and only differentiates through mul/add with them.
   { name: 'bandPart(causal mask)', inputs: [N([6, 6])], fn: (a) => tf.linalg.bandPart(a!, -1, 0) },
-  { name: 'mul(causal mask)', inputs: [N([6, 6])], fn: (a) => tf.mul(a!, tf.linalg.bandPart(tf.ones([6, 6]), -1, 0)), grad: true },
+  {
+    name: 'mul(causal mask)',
+    inputs: [N([6, 6])],
+    fn: (a) => tf.mul(a!, tf.linalg.bandPart(tf.ones([6, 6]), -1, 0)),
+    grad: true,
+  },
   // altar's fused ops (host kernels on cpu and wasm; the plain composition elsewhere): each backend must
   // agree with the cpu backend's fused kernel, forward and gradient.
   { name: 'fused biasGelu', inputs: [N([3, 5, 16]), N([16])], fn: (x, b) => biasGelu(x!, b!), grad: true },
-  { name: 'fused layerNorm', inputs: [N([3, 5, 16]), N([16]), N([16])], fn: (x, g, b) => layerNormFused(x!, g!, b!, 1e-5), grad: true },
-  { name: 'fused softmaxCrossEntropy', inputs: [N([3, 4, 9]), I([3, 4], 9)], fn: (l, t) => softmaxCrossEntropy(l!, t!), grad: true },
+  {
+    name: 'fused layerNorm',
+    inputs: [N([3, 5, 16]), N([16]), N([16])],
+    fn: (x, g, b) => layerNormFused(x!, g!, b!, 1e-5),
+    grad: true,
+  },
+  {
+    name: 'fused softmaxCrossEntropy',
+    inputs: [N([3, 4, 9]), I([3, 4], 9)],
+    fn: (l, t) => softmaxCrossEntropy(l!, t!),
+    grad: true,
+  },
   {
     name: 'fused adamwUpdate',
     inputs: [N([6, 5]), N([6, 5]), P([6, 5]), N([6, 5])],
     fn: (p, m, v, g) =>
-      tf.stack(adamwUpdate(p!, m!, v!, g!, { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, decay: 1e-3, bc1: 0.19, bc2: 0.0297, gradScale: 0.5 })),
+      tf.stack(
+        adamwUpdate(p!, m!, v!, g!, {
+          lr: 1e-2,
+          beta1: 0.9,
+          beta2: 0.99,
+          eps: 1e-8,
+          decay: 1e-3,
+          bc1: 0.19,
+          bc2: 0.0297,
+          gradScale: 0.5,
+        }),
+      ),
   },
-  { name: 'fused squaredNorms', inputs: [N([3, 4]), N([10]), N([300]), N([2]), N([5]), N([7]), N([1]), N([9])], fn: (...ts) => squaredNorms(ts as tf.Tensor[]) },
+  {
+    name: 'fused squaredNorms',
+    inputs: [N([3, 4]), N([10]), N([300]), N([2]), N([5]), N([7]), N([1]), N([9])],
+    fn: (...ts) => squaredNorms(ts as tf.Tensor[]),
+  },
   {
     name: 'fused decodeAttention(rope)',
     inputs: [N([2, 3 * 16]), N([2, 2, 5, 8]), N([2, 2, 5, 8])],
@@ -140,21 +218,94 @@ export const OP_CASES: OpCase[] = [
     },
   },
   // The wasm copy paths (slice / split / unstack / last-two-axes transpose / rank-4 per-entry matmul)
-  { name: 'matMul(rank4)', inputs: [N([2, 3, 20, 16]), N([2, 3, 16, 24])], fn: (a, b) => tf.matMul(a!, b!), grad: true },
-  { name: 'slice(rank4)', inputs: [N([2, 3, 20, 16])], fn: (a) => tf.slice(a!, [1, 1, 3, 0], [1, 2, 12, 16]), grad: true },
-  { name: 'split(rank3)', inputs: [N([2, 30, 24])], fn: (a) => tf.concat(tf.split(a!, 3, -1).map((t, i) => tf.mul(t, i + 1)), 0), grad: true },
-  { name: 'unstack', inputs: [N([2, 5, 24])], fn: (a) => tf.concat(tf.unstack(a!, 1).map((t, i) => tf.mul(t, i + 1)), 1), grad: true },
+  {
+    name: 'matMul(rank4)',
+    inputs: [N([2, 3, 20, 16]), N([2, 3, 16, 24])],
+    fn: (a, b) => tf.matMul(a!, b!),
+    grad: true,
+  },
+  {
+    name: 'slice(rank4)',
+    inputs: [N([2, 3, 20, 16])],
+    fn: (a) => tf.slice(a!, [1, 1, 3, 0], [1, 2, 12, 16]),
+    grad: true,
+  },
+  {
+    name: 'split(rank3)',
+    inputs: [N([2, 30, 24])],
+    fn: (a) =>
+      tf.concat(
+        tf.split(a!, 3, -1).map((t, i) => tf.mul(t, i + 1)),
+        0,
+      ),
+    grad: true,
+  },
+  {
+    name: 'unstack',
+    inputs: [N([2, 5, 24])],
+    fn: (a) =>
+      tf.concat(
+        tf.unstack(a!, 1).map((t, i) => tf.mul(t, i + 1)),
+        1,
+      ),
+    grad: true,
+  },
   { name: 'transpose(last two)', inputs: [N([3, 70, 40])], fn: (a) => tf.transpose(a!, [0, 2, 1]), grad: true },
   // Convolutions (SSM short conv, U-Net)
-  { name: 'conv1d(causal)', inputs: [N([2, 10, 4]), N([3, 4, 5])], fn: (x, w) => tf.conv1d(tf.pad(x!, [[0, 0], [2, 0], [0, 0]]) as tf.Tensor3D, w as tf.Tensor3D, 1, 'valid'), grad: true },
-  { name: 'conv2d', inputs: [N([2, 8, 8, 3]), N([3, 3, 3, 4])], fn: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), grad: true },
-  { name: 'conv2d(stride2)', inputs: [N([2, 8, 8, 3]), N([3, 3, 3, 4])], fn: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'), grad: true },
-  { name: 'depthwiseConv2d', inputs: [N([2, 8, 1, 4]), N([3, 1, 4, 1])], fn: (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'), grad: true },
-  { name: 'conv2dTranspose', inputs: [N([2, 4, 4, 4]), N([2, 2, 3, 4])], fn: (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, [2, 8, 8, 3], 2, 'same'), grad: true },
+  {
+    name: 'conv1d(causal)',
+    inputs: [N([2, 10, 4]), N([3, 4, 5])],
+    fn: (x, w) =>
+      tf.conv1d(
+        tf.pad(x!, [
+          [0, 0],
+          [2, 0],
+          [0, 0],
+        ]) as tf.Tensor3D,
+        w as tf.Tensor3D,
+        1,
+        'valid',
+      ),
+    grad: true,
+  },
+  {
+    name: 'conv2d',
+    inputs: [N([2, 8, 8, 3]), N([3, 3, 3, 4])],
+    fn: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+    grad: true,
+  },
+  {
+    name: 'conv2d(stride2)',
+    inputs: [N([2, 8, 8, 3]), N([3, 3, 3, 4])],
+    fn: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'),
+    grad: true,
+  },
+  {
+    name: 'depthwiseConv2d',
+    inputs: [N([2, 8, 1, 4]), N([3, 1, 4, 1])],
+    fn: (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'),
+    grad: true,
+  },
+  {
+    name: 'conv2dTranspose',
+    inputs: [N([2, 4, 4, 4]), N([2, 2, 3, 4])],
+    fn: (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, [2, 8, 8, 3], 2, 'same'),
+    grad: true,
+  },
   { name: 'avgPool', inputs: [N([2, 8, 8, 3])], fn: (x) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid'), grad: true },
-  { name: 'resizeNearestNeighbor', inputs: [N([2, 4, 4, 3])], fn: (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [8, 8]), grad: true },
+  {
+    name: 'resizeNearestNeighbor',
+    inputs: [N([2, 4, 4, 3])],
+    fn: (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [8, 8]),
+    grad: true,
+  },
   { name: 'maxPool', inputs: [N([2, 8, 8, 3])], fn: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), grad: true },
-  { name: 'depthwiseConv2d(same)', inputs: [N([2, 6, 6, 3]), N([3, 3, 3, 1])], fn: (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), grad: true },
+  {
+    name: 'depthwiseConv2d(same)',
+    inputs: [N([2, 6, 6, 3]), N([3, 3, 3, 1])],
+    fn: (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+    grad: true,
+  },
 ];
 
 /** Deterministic input values for a case: the same on every backend. */

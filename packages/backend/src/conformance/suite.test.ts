@@ -17,13 +17,19 @@ describe('conformance suite', () => {
     const w = compareArrays(wrong, ref, 1e-3);
     expect(w.ok).toBe(false);
     expect(w.maxRelError).toBeCloseTo(0.005, 5);
-    expect(compareArrays({ arrays: [{ shape: [1, 3], values: ref.arrays[0]!.values }] }, ref, 1e-3).error).toMatch(/shape/);
+    expect(compareArrays({ arrays: [{ shape: [1, 3], values: ref.arrays[0]!.values }] }, ref, 1e-3).error).toMatch(
+      /shape/,
+    );
   });
 
   it('catches a backend kernel that is wrong (a planted bug in a fake op)', async () => {
     let calls = 0;
     // Returns the right answer on the cpu reference pass (first call) and a wrong one afterwards.
-    const planted = { name: 'planted', inputs: [{ shape: [4] }], fn: (x: tf.Tensor) => (calls++ === 0 ? tf.exp(x) : tf.mul(tf.exp(x), 1.01)) };
+    const planted = {
+      name: 'planted',
+      inputs: [{ shape: [4] }],
+      fn: (x: tf.Tensor) => (calls++ === 0 ? tf.exp(x) : tf.mul(tf.exp(x), 1.01)),
+    };
     const r = await runConformance({ backends: ['cpu'], cases: [planted], trainSteps: 2 });
     const b = r.backends[0]!;
     expect(isSkipped(b)).toBe(false);

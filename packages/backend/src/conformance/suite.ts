@@ -88,12 +88,18 @@ async function runCase(c: OpCase, seed: number): Promise<CaseOutput> {
 export function compareArrays(got: CaseOutput, ref: CaseOutput, tolerance: number): Omit<OpResult, 'name'> {
   let maxAbs = 0;
   let maxRel = 0;
-  if (got.arrays.length !== ref.arrays.length) return { ok: false, maxAbsError: Infinity, maxRelError: Infinity, error: 'different number of outputs' };
+  if (got.arrays.length !== ref.arrays.length)
+    return { ok: false, maxAbsError: Infinity, maxRelError: Infinity, error: 'different number of outputs' };
   for (let a = 0; a < ref.arrays.length; a++) {
     const r = ref.arrays[a]!;
     const g = got.arrays[a]!;
     if (r.shape.join(',') !== g.shape.join(',')) {
-      return { ok: false, maxAbsError: Infinity, maxRelError: Infinity, error: `shape [${g.shape}] != cpu [${r.shape}]` };
+      return {
+        ok: false,
+        maxAbsError: Infinity,
+        maxRelError: Infinity,
+        error: `shape [${g.shape}] != cpu [${r.shape}]`,
+      };
     }
     let scale = 0;
     for (const v of r.values) scale = Math.max(scale, Math.abs(v));
@@ -143,8 +149,16 @@ export async function runConformance(options: SuiteOptions): Promise<Conformance
       const reason = e instanceof Error ? e.message : String(e);
       if (options.required?.includes(name)) {
         report.backends.push({
-          name, adapter: 'unavailable', ops: 0, failed: [`backend unavailable: ${reason}`], maxAbsError: NaN, maxRelError: NaN,
-          trainStepLossDelta: NaN, trainLossMaxAbsErrorVsCpu: NaN, seconds: 0, results: [],
+          name,
+          adapter: 'unavailable',
+          ops: 0,
+          failed: [`backend unavailable: ${reason}`],
+          maxAbsError: NaN,
+          maxRelError: NaN,
+          trainStepLossDelta: NaN,
+          trainLossMaxAbsErrorVsCpu: NaN,
+          seconds: 0,
+          results: [],
         });
       } else report.backends.push({ name, skipped: reason });
       say(`${name}: skipped (${reason})`);
@@ -159,10 +173,18 @@ export async function runConformance(options: SuiteOptions): Promise<Conformance
         const got = await runCase(c, 1000 + i);
         results.push({ name: c.name, ...compareArrays(got, ref, tolerance) });
       } catch (e) {
-        results.push({ name: c.name, ok: false, maxAbsError: NaN, maxRelError: NaN, error: (e instanceof Error ? e.message : String(e)).split('\n')[0]! });
+        results.push({
+          name: c.name,
+          ok: false,
+          maxAbsError: NaN,
+          maxRelError: NaN,
+          error: (e instanceof Error ? e.message : String(e)).split('\n')[0]!,
+        });
       }
     }
-    const failed = results.filter((r) => !r.ok).map((r) => (r.error ? `${r.name}: ${r.error}` : `${r.name}: rel ${r.maxRelError.toExponential(2)}`));
+    const failed = results
+      .filter((r) => !r.ok)
+      .map((r) => (r.error ? `${r.name}: ${r.error}` : `${r.name}: rel ${r.maxRelError.toExponential(2)}`));
     let trainDelta = NaN;
     let trainErr = NaN;
     try {
@@ -187,7 +209,9 @@ export async function runConformance(options: SuiteOptions): Promise<Conformance
       seconds: (performance.now() - t0) / 1000,
       results,
     });
-    say(`${name}: ${results.length} ops, ${failed.length} failed, max rel ${Math.max(0, ...finite.map((r) => r.maxRelError)).toExponential(2)}`);
+    say(
+      `${name}: ${results.length} ops, ${failed.length} failed, max rel ${Math.max(0, ...finite.map((r) => r.maxRelError)).toExponential(2)}`,
+    );
   }
   await initBackend('cpu');
   return report;

@@ -20,7 +20,20 @@ export async function tinyTransformerTrain(steps = 6, seed = 1234): Promise<Tiny
   const rng = new Rng(seed);
   // tidy frees the initial-value tensors; variables survive tidy and are disposed at the end.
   const v = (shape: number[], scale: number, name: string) =>
-    tf.tidy(() => tf.variable(tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), 0, scale), shape), true, name));
+    tf.tidy(() =>
+      tf.variable(
+        tf.tensor(
+          rng.normalArray(
+            shape.reduce((a, b) => a * b, 1),
+            0,
+            scale,
+          ),
+          shape,
+        ),
+        true,
+        name,
+      ),
+    );
   const params = {
     emb: v([V, d], 0.3, 'emb'),
     pos: v([n, d], 0.1, 'pos'),
@@ -60,7 +73,10 @@ export async function tinyTransformerTrain(steps = 6, seed = 1234): Promise<Tiny
       const { mean, variance } = tf.moments(x1, -1, true);
       const ln = tf.add(tf.mul(tf.mul(tf.sub(x1, mean), tf.rsqrt(tf.add(variance, 1e-5))), params.gamma), params.beta);
       const h = tf.matMul(tf.reshape(ln, [B * n, d]), params.w1);
-      const gelu = tf.mul(tf.mul(h, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(h, tf.mul(0.044715, tf.pow(h, 3)))))));
+      const gelu = tf.mul(
+        tf.mul(h, 0.5),
+        tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(h, tf.mul(0.044715, tf.pow(h, 3)))))),
+      );
       const x2 = tf.add(x1, tf.matMul(gelu, params.w2).reshape([B, n, d]));
       const logits = tf.matMul(tf.reshape(x2, [B * n, d]), params.emb, false, true); // (B·n, V), tied head
       const logp = tf.logSoftmax(logits);

@@ -149,13 +149,32 @@ export const decodeAttentionSpec: HostKernelSpec = {
  * const [y, k1, v1] = decodeAttention(qkv, k0, v0, { nHeads: 4, rope: false, ropeBase: 10000 });
  * ```
  */
-export function decodeAttention(qkv: tf.Tensor, kCache: tf.Tensor, vCache: tf.Tensor, attrs: DecodeAttentionAttrs): [tf.Tensor2D, tf.Tensor4D, tf.Tensor4D] {
+export function decodeAttention(
+  qkv: tf.Tensor,
+  kCache: tf.Tensor,
+  vCache: tf.Tensor,
+  attrs: DecodeAttentionAttrs,
+): [tf.Tensor2D, tf.Tensor4D, tf.Tensor4D] {
   const [B, threeD] = qkv.shape as [number, number];
   const [b2, h, , dh] = kCache.shape as [number, number, number, number];
-  if (qkv.rank !== 2 || kCache.rank !== 4 || !tf.util.arraysEqual(kCache.shape, vCache.shape) || b2 !== B || h !== attrs.nHeads || h * dh * 3 !== threeD) {
-    throw new AltarError('BAD_SHAPE', `decodeAttention: need qkv (B, 3·H·dh) and caches (B, H, P, dh) with H = ${attrs.nHeads}, got [${qkv.shape}], [${kCache.shape}], [${vCache.shape}]`);
+  if (
+    qkv.rank !== 2 ||
+    kCache.rank !== 4 ||
+    !tf.util.arraysEqual(kCache.shape, vCache.shape) ||
+    b2 !== B ||
+    h !== attrs.nHeads ||
+    h * dh * 3 !== threeD
+  ) {
+    throw new AltarError(
+      'BAD_SHAPE',
+      `decodeAttention: need qkv (B, 3·H·dh) and caches (B, H, P, dh) with H = ${attrs.nHeads}, got [${qkv.shape}], [${kCache.shape}], [${vCache.shape}]`,
+    );
   }
-  return tf.engine().runKernel(DECODE_ATTENTION_KERNEL, { qkv, kCache, vCache }, attrs as unknown as NamedAttrMap) as unknown as [tf.Tensor2D, tf.Tensor4D, tf.Tensor4D];
+  return tf
+    .engine()
+    .runKernel(DECODE_ATTENTION_KERNEL, { qkv, kCache, vCache }, attrs as unknown as NamedAttrMap) as unknown as [
+    tf.Tensor2D,
+    tf.Tensor4D,
+    tf.Tensor4D,
+  ];
 }
-
-

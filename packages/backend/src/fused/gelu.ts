@@ -17,7 +17,6 @@ function tanhFast(z: number): number {
   return 1 - 2 / (Math.exp(2 * z) + 1);
 }
 
-
 /**
  * gelu(u) with the tanh approximation (Hendrycks & Gimpel 2016): 0.5u(1 + tanh(√(2/π)(u + 0.044715u³))),
  * as plain tfjs ops (what `biasGelu` runs where it has no kernel).
@@ -111,7 +110,10 @@ export const biasGeluSpec: HostKernelSpec = {
 export const biasGeluGradSpec: HostKernelSpec = {
   name: FUSED_KERNELS.biasGeluGrad,
   inputs: ['dy', 'x', 'b'],
-  outputs: ([, xs, bs]) => [{ shape: xs!, dtype: 'float32' }, { shape: bs!, dtype: 'float32' }],
+  outputs: ([, xs, bs]) => [
+    { shape: xs!, dtype: 'float32' },
+    { shape: bs!, dtype: 'float32' },
+  ],
   compute([dy, x, b], [dx, db]) {
     const d = b!.length;
     const acc = new Float64Array(d);
@@ -145,4 +147,3 @@ export function biasGelu(x: tf.Tensor, b: tf.Tensor): tf.Tensor {
   if (!useFused(FUSED_KERNELS.biasGelu)) return tf.tidy(() => geluComposition(tf.add(x, b)));
   return tf.engine().runKernel(FUSED_KERNELS.biasGelu, { x, b }) as tf.Tensor;
 }
-

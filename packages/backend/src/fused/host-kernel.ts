@@ -8,7 +8,14 @@
  * fused op documents; `fusedKernelsEnabled()` lets a benchmark or a bisecting user switch all fused ops
  * back to their compositions.
  */
-import { getKernel, registerKernel, type DataType, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  getKernel,
+  registerKernel,
+  type DataType,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { envVar } from '../env.js';
 
@@ -79,7 +86,12 @@ function kernelFor(spec: HostKernelSpec, backendName: 'cpu' | 'wasm'): KernelFun
       const outs = outSpecs.map((o) => b.makeOutput(o.shape, o.dtype));
       const outViews = outs.map((o) => b.typedArrayFromHeap(o));
       for (const v of outViews) v.fill(0);
-      spec.compute(ins.map((t) => b.typedArrayFromHeap(t)), outViews, shapes, attrs as NamedAttrMap);
+      spec.compute(
+        ins.map((t) => b.typedArrayFromHeap(t)),
+        outViews,
+        shapes,
+        attrs as NamedAttrMap,
+      );
       return outs.length === 1 ? outs[0]! : outs; // the engine returns an array only for array results
     }
     const b = backend as unknown as CpuBackendLike;

@@ -3,7 +3,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../rng.js';
 import { expectNoLeaks, testBackends, useBackend } from '../testing/index.js';
 import { setFusedKernels, useFused } from './host-kernel.js';
-import { adamwUpdate, biasGelu, FUSED_KERNELS, layerNormFused, softmaxCrossEntropy, squaredNorms, type AdamwStep } from './ops.js';
+import {
+  adamwUpdate,
+  biasGelu,
+  FUSED_KERNELS,
+  layerNormFused,
+  softmaxCrossEntropy,
+  squaredNorms,
+  type AdamwStep,
+} from './ops.js';
 
 const rng = new Rng(11);
 const arr = (n: number, scale = 1) => Array.from(rng.normalArray(n), (v) => v * scale);
@@ -25,7 +33,10 @@ async function evalOp(fn: (...xs: tf.Tensor[]) => tf.Tensor, inputs: () => tf.Te
   const res = tf.tidy(() => {
     const xs = inputs();
     const f = (...a: tf.Tensor[]) => tf.sum(tf.mul(fn(...a), tf.tensor(w, fn(...a).shape)));
-    const floats = xs.map((x, i) => [x, i] as const).filter(([x]) => x.dtype === 'float32').map(([, i]) => i);
+    const floats = xs
+      .map((x, i) => [x, i] as const)
+      .filter(([x]) => x.dtype === 'float32')
+      .map(([, i]) => i);
     const g = tf.grads((...fl: tf.Tensor[]) => {
       const all = [...xs];
       floats.forEach((idx, k) => (all[idx] = fl[k]!));
@@ -38,8 +49,20 @@ async function evalOp(fn: (...xs: tf.Tensor[]) => tf.Tensor, inputs: () => tf.Te
   return { out: vals[0]!, grads: vals.slice(1) };
 }
 
-const cases: Array<{ name: string; kernel: string; fn: (...xs: tf.Tensor[]) => tf.Tensor; inputs: () => tf.Tensor[]; w: number[] }> = [
-  { name: 'biasGelu', kernel: FUSED_KERNELS.biasGelu, fn: (x, b) => biasGelu(x!, b!), inputs: () => [tf.tensor3d(X, [6, 5, 16]), tf.tensor1d(B)], w: W },
+const cases: Array<{
+  name: string;
+  kernel: string;
+  fn: (...xs: tf.Tensor[]) => tf.Tensor;
+  inputs: () => tf.Tensor[];
+  w: number[];
+}> = [
+  {
+    name: 'biasGelu',
+    kernel: FUSED_KERNELS.biasGelu,
+    fn: (x, b) => biasGelu(x!, b!),
+    inputs: () => [tf.tensor3d(X, [6, 5, 16]), tf.tensor1d(B)],
+    w: W,
+  },
   {
     name: 'layerNormFused',
     kernel: FUSED_KERNELS.layerNorm,
@@ -83,7 +106,16 @@ describe.each(testBackends())('fused ops on %s: forward and gradient equal the p
 
   it('adamwUpdate equals the per-op AdamW composition (with decay, clipping scale, bias correction)', async () => {
     expect(await useBackend(backend)).not.toBeNull();
-    const s: AdamwStep = { lr: 3e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, decay: 3e-3 * 0.1, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.99 ** 3, gradScale: 0.7 };
+    const s: AdamwStep = {
+      lr: 3e-3,
+      beta1: 0.9,
+      beta2: 0.99,
+      eps: 1e-8,
+      decay: 3e-3 * 0.1,
+      bc1: 1 - 0.9 ** 3,
+      bc2: 1 - 0.99 ** 3,
+      gradScale: 0.7,
+    };
     const p = arr(40);
     const m = arr(40, 0.1);
     const v = arr(40, 0.1).map(Math.abs);
@@ -102,7 +134,7 @@ describe.each(testBackends())('fused ops on %s: forward and gradient equal the p
     const gs = g[0]! * s.gradScale;
     const m1 = 0.9 * m[0]! + 0.1 * gs;
     const v1 = 0.99 * v[0]! + 0.01 * gs * gs;
-    const p1 = p[0]! * (1 - s.decay) - s.lr * (m1 / s.bc1) / (Math.sqrt(v1 / s.bc2) + s.eps);
+    const p1 = p[0]! * (1 - s.decay) - (s.lr * (m1 / s.bc1)) / (Math.sqrt(v1 / s.bc2) + s.eps);
     expect(got[0]![0]).toBeCloseTo(p1, 5);
     expect(got[1]![0]).toBeCloseTo(m1, 6);
     expect(got[2]![0]).toBeCloseTo(v1, 6);
@@ -118,7 +150,15 @@ describe.each(testBackends())('squaredNorms on %s', (backend) => {
         setFusedKernels(on);
         // 10 tensors (two programs of ≤ 7 on webgpu), one of them longer than a workgroup's 256 threads
         const long = Array.from({ length: 1000 }, (_, i) => Math.sin(i));
-        const ts: tf.Tensor[] = [tf.tensor1d([1, 2, -2]), tf.tensor2d([[0.5, 0], [0, -1.5]]), tf.scalar(3), tf.tensor1d(long)];
+        const ts: tf.Tensor[] = [
+          tf.tensor1d([1, 2, -2]),
+          tf.tensor2d([
+            [0.5, 0],
+            [0, -1.5],
+          ]),
+          tf.scalar(3),
+          tf.tensor1d(long),
+        ];
         for (let i = 0; i < 6; i++) ts.push(tf.fill([i + 1], i + 1));
         const n = squaredNorms(ts);
         const v = Array.from(await n.data());
@@ -127,7 +167,10 @@ describe.each(testBackends())('squaredNorms on %s', (backend) => {
         expect(v[0]).toBeCloseTo(9, 6);
         expect(v[1]).toBeCloseTo(2.5, 6);
         expect(v[2]).toBeCloseTo(9, 6);
-        expect(v[3]).toBeCloseTo(long.reduce((s, x) => s + x * x, 0), 2);
+        expect(v[3]).toBeCloseTo(
+          long.reduce((s, x) => s + x * x, 0),
+          2,
+        );
         for (let i = 0; i < 6; i++) expect(v[4 + i]).toBeCloseTo((i + 1) * (i + 1) * (i + 1), 4);
       }
     });

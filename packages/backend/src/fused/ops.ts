@@ -77,7 +77,11 @@ const layerNormSpec: HostKernelSpec = {
 const layerNormGradSpec: HostKernelSpec = {
   name: FUSED_KERNELS.layerNormGrad,
   inputs: ['dy', 'x', 'g'],
-  outputs: ([, xs, gs]) => [{ shape: xs!, dtype: 'float32' }, { shape: gs!, dtype: 'float32' }, { shape: gs!, dtype: 'float32' }],
+  outputs: ([, xs, gs]) => [
+    { shape: xs!, dtype: 'float32' },
+    { shape: gs!, dtype: 'float32' },
+    { shape: gs!, dtype: 'float32' },
+  ],
   compute([dy, x, g], [dx, dg, db], [, xs], attrs) {
     const d = lastDim(xs!);
     const eps = attrs['eps'] as number;
@@ -120,7 +124,10 @@ const layerNormGradSpec: HostKernelSpec = {
 export function layerNormFused(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = 1e-5): tf.Tensor {
   const d = lastDim(x.shape);
   if (g.rank !== 1 || b.rank !== 1 || g.shape[0] !== d || b.shape[0] !== d) {
-    throw new AltarError('BAD_SHAPE', `layerNormFused: need x (..., D), g (D), b (D), got [${x.shape}], [${g.shape}], [${b.shape}]`);
+    throw new AltarError(
+      'BAD_SHAPE',
+      `layerNormFused: need x (..., D), g (D), b (D), got [${x.shape}], [${g.shape}], [${b.shape}]`,
+    );
   }
   if (!(eps > 0)) throw new AltarError('BAD_ARG', `layerNormFused: eps must be > 0, got ${eps}`);
   if (!useFused(FUSED_KERNELS.layerNorm)) return layerNormComposition(x, g, b, eps);
@@ -200,11 +207,21 @@ const crossEntropyGradSpec: HostKernelSpec = {
  * ```
  */
 export function softmaxCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
-  if (logits.rank < 1 || targets.rank !== logits.rank - 1 || !tf.util.arraysEqual(targets.shape, logits.shape.slice(0, -1))) {
-    throw new AltarError('BAD_SHAPE', `softmaxCrossEntropy: need logits (..., V) and targets (...), got [${logits.shape}] and [${targets.shape}]`);
+  if (
+    logits.rank < 1 ||
+    targets.rank !== logits.rank - 1 ||
+    !tf.util.arraysEqual(targets.shape, logits.shape.slice(0, -1))
+  ) {
+    throw new AltarError(
+      'BAD_SHAPE',
+      `softmaxCrossEntropy: need logits (..., V) and targets (...), got [${logits.shape}] and [${targets.shape}]`,
+    );
   }
   if (!useFused(FUSED_KERNELS.crossEntropy)) return crossEntropyComposition(logits, targets);
-  return tf.tidy(() => tf.engine().runKernel(FUSED_KERNELS.crossEntropy, { logits, targets: tf.cast(targets, 'int32') }) as tf.Tensor);
+  return tf.tidy(
+    () =>
+      tf.engine().runKernel(FUSED_KERNELS.crossEntropy, { logits, targets: tf.cast(targets, 'int32') }) as tf.Tensor,
+  );
 }
 
 // ---------------------------------------------------------------- registration
@@ -222,7 +239,17 @@ let gradientsRegistered = false;
  */
 export function registerFusedKernels(): string[] {
   const done: string[] = [];
-  for (const spec of [biasGeluSpec, biasGeluGradSpec, layerNormSpec, layerNormGradSpec, crossEntropySpec, crossEntropyGradSpec, adamwSpec, squaredNormsSpec, decodeAttentionSpec]) {
+  for (const spec of [
+    biasGeluSpec,
+    biasGeluGradSpec,
+    layerNormSpec,
+    layerNormGradSpec,
+    crossEntropySpec,
+    crossEntropyGradSpec,
+    adamwSpec,
+    squaredNormsSpec,
+    decodeAttentionSpec,
+  ]) {
     if (registerHostKernel(spec).length > 0) done.push(spec.name);
   }
   done.push(...registerWebgpuFusedKernels());
@@ -233,7 +260,9 @@ export function registerFusedKernels(): string[] {
       inputsToSave: ['x', 'b'],
       gradFunc: (dy, saved) => {
         const [x, b] = saved as [tf.Tensor, tf.Tensor];
-        const [dx, db] = tf.engine().runKernel(FUSED_KERNELS.biasGeluGrad, { dy: dy as tf.Tensor, x, b }) as unknown as [tf.Tensor, tf.Tensor];
+        const [dx, db] = tf
+          .engine()
+          .runKernel(FUSED_KERNELS.biasGeluGrad, { dy: dy as tf.Tensor, x, b }) as unknown as [tf.Tensor, tf.Tensor];
         return { x: () => dx, b: () => db };
       },
     });
@@ -242,7 +271,13 @@ export function registerFusedKernels(): string[] {
       inputsToSave: ['x', 'g'],
       gradFunc: (dy, saved, attrs) => {
         const [x, g] = saved as [tf.Tensor, tf.Tensor];
-        const [dx, dg, db] = tf.engine().runKernel(FUSED_KERNELS.layerNormGrad, { dy: dy as tf.Tensor, x, g }, attrs) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const [dx, dg, db] = tf
+          .engine()
+          .runKernel(FUSED_KERNELS.layerNormGrad, { dy: dy as tf.Tensor, x, g }, attrs) as unknown as [
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+        ];
         return { x: () => dx, g: () => dg, b: () => db };
       },
     });
@@ -251,7 +286,9 @@ export function registerFusedKernels(): string[] {
       inputsToSave: ['logits', 'targets'],
       gradFunc: (dy, saved) => {
         const [logits, targets] = saved as [tf.Tensor, tf.Tensor];
-        const dl = tf.engine().runKernel(FUSED_KERNELS.crossEntropyGrad, { dy: dy as tf.Tensor, logits, targets }) as tf.Tensor;
+        const dl = tf
+          .engine()
+          .runKernel(FUSED_KERNELS.crossEntropyGrad, { dy: dy as tf.Tensor, logits, targets }) as tf.Tensor;
         return { logits: () => dl, targets: () => tf.zerosLike(targets) };
       },
     });

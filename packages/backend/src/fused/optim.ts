@@ -8,7 +8,6 @@ import { AltarError } from '../errors.js';
 import { useFused, type HostKernelSpec } from './host-kernel.js';
 import { FUSED_KERNELS } from './names.js';
 
-
 /**
  * The scalars of one AdamW step (see `adamwUpdate`).
  *
@@ -60,7 +59,13 @@ export const adamwSpec: HostKernelSpec = {
  * const [p1, m1, v1] = adamwComposition(p, m, v, g, step);
  * ```
  */
-export function adamwComposition(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, s: AdamwStep): [tf.Tensor, tf.Tensor, tf.Tensor] {
+export function adamwComposition(
+  p: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  g: tf.Tensor,
+  s: AdamwStep,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
   return tf.tidy(() => {
     const gs = s.gradScale === 1 ? g : tf.mul(g, s.gradScale);
     const mNew = tf.add(tf.mul(m, s.beta1), tf.mul(gs, 1 - s.beta1));
@@ -81,11 +86,20 @@ export function adamwComposition(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf
  * p.assign(p1); m.assign(m1); v.assign(v1);
  * ```
  */
-export function adamwUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, s: AdamwStep): [tf.Tensor, tf.Tensor, tf.Tensor] {
+export function adamwUpdate(
+  p: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  g: tf.Tensor,
+  s: AdamwStep,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
   if (!useFused(FUSED_KERNELS.adamw)) return adamwComposition(p, m, v, g, s);
-  return tf.engine().runKernel(FUSED_KERNELS.adamw, { p, m, v, g }, s as unknown as NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+  return tf.engine().runKernel(FUSED_KERNELS.adamw, { p, m, v, g }, s as unknown as NamedAttrMap) as unknown as [
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+  ];
 }
-
 
 export const squaredNormsSpec: HostKernelSpec = {
   name: FUSED_KERNELS.squaredNorms,
@@ -111,9 +125,9 @@ export const squaredNormsSpec: HostKernelSpec = {
  */
 export function squaredNorms(tensors: tf.Tensor[]): tf.Tensor1D {
   if (tensors.length === 0) throw new AltarError('BAD_ARG', 'squaredNorms: need at least one tensor');
-  if (!useFused(FUSED_KERNELS.squaredNorms)) return tf.tidy(() => tf.stack(tensors.map((t) => tf.sum(tf.square(t)))) as tf.Tensor1D);
+  if (!useFused(FUSED_KERNELS.squaredNorms))
+    return tf.tidy(() => tf.stack(tensors.map((t) => tf.sum(tf.square(t)))) as tf.Tensor1D);
   const inputs: Record<string, tf.Tensor> = {};
   tensors.forEach((t, i) => (inputs[`t${i}`] = t));
   return tf.engine().runKernel(FUSED_KERNELS.squaredNorms, inputs, { count: tensors.length }) as tf.Tensor1D;
 }
-

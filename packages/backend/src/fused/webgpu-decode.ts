@@ -23,7 +23,9 @@ function ropeUniforms(dh: number, pos: number, base: number): { decl: string; fn
     sin.push(Math.sin(ang));
   }
   const names = (p: string) => Array.from({ length: n }, (_, i) => `uniforms.${p}${i}`).join(', ');
-  const decl = Array.from({ length: n }, (_, i) => `rc${i} : vec4<f32>, `).join('') + Array.from({ length: n }, (_, i) => `rs${i} : vec4<f32>, `).join('');
+  const decl =
+    Array.from({ length: n }, (_, i) => `rc${i} : vec4<f32>, `).join('') +
+    Array.from({ length: n }, (_, i) => `rs${i} : vec4<f32>, `).join('');
   const fn = `
   fn ropeCS(i : i32) -> vec2<f32> {
     var c = array<vec4<f32>, ${n}>(${names('rc')});
@@ -36,16 +38,22 @@ function ropeUniforms(dh: number, pos: number, base: number): { decl: string; fn
     return select(x0 * cs.x - x1 * cs.y, x1 * cs.y + x0 * cs.x, d >= half);
   }`;
   const data: Uniform[] = [];
-  for (const t of [cos, sin]) for (let i = 0; i < n; i++) data.push({ type: 'float32', data: t.slice(4 * i, 4 * i + 4) });
+  for (const t of [cos, sin])
+    for (let i = 0; i < n; i++) data.push({ type: 'float32', data: t.slice(4 * i, 4 * i + 4) });
   return { decl, fn, data };
 }
-
 
 /**
  * K' or V' (B, H, P+1, dh): the cache rows, then the new key (rotated when uniforms.rope = 1) or value
  * taken from qkv (B, 3D) at column offset uniforms.col.
  */
-function growCache(backend: unknown, qkv: TensorInfo, cache: TensorInfo, col: number, rope: ReturnType<typeof ropeUniforms> | null): TensorInfo {
+function growCache(
+  backend: unknown,
+  qkv: TensorInfo,
+  cache: TensorInfo,
+  col: number,
+  rope: ReturnType<typeof ropeUniforms> | null,
+): TensorInfo {
   const [b, h, p, dh] = cache.shape as [number, number, number, number];
   const n = b * h * (p + 1) * dh;
   const body = `
@@ -58,12 +66,27 @@ function growCache(backend: unknown, qkv: TensorInfo, cache: TensorInfo, col: nu
       let hh = bh % uniforms.h;
       let bb = bh / uniforms.h;
       let row = bb * 3 * uniforms.h * uniforms.dh + uniforms.col + hh * uniforms.dh;
-      ${rope ? `let half = uniforms.dh / 2;
+      ${
+        rope
+          ? `let half = uniforms.dh / 2;
       let partner = select(d + half, d - half, d >= half);
-      result[t] = rope(Q[row + d], Q[row + partner], d, half);` : 'result[t] = Q[row + d];'}
+      result[t] = rope(Q[row + d], Q[row + partner], d, half);`
+          : 'result[t] = Q[row + d];'
+      }
     }`;
-  const prog = new LoopProgram(`dec_grow_${rope ? `r${dh}` : 'n'}`, ['Q', 'C'], [b, h, p + 1, dh], n, body, `dh : i32, p : i32, h : i32, col : i32, ${rope?.decl ?? ''}`);
-  if (rope) (prog as unknown as { getUserCode: () => string }).getUserCode = ((orig) => () => rope.fn + orig())(prog.getUserCode.bind(prog));
+  const prog = new LoopProgram(
+    `dec_grow_${rope ? `r${dh}` : 'n'}`,
+    ['Q', 'C'],
+    [b, h, p + 1, dh],
+    n,
+    body,
+    `dh : i32, p : i32, h : i32, col : i32, ${rope?.decl ?? ''}`,
+  );
+  if (rope)
+    (prog as unknown as { getUserCode: () => string }).getUserCode = (
+      (orig) => () =>
+        rope.fn + orig()
+    )(prog.getUserCode.bind(prog));
   // An empty cache (the first step) has no buffer to bind: bind qkv in its place (never read when p = 0).
   return run(backend, prog, [qkv, p === 0 ? qkv : cache], [...i32(dh, p, h, col), ...(rope?.data ?? [])]);
 }
@@ -78,7 +101,12 @@ class DecodeAttentionProgram {
   readonly uniforms: string;
   readonly shaderKey: string;
 
-  constructor(b: number, d: number, h: number, private readonly rope: ReturnType<typeof ropeUniforms> | null) {
+  constructor(
+    b: number,
+    d: number,
+    h: number,
+    private readonly rope: ReturnType<typeof ropeUniforms> | null,
+  ) {
     this.outputShape = [b, d];
     this.dispatch = [b * h, 1, 1];
     this.uniforms = `dh : i32, keys : i32, h : i32, scale : f32, ${rope?.decl ?? ''}`;
@@ -144,16 +172,18 @@ export const decodeAttentionWebgpu: KernelFunc = ({ inputs, backend, attrs }) =>
   const [b, h, p, dh] = kCache.shape as [number, number, number, number];
   const d = h * dh;
   if (!webgpuDecodeAttentionFits(dh, p + 1, rope) || h !== nHeads) {
-    throw new Error(`decodeAttention (webgpu): ${p + 1} keys of width ${dh} (rope ${rope}) do not fit; see webgpuDecodeAttentionFits`);
+    throw new Error(
+      `decodeAttention (webgpu): ${p + 1} keys of width ${dh} (rope ${rope}) do not fit; see webgpuDecodeAttentionFits`,
+    );
   }
   const tables = rope ? ropeUniforms(dh, p, ropeBase) : null;
   const k = growCache(backend, qkv, kCache, d, tables);
   const v = growCache(backend, qkv, vCache, 2 * d, null);
-  const y = (backend as WebgpuBackendLike).runWebGPUProgram(new DecodeAttentionProgram(b, d, h, tables), [qkv, k, v], 'float32', [
-    ...i32(dh, p + 1, h),
-    ...f32(1 / Math.sqrt(dh)),
-    ...(tables?.data ?? []),
-  ]);
+  const y = (backend as WebgpuBackendLike).runWebGPUProgram(
+    new DecodeAttentionProgram(b, d, h, tables),
+    [qkv, k, v],
+    'float32',
+    [...i32(dh, p + 1, h), ...f32(1 / Math.sqrt(dh)), ...(tables?.data ?? [])],
+  );
   return [y, k, v];
 };
-

@@ -65,4 +65,3 @@ export const f32 = (...data: number[]): Uniform[] => data.map((d) => ({ type: 'f
 export const i32 = (...data: number[]): Uniform[] => data.map((d) => ({ type: 'int32', data: [d] }));
 export const lastDim = (t: TensorInfo): number => t.shape[t.shape.length - 1] ?? 1;
 export const sizeOf = (t: TensorInfo): number => tf.util.sizeFromShape(t.shape);
-

@@ -44,7 +44,12 @@ const biasGeluGrad: KernelFunc = ({ inputs, backend }) => {
   const d = lastDim(x);
   const body = `${GELU}
     result[t] = DY[t] * (s + u * s * (1.0 - s) * 1.5957691216057308 * (1.0 + 0.134145 * u * u));`;
-  const dx = run(backend, new LoopProgram('gelu_dx', ['DY', 'X', 'B'], x.shape, n, body, 'd : i32,'), [dy, x, b], i32(d));
+  const dx = run(
+    backend,
+    new LoopProgram('gelu_dx', ['DY', 'X', 'B'], x.shape, n, body, 'd : i32,'),
+    [dy, x, b],
+    i32(d),
+  );
   return [dx, columnSum(backend, dx, n / d, d)];
 };
 
@@ -55,7 +60,14 @@ function columnSum(backend: unknown, m: TensorInfo, rows: number, d: number, pro
     var acc = 0.0;
     for (var r = 0; r < uniforms.rows; r = r + 1) { acc = acc + ${term}; }
     result[t] = acc;`;
-  const p = new LoopProgram(product ? 'colsum_prod' : 'colsum', product ? ['M', 'Q'] : ['M'], [d], d, body, 'rows : i32, d : i32,');
+  const p = new LoopProgram(
+    product ? 'colsum_prod' : 'colsum',
+    product ? ['M', 'Q'] : ['M'],
+    [d],
+    d,
+    body,
+    'rows : i32, d : i32,',
+  );
   return run(backend, p, product ? [m, product] : [m], i32(rows, d));
 }
 
@@ -96,11 +108,21 @@ const layerNormGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     for (var k = 0; k < uniforms.d; k = k + 1) {
       result[o + k] = rstd * (DY[o + k] * G[k] - sg - (X[o + k] - mean) * rstd * sgx);
     }`;
-  const dx = run(backend, new LoopProgram('ln_dx', ['DY', 'X', 'G'], x.shape, rows, dxBody, 'd : i32, eps : f32,'), [dy, x, g], [...i32(d), ...f32(eps)]);
+  const dx = run(
+    backend,
+    new LoopProgram('ln_dx', ['DY', 'X', 'G'], x.shape, rows, dxBody, 'd : i32, eps : f32,'),
+    [dy, x, g],
+    [...i32(d), ...f32(eps)],
+  );
   // x̂ for dg = Σ dy·x̂ (a thread per row), then the column sums.
   const xhatBody = `${LN_STATS}
     for (var k = 0; k < uniforms.d; k = k + 1) { result[o + k] = (X[o + k] - mean) * rstd; }`;
-  const xhat = run(backend, new LoopProgram('ln_xhat', ['X'], x.shape, rows, xhatBody, 'd : i32, eps : f32,'), [x], [...i32(d), ...f32(eps)]);
+  const xhat = run(
+    backend,
+    new LoopProgram('ln_xhat', ['X'], x.shape, rows, xhatBody, 'd : i32, eps : f32,'),
+    [x],
+    [...i32(d), ...f32(eps)],
+  );
   try {
     return [dx, columnSum(backend, dy, rows, d, xhat), columnSum(backend, dy, rows, d)];
   } finally {
@@ -155,13 +177,27 @@ const adamw: KernelFunc = ({ inputs, backend, attrs }) => {
   const a = attrs as Record<string, number>;
   const n = sizeOf(p);
   const uni = 'lr : f32, beta1 : f32, beta2 : f32, eps : f32, keep : f32, bc1 : f32, bc2 : f32, gradScale : f32,';
-  const values = f32(a['lr']!, a['beta1']!, a['beta2']!, a['eps']!, 1 - a['decay']!, a['bc1']!, a['bc2']!, a['gradScale']!);
+  const values = f32(
+    a['lr']!,
+    a['beta1']!,
+    a['beta2']!,
+    a['eps']!,
+    1 - a['decay']!,
+    a['bc1']!,
+    a['bc2']!,
+    a['gradScale']!,
+  );
   const outs: Array<[string, string]> = [
-    ['adamw_p', `${ADAM}\n result[t] = P[t] * uniforms.keep - ((m / uniforms.bc1) / (sqrt(v / uniforms.bc2) + uniforms.eps)) * uniforms.lr;`],
+    [
+      'adamw_p',
+      `${ADAM}\n result[t] = P[t] * uniforms.keep - ((m / uniforms.bc1) / (sqrt(v / uniforms.bc2) + uniforms.eps)) * uniforms.lr;`,
+    ],
     ['adamw_m', `${ADAM}\n result[t] = m;`],
     ['adamw_v', `${ADAM}\n result[t] = v;`],
   ];
-  return outs.map(([name, body]) => run(backend, new LoopProgram(name, ['P', 'M', 'V', 'G'], p.shape, n, body, uni), [p, m, v, g], values));
+  return outs.map(([name, body]) =>
+    run(backend, new LoopProgram(name, ['P', 'M', 'V', 'G'], p.shape, n, body, uni), [p, m, v, g], values),
+  );
 };
 
 /** Up to 7 inputs per program: with the output, 8 storage buffers (WebGPU's default per-stage limit). */
@@ -191,7 +227,10 @@ class SquaredNormsProgram {
 
   getUserCode(): string {
     const cases = this.variableNames
-      .map((a, i) => `case ${i}: { for (var j = l; j < uniforms.n${i}; j = j + ${NORM_WG}) { let x = ${a}[j]; acc = acc + x * x; } }`)
+      .map(
+        (a, i) =>
+          `case ${i}: { for (var j = l; j < uniforms.n${i}; j = j + ${NORM_WG}) { let x = ${a}[j]; acc = acc + x * x; } }`,
+      )
       .join('\n          ');
     return `
       var<workgroup> part : array<f32, ${NORM_WG}>;
@@ -226,12 +265,15 @@ const squaredNorms: KernelFunc = ({ inputs, backend, attrs }) => {
   if (parts.length === 1) return parts[0]!;
   const concat = getKernel(Concat, 'webgpu')!.kernelFunc;
   try {
-    return concat({ inputs: parts as unknown as Record<string, TensorInfo>, backend, attrs: { axis: 0 } }) as TensorInfo;
+    return concat({
+      inputs: parts as unknown as Record<string, TensorInfo>,
+      backend,
+      attrs: { axis: 0 },
+    }) as TensorInfo;
   } finally {
     for (const p of parts) (backend as unknown as { disposeData(id: object): void }).disposeData(p.dataId);
   }
 };
-
 
 /** Register the WGSL fused kernels on webgpu (idempotent). Returns the kernel names registered now. */
 export function registerWebgpuFusedKernels(): string[] {

@@ -3,8 +3,15 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { Rng } from '../rng.js';
 import { expectNoLeaks, useBackend } from '../testing/index.js';
 import {
-  decodeSafetensors, encodeSafetensors, floatToHalf, safetensorsToTensors, SafetensorsError, tensorsToSafetensors, toHostArray,
-  bytesOf, MAX_HEADER_BYTES,
+  decodeSafetensors,
+  encodeSafetensors,
+  floatToHalf,
+  safetensorsToTensors,
+  SafetensorsError,
+  tensorsToSafetensors,
+  toHostArray,
+  bytesOf,
+  MAX_HEADER_BYTES,
 } from './safetensors.js';
 
 const ascii = (s: string) => Array.from(s, (c) => c.charCodeAt(0));
@@ -29,7 +36,27 @@ describe('safetensors', () => {
       const bytes = await tensorsToSafetensors({ a: t });
       t.dispose();
       const header = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'; // 54 bytes → padded to 56 with spaces
-      const expected = [56, 0, 0, 0, 0, 0, 0, 0, ...ascii(header), 0x20, 0x20, 0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0x40];
+      const expected = [
+        56,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        ...ascii(header),
+        0x20,
+        0x20,
+        0x00,
+        0x00,
+        0x80,
+        0x3f,
+        0x00,
+        0x00,
+        0x00,
+        0x40,
+      ];
       expect(Array.from(bytes)).toEqual(expected);
     });
   });
@@ -73,9 +100,13 @@ describe('safetensors', () => {
     expect(floatToHalf(1e6)).toBe(0x7c00);
     expect(floatToHalf(2 ** -24)).toBe(0x0001);
     expect(floatToHalf(1 + 2 ** -11)).toBe(0x3c00); // tie → even
-    const h = encodeSafetensors({ h: { dtype: 'F16', shape: [3], data: bytesOf(new Uint16Array([0x3c00, 0xc000, 0x0001])) } });
+    const h = encodeSafetensors({
+      h: { dtype: 'F16', shape: [3], data: bytesOf(new Uint16Array([0x3c00, 0xc000, 0x0001])) },
+    });
     expect(Array.from(toHostArray(decodeSafetensors(h).tensors['h']!).values)).toEqual([1, -2, 2 ** -24]);
-    const bf = encodeSafetensors({ b: { dtype: 'BF16', shape: [2], data: bytesOf(new Uint16Array([0x3f80, 0xc040])) } });
+    const bf = encodeSafetensors({
+      b: { dtype: 'BF16', shape: [2], data: bytesOf(new Uint16Array([0x3f80, 0xc040])) },
+    });
     expect(Array.from(toHostArray(decodeSafetensors(bf).tensors['b']!).values)).toEqual([1, -3]);
   });
 
@@ -84,7 +115,11 @@ describe('safetensors', () => {
   const bad: Array<[string, () => Uint8Array, RegExp]> = [
     ['shorter than 8 bytes', () => new Uint8Array(5), /shorter than the 8-byte/],
     ['header length past the end', () => rawFile(entry, eight, 500), /runs past the end/],
-    ['header length 2^62 (no huge allocation)', () => rawFile(entry, eight, 2 ** 62), /exceeds the 100000000-byte limit/],
+    [
+      'header length 2^62 (no huge allocation)',
+      () => rawFile(entry, eight, 2 ** 62),
+      /exceeds the 100000000-byte limit/,
+    ],
     ['header not JSON', () => rawFile('{"a":', []), /not valid JSON/],
     ['header not an object', () => rawFile('[1,2]', []), /must start with '\{'/],
     ['unknown dtype', () => rawFile(entry.replace('F32', 'F33'), eight), /unknown dtype "F33"/],
@@ -92,9 +127,21 @@ describe('safetensors', () => {
     ['reversed offsets', () => rawFile(entry.replace('[0,8]', '[8,0]'), eight), /reversed/],
     ['shape/size mismatch', () => rawFile(entry.replace('[2]', '[3]'), eight), /expected 12/],
     ['negative shape', () => rawFile(entry.replace('[2]', '[-2]'), eight), /non-negative integers/],
-    ['overlapping tensors', () => rawFile('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', eight), /overlap/],
+    [
+      'overlapping tensors',
+      () =>
+        rawFile(
+          '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+          eight,
+        ),
+      /overlap/,
+    ],
     ['hole in the buffer', () => rawFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', eight), /hole/],
-    ['trailing bytes not covered', () => rawFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', eight), /cover 4/],
+    [
+      'trailing bytes not covered',
+      () => rawFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', eight),
+      /cover 4/,
+    ],
     ['non-string metadata', () => rawFile('{"__metadata__":{"k":1}}', []), /must be a string/],
   ];
   it.each(bad)('rejects a malformed file: %s', (_name, make, msg) => {
@@ -111,7 +158,11 @@ describe('safetensors', () => {
   });
 
   it('the writer refuses inconsistent input', () => {
-    expect(() => encodeSafetensors({ a: { dtype: 'F32', shape: [3], data: new Uint8Array(8) } })).toThrow(/expected 12/);
-    expect(() => encodeSafetensors({ a: { dtype: 'X' as never, shape: [1], data: new Uint8Array(4) } })).toThrow(/unknown dtype/);
+    expect(() => encodeSafetensors({ a: { dtype: 'F32', shape: [3], data: new Uint8Array(8) } })).toThrow(
+      /expected 12/,
+    );
+    expect(() => encodeSafetensors({ a: { dtype: 'X' as never, shape: [1], data: new Uint8Array(4) } })).toThrow(
+      /unknown dtype/,
+    );
   });
 });

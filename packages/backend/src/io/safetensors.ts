@@ -38,7 +38,19 @@ export class SafetensorsError extends AltarError {
  * ```
  */
 export const DTYPE_SIZES = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
 } as const;
 /**
  * A safetensors dtype name (F64 … BOOL).
@@ -144,10 +156,13 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?
     if (name === '__metadata__') throw new SafetensorsError(`'__metadata__' is reserved and cannot name a tensor`);
     const t = tensors[name] as SafeTensor;
     if (!isDtype(t.dtype)) throw new SafetensorsError(`tensor '${name}': unknown dtype ${JSON.stringify(t.dtype)}`);
-    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new SafetensorsError(`tensor '${name}': bad shape [${t.shape}]`);
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new SafetensorsError(`tensor '${name}': bad shape [${t.shape}]`);
     const size = numel(t.shape) * DTYPE_SIZES[t.dtype];
     if (t.data.byteLength !== size) {
-      throw new SafetensorsError(`tensor '${name}': ${t.data.byteLength} bytes for ${t.dtype} shape [${t.shape}] (expected ${size})`);
+      throw new SafetensorsError(
+        `tensor '${name}': ${t.data.byteLength} bytes for ${t.dtype} shape [${t.shape}] (expected ${size})`,
+      );
     }
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
     offset += size;
@@ -179,12 +194,15 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?
  */
 export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (!(bytes instanceof Uint8Array)) throw new SafetensorsError('expected a Uint8Array');
-  if (bytes.byteLength < 8) throw new SafetensorsError(`file of ${bytes.byteLength} bytes is shorter than the 8-byte header length`);
+  if (bytes.byteLength < 8)
+    throw new SafetensorsError(`file of ${bytes.byteLength} bytes is shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(`header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (n64 > BigInt(MAX_HEADER_BYTES))
+    throw new SafetensorsError(`header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const n = Number(n64);
-  if (8 + n > bytes.byteLength) throw new SafetensorsError(`header length ${n} runs past the end of the ${bytes.byteLength}-byte file`);
+  if (8 + n > bytes.byteLength)
+    throw new SafetensorsError(`header length ${n} runs past the end of the ${bytes.byteLength}-byte file`);
   if (n < 2) throw new SafetensorsError(`header length ${n} is too small for a JSON object`);
   let text: string;
   try {
@@ -192,23 +210,27 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   } catch {
     throw new SafetensorsError('header is not valid UTF-8');
   }
-  if (!text.startsWith('{')) throw new SafetensorsError(`header must start with '{', got ${JSON.stringify(text.slice(0, 8))}`);
+  if (!text.startsWith('{'))
+    throw new SafetensorsError(`header must start with '{', got ${JSON.stringify(text.slice(0, 8))}`);
   let header: unknown;
   try {
     header = JSON.parse(text.replace(/ +$/, ''));
   } catch (e) {
     throw new SafetensorsError(`header is not valid JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new SafetensorsError('header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw new SafetensorsError('header is not a JSON object');
   const dataStart = 8 + n;
   const dataLen = bytes.byteLength - dataStart;
   const metadata: Record<string, string> = {};
   const entries: Array<{ name: string; dtype: SafeDtype; shape: number[]; begin: number; end: number }> = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new SafetensorsError('__metadata__ must be a string→string map');
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+        throw new SafetensorsError('__metadata__ must be a string→string map');
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new SafetensorsError(`__metadata__['${k}'] must be a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string')
+          throw new SafetensorsError(`__metadata__['${k}'] must be a string, got ${JSON.stringify(v)}`);
         metadata[k] = v;
       }
       continue;
@@ -217,30 +239,44 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
     const { dtype, shape, data_offsets: off } = raw as Record<string, unknown>;
     if (!isDtype(dtype)) throw new SafetensorsError(`tensor '${name}': unknown dtype ${JSON.stringify(dtype)}`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new SafetensorsError(`tensor '${name}': shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+      throw new SafetensorsError(
+        `tensor '${name}': shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`,
+      );
     }
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      throw new SafetensorsError(`tensor '${name}': data_offsets must be two non-negative integers, got ${JSON.stringify(off)}`);
+      throw new SafetensorsError(
+        `tensor '${name}': data_offsets must be two non-negative integers, got ${JSON.stringify(off)}`,
+      );
     }
     const [begin, end] = off as [number, number];
     if (begin > end) throw new SafetensorsError(`tensor '${name}': data_offsets [${begin}, ${end}] are reversed`);
-    if (end > dataLen) throw new SafetensorsError(`tensor '${name}': data_offsets [${begin}, ${end}] out of range (data buffer is ${dataLen} bytes)`);
+    if (end > dataLen)
+      throw new SafetensorsError(
+        `tensor '${name}': data_offsets [${begin}, ${end}] out of range (data buffer is ${dataLen} bytes)`,
+      );
     const expected = numel(shape as number[]) * DTYPE_SIZES[dtype];
     if (end - begin !== expected) {
-      throw new SafetensorsError(`tensor '${name}': ${end - begin} bytes for ${dtype} shape [${shape}] (expected ${expected})`);
+      throw new SafetensorsError(
+        `tensor '${name}': ${end - begin} bytes for ${dtype} shape [${shape}] (expected ${expected})`,
+      );
     }
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const e of entries) {
-    if (e.begin < cursor) throw new SafetensorsError(`tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] overlap the previous tensor (ends at ${cursor})`);
-    if (e.begin > cursor) throw new SafetensorsError(`tensor '${e.name}': hole in the data buffer at bytes ${cursor}..${e.begin}`);
+    if (e.begin < cursor)
+      throw new SafetensorsError(
+        `tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] overlap the previous tensor (ends at ${cursor})`,
+      );
+    if (e.begin > cursor)
+      throw new SafetensorsError(`tensor '${e.name}': hole in the data buffer at bytes ${cursor}..${e.begin}`);
     cursor = e.end;
   }
   if (cursor !== dataLen) throw new SafetensorsError(`data buffer is ${dataLen} bytes but tensors cover ${cursor}`);
   const tensors: Record<string, SafeTensor> = {};
-  for (const e of entries) tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: bytes.slice(dataStart + e.begin, dataStart + e.end) };
+  for (const e of entries)
+    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: bytes.slice(dataStart + e.begin, dataStart + e.end) };
   return { tensors, metadata };
 }
 
@@ -303,7 +339,10 @@ export function floatToHalf(x: number): number {
  * const { values, dtype } = toHostArray({ dtype: 'F16', shape: [1], data: Uint8Array.from([0x00, 0x3c]) }); // Float32Array [1], 'float32'
  * ```
  */
-export function toHostArray(t: SafeTensor): { values: Float32Array | Int32Array | Uint8Array; dtype: 'float32' | 'int32' | 'bool' } {
+export function toHostArray(t: SafeTensor): {
+  values: Float32Array | Int32Array | Uint8Array;
+  dtype: 'float32' | 'int32' | 'bool';
+} {
   const b = new Uint8Array(t.data); // aligned copy
   if (!LITTLE_ENDIAN && DTYPE_SIZES[t.dtype] > 1) swapInPlace(b, DTYPE_SIZES[t.dtype]);
   const n = numel(t.shape);
@@ -335,7 +374,10 @@ export function toHostArray(t: SafeTensor): { values: Float32Array | Int32Array 
     case 'I64':
     case 'U64':
     case 'U32': {
-      const src = t.dtype === 'U32' ? Array.from(new Uint32Array(b.buffer, 0, n), BigInt) : Array.from(t.dtype === 'I64' ? new BigInt64Array(b.buffer, 0, n) : new BigUint64Array(b.buffer, 0, n));
+      const src =
+        t.dtype === 'U32'
+          ? Array.from(new Uint32Array(b.buffer, 0, n), BigInt)
+          : Array.from(t.dtype === 'I64' ? new BigInt64Array(b.buffer, 0, n) : new BigUint64Array(b.buffer, 0, n));
       const out = new Int32Array(n);
       src.forEach((v, i) => {
         if (v > 2147483647n || v < -2147483648n) throw new SafetensorsError(`${t.dtype} value ${v} does not fit int32`);
@@ -364,10 +406,12 @@ export async function tensorsToSafetensors(
     const values = await t.data();
     let st: SafeTensor;
     if (t.dtype === 'float32') {
-      if (opts.float === 'F16') st = { dtype: 'F16', shape: t.shape, data: bytesOf(Uint16Array.from(values as Float32Array, floatToHalf)) };
+      if (opts.float === 'F16')
+        st = { dtype: 'F16', shape: t.shape, data: bytesOf(Uint16Array.from(values as Float32Array, floatToHalf)) };
       else st = { dtype: 'F32', shape: t.shape, data: bytesOf(values as Float32Array) };
     } else if (t.dtype === 'int32') st = { dtype: 'I32', shape: t.shape, data: bytesOf(values as Int32Array) };
-    else if (t.dtype === 'bool') st = { dtype: 'BOOL', shape: t.shape, data: bytesOf(Uint8Array.from(values as Uint8Array)) };
+    else if (t.dtype === 'bool')
+      st = { dtype: 'BOOL', shape: t.shape, data: bytesOf(Uint8Array.from(values as Uint8Array)) };
     else throw new SafetensorsError(`tensor '${name}': tfjs dtype ${t.dtype} has no safetensors encoding here`);
     entries[name] = st;
   }
@@ -384,7 +428,10 @@ export async function tensorsToSafetensors(
  * tf.dispose(Object.values(tensors)); // the caller owns them
  * ```
  */
-export function safetensorsToTensors(bytes: Uint8Array): { tensors: Record<string, tf.Tensor>; metadata: Record<string, string> } {
+export function safetensorsToTensors(bytes: Uint8Array): {
+  tensors: Record<string, tf.Tensor>;
+  metadata: Record<string, string>;
+} {
   const file = decodeSafetensors(bytes);
   const tensors: Record<string, tf.Tensor> = {};
   for (const [name, st] of Object.entries(file.tensors)) {

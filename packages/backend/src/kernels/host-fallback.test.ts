@@ -21,11 +21,27 @@ describe('host fallback kernels on wasm', () => {
   });
 
   it('agrees exactly with the cpu kernels (segment sum: hand-computed; conv filter gradient: cpu)', async () => {
-    const seg = () => tf.unsortedSegmentSum(tf.tensor2d([1.5, -2, 3, 4, 5, 6, 7, -8, 9, 10, 11, 12], [4, 3]), tf.tensor1d([1, 0, 1, 3], 'int32'), 4);
+    const seg = () =>
+      tf.unsortedSegmentSum(
+        tf.tensor2d([1.5, -2, 3, 4, 5, 6, 7, -8, 9, 10, 11, 12], [4, 3]),
+        tf.tensor1d([1, 0, 1, 3], 'int32'),
+        4,
+      );
     const convGrad = () =>
-      tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same').square().sum())([
-        tf.tensor4d(Array.from({ length: 2 * 5 * 5 * 2 }, (_, i) => Math.sin(i)), [2, 5, 5, 2]),
-        tf.tensor4d(Array.from({ length: 3 * 3 * 2 * 3 }, (_, i) => Math.cos(i)), [3, 3, 2, 3]),
+      tf.grads((x: tf.Tensor, w: tf.Tensor) =>
+        tf
+          .conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')
+          .square()
+          .sum(),
+      )([
+        tf.tensor4d(
+          Array.from({ length: 2 * 5 * 5 * 2 }, (_, i) => Math.sin(i)),
+          [2, 5, 5, 2],
+        ),
+        tf.tensor4d(
+          Array.from({ length: 3 * 3 * 2 * 3 }, (_, i) => Math.cos(i)),
+          [3, 3, 2, 3],
+        ),
       ]);
     await useBackend('cpu');
     const refConv = await run(convGrad);

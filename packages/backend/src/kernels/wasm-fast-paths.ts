@@ -176,7 +176,13 @@ const fastUnpack: KernelFunc = ({ inputs, backend, attrs }) => {
  * writes stay in cache. 3× faster than tfjs 4.22's wasm Transpose for the (4096, 1024) activations
  * whose transposes every weight gradient needs (39 → 12.5 ms).
  */
-export function transposeLastTwo(x: ArrayLike<number>, out: { [i: number]: number }, batch: number, rows: number, cols: number): void {
+export function transposeLastTwo(
+  x: ArrayLike<number>,
+  out: { [i: number]: number },
+  batch: number,
+  rows: number,
+  cols: number,
+): void {
   const BLOCK = 32;
   const mat = rows * cols;
   for (let b = 0; b < batch; b++) {
@@ -235,14 +241,19 @@ export function registerWasmFastPaths(): string[] {
         const k = x0.shape[r - 1] ?? 0;
         const n = y0.shape[r - 1] ?? 0;
         // Tiny products stay native: slicing costs more than it saves below ~64k multiply-adds each.
-        if (batch <= 1 || m * k * n < 65536) return nativeFn({ inputs: { a: x0, b: y0 }, backend, attrs: plain }) as TensorInfo;
+        if (batch <= 1 || m * k * n < 65536)
+          return nativeFn({ inputs: { a: x0, b: y0 }, backend, attrs: plain }) as TensorInfo;
         if (r > 3 && !copyPaths) return nativeFn({ inputs: { a: x0, b: y0 }, backend, attrs: plain }) as TensorInfo;
         if (r > 3) {
           const x = reshape.kernelFunc({ inputs: { x: x0 }, backend, attrs: { shape: [batch, m, k] } }) as TensorInfo;
           const y = reshape.kernelFunc({ inputs: { x: y0 }, backend, attrs: { shape: [batch, k, n] } }) as TensorInfo;
           try {
             const out = product(x, y);
-            const shaped = reshape.kernelFunc({ inputs: { x: out }, backend, attrs: { shape: [...x0.shape.slice(0, -2), m, n] } }) as TensorInfo;
+            const shaped = reshape.kernelFunc({
+              inputs: { x: out },
+              backend,
+              attrs: { shape: [...x0.shape.slice(0, -2), m, n] },
+            }) as TensorInfo;
             w.disposeData(out.dataId);
             return shaped;
           } finally {
@@ -255,14 +266,26 @@ export function registerWasmFastPaths(): string[] {
         const parts: TensorInfo[] = [];
         try {
           for (let i = 0; i < batch; i++) {
-            const xi = fastSlice({ inputs: { x }, backend, attrs: { begin: [i, 0, 0], size: [1, m, k] } }) as TensorInfo;
-            const yi = fastSlice({ inputs: { x: y }, backend, attrs: { begin: [i, 0, 0], size: [1, k, n] } }) as TensorInfo;
+            const xi = fastSlice({
+              inputs: { x },
+              backend,
+              attrs: { begin: [i, 0, 0], size: [1, m, k] },
+            }) as TensorInfo;
+            const yi = fastSlice({
+              inputs: { x: y },
+              backend,
+              attrs: { begin: [i, 0, 0], size: [1, k, n] },
+            }) as TensorInfo;
             parts.push(nativeFn({ inputs: { a: xi, b: yi }, backend, attrs: plain }) as TensorInfo);
             w.disposeData(xi.dataId);
             w.disposeData(yi.dataId);
           }
           // Concat's kernel takes its inputs as an array.
-          return concat.kernelFunc({ inputs: parts as unknown as Record<string, TensorInfo>, backend, attrs: { axis: 0 } }) as TensorInfo;
+          return concat.kernelFunc({
+            inputs: parts as unknown as Record<string, TensorInfo>,
+            backend,
+            attrs: { axis: 0 },
+          }) as TensorInfo;
         } finally {
           for (const p of parts) w.disposeData(p.dataId);
         }
@@ -287,19 +310,35 @@ export function registerWasmFastPaths(): string[] {
     };
     wrapped.altarWrapped = true;
     unregisterKernel(BatchMatMul, 'wasm');
-    registerKernel({ kernelName: BatchMatMul, backendName: 'wasm', kernelFunc: wrapped, ...(native.setupFunc ? { setupFunc: native.setupFunc } : {}) });
+    registerKernel({
+      kernelName: BatchMatMul,
+      backendName: 'wasm',
+      kernelFunc: wrapped,
+      ...(native.setupFunc ? { setupFunc: native.setupFunc } : {}),
+    });
     installed.push(BatchMatMul);
   }
   // Slicing kernels that copy only what they return. Strings keep the native kernels (their bytes live
   // outside the heap).
-  for (const [name, fast, input] of copyPaths ? ([[Slice, fastSlice, 'x'], [SplitV, fastSplitV, 'x'], [Unpack, fastUnpack, 'value']] as const) : []) {
+  for (const [name, fast, input] of copyPaths
+    ? ([
+        [Slice, fastSlice, 'x'],
+        [SplitV, fastSplitV, 'x'],
+        [Unpack, fastUnpack, 'value'],
+      ] as const)
+    : []) {
     const nat = getKernel(name, 'wasm');
     if (!nat || (nat.kernelFunc as { altarWrapped?: boolean }).altarWrapped) continue;
     const fn: KernelFunc & { altarWrapped?: boolean } = (args) =>
       (args.inputs as Record<string, TensorInfo>)[input]!.dtype === 'string' ? nat.kernelFunc(args) : fast(args);
     fn.altarWrapped = true;
     unregisterKernel(name, 'wasm');
-    registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn, ...(nat.setupFunc ? { setupFunc: nat.setupFunc } : {}) });
+    registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: fn,
+      ...(nat.setupFunc ? { setupFunc: nat.setupFunc } : {}),
+    });
     installed.push(name);
   }
   // Identity shares the input's buffer, as on the cpu and webgpu backends (tensors are immutable; a
@@ -324,17 +363,29 @@ export function registerWasmFastPaths(): string[] {
       const { x } = args.inputs as { x: TensorInfo };
       const { perm } = args.attrs as unknown as TransposeAttrs;
       const r = x.shape.length;
-      if (x.dtype === 'string' || !swapsLastTwo(perm) || util.sizeFromShape(x.shape) < 4096) return nativeTranspose.kernelFunc(args);
+      if (x.dtype === 'string' || !swapsLastTwo(perm) || util.sizeFromShape(x.shape) < 4096)
+        return nativeTranspose.kernelFunc(args);
       const w = args.backend as unknown as WasmLike;
       const rows = x.shape[r - 2]!;
       const cols = x.shape[r - 1]!;
       const out = w.makeOutput([...x.shape.slice(0, -2), cols, rows], x.dtype);
-      transposeLastTwo(w.typedArrayFromHeap(x), w.typedArrayFromHeap(out), util.sizeFromShape(x.shape.slice(0, -2)), rows, cols);
+      transposeLastTwo(
+        w.typedArrayFromHeap(x),
+        w.typedArrayFromHeap(out),
+        util.sizeFromShape(x.shape.slice(0, -2)),
+        rows,
+        cols,
+      );
       return out;
     };
     fn.altarWrapped = true;
     unregisterKernel(Transpose, 'wasm');
-    registerKernel({ kernelName: Transpose, backendName: 'wasm', kernelFunc: fn, ...(nativeTranspose.setupFunc ? { setupFunc: nativeTranspose.setupFunc } : {}) });
+    registerKernel({
+      kernelName: Transpose,
+      backendName: 'wasm',
+      kernelFunc: fn,
+      ...(nativeTranspose.setupFunc ? { setupFunc: nativeTranspose.setupFunc } : {}),
+    });
     installed.push(Transpose);
   }
   const seg = getKernel(UnsortedSegmentSum, 'wasm');

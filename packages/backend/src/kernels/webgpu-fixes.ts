@@ -9,7 +9,17 @@
  *   shader is reused with the other length baked in). Cumsum's gradient is a reverse cumsum, so every
  *   SSM scan trained wrong. The wrapper reverses the axis, runs the forward kernel, reverses back.
  */
-import { Cumprod, Cumsum, getKernel, registerKernel, Reshape, Reverse, unregisterKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  Cumprod,
+  Cumsum,
+  getKernel,
+  registerKernel,
+  Reshape,
+  Reverse,
+  unregisterKernel,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 
 interface Disposer {
   disposeData(dataId: object): boolean;
@@ -34,7 +44,9 @@ function wrapCumulative(kernelName: string): boolean {
     const keep = (t: TensorInfo): TensorInfo => (temps.push(t), t);
     try {
       // (pre, L, post): every rank becomes rank 3 with the scanned axis in the middle.
-      let t = keep(reshape.kernelFunc({ inputs: { x }, backend, attrs: { shape: [pre, x.shape[axis]!, post] } }) as TensorInfo);
+      let t = keep(
+        reshape.kernelFunc({ inputs: { x }, backend, attrs: { shape: [pre, x.shape[axis]!, post] } }) as TensorInfo,
+      );
       if (a.reverse) t = keep(reverse.kernelFunc({ inputs: { x: t }, backend, attrs: { dims: [1] } }) as TensorInfo);
       t = keep(nativeFn({ inputs: { x: t }, backend, attrs: { ...a, axis: 1, reverse: false } }) as TensorInfo);
       if (a.reverse) t = keep(reverse.kernelFunc({ inputs: { x: t }, backend, attrs: { dims: [1] } }) as TensorInfo);
@@ -45,7 +57,12 @@ function wrapCumulative(kernelName: string): boolean {
   };
   fn.altarWrapped = true;
   unregisterKernel(kernelName, 'webgpu');
-  registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: fn, ...(native.setupFunc ? { setupFunc: native.setupFunc } : {}) });
+  registerKernel({
+    kernelName,
+    backendName: 'webgpu',
+    kernelFunc: fn,
+    ...(native.setupFunc ? { setupFunc: native.setupFunc } : {}),
+  });
   return true;
 }
 

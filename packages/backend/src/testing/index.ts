@@ -80,5 +80,8 @@ function failed(name: BackendName, error: Error, opts: UseBackendOptions): null 
 export function testBackends(defaults: BackendName[] = ['cpu', 'wasm']): BackendName[] {
   const v = envVar('ALTAR_BACKENDS');
   if (!v) return defaults;
-  return v.split(',').map((s) => s.trim()).filter(Boolean) as BackendName[];
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean) as BackendName[];
 }

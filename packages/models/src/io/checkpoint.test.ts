@@ -36,19 +36,30 @@ async function outputs(m: AnyModel): Promise<Float32Array> {
 
 describe('checkpoints', () => {
   const backends = testBackends();
-  it.each(CONFIGS.map((c) => [c['type'] as string + (c['mixer'] ? `/${c['mixer'] as string}` : ''), c] as const))(
+  it.each(CONFIGS.map((c) => [(c['type'] as string) + (c['mixer'] ? `/${c['mixer'] as string}` : ''), c] as const))(
     '%s: written on one backend, loaded on another, same weights (bit-exact) and same outputs',
     async (_name, cfg) => {
       const [src, dst] = [backends[0] ?? 'cpu', backends[backends.length - 1] ?? 'cpu'];
       await useBackend(src);
       const m = createModel(cfg);
       // perturb weights so zero-initialised adaLN gates do not hide mistakes
-      const noisy = tf.tidy(() => Object.fromEntries(Object.entries(m.getWeights()).map(([k, t]) => [k, tf.add(t, new Rng(3).normal(t.shape, 0, 0.1))])));
+      const noisy = tf.tidy(() =>
+        Object.fromEntries(
+          Object.entries(m.getWeights()).map(([k, t]) => [k, tf.add(t, new Rng(3).normal(t.shape, 0, 0.1))]),
+        ),
+      );
       m.setWeights(noisy);
       tf.dispose(Object.values(noisy));
       const want = await outputs(m);
       const ckpt = await saveModel(m);
-      const wantWeights = Object.fromEntries(await Promise.all(Object.entries(m.getWeights()).map(async ([k, t]) => [k, Array.from(new Uint32Array((await t.data() as Float32Array).slice().buffer))] as const)));
+      const wantWeights = Object.fromEntries(
+        await Promise.all(
+          Object.entries(m.getWeights()).map(
+            async ([k, t]) =>
+              [k, Array.from(new Uint32Array(((await t.data()) as Float32Array).slice().buffer))] as const,
+          ),
+        ),
+      );
       m.dispose();
       expect(JSON.parse(ckpt.config)).toEqual(validateModelConfig(cfg));
       expect(decodeSafetensors(ckpt.weights).metadata['altar.config']).toBe(ckpt.config);
@@ -58,7 +69,9 @@ describe('checkpoints', () => {
         const m2 = loadModel(ckpt);
         expect(m2.config).toEqual(validateModelConfig(cfg));
         for (const [k, t] of Object.entries(m2.getWeights())) {
-          expect(Array.from(new Uint32Array((await t.data() as Float32Array).slice().buffer)), k).toEqual(wantWeights[k]);
+          expect(Array.from(new Uint32Array(((await t.data()) as Float32Array).slice().buffer)), k).toEqual(
+            wantWeights[k],
+          );
         }
         const got = await outputs(m2);
         let worst = 0;
@@ -82,7 +95,9 @@ describe('checkpoints', () => {
       const other = { ...CONFIGS[0], dModel: 16 };
       expect(() => loadModel({ config: JSON.stringify(other), weights: ckpt.weights })).toThrow(/shape/);
       expect(() => loadModel({ config: '{not json', weights: ckpt.weights })).toThrow(/not valid JSON/);
-      expect(() => loadModel({ config: { ...CONFIGS[1] }, weights: ckpt.weights })).toThrow(/unknown parameter|missing parameter/);
+      expect(() => loadModel({ config: { ...CONFIGS[1] }, weights: ckpt.weights })).toThrow(
+        /unknown parameter|missing parameter/,
+      );
     });
   });
 
@@ -139,7 +154,15 @@ describe('configs', () => {
   it('paramCount matches the closed form; bytesPerWeight is 4', async () => {
     await useBackend('cpu');
     const [v, d, l] = [13, 8, 3];
-    const m = createModel({ type: 'ar-transformer', vocabSize: v, dModel: d, nLayers: l, nHeads: 2, positions: 'learned', maxLen: 5 });
+    const m = createModel({
+      type: 'ar-transformer',
+      vocabSize: v,
+      dModel: d,
+      nLayers: l,
+      nHeads: 2,
+      positions: 'learned',
+      maxLen: 5,
+    });
     const h = 4 * d;
     const perLayer = 2 * (2 * d) + 3 * d * d + d * d + (d * h + h) + (h * d + d);
     expect(m.paramCount()).toBe(v * d + 5 * d + l * perLayer + 2 * d);

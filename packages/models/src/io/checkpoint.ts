@@ -35,7 +35,10 @@ export interface ModelCheckpoint {
  * const { config, weights } = await saveModel(model, { metadata: { step: '1000' } });
  * ```
  */
-export async function saveModel(model: Model, opts: { metadata?: Record<string, string> } = {}): Promise<ModelCheckpoint> {
+export async function saveModel(
+  model: Model,
+  opts: { metadata?: Record<string, string> } = {},
+): Promise<ModelCheckpoint> {
   const config = JSON.stringify(model.config);
   const weights = await tensorsToSafetensors(model.getWeights(), {
     format: 'altar',
@@ -60,7 +63,8 @@ export function loadModel(ckpt: { config?: string | object; weights: Uint8Array 
   const { tensors, metadata } = safetensorsToTensors(ckpt.weights);
   try {
     let raw: unknown = ckpt.config ?? metadata['altar.config'];
-    if (raw === undefined) throw new AltarError('BAD_CHECKPOINT', 'loadModel: no config given and none in the safetensors metadata');
+    if (raw === undefined)
+      throw new AltarError('BAD_CHECKPOINT', 'loadModel: no config given and none in the safetensors metadata');
     if (typeof raw === 'string') {
       try {
         raw = JSON.parse(raw);

@@ -137,26 +137,35 @@ export class Attention implements AttentionLayer {
   readonly wqkv: Linear;
   readonly wo: Linear;
 
-  constructor(store: ParamStore, name: string, readonly opts: AttentionOptions) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly opts: AttentionOptions,
+  ) {
     const { dModel, nHeads } = opts;
-    if (dModel % nHeads !== 0) throw new AltarError('BAD_SHAPE', `Attention(${name}): dModel ${dModel} not divisible by nHeads ${nHeads}`);
+    if (dModel % nHeads !== 0)
+      throw new AltarError('BAD_SHAPE', `Attention(${name}): dModel ${dModel} not divisible by nHeads ${nHeads}`);
     this.kind = opts.kind;
     this.nHeads = nHeads;
     this.dHead = dModel / nHeads;
-    if (opts.rope && this.dHead % 2 !== 0) throw new AltarError('BAD_SHAPE', `Attention(${name}): rope needs an even head dim, got ${this.dHead}`);
+    if (opts.rope && this.dHead % 2 !== 0)
+      throw new AltarError('BAD_SHAPE', `Attention(${name}): rope needs an even head dim, got ${this.dHead}`);
     this.window = opts.window ?? Infinity;
     this.chunk = opts.chunk ?? 64;
     this.rope = opts.rope;
     this.wqkv = new Linear(store, `${name}.wqkv`, dModel, 3 * dModel, { bias: false });
-    this.wo = new Linear(store, `${name}.wo`, dModel, dModel, { bias: false, ...(opts.outStd === undefined ? {} : { std: opts.outStd }) });
+    this.wo = new Linear(store, `${name}.wo`, dModel, dModel, {
+      bias: false,
+      ...(opts.outStd === undefined ? {} : { std: opts.outStd }),
+    });
   }
 
   /** (B, N, D) → q, k, v each (B, H, N, dh), rotary applied to q, k from position pos0. */
   private heads(x: tf.Tensor3D, pos0: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
     const [b, n] = x.shape;
     const qkv = this.wqkv.apply(x); // (B, N, 3D)
-    const parts = tf.split(qkv, 3, -1).map((t) =>
-      tf.transpose(tf.reshape(t, [b, n, this.nHeads, this.dHead]), [0, 2, 1, 3]), // (B, H, N, dh)
+    const parts = tf.split(qkv, 3, -1).map(
+      (t) => tf.transpose(tf.reshape(t, [b, n, this.nHeads, this.dHead]), [0, 2, 1, 3]), // (B, H, N, dh)
     ) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
     if (this.rope) {
       parts[0] = applyRope(parts[0], pos0) as tf.Tensor4D;
@@ -199,12 +208,32 @@ export class Attention implements AttentionLayer {
     const w = this.window;
     const nb = Math.ceil(n / w);
     const np = nb * w;
-    const padEnd = (t: tf.Tensor4D) => (np === n ? t : tf.pad(t, [[0, 0], [0, 0], [0, np - n], [0, 0]]));
+    const padEnd = (t: tf.Tensor4D) =>
+      np === n
+        ? t
+        : tf.pad(t, [
+            [0, 0],
+            [0, 0],
+            [0, np - n],
+            [0, 0],
+          ]);
     const blocks = (t: tf.Tensor) => tf.reshape(t, [b, h, nb, w, dh]); // (B, H, nb, W, dh)
     const qb = blocks(padEnd(q));
     const kp = padEnd(k);
     const vp = padEnd(v);
-    const prev = (t: tf.Tensor4D) => blocks(tf.slice(tf.pad(t, [[0, 0], [0, 0], [w, 0], [0, 0]]), [0, 0, 0, 0], [b, h, np, dh]));
+    const prev = (t: tf.Tensor4D) =>
+      blocks(
+        tf.slice(
+          tf.pad(t, [
+            [0, 0],
+            [0, 0],
+            [w, 0],
+            [0, 0],
+          ]),
+          [0, 0, 0, 0],
+          [b, h, np, dh],
+        ),
+      );
     const k2 = tf.concat([prev(kp), blocks(kp)], 3); // (B, H, nb, 2W, dh)
     const v2 = tf.concat([prev(vp), blocks(vp)], 3);
     const mask = new Float32Array(nb * w * 2 * w);
@@ -227,7 +256,18 @@ export class Attention implements AttentionLayer {
     const c = Math.min(this.chunk, n);
     const nc = Math.ceil(n / c);
     const np = nc * c;
-    const prep = (t: tf.Tensor) => tf.reshape(np === n ? t : tf.pad(t, [[0, 0], [0, 0], [0, np - n], [0, 0]]), [b, h, nc, c, dh]); // (B, H, nc, C, dh)
+    const prep = (t: tf.Tensor) =>
+      tf.reshape(
+        np === n
+          ? t
+          : tf.pad(t, [
+              [0, 0],
+              [0, 0],
+              [0, np - n],
+              [0, 0],
+            ]),
+        [b, h, nc, c, dh],
+      ); // (B, H, nc, C, dh)
     const fq = prep(eluFeature(q));
     const fk = prep(eluFeature(k));
     const vc = prep(v);
@@ -253,7 +293,12 @@ export class Attention implements AttentionLayer {
       case 'full':
         return { kind: 'full', pos: 0, k: null, v: null };
       case 'sliding':
-        return { kind: 'sliding', pos: 0, k: tf.zeros([batch, h, this.window, dh]), v: tf.zeros([batch, h, this.window, dh]) };
+        return {
+          kind: 'sliding',
+          pos: 0,
+          k: tf.zeros([batch, h, this.window, dh]),
+          v: tf.zeros([batch, h, this.window, dh]),
+        };
       case 'linear':
         return { kind: 'linear', pos: 0, s: tf.zeros([batch, h, dh, dh]), z: tf.zeros([batch, h, dh]) };
       case 'bidirectional':
@@ -268,7 +313,11 @@ export class Attention implements AttentionLayer {
         const b = x.shape[0];
         const qkv = this.wqkv.apply(x); // (B, 3D)
         const empty = () => tf.zeros([b, this.nHeads, 0, this.dHead]); // (B, H, 0, dh)
-        const [y, k, v] = decodeAttention(qkv, cache.k ?? empty(), cache.v ?? empty(), { nHeads: this.nHeads, rope: this.rope, ropeBase: 10000 });
+        const [y, k, v] = decodeAttention(qkv, cache.k ?? empty(), cache.v ?? empty(), {
+          nHeads: this.nHeads,
+          rope: this.rope,
+          ropeBase: 10000,
+        });
         return { y: this.wo.apply(y) as tf.Tensor2D, cache: { kind: 'full', pos: cache.pos + 1, k, v } };
       });
     }
@@ -296,7 +345,10 @@ export class Attention implements AttentionLayer {
         const vv = tf.add(tf.mul(cache.v, keep), tf.mul(v, m)) as tf.Tensor4D;
         const valid = new Float32Array(w);
         for (let j = 0; j < w; j++) valid[j] = j <= pos ? 0 : NEG; // slots not yet written
-        const scores = tf.add(tf.mul(tf.matMul(q, kk, false, true), 1 / Math.sqrt(this.dHead)), tf.tensor4d(valid, [1, 1, 1, w]));
+        const scores = tf.add(
+          tf.mul(tf.matMul(q, kk, false, true), 1 / Math.sqrt(this.dHead)),
+          tf.tensor4d(valid, [1, 1, 1, w]),
+        );
         y = tf.matMul(tf.softmax(scores), vv);
         next = { kind: 'sliding', pos: pos + 1, k: kk, v: vv };
       } else {

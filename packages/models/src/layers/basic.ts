@@ -101,8 +101,13 @@ export const ONE_HOT_EMBED_MAX_VOCAB = 4096;
 export class Linear {
   readonly w: tf.Variable;
   readonly b: tf.Variable | null;
-  constructor(store: ParamStore, name: string, readonly inDim: number, readonly outDim: number,
-    opts: { bias?: boolean; std?: number; zero?: boolean } = {}) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly inDim: number,
+    readonly outDim: number,
+    opts: { bias?: boolean; std?: number; zero?: boolean } = {},
+  ) {
     const std = opts.std ?? 1 / Math.sqrt(inDim);
     this.w = store.add(`${name}.w`, [inDim, outDim], opts.zero ? { kind: 'zeros' } : { kind: 'normal', std });
     this.b = opts.bias === false ? null : store.add(`${name}.b`, [outDim], { kind: 'zeros' });
@@ -130,7 +135,13 @@ const FLIP_HEAD_MAX_ROWS = 256;
  */
 export class Embedding {
   readonly table: tf.Variable;
-  constructor(store: ParamStore, name: string, readonly vocab: number, readonly dim: number, std = 0.02) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly vocab: number,
+    readonly dim: number,
+    std = 0.02,
+  ) {
     this.table = store.add(`${name}.weight`, [vocab, dim], { kind: 'normal', std });
   }
   /**
@@ -142,7 +153,10 @@ export class Embedding {
       const ids = tf.cast(tokens, 'int32');
       if (this.vocab > ONE_HOT_EMBED_MAX_VOCAB) return tf.gather(this.table, ids);
       const oh = tf.oneHot(tf.reshape(ids, [-1]), this.vocab) as tf.Tensor2D; // (M, V)
-      return tf.reshape(mm(tf.cast(oh, 'float32') as tf.Tensor2D, this.table as tf.Tensor2D), [...tokens.shape, this.dim]);
+      return tf.reshape(mm(tf.cast(oh, 'float32') as tf.Tensor2D, this.table as tf.Tensor2D), [
+        ...tokens.shape,
+        this.dim,
+      ]);
     });
   }
   /** Tied head over the first `rows` vocabulary entries: h (..., D) → (..., rows). */
@@ -176,7 +190,13 @@ export class Embedding {
 export class LayerNorm {
   readonly g: tf.Variable | null;
   readonly b: tf.Variable | null;
-  constructor(store: ParamStore | null, name: string, readonly dim: number, readonly eps = 1e-5, affine = true) {
+  constructor(
+    store: ParamStore | null,
+    name: string,
+    readonly dim: number,
+    readonly eps = 1e-5,
+    affine = true,
+  ) {
     this.g = affine && store ? store.add(`${name}.g`, [dim], { kind: 'ones' }) : null;
     this.b = affine && store ? store.add(`${name}.b`, [dim], { kind: 'zeros' }) : null;
   }
@@ -208,7 +228,12 @@ export class LayerNorm {
  */
 export class RMSNorm {
   readonly g: tf.Variable;
-  constructor(store: ParamStore, name: string, readonly dim: number, readonly eps = 1e-5) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly dim: number,
+    readonly eps = 1e-5,
+  ) {
     this.g = store.add(`${name}.g`, [dim], { kind: 'ones' });
   }
   apply(x: tf.Tensor): tf.Tensor {
@@ -317,7 +342,14 @@ export class Mlp {
   readonly w1: Linear;
   readonly w2: Linear;
   readonly w3: Linear | null;
-  constructor(store: ParamStore, name: string, dim: number, hidden: number, readonly kind: MlpKind, outStd?: number) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    dim: number,
+    hidden: number,
+    readonly kind: MlpKind,
+    outStd?: number,
+  ) {
     this.w1 = new Linear(store, `${name}.w1`, dim, hidden);
     this.w3 = kind === 'swiglu' ? new Linear(store, `${name}.w3`, dim, hidden) : null;
     this.w2 = new Linear(store, `${name}.w2`, hidden, dim, outStd === undefined ? {} : { std: outStd });
@@ -349,7 +381,11 @@ export function timestepEmbedding(t: tf.Tensor, dim: number, scale = 1000): tf.T
     for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half);
     const args = tf.mul(tf.reshape(tf.mul(tf.cast(t, 'float32'), scale), [-1, 1]), tf.tensor2d(freqs, [1, half])); // (B, half)
     let emb = tf.concat([tf.cos(args), tf.sin(args)], -1); // (B, 2·half)
-    if (dim % 2 === 1) emb = tf.pad(emb, [[0, 0], [0, 1]]);
+    if (dim % 2 === 1)
+      emb = tf.pad(emb, [
+        [0, 0],
+        [0, 1],
+      ]);
     return emb;
   });
 }
@@ -366,7 +402,12 @@ export function timestepEmbedding(t: tf.Tensor, dim: number, scale = 1000): tf.T
 export class TimeEmbedder {
   readonly l1: Linear;
   readonly l2: Linear;
-  constructor(store: ParamStore, name: string, readonly freqDim: number, readonly dim: number) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly freqDim: number,
+    readonly dim: number,
+  ) {
     this.l1 = new Linear(store, `${name}.l1`, freqDim, dim);
     this.l2 = new Linear(store, `${name}.l2`, dim, dim);
   }
@@ -398,10 +439,18 @@ export class FourierFeatures {
   /** The frequency matrix B (d, m), already multiplied by 2π. */
   readonly freqs: tf.Tensor2D;
   readonly outDim: number;
-  constructor(rng: Rng, readonly inDim: number, readonly count: number, readonly scale: number) {
-    if (!Number.isInteger(inDim) || inDim < 1) throw new Error(`FourierFeatures: inDim must be an integer ≥ 1, got ${inDim}`);
-    if (!Number.isInteger(count) || count < 1) throw new Error(`FourierFeatures: count must be an integer ≥ 1, got ${count}`);
-    if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`FourierFeatures: scale must be a finite number > 0, got ${scale}`);
+  constructor(
+    rng: Rng,
+    readonly inDim: number,
+    readonly count: number,
+    readonly scale: number,
+  ) {
+    if (!Number.isInteger(inDim) || inDim < 1)
+      throw new Error(`FourierFeatures: inDim must be an integer ≥ 1, got ${inDim}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new Error(`FourierFeatures: count must be an integer ≥ 1, got ${count}`);
+    if (!(scale > 0) || !Number.isFinite(scale))
+      throw new Error(`FourierFeatures: scale must be a finite number > 0, got ${scale}`);
     const b = rng.normalArray(inDim * count, 0, scale); // (d, m) row-major
     for (let i = 0; i < b.length; i++) b[i] = 2 * Math.PI * b[i]!;
     this.freqs = tf.tensor2d(b, [inDim, count]);

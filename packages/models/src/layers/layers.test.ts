@@ -62,7 +62,9 @@ describe.each(testBackends())('layers on %s', (backend) => {
       const outs: tf.Tensor[] = [];
       for (let i = 0; i < 13; i++) {
         const xi = tf.tidy(() => tf.reshape(tf.slice(x, [0, i, 0], [2, 1, 8]), [2, 8])) as tf.Tensor2D;
-        const r = tf.tidy(() => blocked.step(xi, cache) as unknown as tf.TensorContainer) as unknown as ReturnType<typeof blocked.step>;
+        const r = tf.tidy(() => blocked.step(xi, cache) as unknown as tf.TensorContainer) as unknown as ReturnType<
+          typeof blocked.step
+        >;
         blocked.disposeCache(cache);
         cache = r.cache;
         outs.push(r.y);
@@ -76,8 +78,15 @@ describe.each(testBackends())('layers on %s', (backend) => {
       const [a, b] = tf.tidy(() => [tf.slice(yb, [0, 0, 0], [2, 4, 8]), tf.slice(yd, [0, 0, 0], [2, 4, 8])]);
       expect(await maxAbsDiff(a as tf.Tensor, b as tf.Tensor)).toBeLessThan(1e-5);
       // linear attention: chunk sizes 1, 3, 16 give the same outputs
-      const lin = [1, 3, 16].map((chunk) => new Attention(store, `l${chunk}`, { kind: 'linear', dModel: 8, nHeads: 2, rope: false, chunk }));
-      tf.tidy(() => lin.slice(1).forEach((l) => { l.wqkv.w.assign((lin[0] as Attention).wqkv.w); l.wo.w.assign((lin[0] as Attention).wo.w); }));
+      const lin = [1, 3, 16].map(
+        (chunk) => new Attention(store, `l${chunk}`, { kind: 'linear', dModel: 8, nHeads: 2, rope: false, chunk }),
+      );
+      tf.tidy(() =>
+        lin.slice(1).forEach((l) => {
+          l.wqkv.w.assign((lin[0] as Attention).wqkv.w);
+          l.wo.w.assign((lin[0] as Attention).wo.w);
+        }),
+      );
       const ly = lin.map((l) => l.forward(x as tf.Tensor3D));
       expect(await maxAbsDiff(ly[0] as tf.Tensor, ly[1] as tf.Tensor)).toBeLessThan(1e-5);
       expect(await maxAbsDiff(ly[0] as tf.Tensor, ly[2] as tf.Tensor)).toBeLessThan(1e-5);
@@ -93,7 +102,9 @@ describe.each(testBackends())('layers on %s', (backend) => {
       const n = 4;
       const s4 = new S4d(store, 's', { dModel: d, dState: n, chunk: 4, dtMin: 0.05, dtMax: 0.5 });
       // Oracle: K_l = 2 Re(Σ_n C_n B̄_n Ā_n^l), with host complex numbers.
-      const [logDt, aReLog, aIm, cRe, cIm] = (await Promise.all([s4.logDt, s4.aReLog, s4.aIm, s4.cRe, s4.cIm].map((v) => v.data()))) as Float32Array[] as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+      const [logDt, aReLog, aIm, cRe, cIm] = (await Promise.all(
+        [s4.logDt, s4.aReLog, s4.aIm, s4.cRe, s4.cIm].map((v) => v.data()),
+      )) as Float32Array[] as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
       const L = 10;
       const want = new Float32Array(d * L);
       for (let c = 0; c < d; c++) {
@@ -122,7 +133,13 @@ describe.each(testBackends())('layers on %s', (backend) => {
       let st = s4.initState(2);
       const outs: tf.Tensor[] = [];
       for (let i = 0; i < 11; i++) {
-        const r = tf.tidy(() => s4.step(tf.reshape(tf.slice(u, [0, i, 0], [2, 1, d]), [2, d]) as tf.Tensor2D, st) as unknown as tf.TensorContainer) as unknown as ReturnType<typeof s4.step>;
+        const r = tf.tidy(
+          () =>
+            s4.step(
+              tf.reshape(tf.slice(u, [0, i, 0], [2, 1, d]), [2, d]) as tf.Tensor2D,
+              st,
+            ) as unknown as tf.TensorContainer,
+        ) as unknown as ReturnType<typeof s4.step>;
         s4.disposeState(st);
         st = r.state;
         outs.push(r.y);
@@ -144,7 +161,10 @@ describe.each(testBackends())('layers on %s', (backend) => {
     await expectNoLeaks(async () => {
       const mk = (chunk: number) => {
         const store = new ParamStore(new Rng(8));
-        return { store, ssm: new SelectiveSsm(store, 'm', { dModel: 4, dState: 3, expand: 2, convKernel: 3, scanChunk: chunk }) };
+        return {
+          store,
+          ssm: new SelectiveSsm(store, 'm', { dModel: 4, dState: 3, expand: 2, convKernel: 3, scanChunk: chunk }),
+        };
       };
       const models = [1, 3, 8].map(mk); // sequential, chunked with padding, one chunk
       const u = tf.tidy(() => new Rng(9).normal([2, 7, 4]));
@@ -165,7 +185,10 @@ describe.each(testBackends())('layers on %s', (backend) => {
   it('norms, rope and time embedding against closed forms; dropout only in training', async () => {
     await expectNoLeaks(async () => {
       const store = new ParamStore(new Rng(1));
-      const x = tf.tensor2d([[1, 2, 3, 6], [-1, 0, 0, 1]]);
+      const x = tf.tensor2d([
+        [1, 2, 3, 6],
+        [-1, 0, 0, 1],
+      ]);
       const ln = new LayerNorm(store, 'ln', 4).apply(x);
       const m = 3;
       const sd = Math.sqrt(((1 - m) ** 2 + (2 - m) ** 2 + 0 + (6 - m) ** 2) / 4 + 1e-5);

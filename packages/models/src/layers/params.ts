@@ -39,7 +39,8 @@ export class ParamStore {
 
   /** Create and register a float32 trainable variable. */
   add(name: string, shape: number[], init: Init): tf.Variable {
-    if (this.vars.has(name)) throw new AltarError('DUPLICATE_PARAM', `ParamStore.add: parameter '${name}' already exists`);
+    if (this.vars.has(name))
+      throw new AltarError('DUPLICATE_PARAM', `ParamStore.add: parameter '${name}' already exists`);
     const size = shape.reduce((a, b) => a * b, 1);
     let data: Float32Array;
     switch (init.kind) {
@@ -57,7 +58,10 @@ export class ParamStore {
         break;
       case 'values':
         if (init.values.length !== size) {
-          throw new AltarError('BAD_INIT', `ParamStore.add('${name}'): ${init.values.length} values for shape [${shape}]`);
+          throw new AltarError(
+            'BAD_INIT',
+            `ParamStore.add('${name}'): ${init.values.length} values for shape [${shape}]`,
+          );
         }
         data = init.values;
         break;

@@ -86,7 +86,10 @@ export class S4d {
     const lo = Math.log(opts.dtMin ?? 1e-3);
     const hi = Math.log(opts.dtMax ?? 1e-1);
     this.logDt = store.add(`${name}.log_dt`, [d, 1], { kind: 'uniform', lo, hi });
-    this.aReLog = store.add(`${name}.A_re_log`, [d, n], { kind: 'values', values: new Float32Array(d * n).fill(Math.log(0.5)) });
+    this.aReLog = store.add(`${name}.A_re_log`, [d, n], {
+      kind: 'values',
+      values: new Float32Array(d * n).fill(Math.log(0.5)),
+    });
     const im = new Float32Array(d * n);
     for (let i = 0; i < d; i++) for (let j = 0; j < n; j++) im[i * n + j] = Math.PI * j;
     this.aIm = store.add(`${name}.A_im`, [d, n], { kind: 'values', values: im });
@@ -148,13 +151,20 @@ export class S4d {
       const place = new Float32Array(c * c * c);
       for (let i = 0; i < c; i++) for (let j = 0; j <= i; j++) place[(i - j) * c * c + i * c + j] = 1;
       const toep = tf.reshape(mm2d(k, tf.tensor2d(place, [c, c * c])), [d, c, c]); // (D, C, C)
-      const up = lp === l ? u : tf.pad(u, [[0, 0], [0, lp - l], [0, 0]]);
+      const up =
+        lp === l
+          ? u
+          : tf.pad(u, [
+              [0, 0],
+              [0, lp - l],
+              [0, 0],
+            ]);
       const ut = tf.reshape(tf.transpose(tf.reshape(up, [b, nc, c, d]), [3, 2, 0, 1]), [d, c, b * nc]); // (D, C, B·nc)
       let y = tf.matMul(toep, ut); // (D, C, B·nc) intra-chunk part
       if (nc > 1) {
         // Chunk-end state from the chunk's own inputs: s = Σ_i Ā^{C−1−i} B̄ u_i.
         const [rr, ri] = this.powers(z, 0, c, true); // Ā^{C−1−i} (D, N, C)
-      const br3 = tf.expandDims(z.br, 2);
+        const br3 = tf.expandDims(z.br, 2);
         const bi3 = tf.expandDims(z.bi, 2);
         const wr = tf.transpose(tf.sub(tf.mul(rr, br3), tf.mul(ri, bi3)), [0, 2, 1]); // (D, C, N)
         const wi = tf.transpose(tf.add(tf.mul(rr, bi3), tf.mul(ri, br3)), [0, 2, 1]);
@@ -207,7 +217,10 @@ export class S4d {
       const u3 = tf.expandDims(u, 2); // (B, D, 1)
       const hr = tf.add(tf.sub(tf.mul(z.ar, s.hr), tf.mul(z.ai, s.hi)), tf.mul(z.br, u3)) as tf.Tensor3D;
       const hi = tf.add(tf.add(tf.mul(z.ar, s.hi), tf.mul(z.ai, s.hr)), tf.mul(z.bi, u3)) as tf.Tensor3D;
-      const y = tf.add(tf.mul(2, tf.sum(tf.sub(tf.mul(this.cRe, hr), tf.mul(this.cIm, hi)), -1)), tf.mul(u, this.dSkip)) as tf.Tensor2D;
+      const y = tf.add(
+        tf.mul(2, tf.sum(tf.sub(tf.mul(this.cRe, hr), tf.mul(this.cIm, hi)), -1)),
+        tf.mul(u, this.dSkip),
+      ) as tf.Tensor2D;
       return { y, state: { hr, hi } };
     });
   }

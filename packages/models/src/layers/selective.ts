@@ -48,7 +48,14 @@ function logDecay(dt: tf.Tensor, aLog: tf.Tensor): tf.Tensor {
  * custom gradient that recomputes it in the backward pass instead of keeping them (Mamba §3.3.2's
  * recomputation, in tensor-op form).
  */
-function scanReference(dt: tf.Tensor, x: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor, aLog: tf.Tensor, chunk: number): tf.Tensor {
+function scanReference(
+  dt: tf.Tensor,
+  x: tf.Tensor,
+  bm: tf.Tensor,
+  cm: tf.Tensor,
+  aLog: tf.Tensor,
+  chunk: number,
+): tf.Tensor {
   const [b, l, e] = x.shape as [number, number, number];
   const n = aLog.shape[1] as number;
   const logA = logDecay(dt, aLog); // log Ā_t (B, L, E, N), ≤ 0
@@ -58,14 +65,26 @@ function scanReference(dt: tf.Tensor, x: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor
   const lp = nc * c;
   const en = e * n;
   // Work in rank ≤ 4 (wasm's Slice kernel falls back to a slow generic path at rank 5).
-  const chunked = (t: tf.Tensor) => tf.reshape(lp === l ? t : tf.pad(t, [[0, 0], [0, lp - l], [0, 0], [0, 0]]), [b, nc, c, en]);
+  const chunked = (t: tf.Tensor) =>
+    tf.reshape(
+      lp === l
+        ? t
+        : tf.pad(t, [
+            [0, 0],
+            [0, lp - l],
+            [0, 0],
+            [0, 0],
+          ]),
+      [b, nc, c, en],
+    );
   const sCum = tf.cumsum(chunked(logA), 2); // S_t within each chunk (B, nc, C, E·N)
   const eS = tf.exp(sCum);
   const hLocal = tf.mul(eS, tf.cumsum(tf.mul(chunked(dBx), tf.exp(tf.neg(sCum))), 2)); // zero state at chunk start
   let h: tf.Tensor = hLocal;
   if (nc > 1) {
     // Chunk-entry states: H_c = e^{S_C}(chunk c−1) · H_{c−1} + hLocal_end(chunk c−1).
-    const last = (t: tf.Tensor) => tf.reshape(tf.slice(tf.reshape(t, [b * nc, c, en]), [0, c - 1, 0], [b * nc, 1, en]), [b, nc, en]);
+    const last = (t: tf.Tensor) =>
+      tf.reshape(tf.slice(tf.reshape(t, [b * nc, c, en]), [0, c - 1, 0], [b * nc, 1, en]), [b, nc, en]);
     const decay = last(eS); // (B, nc, E·N)
     const ends = last(hLocal);
     const carry: tf.Tensor[] = [tf.zeros([b, en])];
@@ -76,14 +95,30 @@ function scanReference(dt: tf.Tensor, x: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor
     }
     h = tf.add(hLocal, tf.mul(eS, tf.reshape(tf.stack(carry, 1), [b, nc, 1, en]))); // (B, nc, C, E·N)
   }
-  const cc = tf.reshape(lp === l ? cm : tf.pad(cm, [[0, 0], [0, lp - l], [0, 0]]), [b * lp, 1, n]); // (B·Lp, 1, N)
+  const cc = tf.reshape(
+    lp === l
+      ? cm
+      : tf.pad(cm, [
+          [0, 0],
+          [0, lp - l],
+          [0, 0],
+        ]),
+    [b * lp, 1, n],
+  ); // (B·Lp, 1, N)
   let y = tf.reshape(tf.sum(tf.mul(tf.reshape(h, [b * lp, e, n]), cc), -1), [b, lp, e]); // y_t = C_t · h_t (B, Lp, E)
   if (lp !== l) y = tf.slice(y, [0, 0, 0], [b, l, e]);
   return y;
 }
 
 /** Memory-lean scan: forward keeps only its inputs; the backward pass recomputes the scan under tf.grads. */
-function selectiveScan(dt: tf.Tensor, x: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor, aLog: tf.Tensor, chunk: number): tf.Tensor {
+function selectiveScan(
+  dt: tf.Tensor,
+  x: tf.Tensor,
+  bm: tf.Tensor,
+  cm: tf.Tensor,
+  aLog: tf.Tensor,
+  chunk: number,
+): tf.Tensor {
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const ins = args.slice(0, 5) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
     (args[5] as tf.GradSaveFunc)(ins);
@@ -95,7 +130,9 @@ function selectiveScan(dt: tf.Tensor, x: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor
         const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
         const outerTape = state.activeTape;
         try {
-          return tf.grads((a: tf.Tensor, bb: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor) => scanReference(a, bb, c, d, e, chunk))(saved, dy);
+          return tf.grads((a: tf.Tensor, bb: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor) =>
+            scanReference(a, bb, c, d, e, chunk),
+          )(saved, dy);
         } finally {
           state.activeTape = outerTape;
         }
@@ -186,7 +223,10 @@ export class SelectiveSsm {
     for (let i = 0; i < e; i++) for (let j = 0; j < n; j++) al[i * n + j] = Math.log(j + 1);
     this.aLog = store.add(`${name}.A_log`, [e, n], { kind: 'values', values: al });
     this.dSkip = store.add(`${name}.D`, [e], { kind: 'ones' });
-    this.outProj = new Linear(store, `${name}.out_proj`, e, d, { bias: false, ...(opts.outStd === undefined ? {} : { std: opts.outStd }) });
+    this.outProj = new Linear(store, `${name}.out_proj`, e, d, {
+      bias: false,
+      ...(opts.outStd === undefined ? {} : { std: opts.outStd }),
+    });
   }
 
   /** log Ā = max(Δ ⊗ A, LOG_DECAY_MIN): Δ (..., E) → (..., E, N). */
@@ -208,7 +248,11 @@ export class SelectiveSsm {
       const { e, k } = this;
       const [xi, z] = tf.split(this.inProj.apply(u), 2, -1) as [tf.Tensor, tf.Tensor]; // (B, L, E) each
       // Causal depthwise conv: xc_t = Σ_j w_j x_{t−K+1+j} + b (K shifted slices; no conv-filter gradient needed).
-      const xp = tf.pad(xi, [[0, 0], [k - 1, 0], [0, 0]]); // (B, L+K−1, E)
+      const xp = tf.pad(xi, [
+        [0, 0],
+        [k - 1, 0],
+        [0, 0],
+      ]); // (B, L+K−1, E)
       let xc: tf.Tensor = this.convB;
       for (let j = 0; j < k; j++) {
         const wj = tf.reshape(tf.slice(this.convW, [j, 0], [1, e]), [e]);

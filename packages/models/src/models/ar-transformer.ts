@@ -59,15 +59,21 @@ export class ArTransformer extends BaseModel<ArTransformerConfig> {
     const c = config;
     this.vocabSize = c.vocabSize;
     this.emb = new Embedding(this.store, 'tok_emb', c.vocabSize, c.dModel);
-    this.pos = c.positions === 'learned' ? this.store.add('pos_emb', [c.maxLen, c.dModel], { kind: 'normal', std: 0.02 }) : null;
+    this.pos =
+      c.positions === 'learned' ? this.store.add('pos_emb', [c.maxLen, c.dModel], { kind: 'normal', std: 0.02 }) : null;
     const outStd = 1 / Math.sqrt(c.dModel) / Math.sqrt(2 * c.nLayers);
     for (let i = 0; i < c.nLayers; i++) {
       const p = `blocks.${i}`;
       this.blocks.push({
         norm1: makeNorm(c.norm, this.store, `${p}.norm1`, c.dModel),
         attn: new Attention(this.store, `${p}.attn`, {
-          kind: c.attention, dModel: c.dModel, nHeads: c.nHeads, rope: c.positions === 'rope', window: c.window,
-          chunk: c.linearChunk, outStd,
+          kind: c.attention,
+          dModel: c.dModel,
+          nHeads: c.nHeads,
+          rope: c.positions === 'rope',
+          window: c.window,
+          chunk: c.linearChunk,
+          outStd,
         }),
         norm2: makeNorm(c.norm, this.store, `${p}.norm2`, c.dModel),
         mlp: new Mlp(this.store, `${p}.mlp`, c.dModel, c.mlpRatio * c.dModel, c.mlp, outStd / Math.sqrt(c.mlpRatio)),
@@ -103,7 +109,10 @@ export class ArTransformer extends BaseModel<ArTransformerConfig> {
   step(tokens: tf.Tensor, state: ArState): { logits: tf.Tensor2D; state: ArState } {
     checkTokens('ArTransformer.step', tokens, 1);
     if (this.pos && state.pos >= this.config.maxLen) {
-      throw new AltarError('SEQ_TOO_LONG', `ArTransformer.step: position ${state.pos} ≥ maxLen ${this.config.maxLen} (learned positions)`);
+      throw new AltarError(
+        'SEQ_TOO_LONG',
+        `ArTransformer.step: position ${state.pos} ≥ maxLen ${this.config.maxLen} (learned positions)`,
+      );
     }
     return tidyObj(() => {
       let h = this.emb.lookup(tokens) as tf.Tensor2D; // (B, D)
@@ -135,9 +144,10 @@ export class ArTransformer extends BaseModel<ArTransformerConfig> {
     checkFlopsArgs('ArTransformer.flops', batch, seqLen, contextLen);
     const { dModel: d, nLayers: L, nHeads, vocabSize: V, mlp, mlpRatio, attention, window } = this.config;
     const dense = L * (linearFlops(d, 3 * d) + linearFlops(d, d) + mlpFlops(mlp, d, mlpRatio * d)) + linearFlops(d, V);
-    const attn = attention === 'linear'
-      ? seqLen * (4 * d * (d / nHeads) + 2 * d)
-      : 4 * d * sumMinContext(contextLen - seqLen + 1, contextLen, attention === 'sliding' ? window : Infinity);
+    const attn =
+      attention === 'linear'
+        ? seqLen * (4 * d * (d / nHeads) + 2 * d)
+        : 4 * d * sumMinContext(contextLen - seqLen + 1, contextLen, attention === 'sliding' ? window : Infinity);
     return batch * (seqLen * dense + L * attn);
   }
 

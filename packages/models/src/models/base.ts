@@ -63,7 +63,8 @@ export abstract class BaseModel<C extends ModelConfig> implements Model {
 
 /** Check a token tensor: int32 (B, N). */
 export function checkTokens(op: string, tokens: tf.Tensor, rank: number): void {
-  if (tokens.rank !== rank) throw new Error(`${op}: expected int32 tokens of rank ${rank}, got shape [${tokens.shape}]`);
+  if (tokens.rank !== rank)
+    throw new Error(`${op}: expected int32 tokens of rank ${rank}, got shape [${tokens.shape}]`);
 }
 
 export { tidyObj } from '../layers/params.js';

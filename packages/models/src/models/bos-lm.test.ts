@@ -22,7 +22,10 @@ describe.each(testBackends())('BOS data-token view on %s', (backend) => {
   });
 
   it.each([
-    ['ar-transformer', { type: 'ar-transformer', vocabSize: V + 1, maxLen: N, dModel: 16, nLayers: 1, nHeads: 2, seed: 3 }],
+    [
+      'ar-transformer',
+      { type: 'ar-transformer', vocabSize: V + 1, maxLen: N, dModel: 16, nLayers: 1, nHeads: 2, seed: 3 },
+    ],
     ['ssm-lm', { type: 'ssm-lm', vocabSize: V + 1, dModel: 16, nLayers: 1, dState: 4, seed: 3 }],
   ] as const)('%s: teacher-forced logits equal step-by-step decoding from BOS', async (_name, cfg) => {
     const model = createModel(cfg as never) as ArTransformer | SsmLm;

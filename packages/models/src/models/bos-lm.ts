@@ -36,12 +36,17 @@ export function bosDataLogits(model: ArTransformer | SsmLm, x: tf.Tensor2D, V: n
  */
 export function bosDataLm(model: ArTransformer | SsmLm, V: number) {
   type S = ReturnType<typeof model.initState>;
-  const m = model as unknown as { step(t: tf.Tensor, s: S): { logits: tf.Tensor2D; state: S }; disposeState(s: S): void; initState(b: number): S };
+  const m = model as unknown as {
+    step(t: tf.Tensor, s: S): { logits: tf.Tensor2D; state: S };
+    disposeState(s: S): void;
+    initState(b: number): S;
+  };
   return {
     vocabSize: V,
     paramCount: () => model.paramCount(),
     bytesPerWeight: model.bytesPerWeight,
-    forward: (t: tf.Tensor2D) => tf.tidy(() => tf.slice(model.forward(t), [0, 0, 0], [t.shape[0], t.shape[1], V]) as tf.Tensor3D),
+    forward: (t: tf.Tensor2D) =>
+      tf.tidy(() => tf.slice(model.forward(t), [0, 0, 0], [t.shape[0], t.shape[1], V]) as tf.Tensor3D),
     initState: (b: number) => m.initState(b),
     step: (tok: tf.Tensor1D, s: S) => {
       const r = m.step(tok, s);

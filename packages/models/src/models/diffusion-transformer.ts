@@ -12,7 +12,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '@altar/backend';
 import type { DiffusionTransformerConfig } from '../config.js';
 import { Attention } from '../layers/attention.js';
-import { dropout, Embedding, LayerNorm, Linear, Mlp, modulate, silu, TimeEmbedder, type ForwardOptions } from '../layers/basic.js';
+import {
+  dropout,
+  Embedding,
+  LayerNorm,
+  Linear,
+  Mlp,
+  modulate,
+  silu,
+  TimeEmbedder,
+  type ForwardOptions,
+} from '../layers/basic.js';
 import { BaseModel, checkTokens } from './base.js';
 import { checkFlopsArgs, linearFlops, mlpFlops } from './flops.js';
 
@@ -54,7 +64,8 @@ export class DiffusionTransformer extends BaseModel<DiffusionTransformerConfig> 
     this.vocabSize = c.vocabSize;
     this.maskId = c.vocabSize;
     this.emb = new Embedding(this.store, 'tok_emb', c.vocabSize + 1, c.dModel);
-    this.pos = c.positions === 'learned' ? this.store.add('pos_emb', [c.maxLen, c.dModel], { kind: 'normal', std: 0.02 }) : null;
+    this.pos =
+      c.positions === 'learned' ? this.store.add('pos_emb', [c.maxLen, c.dModel], { kind: 'normal', std: 0.02 }) : null;
     const tc = c.timeConditioning;
     this.time = tc ? new TimeEmbedder(this.store, 't_emb', c.dModel, c.dModel) : null;
     for (let i = 0; i < c.nLayers; i++) {
@@ -62,7 +73,12 @@ export class DiffusionTransformer extends BaseModel<DiffusionTransformerConfig> 
       this.blocks.push({
         ada: tc ? new Linear(this.store, `${p}.ada`, c.dModel, 6 * c.dModel, { zero: true }) : null,
         adaConst: tc ? null : this.store.add(`${p}.ada_const`, [6 * c.dModel], { kind: 'zeros' }),
-        attn: new Attention(this.store, `${p}.attn`, { kind: 'bidirectional', dModel: c.dModel, nHeads: c.nHeads, rope: c.positions === 'rope' }),
+        attn: new Attention(this.store, `${p}.attn`, {
+          kind: 'bidirectional',
+          dModel: c.dModel,
+          nHeads: c.nHeads,
+          rope: c.positions === 'rope',
+        }),
         mlp: new Mlp(this.store, `${p}.mlp`, c.dModel, c.mlpRatio * c.dModel, c.mlp),
       });
     }
@@ -78,17 +94,28 @@ export class DiffusionTransformer extends BaseModel<DiffusionTransformerConfig> 
     checkTokens('DiffusionTransformer.predictX0Logits', zt, 2);
     const [b, n] = zt.shape as [number, number];
     if (this.pos && n > this.config.maxLen) {
-      throw new AltarError('SEQ_TOO_LONG', `DiffusionTransformer.predictX0Logits: length ${n} exceeds maxLen ${this.config.maxLen}`);
+      throw new AltarError(
+        'SEQ_TOO_LONG',
+        `DiffusionTransformer.predictX0Logits: length ${n} exceeds maxLen ${this.config.maxLen}`,
+      );
     }
     return tf.tidy(() => {
       const c = this.time ? silu(this.time.apply(t, b)) : null; // (B, D); null: t is ignored
       // (B, k·D) from the time embedding, or a learned constant (1, k·D) broadcast over the batch
-      const mod = (lin: Linear | null, v: tf.Variable | null) => (c && lin ? lin.apply(c) : tf.reshape(v as tf.Variable, [1, -1]));
+      const mod = (lin: Linear | null, v: tf.Variable | null) =>
+        c && lin ? lin.apply(c) : tf.reshape(v as tf.Variable, [1, -1]);
       let h = this.emb.lookup(zt); // (B, N, D)
       if (this.pos) h = tf.add(h, tf.slice(this.pos, [0, 0], [n, this.config.dModel]));
       const gate = (g: tf.Tensor, x: tf.Tensor) => tf.mul(tf.expandDims(g, 1), x);
       for (const blk of this.blocks) {
-        const [sh1, sc1, g1, sh2, sc2, g2] = tf.split(mod(blk.ada, blk.adaConst), 6, -1) as tf.Tensor[] as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const [sh1, sc1, g1, sh2, sc2, g2] = tf.split(mod(blk.ada, blk.adaConst), 6, -1) as tf.Tensor[] as [
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+        ];
         const a = blk.attn.forward(modulate(this.ln.apply(h), sh1, sc1) as tf.Tensor3D);
         h = tf.add(h, dropout(gate(g1, a), this.config.dropout, opts));
         const m = blk.mlp.apply(modulate(this.ln.apply(h), sh2, sc2));
@@ -111,8 +138,11 @@ export class DiffusionTransformer extends BaseModel<DiffusionTransformerConfig> 
     checkFlopsArgs('DiffusionTransformer.flops', batch, seqLen, Math.max(contextLen, seqLen));
     const { dModel: d, nLayers: L, vocabSize: V, mlp, mlpRatio, timeConditioning } = this.config;
     const n = seqLen;
-    const perToken = L * (linearFlops(d, 3 * d) + linearFlops(d, d) + mlpFlops(mlp, d, mlpRatio * d)) + linearFlops(d, V);
-    const cond = timeConditioning ? linearFlops(d, d) + linearFlops(d, d) + L * linearFlops(d, 6 * d) + linearFlops(d, 2 * d) : 0;
+    const perToken =
+      L * (linearFlops(d, 3 * d) + linearFlops(d, d) + mlpFlops(mlp, d, mlpRatio * d)) + linearFlops(d, V);
+    const cond = timeConditioning
+      ? linearFlops(d, d) + linearFlops(d, d) + L * linearFlops(d, 6 * d) + linearFlops(d, 2 * d)
+      : 0;
     return batch * (n * perToken + L * 4 * d * n * n + cond);
   }
 }

@@ -23,7 +23,10 @@ function matFlops(m: Model, keep: (name: string) => boolean, headRows: number): 
   let f = 0;
   for (const [name, w] of Object.entries(m.getWeights())) {
     if (w.rank !== 2 || !keep(name)) continue;
-    f += name === 'tok_emb.weight' ? 2 * headRows * (w.shape[1] as number) : 2 * (w.shape[0] as number) * (w.shape[1] as number);
+    f +=
+      name === 'tok_emb.weight'
+        ? 2 * headRows * (w.shape[1] as number)
+        : 2 * (w.shape[0] as number) * (w.shape[1] as number);
   }
   return f;
 }
@@ -42,11 +45,24 @@ describe('analytic FLOPs equal an independent count', () => {
     ['full gelu', { attention: 'full' }, Infinity],
     ['sliding W=3 swiglu', { attention: 'sliding', window: 3, mlp: 'swiglu' }, 3],
   ] as const)('ArTransformer %s: forward and cached step at every context length', (_n, cfg, W) => {
-    const m = createModel({ type: 'ar-transformer', vocabSize: V, dModel: d, nLayers: L, nHeads: 2, maxLen: 16, positions: 'rope', ...cfg }) as ArTransformer;
+    const m = createModel({
+      type: 'ar-transformer',
+      vocabSize: V,
+      dModel: d,
+      nLayers: L,
+      nHeads: 2,
+      maxLen: 16,
+      positions: 'rope',
+      ...cfg,
+    }) as ArTransformer;
     try {
       const perToken = matFlops(m, (n) => n !== 'pos_emb', V); // every matrix touches every token once
       const attn = (p: number) => L * 4 * d * Math.min(p, W); // QKᵀ (2·d·p) + AV (2·d·p) per layer
-      for (const [B, N] of [[1, 1], [2, 5], [3, 9]] as const) {
+      for (const [B, N] of [
+        [1, 1],
+        [2, 5],
+        [3, 9],
+      ] as const) {
         let expected = 0;
         for (let p = 1; p <= N; p++) expected += perToken + attn(p);
         expect(m.flops(B, N)).toBe(B * expected);
@@ -54,7 +70,9 @@ describe('analytic FLOPs equal an independent count', () => {
         expect(m.flops(B, 1, N)).toBe(B * (perToken + attn(N)));
       }
       // the Kaplan 2·P rule: the matrices are all parameters but the vectors (norms, biases)
-      const vecs = Object.values(m.getWeights()).filter((w) => w.rank === 1).reduce((a, w) => a + w.size, 0);
+      const vecs = Object.values(m.getWeights())
+        .filter((w) => w.rank === 1)
+        .reduce((a, w) => a + w.size, 0);
       expect(perToken).toBe(2 * (m.paramCount() - vecs));
       expect(() => m.flops(1, 4, 2)).toThrow(/contextLen/);
     } finally {
@@ -63,7 +81,14 @@ describe('analytic FLOPs equal an independent count', () => {
   });
 
   it('ArTransformer linear attention: constant per-token attention cost', () => {
-    const m = createModel({ type: 'ar-transformer', vocabSize: V, dModel: d, nLayers: L, nHeads: 2, attention: 'linear' }) as ArTransformer;
+    const m = createModel({
+      type: 'ar-transformer',
+      vocabSize: V,
+      dModel: d,
+      nLayers: L,
+      nHeads: 2,
+      attention: 'linear',
+    }) as ArTransformer;
     try {
       const perToken = matFlops(m, () => true, V) + L * (4 * d * (d / 2) + 2 * d);
       expect(m.flops(2, 7)).toBe(2 * 7 * perToken);
@@ -73,23 +98,39 @@ describe('analytic FLOPs equal an independent count', () => {
     }
   });
 
-  it.each([true, false])('DiffusionTransformer (timeConditioning %s): per-token matrices, per-row conditioning, bidirectional attention', (tc) => {
-    const m = createModel({ type: 'diffusion-transformer', vocabSize: V, dModel: d, nLayers: L, nHeads: 2, maxLen: 16, positions: 'rope', timeConditioning: tc }) as DiffusionTransformer;
-    try {
-      const isCond = (n: string) => n.startsWith('t_emb') || n.includes('ada');
-      const perToken = matFlops(m, (n) => !isCond(n), V);
-      const perRow = matFlops(m, isCond, V);
-      if (!tc) expect(perRow).toBe(0);
-      else expect(perRow).toBe(2 * (d * d + d * d) + L * 2 * d * 6 * d + 2 * d * 2 * d);
-      for (const [B, N] of [[1, 1], [2, 6], [3, 16]] as const) {
-        let attn = 0;
-        for (let i = 0; i < N; i++) attn += L * 4 * d * N; // every query sees all N keys
-        expect(m.flops(B, N)).toBe(B * (N * perToken + attn + perRow));
+  it.each([true, false])(
+    'DiffusionTransformer (timeConditioning %s): per-token matrices, per-row conditioning, bidirectional attention',
+    (tc) => {
+      const m = createModel({
+        type: 'diffusion-transformer',
+        vocabSize: V,
+        dModel: d,
+        nLayers: L,
+        nHeads: 2,
+        maxLen: 16,
+        positions: 'rope',
+        timeConditioning: tc,
+      }) as DiffusionTransformer;
+      try {
+        const isCond = (n: string) => n.startsWith('t_emb') || n.includes('ada');
+        const perToken = matFlops(m, (n) => !isCond(n), V);
+        const perRow = matFlops(m, isCond, V);
+        if (!tc) expect(perRow).toBe(0);
+        else expect(perRow).toBe(2 * (d * d + d * d) + L * 2 * d * 6 * d + 2 * d * 2 * d);
+        for (const [B, N] of [
+          [1, 1],
+          [2, 6],
+          [3, 16],
+        ] as const) {
+          let attn = 0;
+          for (let i = 0; i < N; i++) attn += L * 4 * d * N; // every query sees all N keys
+          expect(m.flops(B, N)).toBe(B * (N * perToken + attn + perRow));
+        }
+      } finally {
+        m.dispose();
       }
-    } finally {
-      m.dispose();
-    }
-  });
+    },
+  );
 
   it('SsmLm, MlpDenoiser and UNet: dense-matrix parts match 2·rows·cols per token / pixel', () => {
     const mlp = createModel({ type: 'mlp-denoiser', dim: 3, hidden: 8, nLayers: 2 });
@@ -101,12 +142,31 @@ describe('analytic FLOPs equal an independent count', () => {
     expect(ff.getWeights()['in.w']!.shape).toEqual([3 + 2 * 5, 8]);
     expect(ff.flops(5)).toBe(5 * (matFlops(ff, () => true, 0) + 2 * 3 * 5));
     ff.dispose();
-    const s4 = createModel({ type: 'ssm-lm', vocabSize: V, dModel: d, nLayers: L, mixer: 's4d', dState: 4, mlpRatio: 2 });
+    const s4 = createModel({
+      type: 'ssm-lm',
+      vocabSize: V,
+      dModel: d,
+      nLayers: L,
+      mixer: 's4d',
+      dState: 4,
+      mlpRatio: 2,
+    });
     expect(s4.flops(2, 3)).toBe(2 * 3 * (matFlops(s4, (n) => !n.includes('.s4d.'), V) + L * 16 * d * 4));
     s4.dispose();
-    const sel = createModel({ type: 'ssm-lm', vocabSize: V, dModel: d, nLayers: L, mixer: 'selective', dState: 4, expand: 2, convKernel: 3 });
+    const sel = createModel({
+      type: 'ssm-lm',
+      vocabSize: V,
+      dModel: d,
+      nLayers: L,
+      mixer: 'selective',
+      dState: 4,
+      expand: 2,
+      convKernel: 3,
+    });
     const e = 2 * d;
-    expect(sel.flops(1, 4)).toBe(4 * (matFlops(sel, (n) => !n.endsWith('conv.w') && !n.endsWith('A_log'), V) + L * (2 * 3 * e + 6 * e * 4)));
+    expect(sel.flops(1, 4)).toBe(
+      4 * (matFlops(sel, (n) => !n.endsWith('conv.w') && !n.endsWith('A_log'), V) + L * (2 * 3 * e + 6 * e * 4)),
+    );
     expect(sel.flops(1, 1, 99)).toBe(sel.flops(1, 1));
     sel.dispose();
     // UNet 8×8, one level pair: convs cost pixels × 2·(9·Cin)·Cout, 1×1 maps pixels × 2·Cin·Cout
@@ -116,7 +176,8 @@ describe('analytic FLOPs equal an independent count', () => {
     let expected = 0;
     for (const [name, w] of Object.entries(u.getWeights())) {
       if (w.rank !== 2) continue;
-      const lvl1 = name.startsWith('down.1') || name.startsWith('up.1') || name.startsWith('mid') || name === 'down.0.pool.w';
+      const lvl1 =
+        name.startsWith('down.1') || name.startsWith('up.1') || name.startsWith('mid') || name === 'down.0.pool.w';
       const pixels = name.startsWith('t_emb') || name.endsWith('.t.w') ? 1 : lvl1 ? P1 : P0;
       expected += pixels * 2 * (w.shape[0] as number) * (w.shape[1] as number);
     }
@@ -132,7 +193,15 @@ describe.each(testBackends())('untimed DiffusionTransformer on %s', (backend) =>
 
   it('timeConditioning false: predictX0Logits is identical for different t (and the timed model differs)', async () => {
     await expectNoLeaks(async () => {
-      const cfg = { type: 'diffusion-transformer', vocabSize: V, dModel: d, nLayers: L, nHeads: 2, maxLen: 8, seed: 4 } as const;
+      const cfg = {
+        type: 'diffusion-transformer',
+        vocabSize: V,
+        dModel: d,
+        nLayers: L,
+        nHeads: 2,
+        maxLen: 8,
+        seed: 4,
+      } as const;
       const zt = new Rng(9).randint([2, 8], 0, V + 1);
       const t1 = tf.tensor1d([0.1, 0.3]);
       const t2 = tf.tensor1d([0.9, 0.6]);
@@ -156,7 +225,9 @@ describe.each(testBackends())('untimed DiffusionTransformer on %s', (backend) =>
 
   it('validates timeConditioning', () => {
     expect(validateModelConfig({ type: 'diffusion-transformer' })).toMatchObject({ timeConditioning: true });
-    expect(() => validateModelConfig({ type: 'diffusion-transformer', timeConditioning: 'no' })).toThrow(/timeConditioning/);
+    expect(() => validateModelConfig({ type: 'diffusion-transformer', timeConditioning: 'no' })).toThrow(
+      /timeConditioning/,
+    );
     expect(() => validateModelConfig({ type: 'ar-transformer', timeConditioning: false })).toThrow(/timeConditioning/);
   });
 });

@@ -26,7 +26,11 @@ export function sumMinContext(a: number, c: number, w: number): number {
 }
 
 export function checkFlopsArgs(op: string, batch: number, seqLen: number, contextLen: number): void {
-  for (const [k, v] of [['batch', batch], ['seqLen', seqLen], ['contextLen', contextLen]] as const) {
+  for (const [k, v] of [
+    ['batch', batch],
+    ['seqLen', seqLen],
+    ['contextLen', contextLen],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0) throw new AltarError('BAD_ARG', `${op}: ${k} must be an integer ≥ 0, got ${v}`);
   }
   if (contextLen < seqLen) throw new AltarError('BAD_ARG', `${op}: contextLen ${contextLen} < seqLen ${seqLen}`);

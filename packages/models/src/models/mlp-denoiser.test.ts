@@ -35,15 +35,24 @@ function hostFourier(x: Float32Array, n: number, d: number, freqs: ArrayLike<num
 describe('mlp-denoiser config: Fourier features', () => {
   it('defaults keep the plain input; bad values are rejected naming the key', () => {
     expect(validateModelConfig({ type: 'mlp-denoiser' })).toMatchObject({ fourierFeatures: 0, fourierScale: 1 });
-    expect(validateModelConfig({ type: 'mlp-denoiser', fourierFeatures: 8, fourierScale: 0.5 })).toMatchObject({ fourierFeatures: 8, fourierScale: 0.5 });
+    expect(validateModelConfig({ type: 'mlp-denoiser', fourierFeatures: 8, fourierScale: 0.5 })).toMatchObject({
+      fourierFeatures: 8,
+      fourierScale: 0.5,
+    });
     for (const bad of [-1, 1.5, '4', null]) {
       expect(() => validateModelConfig({ type: 'mlp-denoiser', fourierFeatures: bad })).toThrow(ConfigError);
-      expect(() => validateModelConfig({ type: 'mlp-denoiser', fourierFeatures: bad })).toThrow(/model\.fourierFeatures.*integer ≥ 0/);
+      expect(() => validateModelConfig({ type: 'mlp-denoiser', fourierFeatures: bad })).toThrow(
+        /model\.fourierFeatures.*integer ≥ 0/,
+      );
     }
     for (const bad of [0, -0.5, Number.NaN, Number.POSITIVE_INFINITY, '1']) {
-      expect(() => validateModelConfig({ type: 'mlp-denoiser', fourierScale: bad })).toThrow(/model\.fourierScale.*> 0/);
+      expect(() => validateModelConfig({ type: 'mlp-denoiser', fourierScale: bad })).toThrow(
+        /model\.fourierScale.*> 0/,
+      );
     }
-    expect(() => validateModelConfig({ type: 'unet', fourierFeatures: 4 })).toThrow(/unet\.fourierFeatures|model\.fourierFeatures.*unknown key/);
+    expect(() => validateModelConfig({ type: 'unet', fourierFeatures: 4 })).toThrow(
+      /unet\.fourierFeatures|model\.fourierFeatures.*unknown key/,
+    );
   });
 });
 
@@ -95,7 +104,16 @@ describe.each(testBackends())('Fourier features on %s', (backend) => {
 
   it('MlpDenoiser with fourierFeatures: B from Rng(seed).fork("fourier"), not a weight; same config = same function; gradients flow', async () => {
     await expectNoLeaks(async () => {
-      const cfg = { type: 'mlp-denoiser', dim: 2, hidden: 16, nLayers: 2, prediction: 'v', fourierFeatures: 6, fourierScale: 0.7, seed: 4 } as const;
+      const cfg = {
+        type: 'mlp-denoiser',
+        dim: 2,
+        hidden: 16,
+        nLayers: 2,
+        prediction: 'v',
+        fourierFeatures: 6,
+        fourierScale: 0.7,
+        seed: 4,
+      } as const;
       const a = createModel(cfg);
       const plain = createModel({ ...cfg, fourierFeatures: 0 });
       const wa = a.getWeights();
@@ -134,7 +152,8 @@ describe.each(testBackends())('Fourier features on %s', (backend) => {
         if (v.shape[0] !== 14) continue;
         checked++; // 'in.w' (dim + 2m, H): every input feature gets a gradient
         const gv = await g.data();
-        for (let r = 0; r < 14; r++) expect(Math.max(...Array.from(gv.subarray(r * 16, r * 16 + 16), Math.abs))).toBeGreaterThan(0);
+        for (let r = 0; r < 14; r++)
+          expect(Math.max(...Array.from(gv.subarray(r * 16, r * 16 + 16), Math.abs))).toBeGreaterThan(0);
       }
       expect(checked).toBe(1);
       tf.dispose([x, t, ya, yb, value, ...Object.values(grads)]);

@@ -10,7 +10,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@altar/backend';
 import type { MlpDenoiserConfig, PredictionKind } from '../config.js';
-import { FourierFeatures, gelu, LayerNorm, Linear, modulate, silu, TimeEmbedder, type ForwardOptions } from '../layers/basic.js';
+import {
+  FourierFeatures,
+  gelu,
+  LayerNorm,
+  Linear,
+  modulate,
+  silu,
+  TimeEmbedder,
+  type ForwardOptions,
+} from '../layers/basic.js';
 import { BaseModel } from './base.js';
 import { checkFlopsArgs, linearFlops } from './flops.js';
 
@@ -42,16 +51,19 @@ export class MlpDenoiser extends BaseModel<MlpDenoiserConfig> {
     super(config);
     const c = config;
     this.prediction = c.prediction;
-    this.fourier = c.fourierFeatures > 0
-      ? new FourierFeatures(new Rng(c.seed).fork('fourier'), c.dim, c.fourierFeatures, c.fourierScale)
-      : null;
+    this.fourier =
+      c.fourierFeatures > 0
+        ? new FourierFeatures(new Rng(c.seed).fork('fourier'), c.dim, c.fourierFeatures, c.fourierScale)
+        : null;
     this.inp = new Linear(this.store, 'in', this.fourier ? this.fourier.outDim : c.dim, c.hidden);
     this.time = new TimeEmbedder(this.store, 't_emb', Math.max(16, c.hidden), c.hidden);
     for (let i = 0; i < c.nLayers; i++) {
       this.blocks.push({
         ada: new Linear(this.store, `blocks.${i}.ada`, c.hidden, 2 * c.hidden, { zero: true }),
         w1: new Linear(this.store, `blocks.${i}.w1`, c.hidden, 2 * c.hidden),
-        w2: new Linear(this.store, `blocks.${i}.w2`, 2 * c.hidden, c.hidden, { std: 1 / Math.sqrt(2 * c.hidden * c.nLayers) }),
+        w2: new Linear(this.store, `blocks.${i}.w2`, 2 * c.hidden, c.hidden, {
+          std: 1 / Math.sqrt(2 * c.hidden * c.nLayers),
+        }),
       });
     }
     this.ln = new LayerNorm(null, 'ln', c.hidden, 1e-6, false);
@@ -84,8 +96,13 @@ export class MlpDenoiser extends BaseModel<MlpDenoiserConfig> {
     checkFlopsArgs('MlpDenoiser.flops', batch, seqLen, Math.max(contextLen, seqLen));
     const { dim, hidden: H, nLayers: L, fourierFeatures: m } = this.config;
     const D = dim + 2 * m;
-    const perRow = 2 * dim * m + linearFlops(D, H) + linearFlops(Math.max(16, H), H) + linearFlops(H, H)
-      + L * (linearFlops(H, 2 * H) + linearFlops(H, 2 * H) + linearFlops(2 * H, H)) + linearFlops(H, dim);
+    const perRow =
+      2 * dim * m +
+      linearFlops(D, H) +
+      linearFlops(Math.max(16, H), H) +
+      linearFlops(H, H) +
+      L * (linearFlops(H, 2 * H) + linearFlops(H, 2 * H) + linearFlops(2 * H, H)) +
+      linearFlops(H, dim);
     return batch * seqLen * perRow;
   }
 

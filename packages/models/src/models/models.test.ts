@@ -10,7 +10,10 @@ import { maxAbsDiff, stepAll } from '../../test/helpers.js';
 const V = 11;
 const LMS: Array<[string, Record<string, unknown>]> = [
   ['ar full rope', { type: 'ar-transformer', attention: 'full', positions: 'rope' }],
-  ['ar full learned swiglu rmsnorm', { type: 'ar-transformer', attention: 'full', positions: 'learned', mlp: 'swiglu', norm: 'rmsnorm' }],
+  [
+    'ar full learned swiglu rmsnorm',
+    { type: 'ar-transformer', attention: 'full', positions: 'learned', mlp: 'swiglu', norm: 'rmsnorm' },
+  ],
   ['ar sliding W=3', { type: 'ar-transformer', attention: 'sliding', window: 3 }],
   ['ar linear chunk 4', { type: 'ar-transformer', attention: 'linear', linearChunk: 4 }],
   ['ssm selective', { type: 'ssm-lm', mixer: 'selective', scanChunk: 4 }],
@@ -24,7 +27,11 @@ function randInts(seed: number, n: number): Int32Array {
 }
 
 function make(cfg: Record<string, unknown>): ArTransformer | SsmLm {
-  return createModel({ ...tiny, ...cfg, ...(cfg['type'] === 'ssm-lm' ? { nHeads: undefined, maxLen: undefined } : { dState: undefined }) } as never) as ArTransformer | SsmLm;
+  return createModel({
+    ...tiny,
+    ...cfg,
+    ...(cfg['type'] === 'ssm-lm' ? { nHeads: undefined, maxLen: undefined } : { dState: undefined }),
+  } as never) as ArTransformer | SsmLm;
 }
 
 describe.each(testBackends())('causal LMs on %s', (backend) => {
@@ -58,8 +65,10 @@ describe.each(testBackends())('causal LMs on %s', (backend) => {
       const la = m.forward(ta);
       const lb = m.forward(tb);
       const [pa, pb, qa, qb] = tf.tidy(() => [
-        tf.slice(la, [0, 0, 0], [1, k, V]), tf.slice(lb, [0, 0, 0], [1, k, V]),
-        tf.slice(la, [0, k, 0], [1, 1, V]), tf.slice(lb, [0, k, 0], [1, 1, V]),
+        tf.slice(la, [0, 0, 0], [1, k, V]),
+        tf.slice(lb, [0, 0, 0], [1, k, V]),
+        tf.slice(la, [0, k, 0], [1, 1, V]),
+        tf.slice(lb, [0, k, 0], [1, 1, V]),
       ]);
       expect(await maxAbsDiff(pa as tf.Tensor, pb as tf.Tensor)).toBe(0); // strictly unaffected
       expect(await maxAbsDiff(qa as tf.Tensor, qb as tf.Tensor)).toBeGreaterThan(1e-4); // the changed position matters
@@ -71,7 +80,14 @@ describe.each(testBackends())('causal LMs on %s', (backend) => {
   it('sliding window: logits depend only on the last W positions (2 layers → receptive field 2(W−1)+1)', async () => {
     await expectNoLeaks(async () => {
       const w = 3;
-      const m = createModel({ ...tiny, type: 'ar-transformer', attention: 'sliding', window: w, nLayers: 1, dState: undefined } as never) as ArTransformer;
+      const m = createModel({
+        ...tiny,
+        type: 'ar-transformer',
+        attention: 'sliding',
+        window: w,
+        nLayers: 1,
+        dState: undefined,
+      } as never) as ArTransformer;
       const a = randInts(2, 12);
       const b = Int32Array.from(a);
       for (let j = 0; j < 12 - w; j++) b[j] = ((a[j] as number) + 5) % V; // change everything but the last W
@@ -80,8 +96,10 @@ describe.each(testBackends())('causal LMs on %s', (backend) => {
       const la = m.forward(ta);
       const lb = m.forward(tb);
       const [ea, eb, fa, fb] = tf.tidy(() => [
-        tf.slice(la, [0, 11, 0], [1, 1, V]), tf.slice(lb, [0, 11, 0], [1, 1, V]),
-        tf.slice(la, [0, 10, 0], [1, 1, V]), tf.slice(lb, [0, 10, 0], [1, 1, V]),
+        tf.slice(la, [0, 11, 0], [1, 1, V]),
+        tf.slice(lb, [0, 11, 0], [1, 1, V]),
+        tf.slice(la, [0, 10, 0], [1, 1, V]),
+        tf.slice(lb, [0, 10, 0], [1, 1, V]),
       ]);
       expect(await maxAbsDiff(ea as tf.Tensor, eb as tf.Tensor)).toBeLessThan(1e-6); // last position sees only 9..11
       expect(await maxAbsDiff(fa as tf.Tensor, fb as tf.Tensor)).toBeGreaterThan(1e-4); // position 10 sees 8 (changed)
@@ -92,7 +110,13 @@ describe.each(testBackends())('causal LMs on %s', (backend) => {
 
   it('sliding window decodes past W with a fixed-size ring buffer', async () => {
     await expectNoLeaks(async () => {
-      const m = createModel({ ...tiny, type: 'ar-transformer', attention: 'sliding', window: 4, dState: undefined } as never) as ArTransformer;
+      const m = createModel({
+        ...tiny,
+        type: 'ar-transformer',
+        attention: 'sliding',
+        window: 4,
+        dState: undefined,
+      } as never) as ArTransformer;
       let s = m.initState(1);
       for (let i = 0; i < 9; i++) {
         const tok = tf.tensor1d([i % V], 'int32');
@@ -111,7 +135,13 @@ describe.each(testBackends())('causal LMs on %s', (backend) => {
   });
 
   it('learned positions refuse to step past maxLen', async () => {
-    const m = createModel({ ...tiny, type: 'ar-transformer', positions: 'learned', maxLen: 2, dState: undefined } as never) as ArTransformer;
+    const m = createModel({
+      ...tiny,
+      type: 'ar-transformer',
+      positions: 'learned',
+      maxLen: 2,
+      dState: undefined,
+    } as never) as ArTransformer;
     let s = m.initState(1);
     const tok = tf.tensor1d([1], 'int32');
     for (let i = 0; i < 2; i++) {
@@ -134,16 +164,40 @@ describe.each(testBackends())('denoisers on %s', (backend) => {
 
   it('DiffusionTransformer: logits over V data tokens, accepts [MASK]=V, bidirectional and time-dependent', async () => {
     await expectNoLeaks(async () => {
-      const m = createModel({ type: 'diffusion-transformer', vocabSize: V, dModel: 16, nLayers: 2, nHeads: 2, maxLen: 8, seed: 1 });
+      const m = createModel({
+        type: 'diffusion-transformer',
+        vocabSize: V,
+        dModel: 16,
+        nLayers: 2,
+        nHeads: 2,
+        maxLen: 8,
+        seed: 1,
+      });
       expect(m.maskId).toBe(V);
       // adaLN-Zero starts as identity blocks; randomise weights so the checks below are meaningful.
       const rng = new Rng(5);
       const w = m.getWeights();
-      const noisy = Object.fromEntries(Object.entries(w).map(([k, t]) => [k, tf.tidy(() => tf.add(t, rng.normal(t.shape, 0, 0.2)))]));
+      const noisy = Object.fromEntries(
+        Object.entries(w).map(([k, t]) => [k, tf.tidy(() => tf.add(t, rng.normal(t.shape, 0, 0.2)))]),
+      );
       m.setWeights(noisy);
       tf.dispose(Object.values(noisy));
-      const z = tf.tensor2d([[0, V, 3, V, 5, 6], [V, V, V, V, V, V]], [2, 6], 'int32');
-      const z2 = tf.tensor2d([[0, V, 3, V, 5, 7], [V, V, V, V, V, V]], [2, 6], 'int32');
+      const z = tf.tensor2d(
+        [
+          [0, V, 3, V, 5, 6],
+          [V, V, V, V, V, V],
+        ],
+        [2, 6],
+        'int32',
+      );
+      const z2 = tf.tensor2d(
+        [
+          [0, V, 3, V, 5, 7],
+          [V, V, V, V, V, V],
+        ],
+        [2, 6],
+        'int32',
+      );
       const t = tf.tensor1d([0.3, 0.9]);
       const t2 = tf.tensor1d([0.6, 0.9]);
       const a = m.predictX0Logits(z, t);
@@ -169,8 +223,18 @@ describe.each(testBackends())('denoisers on %s', (backend) => {
       const t = tf.tensor1d([0.1, 0.2, 0.5, 0.9]);
       const y = mlp.predict(x, t);
       expect(y.shape).toEqual([4, 3]);
-      for (const [size, ch] of [[16, 1], [32, 3]] as const) {
-        const u = createModel({ type: 'unet', imageSize: size, channels: ch, baseChannels: 4, channelMults: [1, 2, 2], prediction: 'x0' });
+      for (const [size, ch] of [
+        [16, 1],
+        [32, 3],
+      ] as const) {
+        const u = createModel({
+          type: 'unet',
+          imageSize: size,
+          channels: ch,
+          baseChannels: 4,
+          channelMults: [1, 2, 2],
+          prediction: 'x0',
+        });
         expect(u.prediction).toBe('x0');
         const img = tf.tidy(() => new Rng(2).normal([2, size, size, ch]));
         const tt = tf.tensor1d([0.2, 0.7]);

@@ -63,7 +63,12 @@ class SelectiveMixer {
   readonly ssm: SelectiveSsm;
   constructor(store: ParamStore, name: string, c: SsmLmConfig, outStd: number) {
     this.ssm = new SelectiveSsm(store, `${name}.mamba`, {
-      dModel: c.dModel, dState: c.dState, expand: c.expand, convKernel: c.convKernel, scanChunk: c.scanChunk, outStd,
+      dModel: c.dModel,
+      dState: c.dState,
+      expand: c.expand,
+      convKernel: c.convKernel,
+      scanChunk: c.scanChunk,
+      outStd,
     });
   }
   forward(u: tf.Tensor3D): tf.Tensor3D {
@@ -111,7 +116,10 @@ export class SsmLm extends BaseModel<SsmLmConfig> {
     const outStd = 1 / Math.sqrt(c.expand * c.dModel) / Math.sqrt(2 * c.nLayers);
     for (let i = 0; i < c.nLayers; i++) {
       const p = `blocks.${i}`;
-      const mixer = c.mixer === 's4d' ? new S4dMixer(this.store, `${p}`, c, outStd) : new SelectiveMixer(this.store, `${p}`, c, outStd);
+      const mixer =
+        c.mixer === 's4d'
+          ? new S4dMixer(this.store, `${p}`, c, outStd)
+          : new SelectiveMixer(this.store, `${p}`, c, outStd);
       this.blocks.push({
         norm: makeNorm(c.norm, this.store, `${p}.norm`, c.dModel),
         mixer,
@@ -177,7 +185,13 @@ export class SsmLm extends BaseModel<SsmLmConfig> {
       const m = blk.mixer;
       if (m instanceof SelectiveMixer) {
         const { e, n, k, r } = m.ssm;
-        perToken += linearFlops(d, 2 * e) + 2 * k * e + linearFlops(e, r + 2 * n) + linearFlops(r, e) + 6 * e * n + linearFlops(e, d);
+        perToken +=
+          linearFlops(d, 2 * e) +
+          2 * k * e +
+          linearFlops(e, r + 2 * n) +
+          linearFlops(r, e) +
+          6 * e * n +
+          linearFlops(e, d);
       } else {
         perToken += 16 * d * m.ssm.n + linearFlops(d, d);
       }

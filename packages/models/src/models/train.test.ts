@@ -12,7 +12,12 @@ import { xent } from '../../test/helpers.js';
 
 const V = 8;
 
-async function overfit(model: AnyModel, loss: () => tf.Scalar, maxSteps: number, lr: number): Promise<{ first: number; last: number; steps: number }> {
+async function overfit(
+  model: AnyModel,
+  loss: () => tf.Scalar,
+  maxSteps: number,
+  lr: number,
+): Promise<{ first: number; last: number; steps: number }> {
   const opt = tf.train.adam(lr);
   let first = NaN;
   let last = NaN;
@@ -34,7 +39,10 @@ function lmCase(cfg: Record<string, unknown>): () => { model: AnyModel; loss: ()
   return () => {
     const model = createModel({ vocabSize: V, dModel: 16, nLayers: 1, seed: 1, ...cfg } as never);
     const seq = new Rng(3).randint([2, 9], 0, V);
-    const [inp, tgt] = tf.tidy(() => [tf.slice(seq, [0, 0], [2, 8]), tf.slice(seq, [0, 1], [2, 8])]) as [tf.Tensor, tf.Tensor];
+    const [inp, tgt] = tf.tidy(() => [tf.slice(seq, [0, 0], [2, 8]), tf.slice(seq, [0, 1], [2, 8])]) as [
+      tf.Tensor,
+      tf.Tensor,
+    ];
     const lm = model as { forward(t: tf.Tensor): tf.Tensor };
     return { model, loss: () => tf.tidy(() => xent(lm.forward(inp), tgt)), inputs: [seq, inp, tgt] };
   };
@@ -42,33 +50,94 @@ function lmCase(cfg: Record<string, unknown>): () => { model: AnyModel; loss: ()
 
 const CASES: Case[] = [
   ['ar-transformer full', lmCase({ type: 'ar-transformer', nHeads: 2, maxLen: 16, attention: 'full' }), 200, 3e-2],
-  ['ar-transformer sliding', lmCase({ type: 'ar-transformer', nHeads: 2, maxLen: 16, attention: 'sliding', window: 3 }), 200, 3e-2],
-  ['ar-transformer linear', lmCase({ type: 'ar-transformer', nHeads: 2, maxLen: 16, attention: 'linear', linearChunk: 4 }), 200, 3e-2],
+  [
+    'ar-transformer sliding',
+    lmCase({ type: 'ar-transformer', nHeads: 2, maxLen: 16, attention: 'sliding', window: 3 }),
+    200,
+    3e-2,
+  ],
+  [
+    'ar-transformer linear',
+    lmCase({ type: 'ar-transformer', nHeads: 2, maxLen: 16, attention: 'linear', linearChunk: 4 }),
+    200,
+    3e-2,
+  ],
   ['ssm-lm selective', lmCase({ type: 'ssm-lm', mixer: 'selective', dState: 4, scanChunk: 4 }), 200, 3e-2],
   ['ssm-lm s4d', lmCase({ type: 'ssm-lm', mixer: 's4d', dState: 4, s4dChunk: 4, mlpRatio: 2 }), 200, 3e-2],
-  ['diffusion-transformer', () => {
-    const model = createModel({ type: 'diffusion-transformer', vocabSize: V, dModel: 16, nLayers: 1, nHeads: 2, maxLen: 8, seed: 1 });
-    const x0 = new Rng(4).randint([2, 8], 0, V);
-    const zt = tf.tidy(() => tf.where(tf.tensor2d([[1, 0, 1, 1, 0, 1, 0, 1], [0, 1, 1, 0, 1, 0, 1, 1]], [2, 8], 'bool'), tf.fill([2, 8], V, 'int32'), x0));
-    const t = tf.tensor1d([0.7, 0.4]);
-    return { model, loss: () => tf.tidy(() => xent(model.predictX0Logits(zt, t), x0)), inputs: [x0, zt, t] };
-  }, 200, 3e-2],
-  ['mlp-denoiser', () => {
-    const model = createModel({ type: 'mlp-denoiser', dim: 2, hidden: 32, nLayers: 2, seed: 1 });
-    const rng = new Rng(5);
-    const z = rng.normal([8, 2]);
-    const eps = rng.normal([8, 2]);
-    const t = rng.uniform([8]);
-    return { model, loss: () => tf.tidy(() => tf.mean(tf.square(tf.sub(model.predict(z, t), eps))) as tf.Scalar), inputs: [z, eps, t] };
-  }, 300, 1e-2],
-  ['unet', () => {
-    const model = createModel({ type: 'unet', imageSize: 8, channels: 1, baseChannels: 8, channelMults: [1, 2], seed: 1 });
-    const rng = new Rng(6);
-    const z = rng.normal([2, 8, 8, 1]);
-    const eps = rng.normal([2, 8, 8, 1]);
-    const t = tf.tensor1d([0.3, 0.8]);
-    return { model, loss: () => tf.tidy(() => tf.mean(tf.square(tf.sub(model.predict(z, t), eps))) as tf.Scalar), inputs: [z, eps, t] };
-  }, 300, 1e-2],
+  [
+    'diffusion-transformer',
+    () => {
+      const model = createModel({
+        type: 'diffusion-transformer',
+        vocabSize: V,
+        dModel: 16,
+        nLayers: 1,
+        nHeads: 2,
+        maxLen: 8,
+        seed: 1,
+      });
+      const x0 = new Rng(4).randint([2, 8], 0, V);
+      const zt = tf.tidy(() =>
+        tf.where(
+          tf.tensor2d(
+            [
+              [1, 0, 1, 1, 0, 1, 0, 1],
+              [0, 1, 1, 0, 1, 0, 1, 1],
+            ],
+            [2, 8],
+            'bool',
+          ),
+          tf.fill([2, 8], V, 'int32'),
+          x0,
+        ),
+      );
+      const t = tf.tensor1d([0.7, 0.4]);
+      return { model, loss: () => tf.tidy(() => xent(model.predictX0Logits(zt, t), x0)), inputs: [x0, zt, t] };
+    },
+    200,
+    3e-2,
+  ],
+  [
+    'mlp-denoiser',
+    () => {
+      const model = createModel({ type: 'mlp-denoiser', dim: 2, hidden: 32, nLayers: 2, seed: 1 });
+      const rng = new Rng(5);
+      const z = rng.normal([8, 2]);
+      const eps = rng.normal([8, 2]);
+      const t = rng.uniform([8]);
+      return {
+        model,
+        loss: () => tf.tidy(() => tf.mean(tf.square(tf.sub(model.predict(z, t), eps))) as tf.Scalar),
+        inputs: [z, eps, t],
+      };
+    },
+    300,
+    1e-2,
+  ],
+  [
+    'unet',
+    () => {
+      const model = createModel({
+        type: 'unet',
+        imageSize: 8,
+        channels: 1,
+        baseChannels: 8,
+        channelMults: [1, 2],
+        seed: 1,
+      });
+      const rng = new Rng(6);
+      const z = rng.normal([2, 8, 8, 1]);
+      const eps = rng.normal([2, 8, 8, 1]);
+      const t = tf.tensor1d([0.3, 0.8]);
+      return {
+        model,
+        loss: () => tf.tidy(() => tf.mean(tf.square(tf.sub(model.predict(z, t), eps))) as tf.Scalar),
+        inputs: [z, eps, t],
+      };
+    },
+    300,
+    1e-2,
+  ],
 ];
 
 describe.each(testBackends())('overfitting a fixed batch on %s', (backend) => {

@@ -30,9 +30,15 @@ export class Conv3x3 {
   apply(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       const [b, h, w, c] = x.shape;
-      const xp = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+      const xp = tf.pad(x, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]);
       const cols: tf.Tensor[] = [];
-      for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) cols.push(tf.slice(xp, [0, dy, dx, 0], [b, h, w, c]));
+      for (let dy = 0; dy < 3; dy++)
+        for (let dx = 0; dx < 3; dx++) cols.push(tf.slice(xp, [0, dy, dx, 0], [b, h, w, c]));
       return this.lin.apply(tf.concat(cols, 3)) as tf.Tensor4D; // (B, H, W, 9·Cin) → (B, H, W, Cout)
     });
   }
@@ -120,7 +126,13 @@ export class UNet extends BaseModel<UNetConfig> {
       if (i > 0) this.ups.push(new Linear(this.store, `up.${i}.unpool`, ci, 4 * (ch[i - 1] as number)));
     }
     this.nOut = new LayerNorm(this.store, 'out.norm', ch[0] as number);
-    this.outConv = new Conv3x3(this.store, 'out.conv', ch[0] as number, c.channels, 0.1 / Math.sqrt(9 * (ch[0] as number)));
+    this.outConv = new Conv3x3(
+      this.store,
+      'out.conv',
+      ch[0] as number,
+      c.channels,
+      0.1 / Math.sqrt(9 * (ch[0] as number)),
+    );
   }
 
   /** zt (B, S, S, C) NHWC, t (B,) in [0, 1] (or a number) → prediction (B, S, S, C). */
@@ -166,9 +178,16 @@ export class UNet extends BaseModel<UNetConfig> {
     const P = (i: number) => (S / 2 ** i) ** 2;
     const conv = (cin: number, cout: number, p: number) => p * linearFlops(9 * cin, cout);
     const res = (cin: number, cout: number, p: number) =>
-      conv(cin, cout, p) + conv(cout, cout, p) + (cin !== cout ? p * linearFlops(cin, cout) : 0) + linearFlops(tdim, cout);
+      conv(cin, cout, p) +
+      conv(cout, cout, p) +
+      (cin !== cout ? p * linearFlops(cin, cout) : 0) +
+      linearFlops(tdim, cout);
     const last = ch.length - 1;
-    let f = linearFlops(base, tdim) + linearFlops(tdim, tdim) + conv(C, ch[0] as number, P(0)) + conv(ch[0] as number, C, P(0));
+    let f =
+      linearFlops(base, tdim) +
+      linearFlops(tdim, tdim) +
+      conv(C, ch[0] as number, P(0)) +
+      conv(ch[0] as number, C, P(0));
     ch.forEach((ci, i) => {
       f += res(ci, ci, P(i)) + res(2 * ci, ci, P(i));
       if (i < last) f += P(i + 1) * linearFlops(4 * ci, ch[i + 1] as number);

@@ -51,7 +51,9 @@ export function str() {
 }
 
 export function bool() {
-  return z.custom<boolean>((v) => typeof v === 'boolean', { error: (iss) => `expected true or false${got(iss.input)}` });
+  return z.custom<boolean>((v) => typeof v === 'boolean', {
+    error: (iss) => `expected true or false${got(iss.input)}`,
+  });
 }
 
 /** One of a package's exported list of names; `context` says why the list is what it is ("for family 'ar'"). */
@@ -65,7 +67,10 @@ export function oneOf<const T extends string>(values: readonly T[], context = ''
 export function section<S extends z.core.$ZodLooseShape>(shape: S) {
   const keys = Object.keys(shape).join(', ');
   return z.strictObject(shape, {
-    error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown key; expected one of: ${keys}` : `expected an object${got(iss.input)}`),
+    error: (iss) =>
+      iss.code === 'unrecognized_keys'
+        ? `unknown key; expected one of: ${keys}`
+        : `expected an object${got(iss.input)}`,
   });
 }
 

@@ -82,7 +82,12 @@ const ssmConfig = section({
 const maskedConfig = section({
   ...common('masked-diffusion'),
   data: tokenData,
-  model: modelSection('masked-diffusion', ['diffusion-transformer'], { type: 'diffusion-transformer', dModel: 64, nLayers: 2, nHeads: 4 }),
+  model: modelSection('masked-diffusion', ['diffusion-transformer'], {
+    type: 'diffusion-transformer',
+    dModel: 64,
+    nLayers: 2,
+    nHeads: 4,
+  }),
   diffusion: section({
     process: oneOf(['masked'] as const, "for family 'masked-diffusion'").default('masked'),
     /** Log-linear α_t = 1 − t in log space (MDLM's default). */
@@ -97,7 +102,12 @@ const maskedConfig = section({
 const d3pmConfig = section({
   ...common('d3pm'),
   data: tokenData,
-  model: modelSection('d3pm', ['diffusion-transformer'], { type: 'diffusion-transformer', dModel: 64, nLayers: 2, nHeads: 4 }),
+  model: modelSection('d3pm', ['diffusion-transformer'], {
+    type: 'diffusion-transformer',
+    dModel: 64,
+    nLayers: 2,
+    nHeads: 4,
+  }),
   diffusion: section({
     process: oneOf(D3PM_KINDS, "for family 'd3pm'").default('absorbing'),
     /** 1/(T − t + 1) (Sohl-Dickstein et al. 2015), D3PM's choice for absorbing. */
@@ -110,7 +120,11 @@ const d3pmConfig = section({
   eval: diffusionEvalSection,
 }).superRefine((c, ctx) => {
   if (c.eval.sampleSteps > c.diffusion.T) {
-    ctx.addIssue({ code: 'custom', path: ['eval', 'sampleSteps'], message: `expected at most diffusion.T = ${c.diffusion.T} (a D3PM sampler takes at most T steps), got ${c.eval.sampleSteps}` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['eval', 'sampleSteps'],
+      message: `expected at most diffusion.T = ${c.diffusion.T} (a D3PM sampler takes at most T steps), got ${c.eval.sampleSteps}`,
+    });
   }
 });
 
@@ -137,22 +151,45 @@ const gaussianConfig = section({
     .superRefine((d, ctx) => {
       if (d.loss === 'mse') {
         for (const k of ['T', 'timesteps'] as const) {
-          if (d[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `applies to loss 'nelbo' only (the 'mse' loss draws t by timePower), got ${describeValue(d[k])}` });
+          if (d[k] !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: [k],
+              message: `applies to loss 'nelbo' only (the 'mse' loss draws t by timePower), got ${describeValue(d[k])}`,
+            });
         }
         return;
       }
-      if (d.timePower !== undefined) ctx.addIssue({ code: 'custom', path: ['timePower'], message: `applies to loss 'mse' only, got ${d.timePower}` });
+      if (d.timePower !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['timePower'],
+          message: `applies to loss 'mse' only, got ${d.timePower}`,
+        });
       if (d.T === undefined && d.timesteps !== undefined && d.timesteps !== 'uniform' && d.timesteps !== 'stratified') {
-        ctx.addIssue({ code: 'custom', path: ['timesteps'], message: `expected uniform or stratified for continuous time (set diffusion.T for a discrete-time bound), got '${d.timesteps}'` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['timesteps'],
+          message: `expected uniform or stratified for continuous time (set diffusion.T for a discrete-time bound), got '${d.timesteps}'`,
+        });
       }
       if (d.timesteps === 'importance') {
-        ctx.addIssue({ code: 'custom', path: ['timesteps'], message: "expected uniform, stratified or antithetic: 'importance' is implemented for family 'd3pm' only" });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['timesteps'],
+          message: "expected uniform, stratified or antithetic: 'importance' is implemented for family 'd3pm' only",
+        });
       }
     }),
   eval: diffusionEvalSection,
 }).superRefine((c, ctx) => {
   const want = c.data.source === 'images' ? 'unet' : 'mlp-denoiser';
-  if (c.model['type'] !== want) ctx.addIssue({ code: 'custom', path: ['model', 'type'], message: `data.source '${c.data.source}' needs a '${want}' model, got ${describeValue(c.model['type'])}` });
+  if (c.model['type'] !== want)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['model', 'type'],
+      message: `data.source '${c.data.source}' needs a '${want}' model, got ${describeValue(c.model['type'])}`,
+    });
 });
 
 /**
@@ -164,7 +201,13 @@ const gaussianConfig = section({
  * const result = RunConfigSchema.safeParse({ family: 'ar' }); // zod's own result
  * ```
  */
-export const RunConfigSchema = z.discriminatedUnion('family', [arConfig, ssmConfig, maskedConfig, d3pmConfig, gaussianConfig]);
+export const RunConfigSchema = z.discriminatedUnion('family', [
+  arConfig,
+  ssmConfig,
+  maskedConfig,
+  d3pmConfig,
+  gaussianConfig,
+]);
 /**
  * A validated run config (defaults filled).
  *
@@ -250,10 +293,12 @@ export type TokenRunConfig = ArRunConfig | SsmRunConfig | MaskedRunConfig | D3pm
  * ```
  */
 export function parseRunConfig(input: unknown): RunConfig {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ConfigError('', `the config must be an object, got ${describeValue(input)}`);
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new ConfigError('', `the config must be an object, got ${describeValue(input)}`);
   checkConfigTree(input);
   const family = Reflect.get(input, 'family');
-  if (!FAMILIES.some((f) => f === family)) throw new ConfigError('family', `expected one of ${FAMILIES.join(', ')}, got ${describeValue(family)}`);
+  if (!FAMILIES.some((f) => f === family))
+    throw new ConfigError('family', `expected one of ${FAMILIES.join(', ')}, got ${describeValue(family)}`);
   const r = RunConfigSchema.safeParse(input, { reportInput: true });
   if (!r.success) throw issueToError(r.error);
   return r.data;

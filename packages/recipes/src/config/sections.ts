@@ -87,18 +87,38 @@ export const gaussianData = section({
   source: oneOf(['gmm', 'images'] as const, "for family 'gaussian'").default('gmm'),
   gmm: gmmSection.optional(),
   images: section({
-    size: z.custom<16 | 32>((v) => v === 16 || v === 32, { error: (iss) => `expected 16 or 32, got ${describeValue(iss.input)}` }).default(IMAGES_DEFAULT.size),
-    channels: z.custom<1 | 3>((v) => v === 1 || v === 3, { error: (iss) => `expected 1 or 3, got ${describeValue(iss.input)}` }).default(IMAGES_DEFAULT.channels),
+    size: z
+      .custom<16 | 32>((v) => v === 16 || v === 32, {
+        error: (iss) => `expected 16 or 32, got ${describeValue(iss.input)}`,
+      })
+      .default(IMAGES_DEFAULT.size),
+    channels: z
+      .custom<1 | 3>((v) => v === 1 || v === 3, { error: (iss) => `expected 1 or 3, got ${describeValue(iss.input)}` })
+      .default(IMAGES_DEFAULT.channels),
   }).optional(),
   /** 256 points per batch: the mixture has 24 components, each needs several samples per step. */
   batchSize: int(1, B.batchSize).default(256),
 })
   .prefault({})
   .superRefine((d, ctx) => {
-    if (d.source === 'gmm' && d.images) ctx.addIssue({ code: 'custom', path: ['images'], message: "applies to data.source 'images' only (the source is 'gmm')" });
-    if (d.source === 'images' && d.gmm) ctx.addIssue({ code: 'custom', path: ['gmm'], message: "applies to data.source 'gmm' only (the source is 'images')" });
+    if (d.source === 'gmm' && d.images)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['images'],
+        message: "applies to data.source 'images' only (the source is 'gmm')",
+      });
+    if (d.source === 'images' && d.gmm)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gmm'],
+        message: "applies to data.source 'gmm' only (the source is 'images')",
+      });
     if (d.gmm && d.gmm.preset !== 'random' && d.gmm.dim !== 2) {
-      ctx.addIssue({ code: 'custom', path: ['gmm', 'dim'], message: `preset '${d.gmm.preset}' is 2-D; only 'random' takes a dimension, got ${d.gmm.dim}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gmm', 'dim'],
+        message: `preset '${d.gmm.preset}' is 2-D; only 'random' takes a dimension, got ${d.gmm.dim}`,
+      });
     }
   })
   .transform((d) =>
@@ -124,10 +144,17 @@ export function modelSection(family: string, types: readonly ModelType[], defaul
   return record()
     .optional()
     .transform((m, ctx) => {
-      const merged: Record<string, unknown> = m === undefined ? { ...defaults } : { ...(m['type'] === undefined || m['type'] === defaults['type'] ? defaults : {}), ...m };
+      const merged: Record<string, unknown> =
+        m === undefined
+          ? { ...defaults }
+          : { ...(m['type'] === undefined || m['type'] === defaults['type'] ? defaults : {}), ...m };
       const type = merged['type'];
       if (!types.some((t) => t === type)) {
-        ctx.addIssue({ code: 'custom', path: ['type'], message: `expected one of ${types.join(', ')} for family '${family}', got ${describeValue(type)}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['type'],
+          message: `expected one of ${types.join(', ')} for family '${family}', got ${describeValue(type)}`,
+        });
         return z.NEVER;
       }
       try {
@@ -151,7 +178,15 @@ export function modelSection(family: string, types: readonly ModelType[], defaul
  * defaultRunConfig('ar').train.steps === RUN_TRAIN_DEFAULTS.steps; // true (1000)
  * ```
  */
-export const RUN_TRAIN_DEFAULTS = { ...defaultTrainConfig, steps: 1000, lr: 3e-3, warmupSteps: 50, emaDecay: 0.99, evalEvery: 200, seed: 0 };
+export const RUN_TRAIN_DEFAULTS = {
+  ...defaultTrainConfig,
+  steps: 1000,
+  lr: 3e-3,
+  warmupSteps: 50,
+  emaDecay: 0.99,
+  evalEvery: 200,
+  seed: 0,
+};
 const T0 = RUN_TRAIN_DEFAULTS;
 export const trainSection = section({
   steps: int(0, B.steps).default(T0.steps),
@@ -190,4 +225,6 @@ const evalShape = {
 /** AR and SSM sample in exactly n steps: no sampleSteps. */
 export const arEvalSection = section(evalShape).prefault({});
 /** Diffusion families: `sampleSteps` sampler steps for the dumped samples. */
-export const diffusionEvalSection = section({ ...evalShape, sampleSteps: int(1, B.sampleSteps).default(32) }).prefault({});
+export const diffusionEvalSection = section({ ...evalShape, sampleSteps: int(1, B.sampleSteps).default(32) }).prefault(
+  {},
+);

@@ -36,11 +36,17 @@ function denoiserOf(c: TokenCommon, family: string): DiffusionTransformer {
   const den = c.model;
   if (!(den instanceof DiffusionTransformer)) {
     c.dispose();
-    throw new AltarError('BAD_CHECKPOINT', `family '${family}' needs a diffusion transformer, got a '${den.config.type}' model`);
+    throw new AltarError(
+      'BAD_CHECKPOINT',
+      `family '${family}' needs a diffusion transformer, got a '${den.config.type}' model`,
+    );
   }
   if (den.vocabSize !== c.vocabSize) {
     c.dispose();
-    throw new AltarError('BAD_CHECKPOINT', `${family}: model vocabulary ${den.vocabSize} ≠ the source's ${c.vocabSize} tokens`);
+    throw new AltarError(
+      'BAD_CHECKPOINT',
+      `${family}: model vocabulary ${den.vocabSize} ≠ the source's ${c.vocabSize} tokens`,
+    );
   }
   return den;
 }
@@ -60,7 +66,8 @@ export function buildMaskedRuntime(config: MaskedRunConfig, opts: TokenRecipeOpt
   const { vocabSize: V, seqLen: N, nextBatch } = c;
   const proc = new MaskedProcess({ vocabSize: V, schedule: config.diffusion.schedule });
   const sampling = config.diffusion.timesteps;
-  const loss: LossFn<tf.Tensor2D> = (x, rng) => tf.tidy(() => tf.div(tf.mean(maskedNelbo(proc, den, x, rng, { sampling })), N) as tf.Scalar);
+  const loss: LossFn<tf.Tensor2D> = (x, rng) =>
+    tf.tidy(() => tf.div(tf.mean(maskedNelbo(proc, den, x, rng, { sampling })), N) as tf.Scalar);
   return {
     family: config.family,
     config,
@@ -71,18 +78,53 @@ export function buildMaskedRuntime(config: MaskedRunConfig, opts: TokenRecipeOpt
     async evaluate(rng, o) {
       // one-term: one t per sequence; full: 8 stratified t per sequence averaged (a lower-variance estimate of the same bound).
       const reps = o.bound === 'full' ? 8 : 1;
-      const r = await perExampleBits(rng, o, nextBatch, (x) => maskedNelbo(proc, den, x, rng, { sampling: 'stratified' }), N, reps);
-      return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nelbo', bound: o.bound ?? 'one-term', sequences: r.examples };
+      const r = await perExampleBits(
+        rng,
+        o,
+        nextBatch,
+        (x) => maskedNelbo(proc, den, x, rng, { sampling: 'stratified' }),
+        N,
+        reps,
+      );
+      return {
+        bitsPerToken: r.mean,
+        stdErr: r.stdErr,
+        boundKind: 'nelbo',
+        bound: o.bound ?? 'one-term',
+        sequences: r.examples,
+      };
     },
     async discreteBound(rng, o, T) {
       const d3 = new D3PMProcess({ kind: 'absorbing', vocabSize: V, T, schedule: 'jsd' });
-      const r = await perExampleBits(rng, o, nextBatch, (x) => d3pmNelbo(d3, den, x, rng, { sampling: 'stratified' }), N);
+      const r = await perExampleBits(
+        rng,
+        o,
+        nextBatch,
+        (x) => d3pmNelbo(d3, den, x, rng, { sampling: 'stratified' }),
+        N,
+      );
       return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nelbo', bound: 'one-term', sequences: r.examples };
     },
     async sample(rng, o) {
-      if (o.sampler !== 'masked' && o.sampler !== 'masked-cached') throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family '${config.family}' (use masked or masked-cached)`);
-      const r = await sampleMasked(observed(den, o.onModelInput), proc, { batch: o.n, seqLen: N, steps: o.steps ?? config.eval.sampleSteps, rng, cached: o.sampler === 'masked-cached' });
-      return { tokens: r.samples, batch: o.n, seqLen: N, cost: r.cost, samplesNllBitsPerToken: c.sampleBits(r.samples, o.n) };
+      if (o.sampler !== 'masked' && o.sampler !== 'masked-cached')
+        throw new AltarError(
+          'BAD_ARG',
+          `sampler '${o.sampler}' does not apply to family '${config.family}' (use masked or masked-cached)`,
+        );
+      const r = await sampleMasked(observed(den, o.onModelInput), proc, {
+        batch: o.n,
+        seqLen: N,
+        steps: o.steps ?? config.eval.sampleSteps,
+        rng,
+        cached: o.sampler === 'masked-cached',
+      });
+      return {
+        tokens: r.samples,
+        batch: o.n,
+        seqLen: N,
+        cost: r.cost,
+        samplesNllBitsPerToken: c.sampleBits(r.samples, o.n),
+      };
     },
   };
 }
@@ -91,7 +133,11 @@ export function buildMaskedRuntime(config: MaskedRunConfig, opts: TokenRecipeOpt
  * The one-term D3PM loss with loss-aware timesteps: t ~ p(t) from the running √E[L_t²], each example's
  * L_{t−1} read back (one host read per step) to update p. Until every t has its history, p is uniform.
  */
-export function d3pmImportanceLoss(proc: D3PMProcess, den: DiffusionTransformer, N: number): { loss: LossFn<tf.Tensor2D>; proposal: () => Float64Array } {
+export function d3pmImportanceLoss(
+  proc: D3PMProcess,
+  den: DiffusionTransformer,
+  N: number,
+): { loss: LossFn<tf.Tensor2D>; proposal: () => Float64Array } {
   const imp = new ImportanceTimesteps(proc.T);
   const loss: LossFn<tf.Tensor2D> = (x, rng) =>
     tf.tidy(() => {
@@ -99,7 +145,10 @@ export function d3pmImportanceLoss(proc: D3PMProcess, den: DiffusionTransformer,
       const per = d3pmNelbo(proc, den, x, rng, { steps });
       // per = L_T + T·w·L_{t−1}: recover L_{t−1} for the proposal's history.
       const terms = tf.sub(per, d3pmPriorKL(proc, x)).dataSync();
-      imp.update(steps.t, Float64Array.from(terms, (v, b) => v / (proc.T * steps.weight[b]!)));
+      imp.update(
+        steps.t,
+        Float64Array.from(terms, (v, b) => v / (proc.T * steps.weight[b]!)),
+      );
       return tf.div(tf.mean(per), N) as tf.Scalar;
     });
   return { loss, proposal: () => imp.proposal() };
@@ -123,7 +172,8 @@ export function buildD3pmRuntime(config: D3pmRunConfig, opts: TokenRecipeOptions
   const loss: LossFn<tf.Tensor2D> =
     timesteps === 'importance'
       ? d3pmImportanceLoss(proc, den, N).loss
-      : (x, rng: Rng) => tf.tidy(() => tf.div(tf.mean(d3pmNelbo(proc, den, x, rng, { sampling: timesteps })), N) as tf.Scalar);
+      : (x, rng: Rng) =>
+          tf.tidy(() => tf.div(tf.mean(d3pmNelbo(proc, den, x, rng, { sampling: timesteps })), N) as tf.Scalar);
   return {
     family: config.family,
     config,
@@ -134,12 +184,30 @@ export function buildD3pmRuntime(config: D3pmRunConfig, opts: TokenRecipeOptions
     async evaluate(rng, o) {
       const sampling = o.bound === 'full' ? 'full' : 'stratified';
       const r = await perExampleBits(rng, o, nextBatch, (x) => d3pmNelbo(proc, den, x, rng, { sampling }), N);
-      return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nelbo', bound: o.bound ?? 'one-term', sequences: r.examples };
+      return {
+        bitsPerToken: r.mean,
+        stdErr: r.stdErr,
+        boundKind: 'nelbo',
+        bound: o.bound ?? 'one-term',
+        sequences: r.examples,
+      };
     },
     async sample(rng, o) {
-      if (o.sampler !== 'd3pm') throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family 'd3pm' (use d3pm)`);
-      const r = await sampleD3pm(observed(den, o.onModelInput), proc, { batch: o.n, seqLen: N, steps: Math.min(o.steps ?? proc.T, proc.T), rng });
-      return { tokens: r.samples, batch: o.n, seqLen: N, cost: r.cost, samplesNllBitsPerToken: c.sampleBits(r.samples, o.n) };
+      if (o.sampler !== 'd3pm')
+        throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family 'd3pm' (use d3pm)`);
+      const r = await sampleD3pm(observed(den, o.onModelInput), proc, {
+        batch: o.n,
+        seqLen: N,
+        steps: Math.min(o.steps ?? proc.T, proc.T),
+        rng,
+      });
+      return {
+        tokens: r.samples,
+        batch: o.n,
+        seqLen: N,
+        cost: r.cost,
+        samplesNllBitsPerToken: c.sampleBits(r.samples, o.n),
+      };
     },
   };
 }

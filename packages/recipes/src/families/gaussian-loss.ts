@@ -43,7 +43,13 @@ export function powerTimes(rng: Rng, batch: number, power: number): Float32Array
  * const loss = predictionMse(proc, model, x0, rng, powerTimes(rng, B, 1)); // scalar
  * ```
  */
-export function predictionMse(proc: GaussianProcess, den: PredictingDenoiser, x0: tf.Tensor, rng: Rng, times: Float32Array): tf.Scalar {
+export function predictionMse(
+  proc: GaussianProcess,
+  den: PredictingDenoiser,
+  x0: tf.Tensor,
+  rng: Rng,
+  times: Float32Array,
+): tf.Scalar {
   return tf.tidy(() => {
     const eps = rng.normal(x0.shape);
     const zt = proc.qSample(x0, times, eps);

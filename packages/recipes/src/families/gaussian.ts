@@ -40,19 +40,30 @@ export interface GaussianRecipeOptions {
   scale?: number;
 }
 
-type Data = { kind: 'gmm'; gmm: GaussianMixtureSource; shape: number[] } | { kind: 'images'; img: ShapeImageSource; shape: number[] };
+type Data =
+  | { kind: 'gmm'; gmm: GaussianMixtureSource; shape: number[] }
+  | { kind: 'images'; img: ShapeImageSource; shape: number[] };
 
 function dataOf(config: GaussianRunConfig, opts: GaussianRecipeOptions): Data {
   const d = config.data;
   if ('images' in d) {
     const { size, channels } = d.images;
-    return { kind: 'images', img: opts.images ?? new ShapeImageSource({ size, channels }), shape: [size, size, channels] };
+    return {
+      kind: 'images',
+      img: opts.images ?? new ShapeImageSource({ size, channels }),
+      shape: [size, size, channels],
+    };
   }
   const gmm = opts.gmm ?? gmmPreset(d.gmm.preset, d.gmm.preset === 'random' ? { dim: d.gmm.dim } : {});
   return { kind: 'gmm', gmm, shape: [gmm.dim] };
 }
 
-function modelOf(config: GaussianRunConfig, shape: number[], dim: number, given: AnyModel | undefined): MlpDenoiser | UNet {
+function modelOf(
+  config: GaussianRunConfig,
+  shape: number[],
+  dim: number,
+  given: AnyModel | undefined,
+): MlpDenoiser | UNet {
   let model: AnyModel;
   if (given) model = given;
   else {
@@ -69,11 +80,18 @@ function modelOf(config: GaussianRunConfig, shape: number[], dim: number, given:
     model.dispose();
     throw given ? new AltarError('BAD_MODEL', `gaussian: ${msg}`) : new ConfigError(path, msg);
   };
-  if (!(model instanceof MlpDenoiser || model instanceof UNet)) return bad('model.type', `expected mlp-denoiser or unet, got '${mc.type}'`);
+  if (!(model instanceof MlpDenoiser || model instanceof UNet))
+    return bad('model.type', `expected mlp-denoiser or unet, got '${mc.type}'`);
   const want = shape.length === 1 ? 'mlp-denoiser' : 'unet';
-  if (mc.type !== want) bad('model.type', `${shape.length === 1 ? 'vector' : 'image'} data needs a '${want}' model, got '${mc.type}'`);
-  if (mc.type === 'mlp-denoiser' && mc.dim !== dim) bad('model.dim', `the source has dimension ${dim}, the model ${mc.dim}`);
-  if (mc.type === 'unet' && (mc.imageSize !== shape[0] || mc.channels !== shape[2])) bad('model.imageSize', `the images are ${shape.join('×')}, the model expects ${mc.imageSize}×${mc.imageSize}×${mc.channels}`);
+  if (mc.type !== want)
+    bad('model.type', `${shape.length === 1 ? 'vector' : 'image'} data needs a '${want}' model, got '${mc.type}'`);
+  if (mc.type === 'mlp-denoiser' && mc.dim !== dim)
+    bad('model.dim', `the source has dimension ${dim}, the model ${mc.dim}`);
+  if (mc.type === 'unet' && (mc.imageSize !== shape[0] || mc.channels !== shape[2]))
+    bad(
+      'model.imageSize',
+      `the images are ${shape.join('×')}, the model expects ${mc.imageSize}×${mc.imageSize}×${mc.channels}`,
+    );
   return model;
 }
 
@@ -112,8 +130,16 @@ export function buildGaussianRuntime(config: GaussianRunConfig, opts: GaussianRe
   /** One-term NELBO per example in model units, (B,) nats. */
   const oneTerm = (x: tf.Tensor, rng: Rng, sampling: typeof timesteps | 'log-snr'): tf.Tensor1D =>
     T === undefined
-      ? vdmNelbo(proc, model, x, rng, { sampling: sampling === 'uniform' || sampling === 'log-snr' ? sampling : 'stratified', decoder, tMin: T_MIN })
-      : ddpmNelbo(proc, model, x, T, rng, { sampling: sampling === 'log-snr' ? 'stratified' : sampling, decoder, tMin: T_MIN });
+      ? vdmNelbo(proc, model, x, rng, {
+          sampling: sampling === 'uniform' || sampling === 'log-snr' ? sampling : 'stratified',
+          decoder,
+          tMin: T_MIN,
+        })
+      : ddpmNelbo(proc, model, x, T, rng, {
+          sampling: sampling === 'log-snr' ? 'stratified' : sampling,
+          decoder,
+          tMin: T_MIN,
+        });
   const power = config.diffusion.timePower ?? 1;
   const loss: LossFn<tf.Tensor2D> =
     lossKind === 'mse'
@@ -142,20 +168,40 @@ export function buildGaussianRuntime(config: GaussianRunConfig, opts: GaussianRe
     },
     formatRows: (o) => {
       const rows: string[] = [];
-      for (let b = 0; b < o.batch; b++) rows.push(Array.from(o.tokens.subarray(b * o.seqLen, Math.min((b + 1) * o.seqLen, b * o.seqLen + 16)), (v) => v.toFixed(3)).join(' ') + (o.seqLen > 16 ? ' …' : ''));
+      for (let b = 0; b < o.batch; b++)
+        rows.push(
+          Array.from(o.tokens.subarray(b * o.seqLen, Math.min((b + 1) * o.seqLen, b * o.seqLen + 16)), (v) =>
+            v.toFixed(3),
+          ).join(' ') + (o.seqLen > 16 ? ' …' : ''),
+        );
       return rows;
     },
     async evaluate(rng, o) {
       // one-term: one draw per example (stratified t, or λ-uniform with timeSampling 'log-snr': same bound,
       // no heavy tails); full: 8 draws averaged (continuous time) or all T terms (discrete time).
       const full = o.bound === 'full';
-      const per = (x: tf.Tensor): tf.Tensor => tf.tidy(() => (T !== undefined && full ? ddpmNelbo(proc, model, toModel(x), T, rng, { sampling: 'full', decoder, tMin: T_MIN }) : oneTerm(toModel(x), rng, o.timeSampling ?? 'stratified')));
+      const per = (x: tf.Tensor): tf.Tensor =>
+        tf.tidy(() =>
+          T !== undefined && full
+            ? ddpmNelbo(proc, model, toModel(x), T, rng, { sampling: 'full', decoder, tMin: T_MIN })
+            : oneTerm(toModel(x), rng, o.timeSampling ?? 'stratified'),
+        );
       const r = await perExampleBits(rng, o, nextBatch, per, dim, T === undefined && full ? 8 : 1);
-      return { bitsPerToken: r.mean + shift, stdErr: r.stdErr, boundKind: 'nelbo', bound: o.bound ?? 'one-term', sequences: r.examples };
+      return {
+        bitsPerToken: r.mean + shift,
+        stdErr: r.stdErr,
+        boundKind: 'nelbo',
+        bound: o.bound ?? 'one-term',
+        sequences: r.examples,
+      };
     },
     async sample(rng, o) {
       const sampler = o.sampler;
-      if (!isGaussianSampler(sampler) || !samplers.includes(sampler)) throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family 'gaussian' (use ${samplers.join(', ')})`);
+      if (!isGaussianSampler(sampler) || !samplers.includes(sampler))
+        throw new AltarError(
+          'BAD_ARG',
+          `sampler '${o.sampler}' does not apply to family 'gaussian' (use ${samplers.join(', ')})`,
+        );
       const clipX0 = o.clipX0 ?? (data.kind === 'images' ? ([-1, 1] as [number, number]) : undefined);
       const onCall = o.onModelCall;
       const den = onCall
@@ -170,7 +216,13 @@ export function buildGaussianRuntime(config: GaussianRunConfig, opts: GaussianRe
             },
           }
         : model;
-      const r = await sampleGaussian(den, proc, { sampler, shape: [o.n, ...shape], steps: o.steps ?? config.eval.sampleSteps, rng, ...(clipX0 ? { clipX0 } : {}) });
+      const r = await sampleGaussian(den, proc, {
+        sampler,
+        shape: [o.n, ...shape],
+        steps: o.steps ?? config.eval.sampleSteps,
+        rng,
+        ...(clipX0 ? { clipX0 } : {}),
+      });
       const raw = await r.samples.data();
       r.samples.dispose();
       const values = Float32Array.from(raw, (v) => v * scale); // back to data units

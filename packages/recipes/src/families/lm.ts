@@ -28,13 +28,20 @@ export function buildLmRuntime(config: ArRunConfig | SsmRunConfig, opts: TokenRe
   const { model: lm, vocabSize: V, seqLen: N, nextBatch } = c;
   if (!(lm instanceof ArTransformer || lm instanceof SsmLm)) {
     c.dispose();
-    throw new AltarError('BAD_CHECKPOINT', `family '${config.family}' needs an AR transformer or an SSM LM, got a '${lm.config.type}' model`);
+    throw new AltarError(
+      'BAD_CHECKPOINT',
+      `family '${config.family}' needs an AR transformer or an SSM LM, got a '${lm.config.type}' model`,
+    );
   }
   if (lm.vocabSize !== V + 1) {
     c.dispose();
-    throw new AltarError('BAD_CHECKPOINT', `${config.family}: model vocabulary ${lm.vocabSize} ≠ the source's ${V} tokens + BOS`);
+    throw new AltarError(
+      'BAD_CHECKPOINT',
+      `${config.family}: model vocabulary ${lm.vocabSize} ≠ the source's ${V} tokens + BOS`,
+    );
   }
-  const loss: LossFn<tf.Tensor2D> = (x) => tf.tidy(() => tf.div(tf.mean(arNll(bosDataLogits(lm, x, V), x)), N) as tf.Scalar);
+  const loss: LossFn<tf.Tensor2D> = (x) =>
+    tf.tidy(() => tf.div(tf.mean(arNll(bosDataLogits(lm, x, V), x)), N) as tf.Scalar);
   return {
     family: config.family,
     config,
@@ -47,10 +54,17 @@ export function buildLmRuntime(config: ArRunConfig | SsmRunConfig, opts: TokenRe
       return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nll', bound: 'exact', sequences: r.examples };
     },
     async sample(rng, o) {
-      if (o.sampler !== 'ar') throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family '${config.family}' (use ar)`);
+      if (o.sampler !== 'ar')
+        throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family '${config.family}' (use ar)`);
       const prompt = Array.from({ length: o.n }, () => [V]);
       const r = await sampleAr(bosDataLm(lm, V), { prompt, length: N, rng, cached: o.cached ?? true });
-      return { tokens: r.samples, batch: o.n, seqLen: N, cost: r.cost, samplesNllBitsPerToken: c.sampleBits(r.samples, o.n) };
+      return {
+        tokens: r.samples,
+        batch: o.n,
+        seqLen: N,
+        cost: r.cost,
+        samplesNllBitsPerToken: c.sampleBits(r.samples, o.n),
+      };
     },
   };
 }

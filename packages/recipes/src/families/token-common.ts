@@ -26,7 +26,10 @@ export interface TokenRecipeOptions {
   model?: AnyModel;
 }
 
-export type TokenCommon = Pick<FamilyRuntime, 'unit' | 'model' | 'params' | 'vocabSize' | 'seqLen' | 'sourceEntropy' | 'formatRows' | 'nextBatch' | 'dispose'> & {
+export type TokenCommon = Pick<
+  FamilyRuntime,
+  'unit' | 'model' | 'params' | 'vocabSize' | 'seqLen' | 'sourceEntropy' | 'formatRows' | 'nextBatch' | 'dispose'
+> & {
   source: HmmSource;
   /** Mean −log2 p(sample)/N under the source. */
   sampleBits(tokens: Int32Array, batch: number): number;
