@@ -19,36 +19,86 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // The pnpm that runs this script: a JS entry (run with node) or, from pnpm 12, a native binary.
 const execpath = process.env.npm_execpath ?? '';
-const pnpm = /pnpm/.test(execpath) ? (/\.[cm]?js$/.test(execpath) ? [process.execPath, execpath] : [execpath]) : ['npx', '-y', 'pnpm@12.4.2'];
+const pnpm = /pnpm/.test(execpath)
+  ? /\.[cm]?js$/.test(execpath)
+    ? [process.execPath, execpath]
+    : [execpath]
+  : ['npx', '-y', 'pnpm@12.4.2'];
 
 function run(label, cmd, args, opts = {}) {
   const t0 = Date.now();
   process.stdout.write(`\n=== ${label}\n`);
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
   const ok = r.status === 0;
-  process.stdout.write(`=== ${label}: ${ok ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+  process.stdout.write(
+    `=== ${label}: ${ok ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`,
+  );
   return ok;
 }
 
 const workspaceDirs = ['packages', 'apps'].flatMap((d) =>
-  existsSync(join(root, d)) ? readdirSync(join(root, d)).map((n) => join(root, d, n)).filter((p) => existsSync(join(p, 'package.json'))) : [],
+  existsSync(join(root, d))
+    ? readdirSync(join(root, d))
+        .map((n) => join(root, d, n))
+        .filter((p) => existsSync(join(p, 'package.json')))
+    : [],
 );
 for (const dir of workspaceDirs) rmSync(join(dir, 'test-output', 'vitest.json'), { force: true });
 
 const steps = [];
 steps.push(['build', run('build', pnpm[0], [...pnpm.slice(1), 'run', 'build'])]);
-steps.push(['unit tests', run('unit tests (vitest, every package)', pnpm[0], [...pnpm.slice(1), 'exec', 'turbo', 'run', 'test', '--concurrency=1', '--continue'])]);
-steps.push(['conformance', run('backend conformance', process.execPath, ['packages/backend/dist/conformance/cli.js', '--json', '--out', 'packages/backend/test-output/conformance.json'])]);
+steps.push([
+  'unit tests',
+  run('unit tests (vitest, every package)', pnpm[0], [
+    ...pnpm.slice(1),
+    'exec',
+    'turbo',
+    'run',
+    'test',
+    '--concurrency=1',
+    '--continue',
+  ]),
+]);
+steps.push([
+  'conformance',
+  run('backend conformance', process.execPath, [
+    'packages/backend/dist/conformance/cli.js',
+    '--json',
+    '--out',
+    'packages/backend/test-output/conformance.json',
+  ]),
+]);
 const tarballs = mkdtempSync(join(tmpdir(), 'altar-tarballs-'));
 const consumerReport = join(root, 'tooling', 'test-output', 'consumer.json');
 rmSync(consumerReport, { force: true });
 try {
-  steps.push(['pack check', run('publish dry run + pack check (every publishable package)', process.execPath, ['tooling/scripts/pack-check.mjs', '--keep', tarballs, '--prune-stale'])]);
-  steps.push(['consumer', run('consumer test (every tarball, installed outside the workspace)', process.execPath, ['tooling/scripts/consumer-test.mjs', '--tarballs', tarballs])]);
+  steps.push([
+    'pack check',
+    run('publish dry run + pack check (every publishable package)', process.execPath, [
+      'tooling/scripts/pack-check.mjs',
+      '--keep',
+      tarballs,
+      '--prune-stale',
+    ]),
+  ]);
+  steps.push([
+    'consumer',
+    run('consumer test (every tarball, installed outside the workspace)', process.execPath, [
+      'tooling/scripts/consumer-test.mjs',
+      '--tarballs',
+      tarballs,
+    ]),
+  ]);
 } finally {
   rmSync(tarballs, { recursive: true, force: true });
 }
-steps.push(['doc coverage', run('doc coverage (every export documented, per tooling/doc-coverage.json)', process.execPath, ['tooling/scripts/doc-coverage.mjs'])]);
+steps.push([
+  'doc coverage',
+  run('doc coverage (every export documented, per tooling/doc-coverage.json)', process.execPath, [
+    'tooling/scripts/doc-coverage.mjs',
+  ]),
+]);
+steps.push(['format', run('format check (prettier)', pnpm[0], [...pnpm.slice(1), 'run', 'format:check'])]);
 
 let passed = 0;
 let failed = 0;
@@ -74,7 +124,8 @@ for (const [name, ok] of steps.slice(2)) {
   } else ok ? passed++ : failed++;
 }
 const stepFailed = steps.filter(([, ok]) => !ok).map(([n]) => n);
-if (missing.length > 0) process.stdout.write(`\nno vitest report from: ${missing.map((m) => m.slice(root.length + 1)).join(', ')}\n`);
+if (missing.length > 0)
+  process.stdout.write(`\nno vitest report from: ${missing.map((m) => m.slice(root.length + 1)).join(', ')}\n`);
 if (stepFailed.length > 0) process.stdout.write(`failed steps: ${stepFailed.join(', ')}\n`);
 process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
 process.exit(failed > 0 || stepFailed.length > 0 || missing.length > 0 ? 1 : 0);
