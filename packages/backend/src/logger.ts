@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * const logger: Logger = { info: (m) => console.log(m), warn: (m) => console.warn(m) };
+ * const logger: Logger = { info: (m) => process.stdout.write(`${m}\n`), warn: (m) => process.stderr.write(`${m}\n`) };
  * await initBackend('auto', { logger }); // logs which backend auto chose and why
  * ```
  */

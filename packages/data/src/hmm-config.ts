@@ -107,7 +107,7 @@ export interface HmmMatrices {
  * @example
  * ```ts
  * const r: EntropyReport = new HmmSource().entropyReport(new Rng(0), 2000);
- * console.log(r.entropyBitsPerToken, r.multiInfoBitsPerToken); // ≈ 2.61 and ≈ 1.84 for the default
+ * const { entropyBitsPerToken, multiInfoBitsPerToken } = r; // ≈ 2.61 and ≈ 1.84 for the default
  * ```
  */
 export interface EntropyReport {

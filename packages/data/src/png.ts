@@ -15,7 +15,7 @@ const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
  * @example
  * ```ts
  * const img: DecodedPng = decodePng(readFileSync('cat.png'), 'cat.png');
- * console.log(img.width, img.height, img.channels);
+ * const { width, height, channels } = img;
  * ```
  */
 export interface DecodedPng {

@@ -131,7 +131,7 @@ export function d3pmTermHost(
  * @example
  * ```ts
  * const b: HostBound = d3pmNelboHost(proc, oracle, x, rng, 'full');
- * console.log(b.total, b.prior, b.terms?.[0]); // L_0 at index 0
+ * const { total, prior } = b; // b.terms?.[0] is L_0
  * ```
  */
 export interface HostBound {

@@ -74,7 +74,7 @@ export function bitsPerTensor(natsPerExample: tf.Tensor, count: number): tf.Tens
  * @example
  * ```ts
  * const { mean, stdErr }: EstimateStats = estimateStats(nelbos);
- * console.log(`${bitsPerToken(mean, N).toFixed(3)} ± ${bitsPerToken(stdErr, N).toFixed(3)} bits/token`);
+ * const line = `${bitsPerToken(mean, N).toFixed(3)} ± ${bitsPerToken(stdErr, N).toFixed(3)} bits/token`;
  * ```
  */
 export interface EstimateStats {

@@ -27,7 +27,7 @@ export type BoundMode = 'one-term' | 'full';
  * @example
  * ```ts
  * const e: EvalResult = await rt.evaluate(new Rng(2), { batches: 2, batchSize: 32 });
- * console.log(`${e.bitsPerToken.toFixed(3)} ± ${e.stdErr.toFixed(3)} (${e.boundKind})`);
+ * const line = `${e.bitsPerToken.toFixed(3)} ± ${e.stdErr.toFixed(3)} (${e.boundKind})`;
  * ```
  */
 export interface EvalResult {
@@ -47,7 +47,7 @@ export interface EvalResult {
  * @example
  * ```ts
  * const out: SampleOutput = await rt.sample(new Rng(0), { sampler: 'masked-cached', n: 8, steps: 32 });
- * console.log(out.cost.nfe, out.samplesNllBitsPerToken);
+ * const { cost, samplesNllBitsPerToken } = out; // cost.nfe model calls
  * ```
  */
 export interface SampleOutput {

@@ -327,7 +327,7 @@ export interface BlockSampleOptions extends MaskedSampleOptions {
  * @example
  * ```ts
  * const { samples, blocks } = await sampleBlocks(model, proc, { batch: 4, seqLen: 64, blockSize: 16, steps: 32, rng: new Rng(0), cached: true });
- * console.log(blocks); // 4
+ * blocks; // 4
  * ```
  */
 export async function sampleBlocks(

@@ -106,7 +106,7 @@ export interface ContinuousDenoiser extends ModelCostHints {
  * @example
  * ```ts
  * const { cost } = await sampleMasked(oracle, proc, { batch: 8, seqLen: 16, steps: 64, rng: new Rng(1), cached: true });
- * console.log(cost.nfe, cost.weightBytesLoaded, cost.tokensPerSec); // NFE ≤ 64 with caching
+ * const { nfe, weightBytesLoaded, tokensPerSec } = cost; // NFE ≤ 64 with caching
  * ```
  */
 export interface CostRecord {
@@ -136,7 +136,7 @@ export interface CostRecord {
  * @example
  * ```ts
  * const result: SampleResult = await sampleGaussian(model, proc, { sampler: 'ddpm', shape: [16, 2], steps: 100, rng });
- * console.log(result.cost.nfe); // 100
+ * result.cost.nfe; // 100
  * result.samples.dispose();     // the caller owns the tensor
  * ```
  */

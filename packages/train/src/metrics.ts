@@ -48,7 +48,7 @@ export interface EvalRecord {
  *
  * @example
  * ```ts
- * for (const r of parseMetricsLines(text)) if (r.kind === 'eval') console.log(r.step, r.metrics);
+ * const evals = parseMetricsLines(text).filter((r) => r.kind === 'eval'); // their step and metrics
  * ```
  */
 export type MetricsRecord = TrainRecord | EvalRecord;

@@ -155,7 +155,7 @@ export function setFusedKernels(on: boolean): void {
  *
  * @example
  * ```ts
- * if (useFused(FUSED_KERNELS.layerNorm)) console.log('one LayerNorm kernel on', tf.getBackend());
+ * const oneKernel = useFused(FUSED_KERNELS.layerNorm); // true on cpu, wasm and webgpu
  * ```
  */
 export function useFused(name: string): boolean {

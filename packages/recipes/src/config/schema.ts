@@ -278,7 +278,7 @@ export type GaussianRunConfig = Extract<RunConfig, { family: 'gaussian' }>;
  *
  * @example
  * ```ts
- * if (isTokenConfig(config)) console.log(config.data.hmm.seqLen);
+ * const seqLen = isTokenConfig(config) ? config.data.hmm.seqLen : null;
  * ```
  */
 export type TokenRunConfig = ArRunConfig | SsmRunConfig | MaskedRunConfig | D3pmRunConfig;
