@@ -44,7 +44,6 @@ export {
 } from './host.js';
 export {
   ddpmNelbo,
-  ddpmNelboHost,
   ddpmTerm,
   gaussianReconNll,
   gridTime,
@@ -52,8 +51,8 @@ export {
   epsMse,
   gaussianPriorKL,
   vdmNelbo,
-  vdmNelboHost,
   type DdpmNelboOptions,
   type GaussianDecoder,
   type VdmNelboOptions,
 } from './gaussian.js';
+export { ddpmNelboHost, vdmNelboHost } from './gaussian-host.js';
