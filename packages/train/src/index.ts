@@ -15,17 +15,19 @@ export {
   type TrainRecord,
   type EvalRecord,
 } from './metrics.js';
+export { Trainer } from './trainer.js';
 export {
-  Trainer,
   NonFiniteError,
+  type EvalContext,
+  type LossFn,
+  type StepResult,
+  type TrainerOptions,
+} from './trainer-types.js';
+export {
   CHECKPOINT_FILES,
   assignParams,
   decodeTensors,
   parseCheckpointState,
   type Checkpoint,
   type CheckpointState,
-  type EvalContext,
-  type LossFn,
-  type StepResult,
-  type TrainerOptions,
-} from './trainer.js';
+} from './checkpoint.js';

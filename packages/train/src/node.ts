@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AltarError } from '@altar/backend';
 import { formatMetricsLine, type MetricsRecord } from './metrics.js';
-import { CHECKPOINT_FILES, parseCheckpointState, type Checkpoint, type CheckpointState } from './trainer.js';
+import { CHECKPOINT_FILES, parseCheckpointState, type Checkpoint, type CheckpointState } from './checkpoint.js';
 
 /**
  * How files are written; tests inject a failing one to prove atomicity.

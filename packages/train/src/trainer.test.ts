@@ -16,7 +16,8 @@ import {
 } from '../test/tiny.js';
 import { loadCheckpoint, saveCheckpoint } from './node.js';
 import { resolveTrainConfig, type TrainConfig } from './config.js';
-import { NonFiniteError, Trainer } from './trainer.js';
+import { Trainer } from './trainer.js';
+import { NonFiniteError } from './trainer-types.js';
 import type { MetricsRecord } from './metrics.js';
 import type { ParamMap } from './optimizer.js';
 

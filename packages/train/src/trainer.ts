@@ -6,194 +6,21 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, Rng, silentLogger, squaredNorms, type Logger, type RngState } from '@altar/backend';
+import {
+  CHECKPOINT_FILES,
+  assignParams,
+  decodeTensors,
+  parseCheckpointState,
+  type Checkpoint,
+  type CheckpointState,
+} from './checkpoint.js';
 import { resolveTrainConfig, type TrainConfig } from './config.js';
 import { Ema } from './ema.js';
-import type { EvalRecord, MetricsRecord, TrainRecord } from './metrics.js';
+import type { EvalRecord, TrainRecord } from './metrics.js';
 import { AdamW, type ParamMap } from './optimizer.js';
-import { safetensorsToTensors, tensorsToSafetensors } from '@altar/backend';
+import { tensorsToSafetensors } from '@altar/backend';
 import { lrAt } from './schedule.js';
-
-/**
- * A NaN or Inf showed up in the loss or a gradient and the policy is 'stop'.
- *
- * @example
- * ```ts
- * try {
- *   await trainer.run();
- * } catch (e) {
- *   if (e instanceof NonFiniteError) console.error(`step ${e.step}: non-finite in ${e.parameter ?? 'the loss'}`);
- * }
- * ```
- */
-export class NonFiniteError extends AltarError {
-  readonly step: number;
-  readonly parameter: string | null;
-  constructor(step: number, parameter: string | null, message: string) {
-    super('NON_FINITE', message);
-    this.step = step;
-    this.parameter = parameter;
-  }
-}
-
-/**
- * A training loss: the scalar to minimise for a batch, with a random stream for the loss's own draws (timesteps,
- * noise). Return a tidy-made scalar; the trainer disposes it.
- *
- * @example
- * ```ts
- * const loss: LossFn<tf.Tensor2D> = (x, rng) => tf.mean(maskedNelbo(proc, model, x, rng)) as tf.Scalar;
- * ```
- */
-export type LossFn<B> = (batch: B, rng: Rng) => tf.Scalar;
-
-/**
- * What an evaluation callback receives: the step, and a random stream that is the same at every evaluation.
- *
- * @example
- * ```ts
- * const evaluate = async ({ step, rng }: EvalContext) => ({ loss: await heldOutLoss(rng) });
- * ```
- */
-export interface EvalContext {
-  step: number;
-  /** A stream that is the same at every evaluation (so eval batches are the same held-out data). */
-  rng: Rng;
-}
-
-/**
- * What a {@link Trainer} trains: the parameters, the loss, where batches come from and how they are freed, the
- * config, and optional evaluation, data-stream state, logger and metrics sink.
- *
- * @example
- * ```ts
- * const options: TrainerOptions<{ x: tf.Tensor; y: tf.Tensor }> = {
- *   params: { w },
- *   loss: (b) => tf.tidy(() => tf.mean(tf.square(tf.sub(tf.mul(b.x, w), b.y))) as tf.Scalar),
- *   nextBatch: (rng) => { const x = rng.normal([16]); return { x, y: tf.mul(x, 3) }; },
- *   disposeBatch: (b) => tf.dispose([b.x, b.y]),
- *   config: { steps: 200, lr: 0.05 },
- * };
- * ```
- */
-export interface TrainerOptions<B> {
-  /** The trainable parameters by name (the names used in checkpoints). */
-  params: ParamMap;
-  loss: LossFn<B>;
-  /** Produce the next training batch from the data stream's rng. */
-  nextBatch: (rng: Rng) => B;
-  disposeBatch?: (batch: B) => void;
-  /** Tokens in a batch, for tokens/s (default: 0). */
-  tokensPerBatch?: number | ((batch: B) => number);
-  config?: Partial<TrainConfig>;
-  /** Held-out evaluation, run with the EMA weights in place (when an EMA is kept). */
-  evaluate?: (ctx: EvalContext) => Promise<Record<string, number>>;
-  /** The eval metric that decides the best checkpoint (lower is better); default 'loss'. */
-  bestMetric?: string;
-  /** Extra data-stream position (file offsets, epoch) beyond the rng, saved in checkpoints. */
-  dataState?: { get(): unknown; set(state: unknown): void };
-  logger?: Logger;
-  onMetrics?: (record: MetricsRecord) => void;
-}
-
-/**
- * What one {@link Trainer.trainStep} did: step, loss, learning rate, gradient norm, tokens, time, and whether the
- * NaN guard skipped the update.
- *
- * @example
- * ```ts
- * const r: StepResult = await trainer.trainStep();
- * if (r.skipped) console.warn(`step ${r.step}: non-finite gradient, update skipped`);
- * ```
- */
-export interface StepResult {
-  step: number;
-  loss: number;
-  lr: number;
-  gradNorm: number;
-  tokens: number;
-  stepMs: number;
-  skipped: boolean;
-}
-
-/**
- * The JSON part of a checkpoint (state.json): step, configs, random-stream and data positions, optimizer and EMA
- * counters, the best metric so far; with the safetensors files it resumes a run bit-exactly.
- *
- * @example
- * ```ts
- * const { state } = loadCheckpoint('run');
- * console.log(state.step, state.best?.value);
- * ```
- */
-export interface CheckpointState {
-  format: 'altar-checkpoint';
-  version: 1;
-  step: number;
-  /** Whatever the caller passed (the app stores its full run config here). */
-  config: unknown;
-  trainConfig: TrainConfig;
-  rng: { data: RngState; loss: RngState };
-  data: { batches: number; state: unknown };
-  optimizer: { t: number };
-  ema: { updates: number } | null;
-  best: { metric: string; value: number; step: number } | null;
-  lastEval: Record<string, number> | null;
-  savedAt: string;
-}
-
-/**
- * A checkpoint in memory: named files (state.json, model/ema/optimizer .safetensors).
- *
- * @example
- * ```ts
- * const ckpt: Checkpoint = await trainer.snapshot(runConfig);
- * Object.keys(ckpt.files); // ['state.json', 'model.safetensors', 'optimizer.safetensors', …]
- * ```
- */
-export interface Checkpoint {
-  state: CheckpointState;
-  files: Record<string, Uint8Array>;
-}
-
-/**
- * The file names inside a checkpoint directory.
- *
- * @example
- * ```ts
- * const weights = readFileSync(join(dir, CHECKPOINT_FILES.model)); // loads with @altar/models' loadModel
- * ```
- */
-export const CHECKPOINT_FILES = {
-  state: 'state.json',
-  model: 'model.safetensors',
-  ema: 'ema.safetensors',
-  optimizer: 'optimizer.safetensors',
-} as const;
-
-/**
- * Parse a checkpoint's state.json, checking its format marker.
- *
- * @example
- * ```ts
- * const state = parseCheckpointState(readFileSync('run/step-00000100/state.json', 'utf8'));
- * ```
- */
-export function parseCheckpointState(text: string, label = 'state.json'): CheckpointState {
-  let s: unknown;
-  try {
-    s = JSON.parse(text);
-  } catch (e) {
-    throw new AltarError('BAD_CHECKPOINT', `${label}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
-  const st = s as Partial<CheckpointState>;
-  if (st.format !== 'altar-checkpoint' || st.version !== 1 || !Number.isInteger(st.step)) {
-    throw new AltarError(
-      'BAD_CHECKPOINT',
-      `${label}: not an altar checkpoint (format ${JSON.stringify(st.format)}, version ${JSON.stringify(st.version)})`,
-    );
-  }
-  return st as CheckpointState;
-}
+import { NonFiniteError, type StepResult, type TrainerOptions } from './trainer-types.js';
 
 const yieldToEventLoop: () => Promise<void> =
   typeof setImmediate === 'function'
@@ -512,46 +339,5 @@ export class Trainer<B> {
   dispose(): void {
     this.optimizer.dispose();
     this.ema?.dispose();
-  }
-}
-
-/**
- * Assign tensors to parameters by name, checking every name and shape.
- *
- * @example
- * ```ts
- * const { tensors } = safetensorsToTensors(bytes);
- * assignParams(params, tensors, 'model.safetensors'); // throws naming a missing name or a wrong shape
- * tf.dispose(Object.values(tensors));
- * ```
- */
-export function assignParams(params: ParamMap, tensors: Record<string, tf.Tensor>, label = 'weights'): void {
-  for (const [name, p] of Object.entries(params)) {
-    const t = tensors[name];
-    if (!t) throw new AltarError('BAD_CHECKPOINT', `${label} lacks parameter '${name}'`);
-    if (!tf.util.arraysEqual(t.shape, p.shape))
-      throw new AltarError(
-        'BAD_CHECKPOINT',
-        `${label}: parameter '${name}' has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`,
-      );
-    if (t.dtype !== 'float32')
-      throw new AltarError('BAD_CHECKPOINT', `${label}: parameter '${name}' has dtype ${t.dtype}, expected float32`);
-    p.assign(t);
-  }
-}
-
-/**
- * Decode a safetensors file into tensors (caller disposes); errors name the file.
- *
- * @example
- * ```ts
- * const tensors = decodeTensors(files['ema.safetensors']!, 'ema.safetensors');
- * ```
- */
-export function decodeTensors(bytes: Uint8Array, label: string): Record<string, tf.Tensor> {
-  try {
-    return safetensorsToTensors(bytes).tensors;
-  } catch (e) {
-    throw new AltarError('BAD_CHECKPOINT', `${label}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
