@@ -5,11 +5,10 @@ export { D3PMProcess, D3PM_KINDS, type D3PMConfig } from './d3pm.js';
 export { MASK_SCHEDULES, MaskedProcess, maskSchedule, type MaskSchedule, type MaskScheduleKind } from './masked.js';
 export {
   GAUSSIAN_SCHEDULES,
-  GaussianProcess,
   ddpmLinearBetas,
   gaussianSchedule,
   tableSchedule,
   type GaussianSchedule,
   type GaussianScheduleKind,
-  type PredictionKind,
-} from './gaussian.js';
+} from './gaussian-schedules.js';
+export { GaussianProcess, type PredictionKind } from './gaussian.js';
