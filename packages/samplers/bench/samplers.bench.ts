@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Rng, initBackend, type BackendName } from '@altar/backend';
 import { createModel, type ArTransformer, type DiffusionTransformer, type SsmLm } from '@altar/models';
 import { benchQuick, formatTable, writeBenchResult } from '@altar/tooling/bench';
-import { CostModel, calibrateLocal, countDispatches } from '../src/cost.js';
+import { CostModel, calibrateLocal, countDispatches } from '../src/roofline.js';
 import { sampleAr } from '../src/ar.js';
 import { sampleMasked } from '../src/discrete.js';
 import type { CausalLM, CostRecord, DiscreteDenoiser } from '../src/types.js';

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { expectNoLeaks, testBackends, useBackend } from '@altar/backend/testing';
-import { CostModel, CostTracker, H100_SXM, H200, calibrateLocal, countDispatches, modelParamBytes } from './cost.js';
+import { CostTracker, modelParamBytes } from './cost.js';
+import { CostModel, H100_SXM, H200, calibrateLocal, countDispatches } from './roofline.js';
 
 describe('roofline CostModel', () => {
   const h100 = new CostModel(H100_SXM);

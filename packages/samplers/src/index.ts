@@ -13,21 +13,19 @@ export type {
   PredictionKind,
   SampleResult,
 } from './types.js';
+export { CostTracker, modelCallFlops, modelParamBytes } from './cost.js';
 export {
   CostModel,
-  CostTracker,
   H100_SXM,
   H200,
   HARDWARE_PROFILES,
   calibrateLocal,
   countDispatches,
-  modelCallFlops,
-  modelParamBytes,
   type CalibrationResult,
   type HardwareProfile,
   type RooflinePrediction,
   type RunShape,
-} from './cost.js';
+} from './roofline.js';
 export {
   applyTemperature,
   filterLogits,
