@@ -4,7 +4,8 @@
  */
 import { ConfigError } from '@altar/backend';
 import type { AttentionKind } from './layers/attention.js';
-import type { MlpKind, NormKind } from './layers/basic.js';
+import type { NormKind } from './layers/norm.js';
+import type { MlpKind } from './layers/mlp.js';
 
 /**
  * What a continuous denoiser (MLP, U-Net) predicts: the noise ε, the clean data x0, or v = α ε − σ x0.

@@ -28,28 +28,12 @@ export { bosDataLm, bosDataLogits } from './models/bos-lm.js';
 export { MlpDenoiser } from './models/mlp-denoiser.js';
 export { UNet, Conv3x3 } from './models/unet.js';
 export { ParamStore, type Init } from './layers/params.js';
-export {
-  Embedding,
-  FourierFeatures,
-  LayerNorm,
-  Linear,
-  Mlp,
-  RMSNorm,
-  TimeEmbedder,
-  dropout,
-  gelu,
-  makeNorm,
-  matmulLast,
-  mm2d,
-  ONE_HOT_EMBED_MAX_VOCAB,
-  modulate,
-  silu,
-  timestepEmbedding,
-  type ForwardOptions,
-  type MlpKind,
-  type Norm,
-  type NormKind,
-} from './layers/basic.js';
+export { Linear, dropout, gelu, modulate, silu, type ForwardOptions } from './layers/basic.js';
+export { matmulLast, mm2d } from './layers/matmul.js';
+export { Embedding, ONE_HOT_EMBED_MAX_VOCAB } from './layers/embedding.js';
+export { LayerNorm, RMSNorm, makeNorm, type Norm, type NormKind } from './layers/norm.js';
+export { Mlp, TimeEmbedder, timestepEmbedding, type MlpKind } from './layers/mlp.js';
+export { FourierFeatures } from './layers/fourier.js';
 export { applyRope, ropeTables } from './layers/rope.js';
 export {
   Attention,

@@ -6,7 +6,9 @@ import { ParamStore } from './params.js';
 import { Attention, type AttentionKind } from './attention.js';
 import { S4d } from './s4d.js';
 import { SelectiveSsm } from './selective.js';
-import { LayerNorm, RMSNorm, timestepEmbedding, dropout } from './basic.js';
+import { dropout } from './basic.js';
+import { LayerNorm, RMSNorm } from './norm.js';
+import { timestepEmbedding } from './mlp.js';
 import { applyRope } from './rope.js';
 import { gradCheck, maxAbsDiff, varGradCheck } from '../../test/helpers.js';
 

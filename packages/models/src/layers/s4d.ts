@@ -13,7 +13,7 @@
  * Recurrent mode (generation): `step` advances (Re h, Im h) one token.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mm2d } from './basic.js';
+import { mm2d } from './matmul.js';
 import { tidyObj, type ParamStore } from './params.js';
 
 /**

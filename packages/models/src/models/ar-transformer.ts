@@ -8,7 +8,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '@altar/backend';
 import type { ArTransformerConfig } from '../config.js';
 import { Attention, type AttentionCache } from '../layers/attention.js';
-import { dropout, Embedding, makeNorm, Mlp, type ForwardOptions, type Norm } from '../layers/basic.js';
+import { dropout, type ForwardOptions } from '../layers/basic.js';
+import { Embedding } from '../layers/embedding.js';
+import { makeNorm, type Norm } from '../layers/norm.js';
+import { Mlp } from '../layers/mlp.js';
 import { BaseModel, checkTokens, tidyObj } from './base.js';
 import { checkFlopsArgs, linearFlops, mlpFlops, sumMinContext } from './flops.js';
 

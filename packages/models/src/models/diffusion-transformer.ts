@@ -12,17 +12,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '@altar/backend';
 import type { DiffusionTransformerConfig } from '../config.js';
 import { Attention } from '../layers/attention.js';
-import {
-  dropout,
-  Embedding,
-  LayerNorm,
-  Linear,
-  Mlp,
-  modulate,
-  silu,
-  TimeEmbedder,
-  type ForwardOptions,
-} from '../layers/basic.js';
+import { dropout, Linear, modulate, silu, type ForwardOptions } from '../layers/basic.js';
+import { Embedding } from '../layers/embedding.js';
+import { LayerNorm } from '../layers/norm.js';
+import { Mlp, TimeEmbedder } from '../layers/mlp.js';
 import { BaseModel, checkTokens } from './base.js';
 import { checkFlopsArgs, linearFlops, mlpFlops } from './flops.js';
 

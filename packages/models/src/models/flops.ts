@@ -4,7 +4,7 @@
  * softmax, embedding lookups and bias adds (O(width) per token) are not.
  */
 import { AltarError } from '@altar/backend';
-import type { MlpKind } from '../layers/basic.js';
+import type { MlpKind } from '../layers/mlp.js';
 
 /** FLOPs per token of y = x W for W (rows × cols): 2·rows·cols. */
 export function linearFlops(rows: number, cols: number): number {

@@ -13,7 +13,7 @@ import { ConfigError, Rng } from '@altar/backend';
 import { expectNoLeaks, testBackends, useBackend } from '@altar/backend/testing';
 import { createModel } from '../factory.js';
 import { validateModelConfig } from '../config.js';
-import { FourierFeatures } from '../layers/basic.js';
+import { FourierFeatures } from '../layers/fourier.js';
 import { maxAbsDiff } from '../../test/helpers.js';
 
 /** γ(x) in float64 on the host: x (n, d) row-major, freqs (d, m) row-major (already × 2π). */

@@ -10,16 +10,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@altar/backend';
 import type { MlpDenoiserConfig, PredictionKind } from '../config.js';
-import {
-  FourierFeatures,
-  gelu,
-  LayerNorm,
-  Linear,
-  modulate,
-  silu,
-  TimeEmbedder,
-  type ForwardOptions,
-} from '../layers/basic.js';
+import { gelu, Linear, modulate, silu, type ForwardOptions } from '../layers/basic.js';
+import { LayerNorm } from '../layers/norm.js';
+import { TimeEmbedder } from '../layers/mlp.js';
+import { FourierFeatures } from '../layers/fourier.js';
 import { BaseModel } from './base.js';
 import { checkFlopsArgs, linearFlops } from './flops.js';
 

@@ -7,7 +7,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { SsmLmConfig } from '../config.js';
-import { dropout, Embedding, gelu, Linear, makeNorm, Mlp, type ForwardOptions, type Norm } from '../layers/basic.js';
+import { dropout, gelu, Linear, type ForwardOptions } from '../layers/basic.js';
+import { Embedding } from '../layers/embedding.js';
+import { makeNorm, type Norm } from '../layers/norm.js';
+import { Mlp } from '../layers/mlp.js';
 import { S4d, type S4dState } from '../layers/s4d.js';
 import { SelectiveSsm, type SelectiveState } from '../layers/selective.js';
 import type { ParamStore } from '../layers/params.js';

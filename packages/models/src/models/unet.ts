@@ -8,7 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { PredictionKind, UNetConfig } from '../config.js';
-import { LayerNorm, Linear, silu, TimeEmbedder, type ForwardOptions } from '../layers/basic.js';
+import { Linear, silu, type ForwardOptions } from '../layers/basic.js';
+import { LayerNorm } from '../layers/norm.js';
+import { TimeEmbedder } from '../layers/mlp.js';
 import type { ParamStore } from '../layers/params.js';
 import { BaseModel } from './base.js';
 import { checkFlopsArgs, linearFlops } from './flops.js';
