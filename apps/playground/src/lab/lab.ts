@@ -2,12 +2,11 @@
  * The playground's Lab (runs inside the compute worker): one slot per family (model, runtime, trainer),
  * the training loop driven step by step so training can pause, resume and stream, persistence in the
  * browser, sampling and the ELBO anatomy. Data: sources.ts; recipes: token-runtime.ts (@altar/recipes)
- * and continuous.ts; checkpoint files: checkpoint-io.ts; results for the page: results.ts.
+ * and continuous.ts; checkpoint files: checkpoint-io.ts (models from them: checkpoint-load.ts); results
+ * for the page: results.ts; the training step: training.ts; sampling and scoring: sampling.ts.
  */
-import type * as tf from '@tensorflow/tfjs-core';
-import { AltarError, ConfigError, Rng } from '@altar/backend';
-import { createModel, loadModel, tensorsToSafetensors, type DiffusionTransformer } from '@altar/models';
-import { Trainer, type ParamMap } from '@altar/train';
+import { AltarError } from '@altar/backend';
+import { createModel, tensorsToSafetensors } from '@altar/models';
 import type {
   ElboResult,
   ForwardData,
@@ -19,38 +18,19 @@ import type {
   TrainConfigMsg,
   WorkerEvent,
 } from '../protocol.js';
-import {
-  SAMPLERS_BY_FAMILY,
-  isContinuous,
-  samplerFor,
-  pointSourceOf,
-  type Family,
-  type ProcessName,
-  type Size,
-  type SourceName,
-} from '../state.js';
-import { elboTerms, oneTermSamples } from './anatomy.js';
-import { exportMetadata, exportRunConfig, readCheckpoint, type ImportedCheckpoint } from './checkpoint-io.js';
-import { IMAGE_TRAIN, imageModelConfig } from './continuous.js';
-import {
-  buildGaussianRuntime,
-  buildImageRuntime,
-  interactiveTrainConfig,
-  familyOfModel,
-  loadedContinuousRuntime,
-  mixtureScale,
-  modelConfigFor,
-  newModel,
-} from './families.js';
+import { samplerFor, pointSourceOf, type Family, type ProcessName, type Size, type SourceName } from '../state.js';
+import { exportMetadata, exportRunConfig, readCheckpoint } from './checkpoint-io.js';
+import { runtimeFromCheckpoint } from './checkpoint-load.js';
+import { imageModelConfig } from './continuous.js';
+import { buildGaussianRuntime, buildImageRuntime, modelConfigFor, newModel } from './families.js';
 import { Mutex } from './mutex.js';
 import { ModelStore, SAVE_EVERY_MS } from './persist.js';
-import { sampleResult } from './results.js';
 import type { FamilyRuntime } from './runtime.js';
-import { BOUND_EVAL, type Slot } from './slot.js';
+import { checkSampler, elboOf, raceOf, sampleSlot, sweepOf, yieldToEvents } from './sampling.js';
+import type { Slot } from './slot.js';
 import { Sources } from './sources.js';
 import { buildTokenRuntime } from './token-runtime.js';
-
-const yieldToEvents = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+import { stepOf, trainEvent, trainStep } from './training.js';
 
 export class Lab {
   private readonly src = new Sources();
@@ -78,14 +58,10 @@ export class Lab {
       family: f,
       paramCount: m.paramCount(),
       bytesPerWeight: m.bytesPerWeight,
-      step: this.stepOf(s),
+      step: stepOf(s),
       origin: s.origin,
       config: { ...m.config },
     };
-  }
-
-  private stepOf(s: Slot): number {
-    return s.stepBase + (s.trainer?.step ?? 0);
   }
 
   models(): ModelSummary[] {
@@ -131,91 +107,13 @@ export class Lab {
     return s;
   }
 
-  /** A Trainer for the slot's current lr / batch (a change starts a fresh optimiser state). */
-  private trainer(s: Slot, lr: number, batch: number): Trainer<tf.Tensor2D> {
-    if (s.trainer && s.lr === lr && s.batch === batch) return s.trainer;
-    if (s.trainer) {
-      s.stepBase += s.trainer.step;
-      s.trainer.dispose();
-    }
-    s.lr = lr;
-    s.batch = batch;
-    const rt = s.runtime;
-    const nextBatch = rt.nextBatch
-      ? (rng: Rng) => rt.nextBatch!(rng, batch)
-      : (rng: Rng) => this.src.hmm.sampleTensor(batch, rng);
-    const base = interactiveTrainConfig(rt.family, lr, s.seed + s.stepBase);
-    s.trainer = new Trainer<tf.Tensor2D>({
-      params: rt.model.getWeights() as ParamMap,
-      loss: rt.loss,
-      nextBatch,
-      disposeBatch: (b) => b.dispose(),
-      // Tokens, points or pixels per step, for the speed figure.
-      tokensPerBatch: batch * (rt.unitsPerExample ?? this.src.hmm.seqLen),
-      // Constant lr after a short warmup; the continuous families add a longer warmup and EMA weights.
-      config:
-        rt.family === 'gaussian-image'
-          ? { ...base, warmupSteps: IMAGE_TRAIN.warmupSteps, emaDecay: IMAGE_TRAIN.emaDecay }
-          : base,
-    });
-    return s.trainer;
-  }
-
   /** One optimiser step; the loss in bits per token (exact NLL for AR/SSM, NELBO for diffusion). */
   private stepOnce(f: Family, s: Slot, lr: number, batch: number): Promise<number> {
-    return this.lock.run(() => this.stepUnlocked(f, s, lr, batch));
-  }
-
-  private async stepUnlocked(f: Family, s: Slot, lr: number, batch: number): Promise<number> {
-    const tr = this.trainer(s, lr, batch);
-    const t0 = performance.now();
-    const r = await tr.trainStep();
-    s.busySec += (performance.now() - t0) / 1000;
-    s.tokens += r.tokens;
-    if (!Number.isFinite(r.loss))
-      throw new AltarError(
-        'NON_FINITE',
-        `training ${f}: loss became ${r.loss} at step ${this.stepOf(s)}; lower the learning rate (lr=${lr})`,
-      );
-    // Token losses are nats per token → bits; the continuous families' prediction MSE is shown as it is.
-    const loss = s.source === 'hmm' ? r.loss / Math.LN2 : r.loss;
-    const ev = isContinuous(f) ? BOUND_EVAL[f] : null;
-    const step = this.stepOf(s);
-    if (ev && s.runtime.boundBits && (step % ev.every === 0 || step === 1)) {
-      // The bound of the weights the sampler uses (the EMA) in bits/dim, comparable with the entropy, on
-      // fresh data, noise and times at every evaluation, so each point is an unbiased estimate. (Fixed draws
-      // made a smoother curve, but a biased one: the one-sample estimate is skewed, so a typical fixed draw
-      // sits below its mean, and the 2-D curve crossed the entropy. Log-SNR-uniform times keep fresh draws
-      // quiet instead.)
-      const rng = new Rng(s.seed ^ 0x5eed).fork(`bound:${step}`);
-      const bound = s.runtime.boundBits;
-      const r = await tr.withEvalWeights(() => bound(rng, ev.n));
-      s.boundBits = r.bits;
-      s.boundStdErr = r.stdErr;
-      s.boundStep = step;
-    }
-    return loss;
-  }
-
-  /** The floor for the bits/dim (or bits/token) curve: the source's entropy where it is known. */
-  private entropyOf(s: Slot): number | null {
-    if (s.source === 'hmm') return this.src.tokenInfo().entropyBits;
-    if (s.source === 'shapes') return null; // procedural images: no known density
-    return this.src.sourceInfo(s.source).entropyBits;
+    return this.lock.run(() => trainStep(this.src, f, s, lr, batch));
   }
 
   private event(f: Family, s: Slot, bits: number): void {
-    this.emit({
-      type: 'train',
-      family: f,
-      step: this.stepOf(s),
-      bits,
-      running: s.running,
-      tokensPerSec: s.busySec > 0 ? s.tokens / s.busySec : 0,
-      entropyBits: this.entropyOf(s),
-      bound: s.boundBits === null ? null : { step: s.boundStep, bits: s.boundBits, stdErr: s.boundStdErr },
-      unit: s.source === 'hmm' ? 'token' : s.source === 'shapes' ? 'pixel' : 'point',
-    });
+    this.emit(trainEvent(this.src, f, s, bits));
   }
 
   trainStart(cfg: TrainConfigMsg): ModelSummary {
@@ -259,7 +157,7 @@ export class Lab {
         family: f,
         config: ck.config,
         safetensors: ck.safetensors,
-        step: this.stepOf(s),
+        step: stepOf(s),
         savedAt: Date.now(),
       });
     } catch (e) {
@@ -336,12 +234,7 @@ export class Lab {
     size: Size,
     sampler = 'auto',
   ): Promise<SampleResult> {
-    const list = SAMPLERS_BY_FAMILY[family];
-    if (sampler !== 'auto' && !list.includes(sampler))
-      throw new AltarError(
-        'BAD_ARG',
-        `sample: sampler '${sampler}' does not apply to ${family} (use ${list.join(', ')})`,
-      );
+    checkSampler(family, sampler);
     return this.lock.run(() => this.sampleUnlocked(family, T, seed, batch, size, samplerFor(family, sampler)));
   }
 
@@ -354,19 +247,11 @@ export class Lab {
     sampler: string,
   ): Promise<SampleResult> {
     const s = this.slots.get(family) ?? this.slot(family, size, seed);
-    const rng = new Rng(seed).fork(`sample:${family}:${T}`);
-    const B = family === 'gaussian' ? Math.max(batch, 400) : batch;
-    // Sample with the trainer's EMA weights where it keeps them (the continuous families).
-    const run = s.trainer
-      ? await s.trainer.withEvalWeights(() => s.runtime.sample(rng, B, T, sampler))
-      : await s.runtime.sample(rng, B, T, sampler);
-    return sampleResult(this.src, family, run, B, s.runtime.model, s.source, s.boundBits);
+    return sampleSlot(this.src, s, family, T, seed, batch, sampler);
   }
 
   async race(T: number, seed: number, batch: number, size: Size): Promise<RaceResult> {
-    const ar = await this.sample('ar', T, seed, batch, size);
-    const mdm = await this.sample('masked-diffusion', T, seed, batch, size);
-    return { ar, mdm, n: this.src.hmm.seqLen, T, entropyBits: this.src.tokenInfo().entropyBits! };
+    return raceOf((f, t) => this.sample(f, t, seed, batch, size), this.src, T);
   }
 
   async sweep(
@@ -375,27 +260,7 @@ export class Lab {
     batch: number,
     size: Size,
   ): Promise<{ points: SweepPoint[]; ar: SweepPoint; entropyBits: number }> {
-    const points: SweepPoint[] = [];
-    for (const T of Ts) {
-      const r = await this.sample('masked-diffusion', T, seed, batch, size);
-      points.push({
-        T,
-        nfe: r.cost.nfe,
-        weightBytesLoaded: r.cost.weightBytesLoaded,
-        wallMs: r.cost.wallMs,
-        nllBits: r.nllBits,
-      });
-      await yieldToEvents();
-    }
-    const a = await this.sample('ar', 0, seed, batch, size);
-    const ar = {
-      T: this.src.hmm.seqLen,
-      nfe: a.cost.nfe,
-      weightBytesLoaded: a.cost.weightBytesLoaded,
-      wallMs: a.cost.wallMs,
-      nllBits: a.nllBits,
-    };
-    return { points, ar, entropyBits: this.src.tokenInfo().entropyBits! };
+    return sweepOf((f, t) => this.sample(f, t, seed, batch, size), this.src, Ts);
   }
 
   elbo(T: number, seed: number, draws: number, size: Size): Promise<ElboResult> {
@@ -404,33 +269,7 @@ export class Lab {
 
   private async elboUnlocked(T: number, seed: number, draws: number, size: Size): Promise<ElboResult> {
     const s = this.slots.get('masked-diffusion') ?? this.slot('masked-diffusion', size, seed);
-    const proc = s.runtime.masked!;
-    const den = s.runtime.model as DiffusionTransformer;
-    const rng = new Rng(seed).fork(`elbo:${T}`);
-    const evalSet = this.src.hmm.sampleTensor(48, rng);
-    let terms: number[];
-    try {
-      terms = await elboTerms(proc, den, evalSet, T, rng);
-    } finally {
-      evalSet.dispose();
-    }
-    const estimates: number[] = [];
-    while (estimates.length < draws) {
-      const x = this.src.hmm.sampleTensor(Math.min(64, draws - estimates.length), rng);
-      try {
-        estimates.push(...(await oneTermSamples(proc, den, x, T, rng)));
-      } finally {
-        x.dispose();
-      }
-      await yieldToEvents();
-    }
-    return {
-      T,
-      terms,
-      total: terms.reduce((a, b) => a + b, 0),
-      estimates,
-      entropyBits: this.src.tokenInfo().entropyBits!,
-    };
+    return elboOf(this.src, s, T, seed, draws);
   }
 
   /** The same two files `altar train` writes: a run config.json and a model.safetensors with the model config in its metadata. */
@@ -442,7 +281,7 @@ export class Lab {
     const s = this.slots.get(family);
     if (!s) throw new AltarError('NO_MODEL', `export: no ${family} model has been trained yet`);
     const m = s.runtime.model;
-    const step = this.stepOf(s);
+    const step = stepOf(s);
     const meta = exportMetadata(family, s.runtime, step);
     // The sampling weights: the EMA where the trainer keeps one (continuous families), else the live ones.
     const write = () => tensorsToSafetensors(m.getWeights(), meta);
@@ -466,20 +305,8 @@ export class Lab {
 
   private async loadUnlocked(configText: string, bytes: Uint8Array, origin: string): Promise<ModelSummary> {
     const ck = readCheckpoint(configText, bytes);
-    if (ck.kind === 'continuous') return this.loadContinuous(ck, bytes, origin);
-    const model = loadModel(
-      ck.modelConfig !== undefined ? { config: ck.modelConfig, weights: bytes } : { weights: bytes },
-    );
-    let family: Family;
-    let runtime: FamilyRuntime;
-    try {
-      family = familyOfModel(model, ck.run?.family ?? ck.meta['altar.family']);
-      runtime = buildTokenRuntime(family, model, this.src.hmm);
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return this.install(family, runtime, 'hmm', ck.meta, origin);
+    const { family, runtime, source } = runtimeFromCheckpoint(ck, bytes, this.src);
+    return this.install(family, runtime, source, ck.meta, origin);
   }
 
   private install(
@@ -511,42 +338,5 @@ export class Lab {
     };
     this.slots.set(family, slot);
     return this.summary(family, slot);
-  }
-
-  /**
-   * A Gaussian-family checkpoint: a U-Net on the playground's 16×16 grey shapes, or an MLP on one of its
-   * 2-D mixtures. `altar train` models see the data as it is; playground models record the scale they
-   * divide it by ('altar.dataScale').
-   */
-  private loadContinuous(
-    ck: Extract<ImportedCheckpoint, { kind: 'continuous' }>,
-    bytes: Uint8Array,
-    origin: string,
-  ): ModelSummary {
-    const { meta, source, process: kind } = ck;
-    // The scale the model divides the data by: a playground export records it; an `altar train` run says data.gmm.standardise.
-    const standardise = source !== 'shapes' && 'gmm' in ck.run.data && ck.run.data.gmm.standardise;
-    const scale =
-      meta['altar.dataScale'] !== undefined
-        ? Number(meta['altar.dataScale'])
-        : standardise
-          ? mixtureScale(this.src.gmm(source))
-          : 1;
-    if (!(scale > 0))
-      throw new ConfigError(
-        'model.safetensors.metadata.altar.dataScale',
-        `expected a positive number, got '${meta['altar.dataScale']}'`,
-      );
-    const modelCfg = ck.modelConfig;
-    const model = loadModel(modelCfg !== undefined ? { config: modelCfg, weights: bytes } : { weights: bytes });
-    const family = source === 'shapes' ? 'gaussian-image' : 'gaussian';
-    let runtime: FamilyRuntime;
-    try {
-      runtime = loadedContinuousRuntime(model, source, kind, source === 'shapes' ? null : this.src.gmm(source), scale);
-    } catch (e) {
-      model.dispose();
-      throw new ConfigError('config.json.model', (e as Error).message);
-    }
-    return this.install(family, runtime, source, meta, origin);
   }
 }
