@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { benchQuick, formatTable, median, timeIt, writeBenchResult } from '@altar/tooling/bench';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend, type BackendName } from '../src/init.js';
+import { initBackend } from '../src/init.js';
+import type { BackendName } from '../src/init-types.js';
 import { Rng } from '../src/rng.js';
 
 const quick = benchQuick();

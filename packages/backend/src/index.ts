@@ -16,17 +16,13 @@ export { silentLogger, type Logger } from './logger.js';
 export { isNode, isBrowser, envVar } from './env.js';
 export {
   BACKEND_CHOICES,
-  autoOrder,
-  currentBackend,
-  hostFallbackKernels,
-  initBackend,
-  parseBackendChoice,
-  requiredBackends,
   type BackendChoice,
   type BackendInfo,
   type BackendName,
   type InitOptions,
-} from './init.js';
+} from './init-types.js';
+export { autoOrder, currentBackend, initBackend, parseBackendChoice, requiredBackends } from './init.js';
+export { hostFallbackKernels } from './init-attempts.js';
 export { registerExtraGradients } from './gradients.js';
 export { registerHostFallbackKernels, KNOWN_BAD_KERNELS } from './kernels/host-fallback.js';
 export { registerWebgpuFixes } from './kernels/webgpu-fixes.js';

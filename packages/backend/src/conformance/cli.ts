@@ -7,7 +7,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseBackendChoice, requiredBackends, type BackendName } from '../init.js';
+import { parseBackendChoice, requiredBackends } from '../init.js';
+import type { BackendName } from '../init-types.js';
 import { isSkipped, runConformance } from './suite.js';
 
 const { values } = parseArgs({

@@ -9,7 +9,8 @@
  * when it throws, or when shapes differ.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, type BackendName } from '../init.js';
+import { initBackend } from '../init.js';
+import type { BackendName } from '../init-types.js';
 import { Rng } from '../rng.js';
 import { OP_CASES, makeInputValues, type OpCase } from './ops.js';
 import { tinyTransformerTrain } from './train-step.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { hostFallbackKernels } from '../init.js';
+import { hostFallbackKernels } from '../init-attempts.js';
 import { expectNoLeaks, useBackend } from '../testing/index.js';
 
 async function run(fn: () => tf.Tensor | tf.Tensor[]): Promise<number[][]> {

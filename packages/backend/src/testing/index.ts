@@ -5,7 +5,8 @@
  * @module @altar/backend/testing
  */
 import { envVar } from '../env.js';
-import { initBackend, requiredBackends, type BackendInfo, type BackendName } from '../init.js';
+import { initBackend, requiredBackends } from '../init.js';
+import type { BackendInfo, BackendName } from '../init-types.js';
 
 export { expectNoLeaks, memoryGuard } from '../memory.js';
 
