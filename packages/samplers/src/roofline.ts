@@ -103,7 +103,7 @@ export interface RunShape {
  * @example
  * ```ts
  * const p: RooflinePrediction = new CostModel(H100_SXM).predictAr({ params: 7e9, bytesPerWeight: 2, n: 256 });
- * console.log(p.seconds, p.bound); // 'memory': AR decoding at batch 1 streams every weight per token
+ * const { seconds, bound } = p; // bound 'memory': AR decoding at batch 1 streams every weight per token
  * ```
  */
 export interface RooflinePrediction {
@@ -124,7 +124,7 @@ export interface RooflinePrediction {
  * const m = new CostModel(H200);
  * const ar = m.predictAr({ params: 1e9, bytesPerWeight: 2, n: 128 });
  * const diff = m.predictDiffusion({ params: 1e9, bytesPerWeight: 2, n: 128, T: 16 });
- * console.log(ar.seconds / diff.seconds); // 8 = 128 / 16: both memory-bound, each call streams every weight
+ * ar.seconds / diff.seconds; // 8 = 128 / 16: both memory-bound, each call streams every weight
  * ```
  */
 export class CostModel {
@@ -251,7 +251,7 @@ export async function countDispatches(fn: () => tf.TensorContainer): Promise<num
  * @example
  * ```ts
  * const { calibration } = await calibrateLocal();
- * console.log(`${calibration.backend}: ${calibration.matMulGflops} GFLOP/s, ${calibration.dispatchUs} µs/op`);
+ * const line = `${calibration.backend}: ${calibration.matMulGflops} GFLOP/s, ${calibration.dispatchUs} µs/op`;
  * ```
  */
 export interface CalibrationResult {

@@ -14,7 +14,7 @@ import type { ParamMap } from './optimizer.js';
  * @example
  * ```ts
  * const { state } = loadCheckpoint('run');
- * console.log(state.step, state.best?.value);
+ * const { step, best } = state; // best?.value: the best eval metric so far
  * ```
  */
 export interface CheckpointState {

@@ -97,7 +97,7 @@ export interface TrainerOptions<B> {
  * @example
  * ```ts
  * const r: StepResult = await trainer.trainStep();
- * if (r.skipped) console.warn(`step ${r.step}: non-finite gradient, update skipped`);
+ * if (r.skipped) logger.warn(`step ${r.step}: non-finite gradient, update skipped`);
  * ```
  */
 export interface StepResult {
