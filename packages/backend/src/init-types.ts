@@ -40,7 +40,7 @@ export type BackendName = Exclude<BackendChoice, 'auto'>;
  * @example
  * ```ts
  * const info: BackendInfo = await initBackend('auto');
- * console.log(`${info.name} on ${info.adapter}${info.softwareFallback ? ' (software)' : ''}: ${info.reason}`);
+ * const line = `${info.name} on ${info.adapter}${info.softwareFallback ? ' (software)' : ''}: ${info.reason}`;
  * ```
  */
 export interface BackendInfo {
