@@ -64,11 +64,8 @@ export {
   bytesOf,
   decodeSafetensors,
   encodeSafetensors,
-  floatToHalf,
-  safetensorsToTensors,
-  tensorsToSafetensors,
-  toHostArray,
   type SafeDtype,
   type SafeTensor,
   type SafetensorsFile,
 } from './io/safetensors.js';
+export { floatToHalf, safetensorsToTensors, tensorsToSafetensors, toHostArray } from './io/safetensors-tensors.js';

@@ -2,17 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, it, expect, beforeAll } from 'vitest';
 import { Rng } from '../rng.js';
 import { expectNoLeaks, useBackend } from '../testing/index.js';
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  floatToHalf,
-  safetensorsToTensors,
-  SafetensorsError,
-  tensorsToSafetensors,
-  toHostArray,
-  bytesOf,
-  MAX_HEADER_BYTES,
-} from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, bytesOf, MAX_HEADER_BYTES } from './safetensors.js';
+import { floatToHalf, safetensorsToTensors, tensorsToSafetensors, toHostArray } from './safetensors-tensors.js';
 
 const ascii = (s: string) => Array.from(s, (c) => c.charCodeAt(0));
 

@@ -7,8 +7,8 @@
  * and orders tensors by dtype size (largest first) then name. The reader validates everything
  * before allocating: header length against the file size and a 100 MB cap, JSON shape, known
  * dtypes, offsets in range, contiguous and non-overlapping, and byte size = prod(shape)·sizeof(dtype).
+ * Tensor conversion (tfjs tensors ↔ entries, float16) is in safetensors-tensors.ts.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
 
 /**
@@ -101,13 +101,13 @@ export interface SafetensorsFile {
  */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function isDtype(s: unknown): s is SafeDtype {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZES, s);
 }
 
-function numel(shape: readonly number[]): number {
+export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
@@ -126,7 +126,7 @@ export function bytesOf(a: Float32Array | Int32Array | Uint8Array | Uint16Array 
   return out;
 }
 
-function swapInPlace(b: Uint8Array, size: number): void {
+export function swapInPlace(b: Uint8Array, size: number): void {
   for (let i = 0; i < b.length; i += size) b.subarray(i, i + size).reverse();
 }
 
@@ -278,165 +278,4 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   for (const e of entries)
     tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: bytes.slice(dataStart + e.begin, dataStart + e.end) };
   return { tensors, metadata };
-}
-
-/** IEEE half → float. */
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
-
-/**
- * float → IEEE half, round to nearest even.
- *
- * @example
- * ```ts
- * floatToHalf(1);  // 0x3c00
- * floatToHalf(-2); // 0xc000
- * ```
- */
-export function floatToHalf(x: number): number {
-  const f32 = new Float32Array([x]);
-  const u = new Uint32Array(f32.buffer)[0] as number;
-  const sign = (u >>> 16) & 0x8000;
-  const exp = (u >>> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let hm = mant >> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && hm & 1)) hm++;
-    return sign | hm;
-  }
-  let hm = mant >> 13;
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && hm & 1)) {
-    hm++;
-    if (hm === 0x400) {
-      hm = 0;
-      e++;
-      if (e >= 31) return sign | 0x7c00;
-    }
-  }
-  return sign | (e << 10) | hm;
-}
-
-/**
- * Decode one entry into a host array tfjs accepts: float32 for float dtypes, int32 for ints, bool for BOOL.
- *
- * @example
- * ```ts
- * const { values, dtype } = toHostArray({ dtype: 'F16', shape: [1], data: Uint8Array.from([0x00, 0x3c]) }); // Float32Array [1], 'float32'
- * ```
- */
-export function toHostArray(t: SafeTensor): {
-  values: Float32Array | Int32Array | Uint8Array;
-  dtype: 'float32' | 'int32' | 'bool';
-} {
-  const b = new Uint8Array(t.data); // aligned copy
-  if (!LITTLE_ENDIAN && DTYPE_SIZES[t.dtype] > 1) swapInPlace(b, DTYPE_SIZES[t.dtype]);
-  const n = numel(t.shape);
-  switch (t.dtype) {
-    case 'F32':
-      return { values: new Float32Array(b.buffer, 0, n), dtype: 'float32' };
-    case 'F64':
-      return { values: Float32Array.from(new Float64Array(b.buffer, 0, n)), dtype: 'float32' };
-    case 'F16':
-      return { values: Float32Array.from(new Uint16Array(b.buffer, 0, n), halfToFloat), dtype: 'float32' };
-    case 'BF16': {
-      const src = new Uint16Array(b.buffer, 0, n);
-      const u = new Uint32Array(n);
-      for (let i = 0; i < n; i++) u[i] = (src[i] as number) << 16;
-      return { values: new Float32Array(u.buffer), dtype: 'float32' };
-    }
-    case 'I32':
-      return { values: new Int32Array(b.buffer, 0, n), dtype: 'int32' };
-    case 'I16':
-      return { values: Int32Array.from(new Int16Array(b.buffer, 0, n)), dtype: 'int32' };
-    case 'I8':
-      return { values: Int32Array.from(new Int8Array(b.buffer, 0, n)), dtype: 'int32' };
-    case 'U8':
-      return { values: Int32Array.from(b), dtype: 'int32' };
-    case 'U16':
-      return { values: Int32Array.from(new Uint16Array(b.buffer, 0, n)), dtype: 'int32' };
-    case 'BOOL':
-      return { values: b, dtype: 'bool' };
-    case 'I64':
-    case 'U64':
-    case 'U32': {
-      const src =
-        t.dtype === 'U32'
-          ? Array.from(new Uint32Array(b.buffer, 0, n), BigInt)
-          : Array.from(t.dtype === 'I64' ? new BigInt64Array(b.buffer, 0, n) : new BigUint64Array(b.buffer, 0, n));
-      const out = new Int32Array(n);
-      src.forEach((v, i) => {
-        if (v > 2147483647n || v < -2147483648n) throw new SafetensorsError(`${t.dtype} value ${v} does not fit int32`);
-        out[i] = Number(v);
-      });
-      return { values: out, dtype: 'int32' };
-    }
-  }
-}
-
-/**
- * Read tensors back to the host and encode. float32 tensors are stored as F32 (or F16 when asked).
- *
- * @example
- * ```ts
- * const bytes = await tensorsToSafetensors({ w: tf.ones([2, 2]) }, { note: 'demo' }, { float: 'F16' });
- * ```
- */
-export async function tensorsToSafetensors(
-  map: Record<string, tf.Tensor>,
-  metadata?: Record<string, string>,
-  opts: { float?: 'F32' | 'F16' } = {},
-): Promise<Uint8Array> {
-  const entries: Record<string, SafeTensor> = {};
-  for (const [name, t] of Object.entries(map)) {
-    const values = await t.data();
-    let st: SafeTensor;
-    if (t.dtype === 'float32') {
-      if (opts.float === 'F16')
-        st = { dtype: 'F16', shape: t.shape, data: bytesOf(Uint16Array.from(values as Float32Array, floatToHalf)) };
-      else st = { dtype: 'F32', shape: t.shape, data: bytesOf(values as Float32Array) };
-    } else if (t.dtype === 'int32') st = { dtype: 'I32', shape: t.shape, data: bytesOf(values as Int32Array) };
-    else if (t.dtype === 'bool')
-      st = { dtype: 'BOOL', shape: t.shape, data: bytesOf(Uint8Array.from(values as Uint8Array)) };
-    else throw new SafetensorsError(`tensor '${name}': tfjs dtype ${t.dtype} has no safetensors encoding here`);
-    entries[name] = st;
-  }
-  return encodeSafetensors(entries, metadata);
-}
-
-/**
- * Decode a file into tfjs tensors (caller owns and disposes them).
- *
- * @example
- * ```ts
- * const { tensors } = safetensorsToTensors(bytes);
- * // ... use them ...
- * tf.dispose(Object.values(tensors)); // the caller owns them
- * ```
- */
-export function safetensorsToTensors(bytes: Uint8Array): {
-  tensors: Record<string, tf.Tensor>;
-  metadata: Record<string, string>;
-} {
-  const file = decodeSafetensors(bytes);
-  const tensors: Record<string, tf.Tensor> = {};
-  for (const [name, st] of Object.entries(file.tensors)) {
-    const { values, dtype } = toHostArray(st);
-    tensors[name] = tf.tensor(values, st.shape, dtype);
-  }
-  return { tensors, metadata: file.metadata };
 }
