@@ -106,55 +106,16 @@ const ratios = {
   denoise_speedup_vs_baseline: ratio(baseline?.denoise_pass_ms, altar.denoise_pass_ms),
   train_dispatch_cut_vs_baseline: ratio(baseline?.counts.train_step.dispatches, altar.counts.train_step.dispatches),
 };
+// One row per measure: [label, value of a run (altar, baseline or peer), its ratio to the peer].
+const measure = (label, get, vsPeer) => [label, get(baseline), get(altar), get(peer), vsPeer];
+const dispatches = (label, key) => measure(label, (r) => r?.counts?.[key].dispatches, null);
 const rows = [
-  [
-    'training tokens/s',
-    baseline?.train_tokens_per_s,
-    altar.train_tokens_per_s,
-    peer?.train_tokens_per_s,
-    ratios.train_tokens_per_s_vs_peer,
-    '≥ target',
-  ],
-  [
-    'AR decode ms/token',
-    baseline?.ar_decode_ms_per_token_kv,
-    altar.ar_decode_ms_per_token_kv,
-    peer?.ar_decode_ms_per_token_kv,
-    ratios.decode_ms_per_token_vs_peer,
-    '≤ target',
-  ],
-  [
-    'denoiser pass ms',
-    baseline?.denoise_pass_ms,
-    altar.denoise_pass_ms,
-    peer?.denoise_pass_ms,
-    ratios.denoise_pass_ms_vs_peer,
-    '≤ target',
-  ],
-  [
-    'dispatches / train step',
-    baseline?.counts.train_step.dispatches,
-    altar.counts.train_step.dispatches,
-    null,
-    null,
-    '',
-  ],
-  [
-    'dispatches / decode token',
-    baseline?.counts.decode_token.dispatches,
-    altar.counts.decode_token.dispatches,
-    null,
-    null,
-    '',
-  ],
-  [
-    'dispatches / denoiser pass',
-    baseline?.counts.denoise_pass.dispatches,
-    altar.counts.denoise_pass.dispatches,
-    null,
-    null,
-    '',
-  ],
+  measure('training tokens/s', (r) => r?.train_tokens_per_s, ratios.train_tokens_per_s_vs_peer),
+  measure('AR decode ms/token', (r) => r?.ar_decode_ms_per_token_kv, ratios.decode_ms_per_token_vs_peer),
+  measure('denoiser pass ms', (r) => r?.denoise_pass_ms, ratios.denoise_pass_ms_vs_peer),
+  dispatches('dispatches/step', 'train_step'),
+  dispatches('dispatches/token', 'decode_token'),
+  dispatches('dispatches/denoise', 'denoise_pass'),
 ];
 const fmt = (v) => (v === null || v === undefined ? '—' : String(v));
 console.log(

@@ -63,16 +63,31 @@ export interface DecodeAttentionAttrs {
   ropeBase: number;
 }
 
-function rotate(x: Float64Array, dh: number, pos: number, base: number): void {
+/**
+ * Rotary tables at position `pos` (RoFormer, rotate-half): cos and sin of pos·θ_i, θ_i = base^(−2i/dh), for
+ * the dh/2 pairs, each rounded to float32 once as the models' `ropeTables` are. Shared by the host kernel
+ * and the WGSL kernel's uniforms.
+ */
+export function ropeCosSin(dh: number, pos: number, base: number): { cos: Float32Array; sin: Float32Array } {
   const half = dh / 2;
+  const cos = new Float32Array(half);
+  const sin = new Float32Array(half);
   for (let i = 0; i < half; i++) {
     const ang = pos * Math.pow(base, (-2 * i) / dh);
-    const c = Math.fround(Math.cos(ang));
-    const s = Math.fround(Math.sin(ang));
+    cos[i] = Math.cos(ang);
+    sin[i] = Math.sin(ang);
+  }
+  return { cos, sin };
+}
+
+/** Rotate the pairs (x_i, x_{i+dh/2}) of one head vector in place by the tables. */
+function rotate(x: Float64Array, cos: Float32Array, sin: Float32Array): void {
+  const half = cos.length;
+  for (let i = 0; i < half; i++) {
     const a = x[i]!;
     const b = x[i + half]!;
-    x[i] = a * c - b * s;
-    x[i + half] = a * s + b * c;
+    x[i] = a * cos[i]! - b * sin[i]!;
+    x[i + half] = a * sin[i]! + b * cos[i]!;
   }
 }
 
@@ -95,6 +110,7 @@ export const decodeAttentionSpec: HostKernelSpec = {
     const q = new Float64Array(dh);
     const k = new Float64Array(dh);
     const s = new Float64Array(P + 1);
+    const tables = rope ? ropeCosSin(dh, P, ropeBase) : null; // once per call, not per head
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const row = b * 3 * D + h * dh;
@@ -102,9 +118,9 @@ export const decodeAttentionSpec: HostKernelSpec = {
           q[d] = qkv![row + d]!;
           k[d] = qkv![row + D + d]!;
         }
-        if (rope) {
-          rotate(q, dh, P, ropeBase);
-          rotate(k, dh, P, ropeBase);
+        if (tables) {
+          rotate(q, tables.cos, tables.sin);
+          rotate(k, tables.cos, tables.sin);
         }
         // Grow the caches: P old rows, then the new key / value.
         const src = (b * H + h) * P * dh;

@@ -3,7 +3,7 @@
  * (rotary on the new key), then y with a workgroup per (batch, head) keeping the scores in workgroup memory.
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { WEBGPU_DECODE_MAX_KEYS, webgpuDecodeAttentionFits } from './decode-attention.js';
+import { ropeCosSin, WEBGPU_DECODE_MAX_KEYS, webgpuDecodeAttentionFits } from './decode-attention.js';
 import { f32, i32, LoopProgram, run, type Uniform, type WebgpuBackendLike } from './webgpu-program.js';
 
 const DEC_WG = 64;
@@ -15,13 +15,7 @@ const DEC_WG = 64;
 function ropeUniforms(dh: number, pos: number, base: number): { decl: string; fn: string; data: Uniform[] } {
   const half = dh / 2;
   const n = half / 4;
-  const cos: number[] = [];
-  const sin: number[] = [];
-  for (let i = 0; i < half; i++) {
-    const ang = pos * Math.pow(base, (-2 * i) / dh);
-    cos.push(Math.cos(ang));
-    sin.push(Math.sin(ang));
-  }
+  const { cos, sin } = ropeCosSin(dh, pos, base);
   const names = (p: string) => Array.from({ length: n }, (_, i) => `uniforms.${p}${i}`).join(', ');
   const decl =
     Array.from({ length: n }, (_, i) => `rc${i} : vec4<f32>, `).join('') +
@@ -39,7 +33,7 @@ function ropeUniforms(dh: number, pos: number, base: number): { decl: string; fn
   }`;
   const data: Uniform[] = [];
   for (const t of [cos, sin])
-    for (let i = 0; i < n; i++) data.push({ type: 'float32', data: t.slice(4 * i, 4 * i + 4) });
+    for (let i = 0; i < n; i++) data.push({ type: 'float32', data: Array.from(t.subarray(4 * i, 4 * i + 4)) });
   return { decl, fn, data };
 }
 

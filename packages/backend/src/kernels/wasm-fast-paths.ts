@@ -261,18 +261,16 @@ export function registerWasmFastPaths(): string[] {
             w.disposeData(y.dataId);
           }
         }
-        const x = x0;
-        const y = y0;
         const parts: TensorInfo[] = [];
         try {
           for (let i = 0; i < batch; i++) {
             const xi = fastSlice({
-              inputs: { x },
+              inputs: { x: x0 },
               backend,
               attrs: { begin: [i, 0, 0], size: [1, m, k] },
             }) as TensorInfo;
             const yi = fastSlice({
-              inputs: { x: y },
+              inputs: { x: y0 },
               backend,
               attrs: { begin: [i, 0, 0], size: [1, k, n] },
             }) as TensorInfo;
