@@ -1,4 +1,4 @@
-export { CONFIG_BOUNDS, RUN_TRAIN_DEFAULTS } from './config/sections.js';
+export { CONFIG_BOUNDS, RUN_TRAIN_DEFAULTS, textSection } from './config/sections.js';
 export { FORBIDDEN_KEYS, checkConfigTree } from './config/boundary.js';
 export { describeValue } from './config/checks.js';
 export {
@@ -24,12 +24,15 @@ export {
   type EvalOptions,
   type EvalResult,
   type FamilyRuntime,
+  type GivenTokens,
+  type TextInfo,
   type SampleOptions,
   type SampleOutput,
   type SamplerName,
 } from './runtime.js';
-export { hmmSampleBits, mixtureSampleBits, perExampleBits, type PerExampleBits } from './scoring.js';
-export { formatTokenRows, type TokenRecipeOptions } from './families/token-common.js';
+export { hmmSampleBits, mergeCosts, mixtureSampleBits, perExampleBits, type PerExampleBits } from './scoring.js';
+export { checkGiven, formatTokenRows, givenPrefixes, type TokenRecipeOptions } from './families/token-common.js';
+export { keptExactly, parseInfill, promptTokens } from './text.js';
 export { buildLmRuntime } from './families/lm.js';
 export { buildD3pmRuntime, buildMaskedRuntime } from './families/discrete.js';
 export { buildGaussianRuntime, type GaussianRecipeOptions } from './families/gaussian.js';

@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@altar/backend';
+import type { TokenCorpus } from '@altar/data';
 import type { AnyModel } from '@altar/models';
 import type { CostRecord } from '@altar/samplers';
 import type { LossFn, ParamMap } from '@altar/train';
@@ -38,6 +39,10 @@ export interface EvalResult {
   boundKind: 'nll' | 'nelbo';
   bound: BoundMode | 'exact';
   sequences: number;
+  /** Text corpora: bits per character (bits per token × the validation split's tokens per character). */
+  bitsPerChar?: number;
+  /** Its standard error. */
+  bitsPerCharStdErr?: number;
 }
 
 /**
@@ -112,6 +117,41 @@ export interface SampleOptions {
   onModelCall?: (zt: tf.Tensor, t: tf.Tensor1D, pred: tf.Tensor) => void;
   /** Gaussian: clip the model's x̂0 to this range in model units (default: [−1, 1] for images, none for vectors). */
   clipX0?: [number, number];
+  /** Token families: tokens to keep (prompting and infilling); AR and SSM accept a given prefix only. */
+  given?: GivenTokens;
+}
+
+/**
+ * Tokens a sampler must keep exactly: row-major n × N ids and a mask (1 = given, 0 = to generate). A prefix of
+ * given tokens is a prompt; given tokens after a gap make an infilling problem (diffusion only).
+ *
+ * @example
+ * ```ts
+ * const given: GivenTokens = parseInfill('To be, or ___ to be', corpus.tokenizer, 19);
+ * await rt.sample(rng, { sampler: 'masked', n: 1, steps: 19, given });
+ * ```
+ */
+export interface GivenTokens {
+  tokens: Int32Array;
+  keep: Uint8Array;
+}
+
+/**
+ * What a runtime over a text corpus knows about its text: the corpus, the validation split's tokens per
+ * character (bits per char = bits per token / charsPerToken), and the train split's unigram entropy.
+ *
+ * @example
+ * ```ts
+ * const { charsPerToken, unigramEntropyBits } = rt.text!;
+ * const baselineBitsPerChar = unigramEntropyBits / charsPerToken;
+ * ```
+ */
+export interface TextInfo {
+  corpus: TokenCorpus;
+  /** Characters per token over the validation split (1 for a char tokenizer). */
+  charsPerToken: number;
+  /** Bits per token of the train split's unigram distribution: the baseline that learning must beat. */
+  unigramEntropyBits: number;
 }
 
 /**
@@ -157,12 +197,21 @@ export interface FamilyRuntime {
   dataScale?: number;
   /** The source's true entropy rate in bits per unit (Monte Carlo over exact log p), when known. */
   sourceEntropy(rng: Rng, numSamples?: number): { bits: number; stdErr: number } | null;
-  /** Sample rows as text lines. */
+  /** Sample rows as text lines (decoded text for a text corpus, token ids otherwise). */
   formatRows(out: SampleOutput): string[];
+  /** Text corpora: the corpus and its per-character units. */
+  text?: TextInfo;
+  /**
+   * AR and SSM: exact −log2 p(row) / N of each of `batch` token rows (N = seqLen) — with the runtime
+   * of a reference AR model, the generative perplexity 2^bits of other families' samples.
+   */
+  scoreTokens?(tokens: Int32Array, batch: number): Promise<Float64Array>;
   boundKind: 'nll' | 'nelbo';
   /** Mean loss in nats per unit (the training objective; an upper bound on the NLL for diffusion). */
   loss: LossFn<tf.Tensor2D>;
   nextBatch(rng: Rng, batchSize?: number): tf.Tensor2D;
+  /** Held-out batches: the validation split of a text corpus; fresh draws from a synthetic source. */
+  evalBatch(rng: Rng, batchSize?: number): tf.Tensor2D;
   evaluate(rng: Rng, opts: EvalOptions): Promise<EvalResult>;
   /**
    * Masked diffusion only: the discrete-time bound with T steps of the same network — D3PM-absorbing

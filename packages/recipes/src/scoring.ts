@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@altar/backend';
 import type { GaussianMixtureSource, HmmSource } from '@altar/data';
 import { estimateStats } from '@altar/elbo';
+import type { CostRecord } from '@altar/samplers';
 
 /**
  * A held-out estimate in bits per unit: the mean, its standard error and the number of examples.
@@ -90,4 +91,32 @@ export function mixtureSampleBits(gmm: GaussianMixtureSource, values: Float32Arr
   let s = 0;
   for (const v of lp) s -= v;
   return s / batch / gmm.dim / Math.LN2;
+}
+
+/**
+ * One cost record for sampler runs made one after another (groups of rows): counts and bytes add, the peak is
+ * the largest, the throughput is recomputed from the sums.
+ *
+ * @example
+ * ```ts
+ * const cost = mergeCosts([a.cost, b.cost]); // cost.nfe === a.cost.nfe + b.cost.nfe
+ * ```
+ */
+export function mergeCosts(costs: readonly CostRecord[]): CostRecord {
+  if (costs.length === 1) return costs[0]!;
+  const sum = (k: 'nfe' | 'weightBytesLoaded' | 'flops' | 'wallMs' | 'tokens') =>
+    costs.reduce((s, c) => s + c[k], 0);
+  const wallMs = sum('wallMs');
+  const tokens = sum('tokens');
+  return {
+    nfe: sum('nfe'),
+    weightBytesLoaded: sum('weightBytesLoaded'),
+    paramBytes: Math.max(0, ...costs.map((c) => c.paramBytes)),
+    flops: sum('flops'),
+    flopsKnown: costs.every((c) => c.flopsKnown),
+    wallMs,
+    tokens,
+    tokensPerSec: wallMs > 0 ? (tokens / wallMs) * 1000 : 0,
+    peakTensorBytes: Math.max(0, ...costs.map((c) => c.peakTensorBytes)),
+  };
 }

@@ -59,7 +59,7 @@ Examples:
     const Ts = intListFlag('T', values.T, []);
     const backend = choiceFlag('backend', values.backend, BACKEND_CHOICES, 'auto');
     await initBackend(backend);
-    const run = loadRun(positionals[0]!, {
+    const run = await loadRun(positionals[0]!, {
       which: values.best ? 'best' : 'latest',
       weights: values.raw ? 'raw' : 'ema',
     });

@@ -3,6 +3,7 @@ import { choiceFlag, parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError, type CommandIO } from '../io.js';
 import { loadRunConfig } from '../run/config.js';
+import { withAbsoluteCorpus } from '../run/corpus.js';
 import { trainRun } from '../run/train-run.js';
 import { withSigint } from '../run/signal.js';
 
@@ -51,7 +52,7 @@ export async function runTrain(argv: string[], io: CommandIO): Promise<number> {
   if (positionals.length !== 1)
     throw new UsageError(`expected one config file, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
   if (!values.out) throw new UsageError('--out DIR is required');
-  const config = loadRunConfig(positionals[0]!, values.set ?? []);
+  const config = withAbsoluteCorpus(loadRunConfig(positionals[0]!, values.set ?? []));
   const backend = choiceFlag('backend', values.backend, BACKEND_CHOICES, config.backend);
   const info = await initBackend(backend, { logger: { info: (m) => io.err(m + '\n'), warn: (m) => io.err(m + '\n') } });
   io.err(
@@ -75,6 +76,7 @@ export async function runTrain(argv: string[], io: CommandIO): Promise<number> {
       status: r.reason,
       trainSeconds: Number(r.trainSeconds.toFixed(2)),
       ...(e ? { bitsPerToken: e.bitsPerToken, stdErr: e.stdErr, boundKind: e.boundKind } : {}),
+      ...(e?.bitsPerChar !== undefined ? { bitsPerChar: e.bitsPerChar, bitsPerCharStdErr: e.bitsPerCharStdErr } : {}),
       out: values.out,
     }) + '\n',
   );

@@ -4,6 +4,7 @@ import { AltarError, ConfigError } from '@altar/backend';
 import { CHECKPOINT_FILES, decodeTensors } from '@altar/train';
 import { loadCheckpoint } from '@altar/train/node';
 import { UsageError } from '../io.js';
+import { recipeOptions, savedTokenizerSpec } from './corpus.js';
 import { buildRuntime, parseSavedRunConfig, type FamilyRuntime, type RunConfig } from '@altar/recipes';
 
 export interface LoadedRun {
@@ -16,7 +17,10 @@ export interface LoadedRun {
 }
 
 /** Load the checkpoint that `path` resolves to (latest, or best with which='best'); EMA weights when present unless raw is asked. */
-export function loadRun(path: string, opts: { which?: 'latest' | 'best'; weights?: 'ema' | 'raw' } = {}): LoadedRun {
+export async function loadRun(
+  path: string,
+  opts: { which?: 'latest' | 'best'; weights?: 'ema' | 'raw' } = {},
+): Promise<LoadedRun> {
   let ck;
   try {
     ck = loadCheckpoint(path, opts.which ?? 'latest');
@@ -32,7 +36,11 @@ export function loadRun(path: string, opts: { which?: 'latest' | 'best'; weights
       throw new UsageError(`${ck.dir}/state.json: the saved run config is invalid (${e.message})`);
     throw e;
   }
-  const runtime = buildRuntime(config);
+  // A text run: its corpus (validation split), with the tokenizer the checkpoint was trained with.
+  const runtime = buildRuntime(
+    config,
+    await recipeOptions(config, { tokenizerSpec: savedTokenizerSpec(ck.files, ck.dir) }),
+  );
   const useEma = (opts.weights ?? 'ema') === 'ema' && ck.files[CHECKPOINT_FILES.ema] !== undefined;
   const file = useEma ? CHECKPOINT_FILES.ema : CHECKPOINT_FILES.model;
   const bytes = ck.files[file];

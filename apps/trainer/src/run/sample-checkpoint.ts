@@ -25,7 +25,7 @@ const decode = (row: ArrayLike<number>, V: number) =>
 
 export async function sampleCheckpoint(dir: string, a: CheckpointSampleArgs, io: CommandIO): Promise<number> {
   await initBackend(a.backend, { logger: { info: () => {}, warn: (m) => io.err(m + '\n') } });
-  const run = loadRun(dir);
+  const run = await loadRun(dir);
   try {
     const rt = run.runtime;
     const sampler: SamplerName | undefined =

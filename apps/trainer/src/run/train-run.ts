@@ -13,6 +13,7 @@ import { buildRuntime, type EvalResult, type FamilyRuntime, type RunConfig } fro
 
 const LN2 = Math.LN2;
 import { ProgressBar } from './progress.js';
+import { openRunCorpus, TOKENIZER_FILE, tokenizerFileBytes } from './corpus.js';
 
 export interface TrainRunOptions {
   config: RunConfig;
@@ -40,7 +41,8 @@ export interface TrainRunResult {
 export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
   const c = o.config;
   mkdirSync(o.outDir, { recursive: true });
-  const runtime = buildRuntime(c);
+  const corpus = await openRunCorpus(c, { io: o.io });
+  const runtime = buildRuntime(c, corpus ? { corpus } : {});
   let lastEval: EvalResult | null = null;
   const metrics = new MetricsWriter(join(o.outDir, 'metrics.jsonl'), { truncate: !o.resume });
   const bar = new ProgressBar(o.io, o.label ?? c.name, c.train.steps);
@@ -59,7 +61,12 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     evaluate: async ({ rng }) => {
       const e = await runtime.evaluate(rng, { batches: c.eval.batches, batchSize: c.eval.batchSize });
       lastEval = e;
-      return { bitsPerToken: e.bitsPerToken, stdErr: e.stdErr, loss: e.bitsPerToken * LN2 };
+      return {
+        bitsPerToken: e.bitsPerToken,
+        stdErr: e.stdErr,
+        loss: e.bitsPerToken * LN2,
+        ...(e.bitsPerChar !== undefined ? { bitsPerChar: e.bitsPerChar } : {}),
+      };
     },
   });
   let resumedFrom: string | null = null;
@@ -81,6 +88,7 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
   const weightsMeta = { 'altar.config': JSON.stringify(runtime.model.config), 'altar.family': c.family };
   const save = async (isBest: boolean): Promise<Checkpoint> => {
     const ck = await trainer.snapshot(c, weightsMeta);
+    if (corpus) ck.files[TOKENIZER_FILE] = tokenizerFileBytes(corpus); // the vocabulary the model was trained with
     saveCheckpoint(o.outDir, ck, { keepLast: c.checkpoint.keepLast, isBest });
     return ck;
   };
@@ -103,7 +111,9 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
       const te = Date.now();
       const e = lastEval!;
       bar.note(
-        `  eval @ step ${trainer.step}: ${e.bitsPerToken.toFixed(4)} ± ${e.stdErr.toFixed(4)} bits/${unit} (${e.boundKind}${isBest ? ', best' : ''})`,
+        `  eval @ step ${trainer.step}: ${e.bitsPerToken.toFixed(4)} ± ${e.stdErr.toFixed(4)} bits/${unit}` +
+          (e.bitsPerChar !== undefined ? `, ${e.bitsPerChar.toFixed(4)} bits/char` : '') +
+          ` (${e.boundKind}${isBest ? ', best' : ''})`,
       );
       if ((o.dumpSamples ?? true) && c.eval.samples > 0) {
         const s = await trainer.withEvalWeights(() =>
@@ -116,7 +126,9 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
         mkdirSync(join(o.outDir, 'samples'), { recursive: true });
         writeFileSync(
           join(o.outDir, 'samples', `step-${String(trainer.step).padStart(8, '0')}.txt`),
-          `# step ${trainer.step}, sampler ${runtime.samplers[0]}, true NLL of samples ${s.samplesNllBitsPerToken.toFixed(4)} bits/${unit}\n` +
+          `# step ${trainer.step}, sampler ${runtime.samplers[0]}` +
+            (runtime.text ? '' : `, true NLL of samples ${s.samplesNllBitsPerToken.toFixed(4)} bits/${unit}`) +
+            '\n' +
             runtime.formatRows(s).join('\n') +
             '\n',
         );

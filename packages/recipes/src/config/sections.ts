@@ -64,12 +64,74 @@ export const hmmSection = section({
     }
   });
 
-/** Token families read the HMM source (exact log p(x)); 32 sequences per batch fits a laptop CPU. */
-export const tokenData = section({
-  source: oneOf(['hmm'] as const, 'for a token family').default('hmm'),
-  hmm: hmmSection,
-  batchSize: int(1, B.batchSize).default(32),
-}).prefault({});
+/**
+ * Where a text corpus comes from: a UTF-8 file or a directory of files, or `builtin:shakespeare` (the corpus
+ * that ships with @altar/data); the tokenizer ('byte': V = 256; 'char': the corpus's characters, saved
+ * with the checkpoint; otherwise a path to a Hugging Face tokenizer.json); the window length; and the
+ * held-out tail (the last `valFraction` of the tokens, as nanoGPT does).
+ *
+ * @example
+ * ```ts
+ * textSection.parse({ path: 'builtin:shakespeare', tokenizer: 'char', seqLen: 64 }); // valFraction 0.1 filled in
+ * ```
+ */
+export const textSection = section({
+  path: z.custom<string>((v) => typeof v === 'string' && v.length > 0, {
+    error: (iss) =>
+      `expected a corpus path (a UTF-8 file, a directory, or builtin:shakespeare), got ${describeValue(iss.input)}`,
+  }),
+  /** Bytes need no vocabulary and read any text. */
+  tokenizer: z
+    .custom<string>((v) => typeof v === 'string' && v.length > 0, {
+      error: (iss) => `expected 'byte', 'char' or a path to a tokenizer.json, got ${describeValue(iss.input)}`,
+    })
+    .default('byte'),
+  /** 256 tokens: a few lines of text per window. */
+  seqLen: int(2, 1 << 16).default(256),
+  /** nanoGPT holds out the last 10 %. */
+  valFraction: num('a number in (0, 0.5]', (x) => x > 0 && x <= 0.5).default(0.1),
+});
+
+/**
+ * Token families read the HMM source (exact log p(x)) or a text corpus (`source: 'text'`, section `text`);
+ * 32 sequences per batch fits a laptop CPU.
+ */
+export const tokenData = z
+  .preprocess(
+    (v, ctx) => {
+      // The HMM section is filled by default; given explicitly next to a text corpus, it would be ignored.
+      if (v && typeof v === 'object' && Reflect.get(v, 'source') === 'text' && Reflect.get(v, 'hmm') !== undefined)
+        ctx.issues.push({
+          code: 'custom',
+          path: ['hmm'],
+          message: "applies to data.source 'hmm' only (the source is 'text')",
+          input: Reflect.get(v, 'hmm'),
+        });
+      return v;
+    },
+    section({
+      source: oneOf(['hmm', 'text'] as const, 'for a token family').default('hmm'),
+      hmm: hmmSection,
+      text: textSection.optional(),
+      batchSize: int(1, B.batchSize).default(32),
+    })
+      .prefault({})
+      .superRefine((d, ctx) => {
+        if (d.source === 'text' && !d.text)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['text'],
+            message: "data.source 'text' needs a text section with at least a path",
+          });
+        if (d.source === 'hmm' && d.text)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['text'],
+            message: "applies to data.source 'text' only (the source is 'hmm')",
+          });
+      }),
+  )
+  .prefault({});
 
 const GMM_DEFAULT = { preset: 'rings', dim: 2, standardise: false } as const;
 const IMAGES_DEFAULT = { size: 16, channels: 1 } as const;

@@ -16,7 +16,8 @@ import type { LossFn } from '@altar/train';
 import type { D3pmRunConfig, MaskedRunConfig } from '../config/schema.js';
 import type { FamilyRuntime } from '../runtime.js';
 import { perExampleBits } from '../scoring.js';
-import { tokenCommon, type TokenCommon, type TokenRecipeOptions } from './token-common.js';
+import { checkGiven, tokenCommon, type TokenCommon, type TokenRecipeOptions } from './token-common.js';
+import type { GivenTokens } from '../runtime.js';
 
 /** The denoiser, or a view of it that reports each model input z_t first (for step-by-step displays). */
 function observed(den: DiffusionTransformer, onModelInput?: (zt: tf.Tensor2D) => void) {
@@ -30,6 +31,18 @@ function observed(den: DiffusionTransformer, onModelInput?: (zt: tf.Tensor2D) =>
       return den.predictX0Logits(zt, t);
     },
   };
+}
+
+/** Masked sampler start: the given tokens, the mask id elsewhere. */
+function givenInit(given: GivenTokens, n: number, N: number, V: number, maskId: number): Int32Array {
+  checkGiven('sample', given, n, N, V);
+  return Int32Array.from(given.tokens, (t, i) => (given.keep[i] ? t : maskId));
+}
+
+/** D3PM sampler conditioning: absorbing starts from the mask where free; uniform re-imposes the kept tokens. */
+function d3pmGiven(given: GivenTokens, n: number, N: number, V: number, proc: D3PMProcess) {
+  const init = givenInit(given, n, N, V, proc.kind === 'absorbing' ? V : 0);
+  return { init, keep: Uint8Array.from(given.keep) };
 }
 
 function denoiserOf(c: TokenCommon, family: string): DiffusionTransformer {
@@ -63,7 +76,7 @@ function denoiserOf(c: TokenCommon, family: string): DiffusionTransformer {
 export function buildMaskedRuntime(config: MaskedRunConfig, opts: TokenRecipeOptions = {}): FamilyRuntime {
   const c = tokenCommon(config, opts);
   const den = denoiserOf(c, config.family);
-  const { vocabSize: V, seqLen: N, nextBatch } = c;
+  const { vocabSize: V, seqLen: N, evalBatch } = c;
   const proc = new MaskedProcess({ vocabSize: V, schedule: config.diffusion.schedule });
   const sampling = config.diffusion.timesteps;
   const loss: LossFn<tf.Tensor2D> = (x, rng) =>
@@ -81,7 +94,7 @@ export function buildMaskedRuntime(config: MaskedRunConfig, opts: TokenRecipeOpt
       const r = await perExampleBits(
         rng,
         o,
-        nextBatch,
+        evalBatch,
         (x) => maskedNelbo(proc, den, x, rng, { sampling: 'stratified' }),
         N,
         reps,
@@ -92,6 +105,7 @@ export function buildMaskedRuntime(config: MaskedRunConfig, opts: TokenRecipeOpt
         boundKind: 'nelbo',
         bound: o.bound ?? 'one-term',
         sequences: r.examples,
+        ...c.perChar(r.mean, r.stdErr),
       };
     },
     async discreteBound(rng, o, T) {
@@ -99,11 +113,18 @@ export function buildMaskedRuntime(config: MaskedRunConfig, opts: TokenRecipeOpt
       const r = await perExampleBits(
         rng,
         o,
-        nextBatch,
+        evalBatch,
         (x) => d3pmNelbo(d3, den, x, rng, { sampling: 'stratified' }),
         N,
       );
-      return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nelbo', bound: 'one-term', sequences: r.examples };
+      return {
+        bitsPerToken: r.mean,
+        stdErr: r.stdErr,
+        boundKind: 'nelbo',
+        bound: 'one-term',
+        sequences: r.examples,
+        ...c.perChar(r.mean, r.stdErr),
+      };
     },
     async sample(rng, o) {
       if (o.sampler !== 'masked' && o.sampler !== 'masked-cached')
@@ -117,6 +138,7 @@ export function buildMaskedRuntime(config: MaskedRunConfig, opts: TokenRecipeOpt
         steps: o.steps ?? config.eval.sampleSteps,
         rng,
         cached: o.sampler === 'masked-cached',
+        ...(o.given ? { init: givenInit(o.given, o.n, N, V, proc.maskId) } : {}),
       });
       return {
         tokens: r.samples,
@@ -166,7 +188,7 @@ export function d3pmImportanceLoss(
 export function buildD3pmRuntime(config: D3pmRunConfig, opts: TokenRecipeOptions = {}): FamilyRuntime {
   const c = tokenCommon(config, opts);
   const den = denoiserOf(c, config.family);
-  const { vocabSize: V, seqLen: N, nextBatch } = c;
+  const { vocabSize: V, seqLen: N, evalBatch } = c;
   const { process: kind, T, schedule, timesteps } = config.diffusion;
   const proc = new D3PMProcess({ kind, vocabSize: V, T, schedule });
   const loss: LossFn<tf.Tensor2D> =
@@ -183,13 +205,14 @@ export function buildD3pmRuntime(config: D3pmRunConfig, opts: TokenRecipeOptions
     samplers: ['d3pm'],
     async evaluate(rng, o) {
       const sampling = o.bound === 'full' ? 'full' : 'stratified';
-      const r = await perExampleBits(rng, o, nextBatch, (x) => d3pmNelbo(proc, den, x, rng, { sampling }), N);
+      const r = await perExampleBits(rng, o, evalBatch, (x) => d3pmNelbo(proc, den, x, rng, { sampling }), N);
       return {
         bitsPerToken: r.mean,
         stdErr: r.stdErr,
         boundKind: 'nelbo',
         bound: o.bound ?? 'one-term',
         sequences: r.examples,
+        ...c.perChar(r.mean, r.stdErr),
       };
     },
     async sample(rng, o) {
@@ -200,6 +223,7 @@ export function buildD3pmRuntime(config: D3pmRunConfig, opts: TokenRecipeOptions
         seqLen: N,
         steps: Math.min(o.steps ?? proc.T, proc.T),
         rng,
+        ...(o.given ? d3pmGiven(o.given, o.n, N, V, proc) : {}),
       });
       return {
         tokens: r.samples,

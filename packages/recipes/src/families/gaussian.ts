@@ -160,6 +160,7 @@ export function buildGaussianRuntime(config: GaussianRunConfig, opts: GaussianRe
     boundKind: 'nelbo',
     loss,
     nextBatch,
+    evalBatch: nextBatch,
     samplers,
     sourceEntropy: (rng, numSamples = 2000) => {
       if (data.kind !== 'gmm') return null; // procedural images: no known density

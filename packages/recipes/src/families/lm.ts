@@ -8,12 +8,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AltarError } from '@altar/backend';
 import { arNll } from '@altar/elbo';
 import { ArTransformer, bosDataLm, bosDataLogits, SsmLm } from '@altar/models';
-import { sampleAr } from '@altar/samplers';
+import { sampleAr, type CostRecord } from '@altar/samplers';
 import type { LossFn } from '@altar/train';
 import type { ArRunConfig, SsmRunConfig } from '../config/schema.js';
 import type { FamilyRuntime } from '../runtime.js';
-import { perExampleBits } from '../scoring.js';
-import { tokenCommon, type TokenRecipeOptions } from './token-common.js';
+import { mergeCosts, perExampleBits } from '../scoring.js';
+import { checkGiven, givenPrefixes, tokenCommon, type TokenRecipeOptions } from './token-common.js';
 
 /**
  * The AR transformer or SSM LM recipe of a validated config.
@@ -25,7 +25,7 @@ import { tokenCommon, type TokenRecipeOptions } from './token-common.js';
  */
 export function buildLmRuntime(config: ArRunConfig | SsmRunConfig, opts: TokenRecipeOptions = {}): FamilyRuntime {
   const c = tokenCommon(config, opts);
-  const { model: lm, vocabSize: V, seqLen: N, nextBatch } = c;
+  const { model: lm, vocabSize: V, seqLen: N, evalBatch } = c;
   if (!(lm instanceof ArTransformer || lm instanceof SsmLm)) {
     c.dispose();
     throw new AltarError(
@@ -50,20 +50,58 @@ export function buildLmRuntime(config: ArRunConfig | SsmRunConfig, opts: TokenRe
     loss,
     samplers: ['ar'],
     async evaluate(rng, o) {
-      const r = await perExampleBits(rng, o, nextBatch, (x) => arNll(bosDataLogits(lm, x, V), x), N); // exact NLL
-      return { bitsPerToken: r.mean, stdErr: r.stdErr, boundKind: 'nll', bound: 'exact', sequences: r.examples };
+      const r = await perExampleBits(rng, o, evalBatch, (x) => arNll(bosDataLogits(lm, x, V), x), N); // exact NLL
+      return {
+        bitsPerToken: r.mean,
+        stdErr: r.stdErr,
+        boundKind: 'nll',
+        bound: 'exact',
+        sequences: r.examples,
+        ...c.perChar(r.mean, r.stdErr),
+      };
+    },
+    async scoreTokens(tokens, batch) {
+      if (tokens.length !== batch * N)
+        throw new AltarError('BAD_SHAPE', `scoreTokens: got ${tokens.length} tokens, expected batch × seqLen = ${batch * N}`);
+      const nll = tf.tidy(() => {
+        const x = tf.tensor2d(tokens, [batch, N], 'int32');
+        return arNll(bosDataLogits(lm, x, V), x);
+      });
+      const v = await nll.data();
+      nll.dispose();
+      return Float64Array.from(v, (n) => n / N / Math.LN2);
     },
     async sample(rng, o) {
       if (o.sampler !== 'ar')
         throw new AltarError('BAD_ARG', `sampler '${o.sampler}' does not apply to family '${config.family}' (use ar)`);
-      const prompt = Array.from({ length: o.n }, () => [V]);
-      const r = await sampleAr(bosDataLm(lm, V), { prompt, length: N, rng, cached: o.cached ?? true });
+      const cached = o.cached ?? true;
+      if (!o.given) {
+        const prompt = Array.from({ length: o.n }, () => [V]);
+        const r = await sampleAr(bosDataLm(lm, V), { prompt, length: N, rng, cached });
+        return { tokens: r.samples, batch: o.n, seqLen: N, cost: r.cost, samplesNllBitsPerToken: c.sampleBits(r.samples, o.n) };
+      }
+      checkGiven('sample', o.given, o.n, N, V);
+      const prefixes = givenPrefixes(config.family, o.given, o.n, N);
+      // sampleAr takes prompts of one length: decode each group of rows with the same prefix length together.
+      const groups = new Map<number, number[]>();
+      prefixes.forEach((p, b) => groups.set(p.length, [...(groups.get(p.length) ?? []), b]));
+      const tokens = new Int32Array(o.n * N);
+      const costs: CostRecord[] = [];
+      for (const [P, rows] of groups) {
+        const prompt = rows.map((b) => [V, ...prefixes[b]!]);
+        const r = await sampleAr(bosDataLm(lm, V), { prompt, length: N - P, rng, cached });
+        costs.push(r.cost);
+        rows.forEach((b, j) => {
+          tokens.set(prefixes[b]!, b * N);
+          tokens.set(r.samples.subarray(j * (N - P), (j + 1) * (N - P)), b * N + P);
+        });
+      }
       return {
-        tokens: r.samples,
+        tokens,
         batch: o.n,
         seqLen: N,
-        cost: r.cost,
-        samplesNllBitsPerToken: c.sampleBits(r.samples, o.n),
+        cost: mergeCosts(costs),
+        samplesNllBitsPerToken: c.sampleBits(tokens, o.n),
       };
     },
   };
