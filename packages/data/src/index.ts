@@ -64,4 +64,17 @@ export {
   type TokenStream,
   type TokenStreamPosition,
 } from './batcher.js';
+export {
+  InMemoryTokenCorpus,
+  StoredTokenCorpus,
+  corpusTokenSource,
+  tokenizerKindOf,
+  type CorpusSplit,
+  type CorpusTokenStore,
+  type InMemoryCorpusOptions,
+  type TokenCorpus,
+  type TokenCorpusParts,
+  type TokenizerKind,
+} from './text-corpus.js';
+export { sha256Hex } from './sha256.js';
 export { createTokenSource, createVectorSource, type TokenSourceSpec, type VectorSourceSpec } from './sources.js';
