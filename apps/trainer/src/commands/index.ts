@@ -7,6 +7,9 @@ import { evalCommand } from './eval.js';
 import { demoCommand } from './demo.js';
 import { plotCommand } from './plot.js';
 import { boundCommand } from './bound.js';
+import { sweepCommand } from './sweep.js';
+import { workerCommand } from './worker.js';
+import { exportCommand } from './export.js';
 
 /** Every subcommand of `altar`, in the order `altar --help` lists them. Add new commands here. */
 export const commands: Command[] = [
@@ -18,4 +21,7 @@ export const commands: Command[] = [
   plotCommand,
   costCommand,
   boundCommand,
+  exportCommand,
+  sweepCommand,
+  workerCommand,
 ];
