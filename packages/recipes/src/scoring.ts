@@ -104,8 +104,7 @@ export function mixtureSampleBits(gmm: GaussianMixtureSource, values: Float32Arr
  */
 export function mergeCosts(costs: readonly CostRecord[]): CostRecord {
   if (costs.length === 1) return costs[0]!;
-  const sum = (k: 'nfe' | 'weightBytesLoaded' | 'flops' | 'wallMs' | 'tokens') =>
-    costs.reduce((s, c) => s + c[k], 0);
+  const sum = (k: 'nfe' | 'weightBytesLoaded' | 'flops' | 'wallMs' | 'tokens') => costs.reduce((s, c) => s + c[k], 0);
   const wallMs = sum('wallMs');
   const tokens = sum('tokens');
   return {

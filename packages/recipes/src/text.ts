@@ -112,7 +112,10 @@ export function promptTokens(prompt: string, tokenizer: Tokenizer, seqLen: numbe
   try {
     ids = tokenizer.encode(prompt);
   } catch (e) {
-    throw new AltarError('UNKNOWN_CHAR', `prompt: ${JSON.stringify(prompt)} cannot be tokenized: ${(e as Error).message}`);
+    throw new AltarError(
+      'UNKNOWN_CHAR',
+      `prompt: ${JSON.stringify(prompt)} cannot be tokenized: ${(e as Error).message}`,
+    );
   }
   if (ids.length >= seqLen)
     throw new AltarError(

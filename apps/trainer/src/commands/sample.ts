@@ -46,6 +46,9 @@ export function parseSampleArgs(argv: string[]): {
   backend: BackendChoice;
   show: number;
   checkpoint?: string;
+  prompt?: string;
+  infill?: string;
+  ref?: string;
 } {
   const { values, positionals } = parseFlags(
     argv,
@@ -69,6 +72,9 @@ export function parseSampleArgs(argv: string[]): {
       show: { type: 'string' },
       backend: { type: 'string' },
       json: { type: 'boolean' },
+      prompt: { type: 'string' },
+      infill: { type: 'string' },
+      ref: { type: 'string' },
     },
     true,
   );
@@ -76,6 +82,9 @@ export function parseSampleArgs(argv: string[]): {
     throw new UsageError(`expected at most one checkpoint directory, got ${positionals.length} positionals`);
   const checkpoint = positionals[0];
   if (checkpoint === undefined && values.oracle === undefined) throw new UsageError('--oracle: required (hmm or gmm)');
+  for (const k of ['prompt', 'infill', 'ref'] as const)
+    if (checkpoint === undefined && values[k] !== undefined)
+      throw new UsageError(`--${k}: applies to a text checkpoint (altar sample DIR --${k} …), not to an oracle`);
   const oracle = choiceFlag('oracle', values.oracle, ORACLES, 'hmm');
   const sampler = choiceFlag('sampler', values.sampler, SAMPLER_NAMES, oracle === 'hmm' ? 'masked' : 'ddim');
   const eta = values.eta === undefined ? undefined : numberFlag('eta', values.eta, 0);
@@ -110,6 +119,9 @@ export function parseSampleArgs(argv: string[]): {
     backend: choiceFlag('backend', values.backend, BACKEND_CHOICES, 'auto'),
     show: intFlag('show', values.show, 8, 0),
     ...(checkpoint !== undefined ? { checkpoint } : {}),
+    ...(values.prompt !== undefined ? { prompt: values.prompt } : {}),
+    ...(values.infill !== undefined ? { infill: values.infill } : {}),
+    ...(values.ref !== undefined ? { ref: values.ref } : {}),
   };
 }
 
@@ -195,9 +207,20 @@ A trained checkpoint instead of an oracle (a directory from altar train or altar
   masked diffusion, d3pm for D3PM; --steps defaults to the run's eval.sampleSteps) and reports the
   true NLL of the samples under the source and the cost record.
 
+Text checkpoints (data.source 'text') print their samples as text (--json: "samples", an array of strings)
+with the samples' unigram entropy and share of repeated 4-grams, and take:
+  --prompt TEXT      continue TEXT (every family: AR and SSM decode after it, diffusion keeps it as a prefix)
+  --infill TEMPLATE  fill the gaps of TEMPLATE, keeping every other character exactly; each '_' is one token
+                     to generate (one character with the char tokenizer, one byte with the byte tokenizer),
+                     '\\_' is a literal underscore. Diffusion families only, with any of their samplers and
+                     --steps: AR and SSM generate left to right and cannot fill a gap before given text.
+  --ref DIR          an AR checkpoint on the same corpus: report the samples' generative perplexity under it
+
 Examples:
   altar sample --oracle hmm --sampler masked-cached --steps 256 --n 16
   altar sample altar-demo/models/masked-diffusion --sampler masked-cached --steps 64 --n 16
+  altar sample runs/shakespeare-mdm --infill "To be, or ___ to be" --steps 32 --n 4
+  altar sample runs/shakespeare-ar --prompt "ROMEO:" --n 2
   altar sample --oracle hmm --sampler ar --n 4
   altar sample --oracle gmm --sampler ode-heun --steps 30 --out rings.svg`,
   async run(argv, io) {
@@ -216,6 +239,9 @@ Examples:
           json: a.json,
           show: a.show,
           backend: a.backend,
+          ...(a.prompt !== undefined ? { prompt: a.prompt } : {}),
+          ...(a.infill !== undefined ? { infill: a.infill } : {}),
+          ...(a.ref !== undefined ? { ref: a.ref } : {}),
         },
         io,
       );

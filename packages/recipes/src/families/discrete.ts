@@ -11,7 +11,7 @@ import { AltarError, type Rng } from '@altar/backend';
 import { d3pmNelbo, d3pmPriorKL, ImportanceTimesteps, maskedNelbo, sampleTimesteps } from '@altar/elbo';
 import { DiffusionTransformer } from '@altar/models';
 import { D3PMProcess, MaskedProcess } from '@altar/noise';
-import { sampleD3pm, sampleMasked } from '@altar/samplers';
+import { FREE_POSITION, sampleD3pm, sampleMasked } from '@altar/samplers';
 import type { LossFn } from '@altar/train';
 import type { D3pmRunConfig, MaskedRunConfig } from '../config/schema.js';
 import type { FamilyRuntime } from '../runtime.js';
@@ -39,10 +39,9 @@ function givenInit(given: GivenTokens, n: number, N: number, V: number, maskId: 
   return Int32Array.from(given.tokens, (t, i) => (given.keep[i] ? t : maskId));
 }
 
-/** D3PM sampler conditioning: absorbing starts from the mask where free; uniform re-imposes the kept tokens. */
-function d3pmGiven(given: GivenTokens, n: number, N: number, V: number, proc: D3PMProcess) {
-  const init = givenInit(given, n, N, V, proc.kind === 'absorbing' ? V : 0);
-  return { init, keep: Uint8Array.from(given.keep) };
+/** D3PM sampler start: the given tokens, FREE_POSITION elsewhere (absorbing: masked; uniform: drawn from the prior). */
+function d3pmGiven(given: GivenTokens, n: number, N: number, V: number) {
+  return { init: givenInit(given, n, N, V, FREE_POSITION) };
 }
 
 function denoiserOf(c: TokenCommon, family: string): DiffusionTransformer {
@@ -223,7 +222,7 @@ export function buildD3pmRuntime(config: D3pmRunConfig, opts: TokenRecipeOptions
         seqLen: N,
         steps: Math.min(o.steps ?? proc.T, proc.T),
         rng,
-        ...(o.given ? d3pmGiven(o.given, o.n, N, V, proc) : {}),
+        ...(o.given ? d3pmGiven(o.given, o.n, N, V) : {}),
       });
       return {
         tokens: r.samples,

@@ -62,7 +62,10 @@ export function buildLmRuntime(config: ArRunConfig | SsmRunConfig, opts: TokenRe
     },
     async scoreTokens(tokens, batch) {
       if (tokens.length !== batch * N)
-        throw new AltarError('BAD_SHAPE', `scoreTokens: got ${tokens.length} tokens, expected batch × seqLen = ${batch * N}`);
+        throw new AltarError(
+          'BAD_SHAPE',
+          `scoreTokens: got ${tokens.length} tokens, expected batch × seqLen = ${batch * N}`,
+        );
       const nll = tf.tidy(() => {
         const x = tf.tensor2d(tokens, [batch, N], 'int32');
         return arNll(bosDataLogits(lm, x, V), x);
@@ -78,7 +81,13 @@ export function buildLmRuntime(config: ArRunConfig | SsmRunConfig, opts: TokenRe
       if (!o.given) {
         const prompt = Array.from({ length: o.n }, () => [V]);
         const r = await sampleAr(bosDataLm(lm, V), { prompt, length: N, rng, cached });
-        return { tokens: r.samples, batch: o.n, seqLen: N, cost: r.cost, samplesNllBitsPerToken: c.sampleBits(r.samples, o.n) };
+        return {
+          tokens: r.samples,
+          batch: o.n,
+          seqLen: N,
+          cost: r.cost,
+          samplesNllBitsPerToken: c.sampleBits(r.samples, o.n),
+        };
       }
       checkGiven('sample', o.given, o.n, N, V);
       const prefixes = givenPrefixes(config.family, o.given, o.n, N);

@@ -193,7 +193,10 @@ export function givenPrefixes(family: string, given: GivenTokens, n: number, N: 
       else gap = true;
     }
     if (row.length === N)
-      throw new AltarError('BAD_ARG', `${family}: row ${b} of the prompt fills all ${N} positions: nothing to generate`);
+      throw new AltarError(
+        'BAD_ARG',
+        `${family}: row ${b} of the prompt fills all ${N} positions: nothing to generate`,
+      );
     rows.push(row);
   }
   return rows;
