@@ -19,12 +19,23 @@
  *   sequence is generated in blocks of `blockSize`, each by masked diffusion with the earlier blocks
  *   clean and the later ones masked in the network input.
  *
+ * - Infilling (conditioning on given tokens): every sampler takes `init` (B × N; a token in [0, V) is
+ *   given, −1 = FREE_POSITION or the mask id marks a position to generate) and returns the given tokens
+ *   unchanged. Masked samplers and absorbing D3PM start from init with the free positions masked; the
+ *   absorbing posterior never moves an unmasked token, so this is exact conditioning (the model sees the
+ *   given tokens as revealed). Uniform D3PM has no mask state: free positions start from the prior and
+ *   the given tokens are re-imposed after every step (the "replacement" method) — an approximation of
+ *   p(x_free | x_given), since the model reads the given tokens as noisy at level t.
+ *
  * Categorical draws are inverse-CDF in float64 on the host (Rng.nextCategorical, renormalising the
- * float32 probabilities), one per position that can change.
+ * float32 probabilities; 53-bit uniforms), one per position that can change; the unmask decision of
+ * masked sampling is a separate float64 Bernoulli, so no draw ever mixes the tiny per-step token
+ * probabilities with the mask's (the float32 Gumbel trap of Zheng et al. 2024 does not arise).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AltarError, type Rng } from '@altar/backend';
 import { CostTracker, modelParamBytes } from './cost.js';
+import { resolveInit } from './infill.js';
 import type { DiscreteDenoiser, SampleResult } from './types.js';
 
 /**
@@ -78,11 +89,13 @@ export interface DiscreteSampleResult extends SampleResult<Int32Array> {
 }
 
 /**
- * Options of {@link sampleD3pm}: batch, sequence length, reverse steps (≤ T; fewer skips steps) and the random stream.
+ * Options of {@link sampleD3pm}: batch, sequence length, reverse steps (≤ T; fewer skips steps), the random
+ * stream, and `init` to condition on given tokens (infilling).
  *
  * @example
  * ```ts
  * const o: D3pmSampleOptions = { batch: 8, seqLen: 32, steps: 16, rng: new Rng(0) };
+ * const infill: D3pmSampleOptions = { batch: 1, seqLen: 4, rng: new Rng(0), init: Int32Array.from([3, -1, -1, 5]) };
  * ```
  */
 export interface D3pmSampleOptions {
@@ -91,6 +104,13 @@ export interface D3pmSampleOptions {
   /** Reverse steps S ≤ T (default T). */
   steps?: number;
   rng: Rng;
+  /**
+   * Given tokens (B × N, not modified): a token in [0, V) is kept exactly; −1 (FREE_POSITION) or the
+   * process's mask id marks a position to generate. Absorbing: free positions start masked (exact
+   * conditioning). Uniform: free positions start from the prior and the given tokens are re-imposed after
+   * every step (replacement; approximate conditioning).
+   */
+  init?: Int32Array;
   paramBytes?: number;
 }
 
@@ -99,10 +119,21 @@ function checkPositive(op: string, name: string, v: number): void {
     throw new AltarError('BAD_ARG', `${op}: ${name} must be a positive integer, got ${v}`);
 }
 
-/** Draw one state per row of host probabilities `p` (rows × K), in float64 inverse CDF. */
-function drawRows(p: ArrayLike<number>, rows: number, K: number, rng: Rng, out: Int32Array): void {
+/**
+ * Draw one state per row of host probabilities `p` (rows × K), in float64 inverse CDF; rows where `free`
+ * is 0 are given tokens and left as they are (no randomness consumed).
+ */
+function drawRows(
+  p: ArrayLike<number>,
+  rows: number,
+  K: number,
+  rng: Rng,
+  out: Int32Array,
+  free: Uint8Array | null,
+): void {
   const w = new Float64Array(K);
   for (let r = 0; r < rows; r++) {
+    if (free && !free[r]) continue;
     for (let k = 0; k < K; k++) w[k] = Math.max(p[r * K + k]!, 0);
     out[r] = rng.nextCategorical(w);
   }
@@ -157,10 +188,13 @@ export async function sampleD3pm(
   const K = proc.numStates;
   const tracker = new CostTracker(model, modelParamBytes(model, o.paramBytes));
   const times = Array.from({ length: S + 1 }, (_, i) => Math.round((i * T) / S));
+  // Absorbing: free positions start masked. Uniform: from the prior (drawn for every position, then the
+  // given tokens are put back, so an unconditioned call consumes the same randomness as before).
+  const { z: given, free } = resolveInit(op, o, proc.vocabSize, proc.maskId, proc.maskId);
   const prior = proc.samplePrior(B, N, o.rng);
-  let z = (await prior.data()) as Int32Array;
+  const z = Int32Array.from((await prior.data()) as Int32Array); // (B × N)
   prior.dispose();
-  z = Int32Array.from(z);
+  if (free) for (let j = 0; j < B * N; j++) if (!free[j]) z[j] = given[j]!;
   for (let i = S; i >= 1; i--) {
     const t = times[i]!;
     const s = times[i - 1]!;
@@ -173,14 +207,16 @@ export async function sampleD3pm(
     tracker.observe();
     const pd = await post.data();
     post.dispose();
-    drawRows(pd, B * N, K, o.rng, z);
+    // Given tokens are not redrawn: for absorbing the posterior row of an unmasked token is one-hot on it
+    // (tested), so this is exactly the sampler's own step; for uniform it is the replacement.
+    drawRows(pd, B * N, K, o.rng, z, free);
   }
   return { samples: z, batch: B, seqLen: N, cost: tracker.finish(B * N) };
 }
 
 /**
  * Options of {@link sampleMasked}: batch, sequence length, steps and the random stream; `cached` skips calls when
- * nothing was unmasked, `init` fixes some tokens (infilling).
+ * nothing was unmasked, `init` fixes some tokens (infilling: they are returned exactly, the rest generated).
  *
  * @example
  * ```ts
@@ -194,7 +230,10 @@ export interface MaskedSampleOptions {
   rng: Rng;
   /** Reuse p_θ(x0 | z_t) when no token changed since the last call (MDLM caching). Default false. */
   cached?: boolean;
-  /** Start from these tokens (B × N, mask id where to generate) instead of all-masked; not modified. */
+  /**
+   * Given tokens (B × N, not modified): a token in [0, V) is kept exactly; the mask id or −1
+   * (FREE_POSITION) marks a position to generate. Default: generate everything.
+   */
   init?: Int32Array;
   paramBytes?: number;
 }
@@ -264,18 +303,15 @@ async function maskedLoop(
   }
 }
 
-function initTokens(op: string, o: { batch: number; seqLen: number; init?: Int32Array }, mask: number): Int32Array {
+function initTokens(
+  op: string,
+  o: { batch: number; seqLen: number; init?: Int32Array },
+  vocabSize: number,
+  mask: number,
+): Int32Array {
   checkPositive(op, 'batch', o.batch);
   checkPositive(op, 'seqLen', o.seqLen);
-  if (o.init) {
-    if (o.init.length !== o.batch * o.seqLen)
-      throw new AltarError(
-        'BAD_ARG',
-        `${op}: init has ${o.init.length} tokens, expected batch × seqLen = ${o.batch * o.seqLen}`,
-      );
-    return Int32Array.from(o.init);
-  }
-  return new Int32Array(o.batch * o.seqLen).fill(mask);
+  return resolveInit(op, o, vocabSize, mask, mask).z; // free positions masked; only masks are ever changed
 }
 
 /**
@@ -301,7 +337,7 @@ export async function sampleMasked(
       'BAD_ARG',
       `${op}: process mask id ${proc.maskId} ≠ model vocabSize ${model.vocabSize} (the mask is the id after the data tokens)`,
     );
-  const z = initTokens(op, o, proc.maskId);
+  const z = initTokens(op, o, model.vocabSize, proc.maskId);
   const tracker = new CostTracker(model, modelParamBytes(model, o.paramBytes));
   const st: LoopState = { z, B: o.batch, N: o.seqLen, V: model.vocabSize, mask: proc.maskId, cache: null };
   await maskedLoop(model, proc, st, 0, o.seqLen, o.steps, o.rng, o.cached ?? false, tracker);
@@ -340,7 +376,7 @@ export async function sampleBlocks(
   checkPositive(op, 'blockSize', o.blockSize);
   if (proc.maskId !== model.vocabSize)
     throw new AltarError('BAD_ARG', `${op}: process mask id ${proc.maskId} ≠ model vocabSize ${model.vocabSize}`);
-  const z = initTokens(op, o, proc.maskId);
+  const z = initTokens(op, o, model.vocabSize, proc.maskId);
   const tracker = new CostTracker(model, modelParamBytes(model, o.paramBytes));
   const st: LoopState = { z, B: o.batch, N: o.seqLen, V: model.vocabSize, mask: proc.maskId, cache: null };
   let blocks = 0;

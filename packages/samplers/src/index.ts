@@ -56,3 +56,5 @@ export {
   type MaskedProcessLike,
   type MaskedSampleOptions,
 } from './discrete.js';
+export { FREE_POSITION } from './infill.js';
+export { perplexityFromBits, repeatedNgramShare, unigramEntropyBits } from './quality.js';
