@@ -52,7 +52,11 @@ export interface TokenCorpus {
   readonly valFraction: number;
   /** Tokens in a split: the last ceil(valFraction·total) tokens are 'val' (nanoGPT), the rest 'train'. */
   splitTokens(split: CorpusSplit): number;
-  /** Unicode characters (code points) of the text of that split (bits/char = bits/token · tokens/chars). */
+  /**
+   * Unicode characters (code points) of the text of that split (bits/char = bits/token · tokens/chars). Exact for
+   * byte and char tokens (a character cut by the split counts where its first byte is); for 'hf' the
+   * tokenization block in which the split falls is shared in proportion to its tokens.
+   */
   splitChars(split: CorpusSplit): number;
   /** `batch` windows of `seqLen` tokens with uniform random starts inside the split, row-major (batch·seqLen). */
   sampleWindows(split: CorpusSplit, batch: number, seqLen: number, rng: Rng): Int32Array;
@@ -101,18 +105,20 @@ export interface TokenCorpusParts {
   tokenCounts: ArrayLike<number>;
 }
 
-/** Code points covered by `ids` (a piece of the corpus's token sequence) for a tokenizer kind. */
-function charsOfTokens(kind: TokenizerKind, tokenizer: Tokenizer, ids: Int32Array): number {
-  if (kind === 'char') return ids.length;
+/**
+ * Code points of the last `tail.length` tokens of a block of `blockTokens` tokens and `blockChars` code points.
+ * Exact for byte and char tokens; a Hugging Face tokenizer gives no character offsets (and its decode need not
+ * reproduce the text), so its block is shared in proportion to the tokens.
+ */
+function tailChars(kind: TokenizerKind, tail: Int32Array, blockTokens: number, blockChars: number): number {
+  if (kind === 'char') return tail.length;
   if (kind === 'byte') {
     // A character is counted where its first byte is (UTF-8 continuation bytes are 10xxxxxx).
     let n = 0;
-    for (let i = 0; i < ids.length; i++) if ((ids[i]! & 0xc0) !== 0x80) n++;
+    for (let i = 0; i < tail.length; i++) if ((tail[i]! & 0xc0) !== 0x80) n++;
     return n;
   }
-  let n = 0;
-  for (const _ of tokenizer.decode(ids)) n++;
-  return n;
+  return Math.round((blockChars * tail.length) / blockTokens);
 }
 
 /** Read tokens [start, start + count) of a store in chunks of 1 Mi tokens. */
@@ -175,7 +181,7 @@ export class StoredTokenCorpus implements TokenCorpus {
         // The split falls inside this block: count the code points of its validation part.
         const tail = new Int32Array(tokens + bt - this.trainLen);
         this.store.read(this.trainLen, tail);
-        valChars += charsOfTokens(this.tokenizerKind, this.tokenizer, tail);
+        valChars += tailChars(this.tokenizerKind, tail, bt, bc);
       }
       tokens += bt;
       chars += bc;
