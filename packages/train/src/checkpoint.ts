@@ -30,6 +30,10 @@ export interface CheckpointState {
   ema: { updates: number } | null;
   best: { metric: string; value: number; step: number } | null;
   lastEval: Record<string, number> | null;
+  /** The caller's extra state (`TrainerOptions.appState`); absent in checkpoints written before it existed. */
+  app?: unknown;
+  /** Whether the last step's loss and the saved weights (model, EMA) were finite; absent in older checkpoints. */
+  health?: { lossFinite: boolean; weightsFinite: boolean };
   savedAt: string;
 }
 

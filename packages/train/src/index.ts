@@ -31,3 +31,4 @@ export {
   type Checkpoint,
   type CheckpointState,
 } from './checkpoint.js';
+export { firstNonFinite, type NonFiniteEntry } from './health.js';

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -20,6 +20,9 @@ import {
   saveCheckpoint,
   type CheckpointFs,
 } from './node.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { bytesOf, encodeSafetensors } from '@altar/backend';
+import { firstNonFinite } from './health.js';
 import { Trainer } from './trainer.js';
 import { parseMetricsLines } from './metrics.js';
 import type { ParamMap } from './optimizer.js';
@@ -66,8 +69,12 @@ describe('atomic checkpoints', () => {
         },
       };
       expect(() => saveCheckpoint(dir, ck4, { fs: failing })).toThrow(/simulated crash/);
-      expect(readdirSync(dir).some((e) => e.startsWith('.tmp-'))).toBe(true); // the torn write is there…
-      const loaded = loadCheckpoint(dir); // …but ignored
+      // A failed save removes its temporary directory (a full disk must not fill up with torn saves)…
+      expect(readdirSync(dir).filter((e) => e.startsWith('.tmp-'))).toEqual([]);
+      // …and one torn by a kill (no chance to clean up) is ignored by readers.
+      mkdirSync(join(dir, '.tmp-step-00000004-99999'));
+      writeFileSync(join(dir, '.tmp-step-00000004-99999', 'model.safetensors'), 'torn');
+      const loaded = loadCheckpoint(dir);
       expect(loaded.state.step).toBe(2);
       const p2 = tinyParams(50);
       const t2 = mk(p2);
@@ -125,6 +132,69 @@ describe('atomic checkpoints', () => {
     });
   });
 
+  it("pruning never deletes the newest checkpoint whose loss and weights are finite (a diverged 'skip' run)", async () => {
+    await expectNoLeaks(async () => {
+      const p = tinyParams(1);
+      const t = mk(p);
+      for (let s = 1; s <= 5; s++) {
+        await t.run({ until: s });
+        const ck = await t.snapshot();
+        expect(ck.state.health).toEqual({ lossFinite: true, weightsFinite: true });
+        if (s >= 3) {
+          // from step 3 on the run has diverged: a non-finite loss (updates skipped), as state.json records it
+          ck.state.health = { lossFinite: false, weightsFinite: true };
+          ck.files['state.json'] = new TextEncoder().encode(JSON.stringify(ck.state));
+        }
+        saveCheckpoint(dir, ck, { keepLast: 1 });
+      }
+      // keepLast 1 would keep only step 5; step 2, the newest finite one, survives too.
+      expect(listCheckpoints(dir).map((c) => c.step)).toEqual([2, 5]);
+      t.dispose();
+      disposeParams(p);
+    });
+  });
+
+  it('a snapshot records whether its weights are finite; firstNonFinite names the tensor (F32, F16, BF16)', async () => {
+    await expectNoLeaks(async () => {
+      const p = tinyParams(1);
+      const t = mk(p);
+      await t.run({ until: 1 });
+      const inf = tf.tidy(() => tf.mul(p['head.weight']!, tf.scalar(Infinity)));
+      p['head.weight']!.assign(inf);
+      inf.dispose();
+      const ck = await t.snapshot();
+      expect(ck.state.health).toEqual({ lossFinite: true, weightsFinite: false });
+      expect(firstNonFinite(ck.files['model.safetensors']!)).toMatchObject({ tensor: 'head.weight', index: 0 });
+      t.dispose();
+      disposeParams(p);
+    });
+    const f32 = encodeSafetensors({
+      a: { dtype: 'F32', shape: [2], data: bytesOf(Float32Array.from([1, 2])) },
+      b: { dtype: 'F32', shape: [3], data: bytesOf(Float32Array.from([0, -Infinity, NaN])) },
+    });
+    expect(firstNonFinite(f32)).toEqual({ tensor: 'b', index: 1, value: -Infinity });
+    // F16 0x7e00 = NaN, 0x7c00 = +Inf; BF16 0xff80 = -Inf; 0x3c00 / 0x3f80 = 1
+    const half = (dtype: 'F16' | 'BF16', v: number[]) => ({
+      dtype,
+      shape: [v.length],
+      data: bytesOf(Uint16Array.from(v)),
+    });
+    expect(firstNonFinite(encodeSafetensors({ h: half('F16', [0x3c00, 0x7e00]) }))).toMatchObject({ index: 1 });
+    expect(firstNonFinite(encodeSafetensors({ h: half('F16', [0x7c00]) }))).toMatchObject({ value: Infinity });
+    expect(firstNonFinite(encodeSafetensors({ h: half('BF16', [0x3f80, 0xff80]) }))).toMatchObject({
+      index: 1,
+      value: -Infinity,
+    });
+    expect(
+      firstNonFinite(
+        encodeSafetensors({
+          h: half('BF16', [0x3f80]),
+          i: { dtype: 'I32', shape: [1], data: bytesOf(Int32Array.from([-1])) },
+        }),
+      ),
+    ).toBeNull();
+  });
+
   it('errors name the path when there is no checkpoint', () => {
     expect(() => loadCheckpoint(join(dir, 'nope'))).toThrow(/nope: no such checkpoint directory/);
     expect(() => loadCheckpoint(dir)).toThrow(/no checkpoint here/);
@@ -134,6 +204,20 @@ describe('atomic checkpoints', () => {
 });
 
 describe('metrics.jsonl', () => {
+  it('keepThrough (resume) cuts the records a killed run wrote after its checkpoint, and a torn last line', () => {
+    const file = join(dir, 'metrics.jsonl');
+    const line = (kind: string, step: number) => JSON.stringify({ kind, step }) + '\n';
+    writeFileSync(file, line('train', 1) + line('train', 2) + line('eval', 2) + line('train', 3) + '{"kind":"tr');
+    const w = new MetricsWriter(file, { keepThrough: 2 });
+    w.write({ kind: 'eval', step: 3, elapsedSec: 0, metrics: { loss: 1 } });
+    expect(
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).kind + JSON.parse(l).step),
+    ).toEqual(['train1', 'train2', 'eval2', 'eval3']);
+  });
+
   it('one JSON object per line with kind, step and finite numbers (non-finite → null)', async () => {
     await expectNoLeaks(async () => {
       const file = join(dir, 'metrics.jsonl');

@@ -115,19 +115,25 @@ export interface SaveOptions {
  */
 export function saveCheckpoint(root: string, ckpt: Checkpoint, opts: SaveOptions = {}): string {
   const io = opts.fs ?? defaultFs;
-  fs.mkdirSync(root, { recursive: true });
+  if (!fs.existsSync(root)) fs.mkdirSync(root, { recursive: true });
   for (const e of fs.readdirSync(root))
     if (e.startsWith('.tmp-')) fs.rmSync(path.join(root, e), { recursive: true, force: true });
   const name = stepDirName(ckpt.state.step);
   const tmp = path.join(root, `.tmp-${name}-${process.pid}`);
-  fs.mkdirSync(tmp, { recursive: true });
-  // state.json last: a step directory without it is incomplete by definition.
-  const names = Object.keys(ckpt.files).filter((n) => n !== CHECKPOINT_FILES.state);
-  for (const n of names) io.writeFileSync(path.join(tmp, n), ckpt.files[n]!);
   const state = ckpt.files[CHECKPOINT_FILES.state];
   if (!state) throw new AltarError('BAD_CHECKPOINT', 'checkpoint has no state.json');
-  io.writeFileSync(path.join(tmp, CHECKPOINT_FILES.state), state);
-  fsyncDir(tmp);
+  fs.mkdirSync(tmp);
+  try {
+    // state.json last: a step directory without it is incomplete by definition.
+    const names = Object.keys(ckpt.files).filter((n) => n !== CHECKPOINT_FILES.state);
+    for (const n of names) io.writeFileSync(path.join(tmp, n), ckpt.files[n]!);
+    io.writeFileSync(path.join(tmp, CHECKPOINT_FILES.state), state);
+    fsyncDir(tmp);
+  } catch (e) {
+    // disk full, read-only remount…: leave no half-written directory behind (the last checkpoint stays as it was)
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
   const final = path.join(root, name);
   if (fs.existsSync(final)) {
     const old = path.join(root, `.tmp-old-${name}-${process.pid}`);
@@ -179,12 +185,23 @@ export function listCheckpoints(root: string): { step: number; dir: string }[] {
     .sort((a, b) => a.step - b.step);
 }
 
+/** False when the checkpoint's state.json records a non-finite loss or weights (older checkpoints count as healthy). */
+function isHealthy(dir: string): boolean {
+  try {
+    const h = (JSON.parse(fs.readFileSync(path.join(dir, CHECKPOINT_FILES.state), 'utf8')) as CheckpointState).health;
+    return h === undefined || (h.lossFinite !== false && h.weightsFinite !== false);
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Delete all but the last `keepLast` step directories, never the best or the latest.
+ * Delete all but the last `keepLast` step directories, never the best, the latest, nor the newest checkpoint whose
+ * loss and weights were finite (so a run that diverged under `nonFinite: 'skip'` keeps a good one to go back to).
  *
  * @example
  * ```ts
- * pruneCheckpoints('run', 1); // keep only the newest step directory (and the best)
+ * pruneCheckpoints('run', 1); // keep only the newest step directory (and the best, and the newest finite one)
  * ```
  */
 export function pruneCheckpoints(root: string, keepLast: number): void {
@@ -192,6 +209,8 @@ export function pruneCheckpoints(root: string, keepLast: number): void {
   const keep = new Set(all.slice(Math.max(0, all.length - Math.max(1, keepLast))).map((c) => c.dir));
   for (const p of [readPointer(root, 'best.json'), readPointer(root, 'latest.json')])
     if (p) keep.add(path.join(root, p));
+  const newestHealthy = [...all].reverse().find((c) => isHealthy(c.dir));
+  if (newestHealthy) keep.add(newestHealthy.dir);
   for (const c of all) if (!keep.has(c.dir)) fs.rmSync(c.dir, { recursive: true, force: true });
 }
 
@@ -256,10 +275,28 @@ export function loadCheckpoint(p: string, which: 'latest' | 'best' = 'latest'): 
  */
 export class MetricsWriter {
   readonly file: string;
-  constructor(file: string, opts: { truncate?: boolean } = {}) {
+  /**
+   * `truncate`: start the file empty. `keepThrough: step`: on resume, drop the records after `step` (what a killed
+   * run wrote past its last checkpoint), so the file holds each step once.
+   */
+  constructor(file: string, opts: { truncate?: boolean; keepThrough?: number } = {}) {
     this.file = file;
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (!fs.existsSync(path.dirname(file))) fs.mkdirSync(path.dirname(file), { recursive: true });
     if (opts.truncate) fs.writeFileSync(file, '');
+    else if (opts.keepThrough !== undefined && fs.existsSync(file)) {
+      const lines = fs.readFileSync(file, 'utf8').split('\n');
+      const kept = lines.filter((l) => {
+        if (l.trim() === '') return false;
+        try {
+          const step: unknown = (JSON.parse(l) as { step?: unknown }).step;
+          return typeof step !== 'number' || step <= opts.keepThrough!;
+        } catch {
+          return false; // a line cut short by the kill
+        }
+      });
+      const text = kept.map((l) => l + '\n').join('');
+      if (kept.length !== lines.filter((l) => l.trim() !== '').length) writeFileAtomic(file, text);
+    }
   }
   write(r: MetricsRecord): void {
     fs.appendFileSync(this.file, formatMetricsLine(r) + '\n');

@@ -22,11 +22,15 @@ import type { ParamMap } from './optimizer.js';
  */
 export class NonFiniteError extends AltarError {
   readonly step: number;
+  /** The first parameter whose gradient is not finite (null when the loss itself is). */
   readonly parameter: string | null;
-  constructor(step: number, parameter: string | null, message: string) {
+  /** The parameter with the largest gradient norm in that step (a NaN norm counts as largest). */
+  readonly largestGradient: string | null;
+  constructor(step: number, parameter: string | null, message: string, largestGradient: string | null = null) {
     super('NON_FINITE', message);
     this.step = step;
     this.parameter = parameter;
+    this.largestGradient = largestGradient;
   }
 }
 
@@ -86,6 +90,8 @@ export interface TrainerOptions<B> {
   bestMetric?: string;
   /** Extra data-stream position (file offsets, epoch) beyond the rng, saved in checkpoints. */
   dataState?: { get(): unknown; set(state: unknown): void };
+  /** The caller's own state to resume with the run (e.g. the app's sampling random stream), saved as `state.app`. */
+  appState?: { get(): unknown; set(state: unknown): void };
   logger?: Logger;
   onMetrics?: (record: MetricsRecord) => void;
 }

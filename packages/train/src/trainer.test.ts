@@ -269,6 +269,28 @@ describe.each(testBackends())('Trainer on %s', (backend) => {
     });
   });
 
+  it('a NaN stop names the parameter with the largest gradient norm in that step', async () => {
+    await expectNoLeaks(async () => {
+      const p = tinyParams(9);
+      const base = tinyLoss(p, 0);
+      // The loss is NaN (a constant NaN: the gradients stay finite); 100·Σ head.weight makes head.weight's gradient
+      // norm about 100·√20 ≈ 447, far above the others'.
+      const loss = (b: TinyBatch, r: import('@altar/backend').Rng): tf.Scalar =>
+        tf.tidy(() => tf.add(tf.add(base(b, r), tf.mul(100, tf.sum(p['head.weight']!))), tf.scalar(NaN)) as tf.Scalar);
+      const t = makeTrainer(p, { steps: 2, lr: 0.01, warmupSteps: 0, seed: 1 }, { loss });
+      const err = await t.trainStep().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NonFiniteError);
+      expect((err as NonFiniteError).largestGradient).toBe('head.weight');
+      const m = /step 1: loss is NaN; largest gradient norm in step 1: 'head\.weight' \(([\d.]+)\)/.exec(
+        (err as Error).message,
+      );
+      expect(m).not.toBeNull();
+      expect(Math.abs(Number(m![1]) - 100 * Math.sqrt(20))).toBeLessThan(5);
+      t.dispose();
+      disposeParams(p);
+    });
+  });
+
   it('stops after the current step when the abort signal fires and checkpoints with reason interrupt', async () => {
     await expectNoLeaks(async () => {
       const p = tinyParams(4);

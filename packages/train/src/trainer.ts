@@ -20,7 +20,10 @@ import type { EvalRecord, TrainRecord } from './metrics.js';
 import { AdamW, type ParamMap } from './optimizer.js';
 import { tensorsToSafetensors } from '@altar/backend';
 import { lrAt } from './schedule.js';
+import { firstNonFinite } from './health.js';
 import { NonFiniteError, type StepResult, type TrainerOptions } from './trainer-types.js';
+
+const rank = (sq: number): number => (Number.isNaN(sq) ? Infinity : sq);
 
 const yieldToEventLoop: () => Promise<void> =
   typeof setImmediate === 'function'
@@ -54,6 +57,10 @@ export class Trainer<B> {
   batches = 0;
   best: { metric: string; value: number; step: number } | null = null;
   lastEval: Record<string, number> | null = null;
+  /** Whether the last step's loss was finite (true before the first; restored on resume). */
+  lastLossFinite = true;
+  /** The parameter with the largest gradient norm in the last step (a non-finite norm counts as largest). */
+  lastLargestGrad: { name: string; norm: number } | null = null;
   private dataRng: Rng;
   private lossRng: Rng;
   private readonly evalSeed: RngState;
@@ -151,11 +158,17 @@ export class Trainer<B> {
       let sq = 0;
       let bad: string | null = null;
       if (!Number.isFinite(loss)) bad = 'loss';
+      const prevLargest = this.lastLargestGrad;
+      let largest: { name: string; norm: number } | null = null;
       for (let i = 0; i < names.length; i++) {
         const v = host[i + 1]!;
         if (!Number.isFinite(v) && bad === null) bad = names[i]!;
+        // A non-finite norm ranks above every number (the first such parameter is named).
+        if (largest === null || rank(v) > rank(largest.norm ** 2)) largest = { name: names[i]!, norm: Math.sqrt(v) };
         sq += v;
       }
+      this.lastLossFinite = Number.isFinite(loss);
+      this.lastLargestGrad = largest;
       const gradNorm = Math.sqrt(sq) / c.accumSteps;
       let skipped = false;
       if (bad !== null) {
@@ -163,12 +176,18 @@ export class Trainer<B> {
           bad === 'loss'
             ? `loss is ${loss}`
             : `gradient of parameter '${bad}' is not finite (NaN/Inf, or its squared norm overflowed float32)`;
-        const msg = `step ${this.step + 1}: ${what}`;
+        const fmt = (g: { name: string; norm: number }) =>
+          `'${g.name}' (${Number.isFinite(g.norm) ? g.norm.toPrecision(3) : g.norm})`;
+        const blame =
+          (largest ? `; largest gradient norm in step ${this.step + 1}: ${fmt(largest)}` : '') +
+          (prevLargest && this.step > 0 ? `, in step ${this.step}: ${fmt(prevLargest)}` : '');
+        const msg = `step ${this.step + 1}: ${what}${blame}`;
         if (c.nonFinite === 'stop')
           throw new NonFiniteError(
             this.step + 1,
             bad === 'loss' ? null : bad,
             `${msg}; stopping (set train.nonFinite = 'skip' to skip such updates)`,
+            largest?.name ?? null,
           );
         this.logger.warn(`${msg}; update skipped`);
         skipped = true;
@@ -283,6 +302,8 @@ export class Trainer<B> {
       ema: this.ema ? { updates: this.ema.updates } : null,
       best: this.best,
       lastEval: this.lastEval,
+      app: this.opts.appState?.get() ?? null,
+      health: { lossFinite: this.lastLossFinite, weightsFinite: true },
       savedAt: new Date().toISOString(),
     };
     const meta = { format: 'altar', step: String(this.step), ...weightsMetadata };
@@ -295,6 +316,9 @@ export class Trainer<B> {
       }),
     };
     if (this.ema) files[CHECKPOINT_FILES.ema] = await tensorsToSafetensors(this.ema.tensors(), meta);
+    state.health!.weightsFinite = [CHECKPOINT_FILES.model, CHECKPOINT_FILES.ema].every(
+      (f) => files[f] === undefined || firstNonFinite(files[f]) === null,
+    );
     files[CHECKPOINT_FILES.state] = new TextEncoder().encode(JSON.stringify(state, null, 2) + '\n');
     return { state, files };
   }
@@ -333,6 +357,8 @@ export class Trainer<B> {
     this.best = state.best;
     this.lastEval = state.lastEval;
     if (state.data.state !== null) this.opts.dataState?.set(state.data.state);
+    if (state.app !== undefined && state.app !== null) this.opts.appState?.set(state.app);
+    this.lastLossFinite = state.health?.lossFinite ?? true;
     return state;
   }
 
