@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, tensorsToSafetensors } from '@altar/backend';
+import { bytesOf, decodeSafetensors, Rng, tensorsToSafetensors } from '@altar/backend';
 import { expectNoLeaks, useBackend } from '@altar/backend/testing';
 import {
   createModel,
@@ -18,9 +18,11 @@ import {
   MlpDenoiser,
   SsmLm,
   type ModelConfigInput,
+  validateModelConfig,
 } from '@altar/models';
 import { requireTorch, runTorch, type TorchCase } from '../../test/torch-harness.js';
-import { exportPytorchFromBytes } from './pytorch.js';
+import { exportPytorch, exportPytorchFromBytes } from './pytorch.js';
+import { torchWeightPlan } from './weights.js';
 
 const V = 11;
 const B = 2;
@@ -217,5 +219,34 @@ describe('export to PyTorch: outputs match altar to 1e-4', () => {
     expect(gap).toBeGreaterThan(0.01);
     expect(Math.max(...ga.values.map((x, i) => Math.abs(x - (a.values[i] as number))))).toBeLessThan(TOL);
     expect(Math.max(...gb.values.map((x, i) => Math.abs(x - (b.values[i] as number))))).toBeLessThan(TOL);
+  });
+});
+
+describe('export to PyTorch: checks', () => {
+  const f32 = (shape: number[]) => ({
+    dtype: 'F32' as const,
+    shape,
+    data: bytesOf(new Float32Array(shape.reduce((a, b) => a * b, 1))),
+  });
+
+  it('refuses the U-Net, naming the supported types', () => {
+    expect(() => exportPytorch(validateModelConfig({ type: 'unet' }), {})).toThrow(
+      /model type 'unet' is not supported; supported: ar-transformer, diffusion-transformer, ssm-lm, mlp-denoiser/,
+    );
+  });
+
+  it('names a missing or an unknown parameter, and transposes Linear weights', () => {
+    const c = validateModelConfig({ type: 'mlp-denoiser', dim: 2, hidden: 4, nLayers: 1 });
+    const full: Record<string, ReturnType<typeof f32>> = {};
+    for (const r of torchWeightPlan(c)) full[r.from] = f32(r.layout === 'linear' ? [3, 5] : [5]);
+    expect(exportPytorch(c, full).className).toBe('MLPDenoiser');
+    const { ['out.b']: _, ...missing } = full;
+    expect(() => exportPytorch(c, missing)).toThrow(/lacks parameter 'out.b'/);
+    expect(() => exportPytorch(c, { ...full, 'extra.w': f32([1]) })).toThrow(/does not: extra.w/);
+    const w = { dtype: 'F32' as const, shape: [2, 3], data: bytesOf(Float32Array.from([1, 2, 3, 4, 5, 6])) };
+    const { weights } = exportPytorch(c, { ...full, 'out.w': w });
+    const t = decodeSafetensors(weights).tensors['out.weight']!;
+    expect(t.shape).toEqual([3, 2]);
+    expect(Array.from(new Float32Array(t.data.buffer, t.data.byteOffset, 6))).toEqual([1, 4, 2, 5, 3, 6]);
   });
 });
