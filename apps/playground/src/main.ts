@@ -13,6 +13,8 @@ import { SampleView } from './views/sample.js';
 import { RaceView } from './views/race.js';
 import { ElboView } from './views/elbo.js';
 import { CheckpointView } from './views/checkpoint.js';
+import { TextView } from './views/text.js';
+import { recordTextEvent } from './views/text-history.js';
 
 const TITLES: Record<ViewName, string> = {
   forward: 'Forward process',
@@ -21,6 +23,7 @@ const TITLES: Record<ViewName, string> = {
   race: 'The race',
   elbo: 'ELBO anatomy',
   checkpoint: 'Checkpoint',
+  text: 'Text',
 };
 
 const parsed = parseState(location.search);
@@ -28,7 +31,8 @@ let state: AppState = parsed.state;
 const client = new ComputeClient();
 client.on((e) => {
   if (e.type === 'train') recordTrainEvent(e);
-  else if (e.level === 'warn') toast(e.message, 'error');
+  else if (e.type === 'text-train') recordTextEvent(e);
+  else if (e.type === 'log' && e.level === 'warn') toast(e.message, 'error');
 });
 
 const badge = h(
@@ -89,6 +93,7 @@ const factories: Record<ViewName, () => View> = {
   race: () => new RaceView(ctx),
   elbo: () => new ElboView(ctx),
   checkpoint: () => new CheckpointView(ctx),
+  text: () => new TextView(ctx),
 };
 
 let current: { name: ViewName; view: View } | null = null;

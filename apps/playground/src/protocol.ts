@@ -1,6 +1,6 @@
 /** Messages between the page and the compute worker (all tensors live in the worker). */
 import type { BackendInfo } from '@altar/backend';
-import type { Family, ProcessName, Size, SourceName } from './state.js';
+import type { CorpusName, Family, ProcessName, Size, SourceName, TokenizerName } from './state.js';
 
 export interface SamplerCostMsg {
   nfe: number;
@@ -108,6 +108,68 @@ export interface ElboResult {
   entropyBits: number;
 }
 
+/** The Text view's corpus: the built-in one, or the visitor's own text (sent by the page from IndexedDB). */
+export interface TextCorpusReq {
+  corpus: CorpusName;
+  tokenizer: TokenizerName;
+  /** corpus 'mine': the text and its name. */
+  text?: string;
+  name?: string;
+}
+
+/** A loaded corpus, as the Text view shows it. */
+export interface TextCorpusInfo {
+  /** Corpus, content hash and tokenizer: what a model trained on it is tied to. */
+  key: string;
+  corpus: CorpusName;
+  /** The run config's data.text.path: 'builtin:shakespeare' or 'inline:<name>'. */
+  path: string;
+  name: string;
+  tokenizer: TokenizerName;
+  chars: number;
+  tokens: number;
+  vocabSize: number;
+  contentHash: string;
+  /** Characters per token over the validation split (1 for char tokens). */
+  charsPerToken: number;
+  /** The train split's unigram entropy: per token, and per character (the no-context baseline). */
+  unigramBitsPerToken: number;
+  unigramBitsPerChar: number;
+  /** The first few hundred characters. */
+  preview: string;
+}
+
+/** A Text-view training request: the family and size over a corpus. */
+export interface TextTrainReq extends TextCorpusReq {
+  family: Family;
+  size: Size;
+  lr: number;
+  batch: number;
+  seed: number;
+}
+
+/** Text samples: each row decoded, and every displayed step with unwritten positions as '█'. */
+export interface TextSampleResult {
+  family: Family;
+  sampler: string;
+  steps: number;
+  rows: string[];
+  /** frames[k][b]: row b after step k (the last frame = rows). */
+  frames: string[][];
+  nfe: number;
+  wallMs: number;
+  /** Infill: the template the rows were conditioned on ('_' = a gap), else ''. */
+  template: string;
+}
+
+export interface TextSampleReq extends TextTrainReq {
+  T: number;
+  sampler: string;
+  n: number;
+  /** An infill template: gaps written as runs of '_', one token per underscore. Absent: unconditional. */
+  template?: string;
+}
+
 export interface Requests {
   init: { req: { backend: string }; res: BackendInfo };
   forward: { req: { source: SourceName; process: ProcessName; seed: number }; res: ForwardData };
@@ -133,6 +195,14 @@ export interface Requests {
   elbo: { req: { T: number; seed: number; draws: number; size: Size }; res: ElboResult };
   exportCheckpoint: { req: { family: Family }; res: { config: string; safetensors: Uint8Array } };
   loadCheckpoint: { req: { config: string; safetensors: Uint8Array }; res: ModelSummary };
+  /** Text view: load (and tokenize) a corpus. */
+  textCorpus: { req: TextCorpusReq; res: TextCorpusInfo };
+  textTrainStart: { req: TextTrainReq; res: { paramCount: number; step: number } };
+  /** Answers once the step in flight is done and the validation bits/char are measured. */
+  textTrainPause: { req: { family: Family }; res: { step: number } | null };
+  textTrainReset: { req: { family: Family }; res: null };
+  /** Text samples (unconditional, or an infill of `template`). */
+  textSample: { req: TextSampleReq; res: TextSampleResult };
 }
 
 export type RequestName = keyof Requests;
@@ -151,7 +221,24 @@ export type TrainEvent = {
   unit: 'token' | 'point' | 'pixel';
 };
 
-export type WorkerEvent = TrainEvent | { type: 'log'; level: 'info' | 'warn'; message: string };
+/** Text view: a training step on a corpus, in bits per character. */
+export interface TextTrainEvent {
+  type: 'text-train';
+  family: Family;
+  /** The corpus key the model trains on. */
+  key: string;
+  step: number;
+  /** Training loss of the step in bits per character (NaN for a loop's final event). */
+  bitsPerChar: number;
+  running: boolean;
+  /** The latest validation evaluation (bits per character, held-out tail of the corpus). */
+  val: { step: number; bitsPerChar: number; stdErr: number } | null;
+  unigramBitsPerChar: number;
+  charsPerSec: number;
+  paramCount: number;
+}
+
+export type WorkerEvent = TrainEvent | TextTrainEvent | { type: 'log'; level: 'info' | 'warn'; message: string };
 
 export type ToWorker = { id: number; name: RequestName; req: unknown };
 export type FromWorker =

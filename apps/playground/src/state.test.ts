@@ -30,6 +30,8 @@ describe('URL state', () => {
       sampler: 'uncached',
       lr: 0.02,
       batch: 8,
+      corpus: 'mine',
+      tokenizer: 'byte',
     } as const;
     const { state, warnings } = parseState(serializeState(s));
     expect(warnings).toEqual([]);

@@ -4,7 +4,7 @@
  * kept), numbers are clamped to their documented range.
  */
 
-export const VIEWS = ['forward', 'train', 'sample', 'race', 'elbo', 'checkpoint'] as const;
+export const VIEWS = ['forward', 'train', 'sample', 'race', 'elbo', 'checkpoint', 'text'] as const;
 export type View = (typeof VIEWS)[number];
 export const BACKENDS = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
 export const SOURCES = ['hmm', 'rings', 'grid', 'moons', 'shapes'] as const;
@@ -72,6 +72,12 @@ export function samplerFor(f: Family, requested: string): string {
 
 export const SIZES = ['tiny', 'small'] as const;
 export type Size = (typeof SIZES)[number];
+/** The Text view's corpus: the built-in Tiny Shakespeare, or the visitor's own text (kept in IndexedDB). */
+export const CORPORA = ['shakespeare', 'mine'] as const;
+export type CorpusName = (typeof CORPORA)[number];
+/** The Text view's tokenizer: one token per character (vocabulary from the corpus) or per UTF-8 byte (256). */
+export const TOKENIZERS = ['char', 'byte'] as const;
+export type TokenizerName = (typeof TOKENIZERS)[number];
 
 export interface AppState {
   /** Which view is open. */
@@ -98,6 +104,10 @@ export interface AppState {
   lr: number;
   /** Training batch size. */
   batch: number;
+  /** Text view: the corpus (built-in Shakespeare, or your own text). */
+  corpus: CorpusName;
+  /** Text view: character or byte tokens. */
+  tokenizer: TokenizerName;
 }
 
 export const DEFAULTS: AppState = {
@@ -113,6 +123,8 @@ export const DEFAULTS: AppState = {
   sampler: 'auto',
   lr: 0.01,
   batch: 32,
+  corpus: 'shakespeare',
+  tokenizer: 'char',
 };
 
 function pick<T extends string>(v: string | null, allowed: readonly T[], dflt: T, key: string, warn: string[]): T {
@@ -153,6 +165,8 @@ export function parseState(search: string): { state: AppState; warnings: string[
     sampler: pick(q.get('sampler'), SAMPLER_NAMES, DEFAULTS.sampler, 'sampler', w),
     lr: num(q.get('lr'), DEFAULTS.lr, 1e-5, 0.1, 'lr', w),
     batch: num(q.get('batch'), DEFAULTS.batch, 1, 256, 'batch', w, true),
+    corpus: pick(q.get('corpus'), CORPORA, DEFAULTS.corpus, 'corpus', w),
+    tokenizer: pick(q.get('tokenizer'), TOKENIZERS, DEFAULTS.tokenizer, 'tokenizer', w),
   };
   return { state, warnings: w };
 }

@@ -11,6 +11,7 @@ import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-t
 import { AltarError, initBackend, type BackendInfo } from '@altar/backend';
 import type { FromWorker, RequestName, Requests, ToWorker, WorkerEvent } from '../protocol.js';
 import { Lab } from '../lab/lab.js';
+import { TextLab } from '../lab/text-lab.js';
 
 // The wasm binaries are emitted as hashed assets by Vite (`?url`). Threads are never used: they need
 // a cross-origin-isolated page (COOP/COEP headers), and tfjs picks the plain SIMD build without them.
@@ -32,6 +33,7 @@ function emit(event: WorkerEvent): void {
 
 let backend: BackendInfo | null = null;
 const lab = new Lab(emit);
+const text = new TextLab(emit);
 
 type Handler<K extends RequestName> = (req: Requests[K]['req']) => Promise<Requests[K]['res']>;
 const handlers: { [K in RequestName]: Handler<K> } = {
@@ -62,6 +64,14 @@ const handlers: { [K in RequestName]: Handler<K> } = {
   elbo: async (r) => lab.elbo(r.T, r.seed, r.draws, r.size),
   exportCheckpoint: async (r) => lab.exportCheckpoint(r.family),
   loadCheckpoint: async (r) => lab.loadCheckpoint(r.config, r.safetensors),
+  textCorpus: async (r) => text.corpus(r),
+  textTrainStart: async (r) => text.trainStart(r),
+  textTrainPause: async (r) => text.trainPause(r.family),
+  textTrainReset: async (r) => {
+    await text.reset(r.family);
+    return null;
+  },
+  textSample: async (r) => text.sample(r),
 };
 
 scope.onmessage = async (ev: MessageEvent<ToWorker>) => {
