@@ -43,7 +43,7 @@ json.dump({"torch": torch.__version__, "results": results}, open(req["out"], "w"
 `;
 
 /**
- * One input of an exported model: tokens (B, N) or vectors (B, d), and for denoisers the times t (B,).
+ * One input of an exported model: tokens (B, N), vectors (B, d) or NCHW images, and for denoisers the times t (B,).
  *
  * @example
  * ```ts
@@ -52,7 +52,8 @@ json.dump({"torch": torch.__version__, "results": results}, open(req["out"], "w"
  */
 export interface TorchCase {
   tokens?: number[][];
-  x?: number[][];
+  /** Vectors (B, d) or images (B, C, H, W). */
+  x?: number[][] | number[][][][];
   t?: number[];
 }
 

@@ -14,20 +14,23 @@
  */
 export interface PyField {
   name: string;
-  value: number | boolean | string | null;
+  /** A number, boolean, string or null, or a raw Python expression with its type (e.g. a tuple). */
+  value: number | boolean | string | null | { expr: string; type: string };
   note: string;
 }
 
 function pyValue(v: PyField['value']): string {
   if (v === null) return 'None';
+  if (typeof v === 'object') return v.expr;
   if (typeof v === 'boolean') return v ? 'True' : 'False';
   if (typeof v === 'string') return JSON.stringify(v);
   if (!Number.isFinite(v)) throw new Error(`pyValue: not a finite number: ${v}`);
-  return Number.isInteger(v) ? String(v) : String(v);
+  return String(v);
 }
 
 function pyType(v: PyField['value']): string {
   if (v === null) return 'Optional[int]';
+  if (typeof v === 'object') return v.type;
   if (typeof v === 'boolean') return 'bool';
   if (typeof v === 'string') return 'str';
   return Number.isInteger(v) ? 'int' : 'float';

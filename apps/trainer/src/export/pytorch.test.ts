@@ -17,6 +17,7 @@ import {
   DiffusionTransformer,
   MlpDenoiser,
   SsmLm,
+  UNet,
   type ModelConfigInput,
   validateModelConfig,
 } from '@altar/models';
@@ -42,6 +43,14 @@ function ints(seed: number, rows: number, cols: number, hi: number): number[][] 
 function normals(seed: number, rows: number, cols: number): number[][] {
   const r = new Rng(seed);
   return Array.from({ length: rows }, () => Array.from(r.normalArray(cols)));
+}
+
+/** (B, C, S, S) NCHW images, as torch takes them (altar's U-Net is NHWC; the test transposes). */
+function images(seed: number, b: number, c: number, s: number): number[][][][] {
+  const flat = normals(seed, b * c * s, s);
+  return Array.from({ length: b }, (_, i) =>
+    Array.from({ length: c }, (_, j) => flat.slice((i * c + j) * s, (i * c + j + 1) * s)),
+  );
 }
 
 const tokens = ints(1, B, N, V + 1); // AR/SSM vocabulary V + 1 (BOS = V); the DiT input also takes [MASK] = V
@@ -102,6 +111,11 @@ const VARIANTS: Variant[] = [
     config: { type: 'mlp-denoiser', dim: 2, hidden: 16, nLayers: 2, fourierFeatures: 8, fourierScale: 0.5, seed: 7 },
     cases: [{ x: normals(3, 4, 2), t: [0.2, 0.2, 0.6, 0.9] }],
   },
+  {
+    name: 'u-net, 3 levels',
+    config: { type: 'unet', imageSize: 8, channels: 3, baseChannels: 4, channelMults: [1, 2, 2], seed: 8 },
+    cases: [{ x: images(4, 2, 3, 8), t: [0.25, 0.75] }],
+  },
 ];
 
 /** Perturb every weight (seeded): zero-initialised adaLN gates would otherwise hide whole branches. */
@@ -125,8 +139,12 @@ async function altarOutput(model: AnyModel, c: TorchCase): Promise<{ shape: numb
       return model.forward(tf.tensor2d(c.tokens!, undefined, 'int32'));
     if (model instanceof DiffusionTransformer)
       return model.predictX0Logits(tf.tensor2d(c.tokens!, undefined, 'int32'), t as tf.Tensor);
-    if (model instanceof MlpDenoiser) return model.predict(tf.tensor2d(c.x!), t as tf.Tensor);
-    throw new Error(`no reference for ${model.config.type}`);
+    if (model instanceof MlpDenoiser) return model.predict(tf.tensor2d(c.x as number[][]), t as tf.Tensor);
+    if (model instanceof UNet) {
+      const nhwc = tf.transpose(tf.tensor4d(c.x as number[][][][]), [0, 2, 3, 1]);
+      return tf.transpose(model.predict(nhwc, t as tf.Tensor), [0, 3, 1, 2]); // back to NCHW
+    }
+    throw new Error(`no reference for ${(model as { config: { type: string } }).config.type}`);
   });
   const values = (await y.data()) as Float32Array;
   const shape = y.shape;
@@ -229,9 +247,9 @@ describe('export to PyTorch: checks', () => {
     data: bytesOf(new Float32Array(shape.reduce((a, b) => a * b, 1))),
   });
 
-  it('refuses the U-Net, naming the supported types', () => {
-    expect(() => exportPytorch(validateModelConfig({ type: 'unet' }), {})).toThrow(
-      /model type 'unet' is not supported; supported: ar-transformer, diffusion-transformer, ssm-lm, mlp-denoiser/,
+  it('refuses an unknown model type, naming the supported ones', () => {
+    expect(() => exportPytorch({ type: 'rnn' } as never, {})).toThrow(
+      /model type 'rnn' is not supported; supported: ar-transformer, diffusion-transformer, ssm-lm, mlp-denoiser, unet/,
     );
   });
 

@@ -7,18 +7,24 @@ import { AltarError, decodeSafetensors, encodeSafetensors, type SafeTensor } fro
 import type { ModelConfig } from '@altar/models';
 import { ditModelPy, gptModelPy } from './py-transformer.js';
 import { ssmModelPy } from './py-ssm.js';
-import { mlpDenoiserModelPy } from './py-denoiser.js';
+import { mlpDenoiserModelPy, unetModelPy } from './py-denoiser.js';
 import { toTorchTensors } from './weights.js';
 
 /**
- * The families `altar export --to pytorch` writes (every model type but the U-Net).
+ * The families `altar export --to pytorch` writes: every model type of @altar/models.
  *
  * @example
  * ```ts
  * PYTORCH_EXPORT_TYPES.includes(config.type);
  * ```
  */
-export const PYTORCH_EXPORT_TYPES = ['ar-transformer', 'diffusion-transformer', 'ssm-lm', 'mlp-denoiser'] as const;
+export const PYTORCH_EXPORT_TYPES = [
+  'ar-transformer',
+  'diffusion-transformer',
+  'ssm-lm',
+  'mlp-denoiser',
+  'unet',
+] as const;
 
 /**
  * The two files of an export, in memory: `model.py` text and `model.safetensors` bytes.
@@ -33,7 +39,7 @@ export interface PytorchExport {
   modelPy: string;
   /** The weights under the module's state_dict names (F32, safetensors). */
   weights: Uint8Array;
-  /** The Python class `model.py` defines (GPT, DiT, SsmLM, MLPDenoiser). */
+  /** The Python class `model.py` defines (GPT, DiT, SsmLM, MLPDenoiser, UNet). */
   className: string;
 }
 
@@ -55,10 +61,12 @@ export function pytorchModelSource(c: ModelConfig): { source: string; className:
       return { source: ssmModelPy(c), className: 'SsmLM' };
     case 'mlp-denoiser':
       return { source: mlpDenoiserModelPy(c), className: 'MLPDenoiser' };
+    case 'unet':
+      return { source: unetModelPy(c), className: 'UNet' };
     default:
       throw new AltarError(
         'BAD_MODEL',
-        `export to pytorch: model type '${c.type}' is not supported; supported: ${PYTORCH_EXPORT_TYPES.join(', ')}`,
+        `export to pytorch: model type '${(c as { type: string }).type}' is not supported; supported: ${PYTORCH_EXPORT_TYPES.join(', ')}`,
       );
   }
 }

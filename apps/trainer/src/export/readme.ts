@@ -9,6 +9,7 @@ const CALL: Record<string, string> = {
   SsmLM: 'logits = model(tokens)  # (B, N) int64 -> (B, N, vocab_size); altar prepends BOS = vocab_size - 1',
   DiT: 'x0_logits = model(z_t, t)  # z_t (B, N) int64 with [MASK] = vocab_size, t (B,) in [0, 1]',
   MLPDenoiser: 'pred = model(z_t, t)  # z_t (B, dim), t (B,) in [0, 1] -> the prediction (eps, x0 or v)',
+  UNet: 'pred = model(z_t, t)  # z_t (B, C, S, S) NCHW (altar: NHWC), t (B,) in [0, 1] -> the prediction',
 };
 
 /**

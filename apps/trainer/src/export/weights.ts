@@ -7,17 +7,21 @@
  */
 import { AltarError, bytesOf, Rng, type SafeTensor } from '@altar/backend';
 import type { ModelConfig } from '@altar/models';
+import { unetPlan } from './weights-unet.js';
 
 /**
- * How a tensor changes layout on its way to torch: copied, a Linear weight (in, out) → (out, in), or a
- * depthwise conv kernel (K, E) → (E, 1, K).
+ * How a tensor changes layout on its way to torch: copied, a Linear weight (in, out) → (out, in), a depthwise conv
+ * kernel (K, E) → (E, 1, K), or a U-Net matrix: an im2col 3×3 conv (9·Cin, Cout) → Conv2d's (Cout, Cin, 3, 3), a
+ * 1×1 projection (Cin, Cout) → (Cout, Cin, 1, 1), and the resampling projections whose space-to-depth channel
+ * order (dy·2C + dx·C + c) becomes pixel_(un)shuffle's (c·4 + dy·2 + dx): 'pool' permutes the input channels,
+ * 'unpool' the output channels, 'unpool-bias' the bias.
  *
  * @example
  * ```ts
  * const layout: Layout = 'linear';
  * ```
  */
-export type Layout = 'copy' | 'linear' | 'conv1d';
+export type Layout = 'copy' | 'linear' | 'conv1d' | 'conv3x3' | 'conv1x1' | 'pool' | 'unpool' | 'unpool-bias';
 
 /**
  * One planned tensor: altar's name, the torch state_dict key, and the layout change.
@@ -141,7 +145,7 @@ export function torchWeightPlan(c: ModelConfig): Rename[] {
         ...linear('out', 'out'),
       ];
     case 'unet':
-      throw new AltarError('BAD_MODEL', "export to pytorch: the 'unet' family is not exported yet");
+      return unetPlan(c);
   }
 }
 
@@ -152,16 +156,42 @@ function floats(t: SafeTensor, name: string): Float32Array {
   return new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
 }
 
+/** Space-to-depth channel k = dy·2C + dx·C + c → pixel_shuffle's c·4 + dy·2 + dx. */
+function s2d(k: number, c: number): number {
+  const dy = Math.floor(k / (2 * c));
+  const dx = Math.floor((k % (2 * c)) / c);
+  return (k % c) * 4 + dy * 2 + dx;
+}
+
 function relayout(t: SafeTensor, r: Rename): SafeTensor {
   const x = floats(t, r.from);
   if (r.layout === 'copy') return { dtype: 'F32', shape: [...t.shape], data: bytesOf(Float32Array.from(x)) };
+  if (r.layout === 'unpool-bias') {
+    const y = new Float32Array(x.length);
+    x.forEach((v, k) => (y[s2d(k, x.length / 4)] = v));
+    return { dtype: 'F32', shape: [...t.shape], data: bytesOf(y) };
+  }
   if (t.shape.length !== 2)
     throw new AltarError('BAD_CHECKPOINT', `export: '${r.from}' has shape [${t.shape}], expected a matrix`);
   const [rows, cols] = t.shape as [number, number];
+  const cin = rows / 9;
+  // (target shape, flat target index of x[i, j])
+  const [shape, at]: [number[], (i: number, j: number) => number] =
+    r.layout === 'linear'
+      ? [[cols, rows], (i, j) => j * rows + i]
+      : r.layout === 'conv1d'
+        ? [[cols, 1, rows], (i, j) => j * rows + i]
+        : r.layout === 'conv1x1'
+          ? [[cols, rows, 1, 1], (i, j) => j * rows + i]
+          : r.layout === 'conv3x3'
+            ? [[cols, cin, 3, 3], (i, j) => (j * cin + (i % cin)) * 9 + Math.floor(i / cin)]
+            : r.layout === 'pool'
+              ? [[cols, rows, 1, 1], (i, j) => j * rows + s2d(i, rows / 4)]
+              : [[cols, rows, 1, 1], (i, j) => s2d(j, cols / 4) * rows + i];
+  if (r.layout === 'conv3x3' && !Number.isInteger(cin))
+    throw new AltarError('BAD_CHECKPOINT', `export: '${r.from}' has ${rows} rows, not 9·Cin`);
   const y = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) y[j * rows + i] = x[i * cols + j] as number;
-  // linear: (in, out) → (out, in); conv1d: (K, E) → (E, 1, K)
-  const shape = r.layout === 'linear' ? [cols, rows] : [cols, 1, rows];
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) y[at(i, j)] = x[i * cols + j] as number;
   return { dtype: 'F32', shape, data: bytesOf(y) };
 }
 
