@@ -11,7 +11,8 @@ main(process.argv.slice(2), processIO).then(
     process.exitCode = code;
   },
   (e: unknown) => {
+    // main() turns every error into a message and a code; this is only reached if printing itself failed.
     process.stderr.write(`altar: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 70;
+    process.exitCode = 1;
   },
 );

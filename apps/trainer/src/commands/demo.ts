@@ -4,7 +4,7 @@ import { choiceFlag, intFlag, parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import type { CommandIO } from '../io.js';
 import { runDemo } from '../run/demo.js';
-import { withSigint } from '../run/signal.js';
+import { interruptExitCode, withSigint } from '../run/signal.js';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -26,7 +26,8 @@ records NFE, weight bytes loaded, wall time and the true NLL of the samples. Wri
   loss.svg, quality-vs-nfe.svg, quality-vs-wall.svg, quality-vs-steps.svg
   models/<name>/  checkpoints and metrics.jsonl of each model
 Full: under 10 minutes on a 2-core CPU; --quick: smaller settings, under 2 minutes.
-Ctrl-C stops after the current step, saves the model being trained and writes a partial report (exit 130).
+Ctrl-C (or SIGTERM) stops after the current step, saves the model being trained and writes a partial report
+(exit 130, or 143 for SIGTERM).
 
 Options:
   --quick            small settings (used by tests)
@@ -36,8 +37,6 @@ Options:
   --steps N          override every model's training steps (testing)
   --samples N        sequences per sampling run [64; quick 16]
   --eval-seqs N      held-out sequences for evaluation [1024; quick 128]
-
-Exit codes: 0 done, 1 runtime error, 2 usage error, 130 interrupted.
 
 Examples:
   altar demo
@@ -83,5 +82,5 @@ async function runDemoCommand(argv: string[], io: CommandIO): Promise<number> {
     io.out(
       `${m.name.padEnd(18)} ${m.bitsPerToken.toFixed(4)} bits/token (${m.boundKind}, +${(m.bitsPerToken - H).toFixed(4)}), ${m.params} params, ${m.trainSteps} steps in ${m.trainSeconds.toFixed(0)} s\n`,
     );
-  return interrupted ? 130 : 0;
+  return interrupted ? interruptExitCode(io.signal) : 0;
 }

@@ -2,7 +2,7 @@ import { BACKEND_CHOICES, initBackend, Rng } from '@altar/backend';
 import { choiceFlag, intFlag, intListFlag, parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../io.js';
-import { loadRun } from '../run/checkpoint-runtime.js';
+import { checkRunPath, loadRun } from '../run/checkpoint-runtime.js';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -26,7 +26,8 @@ JSON: {"dir","step","family","boundKind","bound","bitsPerToken","stdErr","sequen
        "sourceEntropyBitsPerToken","sourceEntropyStdErr","gapBitsPerToken","unit","weights",
        "boundVsT": [{"T","bitsPerToken","stdErr"}] (with --T)}
 (For the gaussian family the unit is bits per dimension; "PerToken" keys then hold per-dimension values.)
-Exit codes: 0 ok, 1 runtime error, 2 usage error (missing or invalid checkpoint).
+A missing checkpoint directory is a usage error (exit 2); a corrupt checkpoint, or weights holding NaN or
+Infinity (named by tensor), is a data error (exit 1).
 
 Examples:
   altar eval runs/ar
@@ -58,6 +59,7 @@ Examples:
     const seed = intFlag('seed', values.seed, 12345);
     const Ts = intListFlag('T', values.T, []);
     const backend = choiceFlag('backend', values.backend, BACKEND_CHOICES, 'auto');
+    checkRunPath(positionals[0]!, values.best ? 'best' : 'latest'); // before the backend: no backend noise on a typo
     await initBackend(backend);
     const run = await loadRun(positionals[0]!, {
       which: values.best ? 'best' : 'latest',

@@ -22,7 +22,7 @@ quality-vs-steps.svg (sample quality vs diffusion steps T, with the NELBO and AR
 bound-vs-T.svg (the diffusion model's T-step NELBO against T).
 Plots are plain SVG (open in any browser). --out writes them elsewhere (default: DIR).
 
-Exit codes: 0 ok, 2 when DIR has neither metrics.jsonl nor report.json.
+DIR with neither metrics.jsonl nor report.json is a usage error (exit 2).
 
 Examples:
   altar plot runs/ar

@@ -1,24 +1,28 @@
-import { BACKEND_CHOICES, initBackend } from '@altar/backend';
+import { AltarError, BACKEND_CHOICES, initBackend } from '@altar/backend';
+import { resolveCheckpointDir } from '@altar/train/node';
 import { choiceFlag, parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError, type CommandIO } from '../io.js';
 import { loadRunConfig } from '../run/config.js';
 import { withAbsoluteCorpus } from '../run/corpus.js';
 import { trainRun } from '../run/train-run.js';
-import { withSigint } from '../run/signal.js';
+import { prepareRunDir } from '../run/run-dir.js';
+import { interruptExitCode, withSigint } from '../run/signal.js';
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a model from a config file (JSON or YAML) with checkpoints, metrics and resume',
-  help: `altar train <config.json|yaml> --out DIR [--set key=value ...] [--backend auto|cuda|webgpu|wasm|cpu] [--resume DIR]
+  help: `altar train <config.json|yaml> --out DIR [--set key=value ...] [--backend auto|cuda|webgpu|wasm|cpu] [--resume DIR | --overwrite]
 
 Trains the model a config describes (presets: apps/trainer/configs/*.json) and writes to DIR:
   metrics.jsonl        one JSON object per line: {"kind":"train",step,loss,lr,gradNorm,tokens,tokensPerSec,...}
                        and {"kind":"eval",step,metrics:{bitsPerToken,stdErr,loss}}
   step-NNNNNNNN/       checkpoints (model/EMA/optimizer safetensors + state.json), last K and the best kept
   latest.json, best.json, config.json, samples/step-N.txt (sample dumps at each eval)
-Progress (step, loss, tokens/s, ETA) goes to stderr. Ctrl-C saves a checkpoint and exits (code 130);
---resume DIR continues it bit-exactly.
+Progress (step, loss, tokens/s, ETA) goes to stderr. Ctrl-C or SIGTERM (what Kubernetes, SLURM and spot
+preemption send before SIGKILL) finishes the current step, saves a checkpoint and exits (130 / 143);
+--resume DIR continues it bit-exactly (metrics.jsonl is cut back to the checkpoint's step, and config keys
+that differ from the checkpoint's are listed). A non-empty --out is refused unless --resume or --overwrite.
 
 Options:
   --out DIR          output directory (required)
@@ -26,8 +30,8 @@ Options:
                      the value is parsed as JSON when it can be, else taken as a string)
   --backend NAME     overrides the config's backend (default: the config's, else auto)
   --resume DIR       resume from a run directory or a step-* checkpoint
-
-Exit codes: 0 done, 1 runtime error (e.g. NaN loss), 2 usage or config error, 130 interrupted.
+  --overwrite        delete the run already in --out first (only files altar train writes; anything else
+                     there is refused)
 
 Examples:
   altar train apps/trainer/configs/ar-transformer.json --out runs/ar
@@ -46,6 +50,7 @@ export async function runTrain(argv: string[], io: CommandIO): Promise<number> {
       set: { type: 'string', multiple: true },
       backend: { type: 'string' },
       resume: { type: 'string' },
+      overwrite: { type: 'boolean' },
     },
     true,
   );
@@ -54,6 +59,18 @@ export async function runTrain(argv: string[], io: CommandIO): Promise<number> {
   if (!values.out) throw new UsageError('--out DIR is required');
   const config = withAbsoluteCorpus(loadRunConfig(positionals[0]!, values.set ?? []));
   const backend = choiceFlag('backend', values.backend, BACKEND_CHOICES, config.backend);
+  // Paths are checked before the backend starts, so a usage error prints nothing else.
+  if (values.resume && values.overwrite)
+    throw new UsageError('--resume and --overwrite contradict each other (continue the run, or replace it)');
+  if (values.resume) {
+    try {
+      resolveCheckpointDir(values.resume);
+    } catch (e) {
+      if (e instanceof AltarError && e.code === 'NOT_FOUND') throw new UsageError(`--resume ${e.message}`);
+      throw e;
+    }
+  }
+  prepareRunDir(values.out, { resume: values.resume !== undefined, overwrite: values.overwrite === true });
   const info = await initBackend(backend, { logger: { info: (m) => io.err(m + '\n'), warn: (m) => io.err(m + '\n') } });
   io.err(
     `altar train: ${config.name} (${config.family}) on ${info.name}, ${config.train.steps} steps → ${values.out}\n`,
@@ -82,5 +99,5 @@ export async function runTrain(argv: string[], io: CommandIO): Promise<number> {
   );
   r.trainer.dispose();
   r.runtime.dispose();
-  return r.reason === 'interrupted' ? 130 : 0;
+  return r.reason === 'interrupted' ? interruptExitCode(io.signal) : 0;
 }

@@ -3,7 +3,7 @@
  * Trainer to metrics.jsonl, a progress bar, sample dumps, checkpoints (atomic, keep last K + best) and
  * an abort signal (SIGINT), and resumes from a checkpoint directory.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AltarError, Rng } from '@altar/backend';
 import { Trainer, type Checkpoint } from '@altar/train';
@@ -13,6 +13,8 @@ import { buildRuntime, type EvalResult, type FamilyRuntime, type RunConfig } fro
 
 const LN2 = Math.LN2;
 import { ProgressBar } from './progress.js';
+import { configChanges } from './resume-diff.js';
+import { ensureDir } from './run-dir.js';
 import { openRunCorpus, TOKENIZER_FILE, tokenizerFileBytes } from './corpus.js';
 
 export interface TrainRunOptions {
@@ -40,11 +42,17 @@ export interface TrainRunResult {
 
 export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
   const c = o.config;
-  mkdirSync(o.outDir, { recursive: true });
+  ensureDir(o.outDir);
+  const ck = o.resume ? loadCheckpoint(o.resume) : null;
   const corpus = await openRunCorpus(c, { io: o.io });
   const runtime = buildRuntime(c, corpus ? { corpus } : {});
   let lastEval: EvalResult | null = null;
-  const metrics = new MetricsWriter(join(o.outDir, 'metrics.jsonl'), { truncate: !o.resume });
+  // On resume, what a killed run logged after its checkpoint is cut, so each step appears once.
+  const metrics = new MetricsWriter(
+    join(o.outDir, 'metrics.jsonl'),
+    ck ? { keepThrough: ck.state.step } : { truncate: true },
+  );
+  let sampleRng = new Rng(c.train.seed).fork('samples');
   const bar = new ProgressBar(o.io, o.label ?? c.name, c.train.steps);
   const N = runtime.seqLen;
   const unit = runtime.unit;
@@ -58,6 +66,14 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     bestMetric: 'bitsPerToken',
     logger: { info: (m) => bar.note(m), warn: (m) => bar.note(`warning: ${m}`) },
     onMetrics: (r) => metrics.write(r),
+    // the sampling stream is checkpointed, so sample dumps after a resume equal an uninterrupted run's
+    appState: {
+      get: () => ({ sampleRng: sampleRng.state() }),
+      set: (s) => {
+        const st: unknown = typeof s === 'object' && s !== null ? Reflect.get(s, 'sampleRng') : undefined;
+        if (st !== undefined) sampleRng = new Rng(st as ConstructorParameters<typeof Rng>[0]);
+      },
+    },
     evaluate: async ({ rng }) => {
       const e = await runtime.evaluate(rng, { batches: c.eval.batches, batchSize: c.eval.batchSize });
       lastEval = e;
@@ -70,8 +86,7 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     },
   });
   let resumedFrom: string | null = null;
-  if (o.resume) {
-    const ck = loadCheckpoint(o.resume);
+  if (ck) {
     const saved: unknown = ck.state.config;
     const savedFamily = typeof saved === 'object' && saved !== null ? Reflect.get(saved, 'family') : undefined;
     if (savedFamily !== undefined && savedFamily !== c.family) {
@@ -83,6 +98,10 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     trainer.restore(ck.files);
     resumedFrom = ck.dir;
     bar.note(`resumed from ${ck.dir} at step ${trainer.step}`);
+    for (const d of configChanges(saved, c))
+      bar.note(
+        `  changed since the checkpoint: ${d.key} ${d.before} → ${d.after} (the new value applies from here on)`,
+      );
   }
   writeFileSync(join(o.outDir, 'config.json'), JSON.stringify(c, null, 2) + '\n');
   const weightsMeta = { 'altar.config': JSON.stringify(runtime.model.config), 'altar.family': c.family };
@@ -92,15 +111,20 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     saveCheckpoint(o.outDir, ck, { keepLast: c.checkpoint.keepLast, isBest });
     return ck;
   };
-  const sampleRng = new Rng(c.train.seed).fork('samples');
   let evalMs = 0;
   const t0 = Date.now();
   let lastLoss = NaN;
+  let firstBad: number | null = null;
+  let skippedSteps = 0;
   const res = await trainer.run({
     ...(o.signal ? { signal: o.signal } : {}),
     checkpointEvery: c.checkpoint.every,
     onStep: (r) => {
       lastLoss = r.loss / LN2;
+      if (r.skipped) {
+        skippedSteps += 1;
+        firstBad ??= r.step;
+      }
       bar.update(r.step, {
         loss: lastLoss,
         lossUnit: unit === 'token' ? 'bits/tok' : 'bits/dim',
@@ -123,7 +147,7 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
             ...('sampleSteps' in c.eval ? { steps: c.eval.sampleSteps } : {}),
           }),
         );
-        mkdirSync(join(o.outDir, 'samples'), { recursive: true });
+        ensureDir(join(o.outDir, 'samples'));
         writeFileSync(
           join(o.outDir, 'samples', `step-${String(trainer.step).padStart(8, '0')}.txt`),
           `# step ${trainer.step}, sampler ${runtime.samplers[0]}` +
@@ -146,7 +170,11 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
   });
   const trainSeconds = (Date.now() - t0 - evalMs) / 1000;
   if (resumedFrom === null && res.reason === 'done' && !Number.isFinite(lastLoss) && c.train.steps > 0) {
-    throw new AltarError('NON_FINITE', 'training ended with a non-finite loss');
+    throw new AltarError(
+      'NON_FINITE',
+      `training ended with a non-finite loss at step ${res.step} (first non-finite step ${firstBad ?? res.step}, ` +
+        `${skippedSteps} update${skippedSteps === 1 ? '' : 's'} skipped); the checkpoints after step ${(firstBad ?? res.step) - 1} hold no further training`,
+    );
   }
   return { runtime, trainer, reason: res.reason, step: res.step, trainSeconds, lastEval };
 }
