@@ -3,10 +3,9 @@
  * or impossible --out, a corrupt or non-finite checkpoint, a disk that fills up mid-save, and a resume.
  */
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bytesOf, decodeSafetensors, encodeSafetensors } from '@altar/backend';
 import { useBackend } from '@altar/backend/testing';
 import { parseMetricsLines } from '@altar/train';
 import { listCheckpoints, loadCheckpoint } from '@altar/train/node';
