@@ -1,7 +1,8 @@
 /**
  * Configs saved before the schema (run directories' config.json and state.json, playground exports and
  * the models browsers kept) held keys that had no effect then and are errors now. Each rule below removes
- * one such key only in a shape that today's writers never produce, so a current config passes unchanged.
+ * one such key only in a shape that today's writers never produce, so a current config passes unchanged —
+ * except the defaulted HMM section of a text config, which every validated config carries.
  */
 import { parseRunConfig, type RunConfig } from './schema.js';
 
@@ -37,6 +38,9 @@ export function dropInertSavedKeys(raw: unknown): unknown {
   if (data && tokens) {
     delete data['gmm']; // every section used to be written for every family
     delete data['images'];
+    // A validated text config still holds the defaulted HMM section (the schema fills it for every token
+    // config); saved, it would read as an HMM section next to a text corpus. It never takes effect there.
+    if (data['source'] === 'text') delete data['hmm'];
   }
   if (data && family === 'gaussian') {
     delete data['hmm'];
