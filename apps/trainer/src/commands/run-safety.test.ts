@@ -124,7 +124,7 @@ describe('the run directory', () => {
     }
   });
 
-  it('a disk that fills up mid-save (ENOSPC) or turns read-only (EROFS): one line, exit 1, the last checkpoint intact, no .tmp-* left', async () => {
+  it('a disk that fills up mid-save (ENOSPC), turns read-only (EROFS) or refuses permission: one line, exit 1, the last checkpoint intact, no .tmp-* left', async () => {
     const cfg = tinyConfig(dir, { eval: { batches: 1, batchSize: 8, samples: 0 } }, 'enospc.json');
     const require = createRequire(import.meta.url);
     const fs = require('node:fs') as typeof import('node:fs');
@@ -132,6 +132,9 @@ describe('the run directory', () => {
     for (const [code, text] of [
       ['ENOSPC', 'no space left on device'],
       ['EROFS', 'read-only file system'],
+      // as root chmod does not restrict, so permission errors are injected too
+      ['EACCES', 'permission denied'],
+      ['EPERM', 'operation not permitted'],
     ] as const) {
       const out = join(dir, `full-${code}`);
       fs.openSync = ((p: import('node:fs').PathLike, ...rest: unknown[]) => {
@@ -156,5 +159,19 @@ describe('the run directory', () => {
       expect(readdirSync(out).filter((e) => e.startsWith('.tmp-'))).toEqual([]);
       expect(loadCheckpoint(out).state.step).toBe(3); // the best checkpoint at the step-3 eval: the last good one
     }
+  });
+});
+
+describe('a corrupt checkpoint to resume from', () => {
+  it('is reported before the backend starts (no banner), exit 1', async () => {
+    const cfg = tinyConfig(dir, { eval: { batches: 1, batchSize: 8, samples: 0 } }, 'corrupt.json');
+    const out = join(dir, 'corrupt');
+    expect((await run(['train', cfg, '--out', out, '--backend', 'cpu'])).code).toBe(0);
+    writeFileSync(join(out, 'step-00000006', 'state.json'), '{"format":');
+    const r = await run(['train', cfg, '--out', out, '--resume', out, '--backend', 'cpu']);
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n')).toEqual([
+      expect.stringMatching(/^altar train: .*step-00000006\/state\.json: not valid JSON/),
+    ]);
   });
 });

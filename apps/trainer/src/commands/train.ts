@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AltarError, BACKEND_CHOICES, initBackend } from '@altar/backend';
+import { CHECKPOINT_FILES, parseCheckpointState } from '@altar/train';
 import { resolveCheckpointDir } from '@altar/train/node';
 import { choiceFlag, parseFlags } from '../args.js';
 import type { Command } from '../command.js';
@@ -64,7 +67,9 @@ export async function runTrain(argv: string[], io: CommandIO): Promise<number> {
     throw new UsageError('--resume and --overwrite contradict each other (continue the run, or replace it)');
   if (values.resume) {
     try {
-      resolveCheckpointDir(values.resume);
+      const ckDir = resolveCheckpointDir(values.resume);
+      const stateFile = join(ckDir, CHECKPOINT_FILES.state);
+      parseCheckpointState(readFileSync(stateFile, 'utf8'), stateFile); // a corrupt state.json: exit 1 before any work
     } catch (e) {
       if (e instanceof AltarError && e.code === 'NOT_FOUND') throw new UsageError(`--resume ${e.message}`);
       throw e;
