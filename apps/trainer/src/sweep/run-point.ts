@@ -6,9 +6,19 @@
  * start, so a report can tell which points were retried and from which step), result.json, and run/: the
  * `altar train` directory (metrics.jsonl, checkpoints), which eval and sample read.
  */
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { readSync, renameSync } from 'node:fs';
-import { writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -96,14 +106,24 @@ export interface RunPointOptions {
   pollMs?: number;
 }
 
-/** Follows a growing metrics.jsonl: the last training step written so far (a torn last line is ignored). */
+/**
+ * Follows the metrics.jsonl a training child appends to: the last training record past `after` (the step the
+ * child resumed from). Starts at the file's current end; when the child cuts the file back on resume (it drops
+ * what a killed run wrote past its checkpoint), reads it again from the start. Torn lines are skipped.
+ */
 class MetricsTail {
-  private offset = 0;
+  private offset: number;
   private rest = '';
-  step = 0;
-  constructor(private readonly file: string) {}
-  poll(): number {
-    if (!existsSync(this.file)) return this.step;
+  last: { step: number; elapsedSec: number } | null = null;
+  constructor(
+    private readonly file: string,
+    private readonly after: number,
+  ) {
+    this.offset = existsSync(file) ? statSync(file).size : 0;
+  }
+  poll(): void {
+    if (!existsSync(this.file)) return;
+    if (statSync(this.file).size < this.offset) [this.offset, this.rest] = [0, ''];
     const fd = openSync(this.file, 'r');
     try {
       const buf = Buffer.alloc(1 << 16);
@@ -115,17 +135,17 @@ class MetricsTail {
         this.rest = lines.pop() ?? '';
         for (const line of lines) {
           try {
-            const r = JSON.parse(line) as { kind?: string; step?: number };
-            if (r.kind === 'train' && typeof r.step === 'number') this.step = r.step;
+            const r = JSON.parse(line) as { kind?: string; step?: number; elapsedSec?: number };
+            if (r.kind === 'train' && typeof r.step === 'number' && r.step > this.after)
+              this.last = { step: r.step, elapsedSec: typeof r.elapsedSec === 'number' ? r.elapsedSec : NaN };
           } catch {
-            // a line torn by a killed writer: skip it
+            // a line torn by a killed writer
           }
         }
       }
     } finally {
       closeSync(fd);
     }
-    return this.step;
   }
 }
 
@@ -227,15 +247,14 @@ export async function runPoint(data: SweepJobData, o: RunPointOptions): Promise<
     at: new Date().toISOString(),
   };
   const total = data.config.train.steps;
-  const tail = new MetricsTail(join(run, 'metrics.jsonl'));
-  let seen: { t: number; step: number } | null = null;
+  const tail = new MetricsTail(join(run, 'metrics.jsonl'), resumeFromStep);
   const report = async (): Promise<void> => {
-    const step = tail.poll();
-    const now = Date.now();
-    if (seen === null || step < seen.step) seen = { t: now, step };
-    const rate = (step - seen.step) / Math.max(1e-3, (now - seen.t) / 1000);
-    const etaSec = rate > 0 ? Math.round((total - step) / rate) : null;
-    await o.onProgress?.({ phase: 'train', step, total, etaSec });
+    tail.poll();
+    const l = tail.last;
+    // The child's own clock: seconds since it started training, over the steps it has done since.
+    const perStep = l ? l.elapsedSec / (l.step - resumeFromStep) : NaN;
+    const etaSec = l && Number.isFinite(perStep) ? Math.round((total - l.step) * perStep) : null;
+    await o.onProgress?.({ phase: 'train', step: l?.step ?? resumeFromStep, total, etaSec });
   };
   const timer = setInterval(() => void report().catch(() => {}), o.pollMs ?? 1000);
   let train: ChildResult;

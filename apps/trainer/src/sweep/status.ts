@@ -23,7 +23,7 @@ export type PointState = 'queued' | 'running' | 'done' | 'failed' | 'missing';
  *
  * @example
  * ```ts
- * const j: JobStatus = { id: 'ab12cd34ef56ab78', label: 'model.dModel=32 seed=0', state: 'running', step: 120, total: 600, etaSec: 48, attemptsMade: 0, deliveries: 1, failedReason: null, result: null };
+ * const j: JobStatus = { id: 'ab12cd34ef56ab78', label: 'model.dModel=32 seed=0', state: 'running', step: 120, total: 600, etaSec: 48, phase: 'train', attemptsMade: 0, deliveries: 1, failedReason: null, result: null };
  * ```
  */
 export interface JobStatus {
@@ -33,6 +33,8 @@ export interface JobStatus {
   step: number | null;
   total: number;
   etaSec: number | null;
+  /** What a running job is doing: 'train', 'eval' or 'sample' (null when not running). */
+  phase: string | null;
   /** Failed attempts so far (BullMQ attemptsMade). */
   attemptsMade: number;
   /** Times a worker took the job (first run, retries after failures, re-deliveries after a stall). */
@@ -88,6 +90,7 @@ export async function sweepStatus(queue: Queue, sweep: Sweep): Promise<SweepStat
       step: state === 'done' ? p.config.train.steps : typeof prog?.step === 'number' ? prog.step : null,
       total: p.config.train.steps,
       etaSec: state === 'running' && typeof prog?.etaSec === 'number' ? prog.etaSec : null,
+      phase: state === 'running' ? (prog?.phase ?? 'train') : null,
       attemptsMade: job?.attemptsMade ?? 0,
       deliveries: job?.attemptsStarted ?? 0,
       failedReason: state === 'failed' ? (job?.failedReason ?? null) : null,
@@ -114,7 +117,8 @@ export function formatStatus(s: SweepStatus): string {
       : '');
   const rows = s.jobs.map((j) => {
     const step = j.step === null ? '-' : `${j.step}/${j.total}`;
-    const eta = j.state === 'running' ? `ETA ${formatDuration(j.etaSec ?? NaN)}` : '';
+    const eta =
+      j.state !== 'running' ? '' : j.phase === 'train' ? `ETA ${formatDuration(j.etaSec ?? NaN)}` : `${j.phase}`;
     const detail =
       j.state === 'done' && j.result
         ? `${j.result.bitsPerToken.toFixed(4)} bits/${j.result.unit}`

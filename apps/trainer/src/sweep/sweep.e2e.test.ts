@@ -48,7 +48,7 @@ function startWorker(name: string): WorkerProc {
       '--name',
       name,
       '--lock-duration',
-      '3000',
+      '4000',
       '--stalled-interval',
       '1000',
     ],
@@ -127,17 +127,23 @@ describe('altar sweep on Redis', () => {
     const w = [startWorker('w1'), startWorker('w2')];
     // Wait for a point to pass its second checkpoint while still training, then SIGKILL its worker (only the
     // worker: its train child must notice and die on its own).
-    const victim = await until('a point mid-training past its step-20 checkpoint', 60_000, () => {
+    // Its progress is on the queue: running, in training, a step and an ETA.
+    const victim = await until('a point mid-training past its step-20 checkpoint', 60_000, async () => {
       if (!existsSync(root)) return null;
       for (const d of readdirSync(root)) {
         const p = join(root, d);
         const starts = readStarts(p);
         const ck = latestCheckpointStep(join(p, 'run'));
-        if (starts.length === 1 && ck >= 20 && ck < steps - 20 && !existsSync(join(p, 'result.json')))
-          return { dir: p, start: starts[0]!, ck };
+        if (starts.length === 1 && ck >= 20 && ck < steps - 20 && !existsSync(join(p, 'result.json'))) {
+          const id = (JSON.parse(readFileSync(join(p, 'point.json'), 'utf8')) as { pointId: string }).pointId;
+          const job = (await status(sweep)).jobs.find((j) => j.id === id)!;
+          if (job.state !== 'running' || job.phase !== 'train' || !(job.step! >= 1) || !(job.etaSec! >= 0)) return null;
+          return { dir: p, start: starts[0]!, ck, progress: job };
+        }
       }
       return null;
     });
+    expect(victim.progress.total).toBe(steps);
     const killed = w.find((x) => x.name === victim.start.worker)!;
     const survivor = w.find((x) => x !== killed)!;
     const tKill = Date.now();
