@@ -130,7 +130,7 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
   });
 
   it('renders every view', async () => {
-    const views = ['forward', 'train', 'sample', 'race', 'elbo', 'checkpoint'];
+    const views = ['forward', 'train', 'sample', 'race', 'elbo', 'checkpoint', 'text'];
     const marker: Record<string, string> = {
       forward: '[data-testid="t-slider"]',
       train: '[data-testid="train-start"]',
@@ -138,6 +138,7 @@ describe.each(BACKENDS)('playground on %s', (backend) => {
       race: '[data-testid="race-run"]',
       elbo: '[data-testid="elbo-run"]',
       checkpoint: '[data-testid="checkpoint-load"]',
+      text: '[data-testid="text-train-start"]',
     };
     for (const v of views) {
       await page.click(`[data-testid="nav-${v}"]`);
