@@ -37,6 +37,18 @@ function pyType(v: PyField['value']): string {
 }
 
 /**
+ * A float field value (a Python float even when it is a whole number, e.g. dropout 0 → 0.0).
+ *
+ * @example
+ * ```ts
+ * const f: PyField = { name: 'dropout', value: pyFloat(0), note: 'residual dropout' }; // dropout: float = 0.0
+ * ```
+ */
+export function pyFloat(v: number): { expr: string; type: string } {
+  return { expr: Number.isInteger(v) ? `${v}.0` : String(v), type: 'float' };
+}
+
+/**
  * A `@dataclass` with every hyper-parameter baked in as its default, one comment per field.
  *
  * @example
@@ -68,7 +80,7 @@ Standalone PyTorch (>= 1.13, 2.x) code: no altar, no other package. The weights 
 model.safetensors next to this file, under this module's parameter names (state_dict keys).
 
     from model import load_model
-    model = load_model()          # reads ./model.safetensors; load_model(path, device="cuda") also works
+    model = load_model()  # reads ./model.safetensors; load_model(path, device="cuda") also works
 ${usage
   .split('\n')
   .map((l) => `    ${l}`)

@@ -4,7 +4,7 @@
  * a buffer) and the U-Net (images; NCHW in torch, pixel_(un)shuffle resampling).
  */
 import type { MlpDenoiserConfig, UNetConfig } from '@altar/models';
-import { PY_SAFETENSORS, PY_TIME, pyConfigClass, pyHeader, pyLoadModel } from './py-common.js';
+import { type PyField, PY_SAFETENSORS, PY_TIME, pyConfigClass, pyHeader, pyLoadModel } from './py-common.js';
 
 /**
  * The full `model.py` text for an MLP denoiser checkpoint (class `MLPDenoiser`).
@@ -16,14 +16,14 @@ import { PY_SAFETENSORS, PY_TIME, pyConfigClass, pyHeader, pyLoadModel } from '.
  */
 export function mlpDenoiserModelPy(c: MlpDenoiserConfig): string {
   const m = c.fourierFeatures;
-  const fields = [
+  const fields: PyField[] = [
     { name: 'dim', value: c.dim, note: 'data dimension d' },
     { name: 'hidden', value: c.hidden, note: 'width H of the residual stream' },
     { name: 'n_layer', value: c.nLayers, note: 'residual blocks (H -> 2H -> H)' },
     { name: 'fourier_features', value: m, note: 'random Fourier features m of the input (0: x itself)' },
     { name: 'prediction', value: c.prediction, note: "what the output is: 'eps', 'x0' or 'v' = alpha eps - sigma x0" },
   ];
-  const usage = 'pred = model(z, t)          # z (B, dim) float, t (B,) in [0, 1] -> prediction (B, dim)';
+  const usage = 'pred = model(z, t)  # z (B, dim) float, t (B,) in [0, 1] -> prediction (B, dim)';
   const parts = [
     pyHeader('MLPDenoiser', `a time-conditioned MLP denoiser predicting ${c.prediction}`, JSON.stringify(c), usage),
     pyConfigClass('MLPDenoiserConfig', 'Hyper-parameters of the exported checkpoint (defaults = its values).', fields),
@@ -83,7 +83,7 @@ export function mlpDenoiserModelPy(c: MlpDenoiserConfig): string {
  * ```
  */
 export function unetModelPy(c: UNetConfig): string {
-  const fields = [
+  const fields: PyField[] = [
     { name: 'image_size', value: c.imageSize, note: 'square images of this side' },
     { name: 'channels', value: c.channels, note: '1 (grey) or 3 (RGB)' },
     { name: 'base_channels', value: c.baseChannels, note: 'width of the first level' },
@@ -94,8 +94,7 @@ export function unetModelPy(c: UNetConfig): string {
     },
     { name: 'prediction', value: c.prediction, note: "what the output is: 'eps', 'x0' or 'v' = alpha eps - sigma x0" },
   ];
-  const usage =
-    'pred = model(z, t)          # z (B, C, S, S) float (NCHW; altar is NHWC), t (B,) in [0, 1] -> (B, C, S, S)';
+  const usage = 'pred = model(z, t)  # z (B, C, S, S) float (NCHW; altar is NHWC), t (B,) in [0, 1] -> (B, C, S, S)';
   const parts = [
     pyHeader('UNet', `a time-conditioned U-Net denoiser predicting ${c.prediction}`, JSON.stringify(c), usage),
     pyConfigClass('UNetConfig', 'Hyper-parameters of the exported checkpoint (defaults = its values).', fields),
@@ -149,13 +148,15 @@ class Level(nn.Module):
         n = len(ch)
         self.t_embedder = TimestepEmbedder(config.base_channels, tdim)
         self.conv_in = nn.Conv2d(config.channels, ch[0], 3, padding=1)
-        self.down = nn.ModuleList(
-            [Level(ResBlock(ch[i], ch[i], tdim), pool=nn.Conv2d(4 * ch[i], ch[i + 1], 1) if i < n - 1 else None) for i in range(n)]
-        )
+        self.down = nn.ModuleList()  # level i: ResBlock at width ch[i], then down to ch[i + 1]
+        for i in range(n):
+            pool = nn.Conv2d(4 * ch[i], ch[i + 1], 1) if i < n - 1 else None
+            self.down.append(Level(ResBlock(ch[i], ch[i], tdim), pool=pool))
         self.mid = ResBlock(ch[-1], ch[-1], tdim)
-        self.up = nn.ModuleList(
-            [Level(ResBlock(2 * ch[i], ch[i], tdim), unpool=nn.Conv2d(ch[i], 4 * ch[i - 1], 1) if i > 0 else None) for i in range(n)]
-        )
+        self.up = nn.ModuleList()  # level i: ResBlock on [h, skip_i], then up to ch[i - 1]; run from the last level
+        for i in range(n):
+            unpool = nn.Conv2d(ch[i], 4 * ch[i - 1], 1) if i > 0 else None
+            self.up.append(Level(ResBlock(2 * ch[i], ch[i], tdim), unpool=unpool))
         self.norm_out = LayerNorm2d(ch[0], eps=1e-5)
         self.conv_out = nn.Conv2d(ch[0], config.channels, 3, padding=1)
 

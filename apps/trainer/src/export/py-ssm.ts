@@ -3,7 +3,17 @@
  * (in_proj, conv1d, x_proj, dt_proj, A_log, D, out_proj), or S4D mixers with an FFT convolution (S4D §3).
  */
 import type { SsmLmConfig } from '@altar/models';
-import { PY_MLP, PY_RMSNORM, PY_SAFETENSORS, pyConfigClass, pyHeader, pyLoadModel, pyNorm } from './py-common.js';
+import {
+  type PyField,
+  PY_MLP,
+  PY_RMSNORM,
+  PY_SAFETENSORS,
+  pyConfigClass,
+  pyFloat,
+  pyHeader,
+  pyLoadModel,
+  pyNorm,
+} from './py-common.js';
 
 const PY_MAMBA = `LOG_DECAY_MIN = -10.0  # altar floors log(A_bar) per step at -10 (the state is already forgotten there)
 
@@ -101,7 +111,7 @@ class S4DMixer(nn.Module):
  */
 export function ssmModelPy(c: SsmLmConfig): string {
   const selective = c.mixer === 'selective';
-  const fields = [
+  const fields: PyField[] = [
     {
       name: 'vocab_size',
       value: c.vocabSize,
@@ -128,12 +138,12 @@ export function ssmModelPy(c: SsmLmConfig): string {
   }
   fields.push(
     { name: 'mlp_hidden', value: c.mlpRatio * c.dModel, note: 'MLP after each mixer (0: none, as Mamba)' },
-    { name: 'dropout', value: c.dropout, note: 'residual dropout (training only)' },
+    { name: 'dropout', value: pyFloat(c.dropout), note: 'residual dropout (training only)' },
   );
   const mixer = selective
     ? 'Mamba(config.d_model, config.d_state, config.expand, config.d_conv, config.dt_rank)'
     : 'S4DMixer(config.d_model, config.d_state)';
-  const usage = 'logits = model(tokens)      # tokens (B, N) int64 -> next-token logits (B, N, vocab_size)';
+  const usage = 'logits = model(tokens)  # tokens (B, N) int64 -> next-token logits (B, N, vocab_size)';
   const parts = [
     pyHeader(
       'SsmLM',

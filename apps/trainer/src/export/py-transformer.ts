@@ -5,12 +5,14 @@
  */
 import type { ArTransformerConfig, DiffusionTransformerConfig } from '@altar/models';
 import {
+  type PyField,
   PY_MLP,
   PY_RMSNORM,
   PY_SAFETENSORS,
   PY_SWIGLU,
   PY_TIME,
   pyConfigClass,
+  pyFloat,
   pyHeader,
   pyLoadModel,
   pyNorm,
@@ -122,7 +124,7 @@ function attentionHelpers(kind: 'full' | 'sliding' | 'linear' | 'bidirectional',
  */
 export function gptModelPy(c: ArTransformerConfig): string {
   const mlpCls = c.mlp === 'swiglu' ? 'SwiGLU' : 'MLP';
-  const fields = [
+  const fields: PyField[] = [
     {
       name: 'vocab_size',
       value: c.vocabSize,
@@ -133,13 +135,13 @@ export function gptModelPy(c: ArTransformerConfig): string {
     { name: 'n_head', value: c.nHeads, note: 'attention heads' },
     { name: 'n_embd', value: c.dModel, note: 'model width' },
     { name: 'mlp_hidden', value: c.mlpRatio * c.dModel, note: `MLP hidden width (${c.mlpRatio} x n_embd)` },
-    { name: 'dropout', value: c.dropout, note: 'residual dropout (training only)' },
+    { name: 'dropout', value: pyFloat(c.dropout), note: 'residual dropout (training only)' },
   ];
   if (c.attention === 'sliding') fields.push({ name: 'window', value: c.window, note: 'sliding window W' });
   if (c.attention === 'linear')
     fields.push({ name: 'linear_chunk', value: c.linearChunk, note: 'chunk of the parallel linear attention' });
   const rope = c.positions === 'rope';
-  const usage = 'logits = model(tokens)      # tokens (B, N) int64 -> next-token logits (B, N, vocab_size)';
+  const usage = 'logits = model(tokens)  # tokens (B, N) int64 -> next-token logits (B, N, vocab_size)';
   const parts = [
     pyHeader(
       'GPT',
@@ -217,14 +219,14 @@ export function ditModelPy(c: DiffusionTransformerConfig): string {
   const mlpCls = c.mlp === 'swiglu' ? 'SwiGLU' : 'MLP';
   const tc = c.timeConditioning;
   const rope = c.positions === 'rope';
-  const fields = [
+  const fields: PyField[] = [
     { name: 'vocab_size', value: c.vocabSize, note: 'V data tokens; the input also takes [MASK] = V' },
     { name: 'block_size', value: c.maxLen, note: 'longest sequence (size of the learned position table)' },
     { name: 'n_layer', value: c.nLayers, note: 'transformer blocks' },
     { name: 'n_head', value: c.nHeads, note: 'attention heads' },
     { name: 'n_embd', value: c.dModel, note: 'model width' },
     { name: 'mlp_hidden', value: c.mlpRatio * c.dModel, note: `MLP hidden width (${c.mlpRatio} x n_embd)` },
-    { name: 'dropout', value: c.dropout, note: 'residual dropout (training only)' },
+    { name: 'dropout', value: pyFloat(c.dropout), note: 'residual dropout (training only)' },
   ];
   const modulation = (k: number) =>
     tc
@@ -232,8 +234,8 @@ export function ditModelPy(c: DiffusionTransformerConfig): string {
       : `self.adaLN_const = nn.Parameter(torch.zeros(${k} * config.n_embd))  # learned; t is ignored`;
   const mod = tc ? 'self.adaLN_modulation(c)' : 'self.adaLN_const[None]';
   const usage = tc
-    ? 'logits = model(z, t)        # z (B, N) int64 in 0..V (V = [MASK]), t (B,) in [0, 1] -> x0 logits (B, N, V)'
-    : 'logits = model(z, t)        # z (B, N) int64 in 0..V (V = [MASK]); t is ignored -> x0 logits (B, N, V)';
+    ? 'logits = model(z, t)  # z (B, N) int64 in 0..V (V = [MASK]), t (B,) in [0, 1] -> x0 logits (B, N, V)'
+    : 'logits = model(z, t)  # z (B, N) int64 in 0..V (V = [MASK]); t is ignored -> x0 logits (B, N, V)';
   const parts = [
     pyHeader(
       'DiT',
@@ -293,7 +295,12 @@ export function ditModelPy(c: DiffusionTransformerConfig): string {
         x = self.tok_emb(z)  # (B, N, D)${
           rope ? '' : '\n        x = x + self.pos_emb(torch.arange(N, device=z.device))'
         }
-        c = ${tc ? 'self.t_embedder(t.reshape(B) if torch.is_tensor(t) else torch.full((B,), float(t), device=z.device))  # (B, D)' : 'None  # this checkpoint ignores t'}
+        ${
+          tc
+            ? `t = t.reshape(B) if torch.is_tensor(t) else torch.full((B,), float(t), device=z.device)
+        c = self.t_embedder(t)  # (B, D)`
+            : 'c = None  # this checkpoint ignores t'
+        }
         for block in self.blocks:
             x = block(x, c)
         x = self.final_layer(x, c)
