@@ -316,6 +316,12 @@ describe('openTextCorpus: bad input', () => {
     expect((await rejection(openTextCorpus({ path: gz, cacheDir }))).message).toMatch(
       /bad\.txt\.gz is not valid UTF-8: invalid byte sequence at byte offset 14/,
     );
+    // A damaged .gz: BAD_PATH naming the file.
+    const broken = gzipSync(Buffer.from('fine text\n'.repeat(1000)));
+    writeFileSync(join(d, 'damaged.txt.gz'), broken.subarray(0, broken.length >> 1));
+    const z = await rejection(openTextCorpus({ path: join(d, 'damaged.txt.gz'), cacheDir }));
+    expect(z.code).toBe('BAD_PATH');
+    expect(z.message).toContain(`cannot read or gunzip ${join(d, 'damaged.txt.gz')}`);
     expect(cacheFiles(cacheDir)).toEqual([]);
   });
 
