@@ -68,7 +68,8 @@ export function floatToHalf(x: number): number {
 }
 
 /**
- * Decode one entry into a host array tfjs accepts: float32 for float dtypes, int32 for ints, bool for BOOL.
+ * Decode one entry into a host array tfjs accepts: float32 for float dtypes, int32 for ints (a value outside
+ * int32 is a `SafetensorsError`), bool (0 or 1; any non-zero byte is true) for BOOL.
  *
  * @example
  * ```ts
@@ -106,19 +107,28 @@ export function toHostArray(t: SafeTensor): {
     case 'U16':
       return { values: Int32Array.from(new Uint16Array(b.buffer, 0, n)), dtype: 'int32' };
     case 'BOOL':
-      return { values: b, dtype: 'bool' };
-    case 'I64':
-    case 'U64':
+      // a byte other than 0 is true; tfjs would otherwise keep 7 or 255 as a "bool" and ops would disagree
+      return { values: b.map((x) => (x === 0 ? 0 : 1)), dtype: 'bool' };
     case 'U32': {
-      const src =
-        t.dtype === 'U32'
-          ? Array.from(new Uint32Array(b.buffer, 0, n), BigInt)
-          : Array.from(t.dtype === 'I64' ? new BigInt64Array(b.buffer, 0, n) : new BigUint64Array(b.buffer, 0, n));
+      const src = new Uint32Array(b.buffer, 0, n);
       const out = new Int32Array(n);
-      src.forEach((v, i) => {
-        if (v > 2147483647n || v < -2147483648n) throw new SafetensorsError(`${t.dtype} value ${v} does not fit int32`);
+      for (let i = 0; i < n; i++) {
+        const v = src[i] as number;
+        if (v > 2147483647) throw new SafetensorsError(`U32 value ${v} does not fit int32 (element ${i})`);
+        out[i] = v;
+      }
+      return { values: out, dtype: 'int32' };
+    }
+    case 'I64':
+    case 'U64': {
+      const src = t.dtype === 'I64' ? new BigInt64Array(b.buffer, 0, n) : new BigUint64Array(b.buffer, 0, n);
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = src[i] as bigint;
+        if (v > 2147483647n || v < -2147483648n)
+          throw new SafetensorsError(`${t.dtype} value ${v} does not fit int32 (element ${i})`);
         out[i] = Number(v);
-      });
+      }
       return { values: out, dtype: 'int32' };
     }
   }
@@ -155,7 +165,9 @@ export async function tensorsToSafetensors(
 }
 
 /**
- * Decode a file into tfjs tensors (caller owns and disposes them).
+ * Decode a file into tfjs tensors (caller owns and disposes them). Every entry is converted on the host
+ * first (a value that does not fit, such as a U32 above 2^31 − 1, throws before any tensor exists), and a
+ * failure while creating the tensors disposes the ones already made: an error never leaks a tensor.
  *
  * @example
  * ```ts
@@ -169,10 +181,20 @@ export function safetensorsToTensors(bytes: Uint8Array): {
   metadata: Record<string, string>;
 } {
   const file = decodeSafetensors(bytes);
+  const host = Object.entries(file.tensors).map(([name, st]) => {
+    try {
+      return { name, shape: st.shape, ...toHostArray(st) };
+    } catch (e) {
+      if (!(e instanceof SafetensorsError)) throw e;
+      throw new SafetensorsError(`tensor '${name.slice(0, 60)}': ${e.message.slice('safetensors: '.length)}`);
+    }
+  });
   const tensors: Record<string, tf.Tensor> = {};
-  for (const [name, st] of Object.entries(file.tensors)) {
-    const { values, dtype } = toHostArray(st);
-    tensors[name] = tf.tensor(values, st.shape, dtype);
+  try {
+    for (const h of host) tensors[h.name] = tf.tensor(h.values, h.shape, h.dtype);
+  } catch (e) {
+    tf.dispose(Object.values(tensors));
+    throw e;
   }
   return { tensors, metadata: file.metadata };
 }

@@ -113,7 +113,7 @@ describe('safetensors', () => {
     ],
     ['header not JSON', () => rawFile('{"a":', []), /not valid JSON/],
     ['header not an object', () => rawFile('[1,2]', []), /must start with '\{'/],
-    ['unknown dtype', () => rawFile(entry.replace('F32', 'F33'), eight), /unknown dtype "F33"/],
+    ['unknown dtype', () => rawFile(entry.replace('F32', 'F33'), eight), /unknown dtype 'F33'/],
     ['offsets out of range', () => rawFile(entry.replace('[0,8]', '[0,16]'), eight), /out of range/],
     ['reversed offsets', () => rawFile(entry.replace('[0,8]', '[8,0]'), eight), /reversed/],
     ['shape/size mismatch', () => rawFile(entry.replace('[2]', '[3]'), eight), /expected 12/],
@@ -146,6 +146,105 @@ describe('safetensors', () => {
     expect(err).toBeInstanceOf(SafetensorsError);
     expect((err as Error).message).toMatch(msg);
     expect(MAX_HEADER_BYTES).toBe(100_000_000);
+  });
+
+  /** Best of three timings of `fn` in ms (one try can be stalled by a GC pause or a busy neighbour). */
+  const bestMs = (fn: () => void): number => {
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      fn();
+      best = Math.min(best, performance.now() - t0);
+    }
+    return best;
+  };
+  const outcome = (f: Uint8Array): string => {
+    try {
+      return `parsed ${Object.keys(decodeSafetensors(f).tensors).length}`;
+    } catch (e) {
+      return e instanceof SafetensorsError ? 'rejected' : `crashed: ${String(e)}`;
+    }
+  };
+
+  it('parses the header in linear time: runs of 80,000 spaces take milliseconds, not seconds', () => {
+    // a run of spaces that is not at the very end made `/ +$/` backtrack quadratically (2.3 s before the fix)
+    const inside = rawFile(`{${' '.repeat(80_000)}}`, []);
+    const beforeGarbage = rawFile(`{${' '.repeat(80_000)}x`, []);
+    const padded = rawFile(entry + ' '.repeat(80_000), eight);
+    expect(outcome(inside)).toBe('parsed 0');
+    expect(outcome(beforeGarbage)).toBe('rejected');
+    expect(outcome(padded)).toBe('parsed 1');
+    for (const f of [inside, beforeGarbage, padded]) expect(bestMs(() => outcome(f))).toBeLessThan(50);
+  });
+
+  it('a 100 MB header of padding (the size cap) is parsed or rejected in under 1 s', () => {
+    const n = MAX_HEADER_BYTES;
+    const f = new Uint8Array(8 + n);
+    new DataView(f.buffer).setBigUint64(0, BigInt(n), true);
+    f.fill(0x20, 8);
+    f[8] = 0x7b; // '{' + 99,999,998 spaces + '}': valid JSON, no tensors
+    f[8 + n - 1] = 0x7d;
+    expect(outcome(f)).toBe('parsed 0');
+    expect(bestMs(() => outcome(f))).toBeLessThan(1000);
+    f[8 + n - 1] = 0x78; // '{' + spaces + 'x': invalid
+    expect(outcome(f)).toBe('rejected');
+    expect(bestMs(() => outcome(f))).toBeLessThan(1000);
+    f.fill(0x20, 8); // '{}' + trailing padding
+    f[8] = 0x7b;
+    f[9] = 0x7d;
+    expect(outcome(f)).toBe('parsed 0');
+    expect(bestMs(() => outcome(f))).toBeLessThan(1000);
+  });
+
+  it('rejects a duplicate key (two readers could keep different entries)', () => {
+    const e = '{"dtype":"F32","shape":[1],"data_offsets":[0,4]}';
+    const cases: Array<[string, RegExp]> = [
+      [`{"a":${e},"a":${e}}`, /key 'a' twice \(in the header\)/],
+      [`{"a":${e},"\\u0061":${e}}`, /key 'a' twice/],
+      ['{"a":{"dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4]}}', /key 'dtype' twice \(in entry 'a'\)/],
+      [`{"__metadata__":{"k":"1","k":"2"},"a":${e}}`, /key 'k' twice \(in entry '__metadata__'\)/],
+    ];
+    for (const [header, msg] of cases) {
+      expect(() => decodeSafetensors(rawFile(header, [0, 0, 128, 63]))).toThrow(msg);
+    }
+    // the same characters inside strings and arrays are not keys
+    const ok = '{"__metadata__":{"k":"\\"a\\":1,\\"a\\":2"},"a\\\\":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}';
+    expect(Object.keys(decodeSafetensors(rawFile(ok, [0, 0, 128, 63])).tensors)).toEqual(['a\\']);
+  });
+
+  it('a header nested 100,000 deep or with a 1,000,000-entry shape is rejected without a stack overflow', () => {
+    const deep = rawFile(`{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, []);
+    expect(() => decodeSafetensors(deep)).toThrow(SafetensorsError);
+    const wide = rawFile(`{"a":{"dtype":"F32","shape":[${new Array(1e6).fill(1)}],"data_offsets":[0,8]}}`, eight);
+    expect(() => decodeSafetensors(wide)).toThrow(/an array of 1000000 item\(s\)/);
+  });
+
+  it('a value that does not fit int32 is a SafetensorsError naming the tensor, and no tensor is left behind', async () => {
+    await expectNoLeaks(() => {
+      // 'a' (F32) decodes first; 'b' (U32 4294967295) used to throw after 'a' became a tensor, leaking it
+      const f = encodeSafetensors({
+        a: { dtype: 'F32', shape: [2], data: bytesOf(Float32Array.from([1, 2])) },
+        b: { dtype: 'U32', shape: [2], data: bytesOf(Int32Array.from([5, -1])) },
+        c: { dtype: 'I64', shape: [1], data: bytesOf(new Float64Array(1)) },
+      });
+      expect(() => safetensorsToTensors(f)).toThrow(
+        /tensor 'b': U32 value 4294967295 does not fit int32 \(element 1\)/,
+      );
+      const big = encodeSafetensors({
+        z: { dtype: 'F32', shape: [1], data: bytesOf(Float32Array.from([1])) },
+        i: { dtype: 'I64', shape: [1], data: new Uint8Array(BigInt64Array.from([-(2n ** 31n) - 1n]).buffer) },
+      });
+      expect(() => safetensorsToTensors(big)).toThrow(/tensor 'i': I64 value -2147483649 does not fit int32/);
+    }, 'rejected int32 overflow');
+  });
+
+  it('BOOL: any non-zero byte decodes to true (1)', async () => {
+    await expectNoLeaks(async () => {
+      const f = encodeSafetensors({ b: { dtype: 'BOOL', shape: [4], data: Uint8Array.from([0, 1, 7, 255]) } });
+      const { tensors } = safetensorsToTensors(f);
+      expect(Array.from(await tensors['b']!.data())).toEqual([0, 1, 1, 1]);
+      tf.dispose(Object.values(tensors));
+    });
   });
 
   it('the writer refuses inconsistent input', () => {

@@ -9,6 +9,14 @@ import { initBackend, requiredBackends } from '../init.js';
 import type { BackendInfo, BackendName } from '../init-types.js';
 
 export { expectNoLeaks, memoryGuard } from '../memory.js';
+export {
+  fuzzSafetensors,
+  verifyDecoded,
+  type FuzzFailure,
+  type SafetensorsFuzzOptions,
+  type SafetensorsFuzzReport,
+} from './safetensors-fuzz.js';
+export { SAFETENSORS_MUTATIONS, mutateSafetensors, type SafetensorsMutation } from './safetensors-mutations.js';
 
 const cache = new Map<BackendName, Promise<BackendInfo | Error>>();
 

@@ -89,7 +89,11 @@ export class ParamStore {
   weights(): Record<string, tf.Tensor> {
     return Object.fromEntries(this.vars);
   }
-  /** Copy values into the variables; every name must exist with the same shape, and all must be given. */
+  /**
+   * Copy values into the variables; every name must exist with the same shape and dtype, and all must be
+   * given. Nothing is cast: an int32 tensor for a float32 parameter (a checkpoint entry relabelled I32 or
+   * U32) is a `BAD_WEIGHTS` error naming the parameter and both dtypes, checked before any variable changes.
+   */
   setWeights(map: Record<string, tf.Tensor>): void {
     const given = Object.keys(map);
     for (const name of given) {
@@ -101,11 +105,11 @@ export class ParamStore {
       if (!tf.util.arraysEqual(t.shape, v.shape)) {
         throw new AltarError('BAD_WEIGHTS', `setWeights: '${name}' has shape [${t.shape}], expected [${v.shape}]`);
       }
+      if (t.dtype !== v.dtype) {
+        throw new AltarError('BAD_WEIGHTS', `setWeights: '${name}' has dtype ${t.dtype}, expected ${v.dtype}`);
+      }
     }
-    for (const [name, v] of this.vars) {
-      const t = map[name] as tf.Tensor;
-      tf.tidy(() => v.assign(t.dtype === 'float32' ? t : tf.cast(t, 'float32')));
-    }
+    for (const [name, v] of this.vars) v.assign(map[name] as tf.Tensor);
   }
   dispose(): void {
     for (const v of this.vars.values()) v.dispose();
