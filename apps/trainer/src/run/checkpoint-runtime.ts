@@ -62,7 +62,7 @@ export async function loadRun(
     throw new AltarError(
       'NON_FINITE',
       `${ck.dir}/${file}: tensor '${bad.tensor}' holds ${bad.value} (element ${bad.index}); the run diverged ` +
-        `before this checkpoint — use an earlier step-* directory or --best`,
+        `before this checkpoint — point to an earlier step-* directory`,
     );
   // A text run: its corpus (validation split), with the tokenizer the checkpoint was trained with.
   const runtime = buildRuntime(
