@@ -93,6 +93,14 @@ describe('altar export --to pytorch', () => {
     const io = captureIO();
     expect(await main(['export', bad, '--to', 'pytorch', join(dir, 'o5')], io)).toBe(1);
     expect(io.stderr()).toMatch(/bad\/ema\.safetensors/);
+    // A text run's checkpoint carries its tokenizer; the export copies it.
+    const withTok = join(dir, 'with-tokenizer');
+    cpSync(loadCheckpoint(run).dir, withTok, { recursive: true });
+    writeFileSync(join(withTok, 'tokenizer.json'), '{"kind":"char","chars":"abc"}\n');
+    const tio = captureIO();
+    expect(await main(['export', withTok, '--to', 'pytorch', join(dir, 'o6'), '--json'], tio), tio.stderr()).toBe(0);
+    expect(JSON.parse(tio.stdout()).files).toContain(join(dir, 'o6', 'tokenizer.json'));
+    expect(readFileSync(join(dir, 'o6', 'tokenizer.json'), 'utf8')).toBe('{"kind":"char","chars":"abc"}\n');
     const help = captureIO();
     expect(await main(['export', '--help'], help)).toBe(0);
     expect(help.stdout()).toMatch(/altar export DIR --to pytorch OUT/);

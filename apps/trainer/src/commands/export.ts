@@ -19,6 +19,7 @@ Writes the checkpoint in DIR (a run directory from altar train/demo, or one step
                      load_model() builds it and loads the weights
   model.safetensors  the weights under the module's parameter names (Linear weights transposed to torch's layout)
   README.md          how to load it, continuing training with torchrun / FSDP, what is not exported
+  tokenizer.json     copied from the checkpoint when it has one (runs on a text corpus)
 Families: ${PYTORCH_EXPORT_TYPES.join(', ')} (class GPT, DiT, SsmLM, MLPDenoiser, UNet).
 Not exported: the optimizer state (altar's AdamW moments; see the README written to OUT for why).
 Uses the EMA weights when the checkpoint has them (--raw: the raw weights); --best: the best checkpoint.

@@ -49,6 +49,9 @@ export interface ExportResult {
   files: string[];
 }
 
+/** The tokenizer file a text run's checkpoint carries (apps/trainer's run/corpus.ts writes it). */
+const TOKENIZER_FILE = 'tokenizer.json';
+
 function checkOut(out: string, overwrite: boolean): void {
   if (!existsSync(out)) return;
   if (!statSync(out).isDirectory()) throw new UsageError(`${out}: exists and is not a directory`);
@@ -77,7 +80,8 @@ async function modelConfigOf(meta: Record<string, string>, opts: ExportOptions, 
 }
 
 /**
- * Export the checkpoint `opts.dir` resolves to as `model.py` + `model.safetensors` (+ a README) in `opts.out`.
+ * Export the checkpoint `opts.dir` resolves to as `model.py` + `model.safetensors` (+ a README, and the checkpoint's
+ * tokenizer.json when it has one) in `opts.out`.
  * A missing checkpoint or a non-empty OUT is a UsageError (exit 2); a corrupt checkpoint an AltarError (exit 1).
  *
  * @example
@@ -117,6 +121,12 @@ export async function runExport(opts: ExportOptions): Promise<ExportResult> {
   writeFileSync(files[0] as string, exp.modelPy);
   writeFileSync(files[1] as string, exp.weights);
   writeFileSync(files[2] as string, exportReadme(config, exp.className, { step: ck.state.step, weights, params }));
+  // A text run's vocabulary (written by altar train beside the weights): the model is useless without it.
+  const tokenizer = ck.files[TOKENIZER_FILE];
+  if (tokenizer) {
+    files.push(join(opts.out, TOKENIZER_FILE));
+    writeFileSync(join(opts.out, TOKENIZER_FILE), tokenizer);
+  }
   return {
     checkpoint: ck.dir,
     step: ck.state.step,
