@@ -20,9 +20,15 @@ export const FORBIDDEN_KEYS: readonly string[] = ['__proto__', 'constructor', 'p
 
 export function joinPath(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const k of path) out += typeof k === 'number' ? `[${k}]` : out ? `.${String(k)}` : String(k);
+  for (const k of path) {
+    // an empty key would vanish from the path: show it as [""]
+    out += typeof k === 'number' ? `[${k}]` : k === '' ? '[""]' : out ? `.${String(k)}` : String(k);
+  }
   return out;
 }
+
+/** Deeper than any config (sections nest three levels); a hostile file nested 10,000 deep stops here. */
+const MAX_DEPTH = 32;
 
 /**
  * Throws ConfigError at the first non-finite number or forbidden key in a parsed config tree.
@@ -34,6 +40,8 @@ export function joinPath(path: readonly PropertyKey[]): string {
  * ```
  */
 export function checkConfigTree(v: unknown, path: PropertyKey[] = []): void {
+  if (path.length > MAX_DEPTH)
+    throw new ConfigError(joinPath(path.slice(0, MAX_DEPTH)), `nested deeper than ${MAX_DEPTH} levels`);
   if (typeof v === 'number' && !Number.isFinite(v)) {
     throw new ConfigError(joinPath(path), `expected a finite number, got ${describeValue(v)}`);
   }
