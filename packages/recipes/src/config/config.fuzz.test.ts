@@ -34,6 +34,19 @@ describe('run-config fuzz', () => {
     for (const s of seeds) expect(() => parseRunConfig(s.parse(s.text)), s.name).not.toThrow();
   });
 
+  it('found by the fuzzer: a value nested 10,000 deep is a ConfigError, not a stack overflow; an empty key is named', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    const base = JSON.parse(shippedConfigs().find((s) => s.name === 'ar-transformer.json')!.text) as Record<
+      string,
+      unknown
+    >;
+    const nested = { ...base, train: { ...(base['train'] as object), lr: deep } };
+    expect(() => parseRunConfig(nested)).toThrow(/^train\.lr(\[0\]){30}: nested deeper than 32 levels$/);
+    const empty = { ...base, '': 1 };
+    expect(() => parseRunConfig(empty)).toThrow(/^\[""\]: unknown key/);
+  });
+
   it('3,000 mutants: a valid config or a ConfigError with a key path; nothing else, nothing slow', () => {
     const seeds = shippedConfigs();
     fuzzRunConfigs(seeds, { n: 200, seed: 99 }); // warm-up: let the JIT compile zod's parsers
