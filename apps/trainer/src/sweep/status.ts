@@ -35,7 +35,7 @@ export interface JobStatus {
   etaSec: number | null;
   /** What a running job is doing: 'train', 'eval' or 'sample' (null when not running). */
   phase: string | null;
-  /** Failed attempts so far (BullMQ attemptsMade). */
+  /** Attempts that ended, failed or completed (BullMQ attemptsMade); a stalled delivery is not one. */
   attemptsMade: number;
   /** Times a worker took the job (first run, retries after failures, re-deliveries after a stall). */
   deliveries: number;

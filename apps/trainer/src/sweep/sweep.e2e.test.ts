@@ -10,6 +10,7 @@ import { captureIO, tempDir, tinyConfig } from '../../test/helpers.js';
 import { freePort, startRedis, type RedisHandle } from '../../test/redis-server.js';
 import { main } from '../main.js';
 import { latestCheckpointStep, readStarts } from './run-point.js';
+import { loadSweep } from './spec.js';
 import type { SweepStatus } from './status.js';
 
 const dir = tempDir('altar-sweep-e2e-');
@@ -234,12 +235,55 @@ describe('altar sweep on Redis', () => {
     expect(failed.attemptsMade).toBe(2);
     expect(failed.failedReason).toMatch(/altar train exited with code 1: .*loss is NaN/s);
 
-    survivor.child.kill('SIGTERM');
-    expect(await survivor.exited).toBe(143);
+    // SIGTERM (a pod deleted, a node drained): the worker interrupts its training child, which saves a checkpoint
+    // (there are no periodic ones here), and exits 143 without failing the job; the other worker resumes it.
+    const tTerm0 = Date.now();
+    const third = startWorker('w3');
+    const term = join(dir, 'term.json');
+    writeFileSync(
+      term,
+      JSON.stringify({ base: 'e2e-base.json', set: { 'train.steps': 400, 'checkpoint.every': 0, 'model.dModel': 12 } }),
+    );
+    expect(await main(['sweep', term, '--queue', redis.url, '--out', root], captureIO())).toBe(0);
+    const termDir = join(root, loadSweep(term).points[0]!.dirName);
+    const first = await until('the SIGTERM point to train past step 20', 60_000, async () => {
+      const j = (await status(term)).jobs[0]!;
+      const st = readStarts(termDir);
+      return j.state === 'running' && j.phase === 'train' && j.step! >= 20 && st.length === 1 ? st[0]! : null;
+    });
+    const termed = [survivor, third].find((x) => x.name === first.worker)!;
+    const other = termed === survivor ? third : survivor;
+    termed.child.kill('SIGTERM');
+    expect(await termed.exited).toBe(143);
+    expect(termed.log()).toMatch(/SIGTERM: interrupting 1 child process/);
+    const saved = latestCheckpointStep(join(termDir, 'run'));
+    expect(saved).toBeGreaterThanOrEqual(20);
+    expect(saved).toBeLessThan(400);
+    const termDone = await until(
+      'the SIGTERMed point to finish elsewhere',
+      90_000,
+      async () => {
+        const j = (await status(term)).jobs[0]!;
+        return j.state === 'done' || j.state === 'failed' ? j : null;
+      },
+      500,
+    );
+    expect(termDone.state).toBe('done');
+    // One attempt ended (the one that completed): the interrupted delivery was not counted as a failure.
+    expect(termDone.attemptsMade).toBe(1);
+    const termStarts = readStarts(termDir);
+    expect(termStarts.map((x) => [x.worker, x.resumeFromStep])).toEqual([
+      [termed.name, 0],
+      [other.name, saved],
+    ]);
+    const tTerm1 = Date.now();
+
+    other.child.kill('SIGTERM');
+    expect(await other.exited).toBe(143);
     process.stderr.write(
       `sweep e2e: kill after ${((tKill - t0) / 1000).toFixed(1)} s (checkpoint step ${victim.ck}, point ${victim.start.worker}:${victim.dir.split('/').pop()}), ` +
         `4 points done after ${((tDone - t0) / 1000).toFixed(1)} s, resumed from step ${starts[1]!.resumeFromStep}; ` +
-        `whole test ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+        `SIGTERM stage ${((tTerm1 - tTerm0) / 1000).toFixed(1)} s (resumed from step ${saved}); whole test ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
     );
   }, 300_000);
 });
