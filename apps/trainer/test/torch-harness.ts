@@ -38,7 +38,13 @@ for k, m in enumerate(req["models"]):
                 args.append(torch.tensor(case["t"], dtype=torch.float32))
             y = model(*args)
             outs.append({"shape": list(y.shape), "values": y.reshape(-1).tolist()})
-    results.append(outs)
+    # One training step's backward pass: every parameter must get a finite gradient.
+    model.train()
+    model.zero_grad()
+    model(*args).pow(2).mean().backward()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    missing = sorted(n for n, g in grads.items() if g is None or not bool(torch.isfinite(g).all()))
+    results.append({"outputs": outs, "bad_grads": missing, "params": len(grads)})
 json.dump({"torch": torch.__version__, "results": results}, open(req["out"], "w"))
 `;
 
@@ -101,6 +107,23 @@ export function runTorch(
   workDir: string,
   models: Array<{ modelPy: string; weights: string; cases: TorchCase[] }>,
 ): TorchOutput[][] {
+  return runTorchFull(workDir, models).map((r) => r.outputs);
+}
+
+/**
+ * Like {@link runTorch}, and also a backward pass per model (in train mode, on its last case): the names of
+ * parameters whose gradient is missing or not finite.
+ *
+ * @example
+ * ```ts
+ * const [r] = runTorchFull(dir, [model]);
+ * expect(r!.badGrads).toEqual([]);
+ * ```
+ */
+export function runTorchFull(
+  workDir: string,
+  models: Array<{ modelPy: string; weights: string; cases: TorchCase[] }>,
+): Array<{ outputs: TorchOutput[]; badGrads: string[]; params: number }> {
   const script = join(workDir, 'harness.py');
   const reqFile = join(workDir, 'request.json');
   const outFile = join(workDir, 'torch-out.json');
@@ -118,5 +141,8 @@ export function runTorch(
     timeout: 300_000,
   });
   if (r.status !== 0) throw new Error(`torch harness failed (${r.status}): ${r.error?.message ?? ''}${r.stderr}`);
-  return (JSON.parse(readFileSync(outFile, 'utf8')) as { results: TorchOutput[][] }).results;
+  const res = JSON.parse(readFileSync(outFile, 'utf8')) as {
+    results: Array<{ outputs: TorchOutput[]; bad_grads: string[]; params: number }>;
+  };
+  return res.results.map((r) => ({ outputs: r.outputs, badGrads: r.bad_grads, params: r.params }));
 }

@@ -21,7 +21,7 @@ import {
   type ModelConfigInput,
   validateModelConfig,
 } from '@altar/models';
-import { requireTorch, runTorch, type TorchCase } from '../../test/torch-harness.js';
+import { requireTorch, runTorch, runTorchFull, type TorchCase } from '../../test/torch-harness.js';
 import { exportPytorch, exportPytorchFromBytes } from './pytorch.js';
 import { torchWeightPlan } from './weights.js';
 
@@ -186,7 +186,8 @@ describe('export to PyTorch: outputs match altar to 1e-4', () => {
         model.dispose();
       }
     });
-    const got = runTorch(work, models);
+    const full = runTorchFull(work, models);
+    const got = full.map((r) => r.outputs);
     const report: string[] = [];
     VARIANTS.forEach((v, k) => {
       v.cases.forEach((_, j) => {
@@ -204,6 +205,11 @@ describe('export to PyTorch: outputs match altar to 1e-4', () => {
         expect(maxAbs, v.name).toBeGreaterThan(0.1);
         expect(maxDiff, `${v.name} case ${j}`).toBeLessThan(TOL);
       });
+    });
+    // The export trains: one backward pass gives every parameter a finite gradient.
+    full.forEach((r, k) => {
+      expect(r.params, VARIANTS[k]!.name).toBeGreaterThan(0);
+      expect(r.badGrads, VARIANTS[k]!.name).toEqual([]);
     });
     writeFileSync(join(work, 'report.txt'), report.join('\n'));
     process.stderr.write(`torch ${torchVersion}\n${report.join('\n')}\n`);
