@@ -181,6 +181,11 @@ export class TextGenerate {
         {},
         h('button.primary', { 'data-testid': 'text-sample-run', onclick: () => void this.run(false) }, '▶ Sample'),
       ),
+      h(
+        'p.muted.small',
+        {},
+        'Samples and infills use the model trained above (an untrained one if there is none: then expect noise).',
+      ),
     );
   }
 
