@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSafetensors } from '@altar/backend';
+import { decodeSafetensors, encodeSafetensors } from '@altar/backend';
 import { useBackend } from '@altar/backend/testing';
 import { ArTransformer, loadModel } from '@altar/models';
 import { CHECKPOINT_FILES } from '@altar/train';
@@ -101,6 +101,18 @@ describe('altar export --to pytorch', () => {
     expect(await main(['export', withTok, '--to', 'pytorch', join(dir, 'o6'), '--json'], tio), tio.stderr()).toBe(0);
     expect(JSON.parse(tio.stdout()).files).toContain(join(dir, 'o6', 'tokenizer.json'));
     expect(readFileSync(join(dir, 'o6', 'tokenizer.json'), 'utf8')).toBe('{"kind":"char","chars":"abc"}\n');
+    // Weights files without the recorded model config (older runs): the config is rebuilt from the run config.
+    const old = join(dir, 'no-meta');
+    cpSync(loadCheckpoint(run).dir, old, { recursive: true });
+    for (const f of [CHECKPOINT_FILES.ema, CHECKPOINT_FILES.model]) {
+      const file = decodeSafetensors(new Uint8Array(readFileSync(join(old, f))));
+      writeFileSync(join(old, f), encodeSafetensors(file.tensors, { format: 'altar' }));
+    }
+    const oio = captureIO();
+    expect(await main(['export', old, '--to', 'pytorch', join(dir, 'o7')], oio), oio.stderr()).toBe(0);
+    expect(readFileSync(join(dir, 'o7', 'model.py'), 'utf8')).toBe(
+      readFileSync(join(dir, 'torch', 'model.py'), 'utf8'),
+    );
     const help = captureIO();
     expect(await main(['export', '--help'], help)).toBe(0);
     expect(help.stdout()).toMatch(/altar export DIR --to pytorch OUT/);
