@@ -45,7 +45,8 @@ Workers (altar worker) train, evaluate and measure sampling cost; see altar work
 status: one line per point: queued, running (step/total and ETA), done (bits), failed (error); --watch
         redraws every 2 s until nothing is queued or running. --json prints
         {"counts":{"queued","running","done","failed"},"jobs":[{id,label,state,step,total,etaSec,...}]}.
-report: DIR/report.md and DIR/report.json (bits per token or dimension ± s.e., gap to the source entropy,
+report: DIR/report.md and DIR/report.json (bits per token or dimension ± s.e., bits per character for text,
+        gap to the source entropy,
         NELBO vs T, sampler, NFE, weight bytes, sampling time, train time, starts and resume steps) and
         SVG plots: bits vs each numeric grid key, bits vs sampling cost, NELBO vs T.
 

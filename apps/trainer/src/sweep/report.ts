@@ -28,6 +28,8 @@ export interface ReportRow {
   boundKind: string | null;
   bitsPerToken: number | null;
   stdErr: number | null;
+  /** Text sources: bits per character (null otherwise). */
+  bitsPerChar: number | null;
   sourceEntropyBitsPerToken: number | null;
   boundVsT: { T: number; bitsPerToken: number; stdErr: number }[];
   sampler: string | null;
@@ -81,6 +83,7 @@ function toRow(p: Sweep['points'][number], j: SweepStatus['jobs'][number] | unde
     boundKind: r?.boundKind ?? null,
     bitsPerToken: r?.bitsPerToken ?? null,
     stdErr: r?.stdErr ?? null,
+    bitsPerChar: r?.bitsPerChar ?? null,
     sourceEntropyBitsPerToken: r?.sourceEntropyBitsPerToken ?? null,
     boundVsT: r?.boundVsT ?? [],
     sampler: r?.sampling.sampler ?? null,
@@ -98,12 +101,14 @@ function toRow(p: Sweep['points'][number], j: SweepStatus['jobs'][number] | unde
 function markdownTable(sweep: Sweep, rows: ReportRow[]): string {
   const unit = rows.find((r) => r.unit !== null)?.unit ?? 'token';
   const Ts = [...new Set(rows.flatMap((r) => r.boundVsT.map((b) => b.T)))].sort((a, b) => a - b);
+  const perChar = rows.some((r) => r.bitsPerChar !== null);
   const head = [
     'point',
     'state',
     'family',
     `bits/${unit}`,
     '± s.e.',
+    ...(perChar ? ['bits/char'] : []),
     'bound',
     'gap to source',
     ...Ts.map((T) => `NELBO T=${T}`),
@@ -132,6 +137,7 @@ function markdownTable(sweep: Sweep, rows: ReportRow[]): string {
       r.family,
       f4(r.bitsPerToken),
       f4(r.stdErr),
+      ...(perChar ? [f4(r.bitsPerChar)] : []),
       r.boundKind ?? '-',
       f4(gap),
       ...Ts.map((T) => f4(r.boundVsT.find((b) => b.T === T)?.bitsPerToken ?? null)),

@@ -66,6 +66,9 @@ export interface PointResult {
   boundKind: string;
   bitsPerToken: number;
   stdErr: number;
+  /** Text sources: the same bound per character of text (null for other sources). */
+  bitsPerChar: number | null;
+  bitsPerCharStdErr: number | null;
   sourceEntropyBitsPerToken: number | null;
   /** Discrete-time NELBO at several T (masked diffusion); empty for other families. */
   boundVsT: { T: number; bitsPerToken: number; stdErr: number }[];
@@ -306,6 +309,8 @@ export async function runPoint(data: SweepJobData, o: RunPointOptions): Promise<
     boundKind: String(e['boundKind']),
     bitsPerToken: num(e['bitsPerToken']),
     stdErr: num(e['stdErr']),
+    bitsPerChar: typeof e['bitsPerChar'] === 'number' ? e['bitsPerChar'] : null,
+    bitsPerCharStdErr: typeof e['bitsPerCharStdErr'] === 'number' ? e['bitsPerCharStdErr'] : null,
     sourceEntropyBitsPerToken:
       typeof e['sourceEntropyBitsPerToken'] === 'number' ? e['sourceEntropyBitsPerToken'] : null,
     boundVsT: Array.isArray(e['boundVsT']) ? (e['boundVsT'] as PointResult['boundVsT']) : [],
