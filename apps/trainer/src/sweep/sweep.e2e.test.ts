@@ -106,7 +106,7 @@ describe('altar sweep on Redis', () => {
     }
   });
 
-  it('4 points on 2 workers, one SIGKILLed mid-job: all finish, the killed one resumes from its checkpoint', async () => {
+  it('4 points on 2 workers, one SIGKILLed mid-job: all finish, the killed one resumes from its checkpoint; NaN fails after its attempts; SIGTERM hands the job over', async () => {
     const t0 = Date.now();
     const steps = 120;
     tinyConfig(
@@ -126,9 +126,9 @@ describe('altar sweep on Redis', () => {
     expect(queued.counts).toEqual({ queued: 4, running: 0, done: 0, failed: 0 });
 
     const w = [startWorker('w1'), startWorker('w2')];
-    // Wait for a point to pass its second checkpoint while still training, then SIGKILL its worker (only the
-    // worker: its train child must notice and die on its own).
-    // Its progress is on the queue: running, in training, a step and an ETA.
+    // Wait for a point to pass its second checkpoint while still training, with its progress on the queue
+    // (running, in training, a step and an ETA), then SIGKILL its worker (only the worker: its train child must
+    // notice and die on its own).
     const victim = await until('a point mid-training past its step-20 checkpoint', 60_000, async () => {
       if (!existsSync(root)) return null;
       for (const d of readdirSync(root)) {
