@@ -4,7 +4,7 @@
  * Pure functions over bytes here; the checkpoint reading and file writing are in ./export-run.ts.
  */
 import { AltarError, decodeSafetensors, encodeSafetensors, type SafeTensor } from '@altar/backend';
-import type { ModelConfig } from '@altar/models';
+import { validateModelConfig, type ModelConfig } from '@altar/models';
 import { ditModelPy, gptModelPy } from './py-transformer.js';
 import { ssmModelPy } from './py-ssm.js';
 import { mlpDenoiserModelPy, unetModelPy } from './py-denoiser.js';
@@ -117,7 +117,7 @@ export function exportPytorchFromBytes(
     const raw = file.metadata['altar.config'];
     if (raw === undefined)
       throw new AltarError('BAD_CHECKPOINT', 'export: the weights file records no model config (altar.config)');
-    c = JSON.parse(raw) as ModelConfig;
+    c = validateModelConfig(JSON.parse(raw));
   }
   return { ...exportPytorch(c, file.tensors, metadata), config: JSON.stringify(c) };
 }
