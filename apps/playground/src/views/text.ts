@@ -293,7 +293,8 @@ export class TextView implements View {
         yLabel: 'bits per character',
         xMin: 0,
         yMin: Math.max(0, Math.min(...all) - 0.3),
-        yMax: Math.max(...all.slice(0, Math.max(3, sm.length >> 3)), unigram || 0) + 0.3,
+        // The untrained start (≈ log2 V) stays in view; later raw spikes may leave it.
+        yMax: Math.max(...hist.bits.slice(0, 5), ...all) + 0.2,
         series: [
           { label: 'raw', color, points: pts(hist.steps, hist.bits), opacity: 0.25, width: 1.2 },
           { label: 'smoothed', color, points: pts(hist.steps, sm), width: 2.5 },
