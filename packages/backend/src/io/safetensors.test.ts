@@ -238,6 +238,15 @@ describe('safetensors', () => {
     }, 'rejected int32 overflow');
   });
 
+  it('tensor data are independent copies, also when the file is a Node Buffer (whose slice() is a view)', () => {
+    const file = encodeSafetensors({ a: { dtype: 'F32', shape: [2], data: bytesOf(Float32Array.from([1, 2])) } });
+    const buf = Buffer.from(file); // as readFileSync returns it
+    const a = decodeSafetensors(buf).tensors['a']!;
+    buf.fill(0);
+    expect(Object.getPrototypeOf(a.data)).toBe(Uint8Array.prototype);
+    expect(Array.from(new Float32Array(a.data.buffer))).toEqual([1, 2]);
+  });
+
   it('BOOL: any non-zero byte decodes to true (1)', async () => {
     await expectNoLeaks(async () => {
       const f = encodeSafetensors({ b: { dtype: 'BOOL', shape: [4], data: Uint8Array.from([0, 1, 7, 255]) } });

@@ -284,8 +284,14 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   }
   if (cursor !== dataLen) throw new SafetensorsError(`data buffer is ${dataLen} bytes but tensors cover ${cursor}`);
   const tensors: Record<string, SafeTensor> = {};
-  for (const e of entries)
-    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: bytes.slice(dataStart + e.begin, dataStart + e.end) };
+  for (const e of entries) {
+    // a copy into a fresh Uint8Array: Node's Buffer.slice would return a view into (pooled) file memory
+    tensors[e.name] = {
+      dtype: e.dtype,
+      shape: e.shape,
+      data: new Uint8Array(bytes.subarray(dataStart + e.begin, dataStart + e.end)),
+    };
+  }
   return { tensors, metadata };
 }
 

@@ -172,7 +172,7 @@ export function verifyDecoded(
     if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i]))
       return `tensor '${name}': shape [${t.shape}] for [${e.shape}]`;
     const [begin, end] = e.data_offsets;
-    const slice = bytes.slice(8 + n + begin, 8 + n + end);
+    const slice = new Uint8Array(bytes.subarray(8 + n + begin, 8 + n + end));
     const view = new DataView(slice.buffer);
     const got = t.dataSync();
     const bits = e.dtype === 'F32' || e.dtype === 'BF16' ? new Uint32Array(new Float32Array(got).buffer) : got;
@@ -206,6 +206,7 @@ const bufferBytes = (): number => proc?.memoryUsage().arrayBuffers ?? 0;
 export function fuzzSafetensors(opts: SafetensorsFuzzOptions): SafetensorsFuzzReport {
   const slowMs = opts.slowMs ?? 50;
   const rng = new Rng(opts.seed ?? 1);
+  const file = new Uint8Array(opts.file); // a private copy (a Node Buffer's slice() is a view, not a copy)
   const byKind = Object.fromEntries(
     SAFETENSORS_MUTATIONS.map((k) => [k, { tried: 0, rejected: 0, accepted: 0 }]),
   ) as SafetensorsFuzzReport['byKind'];
@@ -219,7 +220,7 @@ export function fuzzSafetensors(opts: SafetensorsFuzzOptions): SafetensorsFuzzRe
     if (r.failures.length < 20) r.failures.push(f);
   };
   for (let index = 0; index < opts.n; index++) {
-    const { kind, bytes } = mutateSafetensors(opts.file, rng);
+    const { kind, bytes } = mutateSafetensors(file, rng);
     const stats = byKind[kind];
     r.tried++;
     stats.tried++;

@@ -186,7 +186,7 @@ const DTYPE_BYTES: Record<string, number> = {
 
 function relabel(e: Entry, rng: Rng): void {
   const to = pick(rng, Object.keys(DTYPE_BYTES));
-  const from = typeof e.dtype === 'string' ? (DTYPE_BYTES[e.dtype] ?? 4) : 4;
+  const from = typeof e.dtype === 'string' && Object.hasOwn(DTYPE_BYTES, e.dtype) ? DTYPE_BYTES[e.dtype]! : 4;
   e.dtype = to;
   const shape = Array.isArray(e.shape) ? [...(e.shape as unknown[])] : [];
   if (rng.nextDouble() < 0.15 || shape.length === 0) return; // keep the shape: usually a size mismatch
@@ -389,7 +389,9 @@ export function mutateSafetensors(
   rng: Rng,
   kind: SafetensorsMutation = SAFETENSORS_MUTATIONS[rng.nextInt(0, SAFETENSORS_MUTATIONS.length)]!,
 ): { kind: SafetensorsMutation; bytes: Uint8Array } {
-  return { kind, bytes: mutateSafely(kind, bytes, rng) };
+  // work on a plain Uint8Array: a Node Buffer's slice() is a view, and flipping it would edit the caller's file
+  const own = Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes);
+  return { kind, bytes: mutateSafely(kind, own, rng) };
 }
 
 /** A mutation that cannot apply (JSON.stringify of a 100,000-deep array overflows the stack) flips bits instead. */

@@ -155,7 +155,7 @@ function mutateValue(kind: ConfigMutation, root: Obj, rng: Rng): void {
       root['family'] = pick(rng, [...FAMILIES, 'gpt', 7, null]);
       return;
     case 'type-swap': {
-      const named = all.filter(([c, k]) => isObj(c) && typeof k === 'string' && k in STRINGS);
+      const named = all.filter(([c, k]) => isObj(c) && typeof k === 'string' && Object.hasOwn(STRINGS, k));
       if (named.length === 0) return;
       const [c, k] = pick(rng, named);
       (c as Obj)[k as string] = pick(rng, STRINGS[k as string] as string[]);
@@ -292,7 +292,13 @@ export function fuzzRunConfigs(
     };
     r.tried++;
     stats.tried++;
-    const m = mutant(seed, kind, rng);
+    let m: { text?: string; value?: unknown };
+    try {
+      m = mutant(seed, kind, rng);
+    } catch (e) {
+      fail('crash', `the mutation engine itself failed: ${String(e)}`); // a bug here, reported, not hidden
+      continue;
+    }
     let input: unknown;
     if (m.text !== undefined) {
       try {
