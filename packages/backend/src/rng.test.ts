@@ -41,6 +41,22 @@ describe('Rng', () => {
     expect(Math.max(...f)).toBeLessThan(1);
   });
 
+  it('Gumbel noise comes from 53-bit uniforms: its tail is not cut at the 24-bit limit', () => {
+    const r = new Rng(4);
+    let on24BitGrid = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const u = r.nextOpenUnit53();
+      expect(u > 0 && u < 1).toBe(true);
+      if (Number.isInteger(u * 16777216 - 0.5)) on24BitGrid++;
+    }
+    expect(on24BitGrid).toBe(0); // a 24-bit uniform would put every draw on this grid
+    // The largest Gumbel value a uniform allows: −log(−log(1 − 2^−54)) ≈ 37.4 with 53 bits, ≈ 17.3 with 24.
+    expect(-Math.log(-Math.log(1 - 2 ** -54))).toBeGreaterThan(37);
+    const g = new Rng(5).gumbelArray(200_000);
+    const mean = g.reduce((a, v) => a + v, 0) / g.length;
+    expect(Math.abs(mean - 0.5772156649)).toBeLessThan(4 * Math.sqrt(Math.PI ** 2 / 6 / g.length)); // Euler–Mascheroni
+  });
+
   it('categorical (Gumbel-max) matches softmax probabilities (chi-square)', async () => {
     const probs = [0.5, 0.3, 0.15, 0.05];
     const n = 20_000;

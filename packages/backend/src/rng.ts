@@ -191,10 +191,24 @@ export class Rng {
     return out;
   }
 
-  /** Standard Gumbel noise −log(−log u), u ∈ (0, 1) strictly. */
+  /**
+   * Uniform in the open interval (0, 1) with 53 random bits: (k + 0.5) / 2^53, never 0 or 1. Its tail reaches
+   * 1 − 2^−54, where a 24-bit uniform stops at 1 − 2^−25 (what truncates float32 Gumbel noise).
+   */
+  nextOpenUnit53(): number {
+    const hi = this.nextU32() >>> 5; // 27 bits
+    const lo = this.nextU32() >>> 6; // 26 bits
+    return (hi * 67108864 + lo + 0.5) / 9007199254740992;
+  }
+
+  /**
+   * Standard Gumbel noise −log(−log u) from 53-bit uniforms u ∈ (0, 1), computed in float64 and stored as
+   * float32. A 24-bit uniform would cap the noise near 17.3 and starve tokens more than ~17 nats below the
+   * leader (the float32 Gumbel-max trap of masked-diffusion sampling, Zheng et al. 2024); 53 bits reach ~37.
+   */
   gumbelArray(size: number): Float32Array {
     const out = new Float32Array(size);
-    for (let i = 0; i < size; i++) out[i] = -Math.log(-Math.log(this.nextOpenUnit()));
+    for (let i = 0; i < size; i++) out[i] = -Math.log(-Math.log(this.nextOpenUnit53()));
     return out;
   }
 

@@ -24,7 +24,8 @@ Uses the EMA weights when the checkpoint has them (--raw: the raw weights); --be
 
 JSON: {"dir","step","family","boundKind","bound","bitsPerToken","stdErr","sequences",
        "sourceEntropyBitsPerToken","sourceEntropyStdErr","gapBitsPerToken","unit","weights",
-       "boundVsT": [{"T","bitsPerToken","stdErr"}] (with --T)}
+       "boundVsT": [{"T","bitsPerToken","stdErr"[,"bitsPerChar"]}] (with --T);
+       text checkpoints add "bitsPerChar","bitsPerCharStdErr","unigramEntropyBitsPerChar"}
 (For the gaussian family the unit is bits per dimension; "PerToken" keys then hold per-dimension values.)
 A missing checkpoint directory is a usage error (exit 2); a corrupt checkpoint, or weights holding NaN or
 Infinity (named by tensor), is a data error (exit 1).
@@ -76,11 +77,17 @@ Examples:
       const ent0 = run.runtime.sourceEntropy(new Rng(seed).fork('entropy'), 2000);
       const ent = { entropyBitsPerToken: ent0?.bits ?? NaN, stdErr: ent0?.stdErr ?? NaN };
       const u = run.runtime.unit;
-      const boundVsT: Array<{ T: number; bitsPerToken: number; stdErr: number }> = [];
+      const boundVsT: Array<{ T: number; bitsPerToken: number; stdErr: number; bitsPerChar?: number }> = [];
       for (const T of Ts) {
         const b = await discrete!(new Rng(seed).fork(`bound-${T}`), { batches, batchSize }, T);
-        boundVsT.push({ T, bitsPerToken: b.bitsPerToken, stdErr: b.stdErr });
+        boundVsT.push({
+          T,
+          bitsPerToken: b.bitsPerToken,
+          stdErr: b.stdErr,
+          ...(b.bitsPerChar !== undefined ? { bitsPerChar: b.bitsPerChar } : {}),
+        });
       }
+      const text = run.runtime.text;
       const out = {
         dir: run.dir,
         step: run.step,
@@ -96,6 +103,13 @@ Examples:
         unit: u,
         weights: run.weights,
         ...(boundVsT.length ? { boundVsT } : {}),
+        ...(text
+          ? {
+              bitsPerChar: e.bitsPerChar,
+              bitsPerCharStdErr: e.bitsPerCharStdErr,
+              unigramEntropyBitsPerChar: text.unigramEntropyBits / text.charsPerToken,
+            }
+          : {}),
       };
       if (values.json) io.out(JSON.stringify(out) + '\n');
       else {
@@ -104,15 +118,23 @@ Examples:
           [
             `${run.dir} (step ${run.step}, ${run.config.family}, ${run.weights} weights)`,
             `  ${what.padEnd(22)} ${e.bitsPerToken.toFixed(4)} ± ${e.stdErr.toFixed(4)} bits/${u} over ${e.sequences} ${u === 'token' ? 'sequences' : 'examples'}`,
-            ent0
-              ? `  ${'source entropy'.padEnd(22)} ${ent.entropyBitsPerToken.toFixed(4)} ± ${ent.stdErr.toFixed(4)} bits/${u}`
-              : `  source entropy         unknown for this source`,
+            ...(text
+              ? [
+                  `  ${''.padEnd(22)} ${e.bitsPerChar!.toFixed(4)} ± ${e.bitsPerCharStdErr!.toFixed(4)} bits/char`,
+                  `  ${'unigram entropy'.padEnd(22)} ${(text.unigramEntropyBits / text.charsPerToken).toFixed(4)} bits/char (a model of no context)`,
+                ]
+              : [
+                  ent0
+                    ? `  ${'source entropy'.padEnd(22)} ${ent.entropyBitsPerToken.toFixed(4)} ± ${ent.stdErr.toFixed(4)} bits/${u}`
+                    : `  source entropy         unknown for this source`,
+                ]),
             ...(ent0
               ? [`  ${'gap'.padEnd(22)} ${(e.bitsPerToken - ent.entropyBitsPerToken).toFixed(4)} bits/${u}`]
               : []),
             ...boundVsT.map(
               (b) =>
-                `  ${`NELBO, T = ${b.T}`.padEnd(22)} ${b.bitsPerToken.toFixed(4)} ± ${b.stdErr.toFixed(4)} bits/${u}`,
+                `  ${`NELBO, T = ${b.T}`.padEnd(22)} ${b.bitsPerToken.toFixed(4)} ± ${b.stdErr.toFixed(4)} bits/${u}` +
+                (b.bitsPerChar !== undefined ? `, ${b.bitsPerChar.toFixed(4)} bits/char` : ''),
             ),
             '',
           ].join('\n'),

@@ -52,9 +52,16 @@ describe('altar train / eval / sample on a text corpus', () => {
     expect(existsSync(join(out, 'step-00000004', 'tokenizer.json'))).toBe(true);
     expect(existsSync(join(corpusDir, '.altar-cache'))).toBe(true); // tokenized once, cached beside the corpus
 
-    const e = await run(['eval', out, '--json', '--batches', '2', '--batch-size', '4']);
+    const e = await run(['eval', out, '--json', '--batches', '2', '--batch-size', '4', '--T', '4,16']);
     expect(e.code, e.err).toBe(0);
-    expect(JSON.parse(e.out).bitsPerToken).toBeGreaterThan(0);
+    const ej = JSON.parse(e.out);
+    expect(ej.bitsPerToken).toBeGreaterThan(0);
+    expect(ej.bitsPerChar).toBeCloseTo(ej.bitsPerToken, 9);
+    expect(ej.unigramEntropyBitsPerChar).toBeGreaterThan(2);
+    expect(ej.boundVsT.map((b: { T: number; bitsPerChar: number }) => [b.T, b.bitsPerChar > 0])).toEqual([
+      [4, true],
+      [16, true],
+    ]);
 
     const s = await run(['sample', out, '--infill', 'To be, or ___ to be', '--n', '2', '--steps', '6', '--json']);
     expect(s.code, s.err).toBe(0);
