@@ -20,13 +20,13 @@
  *                            three numbers, one number, missing
  * 12. `shape-nonfinite`      a shape entry NaN, Infinity, -Infinity, 1e400, -1, 1.5, -0, "2", null, 2^53, true
  * 13. `shape-reshape`        a reshape with the same element count (valid), a different count, [], [0],
- *                            a huge dimension beside a zero, 100,000 dimensions
+ *                            a huge dimension beside a zero, 20,000 dimensions
  * 14. `duplicate-key`        a tensor name, `dtype`, `data_offsets` or `__metadata__` written twice
  * 15. `entry-edit`           a tensor renamed (valid), removed (a hole), added (empty or overlapping), or its
  *                            entry replaced by a number, a string, an array or null; extra keys in an entry
  * 16. `metadata-mutation`    __metadata__ a non-object, holding numbers / nested objects / long strings / odd keys
  * 17. `json-syntax`          JSON-level damage and stress: a deleted or inserted structural character, a
- *                            30,000-deep nested array, an 80,000-space run inside the header, escaped names,
+ *                            20,000-deep nested array, an 80,000-space run inside the header, escaped names,
  *                            a BOM, a trailing NUL, a header that is only padding
  * 18. `stacked`              2–4 of the kinds above applied in sequence
  *
@@ -291,7 +291,7 @@ function mutateOnce(kind: SafetensorsMutation, bytes: Uint8Array, rng: Rng): Uin
         const count = shape.reduce((a, b) => a * b, 1);
         const options = [[count], [1, count, 1], [...shape].reverse(), [count + 1], [], [0], [0, 2 ** 53 - 1]];
         options.push([...shape, 0], [...shape, 1], shape.slice(1));
-        e.shape = rng.nextDouble() < 0.03 ? new Array<number>(100_000).fill(1) : pick(rng, options);
+        e.shape = rng.nextDouble() < 0.03 ? new Array<number>(20_000).fill(1) : pick(rng, options);
       });
     case 'duplicate-key': {
       const f = parseFile(bytes);
@@ -353,7 +353,7 @@ function mutateOnce(kind: SafetensorsMutation, bytes: Uint8Array, rng: Rng): Uin
       if (mode === 0) return assemble(text.slice(0, at) + text.slice(at + 1), f.data);
       if (mode === 1)
         return assemble(text.slice(0, at) + pick(rng, ['{', '}', '"', ',', '\\', ':', '[']) + text.slice(at), f.data);
-      if (mode === 2) return assemble(`{"deep":${'['.repeat(30_000)}${']'.repeat(30_000)},${text.slice(1)}`, f.data);
+      if (mode === 2) return assemble(`{"deep":${'['.repeat(20_000)}${']'.repeat(20_000)},${text.slice(1)}`, f.data);
       if (mode === 3) return assemble(`{${' '.repeat(80_000)}${text.slice(1)}`, f.data);
       if (mode === 4)
         return assemble(
@@ -394,7 +394,7 @@ export function mutateSafetensors(
   return { kind, bytes: mutateSafely(kind, own, rng) };
 }
 
-/** A mutation that cannot apply (JSON.stringify of a 100,000-deep array overflows the stack) flips bits instead. */
+/** A mutation that cannot apply (JSON.stringify of a deeply nested header can overflow the stack) flips bits instead. */
 function mutateSafely(kind: SafetensorsMutation, bytes: Uint8Array, rng: Rng): Uint8Array {
   try {
     return mutateOnce(kind, bytes, rng);
