@@ -56,6 +56,7 @@ export {
   decodeAttention,
   type DecodeAttentionAttrs,
 } from './fused/decode-attention.js';
+export { scanLogDecay, selectiveScanComposition, selectiveScanFused, type SelectiveScanOptions } from './fused/scan.js';
 export { expectNoLeaks, memoryGuard, type MemoryGuard } from './memory.js';
 export {
   DTYPE_SIZES,

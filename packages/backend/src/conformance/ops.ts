@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng.js';
 import { adamwUpdate, biasGelu, layerNormFused, softmaxCrossEntropy, squaredNorms } from '../fused/ops.js';
 import { decodeAttention } from '../fused/decode-attention.js';
+import { selectiveScanFused } from '../fused/scan.js';
 
 export interface InputSpec {
   shape: number[];
@@ -208,6 +209,14 @@ export const OP_CASES: OpCase[] = [
     name: 'fused squaredNorms',
     inputs: [N([3, 4]), N([10]), N([300]), N([2]), N([5]), N([7]), N([1]), N([9])],
     fn: (...ts) => squaredNorms(ts as tf.Tensor[]),
+  },
+  {
+    // Δ = softplus(·) > 0 as in the model; A_log up to 2.5 (A ≈ −12) so that Δ·A < −10 (the clamp) for some entries
+    name: 'fused selectiveScan',
+    inputs: [N([2, 11, 6]), N([2, 11, 6]), N([2, 11, 4]), N([2, 11, 4]), N([6, 4])],
+    fn: (dt, x, bm, cm, aLog) =>
+      selectiveScanFused(tf.softplus(tf.mul(dt!, 2)), x!, bm!, cm!, tf.add(aLog!, 1), { logDecayMin: -10, chunk: 4 }),
+    grad: true,
   },
   {
     name: 'fused decodeAttention(rope)',

@@ -15,4 +15,6 @@ export const FUSED_KERNELS = {
   crossEntropyGrad: 'AltarSoftmaxCrossEntropyGrad',
   adamw: 'AltarAdamW',
   squaredNorms: 'AltarSquaredNorms',
+  selectiveScan: 'AltarSelectiveScan',
+  selectiveScanGrad: 'AltarSelectiveScanGrad',
 } as const;

@@ -10,6 +10,7 @@
  *   adamwUpdate(p, m, v, g)   = one AdamW step (Loshchilov & Hutter 2019, Alg. 2), no gradient
  *   squaredNorms([t…])        = [‖t_i‖²…] in one kernel (the global gradient norm), no gradient
  *   decodeAttention(…)        = one cached causal-attention step (decode-attention.ts), no gradient
+ *   selectiveScanFused(…)     = Mamba's selective scan, forward and adjoint backward (scan.ts)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerGradient, type NamedAttrMap } from '@tensorflow/tfjs-core';
@@ -19,6 +20,7 @@ import { decodeAttentionSpec } from './decode-attention.js';
 import { biasGeluGradSpec, biasGeluSpec } from './gelu.js';
 import { FUSED_KERNELS } from './names.js';
 import { adamwSpec, squaredNormsSpec } from './optim.js';
+import { registerScanGradient, SCAN_SPECS } from './scan.js';
 import { registerWebgpuFusedKernels } from './webgpu.js';
 
 export { FUSED_KERNELS } from './names.js';
@@ -249,12 +251,14 @@ export function registerFusedKernels(): string[] {
     adamwSpec,
     squaredNormsSpec,
     decodeAttentionSpec,
+    ...SCAN_SPECS,
   ]) {
     if (registerHostKernel(spec).length > 0) done.push(spec.name);
   }
   done.push(...registerWebgpuFusedKernels());
   if (!gradientsRegistered) {
     gradientsRegistered = true;
+    registerScanGradient();
     registerGradient({
       kernelName: FUSED_KERNELS.biasGelu,
       inputsToSave: ['x', 'b'],

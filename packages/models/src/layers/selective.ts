@@ -6,13 +6,13 @@
  *   h_t = Ā_t ⊙ h_{t−1} + B̄_t x_t,  y_t = C_t · h_t + D x_t,  out = out_proj(y ⊙ SiLU(z)),
  * with A = −exp(A_log) real diagonal (S4D-Real init A_n = −(n+1)).
  *
- * Training scan (chunked, parallel inside chunks): cut the sequence into chunks of C ≤ 8 steps. Inside a
- * chunk, with S_t = Σ_{r≤t} log Ā_r (a cumsum), the recurrence has the closed form
- *   h_t = e^{S_t} · (h_0 + Σ_{s≤t} e^{−S_s} B̄_s x_s)        (two cumsums, all chunks at once),
- * and the chunk-entry states h_0 are chained by a short loop over L/C chunks on (B, E, N) tensors.
- * Everything is vectorised over batch × channels × state; `step` is the plain recurrence.
+ * Training scan: `selectiveScanFused` from @altar/backend — on cpu and wasm one host kernel runs the
+ * sequential recurrence forward and one runs its reverse-time adjoint backward; elsewhere (webgpu) or with
+ * ALTAR_FUSED=0, the chunked composition (chunks of C ≤ 8 steps, parallel inside a chunk through cumsums,
+ * recomputed in the backward pass). `step` is the plain recurrence.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { scanLogDecay, selectiveScanFused } from '@altar/backend';
 import { Linear, silu } from './basic.js';
 import { tidyObj, type ParamStore } from './params.js';
 
@@ -38,108 +38,7 @@ export const LOG_DECAY_MIN = -10;
 export const MAX_SCAN_CHUNK = 8;
 
 function logDecay(dt: tf.Tensor, aLog: tf.Tensor): tf.Tensor {
-  const a = tf.neg(tf.exp(aLog)); // A (E, N)
-  return tf.maximum(tf.mul(tf.expandDims(dt, -1), a), LOG_DECAY_MIN);
-}
-
-/**
- * y_t = C_t · h_t for the whole sequence (see the file comment): dt, x (B, L, E), bm, cm (B, L, N),
- * aLog (E, N) → (B, L, E). Materialises (B, L, E, N) tensors, so `selectiveScan` wraps it in a
- * custom gradient that recomputes it in the backward pass instead of keeping them (Mamba §3.3.2's
- * recomputation, in tensor-op form).
- */
-function scanReference(
-  dt: tf.Tensor,
-  x: tf.Tensor,
-  bm: tf.Tensor,
-  cm: tf.Tensor,
-  aLog: tf.Tensor,
-  chunk: number,
-): tf.Tensor {
-  const [b, l, e] = x.shape as [number, number, number];
-  const n = aLog.shape[1] as number;
-  const logA = logDecay(dt, aLog); // log Ā_t (B, L, E, N), ≤ 0
-  const dBx = tf.mul(tf.expandDims(tf.mul(dt, x), 3), tf.expandDims(bm, 2)); // B̄_t x_t (B, L, E, N)
-  const c = Math.min(chunk, l);
-  const nc = Math.ceil(l / c);
-  const lp = nc * c;
-  const en = e * n;
-  // Work in rank ≤ 4 (wasm's Slice kernel falls back to a slow generic path at rank 5).
-  const chunked = (t: tf.Tensor) =>
-    tf.reshape(
-      lp === l
-        ? t
-        : tf.pad(t, [
-            [0, 0],
-            [0, lp - l],
-            [0, 0],
-            [0, 0],
-          ]),
-      [b, nc, c, en],
-    );
-  const sCum = tf.cumsum(chunked(logA), 2); // S_t within each chunk (B, nc, C, E·N)
-  const eS = tf.exp(sCum);
-  const hLocal = tf.mul(eS, tf.cumsum(tf.mul(chunked(dBx), tf.exp(tf.neg(sCum))), 2)); // zero state at chunk start
-  let h: tf.Tensor = hLocal;
-  if (nc > 1) {
-    // Chunk-entry states: H_c = e^{S_C}(chunk c−1) · H_{c−1} + hLocal_end(chunk c−1).
-    const last = (t: tf.Tensor) =>
-      tf.reshape(tf.slice(tf.reshape(t, [b * nc, c, en]), [0, c - 1, 0], [b * nc, 1, en]), [b, nc, en]);
-    const decay = last(eS); // (B, nc, E·N)
-    const ends = last(hLocal);
-    const carry: tf.Tensor[] = [tf.zeros([b, en])];
-    for (let ci = 1; ci < nc; ci++) {
-      const dc = tf.reshape(tf.slice(decay, [0, ci - 1, 0], [b, 1, en]), [b, en]);
-      const ec = tf.reshape(tf.slice(ends, [0, ci - 1, 0], [b, 1, en]), [b, en]);
-      carry.push(tf.add(tf.mul(dc, carry[ci - 1] as tf.Tensor), ec));
-    }
-    h = tf.add(hLocal, tf.mul(eS, tf.reshape(tf.stack(carry, 1), [b, nc, 1, en]))); // (B, nc, C, E·N)
-  }
-  const cc = tf.reshape(
-    lp === l
-      ? cm
-      : tf.pad(cm, [
-          [0, 0],
-          [0, lp - l],
-          [0, 0],
-        ]),
-    [b * lp, 1, n],
-  ); // (B·Lp, 1, N)
-  let y = tf.reshape(tf.sum(tf.mul(tf.reshape(h, [b * lp, e, n]), cc), -1), [b, lp, e]); // y_t = C_t · h_t (B, Lp, E)
-  if (lp !== l) y = tf.slice(y, [0, 0, 0], [b, l, e]);
-  return y;
-}
-
-/** Memory-lean scan: forward keeps only its inputs; the backward pass recomputes the scan under tf.grads. */
-function selectiveScan(
-  dt: tf.Tensor,
-  x: tf.Tensor,
-  bm: tf.Tensor,
-  cm: tf.Tensor,
-  aLog: tf.Tensor,
-  chunk: number,
-): tf.Tensor {
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const ins = args.slice(0, 5) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    (args[5] as tf.GradSaveFunc)(ins);
-    return {
-      value: tf.tidy(() => scanReference(...ins, chunk)),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        // tfjs-core 4.22's engine.gradients() drops the active tape when it finishes at depth 0, which would
-        // break the outer backward pass that is calling us; keep the outer tape and put it back afterwards.
-        const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
-        const outerTape = state.activeTape;
-        try {
-          return tf.grads((a: tf.Tensor, bb: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor) =>
-            scanReference(a, bb, c, d, e, chunk),
-          )(saved, dy);
-        } finally {
-          state.activeTape = outerTape;
-        }
-      },
-    };
-  }) as unknown as (...t: tf.Tensor[]) => tf.Tensor;
-  return f(dt, x, bm, cm, aLog);
+  return scanLogDecay(dt, aLog, LOG_DECAY_MIN);
 }
 
 /**
@@ -260,7 +159,8 @@ export class SelectiveSsm {
       }
       const x = silu(xc); // (B, L, E)
       const [dt, bm, cm] = this.selective(x);
-      let y = selectiveScan(dt, x, bm, cm, this.aLog, this.chunk); // (B, L, E)
+      // One host kernel each way on cpu/wasm; the chunked composition (scanChunk) elsewhere or with ALTAR_FUSED=0.
+      let y = selectiveScanFused(dt, x, bm, cm, this.aLog, { logDecayMin: LOG_DECAY_MIN, chunk: this.chunk }); // (B, L, E)
       y = tf.add(y, tf.mul(x, this.dSkip));
       return this.outProj.apply(tf.mul(y, silu(z))) as tf.Tensor3D;
     });
