@@ -5,6 +5,7 @@ import type { Command } from '../command.js';
 import { UsageError, type CommandIO } from '../io.js';
 import { runTextDemo } from '../run/text-demo.js';
 import { runDemo } from '../run/demo.js';
+import { refuseSpecialFs } from '../run/run-dir.js';
 import { interruptExitCode, withSigint } from '../run/signal.js';
 
 export const demoCommand: Command = {
@@ -73,6 +74,7 @@ async function runDemoCommand(argv: string[], io: CommandIO): Promise<number> {
     throw new UsageError('--eval-seqs: applies to --data hmm only (the text demo evaluates its presets’ eval batches)');
   const backend = choiceFlag('backend', values.backend, BACKEND_CHOICES, 'auto');
   const out = values.out ?? './altar-demo';
+  refuseSpecialFs(out, '--out'); // before the backend: a usage error without backend noise
   const info = await initBackend(backend, { logger: { info: (m) => io.err(m + '\n'), warn: (m) => io.err(m + '\n') } });
   if (data === 'shakespeare') {
     const { report, interrupted } = await runTextDemo(

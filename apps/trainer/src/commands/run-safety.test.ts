@@ -112,6 +112,19 @@ describe('the run directory', () => {
     }
   });
 
+  it('demo, the text demo and sweep refuse a pseudo file system too (they create directories the same way)', async () => {
+    for (const argv of [
+      ['demo', '--quick', '--out', '/proc/altar-demo', '--backend', 'webgpu'],
+      ['demo', '--data', 'shakespeare', '--out', '/sys/altar-demo', '--backend', 'webgpu'],
+    ]) {
+      const t0 = Date.now();
+      const r = await run(argv);
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err).toMatch(/--out .*: \/(proc|sys) is a kernel pseudo file system/);
+    }
+  });
+
   it('a file where a directory is expected: one line naming the path, exit 1', async () => {
     const cfg = tinyConfig(dir, {}, 'file.json');
     writeFileSync(join(dir, 'plain-file'), 'x');

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { intFlag, parseFlags } from '../args.js';
@@ -12,6 +12,7 @@ import {
   SWEEP_QUEUE,
   type SweepJobData,
 } from '../sweep/queue.js';
+import { ensureDir, refuseSpecialFs } from '../run/run-dir.js';
 import { buildReport } from '../sweep/report.js';
 import { loadSweep, type Sweep } from '../sweep/spec.js';
 import { formatStatus, sweepStatus } from '../sweep/status.js';
@@ -178,7 +179,8 @@ async function runReport(argv: string[], io: CommandIO): Promise<number> {
   if (!values.out) throw new UsageError('--out DIR is required (where report.md, report.json and the plots go)');
   const out = values.out;
   const report = await withQueue(values.queue, async (queue) => buildReport(sweep, await sweepStatus(queue, sweep)));
-  mkdirSync(out, { recursive: true });
+  refuseSpecialFs(out, '--out');
+  ensureDir(out);
   writeFileSync(join(out, 'report.md'), report.markdown);
   const { markdown: _md, svgs, ...json } = report;
   writeFileSync(join(out, 'report.json'), JSON.stringify({ ...json, plots: Object.keys(svgs) }, null, 2) + '\n');

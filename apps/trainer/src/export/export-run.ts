@@ -2,13 +2,14 @@
  * `altar export DIR --to pytorch OUT` without the terminal: read the checkpoint DIR resolves to, pick its EMA
  * (default) or raw weights, generate the PyTorch files and write them to OUT.
  */
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AltarError, ConfigError, decodeSafetensors, initBackend } from '@altar/backend';
 import { validateModelConfig, type ModelConfig } from '@altar/models';
 import { CHECKPOINT_FILES } from '@altar/train';
 import { loadCheckpoint } from '@altar/train/node';
 import { UsageError } from '../io.js';
+import { ensureDir, refuseSpecialFs } from '../run/run-dir.js';
 import { exportPytorch } from './pytorch.js';
 import { exportReadme } from './readme.js';
 
@@ -116,7 +117,8 @@ export async function runExport(opts: ExportOptions): Promise<ExportResult> {
     'altar.weights': weights,
   });
   const params = Object.values(file.tensors).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
-  mkdirSync(opts.out, { recursive: true });
+  refuseSpecialFs(opts.out, 'OUT');
+  ensureDir(opts.out);
   const files = [join(opts.out, 'model.py'), join(opts.out, 'model.safetensors'), join(opts.out, 'README.md')];
   writeFileSync(files[0] as string, exp.modelPy);
   writeFileSync(files[1] as string, exp.weights);

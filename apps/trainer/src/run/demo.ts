@@ -5,7 +5,7 @@
  * diffusion: T ∈ {8, 32, 128}, plain and cached; SSM: recurrent) with cost records; write report.json,
  * report.md and SVG plots.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, type BackendInfo } from '@altar/backend';
 import { defaultHmmConfig, HmmSource } from '@altar/data';
@@ -21,6 +21,7 @@ import {
   type ModelEntry,
   type SamplingEntry,
 } from './demo-report.js';
+import { ensureDir, refuseSpecialFs } from './run-dir.js';
 import { trainRun } from './train-run.js';
 
 export interface DemoOptions {
@@ -145,7 +146,8 @@ export async function runDemo(
   io: CommandIO,
 ): Promise<{ report: DemoReport; details: DemoDetails; interrupted: boolean }> {
   const t0 = Date.now();
-  mkdirSync(o.out, { recursive: true });
+  refuseSpecialFs(o.out, '--out');
+  ensureDir(o.out);
   const source = new HmmSource(defaultHmmConfig);
   io.err(`altar demo${o.quick ? ' --quick' : ''}: backend ${backend.name} (${backend.adapter}); output → ${o.out}\n`);
   const ent = source.entropyReport(new Rng(o.seed).fork('entropy'), o.quick ? 1000 : 4000);

@@ -6,7 +6,7 @@
  * generative perplexity under the AR model, unigram entropy and repeated 4-grams beside the corpus's,
  * and the sampling cost. Writes text-report.json, report.md and SVG plots.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, type BackendInfo } from '@altar/backend';
 import { parseRunConfig, type FamilyRuntime, type RunConfig, type SamplerName } from '@altar/recipes';
@@ -14,6 +14,7 @@ import { repeatedNgramShare, unigramEntropyBits } from '@altar/samplers';
 import type { CommandIO } from '../io.js';
 import { fmt } from './demo-report.js';
 import { renderTextReportMd, writeTextPlots, type TextModelEntry, type TextReport } from './text-demo-report.js';
+import { ensureDir, refuseSpecialFs } from './run-dir.js';
 import { trainRun, type TrainRunResult } from './train-run.js';
 
 /** The presets the demo trains, in order (AR first: it scores the others' samples). */
@@ -68,7 +69,8 @@ export async function runTextDemo(
   io: CommandIO,
 ): Promise<{ report: TextReport; interrupted: boolean }> {
   const t0 = Date.now();
-  mkdirSync(o.out, { recursive: true });
+  refuseSpecialFs(o.out, '--out');
+  ensureDir(o.out);
   const plans = textDemoPlans(o);
   const n = o.samples ?? (o.quick ? 4 : 16);
   io.err(
