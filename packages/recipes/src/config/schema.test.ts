@@ -49,7 +49,7 @@ describe('run config schema: errors name the key path, what was expected and wha
       /^diffusion\.timesteps: expected one of uniform, stratified, antithetic, importance, got 'sometimes'/,
     );
     expect(bad({ family: 'ar', data: { source: 'gmm' } })).toMatch(
-      /^data\.source: expected one of hmm for a token family, got 'gmm'/,
+      /^data\.source: expected one of hmm, text for a token family, got 'gmm'/,
     );
     expect(bad({ family: 'ar', model: { type: 'unet' } })).toMatch(
       /^model\.type: expected one of ar-transformer for family 'ar', got 'unet'/,
