@@ -1,5 +1,5 @@
 /**
- * `altar demo --data shakespeare` at a reduced budget: every family's preset, trained a few hundred steps,
+ * `altar demo --data shakespeare` at its default budget: every family's preset, trained 250 steps,
  * beats the corpus's unigram entropy on the validation split (the level of a model that learned no
  * context), and the report carries samples as text, generative perplexity, entropy over T and the bound
  * against T.
@@ -15,11 +15,11 @@ const dir = tempDir('altar-text-demo-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('altar demo --data shakespeare', () => {
-  it('200 steps of each preset beat the unigram entropy; the report has samples and the bound vs T', async () => {
+  it('the default budget (250 steps of each preset) beats the unigram entropy; the report has samples and the bound vs T', async () => {
     const out = join(dir, 'demo');
     const io = captureIO();
     const code = await main(
-      ['demo', '--data', 'shakespeare', '--out', out, '--backend', 'wasm', '--steps', '200', '--samples', '4'],
+      ['demo', '--data', 'shakespeare', '--out', out, '--backend', 'wasm', '--samples', '4'],
       io,
     );
     expect(code, io.stderr()).toBe(0);
@@ -29,7 +29,7 @@ describe('altar demo --data shakespeare', () => {
     expect(r.corpus.unigramEntropyBitsPerChar).toBeLessThan(5);
     expect(r.models.map((m) => m.family)).toEqual(['ar', 'masked-diffusion', 'd3pm', 'ssm']);
     for (const m of r.models) {
-      expect(m.trainSteps).toBe(200);
+      expect(m.trainSteps).toBe(250);
       expect(m.bitsPerChar + 2 * m.stdErr, m.name).toBeLessThan(r.corpus.unigramEntropyBitsPerChar);
       for (const s of m.sampling) {
         expect(s.samples.length).toBeGreaterThan(0);
