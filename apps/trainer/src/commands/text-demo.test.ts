@@ -18,10 +18,7 @@ describe('altar demo --data shakespeare', () => {
   it('the default budget (250 steps of each preset) beats the unigram entropy; the report has samples and the bound vs T', async () => {
     const out = join(dir, 'demo');
     const io = captureIO();
-    const code = await main(
-      ['demo', '--data', 'shakespeare', '--out', out, '--backend', 'wasm', '--samples', '4'],
-      io,
-    );
+    const code = await main(['demo', '--data', 'shakespeare', '--out', out, '--backend', 'wasm', '--samples', '4'], io);
     expect(code, io.stderr()).toBe(0);
     const r = JSON.parse(readFileSync(join(out, 'text-report.json'), 'utf8')) as TextReport;
     expect(r.corpus.vocabSize).toBe(65); // tinyshakespeare's 65 characters
