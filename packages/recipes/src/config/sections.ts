@@ -92,6 +92,23 @@ export const textSection = section({
   valFraction: num('a number in (0, 0.5]', (x) => x > 0 && x <= 0.5).default(0.1),
 });
 
+/** Key-order-free JSON of a value (for comparing a given section with the defaults). */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(Reflect.get(v, k))}`)
+      .join(',')}}`;
+  return JSON.stringify(v) ?? 'undefined';
+}
+let defaultHmmCanonical: string | undefined;
+/** True for exactly the HMM section the schema fills in by default. */
+function isDefaultHmm(v: unknown): boolean {
+  defaultHmmCanonical ??= canonical(hmmSection.parse({}));
+  return canonical(v) === defaultHmmCanonical;
+}
+
 /**
  * Token families read the HMM source (exact log p(x)) or a text corpus (`source: 'text'`, section `text`);
  * 32 sequences per batch fits a laptop CPU.
@@ -99,13 +116,16 @@ export const textSection = section({
 export const tokenData = z
   .preprocess(
     (v, ctx) => {
-      // The HMM section is filled by default; given explicitly next to a text corpus, it would be ignored.
-      if (v && typeof v === 'object' && Reflect.get(v, 'source') === 'text' && Reflect.get(v, 'hmm') !== undefined)
+      // The HMM section is filled by default; given explicitly next to a text corpus, it would be ignored. Only the
+      // all-defaults section this schema writes itself passes (so a validated config validates again unchanged).
+      const obj = v && typeof v === 'object' && !Array.isArray(v) ? v : null;
+      const hmm: unknown = obj ? Reflect.get(obj, 'hmm') : undefined;
+      if (obj && Reflect.get(obj, 'source') === 'text' && hmm !== undefined && !isDefaultHmm(hmm))
         ctx.issues.push({
           code: 'custom',
           path: ['hmm'],
           message: "applies to data.source 'hmm' only (the source is 'text')",
-          input: Reflect.get(v, 'hmm'),
+          input: hmm,
         });
       return v;
     },
