@@ -62,6 +62,7 @@ try {
     '  esbuild: false',
     '  webgpu: false',
     '  protobufjs: false',
+    '  msgpackr-extract: false', // @altar/trainer → bullmq → msgpackr's optional native decoder (pure-JS fallback)
     '',
   ].join('\n');
   writeFileSync(join(app, 'pnpm-workspace.yaml'), yaml);
