@@ -4,6 +4,7 @@
  * before anything is stored, with a message that names the size and the limit. Where IndexedDB is absent
  * or refuses (some private modes) the text still works for the visit, and save() says it was not kept.
  */
+import { openObjectStore, storeRequest } from './idb.js';
 
 /** The most text the playground takes: tokens of 8 MB of text fit comfortably in a tab's memory. */
 export const MAX_TEXT_BYTES = 8 * 1024 * 1024;
@@ -62,28 +63,12 @@ export class TextStore {
   private open(): Promise<IDBDatabase | null> {
     const f = this.factory;
     if (!f) return Promise.resolve(null);
-    this.db ??= new Promise((resolve) => {
-      const req = f.open(DB, 1);
-      req.onupgradeneeded = () => {
-        if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
-      };
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => resolve(null);
-      req.onblocked = () => resolve(null);
-    });
+    this.db ??= openObjectStore(f, DB, STORE);
     return this.db;
   }
 
-  private async tx<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>): Promise<T | null> {
-    const db = await this.open();
-    if (!db) return null;
-    return new Promise((resolve, reject) => {
-      const t = db.transaction(STORE, mode);
-      const req = fn(t.objectStore(STORE));
-      t.oncomplete = () => resolve(req.result);
-      t.onerror = () => reject(new Error(`IndexedDB ${mode}: ${t.error?.message ?? 'failed'}`));
-      t.onabort = () => reject(new Error(`IndexedDB ${mode}: aborted (${t.error?.message ?? 'quota?'})`));
-    });
+  private tx<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>): Promise<T | null> {
+    return storeRequest(this.open(), STORE, mode, fn);
   }
 
   /** Checks the size (throws past MAX_TEXT_BYTES), then stores; false when this browser keeps nothing. */

@@ -7,6 +7,7 @@
  * every call is a no-op that reports so.
  */
 import type { Family } from '../state.js';
+import { openObjectStore, storeRequest } from '../idb.js';
 
 export interface StoredModel {
   family: Family;
@@ -32,29 +33,12 @@ export class ModelStore {
 
   private open(): Promise<IDBDatabase | null> {
     if (!ModelStore.available()) return Promise.resolve(null);
-    this.db ??= new Promise((resolve) => {
-      const req = indexedDB.open(DB, 1);
-      req.onupgradeneeded = () => {
-        if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE, { keyPath: 'family' });
-      };
-      req.onsuccess = () => resolve(req.result);
-      // A blocked or failing database (private mode, quota) disables persistence rather than the page.
-      req.onerror = () => resolve(null);
-      req.onblocked = () => resolve(null);
-    });
+    this.db ??= openObjectStore(indexedDB, DB, STORE, 'family');
     return this.db;
   }
 
-  private async tx<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>): Promise<T | null> {
-    const db = await this.open();
-    if (!db) return null;
-    return new Promise((resolve, reject) => {
-      const t = db.transaction(STORE, mode);
-      const req = fn(t.objectStore(STORE));
-      t.oncomplete = () => resolve(req.result);
-      t.onerror = () => reject(new Error(`IndexedDB ${mode}: ${t.error?.message ?? 'failed'}`));
-      t.onabort = () => reject(new Error(`IndexedDB ${mode}: aborted (${t.error?.message ?? 'quota?'})`));
-    });
+  private tx<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>): Promise<T | null> {
+    return storeRequest(this.open(), STORE, mode, fn);
   }
 
   async save(m: StoredModel): Promise<boolean> {

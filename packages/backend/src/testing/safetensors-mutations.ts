@@ -33,6 +33,7 @@
  * @module
  */
 import type { Rng } from '../rng.js';
+import { DTYPE_SIZES } from '../io/safetensors.js';
 
 /**
  * The 18 mutation kinds of the safetensors fuzzer, in the order of the module's list.
@@ -168,21 +169,7 @@ function editEntry(bytes: Uint8Array, rng: Rng, edit: (e: Entry, h: Header, name
   return assemble(stringify(f.header), f.data);
 }
 
-const DTYPE_BYTES: Record<string, number> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U64: 8,
-  U32: 4,
-  U16: 2,
-  U8: 1,
-  BOOL: 1,
-};
+const DTYPE_BYTES: Record<string, number> = DTYPE_SIZES;
 
 function relabel(e: Entry, rng: Rng): void {
   const to = pick(rng, Object.keys(DTYPE_BYTES));
