@@ -56,6 +56,13 @@ export {
   decodeAttention,
   type DecodeAttentionAttrs,
 } from './fused/decode-attention.js';
+export {
+  attentionComposition,
+  attentionFused,
+  canFuseAttention,
+  WEBGPU_ATTENTION_MAX_DH,
+  type AttentionFusedOptions,
+} from './fused/attention.js';
 export { scanLogDecay, selectiveScanComposition, selectiveScanFused, type SelectiveScanOptions } from './fused/scan.js';
 export { expectNoLeaks, memoryGuard, type MemoryGuard } from './memory.js';
 export {

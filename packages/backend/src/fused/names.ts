@@ -17,4 +17,6 @@ export const FUSED_KERNELS = {
   squaredNorms: 'AltarSquaredNorms',
   selectiveScan: 'AltarSelectiveScan',
   selectiveScanGrad: 'AltarSelectiveScanGrad',
+  attention: 'AltarAttention',
+  attentionGrad: 'AltarAttentionGrad',
 } as const;

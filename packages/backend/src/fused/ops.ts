@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerGradient, type NamedAttrMap } from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
+import { ATTENTION_SPECS, registerAttentionGradient } from './attention.js';
 import { registerHostKernel, useFused, type HostArray, type HostKernelSpec } from './host-kernel.js';
 import { decodeAttentionSpec } from './decode-attention.js';
 import { biasGeluGradSpec, biasGeluSpec } from './gelu.js';
@@ -252,6 +253,7 @@ export function registerFusedKernels(): string[] {
     squaredNormsSpec,
     decodeAttentionSpec,
     ...SCAN_SPECS,
+    ...ATTENTION_SPECS,
   ]) {
     if (registerHostKernel(spec).length > 0) done.push(spec.name);
   }
@@ -259,6 +261,7 @@ export function registerFusedKernels(): string[] {
   if (!gradientsRegistered) {
     gradientsRegistered = true;
     registerScanGradient();
+    registerAttentionGradient();
     registerGradient({
       kernelName: FUSED_KERNELS.biasGelu,
       inputsToSave: ['x', 'b'],

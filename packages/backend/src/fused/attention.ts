@@ -1,0 +1,153 @@
+/**
+ * Fused softmax attention, forward and backward (FlashAttention-2, Dao 2023): o = softmax(s·Q Kᵀ + mask) V
+ * for q, k, v (B, H, N, dh), causal or bidirectional, optionally a sliding window W (Beltagy et al. 2020):
+ * query i sees keys max(0, i−W+1)..i. The forward kernel returns o and the row log-sum-exp L (B, H, N); the
+ * backward kernel recomputes the probabilities from L, so no (N, N) tensor is kept between the two.
+ *
+ *   cpu     host kernels, online softmax in float64 (attention-host.ts)
+ *   wasm    XNNPACK products and softmax with one JS pass each way (attention-wasm.ts)
+ *   webgpu  WGSL flash attention, dh ≤ 128 (webgpu-attention.ts)
+ *   other   the composition (attention-composition.ts), as with ALTAR_FUSED=0
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { registerGradient, type NamedAttrMap } from '@tensorflow/tfjs-core';
+import { AltarError } from '../errors.js';
+import { attentionGradSpec, attentionSpec, type AttentionKernelAttrs } from './attention-host.js';
+import { attentionGradWasm, attentionWasm } from './attention-wasm.js';
+import { attentionComposition } from './attention-composition.js';
+import { useFused, type HostKernelSpec } from './host-kernel.js';
+import { FUSED_KERNELS } from './names.js';
+
+export { attentionComposition } from './attention-composition.js';
+
+/** The WGSL kernels keep a head vector per thread: head widths above this run the composition on webgpu. */
+export const WEBGPU_ATTENTION_MAX_DH = 128;
+
+/**
+ * Options of {@link attentionFused}: causal or not, sliding window W (causal only) and the score scale
+ * (default 1/√dh).
+ *
+ * @example
+ * ```ts
+ * const opts: AttentionFusedOptions = { causal: true, window: 32 };
+ * ```
+ */
+export interface AttentionFusedOptions {
+  causal: boolean;
+  /** Query i sees keys i−W+1..i. Omitted or Infinity: no window. */
+  window?: number;
+  /** Multiplies the scores before the softmax; default 1/√dh. */
+  scale?: number;
+}
+
+/**
+ * The kernel attributes of a call, checked: window an integer ≥ 1 (or none, 0), only with causal; scale finite.
+ *
+ * @example
+ * ```ts
+ * attentionAttrs({ causal: true, window: 4 }, 16); // { causal: true, window: 4, scale: 0.25 }
+ * ```
+ */
+export function attentionAttrs(opts: AttentionFusedOptions, dh: number): AttentionKernelAttrs {
+  const w = opts.window ?? Infinity;
+  if (w !== Infinity && !(Number.isInteger(w) && w >= 1)) {
+    throw new AltarError('BAD_ARG', `attentionFused: window must be an integer ≥ 1 (or omitted), got ${w}`);
+  }
+  if (w !== Infinity && !opts.causal) {
+    throw new AltarError('BAD_ARG', `attentionFused: a window (${w}) needs causal: true`);
+  }
+  const scale = opts.scale ?? 1 / Math.sqrt(dh);
+  if (!Number.isFinite(scale)) throw new AltarError('BAD_ARG', `attentionFused: scale must be finite, got ${scale}`);
+  return { causal: opts.causal, window: w === Infinity ? 0 : w, scale };
+}
+
+/**
+ * Whether attention with head width `dh` runs the fused kernel on the current backend (cpu, wasm: always;
+ * webgpu: dh ≤ 128; others and ALTAR_FUSED=0: never).
+ *
+ * @example
+ * ```ts
+ * canFuseAttention(64); // true on cpu, wasm and webgpu
+ * ```
+ */
+export function canFuseAttention(dh: number): boolean {
+  if (!useFused(FUSED_KERNELS.attention)) return false;
+  return tf.getBackend() !== 'webgpu' || dh <= WEBGPU_ATTENTION_MAX_DH;
+}
+
+/**
+ * Softmax attention softmax(s·Q Kᵀ + mask) V: q, k, v (B, H, N, dh) → (B, H, N, dh); causal, bidirectional
+ * or a causal sliding window. One kernel forward and one backward where available (see the file comment),
+ * the composition elsewhere; the two agree to float32 rounding.
+ *
+ * @example
+ * ```ts
+ * const o = attentionFused(q, k, v, { causal: true, window: 64 }); // (B, H, N, dh)
+ * ```
+ */
+export function attentionFused(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  opts: AttentionFusedOptions,
+): tf.Tensor4D {
+  if (
+    q.rank !== 4 ||
+    !tf.util.arraysEqual(q.shape, k.shape) ||
+    !tf.util.arraysEqual(q.shape, v.shape) ||
+    q.shape.some((d) => d < 1)
+  ) {
+    throw new AltarError(
+      'BAD_SHAPE',
+      `attentionFused: need q, k, v of one shape (B, H, N, dh), got [${q.shape}], [${k.shape}], [${v.shape}]`,
+    );
+  }
+  const dh = q.shape[3];
+  const a = attentionAttrs(opts, dh);
+  if (!canFuseAttention(dh)) return attentionComposition(q, k, v, a.causal, a.window, a.scale);
+  return tf.tidy(() => {
+    const [o] = tf
+      .engine()
+      .runKernel(FUSED_KERNELS.attention, { q, k, v }, a as unknown as NamedAttrMap) as unknown as tf.Tensor4D[];
+    return o!;
+  });
+}
+
+/**
+ * The host specs of the forward and backward kernels (cpu; wasm through its own kernel functions), for the
+ * fused-op registration list.
+ *
+ * @example
+ * ```ts
+ * for (const spec of ATTENTION_SPECS) registerHostKernel(spec);
+ * ```
+ */
+export const ATTENTION_SPECS: HostKernelSpec[] = [
+  { ...attentionSpec, wasm: attentionWasm },
+  { ...attentionGradSpec, wasm: attentionGradWasm },
+];
+
+/**
+ * Register the gradient of the fused attention: the backward kernel, from the saved q, k, v, o and L.
+ *
+ * @example
+ * ```ts
+ * registerAttentionGradient(); // once, with the other fused gradients
+ * ```
+ */
+export function registerAttentionGradient(): void {
+  registerGradient({
+    kernelName: FUSED_KERNELS.attention,
+    inputsToSave: ['q', 'k', 'v'],
+    outputsToSave: [true, true],
+    gradFunc: (dy, saved, attrs) => {
+      const [q, k, v, o, lse] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      // Only o reaches callers, so L's gradient is always absent (null).
+      const dO = (Array.isArray(dy) ? dy[0] : dy) ?? tf.zerosLike(o);
+      const [dq, dk, dv] = tf
+        .engine()
+        .runKernel(FUSED_KERNELS.attentionGrad, { dy: dO, q, k, v, o, lse }, attrs) as unknown as tf.Tensor[];
+      return { q: () => dq!, k: () => dk!, v: () => dv! };
+    },
+  });
+}
