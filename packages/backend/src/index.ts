@@ -39,7 +39,9 @@ export {
 export {
   FUSED_KERNELS,
   adamwComposition,
+  adamwControlledComposition,
   adamwUpdate,
+  adamwUpdateControlled,
   biasGelu,
   crossEntropyComposition,
   geluComposition,
@@ -48,6 +50,7 @@ export {
   registerFusedKernels,
   softmaxCrossEntropy,
   squaredNorms,
+  type AdamwControlledStep,
   type AdamwStep,
 } from './fused/ops.js';
 export {

@@ -5,7 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng.js';
-import { adamwUpdate, biasGelu, layerNormFused, softmaxCrossEntropy, squaredNorms } from '../fused/ops.js';
+import {
+  adamwUpdate,
+  adamwUpdateControlled,
+  biasGelu,
+  layerNormFused,
+  softmaxCrossEntropy,
+  squaredNorms,
+} from '../fused/ops.js';
 import { decodeAttention } from '../fused/decode-attention.js';
 import { selectiveScanFused } from '../fused/scan.js';
 
@@ -205,6 +212,22 @@ export const OP_CASES: OpCase[] = [
         }),
       ),
   },
+  // ctl = [gradScale, ok, t]: bias corrections from t = 3 on the device; ok = 0 returns p, m, v bit-exactly and a
+  // non-finite gradient (g/0) leaks nowhere
+  ...([1, 0] as const).map((ok): OpCase => ({
+    name: `fused adamwUpdateControlled(ok=${ok})`,
+    inputs: [N([6, 5]), N([6, 5]), P([6, 5]), N([6, 5])],
+    fn: (p, m, v, g) =>
+      tf.stack(
+        adamwUpdateControlled(p!, m!, v!, ok ? g! : tf.div(g!, 0), tf.tensor1d([0.5, ok, 3]), {
+          lr: 1e-2,
+          beta1: 0.9,
+          beta2: 0.99,
+          eps: 1e-8,
+          decay: 1e-3,
+        }),
+      ),
+  })),
   {
     name: 'fused squaredNorms',
     inputs: [N([3, 4]), N([10]), N([300]), N([2]), N([5]), N([7]), N([1]), N([9])],

@@ -26,7 +26,15 @@ import { registerWebgpuFusedKernels } from './webgpu.js';
 
 export { FUSED_KERNELS } from './names.js';
 export { biasGelu, geluComposition } from './gelu.js';
-export { adamwComposition, adamwUpdate, squaredNorms, type AdamwStep } from './optim.js';
+export {
+  adamwComposition,
+  adamwControlledComposition,
+  adamwUpdate,
+  adamwUpdateControlled,
+  squaredNorms,
+  type AdamwControlledStep,
+  type AdamwStep,
+} from './optim.js';
 
 const lastDim = (shape: number[]): number => shape[shape.length - 1] ?? 1;
 const rowsOf = (shape: number[]): number => tf.util.sizeFromShape(shape) / Math.max(1, lastDim(shape));

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
-import { useFused, type HostKernelSpec } from './host-kernel.js';
+import { useFused, type HostArray, type HostKernelSpec } from './host-kernel.js';
 import { FUSED_KERNELS } from './names.js';
 
 /**
@@ -30,24 +30,64 @@ export interface AdamwStep {
   gradScale: number;
 }
 
+/**
+ * The attributes of a device-controlled AdamW step (see `adamwUpdateControlled`): the scalars known before the
+ * step runs. The gradient scale, the go/no-go flag and the step count t come in a control tensor instead, so a
+ * training loop can compute them on the device (clipping, the NaN/Inf guard) without reading anything back.
+ *
+ * @example
+ * ```ts
+ * const s: AdamwControlledStep = { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, decay: 1e-4 };
+ * ```
+ */
+export interface AdamwControlledStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Decoupled decay factor applied to p first: p ← p·(1 − decay); 0 for no decay. */
+  decay: number;
+}
+
+/** AdamW over whole arrays in float32 steps: Math.fround after each rounding point of the composition's ops. */
+function adamwHost(
+  [p, m, v, g]: HostArray[],
+  [pOut, mOut, vOut]: HostArray[],
+  { lr, beta1, beta2, eps, decay, bc1, bc2, gradScale }: AdamwStep,
+): void {
+  const keep = 1 - decay;
+  for (let i = 0; i < p!.length; i++) {
+    const gi = Math.fround(g![i]! * gradScale);
+    const mi = Math.fround(Math.fround(m![i]! * beta1) + Math.fround(gi * (1 - beta1)));
+    const vi = Math.fround(Math.fround(v![i]! * beta2) + Math.fround(Math.fround(gi * gi) * (1 - beta2)));
+    mOut![i] = mi;
+    vOut![i] = vi;
+    const upd = Math.fround(Math.fround(mi / bc1) / Math.fround(Math.fround(Math.sqrt(Math.fround(vi / bc2))) + eps));
+    const base = decay > 0 ? Math.fround(p![i]! * keep) : p![i]!;
+    pOut![i] = base - Math.fround(upd * lr);
+  }
+}
+
 export const adamwSpec: HostKernelSpec = {
   name: FUSED_KERNELS.adamw,
-  inputs: ['p', 'm', 'v', 'g'],
+  // attrs.controlled: a fifth input, the control tensor [gradScale, ok, t] (see adamwUpdateControlled)
+  inputs: (attrs) => (attrs['controlled'] ? ['p', 'm', 'v', 'g', 'ctl'] : ['p', 'm', 'v', 'g']),
   outputs: ([ps]) => [0, 1, 2].map(() => ({ shape: ps!, dtype: 'float32' as const })),
-  compute([p, m, v, g], [pOut, mOut, vOut], _s, a) {
-    const { lr, beta1, beta2, eps, decay, bc1, bc2, gradScale } = a as unknown as AdamwStep;
-    const keep = 1 - decay;
-    // Float32 intermediates as in the composition: Math.fround after each rounding point of the tensor ops.
-    for (let i = 0; i < p!.length; i++) {
-      const gi = Math.fround(g![i]! * gradScale);
-      const mi = Math.fround(Math.fround(m![i]! * beta1) + Math.fround(gi * (1 - beta1)));
-      const vi = Math.fround(Math.fround(v![i]! * beta2) + Math.fround(Math.fround(gi * gi) * (1 - beta2)));
-      mOut![i] = mi;
-      vOut![i] = vi;
-      const upd = Math.fround(Math.fround(mi / bc1) / Math.fround(Math.fround(Math.sqrt(Math.fround(vi / bc2))) + eps));
-      const base = decay > 0 ? Math.fround(p![i]! * keep) : p![i]!;
-      pOut![i] = base - Math.fround(upd * lr);
+  compute([p, m, v, g, ctl], outs, _s, a) {
+    let s = a as unknown as AdamwStep;
+    if (ctl) {
+      const [gradScale, ok, t] = [ctl[0]!, ctl[1]!, ctl[2]!];
+      if (!(ok > 0.5)) {
+        // a masked step: bit-exact copies (NaN-safe: nothing of g is read)
+        outs[0]!.set(p!);
+        outs[1]!.set(m!);
+        outs[2]!.set(v!);
+        return;
+      }
+      // the bias corrections in float64 from the device's step count, as AdamW.apply computes them on the host
+      s = { ...s, gradScale, bc1: 1 - s.beta1 ** t, bc2: 1 - s.beta2 ** t };
     }
+    adamwHost([p!, m!, v!, g!], outs, s);
   },
 };
 
@@ -95,6 +135,86 @@ export function adamwUpdate(
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
   if (!useFused(FUSED_KERNELS.adamw)) return adamwComposition(p, m, v, g, s);
   return tf.engine().runKernel(FUSED_KERNELS.adamw, { p, m, v, g }, s as unknown as NamedAttrMap) as unknown as [
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+  ];
+}
+
+/**
+ * The composition adamwUpdateControlled replaces: AdamW with the bias corrections 1 − β^t computed from the control
+ * tensor's t as −expm1(t·ln β), and `tf.where(ok, new, old)` so a masked step returns p, m, v unchanged.
+ *
+ * @example
+ * ```ts
+ * const [p1, m1, v1] = adamwControlledComposition(p, m, v, g, tf.tensor1d([0.5, 1, 3]), step);
+ * ```
+ */
+export function adamwControlledComposition(
+  p: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  g: tf.Tensor,
+  ctl: tf.Tensor,
+  s: AdamwControlledStep,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  return tf.tidy(() => {
+    const [gradScale, okF, t] = tf.unstack(ctl);
+    const ok = tf.greater(okF!, 0.5);
+    const bc = (beta: number) => tf.neg(tf.expm1(tf.mul(t!, lnBeta(beta))));
+    const gs = tf.mul(g, gradScale!);
+    const mNew = tf.add(tf.mul(m, s.beta1), tf.mul(gs, 1 - s.beta1));
+    const vNew = tf.add(tf.mul(v, s.beta2), tf.mul(tf.square(gs), 1 - s.beta2));
+    const update = tf.div(tf.div(mNew, bc(s.beta1)), tf.add(tf.sqrt(tf.div(vNew, bc(s.beta2))), s.eps));
+    const base = s.decay > 0 ? tf.mul(p, 1 - s.decay) : p;
+    const pNew = tf.sub(base, tf.mul(update, s.lr));
+    return [tf.where(ok, pNew, p), tf.where(ok, mNew, m), tf.where(ok, vNew, v)];
+  });
+}
+
+/**
+ * ln β for 1 − β^t = −expm1(t·ln β), floored at −80 (β = 0 gives 1 − β^t = 1 without an infinity).
+ *
+ * @example
+ * ```ts
+ * lnBeta(0.9); // −0.10536…
+ * ```
+ */
+export const lnBeta = (beta: number): number => Math.max(Math.log(beta), -80);
+
+function checkControl(ctl: tf.Tensor): void {
+  if (ctl.dtype !== 'float32' || ctl.size !== 3 || ctl.rank !== 1)
+    throw new AltarError(
+      'BAD_ARG',
+      `adamwUpdateControlled: ctl must be a float32 [3] tensor [gradScale, ok, t], got ${ctl.dtype} [${ctl.shape.join(', ')}]`,
+    );
+}
+
+/**
+ * One AdamW step whose outcome-dependent scalars live on the device: `ctl` = float32 [gradScale, ok, t], where
+ * `t` is this update's step number (≥ 1; the bias corrections are 1 − β^t) and `ok` ≤ 0.5 masks the step: p, m, v
+ * come back as bit-exact copies and nothing of g is used (a NaN gradient leaks nowhere). Returns new [p, m, v].
+ * One kernel on cpu/wasm, three WGSL dispatches on webgpu, the composition with `tf.where` elsewhere.
+ *
+ * @example
+ * ```ts
+ * const ctl = tf.stack([gradScale, ok, tNew]); // computed on the device: no read-back
+ * const [p1, m1, v1] = adamwUpdateControlled(p, m, v, g, ctl, { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, decay: 0 });
+ * p.assign(p1); m.assign(m1); v.assign(v1);
+ * ```
+ */
+export function adamwUpdateControlled(
+  p: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  g: tf.Tensor,
+  ctl: tf.Tensor,
+  s: AdamwControlledStep,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  checkControl(ctl);
+  if (!useFused(FUSED_KERNELS.adamw)) return adamwControlledComposition(p, m, v, g, ctl, s);
+  const attrs = { ...s, controlled: true } as unknown as NamedAttrMap;
+  return tf.engine().runKernel(FUSED_KERNELS.adamw, { p, m, v, g, ctl }, attrs) as unknown as [
     tf.Tensor,
     tf.Tensor,
     tf.Tensor,

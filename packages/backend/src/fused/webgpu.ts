@@ -25,6 +25,7 @@ import { DECODE_ATTENTION_KERNEL } from './decode-attention.js';
 
 import { f32, i32, lastDim, LoopProgram, run, sizeOf, type WebgpuBackendLike } from './webgpu-program.js';
 import { decodeAttentionWebgpu } from './webgpu-decode.js';
+import { adamwWebgpu } from './webgpu-optim.js';
 
 const GELU = `
   let u = X[t] + B[t % uniforms.d];
@@ -164,42 +165,6 @@ const crossEntropyGrad: KernelFunc = ({ inputs, backend }) => {
   return run(backend, p, [dy, logits, targets], i32(v));
 };
 
-// Every program reads every binding (the phony assignment _ = P[t]): WebGPU's automatic bind-group layout drops
-// an unused binding, and tfjs binds all inputs.
-const ADAM = `
-  _ = P[t];
-  let g = G[t] * uniforms.gradScale;
-  let m = M[t] * uniforms.beta1 + g * (1.0 - uniforms.beta1);
-  let v = V[t] * uniforms.beta2 + (g * g) * (1.0 - uniforms.beta2);`;
-
-const adamw: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { p, m, v, g } = inputs as { p: TensorInfo; m: TensorInfo; v: TensorInfo; g: TensorInfo };
-  const a = attrs as Record<string, number>;
-  const n = sizeOf(p);
-  const uni = 'lr : f32, beta1 : f32, beta2 : f32, eps : f32, keep : f32, bc1 : f32, bc2 : f32, gradScale : f32,';
-  const values = f32(
-    a['lr']!,
-    a['beta1']!,
-    a['beta2']!,
-    a['eps']!,
-    1 - a['decay']!,
-    a['bc1']!,
-    a['bc2']!,
-    a['gradScale']!,
-  );
-  const outs: Array<[string, string]> = [
-    [
-      'adamw_p',
-      `${ADAM}\n result[t] = P[t] * uniforms.keep - ((m / uniforms.bc1) / (sqrt(v / uniforms.bc2) + uniforms.eps)) * uniforms.lr;`,
-    ],
-    ['adamw_m', `${ADAM}\n result[t] = m;`],
-    ['adamw_v', `${ADAM}\n result[t] = v;`],
-  ];
-  return outs.map(([name, body]) =>
-    run(backend, new LoopProgram(name, ['P', 'M', 'V', 'G'], p.shape, n, body, uni), [p, m, v, g], values),
-  );
-};
-
 /** Up to 7 inputs per program: with the output, 8 storage buffers (WebGPU's default per-stage limit). */
 const NORM_GROUP = 7;
 const NORM_WG = 256;
@@ -284,7 +249,7 @@ export function registerWebgpuFusedKernels(): string[] {
     [FUSED_KERNELS.layerNormGrad, layerNormGrad],
     [FUSED_KERNELS.crossEntropy, crossEntropy],
     [FUSED_KERNELS.crossEntropyGrad, crossEntropyGrad],
-    [FUSED_KERNELS.adamw, adamw],
+    [FUSED_KERNELS.adamw, adamwWebgpu],
     [FUSED_KERNELS.squaredNorms, squaredNorms],
     [DECODE_ATTENTION_KERNEL, decodeAttentionWebgpu],
   ];
