@@ -9,6 +9,7 @@ import { registerHostFallbackKernels } from './kernels/host-fallback.js';
 import { registerWasmFastPaths } from './kernels/wasm-fast-paths.js';
 import { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
 import type { BackendInfo, BackendName, InitOptions } from './init-types.js';
+import { registerWebgpuFactory, webgpuSubgroups } from './webgpu-device.js';
 
 const fallbackKernels: Record<string, string[]> = {};
 
@@ -180,7 +181,7 @@ async function tryWebgpu(flags: string[]): Promise<Attempt> {
   const adapterText = parts.length > 0 ? parts.join(' / ') : 'unknown adapter';
   const software = /swiftshader|llvmpipe|lavapipe|software|microsoft basic/i.test(adapterText);
   try {
-    await import('@tensorflow/tfjs-backend-webgpu');
+    registerWebgpuFactory(await import('@tensorflow/tfjs-backend-webgpu'));
   } catch (e) {
     return { error: `@tensorflow/tfjs-backend-webgpu failed to load: ${describeError(e)}` };
   }
@@ -188,14 +189,17 @@ async function tryWebgpu(flags: string[]): Promise<Attempt> {
   if (!(await activate('webgpu')))
     return { error: `the tfjs webgpu backend failed to initialise on adapter ${adapterText}` };
   return {
-    info: describeInfo(
-      'webgpu',
-      'webgpu',
-      adapterText,
-      !software,
-      software,
-      software ? 'WebGPU on a software adapter (correct but slow)' : 'WebGPU on a GPU',
-    ),
+    info: {
+      ...describeInfo(
+        'webgpu',
+        'webgpu',
+        adapterText,
+        !software,
+        software,
+        software ? 'WebGPU on a software adapter (correct but slow)' : 'WebGPU on a GPU',
+      ),
+      subgroups: webgpuSubgroups(),
+    },
   };
 }
 

@@ -60,6 +60,8 @@ export interface BackendInfo {
   version: string;
   /** Why this backend was chosen (and, for auto, why the ones before it were not). */
   reason: string;
+  /** webgpu only: whether WGSL subgroup operations are on (see `webgpuSubgroups`). */
+  subgroups?: boolean;
 }
 
 /**

@@ -5,6 +5,8 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { ropeCosSin, WEBGPU_DECODE_MAX_KEYS, webgpuDecodeAttentionFits } from './decode-attention.js';
 import { f32, i32, LoopProgram, run, type Uniform, type WebgpuBackendLike } from './webgpu-program.js';
+import { workgroupReduceWgsl } from './webgpu-reduce.js';
+import { subgroupsOn } from '../webgpu-device.js';
 
 const DEC_WG = 64;
 
@@ -85,7 +87,10 @@ function growCache(
   return run(backend, prog, [qkv, p === 0 ? qkv : cache], [...i32(dh, p, h, col), ...(rope?.data ?? [])]);
 }
 
-/** y (B, D): a workgroup per (batch, head); scores in workgroup memory, max / sum by tree reductions. */
+/**
+ * y (B, D): a workgroup per (batch, head); scores in workgroup memory, max and sum over the keys by workgroup
+ * reductions (subgroups where on, else shared-memory trees; webgpu-reduce.ts).
+ */
 class DecodeAttentionProgram {
   readonly variableNames = ['Q', 'K', 'V'];
   readonly outputShape: number[];
@@ -100,17 +105,17 @@ class DecodeAttentionProgram {
     d: number,
     h: number,
     private readonly rope: ReturnType<typeof ropeUniforms> | null,
+    private readonly subgroups: boolean,
   ) {
     this.outputShape = [b, d];
     this.dispatch = [b * h, 1, 1];
     this.uniforms = `dh : i32, keys : i32, h : i32, scale : f32, ${rope?.decl ?? ''}`;
-    this.shaderKey = `altar_dec_attn_${rope ? `r${d / h}` : 'n'}`;
+    this.shaderKey = `altar_dec_attn_${rope ? `r${d / h}` : 'n'}${subgroups ? '_sg' : ''}`;
   }
 
   getUserCode(): string {
-    return `${this.rope?.fn ?? ''}
+    return `${workgroupReduceWgsl('dec', DEC_WG, this.subgroups)}${this.rope?.fn ?? ''}
       var<workgroup> sc : array<f32, ${WEBGPU_DECODE_MAX_KEYS}>;
-      var<workgroup> red : array<f32, ${DEC_WG}>;
       var<workgroup> q : array<f32, 1024>;
       fn main(index : i32) {
         let w = i32(workgroupId.x);
@@ -131,26 +136,13 @@ class DecodeAttentionProgram {
           sc[j] = dot * uniforms.scale;
           mx = max(mx, sc[j]);
         }
-        red[l] = mx;
-        workgroupBarrier();
-        for (var s = ${DEC_WG / 2}; s > 0; s = s >> 1) {
-          if (l < s) { red[l] = max(red[l], red[l + s]); }
-          workgroupBarrier();
-        }
-        let m = red[0];
-        workgroupBarrier();
+        let m = dec_max(mx, l);
         var z = 0.0;
         for (var j = l; j < uniforms.keys; j = j + ${DEC_WG}) {
           sc[j] = exp(sc[j] - m);
           z = z + sc[j];
         }
-        red[l] = z;
-        workgroupBarrier();
-        for (var s = ${DEC_WG / 2}; s > 0; s = s >> 1) {
-          if (l < s) { red[l] = red[l] + red[l + s]; }
-          workgroupBarrier();
-        }
-        let zt = red[0];
+        let zt = dec_sum(z, l);
         for (var d = l; d < uniforms.dh; d = d + ${DEC_WG}) {
           var acc = 0.0;
           for (var j = 0; j < uniforms.keys; j = j + 1) { acc = acc + sc[j] * V[kb + j * uniforms.dh + d]; }
@@ -174,7 +166,7 @@ export const decodeAttentionWebgpu: KernelFunc = ({ inputs, backend, attrs }) =>
   const k = growCache(backend, qkv, kCache, d, tables);
   const v = growCache(backend, qkv, vCache, 2 * d, null);
   const y = (backend as WebgpuBackendLike).runWebGPUProgram(
-    new DecodeAttentionProgram(b, d, h, tables),
+    new DecodeAttentionProgram(b, d, h, tables, subgroupsOn(backend)),
     [qkv, k, v],
     'float32',
     [...i32(dh, p + 1, h), ...f32(1 / Math.sqrt(dh)), ...(tables?.data ?? [])],

@@ -11,7 +11,7 @@
  *   bias + GELU      1 forward; backward 2 (dx elementwise, db a column sum)
  *   LayerNorm        1 forward (a thread per row); backward 3 (dx per row, dg and db column sums)
  *   cross-entropy    1 forward (a thread per row); backward 1 (a thread per row)
- *   squared norms    1 dispatch per 7 tensors (a workgroup each, shared-memory sum) + 1 concat
+ *   squared norms    1 dispatch per 7 tensors (a workgroup each, subgroup or shared-memory sum) + 1 concat
  *   decode attention 3 dispatches (K' and V' grown, rotary on the new key; y: a workgroup per (batch, head),
  *                    scores in workgroup memory) instead of ~16
  *
@@ -26,6 +26,8 @@ import { DECODE_ATTENTION_KERNEL } from './decode-attention.js';
 import { f32, i32, lastDim, LoopProgram, run, sizeOf, type WebgpuBackendLike } from './webgpu-program.js';
 import { decodeAttentionWebgpu } from './webgpu-decode.js';
 import { adamwWebgpu } from './webgpu-optim.js';
+import { workgroupReduceWgsl } from './webgpu-reduce.js';
+import { subgroupsOn } from '../webgpu-device.js';
 
 const GELU = `
   let u = X[t] + B[t % uniforms.d];
@@ -171,7 +173,8 @@ const NORM_WG = 256;
 
 /**
  * ‖A_w‖² for the k ≤ 7 inputs of one program: workgroup w strides over input w (256 threads), then a
- * shared-memory tree sum. One dispatch for up to 7 parameters instead of a Square and a Sum each.
+ * workgroup sum (subgroups where on, else a shared-memory tree; webgpu-reduce.ts). One dispatch for up to 7
+ * parameters instead of a Square and a Sum each.
  */
 class SquaredNormsProgram {
   readonly variableNames: string[];
@@ -182,12 +185,15 @@ class SquaredNormsProgram {
   readonly workgroupSize: [number, number, number] = [NORM_WG, 1, 1];
   readonly uniforms: string;
 
-  constructor(k: number) {
+  constructor(
+    k: number,
+    private readonly subgroups: boolean,
+  ) {
     this.variableNames = Array.from({ length: k }, (_, i) => `A${i}`);
     this.outputShape = [k];
     this.dispatch = [k, 1, 1];
     this.uniforms = this.variableNames.map((_, i) => `n${i} : i32,`).join(' ');
-    this.shaderKey = `altar_sqnorms_${k}`;
+    this.shaderKey = `altar_sqnorms_${k}${subgroups ? '_sg' : ''}`;
   }
 
   getUserCode(): string {
@@ -197,8 +203,7 @@ class SquaredNormsProgram {
           `case ${i}: { for (var j = l; j < uniforms.n${i}; j = j + ${NORM_WG}) { let x = ${a}[j]; acc = acc + x * x; } }`,
       )
       .join('\n          ');
-    return `
-      var<workgroup> part : array<f32, ${NORM_WG}>;
+    return `${workgroupReduceWgsl('nrm', NORM_WG, this.subgroups)}
       fn main(index : i32) {
         let w = i32(workgroupId.x);
         let l = i32(localIndex);
@@ -207,13 +212,8 @@ class SquaredNormsProgram {
           ${cases}
           default: {}
         }
-        part[l] = acc;
-        workgroupBarrier();
-        for (var s = ${NORM_WG / 2}; s > 0; s = s >> 1) {
-          if (l < s) { part[l] = part[l] + part[l + s]; }
-          workgroupBarrier();
-        }
-        if (l == 0) { result[w] = part[0]; }
+        let total = nrm_sum(acc, l);
+        if (l == 0) { result[w] = total; }
       }`;
   }
 }
@@ -224,7 +224,7 @@ const squaredNorms: KernelFunc = ({ inputs, backend, attrs }) => {
   const parts: TensorInfo[] = [];
   for (let i = 0; i < n; i += NORM_GROUP) {
     const group = all.slice(i, i + NORM_GROUP);
-    const program = new SquaredNormsProgram(group.length);
+    const program = new SquaredNormsProgram(group.length, subgroupsOn(backend));
     parts.push((backend as WebgpuBackendLike).runWebGPUProgram(program, group, 'float32', i32(...group.map(sizeOf))));
   }
   if (parts.length === 1) return parts[0]!;
