@@ -67,6 +67,14 @@ export {
   type AttentionFusedOptions,
 } from './fused/attention.js';
 export { scanLogDecay, selectiveScanComposition, selectiveScanFused, type SelectiveScanOptions } from './fused/scan.js';
+export {
+  addLayerNorm,
+  addLayerNormComposition,
+  addRmsNorm,
+  addRmsNormComposition,
+  rmsNormComposition,
+  rmsNormFused,
+} from './fused/norm.js';
 export { expectNoLeaks, memoryGuard, type MemoryGuard } from './memory.js';
 export {
   DTYPE_SIZES,

@@ -17,6 +17,12 @@ export const FUSED_KERNELS = {
   squaredNorms: 'AltarSquaredNorms',
   selectiveScan: 'AltarSelectiveScan',
   selectiveScanGrad: 'AltarSelectiveScanGrad',
+  rmsNorm: 'AltarRmsNorm',
+  rmsNormGrad: 'AltarRmsNormGrad',
+  addLayerNorm: 'AltarAddLayerNorm',
+  addLayerNormGrad: 'AltarAddLayerNormGrad',
+  addRmsNorm: 'AltarAddRmsNorm',
+  addRmsNormGrad: 'AltarAddRmsNormGrad',
   attention: 'AltarAttention',
   attentionGrad: 'AltarAttentionGrad',
 } as const;

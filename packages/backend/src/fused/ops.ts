@@ -22,6 +22,7 @@ import { biasGeluGradSpec, biasGeluSpec } from './gelu.js';
 import { FUSED_KERNELS } from './names.js';
 import { adamwSpec, squaredNormsSpec } from './optim.js';
 import { registerScanGradient, SCAN_SPECS } from './scan.js';
+import { NORM_SPECS, registerNormGradients } from './norm.js';
 import { registerWebgpuFusedKernels } from './webgpu.js';
 
 export { FUSED_KERNELS } from './names.js';
@@ -261,6 +262,7 @@ export function registerFusedKernels(): string[] {
     squaredNormsSpec,
     decodeAttentionSpec,
     ...SCAN_SPECS,
+    ...NORM_SPECS,
     ...ATTENTION_SPECS,
   ]) {
     if (registerHostKernel(spec).length > 0) done.push(spec.name);
@@ -269,6 +271,7 @@ export function registerFusedKernels(): string[] {
   if (!gradientsRegistered) {
     gradientsRegistered = true;
     registerScanGradient();
+    registerNormGradients();
     registerAttentionGradient();
     registerGradient({
       kernelName: FUSED_KERNELS.biasGelu,

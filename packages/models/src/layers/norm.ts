@@ -2,7 +2,7 @@
  * Normalisation layers over the last axis: LayerNorm, RMSNorm, and the factory a block config uses.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FUSED_KERNELS, layerNormFused, useFused } from '@altar/backend';
+import { addLayerNorm, addRmsNorm, FUSED_KERNELS, layerNormFused, rmsNormFused, useFused } from '@altar/backend';
 import type { ParamStore } from './params.js';
 
 /**
@@ -42,6 +42,17 @@ export class LayerNorm {
       return y;
     });
   }
+  /** [s, norm(s)] with s = x + r: the residual add and this norm in one kernel where available. */
+  addApply(x: tf.Tensor, r: tf.Tensor): [tf.Tensor, tf.Tensor] {
+    if (this.g && this.b) return addLayerNorm(x, r, this.g, this.b, this.eps);
+    if (!this.g && !this.b && useFused(FUSED_KERNELS.addLayerNorm)) {
+      return tf.tidy(() => addLayerNorm(x, r, tf.ones([this.dim]), tf.zeros([this.dim]), this.eps));
+    }
+    return tf.tidy(() => {
+      const s = tf.add(x, r);
+      return [s, this.apply(s)];
+    });
+  }
 }
 
 /**
@@ -64,11 +75,26 @@ export class RMSNorm {
     this.g = store.add(`${name}.g`, [dim], { kind: 'ones' });
   }
   apply(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const ms = tf.mean(tf.square(x), -1, true);
-      return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, this.eps))), this.g);
-    });
+    return rmsNormFused(x, this.g, this.eps); // the composition where the backend has no kernel
   }
+  /** [s, norm(s)] with s = x + r: the residual add and this norm in one kernel where available. */
+  addApply(x: tf.Tensor, r: tf.Tensor): [tf.Tensor, tf.Tensor] {
+    return addRmsNorm(x, r, this.g, this.eps);
+  }
+}
+
+/**
+ * The pre-norm residual step: s = h + r and norm(s), fused where the backend has the kernel; with no pending
+ * residual (r null, the first norm of a stack) s is h itself.
+ *
+ * @example
+ * ```ts
+ * let [h, y] = addNorm(block.norm1, h0, null); // y = norm1(h0)
+ * [h, y] = addNorm(block.norm2, h, attnOut); // h = h + attnOut, y = norm2(h)
+ * ```
+ */
+export function addNorm(norm: LayerNorm | RMSNorm, h: tf.Tensor, r: tf.Tensor | null): [tf.Tensor, tf.Tensor] {
+  return r ? norm.addApply(h, r) : [h, norm.apply(h)];
 }
 
 /**

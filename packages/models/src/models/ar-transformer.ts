@@ -10,7 +10,7 @@ import type { ArTransformerConfig } from '../config.js';
 import { Attention, type AttentionCache } from '../layers/attention.js';
 import { dropout, type ForwardOptions } from '../layers/basic.js';
 import { Embedding } from '../layers/embedding.js';
-import { makeNorm, type Norm } from '../layers/norm.js';
+import { addNorm, makeNorm, type Norm } from '../layers/norm.js';
 import { Mlp } from '../layers/mlp.js';
 import { BaseModel, checkTokens, tidyObj } from './base.js';
 import { checkFlopsArgs, linearFlops, mlpFlops, sumMinContext } from './flops.js';
@@ -96,11 +96,16 @@ export class ArTransformer extends BaseModel<ArTransformerConfig> {
       let h = this.emb.lookup(tokens); // (B, N, D)
       if (this.pos) h = tf.add(h, tf.slice(this.pos, [0, 0], [n, this.config.dModel]));
       h = dropout(h, this.config.dropout, opts);
+      // Each residual add is fused with the norm that reads its sum: [h, y] = [h + r, norm(h + r)].
+      let r: tf.Tensor | null = null;
+      let y: tf.Tensor;
       for (const blk of this.blocks) {
-        h = tf.add(h, dropout(blk.attn.forward(blk.norm1.apply(h) as tf.Tensor3D), this.config.dropout, opts));
-        h = tf.add(h, dropout(blk.mlp.apply(blk.norm2.apply(h)), this.config.dropout, opts));
+        [h, y] = addNorm(blk.norm1, h, r);
+        r = dropout(blk.attn.forward(y as tf.Tensor3D), this.config.dropout, opts);
+        [h, y] = addNorm(blk.norm2, h, r);
+        r = dropout(blk.mlp.apply(y), this.config.dropout, opts);
       }
-      return this.emb.logits(this.normF.apply(h)) as tf.Tensor3D;
+      return this.emb.logits(this.normF.apply(r ? tf.add(h, r) : h)) as tf.Tensor3D;
     });
   }
 
@@ -118,16 +123,19 @@ export class ArTransformer extends BaseModel<ArTransformerConfig> {
       );
     }
     return tidyObj(() => {
-      let h = this.emb.lookup(tokens) as tf.Tensor2D; // (B, D)
+      let h: tf.Tensor = this.emb.lookup(tokens); // (B, D)
       if (this.pos) h = tf.add(h, tf.slice(this.pos, [state.pos, 0], [1, this.config.dModel]));
       const caches: AttentionCache[] = [];
+      let r: tf.Tensor | null = null;
+      let y: tf.Tensor;
       this.blocks.forEach((blk, i) => {
-        const r = blk.attn.step(blk.norm1.apply(h) as tf.Tensor2D, state.caches[i] as AttentionCache);
-        caches.push(r.cache);
-        h = tf.add(h, r.y);
-        h = tf.add(h, blk.mlp.apply(blk.norm2.apply(h)));
+        [h, y] = addNorm(blk.norm1, h, r);
+        const a = blk.attn.step(y as tf.Tensor2D, state.caches[i] as AttentionCache);
+        caches.push(a.cache);
+        [h, y] = addNorm(blk.norm2, h, a.y);
+        r = blk.mlp.apply(y);
       });
-      const logits = this.emb.logits(this.normF.apply(h)) as tf.Tensor2D;
+      const logits = this.emb.logits(this.normF.apply(r ? tf.add(h, r) : h)) as tf.Tensor2D;
       return { logits, state: { pos: state.pos + 1, caches } };
     });
   }

@@ -14,7 +14,7 @@ import type { DiffusionTransformerConfig } from '../config.js';
 import { Attention } from '../layers/attention.js';
 import { dropout, Linear, modulate, silu, type ForwardOptions } from '../layers/basic.js';
 import { Embedding } from '../layers/embedding.js';
-import { LayerNorm } from '../layers/norm.js';
+import { addNorm, LayerNorm } from '../layers/norm.js';
 import { Mlp, TimeEmbedder } from '../layers/mlp.js';
 import { BaseModel, checkTokens } from './base.js';
 import { checkFlopsArgs, linearFlops, mlpFlops } from './flops.js';
@@ -100,6 +100,9 @@ export class DiffusionTransformer extends BaseModel<DiffusionTransformerConfig> 
       let h = this.emb.lookup(zt); // (B, N, D)
       if (this.pos) h = tf.add(h, tf.slice(this.pos, [0, 0], [n, this.config.dModel]));
       const gate = (g: tf.Tensor, x: tf.Tensor) => tf.mul(tf.expandDims(g, 1), x);
+      // Each residual add is fused with the norm that reads its sum: [h, y] = [h + r, LN(h + r)].
+      let r: tf.Tensor | null = null;
+      let y: tf.Tensor;
       for (const blk of this.blocks) {
         const [sh1, sc1, g1, sh2, sc2, g2] = tf.split(mod(blk.ada, blk.adaConst), 6, -1) as tf.Tensor[] as [
           tf.Tensor,
@@ -109,13 +112,15 @@ export class DiffusionTransformer extends BaseModel<DiffusionTransformerConfig> 
           tf.Tensor,
           tf.Tensor,
         ];
-        const a = blk.attn.forward(modulate(this.ln.apply(h), sh1, sc1) as tf.Tensor3D);
-        h = tf.add(h, dropout(gate(g1, a), this.config.dropout, opts));
-        const m = blk.mlp.apply(modulate(this.ln.apply(h), sh2, sc2));
-        h = tf.add(h, dropout(gate(g2, m), this.config.dropout, opts));
+        [h, y] = addNorm(this.ln, h, r);
+        const a = blk.attn.forward(modulate(y, sh1, sc1) as tf.Tensor3D);
+        [h, y] = addNorm(this.ln, h, dropout(gate(g1, a), this.config.dropout, opts));
+        const m = blk.mlp.apply(modulate(y, sh2, sc2));
+        r = dropout(gate(g2, m), this.config.dropout, opts);
       }
       const [shF, scF] = tf.split(mod(this.adaF, this.adaFConst), 2, -1) as [tf.Tensor, tf.Tensor];
-      return this.emb.logits(modulate(this.ln.apply(h), shF, scF), this.vocabSize) as tf.Tensor3D;
+      const yF = this.ln.apply(r ? tf.add(h, r) : h);
+      return this.emb.logits(modulate(yF, shF, scF), this.vocabSize) as tf.Tensor3D;
     });
   }
 

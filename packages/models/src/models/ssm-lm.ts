@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { SsmLmConfig } from '../config.js';
 import { dropout, gelu, Linear, type ForwardOptions } from '../layers/basic.js';
 import { Embedding } from '../layers/embedding.js';
-import { makeNorm, type Norm } from '../layers/norm.js';
+import { addNorm, makeNorm, type Norm } from '../layers/norm.js';
 import { Mlp } from '../layers/mlp.js';
 import { S4d, type S4dState } from '../layers/s4d.js';
 import { SelectiveSsm, type SelectiveState } from '../layers/selective.js';
@@ -138,11 +138,18 @@ export class SsmLm extends BaseModel<SsmLmConfig> {
     checkTokens('SsmLm.forward', tokens, 2);
     return tf.tidy(() => {
       let h = this.emb.lookup(tokens); // (B, N, D)
+      // Each residual add is fused with the norm that reads its sum: [h, y] = [h + r, norm(h + r)].
+      let r: tf.Tensor | null = null;
+      let y: tf.Tensor;
       for (const blk of this.blocks) {
-        h = tf.add(h, dropout(blk.mixer.forward(blk.norm.apply(h) as tf.Tensor3D), this.config.dropout, opts));
-        if (blk.mlp && blk.norm2) h = tf.add(h, dropout(blk.mlp.apply(blk.norm2.apply(h)), this.config.dropout, opts));
+        [h, y] = addNorm(blk.norm, h, r);
+        r = dropout(blk.mixer.forward(y as tf.Tensor3D), this.config.dropout, opts);
+        if (blk.mlp && blk.norm2) {
+          [h, y] = addNorm(blk.norm2, h, r);
+          r = dropout(blk.mlp.apply(y), this.config.dropout, opts);
+        }
       }
-      return this.emb.logits(this.normF.apply(h)) as tf.Tensor3D;
+      return this.emb.logits(this.normF.apply(r ? tf.add(h, r) : h)) as tf.Tensor3D;
     });
   }
 
@@ -154,15 +161,22 @@ export class SsmLm extends BaseModel<SsmLmConfig> {
   step(tokens: tf.Tensor, state: SsmState): { logits: tf.Tensor2D; state: SsmState } {
     checkTokens('SsmLm.step', tokens, 1);
     return tidyObj(() => {
-      let h = this.emb.lookup(tokens) as tf.Tensor2D; // (B, D)
+      let h: tf.Tensor = this.emb.lookup(tokens); // (B, D)
       const layers: MixerState[] = [];
+      let r: tf.Tensor | null = null;
+      let y: tf.Tensor;
       this.blocks.forEach((blk, i) => {
-        const r = blk.mixer.step(blk.norm.apply(h) as tf.Tensor2D, state.layers[i] as MixerState);
-        layers.push(r.state);
-        h = tf.add(h, r.y);
-        if (blk.mlp && blk.norm2) h = tf.add(h, blk.mlp.apply(blk.norm2.apply(h)));
+        [h, y] = addNorm(blk.norm, h, r);
+        const m = blk.mixer.step(y as tf.Tensor2D, state.layers[i] as MixerState);
+        layers.push(m.state);
+        r = m.y;
+        if (blk.mlp && blk.norm2) {
+          [h, y] = addNorm(blk.norm2, h, r);
+          r = blk.mlp.apply(y);
+        }
       });
-      return { logits: this.emb.logits(this.normF.apply(h)) as tf.Tensor2D, state: { pos: state.pos + 1, layers } };
+      const logits = this.emb.logits(this.normF.apply(r ? tf.add(h, r) : h)) as tf.Tensor2D;
+      return { logits, state: { pos: state.pos + 1, layers } };
     });
   }
 
