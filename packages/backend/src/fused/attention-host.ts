@@ -3,7 +3,8 @@
  * in attention-wasm.ts). FlashAttention-2 (Dao 2023) without the tiling a GPU needs: for each query row the
  * keys of its band are streamed once with an online softmax (running max m and sum ℓ, Milakov & Gimelshein
  * 2018), accumulating in float64. The forward returns O and the row log-sum-exp L = m + log ℓ of the scaled
- * scores; the backward recomputes P_ij = exp(s·S_ij − L_i) from L (nothing (N, N) is kept in between):
+ * scores (and an empty third output, the slot where wasm saves P); the backward recomputes
+ * P_ij = exp(s·S_ij − L_i) from L (nothing (N, N) is kept in between):
  *
  *   D_i = Σ_d dO_id O_id,  dV_j += P_ij dO_i,  dS_ij = P_ij (dO_i · V_j − D_i),
  *   dQ_i += s·dS_ij K_j,   dK_j += s·dS_ij Q_i.
@@ -61,6 +62,7 @@ export const attentionSpec: HostKernelSpec = {
   outputs: ([qs]) => [
     { shape: qs!, dtype: 'float32' },
     { shape: qs!.slice(0, 3), dtype: 'float32' },
+    { shape: [0], dtype: 'float32' }, // saved probabilities: wasm only (see attention-wasm.ts)
   ],
   compute([q, k, v], [o, lse], [qs], attrs) {
     const [b, h, n, dh] = qs as [number, number, number, number];
@@ -100,7 +102,7 @@ export const attentionSpec: HostKernelSpec = {
 
 export const attentionGradSpec: HostKernelSpec = {
   name: FUSED_KERNELS.attentionGrad,
-  inputs: ['dy', 'q', 'k', 'v', 'o', 'lse'],
+  inputs: ['dy', 'q', 'k', 'v', 'o', 'lse', 'probs'],
   outputs: ([, qs]) => [0, 1, 2].map(() => ({ shape: qs!, dtype: 'float32' as const })),
   compute([dy, q, k, v, o, lse], [dq, dk, dv], [, qs], attrs) {
     const [b, h, n, dh] = qs as [number, number, number, number];

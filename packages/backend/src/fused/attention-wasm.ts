@@ -4,8 +4,13 @@
  * the heap for scale + mask (forward and backward) and one for the softmax backward dS = P∘(dP − D)·s.
  *
  *   forward   S = Q Kᵀ; S ← s·S masked; P = softmax(S); O = P V; L_i = max_i − log P_i,argmax
- *   backward  S = Q Kᵀ; P = softmax(s·S masked) (the forward's P again, = exp(s·S − L)); dV = Pᵀ dO;
- *             dP = dO Vᵀ; dS = s·P∘(dP − D), D_i = dO_i·O_i; dQ = dS K; dK = dSᵀ Q
+ *   backward  P saved by the forward; dV = Pᵀ dO; dP = dO Vᵀ; dS = s·P∘(dP − D), D_i = dO_i·O_i;
+ *             dQ = dS K; dK = dSᵀ Q
+ *
+ * Unlike the cpu and webgpu kernels (and FlashAttention), the forward returns P (blocks, rows, cols) as a third
+ * output for the backward instead of recomputing it from L: here recomputing Q Kᵀ and the softmax cost ~20 % of
+ * a training step's attention, and the composition keeps the same P. When given an empty P (a forward run on
+ * another backend) the backward recomputes it.
  *
  * V8's Math.exp costs ~15 ns an element against a few for XNNPACK's vectorised softmax, hence the Softmax
  * kernel instead of an exp in the JS pass. A sliding window with N > 2W runs in query blocks of W against
@@ -73,32 +78,34 @@ const keyBase = (g: Layout, c: number) => (g.w ? (c - 1) * g.w : 0);
  * maxima and their columns (for L after the softmax). Padded query rows (≥ N) keep a causal band.
  */
 function scaleMask(s: Float32Array, g: Layout, a: AttentionKernelAttrs): { max: Float64Array; arg: Int32Array } {
-  const nRows = g.bh * g.nb * g.rows;
-  const max = new Float64Array(nRows);
-  const arg = new Int32Array(nRows);
-  for (let blk = 0; blk < g.bh * g.nb; blk++) {
-    const c = blk % g.nb;
+  const { bh: nbh, nb, rows, cols, n } = g;
+  const scale = a.scale;
+  const max = new Float64Array(nbh * nb * rows);
+  const arg = new Int32Array(nbh * nb * rows);
+  for (let blk = 0; blk < nbh * nb; blk++) {
+    const c = blk % nb;
     const kb = keyBase(g, c);
-    for (let r = 0; r < g.rows; r++) {
-      const row = blk * g.rows + r;
-      const off = row * g.cols;
-      const [glo, ghi] = keyBand(queryOf(g, c, r), g.w ? Infinity : g.n, a);
-      const lo = Math.max(0, glo - kb);
-      const hi = Math.min(g.cols - 1, ghi - kb);
-      for (let j = 0; j < lo; j++) s[off + j] = MASKED;
+    for (let r = 0; r < rows; r++) {
+      const row = blk * rows + r;
+      const off = row * cols;
+      const [glo, ghi] = keyBand(queryOf(g, c, r), g.w ? Infinity : n, a);
+      const lo = off + Math.max(0, glo - kb);
+      const hi = off + Math.min(cols - 1, ghi - kb);
+      const end = off + cols;
+      for (let j = off; j < lo; j++) s[j] = MASKED;
       let m = -Infinity;
       let am = lo;
       for (let j = lo; j <= hi; j++) {
-        const x = s[off + j]! * a.scale;
-        s[off + j] = x;
+        const x = s[j]! * scale;
+        s[j] = x;
         if (x > m) {
           m = x;
           am = j;
         }
       }
-      for (let j = hi + 1; j < g.cols; j++) s[off + j] = MASKED;
+      for (let j = hi + 1; j < end; j++) s[j] = MASKED;
       max[row] = m;
-      arg[row] = am;
+      arg[row] = am - off;
     }
   }
   return { max, arg };
@@ -190,6 +197,36 @@ function probabilities(
   }
 }
 
+/**
+ * In place over dP (blocks, rows, cols): dS = scale·P∘(dP − D), D_i = dO_i · O_i (0 for padded query rows,
+ * whose dO is 0 too). Dimensions are read into locals once: property loads in the inner loop cost.
+ */
+function softmaxBackward(
+  dyv: Float32Array,
+  ov: Float32Array,
+  pv: Float32Array,
+  sv: Float32Array,
+  g: Layout,
+  scale: number,
+): void {
+  const { bh: nbh, nb, rows, cols, dh, n } = g;
+  for (let blk = 0; blk < nbh * nb; blk++) {
+    const bh = Math.floor(blk / nb);
+    const c = blk % nb;
+    for (let r = 0; r < rows; r++) {
+      const i = queryOf(g, c, r);
+      let dI = 0;
+      if (i < n) {
+        const off = (bh * n + i) * dh;
+        for (let d = 0; d < dh; d++) dI += dyv[off + d]! * ov[off + d]!;
+      }
+      const off = (blk * rows + r) * cols;
+      const end = off + cols;
+      for (let j = off; j < end; j++) sv[j] = pv[j]! * (sv[j]! - dI) * scale;
+    }
+  }
+}
+
 export const attentionWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const w = backend as unknown as WasmLike;
   const { q, k, v } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo };
@@ -198,7 +235,6 @@ export const attentionWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   return scoped(w, (keep) => {
     const [qb, kb, vb] = operands(w, g, keep, [q, k, v], [false, true, true]);
     const { p, max, arg } = probabilities(w, backend, qb!, kb!, g, a);
-    keep(p);
     const ob = matMul(p, vb!, backend); // (B, H, N, dh) dense, (BH·nb, W, dh) band
     const lse = w.makeOutput(q.shape.slice(0, 3), 'float32');
     let o = ob;
@@ -220,41 +256,31 @@ export const attentionWasm: KernelFunc = ({ inputs, backend, attrs }) => {
         lv[bh * g.n + i] = max[row]! - Math.log(pv[row * g.cols + arg[row]!]!);
       }
     }
-    return [o, lse];
+    return [o, lse, p]; // P is saved for the backward (blocks, rows, cols)
   });
 };
 
 export const attentionGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const w = backend as unknown as WasmLike;
-  const { dy, q, k, v, o } = inputs as Record<'dy' | 'q' | 'k' | 'v' | 'o', TensorInfo>;
+  const { dy, q, k, v, o, probs } = inputs as Record<'dy' | 'q' | 'k' | 'v' | 'o' | 'probs', TensorInfo>;
   const a = attrs as unknown as AttentionKernelAttrs;
   const g = layoutOf(q.shape, a);
   return scoped(w, (keep) => {
     const [qb, kb, vb, dyb] = operands(w, g, keep, [q, k, v, dy], [false, true, true, false]);
-    const { p } = probabilities(w, backend, qb!, kb!, g, a);
-    keep(p);
+    // The forward's P when it was saved (this kernel's forward), else recomputed (the same numbers).
+    const p = probs.shape.some((d) => d > 0) ? probs : keep(probabilities(w, backend, qb!, kb!, g, a).p);
+    // Transposed products transpose their (rows, cols) operand first (kernels/wasm-fast-paths.ts); the
+    // transposed forms (dOᵀ P)ᵀ would avoid that but XNNPACK packs its right operand, (rows, cols) there: slower.
     const dvb = matMul(p, dyb!, backend, true, false); // Pᵀ dO
     const ds = keep(matMul(dyb!, vb!, backend, false, true)); // dP = dO Vᵀ, becomes dS in place
-    {
-      const dyv = w.typedArrayFromHeap(dy);
-      const ov = w.typedArrayFromHeap(o);
-      const pv = w.typedArrayFromHeap(p);
-      const sv = w.typedArrayFromHeap(ds);
-      for (let blk = 0; blk < g.bh * g.nb; blk++) {
-        const bh = Math.floor(blk / g.nb);
-        const c = blk % g.nb;
-        for (let r = 0; r < g.rows; r++) {
-          const i = queryOf(g, c, r);
-          let dI = 0; // D_i = dO_i · O_i (0 for padded rows, whose dO is 0 too)
-          if (i < g.n) {
-            const off = (bh * g.n + i) * g.dh;
-            for (let d = 0; d < g.dh; d++) dI += dyv[off + d]! * ov[off + d]!;
-          }
-          const off = (blk * g.rows + r) * g.cols;
-          for (let j = 0; j < g.cols; j++) sv[off + j] = pv[off + j]! * (sv[off + j]! - dI) * a.scale;
-        }
-      }
-    }
+    softmaxBackward(
+      w.typedArrayFromHeap(dy),
+      w.typedArrayFromHeap(o),
+      w.typedArrayFromHeap(p),
+      w.typedArrayFromHeap(ds),
+      g,
+      a.scale,
+    );
     const dqb = matMul(ds, kb!, backend); // dS K
     const dkb = matMul(ds, qb!, backend, true, false); // dSᵀ Q
     if (!g.w) return [dqb, dkb, dvb];

@@ -2,7 +2,8 @@
  * Fused softmax attention, forward and backward (FlashAttention-2, Dao 2023): o = softmax(s·Q Kᵀ + mask) V
  * for q, k, v (B, H, N, dh), causal or bidirectional, optionally a sliding window W (Beltagy et al. 2020):
  * query i sees keys max(0, i−W+1)..i. The forward kernel returns o and the row log-sum-exp L (B, H, N); the
- * backward kernel recomputes the probabilities from L, so no (N, N) tensor is kept between the two.
+ * backward kernel recomputes the probabilities from L, so no (N, N) tensor is kept between the two (except on
+ * wasm, whose forward also returns P: there recomputing Q Kᵀ cost more than keeping it, as the composition does).
  *
  *   cpu     host kernels, online softmax in float64 (attention-host.ts)
  *   wasm    XNNPACK products and softmax with one JS pass each way (attention-wasm.ts)
@@ -128,7 +129,8 @@ export const ATTENTION_SPECS: HostKernelSpec[] = [
 ];
 
 /**
- * Register the gradient of the fused attention: the backward kernel, from the saved q, k, v, o and L.
+ * Register the gradient of the fused attention: the backward kernel, from the saved q, k, v, o and L (and on
+ * wasm the forward's probabilities; an empty tensor elsewhere).
  *
  * @example
  * ```ts
@@ -139,14 +141,21 @@ export function registerAttentionGradient(): void {
   registerGradient({
     kernelName: FUSED_KERNELS.attention,
     inputsToSave: ['q', 'k', 'v'],
-    outputsToSave: [true, true],
+    outputsToSave: [true, true, true],
     gradFunc: (dy, saved, attrs) => {
-      const [q, k, v, o, lse] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const [q, k, v, o, lse, probs] = saved as tf.Tensor[] as [
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+      ];
       // Only o reaches callers, so L's gradient is always absent (null).
       const dO = (Array.isArray(dy) ? dy[0] : dy) ?? tf.zerosLike(o);
       const [dq, dk, dv] = tf
         .engine()
-        .runKernel(FUSED_KERNELS.attentionGrad, { dy: dO, q, k, v, o, lse }, attrs) as unknown as tf.Tensor[];
+        .runKernel(FUSED_KERNELS.attentionGrad, { dy: dO, q, k, v, o, lse, probs }, attrs) as unknown as tf.Tensor[];
       return { q: () => dq!, k: () => dk!, v: () => dv! };
     },
   });
