@@ -6,8 +6,8 @@
  * a workgroup larger than one subgroup. The subgroup size is not fixed (SwiftShader: 4; GPUs: 8 to 128) and WGSL
  * does not promise which invocations share a subgroup, so the second stage assumes no layout: each subgroup's
  * leader (its lowest local index) stores the partial at that index and sets its bit in a mask; after a barrier
- * every invocation folds the partials in increasing leader order (deterministic, as DESIGN.md asks). The tree is
- * log2(size) barriers; this is two.
+ * invocation 0 folds the partials in increasing leader order (deterministic, as DESIGN.md asks) and shares the
+ * result through workgroup memory. The tree is log2(size) + 2 barriers; this is two.
  */
 import { AltarError } from '../errors.js';
 
@@ -25,7 +25,7 @@ const MAX_IDENTITY = '-3.4e38';
  *   fn NAME_max(v : f32, l : i32) -> f32   max of v (finite inputs), returned to every invocation
  *
  * `l` is the invocation's local index (tfjs's `i32(localIndex)`). Call them from uniform control flow (every
- * invocation, like workgroupBarrier); each ends with a barrier, so they may be called again and workgroup
+ * invocation, like workgroupBarrier); they synchronise the workgroup, so they may be called again and workgroup
  * memory written before the call is visible to every invocation after it. With `subgroups` the text starts with
  * `enable subgroups;`: use it only on a device where `subgroupsOn(backend)` holds, and put the flag in the
  * program's shaderKey.
@@ -81,21 +81,25 @@ export function workgroupReduceWgsl(name: string, workgroupSize: number, subgrou
       atomicOr(&${name}_lead[lead / 32u], 1u << (lead % 32u));
     }
     workgroupBarrier();
-    var r = ${o.identity};
-    for (var w = 0u; w < ${words}u; w = w + 1u) {
-      var bits = atomicLoad(&${name}_lead[w]);
-      loop {
-        if (bits == 0u) { break; }
-        r = ${o.fold('r', `${name}_part[w * 32u + countTrailingZeros(bits)]`)};
-        bits = bits & (bits - 1u);
+    if (l == 0) {
+      var r = ${o.identity};
+      for (var w = 0u; w < ${words}u; w = w + 1u) {
+        var bits = atomicLoad(&${name}_lead[w]);
+        loop {
+          if (bits == 0u) { break; }
+          r = ${o.fold('r', `${name}_part[w * 32u + countTrailingZeros(bits)]`)};
+          bits = bits & (bits - 1u);
+        }
       }
+      ${name}_total = r;
     }
     workgroupBarrier();
-    return r;
+    return ${name}_total;
   }`,
   );
   return `
   ${WGSL_ENABLE_SUBGROUPS}
   var<workgroup> ${name}_part : array<f32, ${workgroupSize}>;
-  var<workgroup> ${name}_lead : array<atomic<u32>, ${words}>;${fns.join('')}`;
+  var<workgroup> ${name}_lead : array<atomic<u32>, ${words}>;
+  var<workgroup> ${name}_total : f32;${fns.join('')}`;
 }
