@@ -39,6 +39,12 @@ export interface TrainConfig {
   nonFinite: 'stop' | 'skip';
   /** Seed of the data, loss and eval random streams. */
   seed: number;
+  /**
+   * Read the loss and gradient norms back to the host every N optimizer steps (a positive integer) or 'auto': 1 on
+   * cpu/wasm, where a read costs nothing, 16 on GPU backends, where each read stalls the pipeline. Clipping and the
+   * NaN/Inf guard run on the device either way; results are the same for every N.
+   */
+  syncEvery: number | 'auto';
 }
 
 /**
@@ -65,6 +71,7 @@ export const defaultTrainConfig: TrainConfig = {
   evalEvery: 0,
   nonFinite: 'stop',
   seed: 0,
+  syncEvery: 'auto',
 };
 
 /**
@@ -97,5 +104,25 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}, path = 't
   if (!isInt(c.evalEvery) || c.evalEvery < 0) bad('evalEvery', 'an integer ≥ 0');
   if (c.nonFinite !== 'stop' && c.nonFinite !== 'skip') bad('nonFinite', "'stop' or 'skip'");
   if (!isInt(c.seed)) bad('seed', 'an integer');
+  if (c.syncEvery !== 'auto' && !(isInt(c.syncEvery) && c.syncEvery >= 1)) bad('syncEvery', "an integer ≥ 1 or 'auto'");
   return c;
+}
+
+/** Backends where a device→host read costs (about) nothing: 'auto' reads every step there. */
+const HOST_BACKENDS = new Set(['cpu', 'wasm']);
+
+/**
+ * The read-back interval `syncEvery` means on `backend`: the number itself, or for 'auto' 1 on cpu/wasm and 16 on
+ * every other backend (webgpu, webgl, tfjs-node's 'tensorflow', which may be CUDA).
+ *
+ * @example
+ * ```ts
+ * resolveSyncEvery('auto', 'webgpu'); // 16
+ * resolveSyncEvery('auto', 'wasm');   // 1
+ * resolveSyncEvery(4, 'cpu');         // 4
+ * ```
+ */
+export function resolveSyncEvery(syncEvery: number | 'auto', backend: string): number {
+  if (syncEvery !== 'auto') return syncEvery;
+  return HOST_BACKENDS.has(backend) ? 1 : 16;
 }

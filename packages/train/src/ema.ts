@@ -27,6 +27,8 @@ export class Ema {
   updates = 0;
   private readonly params: ParamMap;
   private readonly shadow: Record<string, tf.Variable> = {};
+  /** `updates` on the device (float32 scalar), created by the first `updateMasked`; kept equal by every host path. */
+  private updatesDevice: tf.Variable | null = null;
 
   constructor(params: ParamMap, decay: number) {
     if (!(decay >= 0 && decay < 1)) throw new AltarError('BAD_ARG', `Ema: decay must be in [0, 1), got ${decay}`);
@@ -48,7 +50,59 @@ export class Ema {
         const s = this.shadow[name]!;
         s.assign(tf.add(tf.mul(s, d), tf.mul(p, 1 - d)));
       }
+      this.updatesDevice?.assign(tf.scalar(this.updates));
     });
+  }
+
+  /**
+   * `update()` steered by a device scalar, with no read-back: where `ok` (float32, 1 or 0) is 0 the averages stay
+   * bit-exactly as they are and the update count does not advance. The decay comes from the device's count; the host
+   * `updates` does not advance: read `deviceUpdates()` later and pass the value to `syncUpdates`.
+   *
+   * @example
+   * ```ts
+   * ema.updateMasked(ok); // after opt.applyControlled(grads, lr, gradScale, ok)
+   * ema.syncUpdates((await ema.deviceUpdates().data())[0]!);
+   * ```
+   */
+  updateMasked(ok: tf.Scalar): void {
+    const u = this.deviceUpdates();
+    tf.tidy(() => {
+      // d_t = min(d, (1 + t)/(10 + t)) as in decayAt, in float32 on the device
+      const d = tf.minimum(tf.scalar(this.decay), tf.div(tf.add(u, 1), tf.add(u, 10)));
+      const keep = tf.sub(1, d);
+      const go = tf.greater(ok, 0.5);
+      for (const [name, p] of Object.entries(this.params)) {
+        const s = this.shadow[name]!;
+        s.assign(tf.where(go, tf.add(tf.mul(s, d), tf.mul(p, keep)), s));
+      }
+      u.assign(tf.add(u, ok));
+    });
+  }
+
+  /**
+   * The update count on the device (a float32 scalar Variable; live, do not dispose), created on first use.
+   *
+   * @example
+   * ```ts
+   * const updates = (await ema.deviceUpdates().data())[0]!;
+   * ```
+   */
+  deviceUpdates(): tf.Variable {
+    this.updatesDevice ??= ownedVariable(tf.scalar(this.updates));
+    return this.updatesDevice;
+  }
+
+  /**
+   * Set the host `updates` to a value read from `deviceUpdates()` (no upload).
+   *
+   * @example
+   * ```ts
+   * ema.syncUpdates((await ema.deviceUpdates().data())[0]!);
+   * ```
+   */
+  syncUpdates(updates: number): void {
+    this.updates = updates;
   }
 
   /** The averaged weights by parameter name (live Variables; do not dispose). */
@@ -68,6 +122,7 @@ export class Ema {
       s.assign(src);
     }
     this.updates = updates;
+    if (this.updatesDevice) tf.tidy(() => this.updatesDevice!.assign(tf.scalar(updates)));
   }
 
   /**
@@ -92,5 +147,7 @@ export class Ema {
 
   dispose(): void {
     for (const s of Object.values(this.shadow)) s.dispose();
+    this.updatesDevice?.dispose();
+    this.updatesDevice = null;
   }
 }

@@ -4,7 +4,7 @@
  *
  * @module @altar/train
  */
-export { defaultTrainConfig, resolveTrainConfig, type TrainConfig } from './config.js';
+export { defaultTrainConfig, resolveSyncEvery, resolveTrainConfig, type TrainConfig } from './config.js';
 export { AdamW, ownedVariable, defaultAdamWConfig, type AdamWConfig, type ParamMap } from './optimizer.js';
 export { Ema } from './ema.js';
 export { lrAt, type LrScheduleConfig } from './schedule.js';

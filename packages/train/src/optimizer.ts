@@ -6,7 +6,7 @@
  * (with the step count) so a checkpoint can save and restore them bit-exactly.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AltarError, adamwUpdate } from '@altar/backend';
+import { AltarError, adamwUpdate, adamwUpdateControlled } from '@altar/backend';
 
 /**
  * AdamW's hyper-parameters (Loshchilov & Hutter 2019): the moment decays, ε, decoupled weight decay, and which
@@ -85,6 +85,8 @@ export class AdamW {
   private readonly params: ParamMap;
   private readonly m: Record<string, tf.Variable> = {};
   private readonly v: Record<string, tf.Variable> = {};
+  /** t on the device (float32 scalar), created by the first `applyControlled`; kept equal to `t` by every host path. */
+  private tDevice: tf.Variable | null = null;
 
   constructor(params: ParamMap, config: Partial<AdamWConfig> = {}) {
     this.config = { ...defaultAdamWConfig, ...config };
@@ -103,8 +105,9 @@ export class AdamW {
   apply(grads: Record<string, tf.Tensor>, lr: number, gradScale = 1): void {
     if (!Number.isFinite(lr)) throw new AltarError('BAD_ARG', `AdamW.apply: learning rate must be finite, got ${lr}`);
     this.t += 1;
+    if (this.tDevice) tf.tidy(() => this.tDevice!.assign(tf.scalar(this.t)));
     const { beta1, beta2, eps, weightDecay } = this.config;
-    const decays = this.config.decays ?? ((_n: string, shape: number[]) => shape.length >= 2);
+    const decays = this.decays();
     const bc1 = 1 - beta1 ** this.t;
     const bc2 = 1 - beta2 ** this.t;
     tf.tidy(() => {
@@ -120,6 +123,71 @@ export class AdamW {
         p.assign(pNew);
       }
     });
+  }
+
+  /**
+   * One update steered by device scalars, with no read-back: `ok` (float32, 1 or 0) masks the whole update (p, m, v
+   * stay bit-exactly as they are, the step count does not advance, a NaN gradient leaks nowhere) and `gradScale`
+   * multiplies every gradient (clipping, averaging). The device's step count advances by `ok`; the host `t` does not:
+   * read `deviceStep()` later and pass the value to `syncStep`. Does not dispose its arguments.
+   *
+   * @example
+   * ```ts
+   * const ok = tf.cast(tf.isFinite(loss), 'float32') as tf.Scalar;
+   * opt.applyControlled(grads, 1e-3, tf.scalar(1), ok);
+   * opt.syncStep((await opt.deviceStep().data())[0]!);
+   * ```
+   */
+  applyControlled(grads: Record<string, tf.Tensor>, lr: number, gradScale: tf.Scalar, ok: tf.Scalar): void {
+    if (!Number.isFinite(lr))
+      throw new AltarError('BAD_ARG', `AdamW.applyControlled: learning rate must be finite, got ${lr}`);
+    const tDev = this.deviceStep();
+    const { beta1, beta2, eps, weightDecay } = this.config;
+    const decays = this.decays();
+    tf.tidy(() => {
+      const tNew = tf.add(tDev, ok);
+      const ctl = tf.stack([gradScale, ok, tNew]); // [gradScale, ok, t] (adamwUpdateControlled)
+      for (const [name, p] of Object.entries(this.params)) {
+        const g = grads[name] ?? tf.zerosLike(p);
+        const m = this.m[name]!;
+        const v = this.v[name]!;
+        const decay = weightDecay > 0 && decays(name, p.shape) ? lr * weightDecay : 0;
+        const [pNew, mNew, vNew] = adamwUpdateControlled(p, m, v, g, ctl, { lr, beta1, beta2, eps, decay });
+        m.assign(mNew);
+        v.assign(vNew);
+        p.assign(pNew);
+      }
+      tDev.assign(tNew);
+    });
+  }
+
+  /**
+   * The step count on the device (a float32 scalar Variable; live, do not dispose), created on first use from `t`.
+   *
+   * @example
+   * ```ts
+   * const t = (await opt.deviceStep().data())[0]!;
+   * ```
+   */
+  deviceStep(): tf.Variable {
+    this.tDevice ??= ownedVariable(tf.scalar(this.t));
+    return this.tDevice;
+  }
+
+  /**
+   * Set the host step count `t` to a value read from `deviceStep()` (no upload).
+   *
+   * @example
+   * ```ts
+   * opt.syncStep((await opt.deviceStep().data())[0]!);
+   * ```
+   */
+  syncStep(t: number): void {
+    this.t = t;
+  }
+
+  private decays(): (name: string, shape: number[]) => boolean {
+    return this.config.decays ?? ((_n: string, shape: number[]) => shape.length >= 2);
   }
 
   /** The moment Variables by name: `m.<param>` and `v.<param>` (live; do not dispose). */
@@ -152,9 +220,12 @@ export class AdamW {
       }
     }
     this.t = t;
+    if (this.tDevice) tf.tidy(() => this.tDevice!.assign(tf.scalar(t)));
   }
 
   dispose(): void {
     for (const x of [...Object.values(this.m), ...Object.values(this.v)]) x.dispose();
+    this.tDevice?.dispose();
+    this.tDevice = null;
   }
 }

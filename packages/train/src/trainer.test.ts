@@ -294,7 +294,8 @@ describe.each(testBackends())('Trainer on %s', (backend) => {
   it('stops after the current step when the abort signal fires and checkpoints with reason interrupt', async () => {
     await expectNoLeaks(async () => {
       const p = tinyParams(4);
-      const t = makeTrainer(p, { ...cfg, steps: 50 });
+      // onStep comes with each read-back: read every step so that the abort lands after step 4 on any backend
+      const t = makeTrainer(p, { ...cfg, steps: 50, syncEvery: 1 });
       const ac = new AbortController();
       const reasons: string[] = [];
       const res = await t.run({

@@ -5,7 +5,7 @@
  * the random streams, and it can snapshot/restore all of that for bit-exact resume.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AltarError, Rng, silentLogger, squaredNorms, type Logger, type RngState } from '@altar/backend';
+import { AltarError, Rng, silentLogger, type Logger, type RngState } from '@altar/backend';
 import {
   CHECKPOINT_FILES,
   assignParams,
@@ -14,16 +14,23 @@ import {
   type Checkpoint,
   type CheckpointState,
 } from './checkpoint.js';
-import { resolveTrainConfig, type TrainConfig } from './config.js';
+import { resolveSyncEvery, resolveTrainConfig, type TrainConfig } from './config.js';
 import { Ema } from './ema.js';
-import type { EvalRecord, TrainRecord } from './metrics.js';
+import type { EvalRecord } from './metrics.js';
 import { AdamW, type ParamMap } from './optimizer.js';
 import { tensorsToSafetensors } from '@altar/backend';
 import { lrAt } from './schedule.js';
 import { firstNonFinite } from './health.js';
-import { NonFiniteError, type StepResult, type TrainerOptions } from './trainer-types.js';
-
-const rank = (sq: number): number => (Number.isNaN(sq) ? Infinity : sq);
+import type { StepResult, TrainerOptions } from './trainer-types.js';
+import {
+  accumulateGradients,
+  nonFiniteError,
+  nonFiniteMessage,
+  readStep,
+  stepControl,
+  stepRecord,
+  type PendingStep,
+} from './step-window.js';
 
 const yieldToEventLoop: () => Promise<void> =
   typeof setImmediate === 'function'
@@ -61,6 +68,13 @@ export class Trainer<B> {
   lastLossFinite = true;
   /** The parameter with the largest gradient norm in the last step (a non-finite norm counts as largest). */
   lastLargestGrad: { name: string; norm: number } | null = null;
+  /** Steps between read-backs in `run()` (`config.syncEvery` resolved for the backend at construction). */
+  readonly syncEvery: number;
+  /** Steps run on the device whose stats are not read yet (only inside `run()`). */
+  private pending: PendingStep[] = [];
+  /** Under 'stop': whether every step of the window so far was finite (bool scalar on the device). */
+  private windowGood: tf.Scalar | null = null;
+  private windowStart = 0;
   private dataRng: Rng;
   private lossRng: Rng;
   private readonly evalSeed: RngState;
@@ -73,6 +87,7 @@ export class Trainer<B> {
   constructor(opts: TrainerOptions<B>) {
     this.opts = opts;
     this.config = resolveTrainConfig(opts.config ?? {});
+    this.syncEvery = resolveSyncEvery(this.config.syncEvery, tf.getBackend());
     this.params = opts.params;
     this.logger = opts.logger ?? silentLogger;
     const names = Object.keys(opts.params);
@@ -112,111 +127,135 @@ export class Trainer<B> {
     return t === undefined ? 0 : typeof t === 'number' ? t : t(batch);
   }
 
-  /** One optimizer step (accumSteps micro-batches). Returns its record; throws NonFiniteError under 'stop'. */
+  /**
+   * One optimizer step (accumSteps micro-batches), read back at once: returns its record. Throws NonFiniteError
+   * under nonFinite 'stop'. (`run()` reads every `syncEvery` steps instead.)
+   */
   async trainStep(): Promise<StepResult> {
-    const start = Date.now();
+    this.enqueueStep();
+    const rs = await this.flush();
+    return rs[rs.length - 1]!;
+  }
+
+  /**
+   * Run one step on the device without reading anything back: gradients, the device-side clipping scale and NaN/Inf
+   * mask, the masked AdamW and EMA updates. Its stats wait in `pending` for `flush()`.
+   */
+  private enqueueStep(): void {
     const c = this.config;
+    if (this.pending.length === 0) this.windowStart = Date.now();
+    const start = {
+      batches: this.batches,
+      data: this.dataRng.state(),
+      loss: this.lossRng.state(),
+      dataState: this.opts.dataState?.get() ?? null,
+    };
     const lr = this.currentLr();
-    let acc: Record<string, tf.Tensor> = {};
-    let lossSum: tf.Tensor = tf.scalar(0);
-    let tokens = 0;
-    try {
-      for (let k = 0; k < c.accumSteps; k++) {
-        const batch = this.opts.nextBatch(this.dataRng);
+    const {
+      grads: acc,
+      lossSum,
+      tokens,
+    } = accumulateGradients({
+      micro: c.accumSteps,
+      nextBatch: () => {
+        const b = this.opts.nextBatch(this.dataRng);
         this.batches += 1;
-        tokens += this.tokensOf(batch);
-        let res: { value: tf.Scalar; grads: tf.NamedTensorMap };
-        try {
-          res = tf.variableGrads(() => this.opts.loss(batch, this.lossRng), this.varList);
-        } finally {
-          this.opts.disposeBatch?.(batch);
-        }
-        const prevSum = lossSum;
-        lossSum = tf.add(prevSum, res.value);
-        prevSum.dispose();
-        res.value.dispose();
-        for (const [vname, g] of Object.entries(res.grads)) {
-          const name = this.nameOfVar.get(vname);
-          if (name === undefined) {
-            g.dispose();
-            continue;
-          }
-          const prev = acc[name];
-          if (prev) {
-            acc[name] = tf.add(prev, g);
-            prev.dispose();
-            g.dispose();
-          } else acc[name] = g;
-        }
-      }
-      // One read-back per step: [summed loss, ‖g_p‖² for every parameter p].
+        return b;
+      },
+      ...(this.opts.disposeBatch ? { disposeBatch: this.opts.disposeBatch } : {}),
+      tokensOf: (b) => this.tokensOf(b),
+      loss: (b) => this.opts.loss(b, this.lossRng),
+      vars: this.varList,
+      nameOf: (v) => this.nameOfVar.get(v),
+    });
+    try {
       const names = Object.keys(acc);
-      const packed = tf.tidy(() => tf.concat([tf.reshape(lossSum, [1]), squaredNorms(names.map((n) => acc[n]!))])); // one kernel for all norms
-      const host = await packed.data();
-      packed.dispose();
-      const loss = host[0]! / c.accumSteps;
-      let sq = 0;
-      let bad: string | null = null;
-      if (!Number.isFinite(loss)) bad = 'loss';
-      const prevLargest = this.lastLargestGrad;
-      let largest: { name: string; norm: number } | null = null;
-      for (let i = 0; i < names.length; i++) {
-        const v = host[i + 1]!;
-        if (!Number.isFinite(v) && bad === null) bad = names[i]!;
-        // A non-finite norm ranks above every number (the first such parameter is named).
-        if (largest === null || rank(v) > rank(largest.norm ** 2)) largest = { name: names[i]!, norm: Math.sqrt(v) };
-        sq += v;
-      }
-      this.lastLossFinite = Number.isFinite(loss);
-      this.lastLargestGrad = largest;
-      const gradNorm = Math.sqrt(sq) / c.accumSteps;
-      let skipped = false;
-      if (bad !== null) {
-        const what =
-          bad === 'loss'
-            ? `loss is ${loss}`
-            : `gradient of parameter '${bad}' is not finite (NaN/Inf, or its squared norm overflowed float32)`;
-        const fmt = (g: { name: string; norm: number }) =>
-          `'${g.name}' (${Number.isFinite(g.norm) ? g.norm.toPrecision(3) : g.norm})`;
-        const blame =
-          (largest ? `; largest gradient norm in step ${this.step + 1}: ${fmt(largest)}` : '') +
-          (prevLargest && this.step > 0 ? `, in step ${this.step}: ${fmt(prevLargest)}` : '');
-        const msg = `step ${this.step + 1}: ${what}${blame}`;
-        if (c.nonFinite === 'stop')
-          throw new NonFiniteError(
-            this.step + 1,
-            bad === 'loss' ? null : bad,
-            `${msg}; stopping (set train.nonFinite = 'skip' to skip such updates)`,
-            largest?.name ?? null,
-          );
-        this.logger.warn(`${msg}; update skipped`);
-        skipped = true;
-      } else {
-        const clip = c.gradClip > 0 ? Math.min(1, c.gradClip / (gradNorm + 1e-6)) : 1;
-        this.optimizer.apply(acc, lr, clip / c.accumSteps);
-        this.ema?.update();
-      }
+      const stop = c.nonFinite === 'stop'; // the mask is sticky within the window
+      const ctl = stepControl(
+        lossSum,
+        names.map((n) => acc[n]!),
+        c,
+        stop ? this.windowGood : null,
+      );
+      this.optimizer.applyControlled(acc, lr, ctl.gradScale, ctl.ok);
+      this.ema?.updateMasked(ctl.ok);
+      tf.dispose([ctl.ok, ctl.gradScale]);
+      if (stop) {
+        this.windowGood?.dispose();
+        this.windowGood = ctl.go;
+      } else ctl.go.dispose();
       this.step += 1;
-      const stepMs = Date.now() - start;
-      const rec: TrainRecord = {
-        kind: 'train',
-        step: this.step,
-        loss,
-        lr,
-        gradNorm,
-        tokens,
-        tokensPerSec: stepMs > 0 ? (tokens * 1000) / stepMs : 0,
-        stepMs,
-        elapsedSec: (Date.now() - this.t0) / 1000,
-        ...(skipped ? { skipped: true } : {}),
-      };
-      this.opts.onMetrics?.(rec);
-      return { step: this.step, loss, lr, gradNorm, tokens, stepMs, skipped };
+      this.pending.push({ stats: ctl.stats, names, step: this.step, lr, tokens, start });
     } finally {
       lossSum.dispose();
-      for (const g of Object.values(acc)) g.dispose();
-      acc = {};
+      tf.dispose(Object.values(acc));
     }
+  }
+
+  /**
+   * Read the pending steps back with one read, then report them in order (onMetrics, `onStep`, warnings). Under
+   * 'stop' a bad step k ends the window: its mask kept every later step of the window from updating anything, and the
+   * step counter, data position and random streams are set to what a read after every step would have left (step
+   * k − 1, step k's batches drawn) before NonFiniteError is thrown. Each step's time is the window's divided evenly.
+   */
+  private async flush(onStep?: (r: StepResult) => void): Promise<StepResult[]> {
+    const pend = this.pending;
+    if (pend.length === 0) return [];
+    this.pending = [];
+    this.windowGood?.dispose();
+    this.windowGood = null;
+    const counters = [this.optimizer.deviceStep(), ...(this.ema ? [this.ema.deviceUpdates()] : [])];
+    const packed = tf.tidy(() => tf.concat([...pend.map((p) => p.stats), ...counters.map((x) => tf.reshape(x, [1]))]));
+    tf.dispose(pend.map((p) => p.stats));
+    let host: Float32Array;
+    try {
+      host = (await packed.data()) as Float32Array; // the window's one read-back
+    } finally {
+      packed.dispose();
+    }
+    const end = host.length - counters.length;
+    this.optimizer.syncStep(host[end]!);
+    this.ema?.syncUpdates(host[end + 1]!);
+    const stepMs = (Date.now() - this.windowStart) / pend.length;
+    const c = this.config;
+    const out: StepResult[] = [];
+    let offset = 0;
+    for (let j = 0; j < pend.length; j++) {
+      const p = pend[j]!;
+      const r = readStep(host, offset, p.names, c.accumSteps);
+      offset += 1 + p.names.length;
+      const prevLargest = this.lastLargestGrad;
+      this.lastLossFinite = Number.isFinite(r.loss);
+      this.lastLargestGrad = r.largest;
+      if (r.bad !== null && c.nonFinite === 'stop') {
+        this.step = p.step - 1;
+        const next = pend[j + 1]?.start;
+        if (next) this.rewindTo(next);
+        throw nonFiniteError(p.step, r, prevLargest);
+      }
+      if (r.bad !== null) this.logger.warn(`${nonFiniteMessage(p.step, r, prevLargest)}; update skipped`);
+      const { rec, res } = stepRecord(p, r, stepMs, (this.windowStart + (j + 1) * stepMs - this.t0) / 1000);
+      this.opts.onMetrics?.(rec);
+      onStep?.(res);
+      out.push(res);
+    }
+    return out;
+  }
+
+  /** Put the data position and random streams back to where a pending step began. */
+  private rewindTo(start: PendingStep['start']): void {
+    this.batches = start.batches;
+    this.dataRng = new Rng(start.data);
+    this.lossRng = new Rng(start.loss);
+    if (start.dataState !== null) this.opts.dataState?.set(start.dataState);
+  }
+
+  /** Drop steps not read yet (restore, dispose). */
+  private dropPending(): void {
+    tf.dispose(this.pending.map((p) => p.stats));
+    this.pending = [];
+    this.windowGood?.dispose();
+    this.windowGood = null;
   }
 
   /** Run `fn` with the eval weights (EMA if kept) in place. */
@@ -259,26 +298,36 @@ export class Trainer<B> {
   ): Promise<{ reason: 'done' | 'interrupted'; step: number }> {
     const until = opts.until ?? this.config.steps;
     const every = this.config.evalEvery;
-    while (this.step < until) {
-      if (opts.signal?.aborted) {
-        await opts.onCheckpoint?.('interrupt', false);
-        return { reason: 'interrupted', step: this.step };
-      }
-      const r = await this.trainStep();
-      opts.onStep?.(r);
-      let saved = false;
-      if (every > 0 && this.step % every === 0 && this.opts.evaluate) {
-        const { metrics, isBest } = await this.evaluate();
-        await opts.onEval?.(metrics, isBest);
-        if (isBest && opts.onCheckpoint) {
-          await opts.onCheckpoint('best', true);
-          saved = true;
+    try {
+      while (this.step < until) {
+        if (opts.signal?.aborted) {
+          await this.flush(opts.onStep);
+          await opts.onCheckpoint?.('interrupt', false);
+          return { reason: 'interrupted', step: this.step };
         }
+        this.enqueueStep();
+        const evalNow = every > 0 && this.step % every === 0 && this.opts.evaluate !== undefined;
+        const periodic = !!opts.checkpointEvery && this.step % opts.checkpointEvery === 0 && this.step < until;
+        // read back every syncEvery steps, and before anything that looks at the state (eval, checkpoints, the end)
+        if (this.pending.length >= this.syncEvery || evalNow || periodic || this.step >= until)
+          await this.flush(opts.onStep);
+        let saved = false;
+        if (evalNow) {
+          const { metrics, isBest } = await this.evaluate();
+          await opts.onEval?.(metrics, isBest);
+          if (isBest && opts.onCheckpoint) {
+            await opts.onCheckpoint('best', true);
+            saved = true;
+          }
+        }
+        if (!saved && periodic) await opts.onCheckpoint?.('periodic', false);
+        await yieldToEventLoop(); // let signal handlers (SIGINT) run between steps
       }
-      if (!saved && opts.checkpointEvery && this.step % opts.checkpointEvery === 0 && this.step < until) {
-        await opts.onCheckpoint?.('periodic', false);
-      }
-      await yieldToEventLoop(); // let signal handlers (SIGINT) run between steps
+    } catch (e) {
+      // the steps before the failure are reported first (a bad one among them throws its own error, as it would
+      // have when read at once)
+      await this.flush(opts.onStep);
+      throw e;
     }
     await opts.onCheckpoint?.('final', false);
     return { reason: 'done', step: this.step };
@@ -325,6 +374,7 @@ export class Trainer<B> {
 
   /** Restore from files written by `snapshot()` (weights, optimizer, EMA, step, rng, data position). */
   restore(files: Record<string, Uint8Array>): CheckpointState {
+    this.dropPending();
     const need = (name: string): Uint8Array => {
       const f = files[name];
       if (!f) throw new AltarError('BAD_CHECKPOINT', `checkpoint lacks ${name}`);
@@ -363,6 +413,7 @@ export class Trainer<B> {
   }
 
   dispose(): void {
+    this.dropPending();
     this.optimizer.dispose();
     this.ema?.dispose();
   }
