@@ -23,6 +23,7 @@ export {
 } from './init-types.js';
 export { autoOrder, currentBackend, initBackend, parseBackendChoice, requiredBackends } from './init.js';
 export { hostFallbackKernels } from './init-attempts.js';
+export { webgpuSubgroups } from './webgpu-device.js';
 export { registerExtraGradients } from './gradients.js';
 export { registerHostFallbackKernels, KNOWN_BAD_KERNELS } from './kernels/host-fallback.js';
 export { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
