@@ -93,6 +93,12 @@ describe('run config schema: errors name the key path, what was expected and wha
     expect(bad({ family: 'ar', train: { accumSteps: 5000 } })).toMatch(
       /^train\.accumSteps: expected an integer in 1\.\.1024/,
     );
+    expect(bad({ family: 'ar', train: { syncEvery: 0 } })).toMatch(
+      /^train\.syncEvery: expected an integer ≥ 1 or 'auto', got 0/,
+    );
+    expect(bad({ family: 'ar', train: { syncEvery: 'never' } })).toMatch(
+      /^train\.syncEvery: expected an integer ≥ 1 or 'auto', got 'never'/,
+    );
   });
 
   it('options that could not take effect are rejected', () => {

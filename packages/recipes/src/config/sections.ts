@@ -285,6 +285,13 @@ export const trainSection = section({
   accumSteps: int(1, B.accumSteps).default(T0.accumSteps),
   evalEvery: int(0, B.steps).default(T0.evalEvery),
   nonFinite: oneOf(['stop', 'skip'] as const).default(T0.nonFinite),
+  /** Read the loss back every N steps, or 'auto' (1 on cpu/wasm, 16 on GPU backends); results do not depend on it. */
+  syncEvery: z
+    .custom<number | 'auto'>(
+      (v) => v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= B.steps),
+      { error: (iss) => `expected an integer ≥ 1 or 'auto', got ${describeValue(iss.input)}` },
+    )
+    .default(T0.syncEvery),
   seed: int(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER).default(T0.seed),
 })
   .prefault({})
