@@ -45,33 +45,56 @@ function normForward(
   for (let row = 0, off = 0; row < rows; row++, off += d) {
     const end = off + d;
     const k0 = centered ? (r ? Math.fround(x[off]! + r[off]!) : x[off]!) : 0;
-    let sum = 0;
-    let sq = 0;
+    // Two accumulator pairs (even and odd elements): half the length of the float add dependency chains.
+    let sum0 = 0;
+    let sum1 = 0;
+    let sq0 = 0;
+    let sq1 = 0;
+    let i = off;
     if (r) {
-      for (let i = off; i < end; i++) {
+      for (; i + 1 < end; i += 2) {
+        const v0 = Math.fround(x[i]! + r[i]!);
+        const v1 = Math.fround(x[i + 1]! + r[i + 1]!);
+        s[i] = v0;
+        s[i + 1] = v1;
+        const c0 = v0 - k0;
+        const c1 = v1 - k0;
+        sum0 += c0;
+        sum1 += c1;
+        sq0 += c0 * c0;
+        sq1 += c1 * c1;
+      }
+      if (i < end) {
         const v = Math.fround(x[i]! + r[i]!);
         s[i] = v;
-        const c = v - k0;
-        sum += c;
-        sq += c * c;
+        sum0 += v - k0;
+        sq0 += (v - k0) * (v - k0);
       }
     } else {
-      for (let i = off; i < end; i++) {
-        const c = x[i]! - k0;
-        sum += c;
-        sq += c * c;
+      for (; i + 1 < end; i += 2) {
+        const c0 = x[i]! - k0;
+        const c1 = x[i + 1]! - k0;
+        sum0 += c0;
+        sum1 += c1;
+        sq0 += c0 * c0;
+        sq1 += c1 * c1;
+      }
+      if (i < end) {
+        sum0 += x[i]! - k0;
+        sq0 += (x[i]! - k0) * (x[i]! - k0);
       }
     }
-    const m = sum / d;
-    const variance = centered ? Math.max(0, sq / d - m * m) : sq / d;
+    const m = (sum0 + sum1) / d;
+    const sq = (sq0 + sq1) / d;
+    const variance = centered ? Math.max(0, sq - m * m) : sq;
     const mean = centered ? k0 + m : 0;
     const rstd = 1 / Math.sqrt(variance + eps);
     st[2 * row] = mean;
     st[2 * row + 1] = rstd;
     if (b) {
-      for (let i = off, k = 0; i < end; i++, k++) y[i] = (s[i]! - mean) * rstd * g[k]! + b[k]!;
+      for (let i = off, k = 0; i < end; i++, k++) y[i] = (s[i]! - mean) * (rstd * g[k]!) + b[k]!;
     } else {
-      for (let i = off, k = 0; i < end; i++, k++) y[i] = (s[i]! - mean) * rstd * g[k]!;
+      for (let i = off, k = 0; i < end; i++, k++) y[i] = (s[i]! - mean) * (rstd * g[k]!);
     }
   }
 }
@@ -94,25 +117,44 @@ function normBackward(
     const end = off + d;
     const mean = st[2 * row]!;
     const rstd = st[2 * row + 1]!;
-    let sg = 0;
-    let sgx = 0;
-    for (let i = off, k = 0; i < end; i++, k++) {
-      const xh = (s[i]! - mean) * rstd;
-      const dyk = dy[i]!;
-      const gh = dyk * g[k]!;
-      sg += gh;
-      sgx += gh * xh;
-      accG[k]! += dyk * xh;
-      accB[k]! += dyk;
+    let sg0 = 0;
+    let sg1 = 0;
+    let sgx0 = 0;
+    let sgx1 = 0;
+    let i = off;
+    let k = 0;
+    for (; i + 1 < end; i += 2, k += 2) {
+      const xh0 = (s[i]! - mean) * rstd;
+      const xh1 = (s[i + 1]! - mean) * rstd;
+      const dy0 = dy[i]!;
+      const dy1 = dy[i + 1]!;
+      const gh0 = dy0 * g[k]!;
+      const gh1 = dy1 * g[k + 1]!;
+      sg0 += gh0;
+      sg1 += gh1;
+      sgx0 += gh0 * xh0;
+      sgx1 += gh1 * xh1;
+      accG[k]! += dy0 * xh0;
+      accG[k + 1]! += dy1 * xh1;
+      accB[k]! += dy0;
+      accB[k + 1]! += dy1;
     }
-    const a = centered ? sg / d : 0;
-    const c = sgx / d;
+    if (i < end) {
+      const xh = (s[i]! - mean) * rstd;
+      const gh = dy[i]! * g[k]!;
+      sg0 += gh;
+      sgx0 += gh * xh;
+      accG[k]! += dy[i]! * xh;
+      accB[k]! += dy[i]!;
+    }
+    // dx = ds + ρ·(ĝ − a − (s − μ)·ρ·c) = ds + ρ·g·dy − s·ρ²c + (μρ²c − ρa)
+    const a = centered ? (sg0 + sg1) / d : 0;
+    const k1 = (rstd * rstd * (sgx0 + sgx1)) / d;
+    const k0 = mean * k1 - rstd * a;
     if (ds) {
-      for (let i = off, k = 0; i < end; i++, k++) {
-        dx[i] = ds[i]! + rstd * (dy[i]! * g[k]! - a - (s[i]! - mean) * rstd * c);
-      }
+      for (let i = off, k = 0; i < end; i++, k++) dx[i] = ds[i]! + rstd * g[k]! * dy[i]! - s[i]! * k1 + k0;
     } else {
-      for (let i = off, k = 0; i < end; i++, k++) dx[i] = rstd * (dy[i]! * g[k]! - a - (s[i]! - mean) * rstd * c);
+      for (let i = off, k = 0; i < end; i++, k++) dx[i] = rstd * g[k]! * dy[i]! - s[i]! * k1 + k0;
     }
   }
 }

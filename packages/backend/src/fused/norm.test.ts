@@ -137,7 +137,7 @@ afterAll(() => setFusedKernels(true));
 describe.each(testBackends())('fused norms on %s', (backend) => {
   it.each(KINDS)('%s: forward and gradients equal float64 references and the composition', async (kind) => {
     expect(await useBackend(backend)).not.toBeNull();
-    if (backend === 'cpu' || backend === 'wasm') expect(useFused(KERNEL[kind])).toBe(true);
+    if (['cpu', 'wasm', 'webgpu'].includes(backend)) expect(useFused(KERNEL[kind])).toBe(true);
     const want = referenceForward(kind);
     await expectNoLeaks(async () => {
       for (const [label, wS, wY] of WEIGHTINGS) {
@@ -153,6 +153,50 @@ describe.each(testBackends())('fused norms on %s', (backend) => {
         expect(worstRel(got.grad, comp.grad), `${label}: gradient vs composition`).toBeLessThan(1e-4);
         expect(worstRel(comp.grad, ref), `${label}: composition vs float64`).toBeLessThan(2e-3);
       }
+    });
+  });
+});
+
+/** Fused against composition at (3, 50, 100): D past a 64-thread workgroup's stride, rows past one column chunk. */
+async function wideCase(kind: Kind): Promise<number[][]> {
+  const big = new Rng(31);
+  const [rows, d] = [150, 100];
+  const res = tf.tidy(() => {
+    const x = tf.tensor3d(big.normalArray(rows * d), [3, 50, d]);
+    const r = tf.tensor3d(big.normalArray(rows * d), [3, 50, d]);
+    const g = tf.add(1, tf.tensor1d(big.normalArray(d)));
+    const b = tf.tensor1d(big.normalArray(d));
+    const wS = tf.tensor3d(big.normalArray(rows * d), [3, 50, d]);
+    const wY = tf.tensor3d(big.normalArray(rows * d), [3, 50, d]);
+    const f = (xx: tf.Tensor, rr: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+      const [s, y] =
+        kind === 'rmsNorm'
+          ? [tf.add(xx, rr), rmsNormFused(tf.add(xx, rr), gg)]
+          : kind === 'addRmsNorm'
+            ? addRmsNorm(xx, rr, gg)
+            : addLayerNorm(xx, rr, gg, bb);
+      return [s, y, tf.add(tf.sum(tf.mul(s, wS)), tf.sum(tf.mul(y, wY)))] as const;
+    };
+    const ins = kind === 'addLayerNorm' ? [x, r, g, b] : [x, r, g];
+    const grads = tf.grads((...a: tf.Tensor[]) => f(a[0]!, a[1]!, a[2]!, a[3] ?? b)[2] as tf.Scalar)(ins);
+    const [s, y] = f(x, r, g, b);
+    return [s, y, ...grads];
+  });
+  const out = await Promise.all(res.map(async (t) => Array.from(await t.data())));
+  tf.dispose(res);
+  return out;
+}
+
+describe.each(testBackends())('fused norms on %s, wide rows', (backend) => {
+  it.each(KINDS)('%s equals the composition at (3, 50, 100), forward and gradients', async (kind) => {
+    expect(await useBackend(backend)).not.toBeNull();
+    await expectNoLeaks(async () => {
+      setFusedKernels(false);
+      const ref = await wideCase(kind);
+      setFusedKernels(true);
+      const got = await wideCase(kind);
+      expect(got.length).toBe(ref.length);
+      got.forEach((v, i) => expect(worstRel(v, ref[i]!), `output ${i}`).toBeLessThan(i < 2 ? 2e-5 : 2e-4));
     });
   });
 });

@@ -25,6 +25,7 @@ import { DECODE_ATTENTION_KERNEL } from './decode-attention.js';
 
 import { f32, i32, lastDim, LoopProgram, run, sizeOf, type WebgpuBackendLike } from './webgpu-program.js';
 import { decodeAttentionWebgpu } from './webgpu-decode.js';
+import { webgpuNormKernels } from './webgpu-norm.js';
 import { attentionGradWebgpu, attentionWebgpu } from './webgpu-attention.js';
 import { adamwWebgpu } from './webgpu-optim.js';
 import { workgroupReduceWgsl } from './webgpu-reduce.js';
@@ -253,6 +254,7 @@ export function registerWebgpuFusedKernels(): string[] {
     [FUSED_KERNELS.adamw, adamwWebgpu],
     [FUSED_KERNELS.squaredNorms, squaredNorms],
     [DECODE_ATTENTION_KERNEL, decodeAttentionWebgpu],
+    ...webgpuNormKernels(),
     [FUSED_KERNELS.attention, attentionWebgpu],
     [FUSED_KERNELS.attentionGrad, attentionGradWebgpu],
   ];
