@@ -11,7 +11,7 @@
  *                     carried across chunks by an exclusive cumsum), decoding the recurrent state (S, z).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AltarError, canFuseDecodeAttention, decodeAttention } from '@altar/backend';
+import { AltarError, attentionFused, canFuseDecodeAttention, decodeAttention } from '@altar/backend';
 import { Linear } from './basic.js';
 import { tidyObj, type ParamStore } from './params.js';
 import { applyRope } from './rope.js';
@@ -103,18 +103,6 @@ export function eluFeature(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.add(tf.elu(x), 1));
 }
 
-/** Additive (n, n) mask: 0 where query i may see key j, −1e9 elsewhere. */
-function bandMask(n: number, causal: boolean, window: number): tf.Tensor2D {
-  const m = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      const ok = !causal || (j <= i && j > i - window);
-      m[i * n + j] = ok ? 0 : NEG;
-    }
-  }
-  return tf.tensor2d(m, [n, n]);
-}
-
 /**
  * Multi-head attention of any {@link AttentionKind}, with rotary positions and a decoding cache (KV cache, ring
  * buffer or recurrent state).
@@ -184,70 +172,17 @@ export class Attention implements AttentionLayer {
     return tf.tidy(() => {
       const [b, n] = x.shape;
       const [q, k, v] = this.heads(x, 0);
-      let y: tf.Tensor;
-      if (this.kind === 'linear') y = this.linearParallel(q, k, v);
-      else if (this.kind === 'sliding' && n > this.window) y = this.slidingBlocked(q, k, v);
-      else y = this.softmaxDense(q, k, v, this.kind !== 'bidirectional');
+      // Softmax kinds: one fused kernel each way where the backend has it (@altar/backend's attentionFused:
+      // flash-style, a window computed in O(N·W)), else its composition (masked dense, or blocked when sliding).
+      const y =
+        this.kind === 'linear'
+          ? this.linearParallel(q, k, v)
+          : attentionFused(q, k, v, {
+              causal: this.kind !== 'bidirectional',
+              ...(this.kind === 'sliding' ? { window: this.window } : {}),
+            });
       return this.merge(y, b, n) as tf.Tensor3D;
     });
-  }
-
-  private softmaxDense(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, causal: boolean): tf.Tensor {
-    const n = q.shape[2];
-    let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(this.dHead)); // (B, H, N, N)
-    if (causal) scores = tf.add(scores, bandMask(n, true, this.kind === 'sliding' ? this.window : Infinity));
-    return tf.matMul(tf.softmax(scores), v); // (B, H, N, dh)
-  }
-
-  /**
-   * Sliding window in O(N·W): split queries into blocks of W; block c attends to keys of blocks c−1 and c
-   * (2W keys) under the mask i < j ≤ i + W (j indexes the 2W keys, i the W queries).
-   */
-  private slidingBlocked(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor {
-    const [b, h, n, dh] = q.shape;
-    const w = this.window;
-    const nb = Math.ceil(n / w);
-    const np = nb * w;
-    const padEnd = (t: tf.Tensor4D) =>
-      np === n
-        ? t
-        : tf.pad(t, [
-            [0, 0],
-            [0, 0],
-            [0, np - n],
-            [0, 0],
-          ]);
-    const blocks = (t: tf.Tensor) => tf.reshape(t, [b, h, nb, w, dh]); // (B, H, nb, W, dh)
-    const qb = blocks(padEnd(q));
-    const kp = padEnd(k);
-    const vp = padEnd(v);
-    const prev = (t: tf.Tensor4D) =>
-      blocks(
-        tf.slice(
-          tf.pad(t, [
-            [0, 0],
-            [0, 0],
-            [w, 0],
-            [0, 0],
-          ]),
-          [0, 0, 0, 0],
-          [b, h, np, dh],
-        ),
-      );
-    const k2 = tf.concat([prev(kp), blocks(kp)], 3); // (B, H, nb, 2W, dh)
-    const v2 = tf.concat([prev(vp), blocks(vp)], 3);
-    const mask = new Float32Array(nb * w * 2 * w);
-    for (let c = 0; c < nb; c++) {
-      for (let i = 0; i < w; i++) {
-        for (let j = 0; j < 2 * w; j++) {
-          const ok = i < j && j <= i + w && (c > 0 || j >= w);
-          mask[(c * w + i) * 2 * w + j] = ok ? 0 : NEG;
-        }
-      }
-    }
-    const scores = tf.add(tf.mul(tf.matMul(qb, k2, false, true), 1 / Math.sqrt(dh)), tf.tensor3d(mask, [nb, w, 2 * w])); // (B, H, nb, W, 2W)
-    const y = tf.reshape(tf.matMul(tf.softmax(scores), v2), [b, h, np, dh]); // (B, H, Np, dh)
-    return np === n ? y : tf.slice(y, [0, 0, 0, 0], [b, h, n, dh]);
   }
 
   /** Chunked causal linear attention: exact, O(N·C·dh + N·dh²). */
