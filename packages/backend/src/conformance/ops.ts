@@ -15,6 +15,7 @@ import {
 } from '../fused/ops.js';
 import { decodeAttention } from '../fused/decode-attention.js';
 import { selectiveScanFused } from '../fused/scan.js';
+import { NORM_CASES } from './norm-cases.js';
 
 export interface InputSpec {
   shape: number[];
@@ -249,6 +250,7 @@ export const OP_CASES: OpCase[] = [
       return tf.concat([tf.reshape(y, [-1]), tf.reshape(k1, [-1]), tf.reshape(v1, [-1])]);
     },
   },
+  ...NORM_CASES,
   // The wasm copy paths (slice / split / unstack / last-two-axes transpose / rank-4 per-entry matmul)
   {
     name: 'matMul(rank4)',
