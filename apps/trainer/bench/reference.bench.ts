@@ -4,14 +4,15 @@
  * 256, pre-LN GPT blocks with a GELU MLP (4×), learned positions, tied head; `ref` is d 256 × 4 layers ×
  * 4 heads, sequence 256, batch 16; `gpt2-small` is d 768 × 12 × 12, sequence 1024, batch 8.
  *
- * Measures (medians): training tokens/s through @altar/train's Trainer (forward, backward, AdamW, loss read
- * back), cached AR decode ms/token through @altar/samplers (batch 1, greedy, every token read back, as the
+ * Measures (medians): training tokens/s through @altar/train's Trainer.run (forward, backward, AdamW; the loss
+ * read back once per train.syncEvery steps: 'auto' = 1 on wasm/cpu, 16 on webgpu; --sync-every N overrides; the
+ * train_step counts are per step, so `reads` is 1/N), cached AR decode ms/token through @altar/samplers (batch 1, greedy, every token read back, as the
  * peer does), and one bidirectional denoiser pass (batch 1, n = sequence). For each it also counts, per
  * step / token / pass, the kernel dispatches, the device→host reads, the host→device uploads and the
  * tensors allocated. Prints one JSON line.
  *
  * Usage: tsx --conditions=@altar/source apps/trainer/bench/reference.bench.ts [--backend wasm] [--size ref]
- *        [--steps 4] [--fused 1|0] [--batch B] [--decode N]
+ *        [--steps 4] [--fused 1|0] [--batch B] [--decode N] [--sync-every auto|N]
  *        (--fused 0: plain compositions and tfjs's own wasm kernels, the baseline)
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -36,6 +37,8 @@ const [D, L, H, S, B0] = size === 'ref' ? [256, 4, 4, 256, 16] : [768, 12, 12, 1
 const B = Number(arg('batch', String(B0)));
 const V = 256;
 const decodeTokens = Number(arg('decode', String(S)));
+const syncArg = arg('sync-every', 'auto');
+const syncEvery = syncArg === 'auto' ? ('auto' as const) : Number(syncArg);
 
 const info = await initBackend(arg('backend', 'wasm'));
 setFusedKernels(fused);
@@ -139,19 +142,21 @@ const trainer = new Trainer({
   loss: () => tf.div(tf.mean(arNll(lm.forward(x), y)), S) as tf.Scalar,
   nextBatch: () => null,
   tokensPerBatch: B * S,
-  config: { lr: 3e-4, steps: 1000, warmupSteps: 0 },
+  config: { lr: 3e-4, steps: 1000, warmupSteps: 0, syncEvery },
 });
-await trainer.trainStep();
-await trainer.trainStep();
-const trainCounts = await counted(() => trainer.trainStep());
+// One window = syncEvery steps and one read-back; times and counts are per step (the window's divided evenly).
+const W = trainer.syncEvery;
+const trainWindow = () => trainer.run({ until: trainer.step + W });
+await trainer.run({ until: trainer.step + 2 }); // warm-up: kernels compiled, shaders cached
+const trainCounts = per(await counted(trainWindow), W);
 const stepMs: number[] = [];
-for (let i = 0; i < steps; i++) {
+for (let i = 0; i < Math.max(1, Math.round(steps / W)); i++) {
   const t0 = performance.now();
-  await trainer.trainStep();
-  stepMs.push(performance.now() - t0);
+  await trainWindow();
+  stepMs.push((performance.now() - t0) / W);
 }
 const trainTensors = tf.memory().numTensors;
-await trainer.trainStep();
+await trainWindow();
 const trainLeak = tf.memory().numTensors - trainTensors;
 trainer.optimizer.dispose();
 trainer.ema?.dispose();
@@ -203,6 +208,7 @@ process.stdout.write(
     seq: S,
     train_tokens_per_s: Math.round((B * S * 1000) / step),
     train_step_ms: +step.toFixed(1),
+    sync_every: W,
     ar_decode_ms_per_token_kv: +decodeMsPerToken.toFixed(3),
     denoise_pass_ms: +median(passMs).toFixed(2),
     counts: { train_step: trainCounts, decode_token: decodeCounts, denoise_pass: denoiseCounts },
