@@ -15,6 +15,7 @@ import {
 } from '../fused/ops.js';
 import { decodeAttention } from '../fused/decode-attention.js';
 import { selectiveScanFused } from '../fused/scan.js';
+import { ATTENTION_CASES } from './attention-cases.js';
 import { NORM_CASES } from './norm-cases.js';
 
 export interface InputSpec {
@@ -251,6 +252,7 @@ export const OP_CASES: OpCase[] = [
     },
   },
   ...NORM_CASES,
+  ...ATTENTION_CASES,
   // The wasm copy paths (slice / split / unstack / last-two-axes transpose / rank-4 per-entry matmul)
   {
     name: 'matMul(rank4)',

@@ -90,7 +90,7 @@ function scaleMask(s: Float32Array, g: Layout, a: AttentionKernelAttrs): { max: 
       const off = row * cols;
       const [glo, ghi] = keyBand(queryOf(g, c, r), g.w ? Infinity : n, a);
       const lo = off + Math.max(0, glo - kb);
-      const hi = off + Math.min(cols - 1, ghi - kb);
+      const hi = off + Math.min(cols - 1, ghi - kb); // this row's visible columns: lo..hi
       const end = off + cols;
       for (let j = off; j < lo; j++) s[j] = MASKED;
       let m = -Infinity;
@@ -207,12 +207,14 @@ function softmaxBackward(
   pv: Float32Array,
   sv: Float32Array,
   g: Layout,
-  scale: number,
+  a: AttentionKernelAttrs,
 ): void {
   const { bh: nbh, nb, rows, cols, dh, n } = g;
+  const scale = a.scale;
   for (let blk = 0; blk < nbh * nb; blk++) {
     const bh = Math.floor(blk / nb);
     const c = blk % nb;
+    const kb = keyBase(g, c);
     for (let r = 0; r < rows; r++) {
       const i = queryOf(g, c, r);
       let dI = 0;
@@ -220,9 +222,14 @@ function softmaxBackward(
         const off = (bh * n + i) * dh;
         for (let d = 0; d < dh; d++) dI += dyv[off + d]! * ov[off + d]!;
       }
+      // Outside the row's band P = 0, so dS = 0 there: only the band is read.
       const off = (blk * rows + r) * cols;
-      const end = off + cols;
-      for (let j = off; j < end; j++) sv[j] = pv[j]! * (sv[j]! - dI) * scale;
+      const [glo, ghi] = keyBand(i, g.w ? Infinity : n, a);
+      const lo = off + Math.max(0, glo - kb);
+      const hi = off + Math.min(cols - 1, ghi - kb);
+      sv.fill(0, off, lo);
+      for (let j = lo; j <= hi; j++) sv[j] = pv[j]! * (sv[j]! - dI) * scale;
+      sv.fill(0, hi + 1, off + cols);
     }
   }
 }
@@ -279,7 +286,7 @@ export const attentionGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
       w.typedArrayFromHeap(p),
       w.typedArrayFromHeap(ds),
       g,
-      a.scale,
+      a,
     );
     const dqb = matMul(ds, kb!, backend); // dS K
     const dkb = matMul(ds, qb!, backend, true, false); // dSᵀ Q

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../rng.js';
 import { expectNoLeaks, testBackends, useBackend } from '../testing/index.js';
-import { attentionFused, canFuseAttention, type AttentionFusedOptions } from './attention.js';
+import { attentionComposition, attentionFused, canFuseAttention, type AttentionFusedOptions } from './attention.js';
+import { FUSED_KERNELS } from './names.js';
 import { setFusedKernels } from './host-kernel.js';
 
 const rng = new Rng(23);
@@ -159,6 +160,73 @@ describe.each(testBackends())('attentionFused on %s', (backend) => {
       expect(() => attentionFused(z, z, z, { causal: true, window: 1.5 })).toThrow(/window.*1\.5/);
       expect(() => attentionFused(z, y, z, { causal: true })).toThrow(/\[1,1,4,8\], \[1,1,5,8\]/);
       tf.dispose([z, y]);
+    });
+  });
+});
+
+describe.each(testBackends())('attention kernels on %s', (backend) => {
+  const shape: [number, number, number, number] = [1, 2, 6, 8];
+  const attrs = { causal: true, window: 0, scale: 0.5 };
+
+  it('the forward returns o, L (B, H, N) and saved probabilities only on wasm (elsewhere nothing (N, N))', async () => {
+    expect(await useBackend(backend)).not.toBeNull();
+    await expectNoLeaks(async () => {
+      const [q, k, v] = [0, 1, 2].map(() => rng.normal(shape));
+      const outs = tf
+        .engine()
+        .runKernel(FUSED_KERNELS.attention, { q: q!, k: k!, v: v! }, attrs) as unknown as tf.Tensor[];
+      expect(outs.map((t) => t.shape)).toEqual([shape, [1, 2, 6], backend === 'wasm' ? [1, 2, 6, 6] : [0]]);
+      // L is the row log-sum-exp of the scaled scores: row 0 sees only key 0, so L_0 = s·q_0·k_0.
+      const [qv, kv, lv] = await Promise.all([q!.data(), k!.data(), outs[1]!.data()]);
+      let dot = 0;
+      for (let d = 0; d < 8; d++) dot += qv[d]! * kv[d]!;
+      expect(lv[0]).toBeCloseTo(0.5 * dot, 5);
+      tf.dispose([q!, k!, v!, ...outs]);
+    });
+  });
+
+  it('the backward gives the same gradients from saved or recomputed probabilities', async () => {
+    expect(await useBackend(backend)).not.toBeNull();
+    await expectNoLeaks(async () => {
+      const [q, k, v, dy] = [0, 1, 2, 3].map(() => rng.normal(shape)) as tf.Tensor[];
+      const [o, lse, probs] = tf
+        .engine()
+        .runKernel(FUSED_KERNELS.attention, { q: q!, k: k!, v: v! }, attrs) as unknown as tf.Tensor[];
+      const none = tf.zeros([0]);
+      const grads = async (p: tf.Tensor) => {
+        const g = tf
+          .engine()
+          .runKernel(
+            FUSED_KERNELS.attentionGrad,
+            { dy: dy!, q: q!, k: k!, v: v!, o: o!, lse: lse!, probs: p },
+            attrs,
+          ) as unknown as tf.Tensor[];
+        const vals = await Promise.all(g.map(async (t) => Array.from(await t.data())));
+        tf.dispose(g);
+        return vals;
+      };
+      const saved = await grads(probs!);
+      const recomputed = await grads(none);
+      saved.forEach((g, i) => expectClose(g, recomputed[i]!, 1e-6, `gradient ${i}`));
+      tf.dispose([q!, k!, v!, dy!, o!, lse!, probs!, none]);
+    });
+  });
+
+  it('head widths above 128 run the composition on webgpu; its kernel rejects them by name', async () => {
+    expect(await useBackend(backend)).not.toBeNull();
+    const wide: [number, number, number, number] = [1, 1, 3, 136];
+    expect(canFuseAttention(136)).toBe(backend !== 'webgpu');
+    await expectNoLeaks(async () => {
+      const [q, k, v] = [0, 1, 2].map(() => rng.normal(wide) as tf.Tensor4D) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      const o = attentionFused(q, k, v, { causal: true });
+      const ref = attentionComposition(q, k, v, true, 0, 1 / Math.sqrt(136));
+      expectClose(Array.from(await o.data()), Array.from(await ref.data()), 1e-5, 'dh 136');
+      if (backend === 'webgpu') {
+        expect(() => tf.engine().runKernel(FUSED_KERNELS.attention, { q, k, v }, attrs)).toThrow(
+          /head width 136 > 128/,
+        );
+      }
+      tf.dispose([q, k, v, o, ref]);
     });
   });
 });
