@@ -74,7 +74,14 @@ async function createBackend(mod: WebgpuModule): Promise<tf.KernelBackend> {
     const v = adapter.limits[name];
     if (typeof v === 'number') requiredLimits[name] = v;
   }
-  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  let device: DeviceLike;
+  try {
+    device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  } catch (e) {
+    if (!subgroups) throw e;
+    // An adapter that lists 'subgroups' but cannot open a device with it: start without, as tfjs would.
+    device = await adapter.requestDevice({ requiredFeatures: requiredFeatures.slice(0, -1), requiredLimits });
+  }
   if (subgroups && device.features.has('subgroups')) {
     const create = device.createShaderModule.bind(device);
     device.createShaderModule = (d) => create({ ...d, code: hoistEnableDirectives(d.code) });

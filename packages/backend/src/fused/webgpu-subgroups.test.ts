@@ -96,6 +96,72 @@ function altarShaderKeys(): string[] {
   return Object.keys(cache).filter((k) => k.startsWith('altar_sqnorms') || k.startsWith('altar_dec_attn'));
 }
 
+/** Per workgroup of `wg`: Σx, max x and max(−x) through workgroupReduceWgsl (three calls: the helper is reusable). */
+class ReduceProgram {
+  readonly variableNames = ['X'];
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout = { x: [0] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number];
+
+  constructor(
+    private readonly wg: number,
+    groups: number,
+    private readonly subgroups: boolean,
+  ) {
+    this.outputShape = [3 * groups];
+    this.dispatch = [groups, 1, 1];
+    this.workgroupSize = [wg, 1, 1];
+    this.shaderKey = `altar_test_reduce_${wg}_${subgroups}`;
+  }
+
+  getUserCode(): string {
+    return `${workgroupReduceWgsl('t', this.wg, this.subgroups)}
+      fn main(index : i32) {
+        let l = i32(localIndex);
+        let g = i32(workgroupId.x);
+        _ = uniforms.NAN; // tfjs binds its uniform block: an unused binding would leave the automatic layout
+        let x = X[g * ${this.wg} + l];
+        let s = t_sum(x, l);
+        let m = t_max(x, l);
+        let n = t_max(-x, l);
+        if (l == 0) { result[3 * g] = s; result[3 * g + 1] = m; result[3 * g + 2] = n; }
+      }`;
+  }
+}
+
+describe.each(testBackends().filter((b) => b === 'webgpu'))('workgroupReduceWgsl on %s', (backend) => {
+  it('sums and maxima per workgroup equal float64, with subgroups and with the tree, any workgroup size', async () => {
+    await useBackend(backend);
+    const modes = webgpuSubgroups() ? [true, false] : [false];
+    await expectNoLeaks(async () => {
+      for (const wg of [64, 96, 256]) {
+        const groups = 3;
+        const data = Float32Array.from(rng.normalArray(wg * groups), (v, i) => 10 * v + (i % 7));
+        const want: number[] = [];
+        for (let g = 0; g < groups; g++) {
+          const row = Array.from(data.subarray(g * wg, (g + 1) * wg));
+          want.push(
+            row.reduce((a, b) => a + b, 0),
+            Math.max(...row),
+            -Math.min(...row),
+          );
+        }
+        for (const sg of modes) {
+          const x = tf.tensor1d(data);
+          const out = (
+            tf.backend() as unknown as { runWebGPUProgram(p: unknown, i: tf.TensorInfo[], d: 'float32'): tf.TensorInfo }
+          ).runWebGPUProgram(new ReduceProgram(wg, groups, sg), [x], 'float32');
+          const t = tf.engine().makeTensorFromTensorInfo(out);
+          expectNear(Array.from(await t.data()), want, 1e-5, `workgroup ${wg}, subgroups ${sg}`);
+          tf.dispose([x, t]);
+        }
+      }
+    });
+  });
+});
+
 describe.each(testBackends().filter((b) => b === 'webgpu'))('subgroup reductions on %s', (backend) => {
   afterAll(async () => {
     if (savedEnv === undefined) delete process.env['ALTAR_WEBGPU_SUBGROUPS'];
@@ -116,7 +182,10 @@ describe.each(testBackends().filter((b) => b === 'webgpu'))('subgroup reductions
     ).navigator.gpu.requestAdapter();
     const offered = adapter?.features.has('subgroups') ?? false;
     if (savedEnv !== undefined) await restartWebgpu(true);
-    else expect(info.subgroups).toBe(offered);
+    else {
+      expect(info.subgroups).toBe(offered);
+      expect(currentBackend()?.subgroups).toBe(offered);
+    }
     // SwiftShader (the test adapter here) offers subgroups: the flag must then really be on.
     if (/swiftshader/i.test(info.adapter)) expect(offered).toBe(true);
     expect(webgpuSubgroups()).toBe(offered);
