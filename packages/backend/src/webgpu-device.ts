@@ -92,9 +92,8 @@ async function createBackend(mod: WebgpuModule): Promise<tf.KernelBackend> {
 }
 
 /**
- * Put altar's 'webgpu' factory in place of tfjs-backend-webgpu's (call after importing that module, before
- * activating 'webgpu'). A backend that already started keeps its device; without a registered factory (tfjs
- * found no navigator.gpu) nothing changes.
+ * Register altar's 'webgpu' factory, replacing tfjs-backend-webgpu's (call after importing that module, before
+ * activating 'webgpu'). A webgpu backend that already started keeps its device and nothing changes.
  */
 export function registerWebgpuFactory(mod: WebgpuModule): void {
   if (tf.findBackend('webgpu')) return;
