@@ -4,9 +4,10 @@
  * alternated within each repetition:
  *   fused        addLayerNorm / addRmsNorm (one kernel each way)
  *   composition  the same ops with fused kernels off (tf.add, then the norm as tfjs ops)
- *   separate     tf.add, then layerNormFused (the fused LayerNorm without the add; before addLayerNorm) or,
- *                for RMSNorm, the composition (what RMSNorm was before rmsNormFused)
+ *   separate     tf.add, then the fused norm without the add: layerNormFused (the model's path before
+ *                addLayerNorm) or rmsNormFused (for RMSNorm the model's path before was the composition)
  * fwd+bwd times the gradient of s + y with a fixed upstream gradient (the extra Add is in every variant).
+ * Wall time and this process's CPU time (process.cpuUsage: less sensitive to other processes on a shared machine).
  * Writes bench/results/norm.json. ALTAR_BENCH_BACKENDS picks backends (default wasm); ALTAR_BENCH_QUICK=1 shrinks it.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,12 +19,12 @@ import type { BackendName } from '../src/init-types.js';
 import { Rng } from '../src/rng.js';
 import { setFusedKernels } from '../src/fused/host-kernel.js';
 import { layerNormFused } from '../src/fused/ops.js';
-import { addLayerNorm, addRmsNorm, rmsNormComposition } from '../src/fused/norm.js';
+import { addLayerNorm, addRmsNorm, rmsNormFused } from '../src/fused/norm.js';
 
 const quick = benchQuick();
 const ROWS = quick ? 1024 : 4096;
 const D = 256;
-const REPS = quick ? 3 : 7;
+const REPS = quick ? 3 : 9;
 const backends = (process.env['ALTAR_BENCH_BACKENDS'] ?? 'wasm').split(',') as BackendName[];
 
 type Pair = (x: tf.Tensor, r: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => [tf.Tensor, tf.Tensor];
@@ -47,11 +48,15 @@ const VARIANTS: Array<{ norm: string; name: string; fused: boolean; fn: Pair }> 
     fused: true,
     fn: (x, r, g) => {
       const s = tf.add(x, r);
-      return [s, rmsNormComposition(s, g, 1e-5)];
+      return [s, rmsNormFused(s, g, 1e-5)];
     },
   },
 ];
 
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 const rows: Array<Record<string, number | string>> = [];
 const results: Record<string, unknown>[] = [];
 for (const backend of backends) {
@@ -70,9 +75,12 @@ for (const backend of backends) {
   const dOut = rng.normal([ROWS, D]);
   const fwd = VARIANTS.map(() => [] as number[]);
   const both = VARIANTS.map(() => [] as number[]);
+  const fwdCpu = VARIANTS.map(() => [] as number[]);
+  const bothCpu = VARIANTS.map(() => [] as number[]);
   for (let rep = 0; rep < REPS + 1; rep++) {
     for (const [i, v] of VARIANTS.entries()) {
       setFusedKernels(v.fused);
+      const c0 = cpuMs();
       const tf1 = await timeIt(
         async () => {
           const [s, y] = v.fn(x, r, g, b);
@@ -82,6 +90,7 @@ for (const backend of backends) {
         1,
         0,
       );
+      const c1 = cpuMs();
       const tf2 = await timeIt(
         async () => {
           const grads = tf.tidy(() =>
@@ -96,10 +105,13 @@ for (const backend of backends) {
         1,
         0,
       );
+      const c2 = cpuMs();
       if (rep > 0) {
         // rep 0 is the warm-up of every variant
         fwd[i]!.push(tf1[0]!);
         both[i]!.push(tf2[0]!);
+        fwdCpu[i]!.push(c1 - c0);
+        bothCpu[i]!.push(c2 - c1);
       }
     }
   }
@@ -115,9 +127,12 @@ for (const backend of backends) {
       'fwd+bwd ms': median(both[i]!),
       'fwd ×fused': median(fwd[i]!) / median(fwd[base]!),
       'fwd+bwd ×fused': median(both[i]!) / median(both[base]!),
+      'cpu fwd ms': median(fwdCpu[i]!),
+      'cpu fwd+bwd ms': median(bothCpu[i]!),
+      'cpu fwd+bwd ×fused': median(bothCpu[i]!) / median(bothCpu[base]!),
     };
     rows.push(row);
-    results.push({ ...row, fwdMs: fwd[i], fwdBwdMs: both[i] });
+    results.push({ ...row, fwdMs: fwd[i], fwdBwdMs: both[i], fwdCpuMs: fwdCpu[i], fwdBwdCpuMs: bothCpu[i] });
   }
 }
 process.stdout.write(

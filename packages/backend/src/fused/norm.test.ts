@@ -5,6 +5,7 @@ import { expectNoLeaks, testBackends, useBackend } from '../testing/index.js';
 import { setFusedKernels, useFused } from './host-kernel.js';
 import { FUSED_KERNELS } from './names.js';
 import { addLayerNorm, addRmsNorm, rmsNormFused } from './norm.js';
+import { normWasm } from './norm-wasm.js';
 import './ops.js';
 
 const rng = new Rng(23);
@@ -158,9 +159,9 @@ describe.each(testBackends())('fused norms on %s', (backend) => {
 });
 
 /** Fused against composition at (3, 50, 100): D past a 64-thread workgroup's stride, rows past one column chunk. */
-async function wideCase(kind: Kind): Promise<number[][]> {
+async function wideCase(kind: Kind, d: number): Promise<number[][]> {
   const big = new Rng(31);
-  const [rows, d] = [150, 100];
+  const rows = 150;
   const res = tf.tidy(() => {
     const x = tf.tensor3d(big.normalArray(rows * d), [3, 50, d]);
     const r = tf.tensor3d(big.normalArray(rows * d), [3, 50, d]);
@@ -188,17 +189,25 @@ async function wideCase(kind: Kind): Promise<number[][]> {
 }
 
 describe.each(testBackends())('fused norms on %s, wide rows', (backend) => {
-  it.each(KINDS)('%s equals the composition at (3, 50, 100), forward and gradients', async (kind) => {
-    expect(await useBackend(backend)).not.toBeNull();
-    await expectNoLeaks(async () => {
-      setFusedKernels(false);
-      const ref = await wideCase(kind);
-      setFusedKernels(true);
-      const got = await wideCase(kind);
-      expect(got.length).toBe(ref.length);
-      got.forEach((v, i) => expect(worstRel(v, ref[i]!), `output ${i}`).toBeLessThan(i < 2 ? 2e-5 : 2e-4));
-    });
-  });
+  // D = 100: the wasm SIMD kernels; D = 18 (not a multiple of 4): their JS fallback
+  it.each(KINDS.flatMap((k) => [[k, 100] as const, [k, 18] as const]))(
+    '%s equals the composition at (3, 50, %i), forward and gradients',
+    async (kind, d) => {
+      expect(await useBackend(backend)).not.toBeNull();
+      if (backend === 'wasm') {
+        const memory = (tf.backend() as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory;
+        expect(normWasm(memory)).not.toBeNull(); // the SIMD module assembles and instantiates on this heap
+      }
+      await expectNoLeaks(async () => {
+        setFusedKernels(false);
+        const ref = await wideCase(kind, d);
+        setFusedKernels(true);
+        const got = await wideCase(kind, d);
+        expect(got.length).toBe(ref.length);
+        got.forEach((v, i) => expect(worstRel(v, ref[i]!), `output ${i}`).toBeLessThan(i < 2 ? 2e-5 : 2e-4));
+      });
+    },
+  );
 });
 
 describe('fused norm argument checks', () => {

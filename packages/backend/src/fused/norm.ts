@@ -7,7 +7,7 @@
  *
  * The add variants are the pre-norm transformer's `h = h + f(…); y = norm(h)`: one kernel returns the new
  * residual stream s and the normalised y; both may carry gradients (dx = dr = ds + ∂norm/∂s·dy). Host kernels
- * (norm-host.ts) on cpu and wasm, WGSL (webgpu-norm.ts) on webgpu; each kernel also returns the row
+ * (norm-host.ts) on cpu, a WebAssembly SIMD module on wasm (norm-wasm.ts), WGSL (webgpu-norm.ts) on webgpu; each kernel also returns the row
  * statistics (μ, 1/σ) as a hidden third output that only the backward reads. Elsewhere, or with fused
  * kernels off, the `…Composition` functions run instead.
  */
@@ -17,6 +17,7 @@ import { AltarError } from '../errors.js';
 import { useFused, type HostKernelSpec } from './host-kernel.js';
 import { FUSED_KERNELS } from './names.js';
 import { normBackwardSpec, normForwardSpec } from './norm-host.js';
+import { withWasmKernel } from './norm-wasm.js';
 
 const lastDim = (shape: number[]): number => shape[shape.length - 1] ?? 1;
 
@@ -158,14 +159,16 @@ export function addRmsNorm(x: tf.Tensor, r: tf.Tensor, g: tf.Tensor, eps = 1e-5)
  * NORM_SPECS.forEach((s) => registerHostKernel(s));
  * ```
  */
-export const NORM_SPECS: readonly HostKernelSpec[] = [
-  normForwardSpec(FUSED_KERNELS.rmsNorm, { centered: false, residual: false }),
-  normBackwardSpec(FUSED_KERNELS.rmsNormGrad, { centered: false, residual: false }),
-  normForwardSpec(FUSED_KERNELS.addLayerNorm, { centered: true, residual: true }),
-  normBackwardSpec(FUSED_KERNELS.addLayerNormGrad, { centered: true, residual: true }),
-  normForwardSpec(FUSED_KERNELS.addRmsNorm, { centered: false, residual: true }),
-  normBackwardSpec(FUSED_KERNELS.addRmsNormGrad, { centered: false, residual: true }),
-];
+export const NORM_SPECS: readonly HostKernelSpec[] = (
+  [
+    [FUSED_KERNELS.rmsNorm, FUSED_KERNELS.rmsNormGrad, { centered: false, residual: false }],
+    [FUSED_KERNELS.addLayerNorm, FUSED_KERNELS.addLayerNormGrad, { centered: true, residual: true }],
+    [FUSED_KERNELS.addRmsNorm, FUSED_KERNELS.addRmsNormGrad, { centered: false, residual: true }],
+  ] as const
+).flatMap(([fwd, bwd, v]) => [
+  withWasmKernel(normForwardSpec(fwd, v), v, 'forward'),
+  withWasmKernel(normBackwardSpec(bwd, v), v, 'backward'),
+]);
 
 /**
  * Register the gradients of the fused norm kernels (their backward kernels). Called once by registerFusedKernels.
