@@ -27,7 +27,7 @@ export function accumulateGradients<B>(src: {
   nameOf: (varName: string) => string | undefined;
 }): { grads: Record<string, tf.Tensor>; lossSum: tf.Tensor; tokens: number } {
   const acc: Record<string, tf.Tensor> = {};
-  let lossSum: tf.Tensor = tf.scalar(0);
+  let lossSum: tf.Tensor | null = null;
   let tokens = 0;
   try {
     for (let k = 0; k < src.micro; k++) {
@@ -39,10 +39,13 @@ export function accumulateGradients<B>(src: {
       } finally {
         src.disposeBatch?.(batch);
       }
-      const prevSum = lossSum;
-      lossSum = tf.add(prevSum, res.value);
-      prevSum.dispose();
-      res.value.dispose();
+      if (lossSum === null) lossSum = res.value;
+      else {
+        const prevSum: tf.Tensor = lossSum;
+        lossSum = tf.add(prevSum, res.value);
+        prevSum.dispose();
+        res.value.dispose();
+      }
       for (const [vname, g] of Object.entries(res.grads)) {
         const name = src.nameOf(vname);
         if (name === undefined) {
@@ -58,11 +61,11 @@ export function accumulateGradients<B>(src: {
       }
     }
   } catch (e) {
-    lossSum.dispose();
+    lossSum?.dispose();
     tf.dispose(Object.values(acc));
     throw e;
   }
-  return { grads: acc, lossSum, tokens };
+  return { grads: acc, lossSum: lossSum!, tokens };
 }
 
 /** What one step leaves on the device until the window is read. */
@@ -77,24 +80,41 @@ export interface StepControl {
   gradScale: tf.Scalar;
 }
 
+/** The step control's constants as device scalars, uploaded once per trainer rather than every step. */
+export interface ControlConstants {
+  f32Max: tf.Scalar;
+  accum: tf.Scalar;
+  eps: tf.Scalar;
+  clip: tf.Scalar;
+  one: tf.Scalar;
+  /** gradClip > 0. */
+  clipping: boolean;
+}
+
+/** Upload the constants `stepControl` uses (the caller disposes them). */
+export function controlConstants(c: { accumSteps: number; gradClip: number }): ControlConstants {
+  const [f32Max, accum, eps, clip, one] = [F32_MAX, c.accumSteps, 1e-6, c.gradClip, 1].map((x) => tf.scalar(x));
+  return { f32Max: f32Max!, accum: accum!, eps: eps!, clip: clip!, one: one!, clipping: c.gradClip > 0 };
+}
+
 /**
  * The step's control tensors from its summed loss and accumulated gradients; `stillGood` (the window's running
- * verdict, for 'stop') makes the mask sticky. Returns new tensors the caller owns.
+ * verdict, for 'stop') makes the mask sticky. Returns new tensors the caller owns; uploads nothing.
  */
 export function stepControl(
   lossSum: tf.Tensor,
   grads: tf.Tensor[],
-  c: { accumSteps: number; gradClip: number },
+  k: ControlConstants,
   stillGood: tf.Scalar | null,
 ): StepControl {
   return tf.tidy(() => {
     const stats = tf.concat([tf.reshape(lossSum, [1]), squaredNorms(grads)]) as tf.Tensor1D; // one kernel for all norms
-    const finite = tf.all(tf.lessEqual(tf.abs(stats), F32_MAX)) as tf.Scalar; // false for NaN as well
+    const finite = tf.all(tf.lessEqual(tf.abs(stats), k.f32Max)) as tf.Scalar; // false for NaN as well
     const go = stillGood ? (tf.logicalAnd(finite, stillGood) as tf.Scalar) : finite;
     const ok = tf.cast(go, 'float32') as tf.Scalar;
-    const gnorm = tf.div(tf.sqrt(tf.sum(tf.slice(stats, 1))), c.accumSteps);
-    const clip = c.gradClip > 0 ? tf.minimum(1, tf.div(c.gradClip, tf.add(gnorm, 1e-6))) : tf.scalar(1);
-    const gradScale = tf.div(clip, c.accumSteps) as tf.Scalar;
+    const gnorm = tf.div(tf.sqrt(tf.sum(tf.slice(stats, 1))), k.accum);
+    const clip = k.clipping ? tf.minimum(k.one, tf.div(k.clip, tf.add(gnorm, k.eps))) : k.one;
+    const gradScale = tf.div(clip, k.accum) as tf.Scalar;
     return { stats, go, ok, gradScale };
   });
 }

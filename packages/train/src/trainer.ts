@@ -24,11 +24,13 @@ import { firstNonFinite } from './health.js';
 import type { StepResult, TrainerOptions } from './trainer-types.js';
 import {
   accumulateGradients,
+  controlConstants,
   nonFiniteError,
   nonFiniteMessage,
   readStep,
   stepControl,
   stepRecord,
+  type ControlConstants,
   type PendingStep,
 } from './step-window.js';
 
@@ -75,6 +77,8 @@ export class Trainer<B> {
   /** Under 'stop': whether every step of the window so far was finite (bool scalar on the device). */
   private windowGood: tf.Scalar | null = null;
   private windowStart = 0;
+  /** The step control's constant scalars (uploaded on the first step, freed by dispose). */
+  private consts: ControlConstants | null = null;
   private dataRng: Rng;
   private lossRng: Rng;
   private readonly evalSeed: RngState;
@@ -171,10 +175,11 @@ export class Trainer<B> {
     try {
       const names = Object.keys(acc);
       const stop = c.nonFinite === 'stop'; // the mask is sticky within the window
+      this.consts ??= controlConstants(c);
       const ctl = stepControl(
         lossSum,
         names.map((n) => acc[n]!),
-        c,
+        this.consts,
         stop ? this.windowGood : null,
       );
       this.optimizer.applyControlled(acc, lr, ctl.gradScale, ctl.ok);
@@ -414,6 +419,8 @@ export class Trainer<B> {
 
   dispose(): void {
     this.dropPending();
+    if (this.consts) tf.dispose(Object.values(this.consts).filter((x) => x instanceof tf.Tensor));
+    this.consts = null;
     this.optimizer.dispose();
     this.ema?.dispose();
   }
