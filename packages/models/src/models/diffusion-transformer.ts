@@ -119,7 +119,7 @@ export class DiffusionTransformer extends BaseModel<DiffusionTransformerConfig> 
         r = dropout(gate(g2, m), this.config.dropout, opts);
       }
       const [shF, scF] = tf.split(mod(this.adaF, this.adaFConst), 2, -1) as [tf.Tensor, tf.Tensor];
-      const yF = this.ln.apply(r ? tf.add(h, r) : h);
+      const yF = addNorm(this.ln, h, r)[1]; // the last residual sum itself is unused
       return this.emb.logits(modulate(yF, shF, scF), this.vocabSize) as tf.Tensor3D;
     });
   }

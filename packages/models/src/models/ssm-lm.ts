@@ -149,7 +149,7 @@ export class SsmLm extends BaseModel<SsmLmConfig> {
           r = dropout(blk.mlp.apply(y), this.config.dropout, opts);
         }
       }
-      return this.emb.logits(this.normF.apply(r ? tf.add(h, r) : h)) as tf.Tensor3D;
+      return this.emb.logits(addNorm(this.normF, h, r)[1]) as tf.Tensor3D;
     });
   }
 
@@ -175,7 +175,7 @@ export class SsmLm extends BaseModel<SsmLmConfig> {
           r = blk.mlp.apply(y);
         }
       });
-      const logits = this.emb.logits(this.normF.apply(r ? tf.add(h, r) : h)) as tf.Tensor2D;
+      const logits = this.emb.logits(addNorm(this.normF, h, r)[1]) as tf.Tensor2D;
       return { logits, state: { pos: state.pos + 1, layers } };
     });
   }
