@@ -31,4 +31,5 @@ export const ATTENTION_CASES: OpCase[] = [
   attention('sliding W 4, N 7', [1, 2, 7, 16], { causal: true, window: 4 }),
   attention('sliding W 16, N 70', [1, 2, 70, 8], { causal: true, window: 16 }),
   attention('bidirectional, N 70', [1, 1, 70, 8], { causal: false }),
+  attention('causal, N 70', [1, 2, 70, 8], { causal: true }),
 ];

@@ -1,8 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../rng.js';
 import { expectNoLeaks, testBackends, useBackend } from '../testing/index.js';
-import { attentionComposition, attentionFused, canFuseAttention, type AttentionFusedOptions } from './attention.js';
+import {
+  attentionAttrs,
+  attentionComposition,
+  attentionFused,
+  canFuseAttention,
+  type AttentionFusedOptions,
+} from './attention.js';
 import { FUSED_KERNELS } from './names.js';
 import { setFusedKernels } from './host-kernel.js';
 
@@ -23,6 +30,8 @@ const CASES: Case[] = [
   { name: 'sliding W 4, N 7 (W < N ≤ 2W)', shape: [1, 2, 7, 8], opts: { causal: true, window: 4 } },
   { name: 'sliding W ≥ N (plain causal)', shape: [1, 1, 5, 8], opts: { causal: true, window: 9 } },
   { name: 'explicit scale', shape: [1, 2, 6, 8], opts: { causal: true, scale: 0.7 } },
+  { name: 'causal N 70 (two 64-row WGSL tiles)', shape: [1, 2, 70, 8], opts: { causal: true } },
+  { name: 'sliding W 40, N 69 (W < N ≤ 2W)', shape: [2, 1, 69, 8], opts: { causal: true, window: 40 } },
   { name: 'large logits (scores ~±1e3)', shape: [1, 2, 9, 16], opts: { causal: true, window: 4 }, spread: 12 },
 ];
 
@@ -126,8 +135,8 @@ describe.each(testBackends())('attentionFused on %s', (backend) => {
     const tol = c.spread ? 2e-3 : 2e-5;
     for (const on of [true, false]) {
       setFusedKernels(on);
-      if (on)
-        expect(canFuseAttention(c.shape[3])).toBe(backend === 'cpu' || backend === 'wasm' || backend === 'webgpu');
+      // wasm keeps the composition (its kernel measured slower); the kernel itself is checked below.
+      if (on) expect(canFuseAttention(c.shape[3])).toBe(backend === 'cpu' || backend === 'webgpu');
       await expectNoLeaks(async () => {
         const got = await evaluate(c, x);
         const what = `${on ? 'fused' : 'composition'}`;
@@ -137,6 +146,36 @@ describe.each(testBackends())('attentionFused on %s', (backend) => {
     }
     setFusedKernels(true);
   });
+
+  it.each(CASES)(
+    '$name: the kernels themselves (forward; backward with dO = w) equal the float64 reference',
+    async (c) => {
+      expect(await useBackend(backend)).not.toBeNull();
+      const x = makeData(c);
+      const ref = reference(c, x);
+      const attrs = attentionAttrs(c.opts, c.shape[3]) as unknown as NamedAttrMap;
+      const tol = c.spread ? 2e-3 : 2e-5;
+      await expectNoLeaks(async () => {
+        const [q, k, v, dy] = [x.q, x.k, x.v, x.w].map((a) => tf.tensor4d(a, c.shape));
+        const fwd = tf
+          .engine()
+          .runKernel(FUSED_KERNELS.attention, { q: q!, k: k!, v: v! }, attrs) as unknown as tf.Tensor[];
+        const [o, lse, probs] = fwd as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const grads = tf
+          .engine()
+          .runKernel(
+            FUSED_KERNELS.attentionGrad,
+            { dy: dy!, q: q!, k: k!, v: v!, o, lse, probs },
+            attrs,
+          ) as unknown as tf.Tensor[];
+        expectClose(Array.from(await o.data()), ref.out, tol, 'kernel forward');
+        for (let i = 0; i < 3; i++) {
+          expectClose(Array.from(await grads[i]!.data()), ref.grads[i]!, c.spread ? 2e-2 : 1e-4, `kernel d${'qkv'[i]}`);
+        }
+        tf.dispose([q!, k!, v!, dy!, ...fwd, ...grads]);
+      });
+    },
+  );
 
   it('window 1: every row sees only its own key, so o = v, dv = w and dq = dk = 0', async () => {
     expect(await useBackend(backend)).not.toBeNull();
@@ -215,7 +254,7 @@ describe.each(testBackends())('attention kernels on %s', (backend) => {
   it('head widths above 128 run the composition on webgpu; its kernel rejects them by name', async () => {
     expect(await useBackend(backend)).not.toBeNull();
     const wide: [number, number, number, number] = [1, 1, 3, 136];
-    expect(canFuseAttention(136)).toBe(backend !== 'webgpu');
+    expect(canFuseAttention(136)).toBe(backend === 'cpu');
     await expectNoLeaks(async () => {
       const [q, k, v] = [0, 1, 2].map(() => rng.normal(wide) as tf.Tensor4D) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
       const o = attentionFused(q, k, v, { causal: true });

@@ -6,7 +6,8 @@
  * wasm, whose forward also returns P: there recomputing Q Kᵀ cost more than keeping it, as the composition does).
  *
  *   cpu     host kernels, online softmax in float64 (attention-host.ts)
- *   wasm    XNNPACK products and softmax with one JS pass each way (attention-wasm.ts)
+ *   wasm    registered (XNNPACK products and softmax, one JS pass each way: attention-wasm.ts) but not used by
+ *           attentionFused: it measured slower than the composition there (see canFuseAttention)
  *   webgpu  WGSL flash attention, dh ≤ 128 (webgpu-attention.ts)
  *   other   the composition (attention-composition.ts), as with ALTAR_FUSED=0
  */
@@ -21,7 +22,14 @@ import { FUSED_KERNELS } from './names.js';
 
 export { attentionComposition } from './attention-composition.js';
 
-/** The WGSL kernels keep a head vector per thread: head widths above this run the composition on webgpu. */
+/**
+ * The WGSL kernels keep a head vector per thread: head widths above this run the composition on webgpu.
+ *
+ * @example
+ * ```ts
+ * const fusedOnWebgpu = dh <= WEBGPU_ATTENTION_MAX_DH;
+ * ```
+ */
 export const WEBGPU_ATTENTION_MAX_DH = 128;
 
 /**
@@ -63,16 +71,19 @@ export function attentionAttrs(opts: AttentionFusedOptions, dh: number): Attenti
 }
 
 /**
- * Whether attention with head width `dh` runs the fused kernel on the current backend (cpu, wasm: always;
- * webgpu: dh ≤ 128; others and ALTAR_FUSED=0: never).
+ * Whether attention with head width `dh` runs the fused kernel on the current backend (cpu: always; webgpu:
+ * dh ≤ 128; wasm, where the kernel measured slower than the composition, others and ALTAR_FUSED=0: never).
  *
  * @example
  * ```ts
- * canFuseAttention(64); // true on cpu, wasm and webgpu
+ * canFuseAttention(64); // true on cpu and webgpu
  * ```
  */
 export function canFuseAttention(dh: number): boolean {
   if (!useFused(FUSED_KERNELS.attention)) return false;
+  // wasm: the kernel (attention-wasm.ts) runs the composition's products and was 15–20 % slower than the
+  // composition in process CPU time (bench/attention.bench.ts), so attentionFused keeps the composition there.
+  if (tf.getBackend() === 'wasm') return false;
   return tf.getBackend() !== 'webgpu' || dh <= WEBGPU_ATTENTION_MAX_DH;
 }
 
