@@ -1,6 +1,6 @@
 /**
- * Fused softmax attention as host kernels over typed arrays (the cpu backend; wasm has its own faster kernel
- * in attention-wasm.ts). FlashAttention-2 (Dao 2023) without the tiling a GPU needs: for each query row the
+ * Fused softmax attention as host kernels over typed arrays (the cpu backend; wasm registers its own kernel,
+ * attention-wasm.ts). FlashAttention-2 (Dao 2023) without the tiling a GPU needs: for each query row the
  * keys of its band are streamed once with an online softmax (running max m and sum ℓ, Milakov & Gimelshein
  * 2018), accumulating in float64. The forward returns O and the row log-sum-exp L = m + log ℓ of the scaled
  * scores (and an empty third output, the slot where wasm saves P); the backward recomputes
