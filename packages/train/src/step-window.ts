@@ -131,6 +131,24 @@ export interface PendingStep {
   start: { batches: number; data: RngState; loss: RngState; dataState: unknown };
 }
 
+/**
+ * The window's one read-back: every pending step's stats and the device counters (Adam's t, the EMA count) in one
+ * concat + data(). Disposes the steps' stats.
+ */
+export async function readWindow(
+  pend: PendingStep[],
+  counters: tf.Tensor[],
+): Promise<{ host: Float32Array; counts: number[] }> {
+  const packed = tf.tidy(() => tf.concat([...pend.map((p) => p.stats), ...counters.map((x) => tf.reshape(x, [1]))]));
+  tf.dispose(pend.map((p) => p.stats));
+  try {
+    const host = (await packed.data()) as Float32Array;
+    return { host, counts: Array.from(host.subarray(host.length - counters.length)) };
+  } finally {
+    packed.dispose();
+  }
+}
+
 /** One step's stats as read back: the mean loss, ‖g‖, the first non-finite entry and the largest gradient. */
 export interface StepReading {
   loss: number;

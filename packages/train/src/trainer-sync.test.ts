@@ -40,6 +40,8 @@ interface Options {
   checkpointEvery?: number;
   /** Abort (from outside the callbacks) when this step's first batch is drawn. */
   abortAt?: number;
+  /** The loss throws an Error in this step. */
+  throwAt?: number;
 }
 
 interface Outcome {
@@ -47,7 +49,7 @@ interface Outcome {
   results: StepResult[];
   warnings: string[];
   checkpoints: Array<[string, number]>;
-  error: NonFiniteError | null;
+  error: Error | null;
   reason: string | null;
   values: Record<string, Float32Array>;
   t: number;
@@ -71,6 +73,7 @@ async function train(syncEvery: number, config: Partial<TrainConfig>, o: Options
   const loss = (b: TinyBatch, r: Rng): tf.Scalar =>
     tf.tidy(() => {
       calls += 1;
+      if (Math.ceil(calls / accum) === o.throwAt) throw new Error(`boom in step ${o.throwAt}`);
       const l = plain(b, r);
       if (!o.poison?.(Math.ceil(calls / accum))) return l;
       return tf.add(l, tf.mul(tf.sum(p['head.bias']!), tf.scalar(NaN))) as tf.Scalar;
@@ -133,7 +136,7 @@ async function train(syncEvery: number, config: Partial<TrainConfig>, o: Options
     });
     out.reason = res.reason;
   } catch (e) {
-    if (!(e instanceof NonFiniteError)) throw e;
+    if (!(e instanceof Error)) throw e;
     out.error = e;
   } finally {
     be.read = read;
@@ -166,7 +169,7 @@ function expectSame(got: Outcome, ref: Outcome, what: string): void {
   expect(got.warnings, what).toEqual(ref.warnings);
   expect(got.checkpoints, what).toEqual(ref.checkpoints);
   expect(got.error?.message, what).toBe(ref.error?.message);
-  expect(got.error?.step, what).toBe(ref.error?.step);
+  expect((got.error as NonFiniteError | null)?.step, what).toBe((ref.error as NonFiniteError | null)?.step);
   expect([got.reason, got.t, got.updates, got.step, got.batches], what).toEqual([
     ref.reason,
     ref.t,
@@ -238,7 +241,8 @@ describe.each(testBackends())('Trainer with syncEvery on %s', (backend) => {
       for (const first of [5, 6]) {
         const poison = (s: number) => s === first; // later steps are finite: only the sticky mask keeps them out
         const ref = await train(1, base, { poison });
-        expect(ref.error?.step).toBe(first);
+        expect(ref.error).toBeInstanceOf(NonFiniteError);
+        expect((ref.error as NonFiniteError).step).toBe(first);
         expect(ref.error?.message).toMatch(new RegExp(`^step ${first}: .*in step ${first - 1}: .*; stopping`));
         expect([ref.step, ref.t, ref.updates, ref.batches]).toEqual([first - 1, first - 1, first - 1, 2 * first]);
         expect(ref.snapshot.state['data']).toEqual({ batches: 2 * first, state: { drawn: 2 * first } });
@@ -253,6 +257,15 @@ describe.each(testBackends())('Trainer with syncEvery on %s', (backend) => {
       expect(ref.reason).toBe('interrupted');
       expect(ref.checkpoints).toEqual([['interrupt', 5]]);
       for (const n of [3, 4]) expectSame(await train(n, base, { abortAt: 5 }), ref, `N = ${n}`);
+    });
+  });
+
+  it('a loss that throws mid-window: the steps before it are reported first, then the error, as with N = 1', async () => {
+    await expectNoLeaks(async () => {
+      const ref = await train(1, base, { throwAt: 5 });
+      expect(ref.error?.message).toBe('boom in step 5');
+      expect(ref.results.map((r) => r.step)).toEqual([1, 2, 3, 4]);
+      for (const n of [3, 5]) expectSame(await train(n, base, { throwAt: 5 }), ref, `N = ${n}`);
     });
   });
 

@@ -28,6 +28,7 @@ import {
   nonFiniteError,
   nonFiniteMessage,
   readStep,
+  readWindow,
   stepControl,
   stepRecord,
   type ControlConstants,
@@ -176,12 +177,8 @@ export class Trainer<B> {
       const names = Object.keys(acc);
       const stop = c.nonFinite === 'stop'; // the mask is sticky within the window
       this.consts ??= controlConstants(c);
-      const ctl = stepControl(
-        lossSum,
-        names.map((n) => acc[n]!),
-        this.consts,
-        stop ? this.windowGood : null,
-      );
+      const grads = names.map((n) => acc[n]!);
+      const ctl = stepControl(lossSum, grads, this.consts, stop ? this.windowGood : null);
       this.optimizer.applyControlled(acc, lr, ctl.gradScale, ctl.ok);
       this.ema?.updateMasked(ctl.ok);
       tf.dispose([ctl.ok, ctl.gradScale]);
@@ -210,17 +207,9 @@ export class Trainer<B> {
     this.windowGood?.dispose();
     this.windowGood = null;
     const counters = [this.optimizer.deviceStep(), ...(this.ema ? [this.ema.deviceUpdates()] : [])];
-    const packed = tf.tidy(() => tf.concat([...pend.map((p) => p.stats), ...counters.map((x) => tf.reshape(x, [1]))]));
-    tf.dispose(pend.map((p) => p.stats));
-    let host: Float32Array;
-    try {
-      host = (await packed.data()) as Float32Array; // the window's one read-back
-    } finally {
-      packed.dispose();
-    }
-    const end = host.length - counters.length;
-    this.optimizer.syncStep(host[end]!);
-    this.ema?.syncUpdates(host[end + 1]!);
+    const { host, counts } = await readWindow(pend, counters);
+    this.optimizer.syncStep(counts[0]!);
+    this.ema?.syncUpdates(counts[1]!);
     const stepMs = (Date.now() - this.windowStart) / pend.length;
     const c = this.config;
     const out: StepResult[] = [];
