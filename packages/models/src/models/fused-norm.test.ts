@@ -93,7 +93,7 @@ describe.each(testBackends())('models with the residual add fused into the norm 
       expect(useFused(kernel)).toBe(false);
       const off = await lossAndGrads(build);
       setFusedKernels(true);
-      if (backend === 'cpu' || backend === 'wasm') expect(useFused(kernel)).toBe(true);
+      if (['cpu', 'wasm', 'webgpu'].includes(backend)) expect(useFused(kernel)).toBe(true);
       const on = await lossAndGrads(build);
       expect(Math.abs(on.loss - off.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(off.loss)));
       expect(on.grads.size).toBe(off.grads.size);
