@@ -15,8 +15,8 @@ import {
 } from '../fused/ops.js';
 import { decodeAttention } from '../fused/decode-attention.js';
 import { selectiveScanFused } from '../fused/scan.js';
-import { ATTENTION_CASES } from './attention-cases.js';
 import { NORM_CASES } from './norm-cases.js';
+import { ATTENTION_CASES } from './attention-cases.js';
 
 export interface InputSpec {
   shape: number[];

@@ -262,8 +262,8 @@ export function registerFusedKernels(): string[] {
     squaredNormsSpec,
     decodeAttentionSpec,
     ...SCAN_SPECS,
-    ...NORM_SPECS,
     ...ATTENTION_SPECS,
+    ...NORM_SPECS,
   ]) {
     if (registerHostKernel(spec).length > 0) done.push(spec.name);
   }
@@ -271,8 +271,8 @@ export function registerFusedKernels(): string[] {
   if (!gradientsRegistered) {
     gradientsRegistered = true;
     registerScanGradient();
-    registerNormGradients();
     registerAttentionGradient();
+    registerNormGradients();
     registerGradient({
       kernelName: FUSED_KERNELS.biasGelu,
       inputsToSave: ['x', 'b'],
