@@ -42,6 +42,7 @@ export const WEBGPU_ATTENTION_MAX_DH = 128;
  * ```
  */
 export interface AttentionFusedOptions {
+  /** Query i sees keys j ≤ i only (autoregressive); false: every key (bidirectional, denoisers). */
   causal: boolean;
   /** Query i sees keys i−W+1..i. Omitted or Infinity: no window. */
   window?: number;
