@@ -158,8 +158,7 @@ for (let i = 0; i < Math.max(1, Math.round(steps / W)); i++) {
 const trainTensors = tf.memory().numTensors;
 await trainWindow();
 const trainLeak = tf.memory().numTensors - trainTensors;
-trainer.optimizer.dispose();
-trainer.ema?.dispose();
+trainer.dispose();
 
 // ---------------------------------------------------------------- AR decode (batch 1, greedy)
 const decode = async (n: number) =>

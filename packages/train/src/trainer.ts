@@ -278,7 +278,8 @@ export class Trainer<B> {
   /**
    * Train until `config.steps` (or `until`), evaluating every `evalEvery` steps. Stops early, after
    * the current step, when `signal` aborts. `onCheckpoint` is called at `checkpointEvery`, at a new
-   * best eval, when interrupted, and at the end; the caller decides where to write.
+   * best eval, when interrupted, and at the end; the caller decides where to write. Reads the losses back every
+   * `syncEvery` steps and before each of those; `onStep` (and `onMetrics`) run at the read, in step order.
    */
   async run(
     opts: {
