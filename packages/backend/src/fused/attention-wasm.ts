@@ -17,7 +17,7 @@
  * the 2W keys of the block and the one before it (as the models' blocked composition), O(N·W).
  *
  * Measured against the composition (bench/attention.bench.ts, process CPU time, B 16 H 4 N 256 dh 64 causal and
- * the others): 5–13 % slower, since the composition runs the same six products and its elementwise passes are
+ * the others): 4–15 % slower, since the composition runs the same six products and its elementwise passes are
  * C++ where these are JS; so `attentionFused` keeps the composition on wasm (canFuseAttention) and this kernel
  * is reached only through the kernel registry (tests, the benchmark). Splitting causal queries in two halves
  * (¾ of the products) did not pay for the extra per-entry product calls either.

@@ -82,7 +82,7 @@ export function attentionAttrs(opts: AttentionFusedOptions, dh: number): Attenti
  */
 export function canFuseAttention(dh: number): boolean {
   if (!useFused(FUSED_KERNELS.attention)) return false;
-  // wasm: the kernel (attention-wasm.ts) runs the composition's products and was 15–20 % slower than the
+  // wasm: the kernel (attention-wasm.ts) runs the composition's products and was 4–15 % slower than the
   // composition in process CPU time (bench/attention.bench.ts), so attentionFused keeps the composition there.
   if (tf.getBackend() === 'wasm') return false;
   return tf.getBackend() !== 'webgpu' || dh <= WEBGPU_ATTENTION_MAX_DH;
