@@ -1,6 +1,7 @@
 /**
  * Fused norms with gradients, over the last axis:
  *
+ *   layerNormFused(x, g, b)     = (x − μ)/√(σ² + ε) · g + b               (Ba et al. 2016)
  *   rmsNormFused(x, g)          = x / √(mean(x²) + ε) · g                 (Zhang & Sennrich 2019)
  *   addLayerNorm(x, r, g, b)    = [s, LayerNorm(s)·g + b],  s = x + r       (Ba et al. 2016)
  *   addRmsNorm(x, r, g)         = [s, RMSNorm(s)·g],        s = x + r
@@ -26,6 +27,18 @@ function centredNorm(s: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.
   const sc = tf.sub(s, mean);
   const variance = tf.mean(tf.square(sc), -1, true);
   return tf.add(tf.mul(tf.mul(sc, tf.rsqrt(tf.add(variance, eps))), g), b);
+}
+
+/**
+ * The composition layerNormFused replaces: (x − mean) · rsqrt(var + eps) · g + b over the last axis.
+ *
+ * @example
+ * ```ts
+ * layerNormComposition(tf.tensor2d([[1, 3]]), tf.ones([2]), tf.zeros([2]), 1e-5); // [[-1, 1]]
+ * ```
+ */
+export function layerNormComposition(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
+  return tf.tidy(() => centredNorm(x, g, b, eps));
 }
 
 /**
@@ -100,6 +113,20 @@ function runNorm(name: string, inputs: Record<string, tf.Tensor>, eps: number): 
 }
 
 /**
+ * LayerNorm over the last axis with gain g (D) and bias b (D); one kernel each way where available.
+ *
+ * @example
+ * ```ts
+ * layerNormFused(tf.tensor2d([[1, 3]]), tf.ones([2]), tf.zeros([2])); // [[-1, 1]]
+ * ```
+ */
+export function layerNormFused(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = 1e-5): tf.Tensor {
+  checkArgs('layerNormFused', x, null, [g, b], eps);
+  if (!useFused(FUSED_KERNELS.layerNorm)) return layerNormComposition(x, g, b, eps);
+  return runNorm(FUSED_KERNELS.layerNorm, { x, g, b }, eps)[0]!;
+}
+
+/**
  * RMSNorm over the last axis with gain g (D): x / √(mean(x²) + eps) · g. One kernel each way where available.
  *
  * @example
@@ -161,6 +188,7 @@ export function addRmsNorm(x: tf.Tensor, r: tf.Tensor, g: tf.Tensor, eps = 1e-5)
  */
 export const NORM_SPECS: readonly HostKernelSpec[] = (
   [
+    [FUSED_KERNELS.layerNorm, FUSED_KERNELS.layerNormGrad, { centered: true, residual: false }],
     [FUSED_KERNELS.rmsNorm, FUSED_KERNELS.rmsNormGrad, { centered: false, residual: false }],
     [FUSED_KERNELS.addLayerNorm, FUSED_KERNELS.addLayerNormGrad, { centered: true, residual: true }],
     [FUSED_KERNELS.addRmsNorm, FUSED_KERNELS.addRmsNormGrad, { centered: false, residual: true }],
@@ -179,20 +207,26 @@ export const NORM_SPECS: readonly HostKernelSpec[] = (
  * ```
  */
 export function registerNormGradients(): void {
-  // rmsNorm: outputs (y, stats); saved [x, g, stats].
-  registerGradient({
-    kernelName: FUSED_KERNELS.rmsNorm,
-    inputsToSave: ['x', 'g'],
-    outputsToSave: [false, true],
-    gradFunc: (dys, saved, attrs) => {
-      const [dy] = dys as tf.Tensor[];
-      const [x, g, stats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-      const [dx, dg] = tf
-        .engine()
-        .runKernel(FUSED_KERNELS.rmsNormGrad, { dy: dy!, s: x, g, stats }, attrs) as unknown as tf.Tensor[];
-      return { x: () => dx!, g: () => dg! };
-    },
-  });
+  // layerNorm, rmsNorm: outputs (y, stats); saved [x, g, stats].
+  for (const [fwd, bwd, centered] of [
+    [FUSED_KERNELS.layerNorm, FUSED_KERNELS.layerNormGrad, true],
+    [FUSED_KERNELS.rmsNorm, FUSED_KERNELS.rmsNormGrad, false],
+  ] as const) {
+    registerGradient({
+      kernelName: fwd,
+      inputsToSave: ['x', 'g'],
+      outputsToSave: [false, true],
+      gradFunc: (dys, saved, attrs) => {
+        const [dy] = dys as tf.Tensor[];
+        const [x, g, stats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const outs = tf.engine().runKernel(bwd, { dy: dy!, s: x, g, stats }, attrs) as unknown as tf.Tensor[];
+        const [dx, dg, db] = outs as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const grads: Record<string, () => tf.Tensor> = { x: () => dx, g: () => dg };
+        if (centered) grads['b'] = () => db!;
+        return grads;
+      },
+    });
+  }
   // add variants: outputs (s, y, stats); saved [g, s, stats]. An unused output's gradient arrives as zeros.
   for (const [fwd, bwd, centered] of [
     [FUSED_KERNELS.addLayerNorm, FUSED_KERNELS.addLayerNormGrad, true],

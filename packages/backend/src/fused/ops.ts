@@ -5,7 +5,7 @@
  * forward and gradient, on every backend.
  *
  *   biasGelu(x, b)            = gelu_tanh(x + b)                 (GPT-2's MLP activation with its bias)
- *   layerNormFused(x, g, b)   = (x − μ)/√(σ² + ε) · g + b         (Ba et al. 2016), over the last axis
+ *   layerNormFused(x, g, b)   = (x − μ)/√(σ² + ε) · g + b         (Ba et al. 2016), with the other norms in norm.ts
  *   softmaxCrossEntropy(l, y) = −log softmax(l)[y]                 per row, targets int32
  *   adamwUpdate(p, m, v, g)   = one AdamW step (Loshchilov & Hutter 2019, Alg. 2), no gradient
  *   squaredNorms([t…])        = [‖t_i‖²…] in one kernel (the global gradient norm), no gradient
@@ -27,6 +27,7 @@ import { registerWebgpuFusedKernels } from './webgpu.js';
 
 export { FUSED_KERNELS } from './names.js';
 export { biasGelu, geluComposition } from './gelu.js';
+export { layerNormComposition, layerNormFused } from './norm.js';
 export {
   adamwComposition,
   adamwControlledComposition,
@@ -39,112 +40,6 @@ export {
 
 const lastDim = (shape: number[]): number => shape[shape.length - 1] ?? 1;
 const rowsOf = (shape: number[]): number => tf.util.sizeFromShape(shape) / Math.max(1, lastDim(shape));
-
-// ---------------------------------------------------------------- LayerNorm
-
-/**
- * The composition layerNormFused replaces: (x − mean) · rsqrt(var + eps) · g + b over the last axis.
- *
- * @example
- * ```ts
- * layerNormComposition(tf.tensor2d([[1, 3]]), tf.ones([2]), tf.zeros([2]), 1e-5); // [[-1, 1]]
- * ```
- */
-export function layerNormComposition(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
-  return tf.tidy(() => {
-    const mean = tf.mean(x, -1, true);
-    const xc = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(xc), -1, true);
-    return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(variance, eps))), g), b);
-  });
-}
-
-/** Row statistics in float64: mean and 1/√(var + eps) of row r of x (D wide). */
-function rowStats(x: HostArray, off: number, d: number, eps: number): [number, number] {
-  let s = 0;
-  for (let k = 0; k < d; k++) s += x[off + k]!;
-  const mean = s / d;
-  let v = 0;
-  for (let k = 0; k < d; k++) {
-    const c = x[off + k]! - mean;
-    v += c * c;
-  }
-  return [mean, 1 / Math.sqrt(v / d + eps)];
-}
-
-const layerNormSpec: HostKernelSpec = {
-  name: FUSED_KERNELS.layerNorm,
-  inputs: ['x', 'g', 'b'],
-  outputs: ([xs]) => [{ shape: xs!, dtype: 'float32' }],
-  compute([x, g, b], [y], [xs], attrs) {
-    const d = lastDim(xs!);
-    const eps = attrs['eps'] as number;
-    for (let off = 0; off < x!.length; off += d) {
-      const [mean, rstd] = rowStats(x!, off, d, eps);
-      for (let k = 0; k < d; k++) y![off + k] = (x![off + k]! - mean) * rstd * g![k]! + b![k]!;
-    }
-  },
-};
-
-const layerNormGradSpec: HostKernelSpec = {
-  name: FUSED_KERNELS.layerNormGrad,
-  inputs: ['dy', 'x', 'g'],
-  outputs: ([, xs, gs]) => [
-    { shape: xs!, dtype: 'float32' },
-    { shape: gs!, dtype: 'float32' },
-    { shape: gs!, dtype: 'float32' },
-  ],
-  compute([dy, x, g], [dx, dg, db], [, xs], attrs) {
-    const d = lastDim(xs!);
-    const eps = attrs['eps'] as number;
-    const accG = new Float64Array(d);
-    const accB = new Float64Array(d);
-    for (let off = 0; off < x!.length; off += d) {
-      const [mean, rstd] = rowStats(x!, off, d, eps);
-      // x̂ = (x − μ)·rstd, ĝ = dy·g: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)); dg = Σ dy·x̂; db = Σ dy.
-      let sg = 0;
-      let sgx = 0;
-      for (let k = 0; k < d; k++) {
-        const xh = (x![off + k]! - mean) * rstd;
-        const dyk = dy![off + k]!;
-        const gh = dyk * g![k]!;
-        sg += gh;
-        sgx += gh * xh;
-        accG[k]! += dyk * xh;
-        accB[k]! += dyk;
-      }
-      sg /= d;
-      sgx /= d;
-      for (let k = 0; k < d; k++) {
-        const xh = (x![off + k]! - mean) * rstd;
-        dx![off + k] = rstd * (dy![off + k]! * g![k]! - sg - xh * sgx);
-      }
-    }
-    dg!.set(accG);
-    db!.set(accB);
-  },
-};
-
-/**
- * LayerNorm over the last axis with gain g (D) and bias b (D); one kernel each way where available.
- *
- * @example
- * ```ts
- * layerNormFused(tf.tensor2d([[1, 3]]), tf.ones([2]), tf.zeros([2])); // [[-1, 1]]
- * ```
- */
-export function layerNormFused(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = 1e-5): tf.Tensor {
-  const d = lastDim(x.shape);
-  if (g.rank !== 1 || b.rank !== 1 || g.shape[0] !== d || b.shape[0] !== d) {
-    throw new AltarError(
-      'BAD_SHAPE',
-      `layerNormFused: need x (..., D), g (D), b (D), got [${x.shape}], [${g.shape}], [${b.shape}]`,
-    );
-  }
-  if (!(eps > 0)) throw new AltarError('BAD_ARG', `layerNormFused: eps must be > 0, got ${eps}`);
-  if (!useFused(FUSED_KERNELS.layerNorm)) return layerNormComposition(x, g, b, eps);
-  return tf.engine().runKernel(FUSED_KERNELS.layerNorm, { x, g, b }, { eps } as unknown as NamedAttrMap) as tf.Tensor;
-}
 
 // ---------------------------------------------------------------- softmax cross-entropy
 
@@ -254,8 +149,6 @@ export function registerFusedKernels(): string[] {
   for (const spec of [
     biasGeluSpec,
     biasGeluGradSpec,
-    layerNormSpec,
-    layerNormGradSpec,
     crossEntropySpec,
     crossEntropyGradSpec,
     adamwSpec,
@@ -282,21 +175,6 @@ export function registerFusedKernels(): string[] {
           .engine()
           .runKernel(FUSED_KERNELS.biasGeluGrad, { dy: dy as tf.Tensor, x, b }) as unknown as [tf.Tensor, tf.Tensor];
         return { x: () => dx, b: () => db };
-      },
-    });
-    registerGradient({
-      kernelName: FUSED_KERNELS.layerNorm,
-      inputsToSave: ['x', 'g'],
-      gradFunc: (dy, saved, attrs) => {
-        const [x, g] = saved as [tf.Tensor, tf.Tensor];
-        const [dx, dg, db] = tf
-          .engine()
-          .runKernel(FUSED_KERNELS.layerNormGrad, { dy: dy as tf.Tensor, x, g }, attrs) as unknown as [
-          tf.Tensor,
-          tf.Tensor,
-          tf.Tensor,
-        ];
-        return { x: () => dx, g: () => dg, b: () => db };
       },
     });
     registerGradient({

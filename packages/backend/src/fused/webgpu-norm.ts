@@ -1,16 +1,17 @@
 /**
- * WGSL kernels of the fused norms (norm.ts) on webgpu: RMSNorm, and LayerNorm / RMSNorm after the residual add.
+ * WGSL kernels of the fused norms (norm.ts) on webgpu: LayerNorm and RMSNorm, alone or after the residual add.
  *
  * Row statistics and the backward's row sums use a WORKGROUP per row (64 threads stride over the D columns,
  * then a workgroup-memory tree reduction), not a thread per row. Dispatches:
  *   forward   s = x + r (elementwise; the add variants), stats (μ, ρ) per row (a workgroup per row),
  *             y = (s − μ)·ρ·g + b (elementwise)
  *   backward  dx (a workgroup per row: Σ ĝ and Σ ĝ·x̂ reduced, then written), dg and db column sums
- *             (partial sums over row chunks, a thread per column, then one short pass per parameter)
+ *             (webgpu-colsum.ts: partial sums over row chunks, then one short pass per parameter)
  * The statistics are two-pass in float32 (the mean first, then Σ (s − μ)²), as the composition computes them.
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { FUSED_KERNELS } from './names.js';
+import { columnSums } from './webgpu-colsum.js';
 import { f32, i32, lastDim, LoopProgram, run, sizeOf, type WebgpuBackendLike } from './webgpu-program.js';
 
 const WG = 64;
@@ -165,71 +166,14 @@ function inputGrad(backend: unknown, ins: Record<string, TensorInfo>, centered: 
   return runRows(backend, p, tensors, rows, d);
 }
 
-/** Partial column sums over row chunks: (chunks, 2, d) of Σ dy·x̂ and Σ dy; a thread per column. */
-class ColumnPartialProgram {
-  readonly variableNames = ['DY', 'S', 'ST'];
-  readonly outputShape: number[];
-  readonly shaderKey = 'altar_norm_colpart';
-  readonly dispatchLayout = { x: [0] };
-  readonly dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
-  readonly uniforms = 'rows : i32, d : i32, chunk : i32,';
-
-  constructor(d: number, chunks: number) {
-    this.outputShape = [chunks, 2, d];
-    this.dispatch = [Math.ceil(d / WG), chunks, 1];
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        let col = i32(workgroupId.x) * ${WG} + i32(localIndex);
-        let c = i32(workgroupId.y);
-        if (col < uniforms.d) {
-          var ag = 0.0;
-          var ab = 0.0;
-          let end = min(uniforms.rows, (c + 1) * uniforms.chunk);
-          for (var r = c * uniforms.chunk; r < end; r = r + 1) {
-            let dyv = DY[r * uniforms.d + col];
-            ag = ag + dyv * (S[r * uniforms.d + col] - ST[2 * r]) * ST[2 * r + 1];
-            ab = ab + dyv;
-          }
-          result[(2 * c) * uniforms.d + col] = ag;
-          result[(2 * c + 1) * uniforms.d + col] = ab;
-        }
-      }`;
-  }
-}
-
-/** dg (and db): the column sums of dy·x̂ (and dy), in two passes. */
+/** dg (and db): the column sums of dy·x̂ (and dy), x̂ = (s − μ)·ρ. */
 function paramGrads(backend: unknown, ins: Record<string, TensorInfo>, centered: boolean): TensorInfo[] {
   const s = ins['s']!;
   const d = lastDim(s);
-  const rows = sizeOf(s) / d;
-  const chunk = Math.max(32, Math.ceil(rows / 512));
-  const chunks = Math.max(1, Math.ceil(rows / chunk));
-  const parts = (backend as WebgpuBackendLike).runWebGPUProgram(
-    new ColumnPartialProgram(d, chunks),
-    [ins['dy']!, s, ins['stats']!],
-    'float32',
-    i32(rows, d, chunk),
-  );
-  const body = `
-    var acc = 0.0;
-    for (var c = 0; c < uniforms.chunks; c = c + 1) { acc = acc + P[(2 * c + uniforms.which) * uniforms.d + t]; }
-    result[t] = acc;`;
-  try {
-    return (centered ? [0, 1] : [0]).map((which) =>
-      run(
-        backend,
-        new LoopProgram('norm_colsum', ['P'], [d], d, body, 'd : i32, chunks : i32, which : i32,'),
-        [parts],
-        i32(d, chunks, which),
-      ),
-    );
-  } finally {
-    dispose(backend, [parts]);
-  }
+  const dg = 'DY[i] * (S[i] - ST[2 * r]) * ST[2 * r + 1]';
+  const terms = centered ? [dg, 'DY[i]'] : [dg];
+  const key = centered ? 'norm_dg_db' : 'norm_dg';
+  return columnSums(backend, key, ['DY', 'S', 'ST'], [ins['dy']!, s, ins['stats']!], terms, sizeOf(s) / d, d);
 }
 
 function backward(centered: boolean, residual: boolean): KernelFunc {
@@ -249,6 +193,8 @@ function backward(centered: boolean, residual: boolean): KernelFunc {
  */
 export function webgpuNormKernels(): Array<[string, KernelFunc]> {
   return [
+    [FUSED_KERNELS.layerNorm, forward(true, false)],
+    [FUSED_KERNELS.layerNormGrad, backward(true, false)],
     [FUSED_KERNELS.rmsNorm, forward(false, false)],
     [FUSED_KERNELS.rmsNormGrad, backward(false, false)],
     [FUSED_KERNELS.addLayerNorm, forward(true, true)],

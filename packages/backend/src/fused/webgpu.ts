@@ -8,8 +8,8 @@
  *
  *   AdamW            3 dispatches per parameter (p, m and v, each recomputing the cheap moments), scalars
  *                    as uniforms (no uploads)
- *   bias + GELU      1 forward; backward 2 (dx elementwise, db a column sum)
- *   LayerNorm        1 forward (a thread per row); backward 3 (dx per row, dg and db column sums)
+ *   bias + GELU      1 forward; backward 3 (dx elementwise, db a two-pass column sum, webgpu-colsum.ts)
+ *   norms            LayerNorm and RMSNorm, alone or fused with the residual add: webgpu-norm.ts
  *   cross-entropy    1 forward (a thread per row); backward 1 (a thread per row)
  *   squared norms    1 dispatch per 7 tensors (a workgroup each, subgroup or shared-memory sum) + 1 concat
  *   decode attention 3 dispatches (K' and V' grown, rotary on the new key; y: a workgroup per (batch, head),
@@ -26,6 +26,7 @@ import { DECODE_ATTENTION_KERNEL } from './decode-attention.js';
 import { f32, i32, lastDim, LoopProgram, run, sizeOf, type WebgpuBackendLike } from './webgpu-program.js';
 import { decodeAttentionWebgpu } from './webgpu-decode.js';
 import { webgpuNormKernels } from './webgpu-norm.js';
+import { columnSums } from './webgpu-colsum.js';
 import { attentionGradWebgpu, attentionWebgpu } from './webgpu-attention.js';
 import { adamwWebgpu } from './webgpu-optim.js';
 import { workgroupReduceWgsl } from './webgpu-reduce.js';
@@ -55,84 +56,7 @@ const biasGeluGrad: KernelFunc = ({ inputs, backend }) => {
     [dy, x, b],
     i32(d),
   );
-  return [dx, columnSum(backend, dx, n / d, d)];
-};
-
-/** Σ over rows of a (rows, d) tensor: a thread per column. */
-function columnSum(backend: unknown, m: TensorInfo, rows: number, d: number, product?: TensorInfo): TensorInfo {
-  const term = product ? 'M[r * uniforms.d + t] * Q[r * uniforms.d + t]' : 'M[r * uniforms.d + t]';
-  const body = `
-    var acc = 0.0;
-    for (var r = 0; r < uniforms.rows; r = r + 1) { acc = acc + ${term}; }
-    result[t] = acc;`;
-  const p = new LoopProgram(
-    product ? 'colsum_prod' : 'colsum',
-    product ? ['M', 'Q'] : ['M'],
-    [d],
-    d,
-    body,
-    'rows : i32, d : i32,',
-  );
-  return run(backend, p, product ? [m, product] : [m], i32(rows, d));
-}
-
-const LN_STATS = `
-  let o = t * uniforms.d;
-  var mean = 0.0;
-  for (var k = 0; k < uniforms.d; k = k + 1) { mean = mean + X[o + k]; }
-  mean = mean / f32(uniforms.d);
-  var v = 0.0;
-  for (var k = 0; k < uniforms.d; k = k + 1) { let c = X[o + k] - mean; v = v + c * c; }
-  let rstd = inverseSqrt(v / f32(uniforms.d) + uniforms.eps);`;
-
-const layerNorm: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, g, b } = inputs as { x: TensorInfo; g: TensorInfo; b: TensorInfo };
-  const d = lastDim(x);
-  const body = `${LN_STATS}
-    for (var k = 0; k < uniforms.d; k = k + 1) { result[o + k] = (X[o + k] - mean) * rstd * G[k] + B[k]; }`;
-  const p = new LoopProgram('ln', ['X', 'G', 'B'], x.shape, sizeOf(x) / d, body, 'd : i32, eps : f32,');
-  return run(backend, p, [x, g, b], [...i32(d), ...f32((attrs as { eps: number }).eps)]);
-};
-
-const layerNormGrad: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { dy, x, g } = inputs as { dy: TensorInfo; x: TensorInfo; g: TensorInfo };
-  const d = lastDim(x);
-  const rows = sizeOf(x) / d;
-  const eps = (attrs as { eps: number }).eps;
-  // dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·g, x̂ = (x − μ)·rstd
-  const dxBody = `${LN_STATS}
-    var sg = 0.0;
-    var sgx = 0.0;
-    for (var k = 0; k < uniforms.d; k = k + 1) {
-      let gh = DY[o + k] * G[k];
-      sg = sg + gh;
-      sgx = sgx + gh * (X[o + k] - mean) * rstd;
-    }
-    sg = sg / f32(uniforms.d);
-    sgx = sgx / f32(uniforms.d);
-    for (var k = 0; k < uniforms.d; k = k + 1) {
-      result[o + k] = rstd * (DY[o + k] * G[k] - sg - (X[o + k] - mean) * rstd * sgx);
-    }`;
-  const dx = run(
-    backend,
-    new LoopProgram('ln_dx', ['DY', 'X', 'G'], x.shape, rows, dxBody, 'd : i32, eps : f32,'),
-    [dy, x, g],
-    [...i32(d), ...f32(eps)],
-  );
-  // x̂ for dg = Σ dy·x̂ (a thread per row), then the column sums.
-  const xhatBody = `${LN_STATS}
-    for (var k = 0; k < uniforms.d; k = k + 1) { result[o + k] = (X[o + k] - mean) * rstd; }`;
-  const xhat = run(
-    backend,
-    new LoopProgram('ln_xhat', ['X'], x.shape, rows, xhatBody, 'd : i32, eps : f32,'),
-    [x],
-    [...i32(d), ...f32(eps)],
-  );
-  try {
-    return [dx, columnSum(backend, dy, rows, d, xhat), columnSum(backend, dy, rows, d)];
-  } finally {
-    (backend as unknown as { disposeData(id: object): void }).disposeData(xhat.dataId);
-  }
+  return [dx, ...columnSums(backend, 'gelu_db', ['M'], [dx], ['M[i]'], n / d, d)];
 };
 
 const CE_LSE = `
@@ -247,8 +171,6 @@ export function registerWebgpuFusedKernels(): string[] {
   const kernels: Array<[string, KernelFunc]> = [
     [FUSED_KERNELS.biasGelu, biasGelu],
     [FUSED_KERNELS.biasGeluGrad, biasGeluGrad],
-    [FUSED_KERNELS.layerNorm, layerNorm],
-    [FUSED_KERNELS.layerNormGrad, layerNormGrad],
     [FUSED_KERNELS.crossEntropy, crossEntropy],
     [FUSED_KERNELS.crossEntropyGrad, crossEntropyGrad],
     [FUSED_KERNELS.adamw, adamwWebgpu],
