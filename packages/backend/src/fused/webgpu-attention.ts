@@ -95,6 +95,52 @@ const loadTile = (a: string, b: string, rowScalars: boolean) => `
   }
   ${rowScalars ? `if (l < ${TILE} && t0 + l < n) { tl[l] = LSE[bh * n + t0 + l]; td[l] = DD[bh * n + t0 + l]; }` : ''}`;
 
+/**
+ * The loop over the streamed tiles of a thread's band: keys of query r (`keys`) or queries of key r
+ * (`queries`). Tiles no row of the workgroup needs are skipped; `visit` runs for each in-band tile row jj
+ * (index j) with the tile's rows in ta / tb (and tl / td).
+ */
+const tileLoop = (band: 'keys' | 'queries', a: string, b: string, rowScalars: boolean, visit: string) => {
+  const [lo, hi] = band === 'keys' ? ['keyLo', 'keyHi'] : ['queryLo', 'queryHi'];
+  return `
+  let lo = ${lo}(r);
+  let hi = ${hi}(r);
+  let tileLo = ${lo}(r0);
+  let tileHi = ${hi}(min(r0 + ${ROWS}, n) - 1);
+  for (var tt = 0; tt < tiles; tt = tt + 1) {
+    let t0 = tt * ${TILE};
+    let live = t0 <= tileHi && t0 + ${TILE} - 1 >= tileLo;
+    if (live) { ${loadTile(a, b, rowScalars)} }
+    workgroupBarrier();
+    if (live && valid) {
+      for (var jj = 0; jj < ${TILE}; jj = jj + 1) {
+        let j = t0 + jj;
+        if (j >= lo && j <= hi) {
+          ${visit}
+        }
+      }
+    }
+    workgroupBarrier();
+  }`;
+};
+
+/**
+ * The backward's recomputed probability p = exp(scale·q·k − L_i) and score gradient
+ * ds = p·(dO_i·v_j − D_i)·scale, from the thread's own rows (ownA: q or k, ownB: dO or v) and tile row jj.
+ */
+const scoreGrad = (ownA: string, ownB: string, l: string, dd: string) => `
+  var s = 0.0;
+  var dp = 0.0;
+  for (var d = 0; d < dh; d = d + 1) {
+    s = s + ${ownA}[d] * ta[jj * dh + d];
+    dp = dp + ${ownB}[d] * tb[jj * dh + d];
+  }
+  let p = exp(s * uniforms.scale - ${l});
+  let ds = p * (dp - ${dd}) * uniforms.scale;`;
+
+/** Every backward program reads all six inputs: tfjs binds each declared input, and an unread one would drop out of the pipeline layout. */
+const TOUCH_ALL = '_ = Q[0]; _ = K[0]; _ = V[0]; _ = DY[0]; _ = LSE[0]; _ = DD[0];';
+
 /** Forward: a thread per query row; key/value tiles streamed; online softmax. Output (b·h·N, dh + 1). */
 const FORWARD = `
   var q : array<f32, ${MAX_DH}>;
@@ -102,35 +148,23 @@ const FORWARD = `
   if (valid) { for (var d = 0; d < dh; d = d + 1) { q[d] = Q[base + r * dh + d] * uniforms.scale; } }
   var m = -3.0e38;
   var lsum = 0.0;
-  let lo = keyLo(r);
-  let hi = keyHi(r);
-  let tileLo = keyLo(r0);
-  let tileHi = keyHi(min(r0 + ${ROWS}, n) - 1);
-  for (var tt = 0; tt < tiles; tt = tt + 1) {
-    let t0 = tt * ${TILE};
-    let live = t0 <= tileHi && t0 + ${TILE} - 1 >= tileLo;
-    if (live) { ${loadTile('K', 'V', false)} }
-    workgroupBarrier();
-    if (live && valid) {
-      for (var jj = 0; jj < ${TILE}; jj = jj + 1) {
-        let j = t0 + jj;
-        if (j >= lo && j <= hi) {
-          var s = 0.0;
-          for (var d = 0; d < dh; d = d + 1) { s = s + q[d] * ta[jj * dh + d]; }
-          if (s > m) {
-            let c = exp(m - s);
-            lsum = lsum * c;
-            for (var d = 0; d < dh; d = d + 1) { acc[d] = acc[d] * c; }
-            m = s;
-          }
-          let p = exp(s - m);
-          lsum = lsum + p;
-          for (var d = 0; d < dh; d = d + 1) { acc[d] = acc[d] + p * tb[jj * dh + d]; }
-        }
-      }
+  ${tileLoop(
+    'keys',
+    'K',
+    'V',
+    false,
+    `var s = 0.0;
+    for (var d = 0; d < dh; d = d + 1) { s = s + q[d] * ta[jj * dh + d]; }
+    if (s > m) {
+      let c = exp(m - s);
+      lsum = lsum * c;
+      for (var d = 0; d < dh; d = d + 1) { acc[d] = acc[d] * c; }
+      m = s;
     }
-    workgroupBarrier();
-  }
+    let p = exp(s - m);
+    lsum = lsum + p;
+    for (var d = 0; d < dh; d = d + 1) { acc[d] = acc[d] + p * tb[jj * dh + d]; }`,
+  )}
   if (valid) {
     let o = (bh * n + r) * (dh + 1);
     for (var d = 0; d < dh; d = d + 1) { result[o + d] = acc[d] / lsum; }
@@ -139,7 +173,7 @@ const FORWARD = `
 
 /** dK, dV: a thread per key row; query tiles (q, dO, L, D) streamed. Output (b·h·N, 2·dh) = [dK | dV]. */
 const BACKWARD_KV = `
-  _ = Q[0]; _ = K[0]; _ = V[0]; _ = DY[0]; _ = LSE[0]; _ = DD[0];
+  ${TOUCH_ALL}
   var kj : array<f32, ${MAX_DH}>;
   var vj : array<f32, ${MAX_DH}>;
   var gk : array<f32, ${MAX_DH}>;
@@ -147,36 +181,17 @@ const BACKWARD_KV = `
   if (valid) {
     for (var d = 0; d < dh; d = d + 1) { kj[d] = K[base + r * dh + d]; vj[d] = V[base + r * dh + d]; }
   }
-  let lo = queryLo(r);
-  let hi = queryHi(r);
-  let tileLo = queryLo(r0);
-  let tileHi = queryHi(min(r0 + ${ROWS}, n) - 1);
-  for (var tt = 0; tt < tiles; tt = tt + 1) {
-    let t0 = tt * ${TILE};
-    let live = t0 <= tileHi && t0 + ${TILE} - 1 >= tileLo;
-    if (live) { ${loadTile('Q', 'DY', true)} }
-    workgroupBarrier();
-    if (live && valid) {
-      for (var ii = 0; ii < ${TILE}; ii = ii + 1) {
-        let i = t0 + ii;
-        if (i >= lo && i <= hi) {
-          var s = 0.0;
-          var dp = 0.0;
-          for (var d = 0; d < dh; d = d + 1) {
-            s = s + ta[ii * dh + d] * kj[d];
-            dp = dp + tb[ii * dh + d] * vj[d];
-          }
-          let p = exp(s * uniforms.scale - tl[ii]);
-          let ds = p * (dp - td[ii]) * uniforms.scale;
-          for (var d = 0; d < dh; d = d + 1) {
-            gv[d] = gv[d] + p * tb[ii * dh + d];
-            gk[d] = gk[d] + ds * ta[ii * dh + d];
-          }
-        }
-      }
-    }
-    workgroupBarrier();
-  }
+  ${tileLoop(
+    'queries',
+    'Q',
+    'DY',
+    true,
+    `${scoreGrad('kj', 'vj', 'tl[jj]', 'td[jj]')}
+    for (var d = 0; d < dh; d = d + 1) {
+      gv[d] = gv[d] + p * tb[jj * dh + d];
+      gk[d] = gk[d] + ds * ta[jj * dh + d];
+    }`,
+  )}
   if (valid) {
     let o = (bh * n + r) * 2 * dh;
     for (var d = 0; d < dh; d = d + 1) { result[o + d] = gk[d]; result[o + dh + d] = gv[d]; }
@@ -184,7 +199,7 @@ const BACKWARD_KV = `
 
 /** dQ: a thread per query row; key/value tiles streamed. Output (b·h·N, dh). */
 const BACKWARD_Q = `
-  _ = Q[0]; _ = K[0]; _ = V[0]; _ = DY[0]; _ = LSE[0]; _ = DD[0];
+  ${TOUCH_ALL}
   var qi : array<f32, ${MAX_DH}>;
   var gi : array<f32, ${MAX_DH}>;
   var gq : array<f32, ${MAX_DH}>;
@@ -195,33 +210,14 @@ const BACKWARD_Q = `
     li = LSE[bh * n + r];
     di = DD[bh * n + r];
   }
-  let lo = keyLo(r);
-  let hi = keyHi(r);
-  let tileLo = keyLo(r0);
-  let tileHi = keyHi(min(r0 + ${ROWS}, n) - 1);
-  for (var tt = 0; tt < tiles; tt = tt + 1) {
-    let t0 = tt * ${TILE};
-    let live = t0 <= tileHi && t0 + ${TILE} - 1 >= tileLo;
-    if (live) { ${loadTile('K', 'V', false)} }
-    workgroupBarrier();
-    if (live && valid) {
-      for (var jj = 0; jj < ${TILE}; jj = jj + 1) {
-        let j = t0 + jj;
-        if (j >= lo && j <= hi) {
-          var s = 0.0;
-          var dp = 0.0;
-          for (var d = 0; d < dh; d = d + 1) {
-            s = s + qi[d] * ta[jj * dh + d];
-            dp = dp + gi[d] * tb[jj * dh + d];
-          }
-          let p = exp(s * uniforms.scale - li);
-          let ds = p * (dp - di) * uniforms.scale;
-          for (var d = 0; d < dh; d = d + 1) { gq[d] = gq[d] + ds * ta[jj * dh + d]; }
-        }
-      }
-    }
-    workgroupBarrier();
-  }
+  ${tileLoop(
+    'keys',
+    'K',
+    'V',
+    false,
+    `${scoreGrad('qi', 'gi', 'li', 'di')}
+    for (var d = 0; d < dh; d = d + 1) { gq[d] = gq[d] + ds * ta[jj * dh + d]; }`,
+  )}
   if (valid) {
     for (var d = 0; d < dh; d = d + 1) { result[base + r * dh + d] = gq[d]; }
   }`;
