@@ -11,13 +11,15 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { lnBeta } from './optim.js';
 import { f32, LoopProgram, run, sizeOf } from './webgpu-program.js';
 
-// Every program reads every binding (the phony assignment _ = P[t]): WebGPU's automatic bind-group layout drops
-// an unused binding, and tfjs binds all inputs.
-const ADAM = `
-  _ = P[t];
-  let g = G[t] * uniforms.gradScale;
+/** The moments m, v of one element from its gradient times `scale` (a WGSL expression). */
+const moments = (scale: string) => `
+  let g = G[t] * ${scale};
   let m = M[t] * uniforms.beta1 + g * (1.0 - uniforms.beta1);
   let v = V[t] * uniforms.beta2 + (g * g) * (1.0 - uniforms.beta2);`;
+
+/** The updated parameter from m, v and the bias corrections bc1 = 1 − β₁^t, bc2 = 1 − β₂^t. */
+const update = (bc1: string, bc2: string) =>
+  `P[t] * uniforms.keep - ((m / ${bc1}) / (sqrt(v / ${bc2}) + uniforms.eps)) * uniforms.lr`;
 
 /** 1 − β^n = −expm1(x), x = n·ln β: Horner over 12 Taylor terms for x > −0.5 (error < 1e-10), else 1 − exp(x). */
 const ONE_MINUS_POW = `
@@ -37,46 +39,27 @@ class ControlledAdamProgram extends LoopProgram {
   }
 }
 
+// Every program reads every binding (P[t] in each body): WebGPU's automatic bind-group layout drops an unused
+// binding, and tfjs binds all inputs. Each of the three programs writes one of (p, m, v).
+const PLAIN = `
+  _ = P[t];
+  ${moments('uniforms.gradScale')}
+  let po = ${update('uniforms.bc1', 'uniforms.bc2')};
+  let mo = m;
+  let vo = v;`;
+
 const CONTROLLED = `
   var po = P[t];
   var mo = M[t];
   var vo = V[t];
   if (CTL[1] > 0.5) {
-    let g = G[t] * CTL[0];
-    mo = M[t] * uniforms.beta1 + g * (1.0 - uniforms.beta1);
-    vo = V[t] * uniforms.beta2 + (g * g) * (1.0 - uniforms.beta2);
+    ${moments('CTL[0]')}
     let bc1 = altarOneMinusPow(uniforms.lnb1, CTL[2]);
     let bc2 = altarOneMinusPow(uniforms.lnb2, CTL[2]);
-    po = P[t] * uniforms.keep - ((mo / bc1) / (sqrt(vo / bc2) + uniforms.eps)) * uniforms.lr;
+    po = ${update('bc1', 'bc2')};
+    mo = m;
+    vo = v;
   }`;
-
-function controlledAdamw(inputs: Record<string, TensorInfo>, backend: unknown, a: Record<string, number>) {
-  const { p, m, v, g, ctl } = inputs as { p: TensorInfo; m: TensorInfo; v: TensorInfo; g: TensorInfo; ctl: TensorInfo };
-  const n = sizeOf(p);
-  const uni = 'lr : f32, beta1 : f32, beta2 : f32, eps : f32, keep : f32, lnb1 : f32, lnb2 : f32,';
-  const values = f32(
-    a['lr']!,
-    a['beta1']!,
-    a['beta2']!,
-    a['eps']!,
-    1 - a['decay']!,
-    lnBeta(a['beta1']!),
-    lnBeta(a['beta2']!),
-  );
-  const outs: Array<[string, string]> = [
-    ['adamwc_p', `${CONTROLLED}\n result[t] = po;`],
-    ['adamwc_m', `${CONTROLLED}\n result[t] = mo;`],
-    ['adamwc_v', `${CONTROLLED}\n result[t] = vo;`],
-  ];
-  return outs.map(([name, body]) =>
-    run(
-      backend,
-      new ControlledAdamProgram(name, ['P', 'M', 'V', 'G', 'CTL'], p.shape, n, body, uni),
-      [p, m, v, g, ctl],
-      values,
-    ),
-  );
-}
 
 /**
  * The AltarAdamW kernel on webgpu: [p, m, v] from the scalar attributes, or from the control tensor when
@@ -89,30 +72,34 @@ function controlledAdamw(inputs: Record<string, TensorInfo>, backend: unknown, a
  */
 export const adamwWebgpu: KernelFunc = ({ inputs, backend, attrs }) => {
   const a = attrs as Record<string, number>;
-  if ((attrs as { controlled?: boolean }).controlled)
-    return controlledAdamw(inputs as Record<string, TensorInfo>, backend, a);
-  const { p, m, v, g } = inputs as { p: TensorInfo; m: TensorInfo; v: TensorInfo; g: TensorInfo };
+  const controlled = (attrs as { controlled?: boolean }).controlled === true;
+  const ins = inputs as Record<string, TensorInfo>;
+  const p = ins['p']!;
   const n = sizeOf(p);
-  const uni = 'lr : f32, beta1 : f32, beta2 : f32, eps : f32, keep : f32, bc1 : f32, bc2 : f32, gradScale : f32,';
-  const values = f32(
-    a['lr']!,
-    a['beta1']!,
-    a['beta2']!,
-    a['eps']!,
-    1 - a['decay']!,
-    a['bc1']!,
-    a['bc2']!,
-    a['gradScale']!,
-  );
-  const outs: Array<[string, string]> = [
-    [
-      'adamw_p',
-      `${ADAM}\n result[t] = P[t] * uniforms.keep - ((m / uniforms.bc1) / (sqrt(v / uniforms.bc2) + uniforms.eps)) * uniforms.lr;`,
-    ],
-    ['adamw_m', `${ADAM}\n result[t] = m;`],
-    ['adamw_v', `${ADAM}\n result[t] = v;`],
-  ];
-  return outs.map(([name, body]) =>
-    run(backend, new LoopProgram(name, ['P', 'M', 'V', 'G'], p.shape, n, body, uni), [p, m, v, g], values),
+  const common = [a['lr']!, a['beta1']!, a['beta2']!, a['eps']!, 1 - a['decay']!];
+  const uni = `lr : f32, beta1 : f32, beta2 : f32, eps : f32, keep : f32, ${
+    controlled ? 'lnb1 : f32, lnb2 : f32,' : 'bc1 : f32, bc2 : f32, gradScale : f32,'
+  }`;
+  const values = controlled
+    ? f32(...common, lnBeta(a['beta1']!), lnBeta(a['beta2']!))
+    : f32(...common, a['bc1']!, a['bc2']!, a['gradScale']!);
+  const names = controlled ? ['P', 'M', 'V', 'G', 'CTL'] : ['P', 'M', 'V', 'G'];
+  const tensors = names.map((k) => ins[k.toLowerCase()]!);
+  const Program = controlled ? ControlledAdamProgram : LoopProgram;
+  return (['p', 'm', 'v'] as const).map((out) =>
+    run(
+      backend,
+      new Program(
+        `adamw${controlled ? 'c' : ''}_${out}`,
+        names,
+        p.shape,
+        n,
+        `${controlled ? CONTROLLED : PLAIN}
+ result[t] = ${out}o;`,
+        uni,
+      ),
+      tensors,
+      values,
+    ),
   );
 };
