@@ -1,13 +1,14 @@
 /**
  * bias + GELU (tanh approximation, Hendrycks & Gimpel 2016) as one kernel forward and one backward:
  * gelu(x + b) = 0.5u(1 + tanh(√(2/π)(u + 0.044715u³))), u = x + b. Host kernels on cpu and wasm (see
- * host-kernel.ts); `geluComposition` elsewhere.
+ * host-kernel.ts; on wasm a SIMD module, gelu-wasm.ts), WGSL on webgpu; `geluComposition` elsewhere.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { getKernel, Sigmoid, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
 import { useFused, type HostKernelSpec } from './host-kernel.js';
 import { FUSED_KERNELS } from './names.js';
+import { geluWasmKernels } from './gelu-wasm.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
@@ -37,16 +38,48 @@ interface WasmHeap {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
   disposeData(dataId: object): boolean;
+  wasm?: { asm?: { memory?: unknown } };
+}
+
+/** The SIMD module's pass (gelu-wasm.ts) when D is a multiple of 4 and the module loads; otherwise null. */
+function geluSimd(w: WasmHeap, inputs: Record<string, TensorInfo>, grad: boolean): TensorInfo | TensorInfo[] | null {
+  const { x, b, dy } = inputs as { x: TensorInfo; b: TensorInfo; dy?: TensorInfo };
+  const d = b.shape[0]!;
+  const memory = w.wasm?.asm?.memory;
+  const k = d >= 4 && d % 4 === 0 && memory instanceof WebAssembly.Memory ? geluWasmKernels(memory) : null;
+  if (!k) return null;
+  const rows = tf.util.sizeFromShape(x.shape) / d;
+  const out = w.makeOutput(x.shape, 'float32');
+  if (!grad) {
+    const ptr = (t: TensorInfo) => w.typedArrayFromHeap(t).byteOffset; // after the last allocation
+    k.fwd(ptr(x), ptr(b), ptr(out), rows, d);
+    return out;
+  }
+  const db = w.makeOutput([d], 'float32');
+  const scratch = w.makeOutput([2 * d], 'float32'); // d float64 column sums
+  try {
+    const ptr = (t: TensorInfo) => w.typedArrayFromHeap(t).byteOffset;
+    const acc = w.typedArrayFromHeap(scratch);
+    acc.fill(0);
+    k.bwd(ptr(dy!), ptr(x), ptr(b), ptr(out), acc.byteOffset, rows, d);
+    w.typedArrayFromHeap(db).set(new Float64Array(acc.buffer, acc.byteOffset, d));
+  } finally {
+    w.disposeData(scratch.dataId);
+  }
+  return [out, db];
 }
 
 /**
- * bias + GELU on wasm with the transcendental in wasm's own SIMD Sigmoid: 0.5u(1 + tanh a) = u·σ(2a),
+ * bias + GELU on wasm: the SIMD module (gelu-wasm.ts, one pass each way) when D is a multiple of 4. Otherwise
+ * the transcendental in wasm's own SIMD Sigmoid: 0.5u(1 + tanh a) = u·σ(2a),
  * a = √(2/π)(u + 0.044715u³). JS does the arithmetic passes (z = 2a, then u·s or the derivative
  * s + u·s(1 − s)·2√(2/π)(1 + 3·0.044715u²)); V8's exp/tanh cost ~15 ns an element, the SIMD sigmoid ~4.
  * The z buffer becomes the output, so one extra tensor (s) lives briefly.
  */
 function geluWasm({ inputs, backend }: Parameters<KernelFunc>[0], grad: boolean): TensorInfo | TensorInfo[] {
   const w = backend as unknown as WasmHeap;
+  const simd = geluSimd(w, inputs as Record<string, TensorInfo>, grad);
+  if (simd) return simd;
   const { x, b, dy } = inputs as { x: TensorInfo; b: TensorInfo; dy?: TensorInfo };
   const n = tf.util.sizeFromShape(x.shape);
   const d = b.shape[0]!;

@@ -16,90 +16,7 @@ import type { DataType, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow
 import type { HostKernelSpec } from './host-kernel.js';
 import type { NormVariant } from './norm-host.js';
 
-// ------------------------------------------------------------- a minimal assembler
-const uleb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
-const sleb = (n: number): number[] => {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b];
-    out.push(b | 0x80);
-  }
-};
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
-
-const I32 = 0x7f;
-const F64 = 0x7c;
-const V128 = 0x7b;
-
-/** Opcodes used below (SIMD ones after the 0xfd prefix). */
-const OP = {
-  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, select: 0x1b,
-  get: 0x20, set: 0x21, tee: 0x22, i32Const: 0x41, f64Const: 0x44,
-  f32Load: 0x2a, f32Store: 0x38, i32Eqz: 0x45, i32LtU: 0x49, i32GeU: 0x4f,
-  i32Add: 0x6a, i32Mul: 0x6c, i32And: 0x71, i32Shl: 0x74, f32Add: 0x92,
-  f64Sqrt: 0x9f, f64Add: 0xa0, f64Sub: 0xa1, f64Mul: 0xa2, f64Div: 0xa3, f64Max: 0xa5,
-  f32DemoteF64: 0xb6, f64ConvertI32U: 0xb8, f64PromoteF32: 0xbb,
-} as const; // prettier-ignore
-const SIMD = {
-  load: 0, store: 11, const: 12, shuffle: 13, f32x4Splat: 19, f64x2Splat: 20, f64x2Extract: 33,
-  f64x2PromoteLow: 95, f32x4Add: 228, f32x4Sub: 229, f32x4Mul: 230, f64x2Add: 240, f64x2Sub: 241, f64x2Mul: 242,
-} as const; // prettier-ignore
-
-/** A function body under construction: `e` appends raw code; helpers for the common forms. */
-class Body {
-  readonly code: number[] = [];
-  e(...b: number[]): this {
-    this.code.push(...b);
-    return this;
-  }
-  get(...ls: number[]): this {
-    for (const l of ls) this.e(OP.get, ...uleb(l));
-    return this;
-  }
-  set(l: number): this {
-    return this.e(OP.set, ...uleb(l));
-  }
-  i32(n: number): this {
-    return this.e(OP.i32Const, ...sleb(n));
-  }
-  f64(x: number): this {
-    return this.e(OP.f64Const, ...new Uint8Array(Float64Array.of(x).buffer));
-  }
-  simd(op: number, ...imm: number[]): this {
-    return this.e(0xfd, ...uleb(op), ...imm);
-  }
-  /** v128.load at (base + off + j) for local indices. */
-  vload(...addr: number[]): this {
-    this.get(addr[0]!);
-    for (const a of addr.slice(1)) this.get(a).e(OP.i32Add);
-    return this.simd(SIMD.load, 0, 0);
-  }
-  zero(): this {
-    return this.simd(SIMD.const, ...new Array<number>(16).fill(0));
-  }
-  /** The high two f32 lanes moved to the low half (for f64x2.promote_low). */
-  high(): this {
-    this.e(OP.tee, ...uleb(SCRATCH_V)).get(SCRATCH_V);
-    return this.simd(SIMD.shuffle, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
-  }
-  /** Σ of an f64x2 local's two lanes. */
-  hsum(l: number): this {
-    return this.get(l).simd(SIMD.f64x2Extract, 0).get(l).simd(SIMD.f64x2Extract, 1).e(OP.f64Add);
-  }
-}
+import { assembleModule, Body, F64, I32, OP, SIMD, uleb, V128 } from './wasm-asm.js';
 
 /** Every function declares the same locals after its parameters (a few unused by one of them). */
 const N_PARAMS = 11;
@@ -107,7 +24,7 @@ const L = { row: 11, j: 12, off: 13, rowBytes: 14, src: 15 } as const; // i32
 const F = { k0: 16, mean: 17, rstd: 18, a: 19, c: 20 } as const; // f64
 const V = { s0: 21, s1: 22, q0: 23, q1: 24, v: 25, k0: 26, mv: 27, rv: 28, t: 29, u: 30, w: 31 } as const; // v128
 const SCRATCH_V = 32;
-const LOCALS = [
+const LOCALS: Array<[number, number]> = [
   [5, I32],
   [5, F64],
   [12, V128],
@@ -146,7 +63,7 @@ function accumulate(b: Body, acc: number, sq: number): void {
 // fwd(x, r, g, b, s, y, st, rows, d, eps: f64, flags): flags 1 = residual (r, s), 2 = centred (μ, b)
 function forwardBody(): number[] {
   const [x, r, g, bb, s, y, st, rows, d, eps, flags] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const b = new Body();
+  const b = new Body(SCRATCH_V);
   const flag = (bit: number) => b.get(flags).i32(bit).e(OP.i32And);
   rowLoop(b, rows, d, (b) => {
     // k0 = centred ? (float32) x[0] + r[0] : 0
@@ -202,7 +119,7 @@ function forwardBody(): number[] {
 // bwd(ds, dy, s, g, st, dx, accG, accB, rows, d, flags): flags 1 = ds present, 2 = centred; accG/accB float64
 function backwardBody(): number[] {
   const [ds, dy, s, g, st, dx, accG, accB, rows, d, flags] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const b = new Body();
+  const b = new Body(SCRATCH_V);
   const flag = (bit: number) => b.get(flags).i32(bit).e(OP.i32And);
   const accAdd = (acc: number, hi: boolean, value: () => void) => {
     // acc[2j (+16)] += value (f64x2)
@@ -254,21 +171,11 @@ function backwardBody(): number[] {
 }
 
 function assemble(): Uint8Array<ArrayBuffer> {
-  const fwdType = [0x60, ...vec([...new Array<number>(9).fill(I32), F64, I32].map((t) => [t])), 0];
-  const bwdType = [0x60, ...vec(new Array<number[]>(N_PARAMS).fill([I32])), 0];
-  const locals = vec(LOCALS.map(([n, t]) => [...uleb(n!), t!]));
-  const fn = (body: number[]) => {
-    const code = [...locals, ...body, OP.end];
-    return [...uleb(code.length), ...code];
-  };
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([fwdType, bwdType])),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x01]])),
-    ...section(3, vec([[0], [1]])),
-    ...section(7, vec([[...name('fwd'), 0x00, 0], [...name('bwd'), 0x00, 1]])),
-    ...section(10, vec([fn(forwardBody()), fn(backwardBody())])),
-  ]); // prettier-ignore
+  const locals = LOCALS;
+  return assembleModule([
+    { name: 'fwd', params: [...new Array<number>(9).fill(I32), F64, I32], locals, body: forwardBody() },
+    { name: 'bwd', params: new Array<number>(N_PARAMS).fill(I32), locals, body: backwardBody() },
+  ]);
 }
 
 /** The two kernels over byte offsets into `memory`. */
