@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FUSED_KERNELS, Rng, setFusedKernels, useFused } from '@altar/backend';
+import { FUSED_KERNELS, Rng, setFusedKernels, useFused, type BackendName } from '@altar/backend';
 import { expectNoLeaks, testBackends, useBackend } from '@altar/backend/testing';
 import { createModel } from '../index.js';
 
@@ -96,7 +96,7 @@ async function lossAndGrads(build: Build, n: number): Promise<{ loss: number; gr
 }
 
 /** Fused off, then on: the model must switch kernels, and agree on the loss and every gradient. */
-async function expectSameOnAndOff(backend: string, { kernel, build }: Case, n: number): Promise<void> {
+async function expectSameOnAndOff(backend: BackendName, { kernel, build }: Case, n: number): Promise<void> {
   expect(await useBackend(backend)).not.toBeNull();
   await expectNoLeaks(async () => {
     setFusedKernels(false);
