@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { transposeWasm } from './transpose-wasm.js';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../rng.js';
 import { expectNoLeaks, useBackend } from '../testing/index.js';
@@ -107,6 +108,39 @@ describe('sliceInto (the wasm Slice / SplitV / Unpack fast path)', () => {
         expect(g.shape).toEqual(ref[i]!.shape);
         g.v.forEach((val, j) => expect(val).toBeCloseTo(ref[i]!.v[j]!, 3));
       });
+    });
+  });
+
+  it('transposes the last two axes exactly: the SIMD module (sides multiples of 4) and the blocked JS loop', async () => {
+    expect(await useBackend('wasm')).not.toBeNull();
+    const memory = (tf.backend() as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory;
+    expect(transposeWasm(memory)).not.toBeNull(); // the module assembles and instantiates on this heap
+    const cases: Array<[number[], 'float32' | 'int32']> = [
+      [[3, 64, 100], 'float32'], // SIMD, batch 3
+      [[4, 4], 'int32'], // SIMD, one block
+      [[2, 36, 132], 'int32'],
+      [[3, 42, 26], 'float32'], // JS (not multiples of 4)
+      [[130, 61], 'float32'],
+    ];
+    await expectNoLeaks(async () => {
+      for (const [shape, dtype] of cases) {
+        const [rows, cols] = shape.slice(-2) as [number, number];
+        const batch = shape.length === 3 ? shape[0]! : 1;
+        const n = batch * rows * cols;
+        const vals = Array.from({ length: n }, (_, i) => (dtype === 'int32' ? i - 7 : i * 0.5 - 3.25));
+        const perm = shape.length === 3 ? [0, 2, 1] : [1, 0];
+        const t = tf.tensor(vals, shape, dtype);
+        const out = tf.transpose(t, perm);
+        const got = await out.data();
+        tf.dispose([t, out]);
+        expect(out.shape, `${shape}`).toEqual([...shape.slice(0, -2), cols, rows]);
+        let bad = 0;
+        for (let b = 0; b < batch; b++)
+          for (let i = 0; i < rows; i++)
+            for (let j = 0; j < cols; j++)
+              if (got[b * rows * cols + j * rows + i] !== vals[b * rows * cols + i * cols + j]) bad++;
+        expect(bad, `${shape} ${dtype}`).toBe(0);
+      }
     });
   });
 });

@@ -16,6 +16,7 @@
  * - Transpose of the last two axes runs in 32×32 blocks (3× tfjs's for (4096, 1024)).
  * The per-entry products work for any rank with equal leading dims (attention's (B, H, N, dh)).
  */
+import { transposeWasm } from './transpose-wasm.js';
 import {
   BatchMatMul,
   Concat,
@@ -50,6 +51,8 @@ interface WasmLike {
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
   makeOutput(shape: number[], dtype: DataType, memoryOffset?: number, values?: ArrayLike<number>): TensorInfo;
   disposeData(dataId: object): boolean;
+  /** The Emscripten module; its memory is the heap the SIMD transpose works on. */
+  wasm?: { asm?: { memory?: unknown } };
 }
 
 /**
@@ -367,6 +370,19 @@ export function registerWasmFastPaths(): string[] {
       const rows = x.shape[r - 2]!;
       const cols = x.shape[r - 1]!;
       const out = w.makeOutput([...x.shape.slice(0, -2), cols, rows], x.dtype);
+      const batch = util.sizeFromShape(x.shape.slice(0, -2));
+      const memory = w.wasm?.asm?.memory;
+      const simd =
+        rows % 4 === 0 &&
+        cols % 4 === 0 &&
+        (x.dtype === 'float32' || x.dtype === 'int32') &&
+        memory instanceof WebAssembly.Memory
+          ? transposeWasm(memory)
+          : null;
+      if (simd) {
+        simd(w.typedArrayFromHeap(x).byteOffset, w.typedArrayFromHeap(out).byteOffset, batch, rows, cols);
+        return out;
+      }
       transposeLastTwo(
         w.typedArrayFromHeap(x),
         w.typedArrayFromHeap(out),
