@@ -8,6 +8,7 @@ import { Rng } from '../rng.js';
 import { expectNoLeaks, testBackends, useBackend } from '../testing/index.js';
 import { setFusedKernels } from './host-kernel.js';
 import { adamwUpdate, adamwUpdateControlled, type AdamwControlledStep } from './ops.js';
+import { adamwWasm } from './optim-wasm.js';
 
 const rng = new Rng(5);
 const arr = (n: number, scale = 1) => Array.from(rng.normalArray(n), (v) => v * scale);
@@ -115,5 +116,32 @@ describe('adamwUpdateControlled argument checks', () => {
       expect(() => adamwUpdateControlled(z, z, z, z, tf.zeros([3], 'int32'), s)).toThrow(/got int32 \[3\]/);
     });
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('adamwUpdate on wasm: the SIMD pass and its scalar tail', () => {
+  it('n = 303 (75 SIMD quads + 3 tail elements) equals float64 AdamW element by element', async () => {
+    expect(await useBackend('wasm')).not.toBeNull();
+    const memory = (tf.backend() as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory;
+    expect(adamwWasm(memory)).not.toBeNull(); // the module assembles and instantiates on this heap
+    const k = 303;
+    const r = new Rng(8);
+    const [p, m, g] = [r.normalArray(k), r.normalArray(k), r.normalArray(k)].map((a) => Array.from(a));
+    const v = Array.from(r.normalArray(k), (x) => 0.01 * x * x);
+    const st = { ...s, bc1: 1 - 0.9 ** 4, bc2: 1 - 0.99 ** 4, gradScale: 0.8 };
+    await expectNoLeaks(async () => {
+      const outs = tf.tidy(() => adamwUpdate(tf.tensor1d(p!), tf.tensor1d(m!), tf.tensor1d(v), tf.tensor1d(g!), st));
+      const [po, mo, vo] = await Promise.all(outs.map((t) => t.data()));
+      tf.dispose(outs);
+      for (let i = 0; i < k; i++) {
+        const gi = g![i]! * st.gradScale;
+        const mi = st.beta1 * m![i]! + (1 - st.beta1) * gi;
+        const vi = st.beta2 * v[i]! + (1 - st.beta2) * gi * gi;
+        const pi = p![i]! * (1 - st.decay) - (st.lr * (mi / st.bc1)) / (Math.sqrt(vi / st.bc2) + st.eps);
+        expect(Math.abs(mo![i]! - mi), `m ${i}`).toBeLessThan(1e-6 * (1 + Math.abs(mi)));
+        expect(Math.abs(vo![i]! - vi), `v ${i}`).toBeLessThan(1e-6 * (1e-3 + Math.abs(vi)));
+        expect(Math.abs(po![i]! - pi), `p ${i}`).toBeLessThan(1e-6 * (1 + Math.abs(pi)));
+      }
+    });
   });
 });

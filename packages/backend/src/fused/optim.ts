@@ -3,10 +3,11 @@
  * squared norms of many tensors at once (the global gradient norm). No gradients.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { NamedAttrMap } from '@tensorflow/tfjs-core';
+import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
 import { useFused, type HostArray, type HostKernelSpec } from './host-kernel.js';
 import { FUSED_KERNELS } from './names.js';
+import { adamwWasm } from './optim-wasm.js';
 
 /**
  * The scalars of one AdamW step (see `adamwUpdate`).
@@ -68,27 +69,72 @@ function adamwHost(
   }
 }
 
+/** The step's scalars: from the attributes, or with the control tensor [gradScale, ok, t]; null for a masked step. */
+function stepOf(a: AdamwStep, ctl: HostArray | undefined): AdamwStep | null {
+  if (!ctl) return a;
+  const [gradScale, ok, t] = [ctl[0]!, ctl[1]!, ctl[2]!];
+  if (!(ok > 0.5)) return null;
+  // the bias corrections in float64 from the device's step count, as AdamW.apply computes them on the host
+  return { ...a, gradScale, bc1: 1 - a.beta1 ** t, bc2: 1 - a.beta2 ** t };
+}
+
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+  wasm?: { asm?: { memory?: unknown } };
+}
+
+/** wasm: the SIMD pass (optim-wasm.ts) over the first n − n mod 4 elements, the float32-stepped JS loop after. */
+const adamwWasmKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const be = backend as unknown as WasmHeap;
+  const a = attrs as unknown as AdamwStep & { controlled?: boolean };
+  const ins = (a.controlled ? ['p', 'm', 'v', 'g', 'ctl'] : ['p', 'm', 'v', 'g']).map(
+    (k) => (inputs as Record<string, TensorInfo>)[k]!,
+  );
+  const outs = [0, 1, 2].map(() => be.makeOutput(ins[0]!.shape, 'float32'));
+  const arrays = ins.map((t) => be.typedArrayFromHeap(t)); // views after the last allocation
+  const outArrays = outs.map((t) => be.typedArrayFromHeap(t));
+  const s = stepOf(a, arrays[4]);
+  if (!s) {
+    // a masked step: bit-exact copies (NaN-safe: nothing of g is read)
+    for (let i = 0; i < 3; i++) outArrays[i]!.set(arrays[i]!);
+    return outs;
+  }
+  const memory = be.wasm?.asm?.memory;
+  const k = memory instanceof WebAssembly.Memory ? adamwWasm(memory) : null;
+  const n = arrays[0]!.length;
+  const n4 = k ? n - (n % 4) : 0;
+  if (k && n4 > 0) {
+    const [p, m, v, g] = arrays.map((x) => x.byteOffset);
+    const [po, mo, vo] = outArrays.map((x) => x.byteOffset);
+    const f = Math.fround;
+    k(p!, m!, v!, g!, po!, mo!, vo!, n4, f(s.gradScale), f(s.beta1), f(1 - s.beta1), f(s.beta2), f(1 - s.beta2),
+      f(s.bc1), f(s.bc2), f(s.eps), f(s.lr), f(1 - s.decay)); // prettier-ignore
+  }
+  if (n4 < n) {
+    const tail = (x: Float32Array) => x.subarray(n4);
+    adamwHost(arrays.slice(0, 4).map(tail), outArrays.map(tail), s);
+  }
+  return outs;
+};
+
 export const adamwSpec: HostKernelSpec = {
   name: FUSED_KERNELS.adamw,
   // attrs.controlled: a fifth input, the control tensor [gradScale, ok, t] (see adamwUpdateControlled)
   inputs: (attrs) => (attrs['controlled'] ? ['p', 'm', 'v', 'g', 'ctl'] : ['p', 'm', 'v', 'g']),
   outputs: ([ps]) => [0, 1, 2].map(() => ({ shape: ps!, dtype: 'float32' as const })),
   compute([p, m, v, g, ctl], outs, _s, a) {
-    let s = a as unknown as AdamwStep;
-    if (ctl) {
-      const [gradScale, ok, t] = [ctl[0]!, ctl[1]!, ctl[2]!];
-      if (!(ok > 0.5)) {
-        // a masked step: bit-exact copies (NaN-safe: nothing of g is read)
-        outs[0]!.set(p!);
-        outs[1]!.set(m!);
-        outs[2]!.set(v!);
-        return;
-      }
-      // the bias corrections in float64 from the device's step count, as AdamW.apply computes them on the host
-      s = { ...s, gradScale, bc1: 1 - s.beta1 ** t, bc2: 1 - s.beta2 ** t };
+    const s = stepOf(a as unknown as AdamwStep, ctl);
+    if (!s) {
+      // a masked step: bit-exact copies (NaN-safe: nothing of g is read)
+      outs[0]!.set(p!);
+      outs[1]!.set(m!);
+      outs[2]!.set(v!);
+      return;
     }
     adamwHost([p!, m!, v!, g!], outs, s);
   },
+  wasm: adamwWasmKernel,
 };
 
 /**

@@ -46,7 +46,7 @@ export const OP = {
 export const SIMD = {
   load: 0, store: 11, const: 12, shuffle: 13, f32x4Splat: 19, f64x2Splat: 20, f64x2Extract: 33,
   f64x2PromoteLow: 95, f32x4Nearest: 106, i32x4Shl: 171, i32x4Add: 174,
-  f32x4Neg: 225, f32x4Add: 228, f32x4Sub: 229, f32x4Mul: 230, f32x4Div: 231, f32x4Min: 232, f32x4Max: 233,
+  f32x4Neg: 225, f32x4Sqrt: 227, f32x4Add: 228, f32x4Sub: 229, f32x4Mul: 230, f32x4Div: 231, f32x4Min: 232, f32x4Max: 233,
   f64x2Add: 240, f64x2Sub: 241, f64x2Mul: 242, i32x4TruncSatF32x4S: 248,
 } as const; // prettier-ignore
 
