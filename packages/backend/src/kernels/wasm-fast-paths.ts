@@ -16,6 +16,7 @@
  * - Transpose of the last two axes runs in 32×32 blocks (3× tfjs's for (4096, 1024)).
  * The per-entry products work for any rank with equal leading dims (attention's (B, H, N, dh)).
  */
+import { bmmWasm } from '../fused/bmm-wasm.js';
 import { transposeWasm } from './transpose-wasm.js';
 import {
   BatchMatMul,
@@ -243,6 +244,19 @@ export function registerWasmFastPaths(): string[] {
         const m = x0.shape[r - 2] ?? 0;
         const k = x0.shape[r - 1] ?? 0;
         const n = y0.shape[r - 1] ?? 0;
+        // One SIMD pass over every entry (fused/bmm-wasm.ts) where the shapes allow: no per-entry calls and no
+        // packing of each entry's right operand. (64, 256, 256) @ (64, 256, 64): 30.4 → 22.5 ms.
+        const memory = w.wasm?.asm?.memory;
+        const bmm =
+          copyPaths && m > 0 && n > 0 && m % 4 === 0 && n % 8 === 0 && memory instanceof WebAssembly.Memory
+            ? bmmWasm(memory)
+            : null;
+        if (bmm && batch > 1 && r === 3 && x0.dtype === 'float32' && y0.dtype === 'float32') {
+          const out = w.makeOutput([batch, m, n], 'float32');
+          const ptr = (t: TensorInfo) => w.typedArrayFromHeap(t).byteOffset;
+          bmm(ptr(x0), ptr(y0), ptr(out), batch, m, k, n, 0);
+          return out;
+        }
         // Tiny products stay native: slicing costs more than it saves below ~64k multiply-adds each.
         if (batch <= 1 || m * k * n < 65536)
           return nativeFn({ inputs: { a: x0, b: y0 }, backend, attrs: plain }) as TensorInfo;

@@ -1,0 +1,92 @@
+/**
+ * The wasm SIMD batched product (bmm-wasm.ts) against a float64 loop, in each of its four modes, on shapes with
+ * several row and column tiles; and wasm's BatchMatMul, which runs it for batched products.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../rng.js';
+import { expectNoLeaks, useBackend } from '../testing/index.js';
+import { bmmWasm } from './bmm-wasm.js';
+
+interface Heap {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  wasm: { asm: { memory: WebAssembly.Memory } };
+}
+
+/** C = A·B per batch entry in float64; `keep(i, k)` zeroes A outside a triangle first. */
+function reference(a: Float32Array, b: Float32Array, [bt, m, k, n]: number[], keep: (i: number, p: number) => boolean) {
+  const c = new Float64Array(bt! * m! * n!);
+  for (let e = 0; e < bt!; e++)
+    for (let i = 0; i < m!; i++)
+      for (let p = 0; p < k!; p++) {
+        if (!keep(i, p)) continue;
+        const av = a[(e * m! + i) * k! + p]!;
+        for (let j = 0; j < n!; j++) c[(e * m! + i) * n! + j]! += av * b[(e * k! + p) * n! + j]!;
+      }
+  return c;
+}
+
+describe('bmmWasm on the wasm heap', () => {
+  it.each([
+    { mode: 0, name: 'full', dims: [3, 12, 7, 24] },
+    { mode: 0, name: 'full, K = 1', dims: [2, 4, 1, 8] },
+    { mode: 1, name: 'lower output (zero tiles above the diagonal)', dims: [2, 20, 9, 24] },
+    { mode: 2, name: 'lower-triangular A', dims: [2, 16, 16, 8] },
+    { mode: 3, name: 'upper-triangular A', dims: [2, 16, 16, 16] },
+  ])('mode $mode ($name): equals a float64 loop', async ({ mode, dims }) => {
+    expect(await useBackend('wasm')).not.toBeNull();
+    const be = tf.backend() as unknown as Heap;
+    const f = bmmWasm(be.wasm.asm.memory);
+    expect(f).not.toBeNull();
+    const [bt, m, k, n] = dims as [number, number, number, number];
+    const rng = new Rng(4 + mode);
+    const lower = (i: number, p: number) => p <= i;
+    const keep = mode === 2 ? lower : mode === 3 ? (i: number, p: number) => p >= i : () => true;
+    // A carries its triangle's zeros (the kernel skips them; the reference multiplies them)
+    const a0 = rng.normalArray(bt * m * k).map((v, idx) => (keep(Math.floor(idx / k) % m, idx % k) ? v : 0));
+    const b0 = rng.normalArray(bt * k * n);
+    await expectNoLeaks(async () => {
+      const [a, b] = [tf.tensor(a0, [bt, m, k]), tf.tensor(b0, [bt, k, n])];
+      const out = be.makeOutput([bt, m, n], 'float32');
+      const ptr = (t: tf.TensorInfo) => be.typedArrayFromHeap(t).byteOffset;
+      f!(ptr(a), ptr(b), ptr(out), bt, m, k, n, mode);
+      const c = tf.engine().makeTensorFromTensorInfo(out);
+      const got = await c.data();
+      tf.dispose([a, b, c]);
+      const want = reference(Float32Array.from(a0), Float32Array.from(b0), dims, keep);
+      let bad = 0;
+      for (let e = 0; e < bt; e++)
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            const idx = (e * m + i) * n + j;
+            // mode 1: a tile whose first column is ≥ its first row + 4 is all zeros; elsewhere the product
+            const skipped = mode === 1 && Math.floor(j / 8) * 8 >= Math.floor(i / 4) * 4 + 4;
+            const w = skipped ? 0 : want[idx]!;
+            if (Math.abs(got[idx]! - w) > 1e-5 * (1 + Math.abs(w))) bad++;
+          }
+      expect(bad).toBe(0);
+    });
+  });
+
+  it("wasm's BatchMatMul runs it for (B, H, M, K) @ (B, H, K, N) and equals the cpu backend", async () => {
+    const rng = new Rng(12);
+    const a0 = rng.normalArray(2 * 3 * 16 * 20);
+    const b0 = rng.normalArray(2 * 3 * 20 * 24);
+    const run = async () => {
+      const c = tf.tidy(() => tf.matMul(tf.tensor4d(a0, [2, 3, 16, 20]), tf.tensor4d(b0, [2, 3, 20, 24])));
+      const v = await c.data();
+      c.dispose();
+      return v;
+    };
+    await useBackend('cpu');
+    const want = await run();
+    expect(await useBackend('wasm')).not.toBeNull();
+    await expectNoLeaks(async () => {
+      const got = await run();
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+      expect(worst).toBeLessThan(1e-4);
+    });
+  });
+});
