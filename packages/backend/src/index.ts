@@ -64,6 +64,7 @@ export {
   attentionComposition,
   attentionFused,
   canFuseAttention,
+  type AttentionGeometry,
   WEBGPU_ATTENTION_MAX_DH,
   type AttentionFusedOptions,
 } from './fused/attention.js';

@@ -1,7 +1,9 @@
 /**
- * Fused attention on wasm: the products go through wasm's BatchMatMul (XNNPACK, with altar's per-entry fast
- * path, kernels/wasm-fast-paths.ts) and the softmax through wasm's Softmax (XNNPACK); JS does one pass over
- * the heap for scale + mask (forward and backward) and one for the softmax backward dS = P∘(dP − D)·s.
+ * Fused attention on wasm. For dense attention with N and dh multiples of 8 the products run through the SIMD
+ * batched product (bmm-wasm.ts), which for causal attention skips the upper triangle: P and dS are zero there
+ * and S and dP are masked, so half the multiply-adds. Elsewhere (a band of blocks, other sizes) they go through
+ * wasm's BatchMatMul. The softmax is wasm's Softmax (XNNPACK); JS does one pass over the heap for scale + mask
+ * (forward and backward) and one for the softmax backward dS = P∘(dP − D)·s.
  *
  *   forward   S = Q Kᵀ; S ← s·S masked; P = softmax(S); O = P V; L_i = max_i − log P_i,argmax
  *   backward  P saved by the forward; dV = Pᵀ dO; dP = dO Vᵀ; dS = s·P∘(dP − D), D_i = dO_i·O_i;
@@ -16,26 +18,27 @@
  * kernel instead of an exp in the JS pass. A sliding window with N > 2W runs in query blocks of W against
  * the 2W keys of the block and the one before it (as the models' blocked composition), O(N·W).
  *
- * Measured against the composition (bench/attention.bench.ts, process CPU time, B 16 H 4 N 256 dh 64 causal and
- * the others): 4–15 % slower, since the composition runs the same six products and its elementwise passes are
- * C++ where these are JS; so `attentionFused` keeps the composition on wasm (canFuseAttention) and this kernel
- * is reached only through the kernel registry (tests, the benchmark). Splitting causal queries in two halves
- * (¾ of the products) did not pay for the extra per-entry product calls either.
+ * Measured against the composition (bench/attention.bench.ts, forward + backward, wall time): causal B 16 H 4
+ * N 256 dh 64 1.36× faster (119.9 vs 163.5 ms), so `attentionFused` uses it there (canFuseAttention);
+ * bidirectional B 1 H 4 N 256 0.91× and the sliding band (B 4 H 4 N 1024 W 64) 0.92×, which keep the composition.
  */
 import {
   BatchMatMul,
   getKernel,
   Softmax,
+  Transpose,
   type KernelFunc,
   type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { keyBand, type AttentionKernelAttrs } from './attention-host.js';
+import { bmmWasm } from './bmm-wasm.js';
 
 interface WasmLike {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
   disposeData(dataId: object): boolean;
+  wasm?: { asm?: { memory?: unknown } };
 }
 
 /** A score that softmax maps to 0 (finite, so max-shifting never meets ∞ − ∞). */
@@ -51,6 +54,40 @@ function call(name: string, inputs: Record<string, TensorInfo>, backend: unknown
 
 const matMul = (a: TensorInfo, b: TensorInfo, backend: unknown, transposeA = false, transposeB = false) =>
   call(BatchMatMul, { a, b }, backend, { transposeA, transposeB });
+
+/** A product (x or xᵀ)·(y or yᵀ) over the leading axes, and the triangle it may skip (bmm-wasm.ts modes). */
+type Product = (x: TensorInfo, y: TensorInfo, mode: 0 | 1 | 2 | 3, tx?: boolean, ty?: boolean) => TensorInfo;
+
+/**
+ * Dense attention's products through the SIMD batched product (bmm-wasm.ts), which skips the zero triangle of
+ * causal attention's P and dS and the masked triangle of S and dP: half the multiply-adds. Needs N and dh
+ * multiples of 8; otherwise (and for the band's blocks) the products go through wasm's BatchMatMul.
+ */
+function productsOf(w: WasmLike, backend: unknown, g: Layout): Product {
+  const memory = w.wasm?.asm?.memory;
+  const bmm = !g.w && g.n % 8 === 0 && g.dh % 8 === 0 && memory instanceof WebAssembly.Memory ? bmmWasm(memory) : null;
+  if (!bmm) return (x, y, _mode, tx = false, ty = false) => matMul(x, y, backend, tx, ty);
+  const swap = (t: TensorInfo) => {
+    const perm = [...t.shape.keys()];
+    [perm[perm.length - 1], perm[perm.length - 2]] = [perm.length - 2, perm.length - 1];
+    return call(Transpose, { x: t }, backend, { perm });
+  };
+  return (x, y, mode, tx = false, ty = false) => {
+    const a = tx ? swap(x) : x;
+    const b = ty ? swap(y) : y;
+    try {
+      const r = a.shape.length;
+      const [m, k, n] = [a.shape[r - 2]!, a.shape[r - 1]!, b.shape[r - 1]!];
+      const out = w.makeOutput([...a.shape.slice(0, -2), m, n], 'float32');
+      const ptr = (t: TensorInfo) => w.typedArrayFromHeap(t).byteOffset; // after the last allocation
+      bmm(ptr(a), ptr(b), ptr(out), g.bh, m, k, n, mode);
+      return out;
+    } finally {
+      if (tx) w.disposeData(a.dataId);
+      if (ty) w.disposeData(b.dataId);
+    }
+  };
+}
 
 /** Geometry: dense rows (one block per (b, h), N queries × N keys) or the band's blocks of W × 2W. */
 interface Layout {
@@ -193,7 +230,7 @@ function probabilities(
   g: Layout,
   a: AttentionKernelAttrs,
 ) {
-  const s = matMul(qb, kb, backend, false, true);
+  const s = productsOf(w, backend, g)(qb, kb, a.causal ? 1 : 0, false, true); // S = Q Kᵀ (lower half if causal)
   try {
     const stats = scaleMask(w.typedArrayFromHeap(s), g, a);
     const p = call(Softmax, { logits: s }, backend, { dim: s.shape.length - 1 });
@@ -248,7 +285,7 @@ export const attentionWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   return scoped(w, (keep) => {
     const [qb, kb, vb] = operands(w, g, keep, [q, k, v], [false, true, true]);
     const { p, max, arg } = probabilities(w, backend, qb!, kb!, g, a);
-    const ob = matMul(p, vb!, backend); // (B, H, N, dh) dense, (BH·nb, W, dh) band
+    const ob = productsOf(w, backend, g)(p, vb!, a.causal ? 2 : 0); // (B, H, N, dh) dense, (BH·nb, W, dh) band
     const lse = w.makeOutput(q.shape.slice(0, 3), 'float32');
     let o = ob;
     if (g.w) {
@@ -282,10 +319,12 @@ export const attentionGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     const [qb, kb, vb, dyb] = operands(w, g, keep, [q, k, v, dy], [false, true, true, false]);
     // The forward's P when it was saved (this kernel's forward), else recomputed (the same numbers).
     const p = probs.shape.some((d) => d > 0) ? probs : keep(probabilities(w, backend, qb!, kb!, g, a).p);
-    // Transposed products transpose their (rows, cols) operand first (kernels/wasm-fast-paths.ts); the
-    // transposed forms (dOᵀ P)ᵀ would avoid that but XNNPACK packs its right operand, (rows, cols) there: slower.
-    const dvb = matMul(p, dyb!, backend, true, false); // Pᵀ dO
-    const ds = keep(matMul(dyb!, vb!, backend, false, true)); // dP = dO Vᵀ, becomes dS in place
+    // Transposed products transpose their (rows, cols) operand first (the SIMD transpose): P, dS and K, V.
+    // Causal: P and dS are lower triangular (Pᵀ, dSᵀ upper), and only dP's lower half reaches dS.
+    const c = a.causal;
+    const mm = productsOf(w, backend, g);
+    const dvb = mm(p, dyb!, c ? 3 : 0, true, false); // Pᵀ dO
+    const ds = keep(mm(dyb!, vb!, c ? 1 : 0, false, true)); // dP = dO Vᵀ, becomes dS in place
     softmaxBackward(
       w.typedArrayFromHeap(dy),
       w.typedArrayFromHeap(o),
@@ -294,8 +333,8 @@ export const attentionGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
       g,
       a,
     );
-    const dqb = matMul(ds, kb!, backend); // dS K
-    const dkb = matMul(ds, qb!, backend, true, false); // dSᵀ Q
+    const dqb = mm(ds, kb!, c ? 2 : 0); // dS K
+    const dkb = mm(ds, qb!, c ? 3 : 0, true, false); // dSᵀ Q
     if (!g.w) return [dqb, dkb, dvb];
     keep(dvb);
     keep(dqb);

@@ -32,6 +32,10 @@ const CASES: Case[] = [
   { name: 'explicit scale', shape: [1, 2, 6, 8], opts: { causal: true, scale: 0.7 } },
   { name: 'causal N 70 (two 64-row WGSL tiles)', shape: [1, 2, 70, 8], opts: { causal: true } },
   { name: 'sliding W 40, N 69 (W < N ≤ 2W)', shape: [2, 1, 69, 8], opts: { causal: true, window: 40 } },
+  // N and dh multiples of 8: wasm's kernel runs its SIMD products (triangular when causal)
+  { name: 'causal N 24, dh 16 (SIMD products on wasm)', shape: [2, 2, 24, 16], opts: { causal: true } },
+  { name: 'bidirectional N 16, dh 8 (SIMD products on wasm)', shape: [1, 3, 16, 8], opts: { causal: false } },
+  { name: 'sliding W 12, N 16 (dense band, SIMD on wasm)', shape: [1, 2, 16, 8], opts: { causal: true, window: 12 } },
   { name: 'large logits (scores ~±1e3)', shape: [1, 2, 9, 16], opts: { causal: true, window: 4 }, spread: 12 },
 ];
 
@@ -136,7 +140,13 @@ describe.each(testBackends())('attentionFused on %s', (backend) => {
     for (const on of [true, false]) {
       setFusedKernels(on);
       // wasm keeps the composition (its kernel measured slower); the kernel itself is checked below.
-      if (on) expect(canFuseAttention(c.shape[3])).toBe(backend === 'cpu' || backend === 'webgpu');
+      const [, , n, dh] = c.shape;
+      const wasmFuses = !!c.opts.causal && n % 8 === 0 && dh % 8 === 0 && (!c.opts.window || n <= 2 * c.opts.window);
+      const geometry = { n, causal: !!c.opts.causal, window: c.opts.window ?? 0 };
+      if (on)
+        expect(canFuseAttention(dh, geometry)).toBe(
+          backend === 'cpu' || backend === 'webgpu' || (backend === 'wasm' && wasmFuses),
+        );
       await expectNoLeaks(async () => {
         const got = await evaluate(c, x);
         const what = `${on ? 'fused' : 'composition'}`;

@@ -6,8 +6,9 @@
  * wasm, whose forward also returns P: there recomputing Q Kᵀ cost more than keeping it, as the composition does).
  *
  *   cpu     host kernels, online softmax in float64 (attention-host.ts)
- *   wasm    registered (XNNPACK products and softmax, one JS pass each way: attention-wasm.ts) but not used by
- *           attentionFused: it measured slower than the composition there (see canFuseAttention)
+ *   wasm    SIMD batched products that skip causal attention's zero and masked triangles, XNNPACK's softmax,
+ *           one JS pass each way (attention-wasm.ts); attentionFused uses it for dense causal attention with N
+ *           and dh multiples of 8, and the composition elsewhere, where it was no faster (see canFuseAttention)
  *   webgpu  WGSL flash attention, dh ≤ 128 (webgpu-attention.ts)
  *   other   the composition (attention-composition.ts), as with ALTAR_FUSED=0
  */
@@ -71,20 +72,36 @@ export function attentionAttrs(opts: AttentionFusedOptions, dh: number): Attenti
   return { causal: opts.causal, window: w === Infinity ? 0 : w, scale };
 }
 
+/** What decides the wasm kernel: the sequence length and the mask (see {@link canFuseAttention}). */
+export interface AttentionGeometry {
+  /** Sequence length N. */
+  n: number;
+  causal: boolean;
+  /** Sliding window W (causal only); 0 or absent: none. */
+  window?: number;
+}
+
 /**
- * Whether attention with head width `dh` runs the fused kernel on the current backend (cpu: always; webgpu:
- * dh ≤ 128; wasm, where the kernel measured slower than the composition, others and ALTAR_FUSED=0: never).
+ * Whether attention with head width `dh` runs the fused kernel on the current backend. cpu: always; webgpu:
+ * dh ≤ 128; wasm: dense causal attention (no window, or N ≤ 2W) with N and dh multiples of 8, where the kernel's
+ * triangular SIMD products beat the composition (1.36× forward + backward at B 16 H 4 N 256 dh 64,
+ * bench/attention.bench.ts), given `geometry`; elsewhere on wasm (equal or slower there), other backends and
+ * ALTAR_FUSED=0: never.
  *
  * @example
  * ```ts
  * canFuseAttention(64); // true on cpu and webgpu
+ * canFuseAttention(64, { n: 256, causal: true }); // also true on wasm
  * ```
  */
-export function canFuseAttention(dh: number): boolean {
+export function canFuseAttention(dh: number, geometry?: AttentionGeometry): boolean {
   if (!useFused(FUSED_KERNELS.attention)) return false;
-  // wasm: the kernel (attention-wasm.ts) runs the composition's products and was 4–15 % slower than the
-  // composition in process CPU time (bench/attention.bench.ts), so attentionFused keeps the composition there.
-  if (tf.getBackend() === 'wasm') return false;
+  if (tf.getBackend() === 'wasm') {
+    if (!geometry?.causal) return false;
+    const { n } = geometry;
+    const w = geometry.window ?? 0;
+    return n % 8 === 0 && dh % 8 === 0 && (w === 0 || n <= 2 * w);
+  }
   return tf.getBackend() !== 'webgpu' || dh <= WEBGPU_ATTENTION_MAX_DH;
 }
 
@@ -117,7 +134,9 @@ export function attentionFused(
   }
   const dh = q.shape[3];
   const a = attentionAttrs(opts, dh);
-  if (!canFuseAttention(dh)) return attentionComposition(q, k, v, a.causal, a.window, a.scale);
+  if (!canFuseAttention(dh, { n: q.shape[2], causal: a.causal, window: a.window })) {
+    return attentionComposition(q, k, v, a.causal, a.window, a.scale);
+  }
   return tf.tidy(() => {
     const [o] = tf
       .engine()
