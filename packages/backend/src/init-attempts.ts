@@ -4,7 +4,7 @@
  * which kernels each backend runs through the host fallback.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { isNode } from './env.js';
+import { envVar, isNode } from './env.js';
 import { registerHostFallbackKernels } from './kernels/host-fallback.js';
 import { registerWasmFastPaths } from './kernels/wasm-fast-paths.js';
 import { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
@@ -88,7 +88,23 @@ async function tryCpu(): Promise<Attempt> {
   return { info: describeInfo('cpu', 'cpu', cpuDescription(), false, false, 'reference JavaScript backend') };
 }
 
+/**
+ * Node 20's V8 has relaxed SIMD (the fused multiply-add of fused/bmm-wasm.ts) behind a flag that later
+ * versions turn on by default; turn it on here unless ALTAR_WASM_FMA=0. It only adds WebAssembly opcodes.
+ */
+async function enableRelaxedSimd(): Promise<void> {
+  if (!isNode || envVar('ALTAR_WASM_FMA') === '0') return;
+  try {
+    const name = 'node:v8'; // a variable, so that browser bundlers leave it alone
+    const v8 = (await import(/* @vite-ignore */ name)) as { setFlagsFromString(flags: string): void };
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    // not Node's V8: the products run without fused multiply-adds
+  }
+}
+
 async function tryWasm(): Promise<Attempt> {
+  await enableRelaxedSimd();
   try {
     await import('@tensorflow/tfjs-backend-wasm');
   } catch (e) {

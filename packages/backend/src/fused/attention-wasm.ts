@@ -64,8 +64,7 @@ type Product = (x: TensorInfo, y: TensorInfo, mode: 0 | 1 | 2 | 3, tx?: boolean,
  * multiples of 8; otherwise (and for the band's blocks) the products go through wasm's BatchMatMul.
  */
 function productsOf(w: WasmLike, backend: unknown, g: Layout): Product {
-  const memory = w.wasm?.asm?.memory;
-  const bmm = !g.w && g.n % 8 === 0 && g.dh % 8 === 0 && memory instanceof WebAssembly.Memory ? bmmWasm(memory) : null;
+  const bmm = !g.w && g.n % 8 === 0 && g.dh % 8 === 0 ? bmmWasm(w) : null;
   if (!bmm) return (x, y, _mode, tx = false, ty = false) => matMul(x, y, backend, tx, ty);
   const swap = (t: TensorInfo) => {
     const perm = [...t.shape.keys()];
@@ -77,11 +76,7 @@ function productsOf(w: WasmLike, backend: unknown, g: Layout): Product {
     const b = ty ? swap(y) : y;
     try {
       const r = a.shape.length;
-      const [m, k, n] = [a.shape[r - 2]!, a.shape[r - 1]!, b.shape[r - 1]!];
-      const out = w.makeOutput([...a.shape.slice(0, -2), m, n], 'float32');
-      const ptr = (t: TensorInfo) => w.typedArrayFromHeap(t).byteOffset; // after the last allocation
-      bmm(ptr(a), ptr(b), ptr(out), g.bh, m, k, n, mode);
-      return out;
+      return bmm(a, b, [...a.shape.slice(0, -2), a.shape[r - 2]!, b.shape[r - 1]!], mode);
     } finally {
       if (tx) w.disposeData(a.dataId);
       if (ty) w.disposeData(b.dataId);

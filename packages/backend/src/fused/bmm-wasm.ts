@@ -13,87 +13,118 @@
  *   2 lower A: A is lower triangular (M = K): k runs to i0 + 3 (O = P V, dQ = dS K)
  *   3 upper A: A is upper triangular: k starts at i0 (dV = Pᵀ dO, dK = dSᵀ Q)
  */
+import * as tf from '@tensorflow/tfjs-core';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { envVar } from '../env.js';
 import { assembleModule, Body, I32, OP, SIMD, V128 } from './wasm-asm.js';
 
 const LOAD32_SPLAT = 9;
+/** f32x4.relaxed_madd (relaxed SIMD): a·b + c, one fused multiply-add where the CPU has it. */
+const RELAXED_MADD = 0x105;
 
-// bmm(a, b, c, batch, m, k, n, mode)
-function body(): number[] {
-  const [a, b, c, batch, m, kk, n, mode] = [0, 1, 2, 3, 4, 5, 6, 7];
+// bmm(a, b, c, batch, m, k, n, mode, mc, panels)
+function body(fma: boolean): number[] {
+  const [a, b, c, batch, m, kk, n, mode, mc, panels] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   // i32 locals
-  const [bt, i0, j0, k, kLo, kHi, pa, pb, pc, rowA, rowB, rowC] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
-  // v128 locals: eight accumulators, two B halves
-  const ACC = [20, 21, 22, 23, 24, 25, 26, 27];
-  const [b0, b1] = [28, 29];
+  const [bt, ic, iEnd, i0, j0, k, kLo, kHi, pa, pb, pc, rowA, rowB, src] = [
+    10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+  ];
+  // v128 locals: eight accumulators, two B halves, the broadcast A element
+  const ACC = [24, 25, 26, 27, 28, 29, 30, 31];
+  const [b0, b1, av] = [32, 33, 34];
   const x = new Body();
   x.get(kk).i32(2).e(OP.i32Shl).set(rowA); // bytes per row of A
-  x.get(n).i32(2).e(OP.i32Shl).set(rowB); // bytes per row of B (and C)
-  x.get(n).i32(2).e(OP.i32Shl).set(rowC);
+  x.get(n).i32(2).e(OP.i32Shl).set(rowB); // bytes per row of B and of C
   x.i32(0).set(bt);
   x.e(OP.block, 0x40, OP.loop, 0x40); // batch
   x.get(bt, batch).e(OP.i32GeU, OP.brIf, 1);
-  x.i32(0).set(i0);
+  // Pack this entry's B as N/8 contiguous (K, 8) panels, panel j0/8 at panels + j0·K·4: each k's 8 values
+  // 32 bytes after the last, not a row of B after (rows of a power-of-two length alias in cache).
+  x.i32(0).set(j0);
+  x.e(OP.loop, 0x40);
+  x.get(b).get(bt, kk).e(OP.i32Mul).get(rowB).e(OP.i32Mul, OP.i32Add).get(j0).i32(2).e(OP.i32Shl, OP.i32Add);
+  x.set(src);
+  x.get(panels).get(j0, kk).e(OP.i32Mul).i32(2).e(OP.i32Shl, OP.i32Add).set(pb);
+  x.i32(0).set(k);
+  x.e(OP.block, 0x40, OP.loop, 0x40);
+  x.get(k, kk).e(OP.i32GeU, OP.brIf, 1);
+  x.get(pb).get(src).simd(SIMD.load, 0, 0).simd(SIMD.store, 0, 0);
+  x.get(pb).get(src).simd(SIMD.load, 0, 16).simd(SIMD.store, 0, 16);
+  x.get(pb).i32(32).e(OP.i32Add).set(pb);
+  x.get(src, rowB).e(OP.i32Add).set(src);
+  x.get(k).i32(1).e(OP.i32Add).set(k).e(OP.br, 0, OP.end, OP.end);
+  x.get(j0).i32(8).e(OP.i32Add).tee(j0).get(n).e(OP.i32LtU, OP.brIf, 0, OP.end);
+  x.i32(0).set(ic);
+  x.e(OP.loop, 0x40); // chunks of mc rows of A (kept in cache while every column tile passes)
+  x.get(ic, mc).e(OP.i32Add).get(m).get(ic, mc).e(OP.i32Add).get(m).e(0x48 /* i32.lt_s */, OP.select).set(iEnd);
+  x.i32(0).set(j0);
+  x.e(OP.loop, 0x40); // column tiles (a K × 8 panel of B, kept in cache while the chunk's row tiles pass)
+  x.get(ic).set(i0);
   x.e(OP.loop, 0x40); // row tiles
   // k range by mode: lower A → [0, min(K, i0 + 4)); upper A → [i0, K); else [0, K)
   x.get(i0).i32(0).get(mode).i32(3).e(0x46 /* i32.eq */, OP.select).set(kLo);
-  x.get(i0).i32(4).e(OP.i32Add).get(kk).get(i0).i32(4).e(OP.i32Add).get(kk).e(0x48 /* i32.lt_s */, OP.select);
+  x.get(i0).i32(4).e(OP.i32Add).get(kk).get(i0).i32(4).e(OP.i32Add).get(kk).e(0x48, OP.select);
   x.get(kk).get(mode).i32(2).e(0x46, OP.select).set(kHi);
-  x.i32(0).set(j0);
-  x.e(OP.loop, 0x40); // column tiles
   // pc = c + ((bt·M + i0)·N + j0)·4
-  x.get(c).get(bt, m).e(OP.i32Mul).get(i0).e(OP.i32Add).get(rowC).e(OP.i32Mul, OP.i32Add);
+  x.get(c).get(bt, m).e(OP.i32Mul).get(i0).e(OP.i32Add).get(rowB).e(OP.i32Mul, OP.i32Add);
   x.get(j0).i32(2).e(OP.i32Shl, OP.i32Add).set(pc);
   for (const acc of ACC) x.zero().set(acc);
   // skip: lower output and j0 ≥ i0 + 4 (the tile is stored as zeros)
   x.get(mode).i32(1).e(0x46).get(j0).get(i0).i32(4).e(OP.i32Add).e(0x4e /* i32.ge_s */, OP.i32And);
   x.e(OP.i32Eqz, OP.if, 0x40);
-  // pa = a + ((bt·M + i0)·K + kLo)·4;  pb = b + ((bt·K + kLo)·N + j0)·4
+  // pa = a + ((bt·M + i0)·K + kLo)·4;  pb = panels + (j0·K + 8·kLo)·4
   x.get(a).get(bt, m).e(OP.i32Mul).get(i0).e(OP.i32Add).get(rowA).e(OP.i32Mul, OP.i32Add);
   x.get(kLo).i32(2).e(OP.i32Shl, OP.i32Add).set(pa);
-  x.get(b).get(bt, kk).e(OP.i32Mul).get(kLo).e(OP.i32Add).get(rowB).e(OP.i32Mul, OP.i32Add);
-  x.get(j0).i32(2).e(OP.i32Shl, OP.i32Add).set(pb);
+  x.get(panels).get(j0, kk).e(OP.i32Mul).get(kLo).i32(3).e(OP.i32Shl, OP.i32Add).i32(2).e(OP.i32Shl, OP.i32Add).set(pb);
   x.get(kLo).set(k);
   x.e(OP.block, 0x40, OP.loop, 0x40); // k
   x.get(k, kHi).e(OP.i32GeU, OP.brIf, 1);
   x.get(pb).simd(SIMD.load, 0, 0).set(b0);
   x.get(pb).simd(SIMD.load, 0, 16).set(b1);
   for (let r = 0; r < 4; r++) {
-    // a_r = A[i0 + r, k] in every lane
+    // av = A[i0 + r, k] in every lane; acc += av · b
     x.get(pa);
     for (let q = 0; q < r; q++) x.get(rowA).e(OP.i32Add);
-    x.simd(LOAD32_SPLAT, 2, 0);
-    x.e(OP.tee, 30 /* scratch */);
-    x.get(b0)
-      .simd(SIMD.f32x4Mul)
-      .get(ACC[2 * r]!)
-      .simd(SIMD.f32x4Add)
-      .set(ACC[2 * r]!);
-    x.get(30)
-      .get(b1)
-      .simd(SIMD.f32x4Mul)
-      .get(ACC[2 * r + 1]!)
-      .simd(SIMD.f32x4Add)
-      .set(ACC[2 * r + 1]!);
+    x.simd(LOAD32_SPLAT, 2, 0).set(av);
+    for (const [h, bv] of [b0, b1].entries()) {
+      const acc = ACC[2 * r + h]!;
+      if (fma) x.get(av, bv, acc).simd(RELAXED_MADD).set(acc);
+      else x.get(av, bv).simd(SIMD.f32x4Mul).get(acc).simd(SIMD.f32x4Add).set(acc);
+    }
   }
   x.get(pa).i32(4).e(OP.i32Add).set(pa);
-  x.get(pb, rowB).e(OP.i32Add).set(pb);
+  x.get(pb).i32(32).e(OP.i32Add).set(pb);
   x.get(k).i32(1).e(OP.i32Add).set(k).e(OP.br, 0, OP.end, OP.end);
   x.e(OP.end); // if
   for (let r = 0; r < 4; r++) {
     for (let h = 0; h < 2; h++) {
       x.get(pc);
-      for (let q = 0; q < r; q++) x.get(rowC).e(OP.i32Add);
+      for (let q = 0; q < r; q++) x.get(rowB).e(OP.i32Add);
       x.get(ACC[2 * r + h]!).simd(SIMD.store, 0, 16 * h);
     }
   }
+  x.get(i0).i32(4).e(OP.i32Add).tee(i0).get(iEnd).e(OP.i32LtU, OP.brIf, 0, OP.end);
   x.get(j0).i32(8).e(OP.i32Add).tee(j0).get(n).e(OP.i32LtU, OP.brIf, 0, OP.end);
-  x.get(i0).i32(4).e(OP.i32Add).tee(i0).get(m).e(OP.i32LtU, OP.brIf, 0, OP.end);
+  x.get(ic, mc).e(OP.i32Add).tee(ic).get(m).e(OP.i32LtU, OP.brIf, 0, OP.end);
   x.get(bt).i32(1).e(OP.i32Add).set(bt).e(OP.br, 0, OP.end, OP.end);
   return x.code;
 }
 
-/** The kernel over byte offsets into the memory it was instantiated with. */
-export type BmmWasm = (
+function moduleBytes(fma: boolean): Uint8Array<ArrayBuffer> {
+  return assembleModule([
+    {
+      name: 'bmm',
+      params: new Array<number>(10).fill(I32),
+      locals: [
+        [14, I32],
+        [11, V128],
+      ],
+      body: body(fma),
+    },
+  ]);
+}
+
+type Raw = (
   a: number,
   b: number,
   c: number,
@@ -102,37 +133,112 @@ export type BmmWasm = (
   k: number,
   n: number,
   mode: number,
+  mc: number,
+  panels: number,
 ) => void;
 
-const instances = new WeakMap<WebAssembly.Memory, BmmWasm>();
-let compiled: WebAssembly.Module | null = null;
+/** The slice of tfjs-wasm's backend the product needs. */
+export interface WasmHeap {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): { byteOffset: number };
+  disposeData(dataId: object): unknown;
+  wasm?: { asm?: { memory?: unknown } };
+}
+
+/** Triangle modes of {@link bmmWasm} (see the file comment). */
+export type BmmMode = 0 | 1 | 2 | 3;
+
+/** C (batch, M, N) = A (batch, M, K) · B (batch, K, N) for float32 tensors on the wasm heap. */
+export type BmmWasm = (a: TensorInfo, b: TensorInfo, outShape: number[], mode?: BmmMode) => TensorInfo;
+
+const instances = new WeakMap<WebAssembly.Memory, Raw>();
+let compiled: { module: WebAssembly.Module; fma: boolean } | null = null;
+let fmaAllowed = true;
+
+/** The module: with fused multiply-adds where the engine validates relaxed SIMD (ALTAR_WASM_FMA=0: never). */
+function compile(): { module: WebAssembly.Module; fma: boolean } {
+  if (!compiled) {
+    const fmaBytes = moduleBytes(true);
+    const fma = fmaAllowed && envVar('ALTAR_WASM_FMA') !== '0' && WebAssembly.validate(fmaBytes);
+    compiled = { module: new WebAssembly.Module(fma ? fmaBytes : moduleBytes(false)), fma };
+  }
+  return compiled;
+}
+
+const memories: WebAssembly.Memory[] = [];
 
 /**
- * The batched product bound to a wasm memory (compiled once, instantiated once per memory); null where
- * WebAssembly SIMD is unavailable. M must be a positive multiple of 4 and N of 8.
+ * Forbid (false) or allow (true, the default) the fused multiply-add module from the next product on; returns
+ * whether the products use fused multiply-adds now. For tests and benchmarks.
  *
  * @example
  * ```ts
- * bmmWasm(memory)?.(aPtr, bPtr, cPtr, batch, m, k, n, 0);
+ * setBmmFma(false); // plain f32x4 multiply + add from here on
  * ```
  */
-export function bmmWasm(memory: WebAssembly.Memory): BmmWasm | null {
-  const have = instances.get(memory);
-  if (have) return have;
-  compiled ??= new WebAssembly.Module(
-    assembleModule([
-      {
-        name: 'bmm',
-        params: new Array<number>(8).fill(I32),
-        locals: [
-          [12, I32],
-          [11, V128],
-        ],
-        body: body(),
-      },
-    ]),
-  );
-  const f = (new WebAssembly.Instance(compiled, { env: { memory } }).exports as { bmm: BmmWasm }).bmm;
-  instances.set(memory, f);
-  return f;
+export function setBmmFma(allow: boolean): boolean {
+  if (allow !== fmaAllowed) {
+    fmaAllowed = allow;
+    compiled = null;
+    for (const mem of memories.splice(0)) instances.delete(mem);
+  }
+  return bmmUsesFma();
+}
+
+/**
+ * The batched product on a wasm backend's heap, or null where WebAssembly SIMD is unavailable. A is
+ * (batch, M, K) and B (batch, K, N) (any leading shape with that many entries), M a positive multiple of 4 and
+ * N of 8; `outShape` has batch·M·N elements. B is packed into (K, 8) panels in a scratch tensor first; rows of
+ * A are taken in chunks of ~128 KiB, which stay in cache while every panel passes over them.
+ *
+ * @example
+ * ```ts
+ * const c = bmmWasm(backend)?.(a, b, [16, 4, 256, 64]); // a (16, 4, 256, 256), b (16, 4, 256, 64)
+ * ```
+ */
+export function bmmWasm(backend: WasmHeap): BmmWasm | null {
+  const memory = backend.wasm?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return null;
+  let raw = instances.get(memory);
+  if (!raw) {
+    try {
+      raw = (new WebAssembly.Instance(compile().module, { env: { memory } }).exports as { bmm: Raw }).bmm;
+    } catch {
+      return null; // no WebAssembly SIMD
+    }
+    instances.set(memory, raw);
+    memories.push(memory);
+  }
+  const run = raw;
+  return (a, b, outShape, mode = 0) => {
+    const r = a.shape.length;
+    const [m, k, n] = [a.shape[r - 2]!, a.shape[r - 1]!, b.shape[b.shape.length - 1]!];
+    const batch = m * n > 0 ? tf.util.sizeFromShape(outShape) / (m * n) : 0;
+    const out = backend.makeOutput(outShape, 'float32');
+    const panels = backend.makeOutput([Math.max(1, k * n)], 'float32');
+    try {
+      const ptr = (t: TensorInfo) => backend.typedArrayFromHeap(t).byteOffset; // after the last allocation
+      const mc = Math.max(4, Math.floor(Math.min(m, 32768 / Math.max(1, k)) / 4) * 4);
+      run(ptr(a), ptr(b), ptr(out), batch, m, k, n, mode, mc, ptr(panels));
+    } finally {
+      backend.disposeData(panels.dataId);
+    }
+    return out;
+  };
+}
+
+/**
+ * Whether the batched products use fused multiply-adds (relaxed SIMD validated by the engine).
+ *
+ * @example
+ * ```ts
+ * bmmUsesFma(); // true where the engine has relaxed SIMD (browsers, Node ≥ 22; Node 20 after initBackend('wasm'))
+ * ```
+ */
+export function bmmUsesFma(): boolean {
+  try {
+    return compile().fma;
+  } catch {
+    return false;
+  }
 }
