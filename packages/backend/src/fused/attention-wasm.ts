@@ -18,9 +18,10 @@
  * kernel instead of an exp in the JS pass. A sliding window with N > 2W runs in query blocks of W against
  * the 2W keys of the block and the one before it (as the models' blocked composition), O(N·W).
  *
- * Measured against the composition (bench/attention.bench.ts, forward + backward, wall time): causal B 16 H 4
- * N 256 dh 64 1.36× faster (119.9 vs 163.5 ms), so `attentionFused` uses it there (canFuseAttention);
- * bidirectional B 1 H 4 N 256 0.91× and the sliding band (B 4 H 4 N 1024 W 64) 0.92×, which keep the composition.
+ * Measured against the composition (bench/attention.bench.ts, forward + backward, wall time, both on altar's
+ * SIMD product): causal B 16 H 4 N 256 dh 64 1.18× faster (106.2 vs 125.6 ms), so `attentionFused` uses it
+ * there (canFuseAttention); bidirectional B 1 H 4 N 256 0.90× and the sliding band (B 4 H 4 N 1024 W 64) 0.87×,
+ * which keep the composition.
  */
 import {
   BatchMatMul,

@@ -84,7 +84,7 @@ export interface AttentionGeometry {
 /**
  * Whether attention with head width `dh` runs the fused kernel on the current backend. cpu: always; webgpu:
  * dh ≤ 128; wasm: dense causal attention (no window, or N ≤ 2W) with N and dh multiples of 8, where the kernel's
- * triangular SIMD products beat the composition (1.36× forward + backward at B 16 H 4 N 256 dh 64,
+ * triangular SIMD products beat the composition (1.18× forward + backward at B 16 H 4 N 256 dh 64,
  * bench/attention.bench.ts), given `geometry`; elsewhere on wasm (equal or slower there), other backends and
  * ALTAR_FUSED=0: never.
  *

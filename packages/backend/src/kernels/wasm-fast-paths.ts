@@ -230,7 +230,7 @@ export function registerWasmFastPaths(): string[] {
     const nativeFn = native.kernelFunc;
     const concat = getKernel(Concat, 'wasm')!;
     const reshape = getKernel(Reshape, 'wasm')!;
-    const wrapped: KernelFunc & { altarWrapped?: boolean } = ({ inputs, backend, attrs }) => {
+    const wrapped: KernelFunc & { altarWrapped?: boolean; altarNative?: KernelFunc } = ({ inputs, backend, attrs }) => {
       const { transposeA, transposeB } = attrs as unknown as BatchMatMulAttrs;
       const plain = { transposeA: false, transposeB: false };
       const w = backend as unknown as WasmLike;
@@ -319,6 +319,7 @@ export function registerWasmFastPaths(): string[] {
       }
     };
     wrapped.altarWrapped = true;
+    wrapped.altarNative = nativeFn; // tfjs-wasm's own kernel (XNNPACK), for bench/matmul.bench.ts
     unregisterKernel(BatchMatMul, 'wasm');
     registerKernel({
       kernelName: BatchMatMul,
