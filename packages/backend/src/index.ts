@@ -68,6 +68,7 @@ export {
   WEBGPU_ATTENTION_MAX_DH,
   type AttentionFusedOptions,
 } from './fused/attention.js';
+export { bmmUsesFma, bmmWasm, setBmmFma, type BmmMode, type BmmWasm, type WasmHeap } from './fused/bmm-wasm.js';
 export { scanLogDecay, selectiveScanComposition, selectiveScanFused, type SelectiveScanOptions } from './fused/scan.js';
 export {
   addLayerNorm,

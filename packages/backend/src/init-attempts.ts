@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { envVar, isNode } from './env.js';
+import { bmmUsesFma } from './fused/bmm-wasm.js';
 import { registerHostFallbackKernels } from './kernels/host-fallback.js';
 import { registerWasmFastPaths } from './kernels/wasm-fast-paths.js';
 import { registerWebgpuFixes } from './kernels/webgpu-fixes.js';
@@ -116,15 +117,19 @@ async function tryWasm(): Promise<Attempt> {
   registerWasmFastPaths();
   fallbackKernels.wasm = registerHostFallbackKernels('wasm');
   if (!(await activate('wasm'))) return { error: 'the wasm backend failed to initialise (is WebAssembly available?)' };
+  const fma = bmmUsesFma();
   return {
-    info: describeInfo(
-      'wasm',
-      'wasm',
-      `${cpuDescription()} via WebAssembly SIMD`,
-      false,
-      false,
-      'WebAssembly on the CPU',
-    ),
+    info: {
+      ...describeInfo(
+        'wasm',
+        'wasm',
+        `${cpuDescription()} via WebAssembly SIMD${fma ? ' (FMA)' : ''}`,
+        false,
+        false,
+        'WebAssembly on the CPU',
+      ),
+      wasmFma: fma,
+    },
   };
 }
 

@@ -62,6 +62,8 @@ export interface BackendInfo {
   reason: string;
   /** webgpu only: whether WGSL subgroup operations are on (see `webgpuSubgroups`). */
   subgroups?: boolean;
+  /** wasm only: whether altar's matrix products use relaxed-SIMD fused multiply-adds (see `bmmUsesFma`). */
+  wasmFma?: boolean;
 }
 
 /**

@@ -72,7 +72,14 @@ export function attentionAttrs(opts: AttentionFusedOptions, dh: number): Attenti
   return { causal: opts.causal, window: w === Infinity ? 0 : w, scale };
 }
 
-/** What decides the wasm kernel: the sequence length and the mask (see {@link canFuseAttention}). */
+/**
+ * What decides the wasm kernel: the sequence length and the mask (see {@link canFuseAttention}).
+ *
+ * @example
+ * ```ts
+ * const g: AttentionGeometry = { n: 256, causal: true }; // window: none
+ * ```
+ */
 export interface AttentionGeometry {
   /** Sequence length N. */
   n: number;

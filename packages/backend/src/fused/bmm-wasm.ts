@@ -137,7 +137,14 @@ type Raw = (
   panels: number,
 ) => void;
 
-/** The slice of tfjs-wasm's backend the product needs. */
+/**
+ * The slice of tfjs-wasm's backend the product needs.
+ *
+ * @example
+ * ```ts
+ * const heap = tf.backend() as unknown as WasmHeap; // after initBackend('wasm')
+ * ```
+ */
 export interface WasmHeap {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): { byteOffset: number };
@@ -145,10 +152,26 @@ export interface WasmHeap {
   wasm?: { asm?: { memory?: unknown } };
 }
 
-/** Triangle modes of {@link bmmWasm} (see the file comment). */
+/**
+ * Triangle modes of {@link bmmWasm}: 0 full; 1 lower output (tiles above the diagonal written as 0); 2 A lower
+ * triangular; 3 A upper triangular.
+ *
+ * @example
+ * ```ts
+ * const mode: BmmMode = 2; // O = P V with causal P
+ * ```
+ */
 export type BmmMode = 0 | 1 | 2 | 3;
 
-/** C (batch, M, N) = A (batch, M, K) · B (batch, K, N) for float32 tensors on the wasm heap. */
+/**
+ * C (batch, M, N) = A (batch, M, K) · B (batch, K, N) for float32 tensors on the wasm heap.
+ *
+ * @example
+ * ```ts
+ * const product: BmmWasm | null = bmmWasm(heap);
+ * const c = product?.(a, b, [4096, 1024]); // a (4096, 256), b (256, 1024): a TensorInfo on the heap
+ * ```
+ */
 export type BmmWasm = (a: TensorInfo, b: TensorInfo, outShape: number[], mode?: BmmMode) => TensorInfo;
 
 const instances = new WeakMap<WebAssembly.Memory, Raw>();
