@@ -201,6 +201,7 @@ process.stdout.write(
     backend: info.name,
     adapter: info.adapter,
     fused,
+    ...(info.wasmFma !== undefined ? { wasm_fma: info.wasmFma } : {}),
     size,
     params: Object.values(params).reduce((s, v) => s + v.size, 0),
     batch: B,
