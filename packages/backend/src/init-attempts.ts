@@ -117,7 +117,7 @@ async function tryWasm(): Promise<Attempt> {
   registerWasmFastPaths();
   fallbackKernels.wasm = registerHostFallbackKernels('wasm');
   if (!(await activate('wasm'))) return { error: 'the wasm backend failed to initialise (is WebAssembly available?)' };
-  const fma = bmmUsesFma();
+  const fma = envVar('ALTAR_FUSED') !== '0' && bmmUsesFma(); // ALTAR_FUSED=0: XNNPACK's products
   return {
     info: {
       ...describeInfo(
