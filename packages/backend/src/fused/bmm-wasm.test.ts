@@ -51,26 +51,39 @@ describe.each([true, false])('bmmWasm on the wasm heap (fused multiply-adds allo
     // A carries its triangle's zeros (the kernel skips them; the reference multiplies them)
     const a0 = rng.normalArray(bt * m * k).map((v, idx) => (keep(Math.floor(idx / k) % m, idx % k) ? v : 0));
     const b0 = rng.normalArray(bt * k * n);
-    await expectNoLeaks(async () => {
-      const [a, b] = [tf.tensor(a0, [bt, m, k]), tf.tensor(b0, [bt, k, n])];
-      const c = tf.engine().makeTensorFromTensorInfo(f!(a, b, [bt, m, n], mode as BmmMode));
-      const got = await c.data();
-      tf.dispose([a, b, c]);
-      const want = reference(Float32Array.from(a0), Float32Array.from(b0), dims, keep);
-      // float32 sums of K terms: rounding grows like √K (K 2048 cancels to values near 0.3 from terms near 1)
-      const tol = 2e-5 * Math.max(1, Math.sqrt(k / 16));
-      let bad = 0;
-      for (let e = 0; e < bt; e++)
-        for (let i = 0; i < m; i++)
-          for (let j = 0; j < n; j++) {
-            const idx = (e * m + i) * n + j;
-            // mode 1: a tile whose first column is ≥ its first row + 4 is all zeros; elsewhere the product
-            const skipped = mode === 1 && Math.floor(j / 8) * 8 >= Math.floor(i / 4) * 4 + 4;
-            const w = skipped ? 0 : want[idx]!;
-            if (Math.abs(got[idx]! - w) > tol * (1 + Math.abs(w))) bad++;
-          }
-      expect(bad).toBe(0);
-    });
+    const want = reference(Float32Array.from(a0), Float32Array.from(b0), dims, keep);
+    // float32 sums of K terms: rounding grows like √K (K 2048 cancels to values near 0.3 from terms near 1)
+    const tol = 2e-5 * Math.max(1, Math.sqrt(k / 16));
+    // every storage variant: A as (M, K) or Aᵀ (K, M), B as (K, N) or Bᵀ (N, K)
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      await expectNoLeaks(async () => {
+        const c = tf.tidy(() => {
+          const a = tf.tensor(a0, [bt, m, k]);
+          const b = tf.tensor(b0, [bt, k, n]);
+          const as = ta ? tf.transpose(a, [0, 2, 1]) : a;
+          const bs = tb ? tf.transpose(b, [0, 2, 1]) : b;
+          return tf.engine().makeTensorFromTensorInfo(f!(as, bs, [bt, m, n], mode as BmmMode, ta, tb));
+        });
+        const got = await c.data();
+        c.dispose();
+        let bad = 0;
+        for (let e = 0; e < bt; e++)
+          for (let i = 0; i < m; i++)
+            for (let j = 0; j < n; j++) {
+              const idx = (e * m + i) * n + j;
+              // mode 1: a tile whose first column is ≥ its first row + 4 is all zeros; elsewhere the product
+              const skipped = mode === 1 && Math.floor(j / 8) * 8 >= Math.floor(i / 4) * 4 + 4;
+              const w = skipped ? 0 : want[idx]!;
+              if (Math.abs(got[idx]! - w) > tol * (1 + Math.abs(w))) bad++;
+            }
+        expect(bad, `ta ${ta}, tb ${tb}`).toBe(0);
+      });
+    }
   });
 
   it("wasm's BatchMatMul runs it for (B, H, M, K) @ (B, H, K, N) and (M, K) @ (K, N), equal to the cpu backend", async () => {

@@ -19,11 +19,13 @@ import { envVar } from '../env.js';
 import { assembleModule, Body, I32, OP, SIMD, V128 } from './wasm-asm.js';
 
 const LOAD32_SPLAT = 9;
+const F32X4_REPLACE_LANE = 32;
 /** f32x4.relaxed_madd (relaxed SIMD): a·b + c, one fused multiply-add where the CPU has it. */
 const RELAXED_MADD = 0x105;
 
-// bmm(a, b, c, batch, m, k, n, mode, mc, panels)
-function body(fma: boolean): number[] {
+// bmm(a, b, c, batch, m, k, n, mode, mc, panels). ta: A is stored transposed, (batch, K, M); tb: B is stored
+// transposed, (batch, N, K).
+function body(fma: boolean, ta: boolean, tb: boolean): number[] {
   const [a, b, c, batch, m, kk, n, mode, mc, panels] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   // i32 locals
   const [bt, ic, iEnd, i0, j0, k, kLo, kHi, pa, pb, pc, rowA, rowB, src] = [
@@ -31,10 +33,13 @@ function body(fma: boolean): number[] {
   ];
   // v128 locals: eight accumulators, two B halves, the broadcast A element
   const ACC = [24, 25, 26, 27, 28, 29, 30, 31];
-  const [b0, b1, av] = [32, 33, 34];
+  const [b0, b1, av, splat] = [32, 33, 34, 35];
   const x = new Body();
-  x.get(kk).i32(2).e(OP.i32Shl).set(rowA); // bytes per row of A
-  x.get(n).i32(2).e(OP.i32Shl).set(rowB); // bytes per row of B and of C
+  x.get(ta ? m : kk)
+    .i32(2)
+    .e(OP.i32Shl)
+    .set(rowA); // bytes per stored row of A
+  x.get(n).i32(2).e(OP.i32Shl).set(rowB); // bytes per row of B (stored untransposed) and of C
   x.i32(0).set(bt);
   x.e(OP.block, 0x40, OP.loop, 0x40); // batch
   x.get(bt, batch).e(OP.i32GeU, OP.brIf, 1);
@@ -42,16 +47,39 @@ function body(fma: boolean): number[] {
   // 32 bytes after the last, not a row of B after (rows of a power-of-two length alias in cache).
   x.i32(0).set(j0);
   x.e(OP.loop, 0x40);
-  x.get(b).get(bt, kk).e(OP.i32Mul).get(rowB).e(OP.i32Mul, OP.i32Add).get(j0).i32(2).e(OP.i32Shl, OP.i32Add);
+  if (tb) {
+    // src = b + (bt·N + j0)·K·4: row j0 of Bᵀ (B[k, j0 + c] = Bᵀ[j0 + c, k], rows K·4 bytes apart)
+    x.get(b).get(bt, n).e(OP.i32Mul).get(j0).e(OP.i32Add).get(kk).e(OP.i32Mul).i32(2).e(OP.i32Shl, OP.i32Add);
+  } else {
+    x.get(b).get(bt, kk).e(OP.i32Mul).get(rowB).e(OP.i32Mul, OP.i32Add).get(j0).i32(2).e(OP.i32Shl, OP.i32Add);
+  }
   x.set(src);
   x.get(panels).get(j0, kk).e(OP.i32Mul).i32(2).e(OP.i32Shl, OP.i32Add).set(pb);
   x.i32(0).set(k);
   x.e(OP.block, 0x40, OP.loop, 0x40);
   x.get(k, kk).e(OP.i32GeU, OP.brIf, 1);
-  x.get(pb).get(src).simd(SIMD.load, 0, 0).simd(SIMD.store, 0, 0);
-  x.get(pb).get(src).simd(SIMD.load, 0, 16).simd(SIMD.store, 0, 16);
+  if (tb) {
+    // the panel's 8 values for this k, gathered from 8 rows of Bᵀ into two vectors
+    for (let h = 0; h < 2; h++) {
+      x.get(pb).zero();
+      for (let lane = 0; lane < 4; lane++) {
+        x.get(src);
+        const row = 4 * h + lane;
+        if (row > 0)
+          x.get(kk)
+            .i32(4 * row)
+            .e(OP.i32Mul, OP.i32Add);
+        x.e(OP.f32Load, 2, 0).simd(F32X4_REPLACE_LANE, lane);
+      }
+      x.simd(SIMD.store, 0, 16 * h);
+    }
+    x.get(src).i32(4).e(OP.i32Add).set(src);
+  } else {
+    x.get(pb).get(src).simd(SIMD.load, 0, 0).simd(SIMD.store, 0, 0);
+    x.get(pb).get(src).simd(SIMD.load, 0, 16).simd(SIMD.store, 0, 16);
+    x.get(src, rowB).e(OP.i32Add).set(src);
+  }
   x.get(pb).i32(32).e(OP.i32Add).set(pb);
-  x.get(src, rowB).e(OP.i32Add).set(src);
   x.get(k).i32(1).e(OP.i32Add).set(k).e(OP.br, 0, OP.end, OP.end);
   x.get(j0).i32(8).e(OP.i32Add).tee(j0).get(n).e(OP.i32LtU, OP.brIf, 0, OP.end);
   x.i32(0).set(ic);
@@ -72,27 +100,40 @@ function body(fma: boolean): number[] {
   // skip: lower output and j0 ≥ i0 + 4 (the tile is stored as zeros)
   x.get(mode).i32(1).e(0x46).get(j0).get(i0).i32(4).e(OP.i32Add).e(0x4e /* i32.ge_s */, OP.i32And);
   x.e(OP.i32Eqz, OP.if, 0x40);
-  // pa = a + ((bt·M + i0)·K + kLo)·4;  pb = panels + (j0·K + 8·kLo)·4
-  x.get(a).get(bt, m).e(OP.i32Mul).get(i0).e(OP.i32Add).get(rowA).e(OP.i32Mul, OP.i32Add);
-  x.get(kLo).i32(2).e(OP.i32Shl, OP.i32Add).set(pa);
+  // pa = a + ((bt·M + i0)·K + kLo)·4 (ta: a + ((bt·K + kLo)·M + i0)·4);  pb = panels + (j0·K + 8·kLo)·4
+  if (ta) {
+    x.get(a).get(bt, kk).e(OP.i32Mul).get(kLo).e(OP.i32Add).get(rowA).e(OP.i32Mul, OP.i32Add);
+    x.get(i0).i32(2).e(OP.i32Shl, OP.i32Add).set(pa);
+  } else {
+    x.get(a).get(bt, m).e(OP.i32Mul).get(i0).e(OP.i32Add).get(rowA).e(OP.i32Mul, OP.i32Add);
+    x.get(kLo).i32(2).e(OP.i32Shl, OP.i32Add).set(pa);
+  }
   x.get(panels).get(j0, kk).e(OP.i32Mul).get(kLo).i32(3).e(OP.i32Shl, OP.i32Add).i32(2).e(OP.i32Shl, OP.i32Add).set(pb);
   x.get(kLo).set(k);
   x.e(OP.block, 0x40, OP.loop, 0x40); // k
   x.get(k, kHi).e(OP.i32GeU, OP.brIf, 1);
   x.get(pb).simd(SIMD.load, 0, 0).set(b0);
   x.get(pb).simd(SIMD.load, 0, 16).set(b1);
+  // ta: A[i0..i0+3, k] are neighbours in row k of Aᵀ: one load, then a lane broadcast for each
+  if (ta) x.get(pa).simd(SIMD.load, 0, 0).set(av);
   for (let r = 0; r < 4; r++) {
-    // av = A[i0 + r, k] in every lane; acc += av · b
-    x.get(pa);
-    for (let q = 0; q < r; q++) x.get(rowA).e(OP.i32Add);
-    x.simd(LOAD32_SPLAT, 2, 0).set(av);
+    // splat = A[i0 + r, k] in every lane; acc += splat · b
+    if (ta) {
+      x.get(av, av).simd(SIMD.shuffle, ...[0, 1, 2, 3].flatMap(() => [4 * r, 4 * r + 1, 4 * r + 2, 4 * r + 3]));
+    } else {
+      x.get(pa);
+      for (let q = 0; q < r; q++) x.get(rowA).e(OP.i32Add);
+      x.simd(LOAD32_SPLAT, 2, 0);
+    }
+    x.set(splat);
     for (const [h, bv] of [b0, b1].entries()) {
       const acc = ACC[2 * r + h]!;
-      if (fma) x.get(av, bv, acc).simd(RELAXED_MADD).set(acc);
-      else x.get(av, bv).simd(SIMD.f32x4Mul).get(acc).simd(SIMD.f32x4Add).set(acc);
+      if (fma) x.get(splat, bv, acc).simd(RELAXED_MADD).set(acc);
+      else x.get(splat, bv).simd(SIMD.f32x4Mul).get(acc).simd(SIMD.f32x4Add).set(acc);
     }
   }
-  x.get(pa).i32(4).e(OP.i32Add).set(pa);
+  if (ta) x.get(pa, rowA).e(OP.i32Add).set(pa);
+  else x.get(pa).i32(4).e(OP.i32Add).set(pa);
   x.get(pb).i32(32).e(OP.i32Add).set(pb);
   x.get(k).i32(1).e(OP.i32Add).set(k).e(OP.br, 0, OP.end, OP.end);
   x.e(OP.end); // if
@@ -110,18 +151,26 @@ function body(fma: boolean): number[] {
   return x.code;
 }
 
+/** The four storage variants of the product: [export name, A transposed, B transposed]. */
+const VARIANTS: Array<[string, boolean, boolean]> = [
+  ['bmm', false, false],
+  ['bmm_ta', true, false],
+  ['bmm_tb', false, true],
+  ['bmm_tatb', true, true],
+];
+
 function moduleBytes(fma: boolean): Uint8Array<ArrayBuffer> {
-  return assembleModule([
-    {
-      name: 'bmm',
+  return assembleModule(
+    VARIANTS.map(([name, ta, tb]) => ({
+      name,
       params: new Array<number>(10).fill(I32),
       locals: [
         [14, I32],
-        [11, V128],
+        [12, V128],
       ],
-      body: body(fma),
-    },
-  ]);
+      body: body(fma, ta, tb),
+    })),
+  );
 }
 
 type Raw = (
@@ -164,7 +213,8 @@ export interface WasmHeap {
 export type BmmMode = 0 | 1 | 2 | 3;
 
 /**
- * C (batch, M, N) = A (batch, M, K) · B (batch, K, N) for float32 tensors on the wasm heap.
+ * C (batch, M, N) = A (batch, M, K) · B (batch, K, N) for float32 tensors on the wasm heap; `ta` / `tb`: A is
+ * stored as Aᵀ (batch, K, M) / B as Bᵀ (batch, N, K) (read in place: no transposed copy).
  *
  * @example
  * ```ts
@@ -172,9 +222,16 @@ export type BmmMode = 0 | 1 | 2 | 3;
  * const c = product?.(a, b, [4096, 1024]); // a (4096, 256), b (256, 1024): a TensorInfo on the heap
  * ```
  */
-export type BmmWasm = (a: TensorInfo, b: TensorInfo, outShape: number[], mode?: BmmMode) => TensorInfo;
+export type BmmWasm = (
+  a: TensorInfo,
+  b: TensorInfo,
+  outShape: number[],
+  mode?: BmmMode,
+  ta?: boolean,
+  tb?: boolean,
+) => TensorInfo;
 
-const instances = new WeakMap<WebAssembly.Memory, Raw>();
+const instances = new WeakMap<WebAssembly.Memory, Record<string, Raw>>();
 let compiled: { module: WebAssembly.Module; fma: boolean } | null = null;
 let fmaAllowed = true;
 
@@ -222,20 +279,22 @@ export function setBmmFma(allow: boolean): boolean {
 export function bmmWasm(backend: WasmHeap): BmmWasm | null {
   const memory = backend.wasm?.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return null;
-  let raw = instances.get(memory);
-  if (!raw) {
+  let fns = instances.get(memory);
+  if (!fns) {
     try {
-      raw = (new WebAssembly.Instance(compile().module, { env: { memory } }).exports as { bmm: Raw }).bmm;
+      fns = new WebAssembly.Instance(compile().module, { env: { memory } }).exports as Record<string, Raw>;
     } catch {
       return null; // no WebAssembly SIMD
     }
-    instances.set(memory, raw);
+    instances.set(memory, fns);
     memories.push(memory);
   }
-  const run = raw;
-  return (a, b, outShape, mode = 0) => {
+  const kernels = fns;
+  return (a, b, outShape, mode = 0, ta = false, tb = false) => {
     const r = a.shape.length;
-    const [m, k, n] = [a.shape[r - 2]!, a.shape[r - 1]!, b.shape[b.shape.length - 1]!];
+    const [m, k] = ta ? [a.shape[r - 1]!, a.shape[r - 2]!] : [a.shape[r - 2]!, a.shape[r - 1]!];
+    const n = b.shape[b.shape.length - (tb ? 2 : 1)]!;
+    const run = kernels[`bmm${ta || tb ? '_' : ''}${ta ? 'ta' : ''}${tb ? 'tb' : ''}`]!;
     const batch = m * n > 0 ? tf.util.sizeFromShape(outShape) / (m * n) : 0;
     const out = backend.makeOutput(outShape, 'float32');
     const panels = backend.makeOutput([Math.max(1, k * n)], 'float32');
