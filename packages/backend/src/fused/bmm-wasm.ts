@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { envVar } from '../env.js';
-import { assembleModule, Body, I32, OP, SIMD, V128 } from './wasm-asm.js';
+import { assembleModule, Body, I32, OP, perMemory, SIMD, V128 } from './wasm-asm.js';
 
 const LOAD32_SPLAT = 9;
 const F32X4_REPLACE_LANE = 32;
@@ -231,21 +231,15 @@ export type BmmWasm = (
   tb?: boolean,
 ) => TensorInfo;
 
-const instances = new WeakMap<WebAssembly.Memory, Record<string, Raw>>();
-let compiled: { module: WebAssembly.Module; fma: boolean } | null = null;
 let fmaAllowed = true;
-
-/** The module: with fused multiply-adds where the engine validates relaxed SIMD (ALTAR_WASM_FMA=0: never). */
-function compile(): { module: WebAssembly.Module; fma: boolean } {
-  if (!compiled) {
-    const fmaBytes = moduleBytes(true);
-    const fma = fmaAllowed && envVar('ALTAR_WASM_FMA') !== '0' && WebAssembly.validate(fmaBytes);
-    compiled = { module: new WebAssembly.Module(fma ? fmaBytes : moduleBytes(false)), fma };
-  }
-  return compiled;
+/** Whether the module uses fused multiply-adds: decided at first use (relaxed SIMD validated by the engine). */
+let fma: boolean | null = null;
+function useFma(): boolean {
+  fma ??= fmaAllowed && envVar('ALTAR_WASM_FMA') !== '0' && WebAssembly.validate(moduleBytes(true));
+  return fma;
 }
-
-const memories: WebAssembly.Memory[] = [];
+const factory = () => perMemory<Record<string, Raw>>(() => moduleBytes(useFma()));
+let kernelsOf = factory();
 
 /**
  * Forbid (false) or allow (true, the default) the fused multiply-add module from the next product on; returns
@@ -259,8 +253,8 @@ const memories: WebAssembly.Memory[] = [];
 export function setBmmFma(allow: boolean): boolean {
   if (allow !== fmaAllowed) {
     fmaAllowed = allow;
-    compiled = null;
-    for (const mem of memories.splice(0)) instances.delete(mem);
+    fma = null;
+    kernelsOf = factory();
   }
   return bmmUsesFma();
 }
@@ -279,16 +273,8 @@ export function setBmmFma(allow: boolean): boolean {
 export function bmmWasm(backend: WasmHeap): BmmWasm | null {
   const memory = backend.wasm?.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return null;
-  let fns = instances.get(memory);
-  if (!fns) {
-    try {
-      fns = new WebAssembly.Instance(compile().module, { env: { memory } }).exports as Record<string, Raw>;
-    } catch {
-      return null; // no WebAssembly SIMD
-    }
-    instances.set(memory, fns);
-    memories.push(memory);
-  }
+  const fns = kernelsOf(memory);
+  if (!fns) return null; // no WebAssembly SIMD
   const kernels = fns;
   return (a, b, outShape, mode = 0, ta = false, tb = false) => {
     const r = a.shape.length;
@@ -319,8 +305,8 @@ export function bmmWasm(backend: WasmHeap): BmmWasm | null {
  */
 export function bmmUsesFma(): boolean {
   try {
-    return compile().fma;
+    return useFma();
   } catch {
-    return false;
+    return false; // no WebAssembly at all
   }
 }

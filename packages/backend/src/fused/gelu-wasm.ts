@@ -11,7 +11,7 @@
  * the exponent bits. t is clamped to [−87, 88], where σ is already 0 or 1 in float32; NaN propagates.
  * Rows must be a multiple of 4 wide (otherwise gelu.ts runs its JS passes).
  */
-import { assembleModule, Body, I32, OP, SIMD, V128 } from './wasm-asm.js';
+import { assembleModule, Body, I32, OP, perMemory, SIMD, V128 } from './wasm-asm.js';
 
 const C1 = 2 * Math.sqrt(2 / Math.PI);
 const C2 = C1 * 0.044715;
@@ -123,9 +123,6 @@ export interface GeluWasm {
   bwd(dy: number, x: number, b: number, dx: number, acc: number, rows: number, d: number): void;
 }
 
-const instances = new WeakMap<WebAssembly.Memory, GeluWasm>();
-let compiled: WebAssembly.Module | null = null;
-
 /**
  * The bias + GELU kernels bound to a wasm memory (compiled once, instantiated once per memory); null where
  * WebAssembly SIMD is unavailable.
@@ -135,24 +132,13 @@ let compiled: WebAssembly.Module | null = null;
  * const k = geluWasmKernels(memory); // k?.fwd(xPtr, bPtr, yPtr, rows, d)
  * ```
  */
-export function geluWasmKernels(memory: WebAssembly.Memory): GeluWasm | null {
-  const have = instances.get(memory);
-  if (have) return have;
-  try {
-    const locals: Array<[number, number]> = [
-      [N_I32, I32],
-      [N_V128, V128],
-    ];
-    compiled ??= new WebAssembly.Module(
-      assembleModule([
-        { name: 'fwd', params: new Array<number>(5).fill(I32), locals, body: forwardBody() },
-        { name: 'bwd', params: new Array<number>(7).fill(I32), locals, body: backwardBody() },
-      ]),
-    );
-    const k = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as GeluWasm;
-    instances.set(memory, k);
-    return k;
-  } catch {
-    return null;
-  }
-}
+export const geluWasmKernels: (memory: WebAssembly.Memory) => GeluWasm | null = perMemory<GeluWasm>(() => {
+  const locals: Array<[number, number]> = [
+    [N_I32, I32],
+    [N_V128, V128],
+  ];
+  return assembleModule([
+    { name: 'fwd', params: new Array<number>(5).fill(I32), locals, body: forwardBody() },
+    { name: 'bwd', params: new Array<number>(7).fill(I32), locals, body: backwardBody() },
+  ]);
+});

@@ -16,7 +16,7 @@ import type { DataType, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow
 import type { HostKernelSpec } from './host-kernel.js';
 import type { NormVariant } from './norm-host.js';
 
-import { assembleModule, Body, F64, I32, OP, SIMD, uleb, V128 } from './wasm-asm.js';
+import { assembleModule, Body, F64, I32, OP, perMemory, SIMD, uleb, V128 } from './wasm-asm.js';
 
 /** Every function declares the same locals after its parameters (a few unused by one of them). */
 const N_PARAMS = 11;
@@ -184,9 +184,6 @@ export interface NormWasm {
   bwd(...args: number[]): void;
 }
 
-const instances = new WeakMap<WebAssembly.Memory, NormWasm>();
-let compiled: WebAssembly.Module | null = null;
-
 /**
  * The norm kernels bound to a wasm memory (compiled once, instantiated once per memory); null where
  * WebAssembly SIMD is unavailable.
@@ -196,19 +193,7 @@ let compiled: WebAssembly.Module | null = null;
  * const k = normWasm(memory); // k?.fwd(x, r, g, b, s, y, st, rows, d, eps, flags)
  * ```
  */
-export function normWasm(memory: WebAssembly.Memory): NormWasm | null {
-  const have = instances.get(memory);
-  if (have) return have;
-  try {
-    compiled ??= new WebAssembly.Module(assemble());
-    const inst = new WebAssembly.Instance(compiled, { env: { memory } });
-    const k = inst.exports as unknown as NormWasm;
-    instances.set(memory, k);
-    return k;
-  } catch {
-    return null;
-  }
-}
+export const normWasm: (memory: WebAssembly.Memory) => NormWasm | null = perMemory<NormWasm>(assemble);
 
 // ------------------------------------------------------------- the tfjs kernels
 

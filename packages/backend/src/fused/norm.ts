@@ -17,7 +17,7 @@ import { registerGradient, type NamedAttrMap } from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
 import { useFused, type HostKernelSpec } from './host-kernel.js';
 import { FUSED_KERNELS } from './names.js';
-import { normBackwardSpec, normForwardSpec } from './norm-host.js';
+import { normBackwardSpec, normForwardSpec, type NormVariant } from './norm-host.js';
 import { withWasmKernel } from './norm-wasm.js';
 
 const lastDim = (shape: number[]): number => shape[shape.length - 1] ?? 1;
@@ -178,6 +178,14 @@ export function addRmsNorm(x: tf.Tensor, r: tf.Tensor, g: tf.Tensor, eps = 1e-5)
   return [s!, y!];
 }
 
+/** Each fused norm: forward and backward kernel names and the variant both run. */
+const NORM_KERNELS: ReadonlyArray<readonly [string, string, NormVariant]> = [
+  [FUSED_KERNELS.layerNorm, FUSED_KERNELS.layerNormGrad, { centered: true, residual: false }],
+  [FUSED_KERNELS.rmsNorm, FUSED_KERNELS.rmsNormGrad, { centered: false, residual: false }],
+  [FUSED_KERNELS.addLayerNorm, FUSED_KERNELS.addLayerNormGrad, { centered: true, residual: true }],
+  [FUSED_KERNELS.addRmsNorm, FUSED_KERNELS.addRmsNormGrad, { centered: false, residual: true }],
+];
+
 /**
  * The host kernels of the fused norms (forward and backward of each), for registerFusedKernels.
  *
@@ -186,14 +194,7 @@ export function addRmsNorm(x: tf.Tensor, r: tf.Tensor, g: tf.Tensor, eps = 1e-5)
  * NORM_SPECS.forEach((s) => registerHostKernel(s));
  * ```
  */
-export const NORM_SPECS: readonly HostKernelSpec[] = (
-  [
-    [FUSED_KERNELS.layerNorm, FUSED_KERNELS.layerNormGrad, { centered: true, residual: false }],
-    [FUSED_KERNELS.rmsNorm, FUSED_KERNELS.rmsNormGrad, { centered: false, residual: false }],
-    [FUSED_KERNELS.addLayerNorm, FUSED_KERNELS.addLayerNormGrad, { centered: true, residual: true }],
-    [FUSED_KERNELS.addRmsNorm, FUSED_KERNELS.addRmsNormGrad, { centered: false, residual: true }],
-  ] as const
-).flatMap(([fwd, bwd, v]) => [
+export const NORM_SPECS: readonly HostKernelSpec[] = NORM_KERNELS.flatMap(([fwd, bwd, v]) => [
   withWasmKernel(normForwardSpec(fwd, v), v, 'forward'),
   withWasmKernel(normBackwardSpec(bwd, v), v, 'backward'),
 ]);
@@ -207,43 +208,23 @@ export const NORM_SPECS: readonly HostKernelSpec[] = (
  * ```
  */
 export function registerNormGradients(): void {
-  // layerNorm, rmsNorm: outputs (y, stats); saved [x, g, stats].
-  for (const [fwd, bwd, centered] of [
-    [FUSED_KERNELS.layerNorm, FUSED_KERNELS.layerNormGrad, true],
-    [FUSED_KERNELS.rmsNorm, FUSED_KERNELS.rmsNormGrad, false],
-  ] as const) {
+  for (const [fwd, bwd, v] of NORM_KERNELS) {
     registerGradient({
       kernelName: fwd,
-      inputsToSave: ['x', 'g'],
-      outputsToSave: [false, true],
+      // plain: outputs (y, stats), saved [x, g, stats]; add variants: outputs (s, y, stats), saved [g, s, stats]
+      // (an unused output's gradient arrives as zeros)
+      inputsToSave: v.residual ? ['g'] : ['x', 'g'],
+      outputsToSave: v.residual ? [true, false, true] : [false, true],
       gradFunc: (dys, saved, attrs) => {
-        const [dy] = dys as tf.Tensor[];
-        const [x, g, stats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const outs = tf.engine().runKernel(bwd, { dy: dy!, s: x, g, stats }, attrs) as unknown as tf.Tensor[];
+        const [ds, dy] = (v.residual ? dys : [null, ...(dys as tf.Tensor[])]) as Array<tf.Tensor | null>;
+        const [g, s, stats] = (v.residual ? saved : [saved[1], saved[0], saved[2]]) as tf.Tensor[];
+        const inputs = { ...(ds ? { ds } : {}), dy: dy!, s: s!, g: g!, stats: stats! };
+        const outs = tf.engine().runKernel(bwd, inputs, attrs) as unknown as tf.Tensor[];
         const [dx, dg, db] = outs as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
         const grads: Record<string, () => tf.Tensor> = { x: () => dx, g: () => dg };
-        if (centered) grads['b'] = () => db!;
-        return grads;
-      },
-    });
-  }
-  // add variants: outputs (s, y, stats); saved [g, s, stats]. An unused output's gradient arrives as zeros.
-  for (const [fwd, bwd, centered] of [
-    [FUSED_KERNELS.addLayerNorm, FUSED_KERNELS.addLayerNormGrad, true],
-    [FUSED_KERNELS.addRmsNorm, FUSED_KERNELS.addRmsNormGrad, false],
-  ] as const) {
-    registerGradient({
-      kernelName: fwd,
-      inputsToSave: ['g'],
-      outputsToSave: [true, false, true],
-      gradFunc: (dys, saved, attrs) => {
-        const [ds, dy] = dys as tf.Tensor[];
-        const [g, s, stats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const outs = tf.engine().runKernel(bwd, { ds: ds!, dy: dy!, s, g, stats }, attrs) as unknown as tf.Tensor[];
-        const [dx, dg, db] = outs as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
         // x and r receive the same gradient: a clone for r, so that accumulating one never frees the other.
-        const grads: Record<string, () => tf.Tensor> = { x: () => dx, r: () => tf.clone(dx), g: () => dg };
-        if (centered) grads['b'] = () => db!;
+        if (v.residual) grads['r'] = () => tf.clone(dx);
+        if (v.centered) grads['b'] = () => db!;
         return grads;
       },
     });

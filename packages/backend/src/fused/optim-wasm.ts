@@ -9,7 +9,7 @@
  * The scalars arrive as float32 (what the composition's scalar tensors hold). The first n − n mod 4 elements
  * run here; optim.ts finishes the rest.
  */
-import { assembleModule, Body, F32, I32, OP, SIMD, V128 } from './wasm-asm.js';
+import { assembleModule, Body, F32, I32, OP, perMemory, SIMD, V128 } from './wasm-asm.js';
 
 // adam(p, m, v, g, pOut, mOut, vOut, n, gradScale, b1, c1, b2, c2, bc1, bc2, eps, lr, keep)
 const P = { p: 0, m: 1, v: 2, g: 3, po: 4, mo: 5, vo: 6, n: 7 } as const;
@@ -67,8 +67,19 @@ export type AdamwWasm = (
   keep: number,
 ) => void;
 
-const instances = new WeakMap<WebAssembly.Memory, AdamwWasm>();
-let compiled: WebAssembly.Module | null = null;
+const adamModule = perMemory<{ adam: AdamwWasm }>(() =>
+  assembleModule([
+    {
+      name: 'adam',
+      params: [...new Array<number>(8).fill(I32), ...new Array<number>(10).fill(F32)],
+      locals: [
+        [2, I32],
+        [13, V128],
+      ],
+      body: body(),
+    },
+  ]),
+);
 
 /**
  * The AdamW kernel bound to a wasm memory (compiled once, instantiated once per memory); null where
@@ -80,27 +91,5 @@ let compiled: WebAssembly.Module | null = null;
  * ```
  */
 export function adamwWasm(memory: WebAssembly.Memory): AdamwWasm | null {
-  const have = instances.get(memory);
-  if (have) return have;
-  try {
-    const params = [...new Array<number>(8).fill(I32), ...new Array<number>(10).fill(F32)];
-    compiled ??= new WebAssembly.Module(
-      assembleModule([
-        {
-          name: 'adam',
-          params,
-          locals: [
-            [2, I32],
-            [13, V128],
-          ],
-          body: body(),
-        },
-      ]),
-    );
-    const k = (new WebAssembly.Instance(compiled, { env: { memory } }).exports as { adam: AdamwWasm }).adam;
-    instances.set(memory, k);
-    return k;
-  } catch {
-    return null;
-  }
+  return adamModule(memory)?.adam ?? null;
 }

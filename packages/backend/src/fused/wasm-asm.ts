@@ -135,3 +135,31 @@ export function assembleModule(funcs: WasmFunction[]): Uint8Array<ArrayBuffer> {
     ...section(10, vec(code)),
   ]); // prettier-ignore
 }
+
+/**
+ * A kernel module compiled once (from `bytes()`, at first use) and instantiated once per wasm memory: the
+ * returned function gives the instance's exports, or null where the engine rejects the module (no
+ * WebAssembly SIMD).
+ *
+ * @example
+ * ```ts
+ * const kernels = perMemory<{ fwd(...args: number[]): void }>(() => assembleModule(funcs));
+ * kernels(memory)?.fwd(x, y, n);
+ * ```
+ */
+export function perMemory<T>(bytes: () => Uint8Array<ArrayBuffer>): (memory: WebAssembly.Memory) => T | null {
+  let compiled: WebAssembly.Module | null = null;
+  const instances = new WeakMap<WebAssembly.Memory, T>();
+  return (memory) => {
+    const have = instances.get(memory);
+    if (have) return have;
+    try {
+      compiled ??= new WebAssembly.Module(bytes());
+      const exports = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as T;
+      instances.set(memory, exports);
+      return exports;
+    } catch {
+      return null;
+    }
+  };
+}

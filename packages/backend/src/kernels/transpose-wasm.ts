@@ -4,7 +4,7 @@
  * eight lane shuffles and stored as four columns. Rows stream in order; the written columns stay in cache
  * across consecutive row blocks. For 4-byte elements (float32, int32) with both sides a multiple of 4.
  */
-import { assembleModule, Body, I32, OP, SIMD, V128 } from '../fused/wasm-asm.js';
+import { assembleModule, Body, I32, OP, perMemory, SIMD, V128 } from '../fused/wasm-asm.js';
 
 /** i8x16.shuffle immediates from 32-bit lane indices (0–3: first operand, 4–7: second). */
 const lanes = (...ls: number[]): number[] => ls.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
@@ -68,8 +68,19 @@ function body(): number[] {
 
 type TransposeFn = (src: number, dst: number, batch: number, rows: number, cols: number) => void;
 
-const instances = new WeakMap<WebAssembly.Memory, TransposeFn>();
-let compiled: WebAssembly.Module | null = null;
+const transposeModule = perMemory<{ t: TransposeFn }>(() =>
+  assembleModule([
+    {
+      name: 't',
+      params: new Array<number>(5).fill(I32),
+      locals: [
+        [8, I32],
+        [8, V128],
+      ],
+      body: body(),
+    },
+  ]),
+);
 
 /**
  * The SIMD transpose bound to a wasm memory (compiled once, instantiated once per memory); null where
@@ -81,26 +92,5 @@ let compiled: WebAssembly.Module | null = null;
  * ```
  */
 export function transposeWasm(memory: WebAssembly.Memory): TransposeFn | null {
-  const have = instances.get(memory);
-  if (have) return have;
-  try {
-    compiled ??= new WebAssembly.Module(
-      assembleModule([
-        {
-          name: 't',
-          params: new Array<number>(5).fill(I32),
-          locals: [
-            [8, I32],
-            [8, V128],
-          ],
-          body: body(),
-        },
-      ]),
-    );
-    const t = (new WebAssembly.Instance(compiled, { env: { memory } }).exports as { t: TransposeFn }).t;
-    instances.set(memory, t);
-    return t;
-  } catch {
-    return null;
-  }
+  return transposeModule(memory)?.t ?? null;
 }
