@@ -110,3 +110,19 @@ describe.each([true, false])('bmmWasm on the wasm heap (fused multiply-adds allo
     });
   });
 });
+
+describe('the fused multiply-add module', () => {
+  it('is used where the engine has relaxed SIMD (turned on by initBackend on Node 20), and ALTAR_WASM_FMA=0 turns it off', async () => {
+    expect(await useBackend('wasm')).not.toBeNull();
+    expect(setBmmFma(true)).toBe(true); // Node 20 + the V8 flag set at wasm init, or an engine that ships it
+    process.env['ALTAR_WASM_FMA'] = '0';
+    try {
+      setBmmFma(false); // forget the decision, so that the next one reads the environment again
+      expect(setBmmFma(true)).toBe(false);
+    } finally {
+      delete process.env['ALTAR_WASM_FMA'];
+      setBmmFma(false);
+    }
+    expect(setBmmFma(true)).toBe(true);
+  });
+});
