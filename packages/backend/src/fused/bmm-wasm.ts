@@ -1,10 +1,13 @@
 /**
- * Batched matrix products for attention on wasm as a WebAssembly SIMD module (assembled at first use with
- * wasm-asm.ts, working on tfjs's heap in place): C[b] = A[b] · B[b] for row-major A (M, K), B (K, N),
- * C (M, N), with M a multiple of 4 and N a multiple of 8. A 4 × 8 tile of C stays in eight 4-lane registers
- * while k runs: per k, one 8-wide row of B and four broadcast elements of A (the broadcast kernel shape of
- * XNNPACK's wasm GEMMs, without the packing of B: attention's operands are new at every call, and B's rows
- * of 8 are already contiguous).
+ * Matrix products on wasm as a WebAssembly SIMD module (assembled at first use with wasm-asm.ts, working on
+ * tfjs's heap in place): C[b] = A[b] · B[b] for row-major A (M, K), B (K, N), C (M, N), M a multiple of 4 and N
+ * of 8, every batch entry in one call. A 4 × 8 tile of C stays in eight 4-lane registers while k runs: per k,
+ * one 8-wide row of B and four broadcast elements of A (the broadcast kernel shape of XNNPACK's wasm GEMMs).
+ * Each entry's B is first packed into contiguous (K, 8) panels (B's rows, often a power of two bytes long,
+ * alias in cache otherwise; a transposed B is gathered into the same panels), and A's rows are taken in chunks
+ * of ~128 KiB that stay in cache while every panel passes. Where the engine validates relaxed SIMD the tile
+ * uses f32x4.relaxed_madd (one fused multiply-add on x86 with FMA); otherwise multiply then add, in
+ * XNNPACK's order.
  *
  * Causal attention needs only half of each product; `mode` says which half:
  *   0 full
