@@ -1,8 +1,9 @@
 /**
- * A minimal WebAssembly assembler for altar's hand-written SIMD kernels (norm-wasm.ts, gelu-wasm.ts): LEB128
- * encoders, the opcodes the kernels use, a function-body builder, and `assembleModule`, which emits a module
- * that imports tfjs-wasm's memory as env.memory and exports the given functions. Kernels work on the backend's
- * heap in place, through byte offsets.
+ * A minimal WebAssembly assembler for altar's hand-written SIMD kernels (norm-wasm.ts, gelu-wasm.ts,
+ * optim-wasm.ts, bmm-wasm.ts, kernels/transpose-wasm.ts): LEB128 encoders, the opcodes the kernels use, a
+ * function-body builder, `assembleModule`, which emits a module that imports tfjs-wasm's memory as env.memory
+ * and exports the given functions, and `perMemory`, which compiles it once and instantiates it per heap.
+ * Kernels work on the backend's heap in place, through byte offsets.
  */
 
 export const uleb = (n: number): number[] => {
