@@ -1,14 +1,8 @@
 /**
  * Faster paths for wasm kernels that tfjs 4.22 implements slowly, found by the model benchmarks:
  *
- * - BatchMatMul runs altar's SIMD product (fused/bmm-wasm.ts) wherever M is a multiple of 4 and N of 8: 1.8–2×
- *   XNNPACK with fused multiply-adds (1.4–1.6× without), one call for every batch entry, a transposed B read in
- *   place. Elsewhere:
- *   - with transposeA / transposeB tfjs runs 10–60× slower than an explicit Transpose followed by a plain
- *     product (1024×256×1024: 20 ms plain, 234 ms transposeB, 1243 ms transposeA), and tfjs's own matMul
- *     gradient uses the transposed forms: the wrapper transposes explicitly and calls the native product;
- *   - with a batch dimension > 1 tfjs runs at ~2 GFLOP/s against ~27 for one product: the wrapper runs one
- *     native product per batch entry on slices and concatenates (any rank with equal leading dims).
+ * - BatchMatMul: altar's SIMD product where the shapes allow, else explicit transposes and one native product
+ *   per batch entry (wasm-matmul.ts).
  * - UnsortedSegmentSum (gather's gradient) is missing on wasm, and the cpu kernel that the host fallback
  *   would run is O(segments × rows × width). This one is O(rows × width).
  * - Slice, SplitV and Unpack copy the WHOLE input out of the heap for every call before taking their part;
@@ -17,12 +11,10 @@
  * - Transpose of the last two axes runs as a SIMD module (transpose-wasm.ts, sides multiples of 4; 2.2× the
  *   32×32-blocked JS loop that remains for other shapes, itself 3× tfjs's for (4096, 1024)).
  */
-import { bmmWasm } from '../fused/bmm-wasm.js';
 import { transposeWasm } from './transpose-wasm.js';
+import { wasmBatchMatMul } from './wasm-matmul.js';
 import {
   BatchMatMul,
-  Concat,
-  Reshape,
   Slice,
   getKernel,
   registerKernel,
@@ -30,7 +22,6 @@ import {
   unregisterKernel,
   UnsortedSegmentSum,
   util,
-  type BatchMatMulAttrs,
   type SliceAttrs,
   type TransposeAttrs,
   type SplitVAttrs,
@@ -228,110 +219,13 @@ export function registerWasmFastPaths(): string[] {
   const native = getKernel(BatchMatMul, 'wasm');
   const transpose = getKernel(Transpose, 'wasm');
   if (native && transpose && !(native.kernelFunc as { altarWrapped?: boolean }).altarWrapped) {
-    const nativeFn = native.kernelFunc;
-    const concat = getKernel(Concat, 'wasm')!;
-    const reshape = getKernel(Reshape, 'wasm')!;
-    const wrapped: KernelFunc & { altarWrapped?: boolean; altarNative?: KernelFunc } = ({ inputs, backend, attrs }) => {
-      const { transposeA, transposeB } = attrs as unknown as BatchMatMulAttrs;
-      const plain = { transposeA: false, transposeB: false };
-      const w = backend as unknown as WasmLike;
-      // a: (..., M, K), b: (..., K, N), no transposes. Per-entry products when both have the same leading
-      // (batch) dims with a product > 1 (attention's (B, H, N, dh) products): the leading dims are folded
-      // into one (a free reshape), each entry runs natively, and the result is reshaped back.
-      const product = (x0: TensorInfo, y0: TensorInfo): TensorInfo => {
-        const r = x0.shape.length;
-        const sameLead = r >= 3 && y0.shape.length === r && x0.shape.slice(0, -2).every((d, i) => d === y0.shape[i]);
-        const batch = sameLead ? util.sizeFromShape(x0.shape.slice(0, -2)) : 1;
-        const m = x0.shape[r - 2] ?? 0;
-        const k = x0.shape[r - 1] ?? 0;
-        const n = y0.shape[r - 1] ?? 0;
-        // altar's SIMD product (fused/bmm-wasm.ts) wherever the shapes allow, batched or not: B packed into
-        // panels at a fraction of XNNPACK's repacking cost, one call for every entry, fused multiply-adds where
-        // the engine has relaxed SIMD. (4096, 256) @ (256, 1024) with a new B: 97 → 47 ms; attention's
-        // (64, 256, 256) @ (64, 256, 64): 30.4 → 22.5 ms (without FMA).
-        const bmm = copyPaths && m > 0 && n > 0 && m % 4 === 0 && n % 8 === 0 ? bmmWasm(w) : null;
-        if (bmm && (r === 2 || sameLead) && x0.dtype === 'float32' && y0.dtype === 'float32') {
-          return bmm(x0, y0, [...x0.shape.slice(0, -2), m, n]);
-        }
-        // Tiny products stay native: slicing costs more than it saves below ~64k multiply-adds each.
-        if (batch <= 1 || m * k * n < 65536)
-          return nativeFn({ inputs: { a: x0, b: y0 }, backend, attrs: plain }) as TensorInfo;
-        if (r > 3 && !copyPaths) return nativeFn({ inputs: { a: x0, b: y0 }, backend, attrs: plain }) as TensorInfo;
-        if (r > 3) {
-          const x = reshape.kernelFunc({ inputs: { x: x0 }, backend, attrs: { shape: [batch, m, k] } }) as TensorInfo;
-          const y = reshape.kernelFunc({ inputs: { x: y0 }, backend, attrs: { shape: [batch, k, n] } }) as TensorInfo;
-          try {
-            const out = product(x, y);
-            const shaped = reshape.kernelFunc({
-              inputs: { x: out },
-              backend,
-              attrs: { shape: [...x0.shape.slice(0, -2), m, n] },
-            }) as TensorInfo;
-            w.disposeData(out.dataId);
-            return shaped;
-          } finally {
-            w.disposeData(x.dataId);
-            w.disposeData(y.dataId);
-          }
-        }
-        const parts: TensorInfo[] = [];
-        try {
-          for (let i = 0; i < batch; i++) {
-            const xi = fastSlice({
-              inputs: { x: x0 },
-              backend,
-              attrs: { begin: [i, 0, 0], size: [1, m, k] },
-            }) as TensorInfo;
-            const yi = fastSlice({
-              inputs: { x: y0 },
-              backend,
-              attrs: { begin: [i, 0, 0], size: [1, k, n] },
-            }) as TensorInfo;
-            parts.push(nativeFn({ inputs: { a: xi, b: yi }, backend, attrs: plain }) as TensorInfo);
-            w.disposeData(xi.dataId);
-            w.disposeData(yi.dataId);
-          }
-          // Concat's kernel takes its inputs as an array.
-          return concat.kernelFunc({
-            inputs: parts as unknown as Record<string, TensorInfo>,
-            backend,
-            attrs: { axis: 0 },
-          }) as TensorInfo;
-        } finally {
-          for (const p of parts) w.disposeData(p.dataId);
-        }
-      };
-      const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-      if (!transposeA && !transposeB) return product(a, b);
-      // A transposed B is read in place by altar's product where the shapes allow (no transposed copy; as fast
-      // as transpose + product). A transposed A is copied first: read in place it is strided, and re-read for
-      // every panel of B ((4096, 256)ᵀ @ (4096, 1024): 113 ms in place, 65 ms transposed first).
-      const r = a.shape.length;
-      const sameLead = r >= 2 && b.shape.length === r && a.shape.slice(0, -2).every((d, i) => d === b.shape[i]);
-      const m = a.shape[r - (transposeA ? 1 : 2)] ?? 0;
-      const n = b.shape[r - (transposeB ? 2 : 1)] ?? 0;
-      const bmm = copyPaths && sameLead && m > 0 && n > 0 && m % 4 === 0 && n % 8 === 0 ? bmmWasm(w) : null;
-      if (bmm && !transposeA && a.dtype === 'float32' && b.dtype === 'float32') {
-        return bmm(a, b, [...a.shape.slice(0, -2), m, n], 0, false, true);
-      }
-      const swapLast = (t: TensorInfo): TensorInfo => {
-        const r = t.shape.length;
-        const perm = [...Array(r).keys()];
-        perm[r - 1] = r - 2;
-        perm[r - 2] = r - 1;
-        return getKernel(Transpose, 'wasm')!.kernelFunc({ inputs: { x: t }, backend, attrs: { perm } }) as TensorInfo; // the fast path below
-      };
-      const a2 = transposeA ? swapLast(a) : a;
-      const b2 = transposeB ? swapLast(b) : b;
-      try {
-        return product(a2, b2);
-      } finally {
-        if (a2 !== a) w.disposeData(a2.dataId);
-        if (b2 !== b) w.disposeData(b2.dataId);
-      }
-    };
+    const wrapped: KernelFunc & { altarWrapped?: boolean; altarNative?: KernelFunc } = wasmBatchMatMul(
+      native.kernelFunc,
+      copyPaths,
+      fastSlice,
+    );
     wrapped.altarWrapped = true;
-    wrapped.altarNative = nativeFn; // tfjs-wasm's own kernel (XNNPACK), for bench/matmul.bench.ts
+    wrapped.altarNative = native.kernelFunc; // tfjs-wasm's own kernel (XNNPACK), for bench/matmul.bench.ts
     unregisterKernel(BatchMatMul, 'wasm');
     registerKernel({
       kernelName: BatchMatMul,
