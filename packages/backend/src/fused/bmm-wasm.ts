@@ -274,9 +274,7 @@ export function setBmmFma(allow: boolean): boolean {
  * ```
  */
 export function bmmWasm(backend: WasmHeap): BmmWasm | null {
-  const memory = backend.wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return null;
-  const fns = kernelsOf(memory);
+  const fns = kernelsOf(backend);
   if (!fns) return null; // no WebAssembly SIMD
   const kernels = fns;
   return (a, b, outShape, mode = 0, ta = false, tb = false) => {

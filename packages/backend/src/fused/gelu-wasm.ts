@@ -11,7 +11,7 @@
  * the exponent bits. t is clamped to [−87, 88], where σ is already 0 or 1 in float32; NaN propagates.
  * Rows must be a multiple of 4 wide (otherwise gelu.ts runs its JS passes).
  */
-import { assembleModule, Body, I32, OP, perMemory, SIMD, V128 } from './wasm-asm.js';
+import { assembleModule, Body, I32, OP, perMemory, SIMD, V128, type WasmMemorySource } from './wasm-asm.js';
 
 const C1 = 2 * Math.sqrt(2 / Math.PI);
 const C2 = C1 * 0.044715;
@@ -132,7 +132,7 @@ export interface GeluWasm {
  * const k = geluWasmKernels(memory); // k?.fwd(xPtr, bPtr, yPtr, rows, d)
  * ```
  */
-export const geluWasmKernels: (memory: WebAssembly.Memory) => GeluWasm | null = perMemory<GeluWasm>(() => {
+export const geluWasmKernels: (heap: WasmMemorySource) => GeluWasm | null = perMemory<GeluWasm>(() => {
   const locals: Array<[number, number]> = [
     [N_I32, I32],
     [N_V128, V128],

@@ -45,8 +45,7 @@ interface WasmHeap {
 function geluSimd(w: WasmHeap, inputs: Record<string, TensorInfo>, grad: boolean): TensorInfo | TensorInfo[] | null {
   const { x, b, dy } = inputs as { x: TensorInfo; b: TensorInfo; dy?: TensorInfo };
   const d = b.shape[0]!;
-  const memory = w.wasm?.asm?.memory;
-  const k = d >= 4 && d % 4 === 0 && memory instanceof WebAssembly.Memory ? geluWasmKernels(memory) : null;
+  const k = d >= 4 && d % 4 === 0 ? geluWasmKernels(w) : null;
   if (!k) return null;
   const rows = tf.util.sizeFromShape(x.shape) / d;
   const out = w.makeOutput(x.shape, 'float32');

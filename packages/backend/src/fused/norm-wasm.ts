@@ -16,7 +16,7 @@ import type { DataType, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow
 import type { HostKernelSpec } from './host-kernel.js';
 import type { NormVariant } from './norm-host.js';
 
-import { assembleModule, Body, F64, I32, OP, perMemory, SIMD, uleb, V128 } from './wasm-asm.js';
+import { assembleModule, Body, F64, I32, OP, perMemory, SIMD, uleb, V128, type WasmMemorySource } from './wasm-asm.js';
 
 /** Every function declares the same locals after its parameters (a few unused by one of them). */
 const N_PARAMS = 11;
@@ -193,7 +193,7 @@ export interface NormWasm {
  * const k = normWasm(memory); // k?.fwd(x, r, g, b, s, y, st, rows, d, eps, flags)
  * ```
  */
-export const normWasm: (memory: WebAssembly.Memory) => NormWasm | null = perMemory<NormWasm>(assemble);
+export const normWasm: (heap: WasmMemorySource) => NormWasm | null = perMemory<NormWasm>(assemble);
 
 // ------------------------------------------------------------- the tfjs kernels
 
@@ -223,8 +223,7 @@ export function withWasmKernel(spec: HostKernelSpec, v: NormVariant, dir: 'forwa
     const xs = shapes[dir === 'forward' ? 0 : v.residual ? 2 : 1]!;
     const d = xs[xs.length - 1] ?? 1;
     const rows = d > 0 ? tf.util.sizeFromShape(xs) / d : 0;
-    const memory = be.wasm?.asm?.memory;
-    const k = d >= 4 && d % 4 === 0 && memory instanceof WebAssembly.Memory ? normWasm(memory) : null;
+    const k = d >= 4 && d % 4 === 0 ? normWasm(be) : null;
     const result = outs.length === 1 ? outs[0]! : outs;
     if (!k) {
       spec.compute(

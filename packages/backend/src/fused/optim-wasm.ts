@@ -9,7 +9,7 @@
  * The scalars arrive as float32 (what the composition's scalar tensors hold). The first n − n mod 4 elements
  * run here; optim.ts finishes the rest.
  */
-import { assembleModule, Body, F32, I32, OP, perMemory, SIMD, V128 } from './wasm-asm.js';
+import { assembleModule, Body, F32, I32, OP, perMemory, SIMD, V128, type WasmMemorySource } from './wasm-asm.js';
 
 // adam(p, m, v, g, pOut, mOut, vOut, n, gradScale, b1, c1, b2, c2, bc1, bc2, eps, lr, keep)
 const P = { p: 0, m: 1, v: 2, g: 3, po: 4, mo: 5, vo: 6, n: 7 } as const;
@@ -90,6 +90,6 @@ const adamModule = perMemory<{ adam: AdamwWasm }>(() =>
  * adamwWasm(memory)?.(p, m, v, g, pOut, mOut, vOut, n, 1, 0.9, 0.1, 0.999, 0.001, bc1, bc2, 1e-8, 3e-4, 1);
  * ```
  */
-export function adamwWasm(memory: WebAssembly.Memory): AdamwWasm | null {
-  return adamModule(memory)?.adam ?? null;
+export function adamwWasm(heap: WasmMemorySource): AdamwWasm | null {
+  return adamModule(heap)?.adam ?? null;
 }

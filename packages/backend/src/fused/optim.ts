@@ -95,25 +95,25 @@ const adamwWasmKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const arrays = ins.map((t) => be.typedArrayFromHeap(t)); // views after the last allocation
   const outArrays = outs.map((t) => be.typedArrayFromHeap(t));
   const s = stepOf(a, arrays[4]);
-  if (!s) {
-    // a masked step: bit-exact copies (NaN-safe: nothing of g is read)
-    for (let i = 0; i < 3; i++) outArrays[i]!.set(arrays[i]!);
-    return outs;
-  }
-  const memory = be.wasm?.asm?.memory;
-  const k = memory instanceof WebAssembly.Memory ? adamwWasm(memory) : null;
+  const k = s ? adamwWasm(be) : null; // a masked step (s null) copies, in the host kernel below
   const n = arrays[0]!.length;
   const n4 = k ? n - (n % 4) : 0;
   if (k && n4 > 0) {
     const [p, m, v, g] = arrays.map((x) => x.byteOffset);
     const [po, mo, vo] = outArrays.map((x) => x.byteOffset);
     const f = Math.fround;
-    k(p!, m!, v!, g!, po!, mo!, vo!, n4, f(s.gradScale), f(s.beta1), f(1 - s.beta1), f(s.beta2), f(1 - s.beta2),
-      f(s.bc1), f(s.bc2), f(s.eps), f(s.lr), f(1 - s.decay)); // prettier-ignore
+    k(p!, m!, v!, g!, po!, mo!, vo!, n4, f(s!.gradScale), f(s!.beta1), f(1 - s!.beta1), f(s!.beta2),
+      f(1 - s!.beta2), f(s!.bc1), f(s!.bc2), f(s!.eps), f(s!.lr), f(1 - s!.decay)); // prettier-ignore
   }
   if (n4 < n) {
-    const tail = (x: Float32Array) => x.subarray(n4);
-    adamwHost(arrays.slice(0, 4).map(tail), outArrays.map(tail), s);
+    // the rest (or everything) through the host kernel; the control tensor is passed whole
+    const tail = (x: Float32Array, i: number) => (i < 4 ? x.subarray(n4) : x);
+    adamwSpec.compute(
+      arrays.map(tail),
+      outArrays.map((x) => x.subarray(n4)),
+      [],
+      attrs as NamedAttrMap,
+    );
   }
   return outs;
 };

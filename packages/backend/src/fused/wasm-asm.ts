@@ -137,21 +137,26 @@ export function assembleModule(funcs: WasmFunction[]): Uint8Array<ArrayBuffer> {
   ]); // prettier-ignore
 }
 
+/** A wasm memory, or a tfjs-wasm backend whose Emscripten module owns one (the heap tensors live in). */
+export type WasmMemorySource = WebAssembly.Memory | { wasm?: { asm?: { memory?: unknown } } };
+
 /**
  * A kernel module compiled once (from `bytes()`, at first use) and instantiated once per wasm memory: the
- * returned function gives the instance's exports, or null where the engine rejects the module (no
- * WebAssembly SIMD).
+ * returned function gives the instance's exports for a memory or a tfjs-wasm backend, or null where the engine
+ * rejects the module (no WebAssembly SIMD) or the backend exposes no memory.
  *
  * @example
  * ```ts
  * const kernels = perMemory<{ fwd(...args: number[]): void }>(() => assembleModule(funcs));
- * kernels(memory)?.fwd(x, y, n);
+ * kernels(tf.backend() as never)?.fwd(x, y, n);
  * ```
  */
-export function perMemory<T>(bytes: () => Uint8Array<ArrayBuffer>): (memory: WebAssembly.Memory) => T | null {
+export function perMemory<T>(bytes: () => Uint8Array<ArrayBuffer>): (heap: WasmMemorySource) => T | null {
   let compiled: WebAssembly.Module | null = null;
   const instances = new WeakMap<WebAssembly.Memory, T>();
-  return (memory) => {
+  return (heap) => {
+    const memory = heap instanceof WebAssembly.Memory ? heap : heap.wasm?.asm?.memory;
+    if (!(memory instanceof WebAssembly.Memory)) return null;
     const have = instances.get(memory);
     if (have) return have;
     try {

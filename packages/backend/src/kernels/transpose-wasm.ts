@@ -4,7 +4,7 @@
  * eight lane shuffles and stored as four columns. Rows stream in order; the written columns stay in cache
  * across consecutive row blocks. For 4-byte elements (float32, int32) with both sides a multiple of 4.
  */
-import { assembleModule, Body, I32, OP, perMemory, SIMD, V128 } from '../fused/wasm-asm.js';
+import { assembleModule, Body, I32, OP, perMemory, SIMD, V128, type WasmMemorySource } from '../fused/wasm-asm.js';
 
 /** i8x16.shuffle immediates from 32-bit lane indices (0–3: first operand, 4–7: second). */
 const lanes = (...ls: number[]): number[] => ls.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
@@ -91,6 +91,6 @@ const transposeModule = perMemory<{ t: TransposeFn }>(() =>
  * transposeWasm(memory)?.(srcByteOffset, dstByteOffset, batch, rows, cols);
  * ```
  */
-export function transposeWasm(memory: WebAssembly.Memory): TransposeFn | null {
-  return transposeModule(memory)?.t ?? null;
+export function transposeWasm(heap: WasmMemorySource): TransposeFn | null {
+  return transposeModule(heap)?.t ?? null;
 }

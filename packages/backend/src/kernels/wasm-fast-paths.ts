@@ -287,14 +287,8 @@ export function registerWasmFastPaths(): string[] {
       const cols = x.shape[r - 1]!;
       const out = w.makeOutput([...x.shape.slice(0, -2), cols, rows], x.dtype);
       const batch = util.sizeFromShape(x.shape.slice(0, -2));
-      const memory = w.wasm?.asm?.memory;
-      const simd =
-        rows % 4 === 0 &&
-        cols % 4 === 0 &&
-        (x.dtype === 'float32' || x.dtype === 'int32') &&
-        memory instanceof WebAssembly.Memory
-          ? transposeWasm(memory)
-          : null;
+      const fourBytes = x.dtype === 'float32' || x.dtype === 'int32';
+      const simd = rows % 4 === 0 && cols % 4 === 0 && fourBytes ? transposeWasm(w) : null;
       if (simd) {
         simd(w.typedArrayFromHeap(x).byteOffset, w.typedArrayFromHeap(out).byteOffset, batch, rows, cols);
         return out;
