@@ -237,11 +237,13 @@ export type BmmWasm = (
 let fmaAllowed = true;
 /** Whether the module uses fused multiply-adds: decided at first use (relaxed SIMD validated by the engine). */
 let fma: boolean | null = null;
+/** The FMA module's bytes, assembled once: validated first, then compiled when valid. */
+let fmaBytes: Uint8Array<ArrayBuffer> | null = null;
 function useFma(): boolean {
-  fma ??= fmaAllowed && envVar('ALTAR_WASM_FMA') !== '0' && WebAssembly.validate(moduleBytes(true));
+  fma ??= fmaAllowed && envVar('ALTAR_WASM_FMA') !== '0' && WebAssembly.validate((fmaBytes ??= moduleBytes(true)));
   return fma;
 }
-const factory = () => perMemory<Record<string, Raw>>(() => moduleBytes(useFma()));
+const factory = () => perMemory<Record<string, Raw>>(() => (useFma() ? fmaBytes! : moduleBytes(false)));
 let kernelsOf = factory();
 
 /**
@@ -274,9 +276,8 @@ export function setBmmFma(allow: boolean): boolean {
  * ```
  */
 export function bmmWasm(backend: WasmHeap): BmmWasm | null {
-  const fns = kernelsOf(backend);
-  if (!fns) return null; // no WebAssembly SIMD
-  const kernels = fns;
+  const kernels = kernelsOf(backend);
+  if (!kernels) return null; // no WebAssembly SIMD
   return (a, b, outShape, mode = 0, ta = false, tb = false) => {
     const r = a.shape.length;
     const [m, k] = ta ? [a.shape[r - 1]!, a.shape[r - 2]!] : [a.shape[r - 2]!, a.shape[r - 1]!];
