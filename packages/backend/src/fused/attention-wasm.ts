@@ -32,7 +32,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { keyBand, type AttentionKernelAttrs } from './attention-host.js';
-import { bmmWasm } from './bmm-wasm.js';
+import { bmmWasm, type BmmMode } from './bmm-wasm.js';
 
 interface WasmLike {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
@@ -56,7 +56,7 @@ const matMul = (a: TensorInfo, b: TensorInfo, backend: unknown, transposeA = fal
   call(BatchMatMul, { a, b }, backend, { transposeA, transposeB });
 
 /** A product (x or xᵀ)·(y or yᵀ) over the leading axes, and the triangle it may skip (bmm-wasm.ts modes). */
-type Product = (x: TensorInfo, y: TensorInfo, mode: 0 | 1 | 2 | 3, tx?: boolean, ty?: boolean) => TensorInfo;
+type Product = (x: TensorInfo, y: TensorInfo, mode: BmmMode, tx?: boolean, ty?: boolean) => TensorInfo;
 
 /**
  * Dense attention's products through the SIMD batched product (bmm-wasm.ts), which skips the zero triangle of
@@ -211,12 +211,13 @@ function operands(w: WasmLike, g: Layout, keep: (t: TensorInfo) => TensorInfo, x
 function probabilities(
   w: WasmLike,
   backend: unknown,
+  mm: Product,
   qb: TensorInfo,
   kb: TensorInfo,
   g: Layout,
   a: AttentionKernelAttrs,
 ) {
-  const s = productsOf(w, backend, g)(qb, kb, a.causal ? 1 : 0, false, true); // S = Q Kᵀ (lower half if causal)
+  const s = mm(qb, kb, a.causal ? 1 : 0, false, true); // S = Q Kᵀ (lower half if causal)
   try {
     const stats = scaleMask(w.typedArrayFromHeap(s), g, a);
     const p = call(Softmax, { logits: s }, backend, { dim: s.shape.length - 1 });
@@ -270,8 +271,9 @@ export const attentionWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const g = layoutOf(q.shape, a);
   return scoped(w, (keep) => {
     const [qb, kb, vb] = operands(w, g, keep, [q, k, v], [false, true, true]);
-    const { p, max, arg } = probabilities(w, backend, qb!, kb!, g, a);
-    const ob = productsOf(w, backend, g)(p, vb!, a.causal ? 2 : 0); // (B, H, N, dh) dense, (BH·nb, W, dh) band
+    const mm = productsOf(w, backend, g);
+    const { p, max, arg } = probabilities(w, backend, mm, qb!, kb!, g, a);
+    const ob = mm(p, vb!, a.causal ? 2 : 0); // (B, H, N, dh) dense, (BH·nb, W, dh) band
     const lse = w.makeOutput(q.shape.slice(0, 3), 'float32');
     let o = ob;
     if (g.w) {
@@ -303,11 +305,11 @@ export const attentionGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const g = layoutOf(q.shape, a);
   return scoped(w, (keep) => {
     const [qb, kb, vb, dyb] = operands(w, g, keep, [q, k, v, dy], [false, true, true, false]);
+    const mm = productsOf(w, backend, g);
     // The forward's P when it was saved (this kernel's forward), else recomputed (the same numbers).
-    const p = probs.shape.some((d) => d > 0) ? probs : keep(probabilities(w, backend, qb!, kb!, g, a).p);
+    const p = probs.shape.some((d) => d > 0) ? probs : keep(probabilities(w, backend, mm, qb!, kb!, g, a).p);
     // Causal: P and dS are lower triangular (Pᵀ, dSᵀ upper), and only dP's lower half reaches dS.
     const c = a.causal;
-    const mm = productsOf(w, backend, g);
     const dvb = mm(p, dyb!, c ? 3 : 0, true, false); // Pᵀ dO
     const ds = keep(mm(dyb!, vb!, c ? 1 : 0, false, true)); // dP = dO Vᵀ, becomes dS in place
     softmaxBackward(
