@@ -49,23 +49,22 @@ function geluSimd(w: WasmHeap, inputs: Record<string, TensorInfo>, grad: boolean
   if (!k) return null;
   const rows = tf.util.sizeFromShape(x.shape) / d;
   const out = w.makeOutput(x.shape, 'float32');
+  const db = grad ? w.makeOutput([d], 'float32') : null;
+  const scratch = grad ? w.makeOutput([2 * d], 'float32') : null; // d float64 column sums
+  const ptr = (t: TensorInfo) => w.typedArrayFromHeap(t).byteOffset; // after the last allocation
   if (!grad) {
-    const ptr = (t: TensorInfo) => w.typedArrayFromHeap(t).byteOffset; // after the last allocation
     k.fwd(ptr(x), ptr(b), ptr(out), rows, d);
     return out;
   }
-  const db = w.makeOutput([d], 'float32');
-  const scratch = w.makeOutput([2 * d], 'float32'); // d float64 column sums
   try {
-    const ptr = (t: TensorInfo) => w.typedArrayFromHeap(t).byteOffset;
-    const acc = w.typedArrayFromHeap(scratch);
+    const acc = w.typedArrayFromHeap(scratch!);
     acc.fill(0);
     k.bwd(ptr(dy!), ptr(x), ptr(b), ptr(out), acc.byteOffset, rows, d);
-    w.typedArrayFromHeap(db).set(new Float64Array(acc.buffer, acc.byteOffset, d));
+    w.typedArrayFromHeap(db!).set(new Float64Array(acc.buffer, acc.byteOffset, d));
   } finally {
-    w.disposeData(scratch.dataId);
+    w.disposeData(scratch!.dataId);
   }
-  return [out, db];
+  return [out, db!];
 }
 
 /**
