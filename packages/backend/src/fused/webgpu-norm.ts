@@ -77,10 +77,6 @@ class RowProgram {
 const runRows = (backend: unknown, p: RowProgram, inputs: TensorInfo[], rows: number, d: number, eps = 0) =>
   (backend as WebgpuBackendLike).runWebGPUProgram(p, inputs, 'float32', [...i32(rows, d), ...f32(eps)]);
 
-const dispose = (backend: unknown, ts: TensorInfo[]) => {
-  for (const t of ts) (backend as { disposeData(id: object): void }).disposeData(t.dataId);
-};
-
 /** (μ, ρ) per row of s: (rows, 2); μ = 0 for RMSNorm. */
 function rowStats(backend: unknown, s: TensorInfo, eps: number, centered: boolean): TensorInfo {
   const d = lastDim(s);
