@@ -13,7 +13,7 @@
  *   selectiveScanFused(…)     = Mamba's selective scan, forward and adjoint backward (scan.ts)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { registerGradient, type NamedAttrMap } from '@tensorflow/tfjs-core';
+import { registerGradient } from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
 import { ATTENTION_SPECS, registerAttentionGradient } from './attention.js';
 import { registerHostKernel, useFused, type HostArray, type HostKernelSpec } from './host-kernel.js';

@@ -23,7 +23,7 @@ import { Concat, registerKernel, getKernel, type KernelFunc, type TensorInfo } f
 import { FUSED_KERNELS } from './names.js';
 import { DECODE_ATTENTION_KERNEL } from './decode-attention.js';
 
-import { f32, i32, lastDim, LoopProgram, run, sizeOf, type WebgpuBackendLike } from './webgpu-program.js';
+import { i32, lastDim, LoopProgram, run, sizeOf, type WebgpuBackendLike } from './webgpu-program.js';
 import { decodeAttentionWebgpu } from './webgpu-decode.js';
 import { webgpuNormKernels } from './webgpu-norm.js';
 import { columnSums } from './webgpu-colsum.js';
