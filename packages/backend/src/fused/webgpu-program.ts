@@ -15,7 +15,11 @@ const WG = 64;
 /** At most this many workgroups; threads loop with a grid stride past it (WebGPU caps a dimension at 65535). */
 const MAX_GROUPS = 4096;
 
-/** A program over `threads` independent work items (elements, rows or columns), with a grid-stride loop. */
+/**
+ * A program over `threads` independent work items (elements, rows or columns), with a grid-stride loop.
+ * Sizes reach the shader only as uniforms (threads, stride), so one compiled pipeline serves every size:
+ * a stride baked into the text once made decode compile two shaders per token as its cache grew.
+ */
 export class LoopProgram {
   readonly variableNames: string[];
   readonly outputShape: number[];
@@ -25,7 +29,8 @@ export class LoopProgram {
   readonly workgroupSize: [number, number, number] = [WG, 1, 1];
   readonly uniforms: string;
   readonly size = true;
-  private readonly stride: number;
+  /** Threads in the grid (workgroups × 64): the loop's step, passed as a uniform. */
+  readonly stride: number;
 
   constructor(
     name: string,
@@ -37,19 +42,20 @@ export class LoopProgram {
   ) {
     this.variableNames = inputs;
     this.outputShape = outputShape;
-    this.uniforms = `threads : i32, ${uniforms}`;
+    this.uniforms = `threads : i32, stride : i32, ${uniforms}`;
     const groups = Math.max(1, Math.min(MAX_GROUPS, Math.ceil(threads / WG)));
     this.dispatch = [groups, 1, 1];
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
     this.stride = groups * WG;
-    // Everything baked into the WGSL text is in the key (tfjs adds the shapes and dtypes).
-    this.shaderKey = `altar_${name}_${this.stride}`;
+    // Everything baked into the WGSL text is in the key (tfjs adds the ranks and dtypes): the name says which
+    // body; sizes are uniforms.
+    this.shaderKey = `altar_${name}`;
   }
 
   getUserCode(): string {
     return `
       fn main(index : i32) {
-        for (var t = index; t < uniforms.threads; t = t + ${this.stride}) {
+        for (var t = index; t < uniforms.threads; t = t + uniforms.stride) {
           ${this.body}
         }
       }`;
@@ -57,8 +63,10 @@ export class LoopProgram {
 }
 
 export function run(backend: unknown, program: LoopProgram, inputs: TensorInfo[], uniforms: Uniform[]): TensorInfo {
-  const threads: Uniform = { type: 'int32', data: [program.threads] };
-  return (backend as WebgpuBackendLike).runWebGPUProgram(program, inputs, 'float32', [threads, ...uniforms]);
+  return (backend as WebgpuBackendLike).runWebGPUProgram(program, inputs, 'float32', [
+    ...i32(program.threads, program.stride),
+    ...uniforms,
+  ]);
 }
 
 export const f32 = (...data: number[]): Uniform[] => data.map((d) => ({ type: 'float32', data: [d] }));
