@@ -164,6 +164,20 @@ async function nodeGpu(flags: string[]): Promise<GpuLike> {
   return gpu;
 }
 
+/**
+ * ALTAR_DAWN_FLAGS: Dawn flags for Node WebGPU, separated by spaces, e.g. `backend=null` (Dawn's null adapter:
+ * every command is validated and dropped, so a run measures the host's cost alone) or
+ * `enable-dawn-features=skip_validation`. Each must read name=value.
+ */
+function dawnFlagsFromEnv(): string[] {
+  const raw = envVar('ALTAR_DAWN_FLAGS')?.trim();
+  if (!raw) return [];
+  const flags = raw.split(/\s+/);
+  const bad = flags.find((f) => !/^[A-Za-z0-9_-]+=\S+$/.test(f));
+  if (bad !== undefined) throw new Error(`ALTAR_DAWN_FLAGS: each flag must read name=value, got '${bad}' in '${raw}'`);
+  return flags;
+}
+
 async function tryWebgpu(flags: string[]): Promise<Attempt> {
   let gpu: GpuLike;
   try {
@@ -201,6 +215,8 @@ async function tryWebgpu(flags: string[]): Promise<Attempt> {
   );
   const adapterText = parts.length > 0 ? parts.join(' / ') : 'unknown adapter';
   const software = /swiftshader|llvmpipe|lavapipe|software|microsoft basic/i.test(adapterText);
+  // Dawn's null adapter runs nothing: results are garbage, only the host-side cost is real.
+  const nullAdapter = /null-backend/i.test(adapterText);
   try {
     registerWebgpuFactory(await import('@tensorflow/tfjs-backend-webgpu'));
   } catch (e) {
@@ -215,9 +231,13 @@ async function tryWebgpu(flags: string[]): Promise<Attempt> {
         'webgpu',
         'webgpu',
         adapterText,
-        !software,
+        !software && !nullAdapter,
         software,
-        software ? 'WebGPU on a software adapter (correct but slow)' : 'WebGPU on a GPU',
+        nullAdapter
+          ? "WebGPU on Dawn's null adapter: commands are validated and dropped (host cost only, results are garbage)"
+          : software
+            ? 'WebGPU on a software adapter (correct but slow)'
+            : 'WebGPU on a GPU',
       ),
       subgroups: webgpuSubgroups(),
     },
@@ -265,7 +285,7 @@ export function attempt(name: BackendName, options: InitOptions): Promise<Attemp
     case 'wasm':
       return tryWasm();
     case 'webgpu':
-      return tryWebgpu(options.dawnFlags ?? []);
+      return tryWebgpu([...dawnFlagsFromEnv(), ...(options.dawnFlags ?? [])]);
     case 'cuda':
       return tryCuda();
     case 'webgl':

@@ -76,6 +76,9 @@ export interface BackendInfo {
  */
 export interface InitOptions {
   logger?: Logger;
-  /** Extra Dawn toggles for Node WebGPU, e.g. ['backend=vulkan']. */
+  /**
+   * Extra Dawn flags for Node WebGPU, e.g. ['backend=vulkan'], after those of ALTAR_DAWN_FLAGS (space-separated
+   * name=value flags; `backend=null` measures the host's cost alone on Dawn's null adapter).
+   */
   dawnFlags?: string[];
 }
