@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `pnpm bench:reference [--size ref|gpt2-small] [--backend wasm|webgpu|cpu] [--steps K]`
+// `pnpm bench:reference [--size ref|gpt2-small] [--backend wasm|webgpu|cpu] [--steps K] [--batch B] [--decode N]
+//                       [--sync-every auto|N]`
 //
 // altar's reference-model benchmark beside the PyTorch peer (../shared/peers/torch_reference.py), in one
 // process tree on the same machine, alternating runs so that both see the same load:
@@ -9,7 +10,8 @@
 // OMP_NUM_THREADS=1 — torch.set_num_threads(1) alone leaves OpenBLAS's own threads on (measured here:
 // 5,100 tokens/s with them, 3,600 without). Prints the ratios and writes
 // bench/results/reference-<backend>[-<size>].json (or under ALTAR_BENCH_OUT). `--no-baseline` skips the
-// ALTAR_FUSED=0 run. On a borrowed GPU machine: tooling/scripts/device/bundle.sh, then run.sh. The peer is optional: without PyTorch it says so and
+// ALTAR_FUSED=0 run. `--batch B`, `--decode N` and `--sync-every N` shrink altar's run (a smoke test on a software adapter):
+// the peer has no such options, so it is skipped then, and the file name gets `-batch<B>`. On a borrowed GPU machine: tooling/scripts/device/bundle.sh, then run.sh. The peer is optional: without PyTorch it says so and
 // still reports altar's figures and the fused/baseline ratio.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -31,6 +33,20 @@ const hasGpu = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' }).status === 
 const backend = opt('backend', hasGpu ? 'webgpu' : 'wasm');
 const steps = opt('steps', size === 'ref' ? '4' : '2');
 const skipBaseline = argv.includes('--no-baseline');
+const batch = opt('batch', null);
+const decodeTokens = opt('decode', null);
+const syncEvery = opt('sync-every', null);
+for (const [name, v] of [
+  ['batch', batch],
+  ['decode', decodeTokens],
+  ['steps', steps],
+  ['sync-every', syncEvery === 'auto' ? null : syncEvery],
+]) {
+  if (v !== null && !(Number.isInteger(Number(v)) && Number(v) >= 1)) {
+    console.error(`bench:reference: --${name} must be a positive integer, got ${v}`);
+    process.exit(2);
+  }
+}
 const peerPath = process.env.ALTAR_TORCH_PEER ?? join(root, '..', 'shared', 'peers', 'torch_reference.py');
 
 function jsonLine(label, r) {
@@ -53,6 +69,9 @@ const bundled = process.env.ALTAR_REFERENCE_BENCH;
 function runAltar(fused) {
   process.stderr.write(`bench:reference: altar ${fused ? 'fused' : 'baseline'} on ${backend}, size ${size}…\n`);
   const args = ['--backend', backend, '--size', size, '--steps', steps, '--fused', fused ? '1' : '0'];
+  if (batch !== null) args.push('--batch', batch);
+  if (decodeTokens !== null) args.push('--decode', decodeTokens);
+  if (syncEvery !== null) args.push('--sync-every', syncEvery);
   const [cmd, pre] = bundled
     ? [process.execPath, [bundled]]
     : [
@@ -68,6 +87,12 @@ function runAltar(fused) {
 }
 
 function runPeer() {
+  if (batch !== null) {
+    process.stderr.write(
+      `bench:reference: --batch ${batch} given; the PyTorch peer runs its own batch only, so it is skipped\n`,
+    );
+    return null;
+  }
   if (!existsSync(peerPath)) {
     process.stderr.write(`bench:reference: no PyTorch peer at ${peerPath} (set ALTAR_TORCH_PEER); altar only\n`);
     return null;
@@ -127,10 +152,25 @@ for (const [m, b, a, p, r] of rows)
 console.log(
   `\nfused vs baseline: training ×${fmt(ratios.train_speedup_vs_baseline)}, decode ×${fmt(ratios.decode_speedup_vs_baseline)}, denoiser ×${fmt(ratios.denoise_speedup_vs_baseline)}, dispatches per training step ÷${fmt(ratios.train_dispatch_cut_vs_baseline)}`,
 );
+// Where the time goes in the fused run (per training step): the kernels' own time against the measured step.
+const prof = altar.profile?.train_step;
+if (prof) {
+  const host = altar.train_step_ms - prof.kernelMs;
+  console.log(
+    `\nwhere a training step's ${altar.train_step_ms} ms go (kernel times: ${altar.profile.kernel_time_source}): kernels ${prof.kernelMs.toFixed(1)} ms, the rest ${host.toFixed(1)} ms (host, dispatch, idle)`,
+  );
+  for (const k of prof.top.slice(0, 8))
+    console.log(
+      `  ${k.name.padEnd(32)}${String(k.calls).padStart(6)} calls${k.ms.toFixed(2).padStart(11)} ms${(100 * k.share).toFixed(1).padStart(7)} %`,
+    );
+}
 
 const outDir = process.env.ALTAR_BENCH_OUT ?? join(root, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
-const file = join(outDir, `reference-${altar.backend}${size === 'ref' ? '' : `-${size}`}.json`);
+const file = join(
+  outDir,
+  `reference-${altar.backend}${size === 'ref' ? '' : `-${size}`}${batch === null ? '' : `-batch${batch}`}.json`,
+);
 writeFileSync(
   file,
   `${JSON.stringify({ date: new Date().toISOString(), node: process.version, size, backend: altar.backend, altar, baseline, peer, ratios }, null, 2)}\n`,

@@ -22,11 +22,12 @@ fi
 [ -f models.bench.mjs ] && ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=webgpu ALTAR_BENCH_BATCH=16 timeout ${ALTAR_MODELS_TIMEOUT:-230} /tmp/node models.bench.mjs 2>&1 | tail -40
 [ -f samplers.bench.mjs ] && ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=webgpu ALTAR_BENCH_NS=64,256 timeout 100 /tmp/node samplers.bench.mjs 2>&1 | tail -25
 # altar vs PyTorch (CUDA) on the reference model, then GPT-2 small: ratios in $OUT/reference-webgpu*.json.
+# ALTAR_REFERENCE_ARGS adds options to the ref run (a smoke test on a software adapter: "--batch 1 --decode 8 --steps 1").
 if [ -f reference-bench.mjs ] && [ -f bench-reference.mjs ]; then
   ALTAR_REFERENCE_BENCH=$PWD/reference-bench.mjs ALTAR_BENCH_OUT="$OUT" ALTAR_TORCH_PEER=$PWD/torch_reference.py \
-    timeout ${ALTAR_REFERENCE_TIMEOUT:-300} /tmp/node bench-reference.mjs --backend webgpu --size ref 2>&1 | grep -v 'Hi, looks like' | tail -14
+    timeout ${ALTAR_REFERENCE_TIMEOUT:-300} /tmp/node bench-reference.mjs --backend webgpu --size ref ${ALTAR_REFERENCE_ARGS:-} 2>&1 | grep -v 'Hi, looks like' | tail -30
   [ "${ALTAR_REFERENCE_GPT2:-1}" = 1 ] && ALTAR_REFERENCE_BENCH=$PWD/reference-bench.mjs ALTAR_BENCH_OUT="$OUT" ALTAR_TORCH_PEER=$PWD/torch_reference.py \
-    timeout ${ALTAR_REFERENCE_GPT2_TIMEOUT:-240} /tmp/node bench-reference.mjs --backend webgpu --size gpt2-small --no-baseline --steps 2 2>&1 | grep -v 'Hi, looks like' | tail -14
+    timeout ${ALTAR_REFERENCE_GPT2_TIMEOUT:-240} /tmp/node bench-reference.mjs --backend webgpu --size gpt2-small --no-baseline --steps 2 2>&1 | grep -v 'Hi, looks like' | tail -30
 fi
 # The playground's Lab (the browser worker's code) in Node on Dawn: training throughput per family and the race.
 [ -f lab-bench.mjs ] && ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=${ALTAR_LAB_BACKENDS:-webgpu} timeout 200 /tmp/node lab-bench.mjs 2>&1 | grep -v -e '^=*$' -e 'Hi, looks like' | tail -20
