@@ -27,6 +27,18 @@ describe('initBackend', () => {
     await initBackend('cpu');
   });
 
+  it('rejects ALTAR_DAWN_FLAGS that are not name=value, naming the flag', async () => {
+    const saved = process.env['ALTAR_DAWN_FLAGS'];
+    process.env['ALTAR_DAWN_FLAGS'] = 'backend=null verbose';
+    try {
+      await expect(initBackend('webgpu')).rejects.toThrow(/ALTAR_DAWN_FLAGS.*'verbose'/);
+    } finally {
+      if (saved === undefined) delete process.env['ALTAR_DAWN_FLAGS'];
+      else process.env['ALTAR_DAWN_FLAGS'] = saved;
+    }
+    await initBackend('cpu');
+  });
+
   it('auto picks a backend and logs why', async () => {
     const lines: string[] = [];
     const info = await initBackend('auto', { logger: { info: (m) => lines.push(m), warn: (m) => lines.push(m) } });
