@@ -3,19 +3,20 @@
  *
  *   forward   a workgroup per (b·h, tile of 64 query rows), a thread per row holding q_i and its output
  *             accumulator; key/value tiles of 8 rows stream through workgroup memory; online softmax (running
- *             max m and sum ℓ). Writes o and L = m + log ℓ packed (b·h·N, dh + 1), then two slices.
+ *             max m and sum ℓ). Writes o and then L = m + log ℓ into one buffer, split by two buffer copies.
  *   backward  D_i = dO_i · O_i (a thread per row); dK, dV: a workgroup per key tile (a thread per key), query
  *             tiles streamed, P_ij = exp(s·S_ij − L_i) recomputed; dQ: a workgroup per query tile, key tiles
- *             streamed. Two passes instead of float atomics (WGSL has none for f32).
+ *             streamed. Two passes instead of float atomics (WGSL has none for f32). dK and dV share a buffer,
+ *             block after block, split by copies.
  *
  * Tiles outside the causal / window band are skipped (no loads, no work). The tile loops run over every
  * tile with uniform bounds so that the barriers stay in uniform control flow (tfjs keeps workgroupId in a
  * private variable, which WGSL's uniformity analysis treats as non-uniform).
  */
-import { getKernel, Reshape, Slice, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { getKernel, Reshape, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { AltarError } from '../errors.js';
 import type { AttentionKernelAttrs } from './attention-host.js';
-import { i32, f32, LoopProgram, run, type WebgpuBackendLike } from './webgpu-program.js';
+import { i32, f32, LoopProgram, run, splitFlat, type WebgpuBackendLike } from './webgpu-program.js';
 
 /** Rows (queries or keys) per workgroup, a thread each. */
 const ROWS = 64;
@@ -23,7 +24,7 @@ const ROWS = 64;
 const TILE = 8;
 const MAX_DH = 128;
 
-const UNIFORMS = 'n : i32, dh : i32, causal : i32, window : i32, scale : f32,';
+const UNIFORMS = 'n : i32, dh : i32, causal : i32, window : i32, scale : f32, bhs : i32,';
 
 /** The band helpers every program shares: keys of query i, queries of key j. */
 const BAND = `
@@ -141,7 +142,7 @@ const scoreGrad = (ownA: string, ownB: string, l: string, dd: string) => `
 /** Every backward program reads all six inputs: tfjs binds each declared input, and an unread one would drop out of the pipeline layout. */
 const TOUCH_ALL = '_ = Q[0]; _ = K[0]; _ = V[0]; _ = DY[0]; _ = LSE[0]; _ = DD[0];';
 
-/** Forward: a thread per query row; key/value tiles streamed; online softmax. Output (b·h·N, dh + 1). */
+/** Forward: a thread per query row; key/value tiles streamed; online softmax. Output [o (b·h·N·dh) | L (b·h·N)]. */
 const FORWARD = `
   var q : array<f32, ${MAX_DH}>;
   var acc : array<f32, ${MAX_DH}>;
@@ -166,12 +167,11 @@ const FORWARD = `
     for (var d = 0; d < dh; d = d + 1) { acc[d] = acc[d] + p * tb[jj * dh + d]; }`,
   )}
   if (valid) {
-    let o = (bh * n + r) * (dh + 1);
-    for (var d = 0; d < dh; d = d + 1) { result[o + d] = acc[d] / lsum; }
-    result[o + dh] = m + log(lsum);
+    for (var d = 0; d < dh; d = d + 1) { result[base + r * dh + d] = acc[d] / lsum; }
+    result[uniforms.bhs * n * dh + bh * n + r] = m + log(lsum);
   }`;
 
-/** dK, dV: a thread per key row; query tiles (q, dO, L, D) streamed. Output (b·h·N, 2·dh) = [dK | dV]. */
+/** dK, dV: a thread per key row; query tiles (q, dO, L, D) streamed. Output [dK | dV], each (b·h·N·dh). */
 const BACKWARD_KV = `
   ${TOUCH_ALL}
   var kj : array<f32, ${MAX_DH}>;
@@ -193,8 +193,9 @@ const BACKWARD_KV = `
     }`,
   )}
   if (valid) {
-    let o = (bh * n + r) * 2 * dh;
-    for (var d = 0; d < dh; d = d + 1) { result[o + d] = gk[d]; result[o + dh + d] = gv[d]; }
+    let o = base + r * dh;
+    let half = uniforms.bhs * n * dh;
+    for (var d = 0; d < dh; d = d + 1) { result[o + d] = gk[d]; result[half + o + d] = gv[d]; }
   }`;
 
 /** dQ: a thread per query row; key/value tiles streamed. Output (b·h·N, dh). */
@@ -226,26 +227,6 @@ interface Disposer {
   disposeData(dataId: object): void;
 }
 
-/** Columns [c0, c0 + width) of a (rows, cols) tensor, reshaped to `shape`. */
-function columns(backend: unknown, x: TensorInfo, c0: number, width: number, shape: number[]): TensorInfo {
-  const rows = x.shape[0]!;
-  const reshape = getKernel(Reshape, 'webgpu')!.kernelFunc;
-  if (c0 === 0 && width === x.shape[1])
-    return reshape({ inputs: { x }, backend: backend as never, attrs: { shape } }) as TensorInfo;
-  const s = getKernel(Slice, 'webgpu')!.kernelFunc({
-    inputs: { x },
-    backend: backend as never,
-    attrs: { begin: [0, c0], size: [rows, width] },
-  }) as TensorInfo;
-  const out = reshape({
-    inputs: { x: s },
-    backend: backend as never,
-    attrs: { shape },
-  }) as TensorInfo;
-  (backend as Disposer).disposeData(s.dataId);
-  return out;
-}
-
 function dims(q: TensorInfo): { bh: number; n: number; dh: number } {
   const [b, h, n, dh] = q.shape as [number, number, number, number];
   if (dh > MAX_DH) {
@@ -254,9 +235,10 @@ function dims(q: TensorInfo): { bh: number; n: number; dh: number } {
   return { bh: b * h, n, dh };
 }
 
-const uniformsOf = (n: number, dh: number, a: AttentionKernelAttrs) => [
+const uniformsOf = (bh: number, n: number, dh: number, a: AttentionKernelAttrs) => [
   ...i32(n, dh, a.causal ? 1 : 0, a.window),
   ...f32(a.scale),
+  ...i32(bh),
 ];
 
 export const attentionWebgpu: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -264,17 +246,11 @@ export const attentionWebgpu: KernelFunc = ({ inputs, backend, attrs }) => {
   const a = attrs as unknown as AttentionKernelAttrs;
   const { bh, n, dh } = dims(q);
   const b = backend as WebgpuBackendLike & Disposer & { makeTensorInfo(s: number[], d: 'float32'): TensorInfo };
-  const prog = new FlashProgram('fwd', ['Q', 'K', 'V'], [bh * n, dh + 1], bh, n, FORWARD);
-  const packed = b.runWebGPUProgram(prog, [q, k, v], 'float32', uniformsOf(n, dh, a));
-  try {
-    return [
-      columns(backend, packed, 0, dh, q.shape),
-      columns(backend, packed, dh, 1, q.shape.slice(0, 3)),
-      b.makeTensorInfo([0], 'float32'), // no saved probabilities (the backward recomputes them from L)
-    ];
-  } finally {
-    b.disposeData(packed.dataId);
-  }
+  const prog = new FlashProgram('fwd', ['Q', 'K', 'V'], [bh * n, dh + 1], bh, n, FORWARD); // read flat
+  const packed = b.runWebGPUProgram(prog, [q, k, v], 'float32', uniformsOf(bh, n, dh, a));
+  const [o, lse] = splitFlat(backend, packed, [q.shape, q.shape.slice(0, 3)]);
+  // no saved probabilities (the backward recomputes them from L)
+  return [o!, lse!, b.makeTensorInfo([0], 'float32')];
 };
 
 export const attentionGradWebgpu: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -294,25 +270,20 @@ export const attentionGradWebgpu: KernelFunc = ({ inputs, backend, attrs }) => {
   );
   const ins = [q, k, v, dy, lse, dd];
   const names = ['Q', 'K', 'V', 'DY', 'LSE', 'DD'];
-  const uni = uniformsOf(n, dh, a);
+  const uni = uniformsOf(bh, n, dh, a);
   try {
     const kv = b.runWebGPUProgram(
-      new FlashProgram('dkv', names, [bh * n, 2 * dh], bh, n, BACKWARD_KV),
+      new FlashProgram('dkv', names, [bh * n, 2 * dh], bh, n, BACKWARD_KV), // read flat
       ins,
       'float32',
       uni,
     );
     const dq = b.runWebGPUProgram(new FlashProgram('dq', names, [bh * n, dh], bh, n, BACKWARD_Q), ins, 'float32', uni);
-    try {
-      return [
-        columns(backend, dq, 0, dh, q.shape),
-        columns(backend, kv, 0, dh, q.shape),
-        columns(backend, kv, dh, dh, q.shape),
-      ];
-    } finally {
-      b.disposeData(kv.dataId);
-      b.disposeData(dq.dataId);
-    }
+    const [dk, dv] = splitFlat(backend, kv, [q.shape, q.shape]);
+    const reshape = getKernel(Reshape, 'webgpu')!.kernelFunc;
+    const dq4 = reshape({ inputs: { x: dq }, backend: backend as never, attrs: { shape: q.shape } }) as TensorInfo;
+    b.disposeData(dq.dataId);
+    return [dq4, dk!, dv!];
   } finally {
     b.disposeData(dd.dataId);
   }

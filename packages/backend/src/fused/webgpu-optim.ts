@@ -1,6 +1,7 @@
 /**
- * AdamW (Loshchilov & Hutter 2019, Alg. 2) in WGSL for the webgpu backend: three dispatches per parameter (p, m
- * and v, each recomputing the cheap moments), the scalars as uniforms (no uploads).
+ * AdamW (Loshchilov & Hutter 2019, Alg. 2) in WGSL for the webgpu backend: one dispatch per parameter writes p, m
+ * and v into one buffer, split by three buffer copies (a dispatch costs the host ~60 µs, a copy a few); the scalars
+ * as uniforms (no uploads).
  *
  * With `attrs.controlled` the step's gradient scale, go/no-go flag and step count t come from a float32 [3] control
  * tensor computed on the device (see `adamwUpdateControlled`): where ok = 0 every output is a copy of its input, and
@@ -9,7 +10,7 @@
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { lnBeta } from './optim.js';
-import { f32, LoopProgram, run, sizeOf } from './webgpu-program.js';
+import { f32, LoopProgram, run, sizeOf, splitFlat } from './webgpu-program.js';
 
 /** The moments m, v of one element from its gradient times `scale` (a WGSL expression). */
 const moments = (scale: string) => `
@@ -40,7 +41,7 @@ class ControlledAdamProgram extends LoopProgram {
 }
 
 // Every program reads every binding (P[t] in each body): WebGPU's automatic bind-group layout drops an unused
-// binding, and tfjs binds all inputs. Each of the three programs writes one of (p, m, v).
+// binding, and tfjs binds all inputs. The body leaves (po, mo, vo) for the caller to store.
 const PLAIN = `
   _ = P[t];
   ${moments('uniforms.gradScale')}
@@ -86,20 +87,23 @@ export const adamwWebgpu: KernelFunc = ({ inputs, backend, attrs }) => {
   const names = controlled ? ['P', 'M', 'V', 'G', 'CTL'] : ['P', 'M', 'V', 'G'];
   const tensors = names.map((k) => ins[k.toLowerCase()]!);
   const Program = controlled ? ControlledAdamProgram : LoopProgram;
-  return (['p', 'm', 'v'] as const).map((out) =>
-    run(
-      backend,
-      new Program(
-        `adamw${controlled ? 'c' : ''}_${out}`,
-        names,
-        p.shape,
-        n,
-        `${controlled ? CONTROLLED : PLAIN}
- result[t] = ${out}o;`,
-        uni,
-      ),
-      tensors,
-      values,
+  const body = controlled ? CONTROLLED : PLAIN;
+  // One dispatch writes [p' | m' | v'] into one buffer; three buffer copies split it.
+  const packed = run(
+    backend,
+    new Program(
+      `adamw${controlled ? 'c' : ''}_pmv`,
+      names,
+      [3 * n],
+      n,
+      `${body}
+ result[t] = po;
+ result[t + uniforms.threads] = mo;
+ result[t + 2 * uniforms.threads] = vo;`,
+      uni,
     ),
+    tensors,
+    values,
   );
+  return splitFlat(backend, packed, [p.shape, p.shape, p.shape]);
 };

@@ -10,6 +10,7 @@ import { Rng } from '../rng.js';
 import { expectNoLeaks, useBackend } from '../testing/index.js';
 import { decodeAttention } from './decode-attention.js';
 import { biasGelu } from './gelu.js';
+import { adamwUpdateControlled } from './ops.js';
 
 function pipelineKeys(): string[] {
   const cache = (tf.backend() as unknown as { pipelineCache?: Record<string, unknown> }).pipelineCache ?? {};
@@ -74,5 +75,48 @@ describe('WGSL pipelines on webgpu', () => {
       }
       expect(keysAfter[1]).toBe(keysAfter[0]);
     });
+  });
+
+  it('AdamW takes one dispatch per parameter and leaves no backend data behind', async (ctx) => {
+    if (!(await useBackend('webgpu', { optional: true }))) return ctx.skip();
+    const be = tf.backend() as unknown as {
+      runWebGPUProgram: (...a: unknown[]) => unknown;
+      numDataIds(): number;
+    };
+    const rng = new Rng(3);
+    const n = 1000;
+    const vals = [rng.normalArray(n), rng.normalArray(n), rng.normalArray(n).map((x) => x * x), rng.normalArray(n)];
+    const [p, m, v, g] = vals.map((x) => tf.tensor1d(x));
+    const ctl = tf.tensor1d([1, 1, 1]);
+    const step = { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, decay: 0 };
+    const orig = be.runWebGPUProgram;
+    let programs = 0;
+    be.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
+      programs++;
+      return orig.apply(this, a);
+    };
+    try {
+      const warm = adamwUpdateControlled(p!, m!, v!, g!, ctl, step);
+      await warm[2].data();
+      tf.dispose(warm);
+      const ids = be.numDataIds();
+      programs = 0;
+      const outs = adamwUpdateControlled(p!, m!, v!, g!, ctl, step);
+      expect(programs).toBe(1);
+      // t = 1: m' = 0.9m + 0.1g, v' = 0.99v + 0.01g², checked at both ends of each copied part
+      const [mo, vo] = [await outs[1].data(), await outs[2].data()];
+      for (const i of [0, n - 1]) {
+        expect(mo[i]).toBeCloseTo(0.9 * vals[1]![i]! + 0.1 * vals[3]![i]!, 5);
+        expect(vo[i]).toBeCloseTo(0.99 * vals[2]![i]! + 0.01 * vals[3]![i]! ** 2, 5);
+      }
+      tf.dispose(outs);
+      const one = tf.ones([1]);
+      await one.data(); // a submit, after which the packed buffer's release is done
+      one.dispose();
+      expect(be.numDataIds()).toBe(ids);
+    } finally {
+      be.runWebGPUProgram = orig;
+      tf.dispose([p!, m!, v!, g!, ctl]);
+    }
   });
 });

@@ -69,6 +69,89 @@ export function run(backend: unknown, program: LoopProgram, inputs: TensorInfo[]
   ]);
 }
 
+/** The parts of tfjs-backend-webgpu 4.22's WebGPUBackend that `splitFlat` records copies through. */
+interface CopyInternals {
+  makeTensorInfo(shape: number[], dtype: 'float32'): TensorInfo;
+  uploadToGPU(dataId: object): void;
+  tensorMap: { get(dataId: object): { resource?: unknown } | undefined };
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  commandEncoder: { copyBufferToBuffer(s: unknown, so: number, d: unknown, dO: number, n: number): void } | null;
+  commandQueueOwnedIds: WeakSet<object>;
+  disposeData(dataId: object): void;
+}
+
+function hasCopyInternals(backend: unknown): backend is CopyInternals {
+  const b = backend as Partial<Record<keyof CopyInternals, unknown>>;
+  return (
+    typeof b.makeTensorInfo === 'function' &&
+    typeof b.uploadToGPU === 'function' &&
+    typeof b.ensureCommandEncoderReady === 'function' &&
+    typeof b.endComputePassEncoder === 'function' &&
+    typeof b.disposeData === 'function' &&
+    typeof (b.tensorMap as { get?: unknown } | undefined)?.get === 'function' &&
+    b.commandQueueOwnedIds instanceof WeakSet
+  );
+}
+
+/**
+ * Split a float32 `packed` (any shape; read flat) into consecutive tensors of `shapes`, whose sizes must sum to
+ * its size, and dispose `packed`. A program that writes several results into one buffer, block after block,
+ * then costs one dispatch: the parts are buffer-to-buffer copies recorded in the backend's command stream (no
+ * dispatch, no bind group; those cost the host far more than a copy costs the GPU). `packed`'s buffer returns to
+ * the pool once the queue is submitted, as tfjs does for every buffer a queued command reads. Where tfjs's
+ * internals differ, Slice kernels do it.
+ */
+export function splitFlat(backend: unknown, packed: TensorInfo, shapes: number[][]): TensorInfo[] {
+  const total = shapes.reduce((s, sh) => s + tf.util.sizeFromShape(sh), 0);
+  if (total !== sizeOf(packed)) {
+    throw new Error(`splitFlat: parts of ${total} elements do not tile a packed tensor of ${sizeOf(packed)}`);
+  }
+  if (!hasCopyInternals(backend)) return splitBySlices(backend, packed, shapes);
+  const b = backend;
+  const src = b.tensorMap.get(packed.dataId)?.resource;
+  const outs = shapes.map((sh) => b.makeTensorInfo(sh, 'float32'));
+  for (const o of outs) b.uploadToGPU(o.dataId);
+  b.ensureCommandEncoderReady();
+  b.endComputePassEncoder(); // copies are recorded outside compute passes
+  let offset = 0;
+  for (const o of outs) {
+    const bytes = 4 * sizeOf(o);
+    if (bytes > 0) b.commandEncoder!.copyBufferToBuffer(src, offset, b.tensorMap.get(o.dataId)?.resource, 0, bytes);
+    offset += bytes;
+    b.commandQueueOwnedIds.add(o.dataId);
+  }
+  b.commandQueueOwnedIds.add(packed.dataId);
+  b.disposeData(packed.dataId);
+  return outs;
+}
+
+function splitBySlices(backend: unknown, packed: TensorInfo, shapes: number[][]): TensorInfo[] {
+  const be = backend as { disposeData(id: object): void };
+  const kernel = (name: string) => tf.getKernel(name, 'webgpu')!.kernelFunc;
+  const flat = kernel(tf.Reshape)({
+    inputs: { x: packed },
+    backend: backend as never,
+    attrs: { shape: [sizeOf(packed)] },
+  }) as TensorInfo;
+  let offset = 0;
+  const outs = shapes.map((shape) => {
+    const size = tf.util.sizeFromShape(shape);
+    const part = kernel(tf.Slice)({
+      inputs: { x: flat },
+      backend: backend as never,
+      attrs: { begin: [offset], size: [size] },
+    }) as TensorInfo;
+    offset += size;
+    const out = kernel(tf.Reshape)({ inputs: { x: part }, backend: backend as never, attrs: { shape } }) as TensorInfo;
+    be.disposeData(part.dataId);
+    return out;
+  });
+  be.disposeData(flat.dataId);
+  be.disposeData(packed.dataId);
+  return outs;
+}
+
 export const f32 = (...data: number[]): Uniform[] => data.map((d) => ({ type: 'float32', data: [d] }));
 export const i32 = (...data: number[]): Uniform[] => data.map((d) => ({ type: 'int32', data: [d] }));
 export const lastDim = (t: TensorInfo): number => t.shape[t.shape.length - 1] ?? 1;
