@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
  * 2-D matmul x (M, K) @ w (K, N) whose gradient uses only untransposed matmuls:
  * dx = dy @ wᵀ, dw = xᵀ @ dy with explicit transposes. On the wasm backend, BatchMatMul with a
  * transposed operand skips XNNPACK and runs 10–60× slower than transpose + plain matmul, and tfjs's
- * own MatMul gradient uses exactly those transposed forms.
+ * own MatMul gradient uses exactly those transposed forms. On WebGPU, where every dispatch costs the host
+ * ~60 µs (bench:reference on Dawn's null adapter) and the product reads a transposed operand in place,
+ * the gradient uses the transposed forms instead.
  *
  * @example
  * ```ts
@@ -22,6 +24,9 @@ export const mm2d: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D = tf.customGr
       value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        // WebGPU's products read a transposed operand in place: one dispatch instead of two each.
+        if (tf.getBackend() === 'webgpu')
+          return [tf.matMul(dy as tf.Tensor2D, ws, false, true), tf.matMul(xs, dy as tf.Tensor2D, true, false)];
         return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), weightGrad(xs, dy as tf.Tensor2D)];
       },
     };
