@@ -33,7 +33,12 @@ const hasGpu = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' }).status === 
 const backend = opt('backend', hasGpu ? 'webgpu' : 'wasm');
 const steps = opt('steps', size === 'ref' ? '4' : '2');
 const skipBaseline = argv.includes('--no-baseline');
-const batch = opt('batch', null);
+// ALTAR_DAWN_FLAGS=backend=null: WebGPU on Dawn's null adapter, which runs no kernel. The times are then the
+// host's own cost of each step (JS, tfjs, Dawn's validation), the floor of a GPU run on this CPU; the peer is
+// skipped, and the batch defaults to 2 (the null adapter refuses more than 512 MB of buffers; the host's cost
+// hardly depends on the batch: 170 vs 167 ms a baseline step at batch 2 and 1).
+const nullAdapter = /(^|\s)backend=null(\s|$)/.test(process.env.ALTAR_DAWN_FLAGS ?? '');
+const batch = opt('batch', nullAdapter ? '2' : null);
 const decodeTokens = opt('decode', null);
 const syncEvery = opt('sync-every', null);
 for (const [name, v] of [
@@ -87,6 +92,10 @@ function runAltar(fused) {
 }
 
 function runPeer() {
+  if (nullAdapter) {
+    process.stderr.write("bench:reference: Dawn's null adapter measures altar's host cost only; no PyTorch peer\n");
+    return null;
+  }
   if (batch !== null) {
     process.stderr.write(
       `bench:reference: --batch ${batch} given; the PyTorch peer runs its own batch only, so it is skipped\n`,
@@ -146,6 +155,10 @@ const fmt = (v) => (v === null || v === undefined ? '—' : String(v));
 console.log(
   `\nreference model (${size}) on ${altar.backend} — ${altar.adapter}; peer: ${peer ? `${peer.peer} on ${peer.device}${peer.gpu ? ` (${peer.gpu})` : ', 1 thread'}` : 'none'}`,
 );
+if (nullAdapter)
+  console.log(
+    `Dawn's null adapter (batch ${batch}): no kernel ran; each time is the host's own cost (JS, tfjs, Dawn), the floor of a GPU run on this CPU`,
+  );
 console.log(['measure', 'altar baseline', 'altar', 'PyTorch', 'altar / PyTorch'].map((h) => h.padEnd(20)).join(''));
 for (const [m, b, a, p, r] of rows)
   console.log([m, fmt(b), fmt(a), fmt(p), fmt(r)].map((c) => String(c).padEnd(20)).join(''));
@@ -154,7 +167,7 @@ console.log(
 );
 // Where the time goes in the fused run (per training step): the kernels' own time against the measured step.
 const prof = altar.profile?.train_step;
-if (prof) {
+if (prof && !altar.profile.kernel_time_source.startsWith('none')) {
   const host = altar.train_step_ms - prof.kernelMs;
   console.log(
     `\nwhere a training step's ${altar.train_step_ms} ms go (kernel times: ${altar.profile.kernel_time_source}): kernels ${prof.kernelMs.toFixed(1)} ms, the rest ${host.toFixed(1)} ms (host, dispatch, idle)`,
@@ -169,7 +182,7 @@ const outDir = process.env.ALTAR_BENCH_OUT ?? join(root, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
 const file = join(
   outDir,
-  `reference-${altar.backend}${size === 'ref' ? '' : `-${size}`}${batch === null ? '' : `-batch${batch}`}.json`,
+  `reference-${altar.backend}${size === 'ref' ? '' : `-${size}`}${nullAdapter ? '-null-adapter' : batch === null ? '' : `-batch${batch}`}.json`,
 );
 writeFileSync(
   file,

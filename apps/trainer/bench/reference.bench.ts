@@ -260,8 +260,9 @@ dit.dispose();
 zt.dispose();
 
 const step = median(stepMs);
-const kernelTimeSource =
-  info.name === 'webgpu'
+const kernelTimeSource = nullAdapter
+  ? "none (Dawn's null adapter runs no kernel)"
+  : info.name === 'webgpu'
     ? (tf.backend() as unknown as { supportTimestampQuery?: boolean }).supportTimestampQuery
       ? 'gpu timestamp queries'
       : 'none (the adapter has no timestamp-query)'
@@ -285,12 +286,15 @@ process.stdout.write(
     counts: { train_step: trainCounts, decode_token: decodeCounts, denoise_pass: denoiseCounts },
     // Where the time goes: per step / token / pass. On webgpu the kernel times are the GPU's own (timestamp
     // queries; 0 where the adapter lacks them); the measured time minus kernel_ms is host and dispatch cost.
-    profile: {
-      kernel_time_source: kernelTimeSource,
-      train_step: perTimes(trainProf.times, W),
-      decode_token: perTimes(decodeProf.times, 16),
-      denoise_pass: denoiseProf.times,
-    },
+    // (Dawn's null adapter: no kernel times at all, its timestamps are garbage.)
+    profile: nullAdapter
+      ? { kernel_time_source: kernelTimeSource }
+      : {
+          kernel_time_source: kernelTimeSource,
+          train_step: perTimes(trainProf.times, W),
+          decode_token: perTimes(decodeProf.times, 16),
+          denoise_pass: denoiseProf.times,
+        },
     train_step_tensor_leak: trainLeak,
   })}\n`,
 );

@@ -29,5 +29,9 @@ if [ -f reference-bench.mjs ] && [ -f bench-reference.mjs ]; then
   [ "${ALTAR_REFERENCE_GPT2:-1}" = 1 ] && ALTAR_REFERENCE_BENCH=$PWD/reference-bench.mjs ALTAR_BENCH_OUT="$OUT" ALTAR_TORCH_PEER=$PWD/torch_reference.py \
     timeout ${ALTAR_REFERENCE_GPT2_TIMEOUT:-240} /tmp/node bench-reference.mjs --backend webgpu --size gpt2-small --no-baseline --steps 2 2>&1 | grep -v 'Hi, looks like' | tail -30
 fi
+# The same code on Dawn's null adapter (no kernel runs): this host's own cost per step, token and pass, to set
+# against the GPU run above (what remains of a GPU step beyond it is GPU time or waiting).
+[ -f reference-bench.mjs ] && [ -f bench-reference.mjs ] && ALTAR_DAWN_FLAGS=backend=null ALTAR_REFERENCE_BENCH=$PWD/reference-bench.mjs \
+  ALTAR_BENCH_OUT="$OUT" timeout ${ALTAR_NULL_TIMEOUT:-120} /tmp/node bench-reference.mjs --backend webgpu --size ref --steps 32 --decode 64 2>&1 | grep -v 'Hi, looks like' | tail -12
 # The playground's Lab (the browser worker's code) in Node on Dawn: training throughput per family and the race.
 [ -f lab-bench.mjs ] && ALTAR_BENCH_OUT="$OUT" ALTAR_BENCH_BACKENDS=${ALTAR_LAB_BACKENDS:-webgpu} timeout 200 /tmp/node lab-bench.mjs 2>&1 | grep -v -e '^=*$' -e 'Hi, looks like' | tail -20
