@@ -81,17 +81,24 @@ interface CopyInternals {
   disposeData(dataId: object): void;
 }
 
-function hasCopyInternals(backend: unknown): backend is CopyInternals {
-  const b = backend as Partial<Record<keyof CopyInternals, unknown>>;
-  return (
-    typeof b.makeTensorInfo === 'function' &&
-    typeof b.uploadToGPU === 'function' &&
-    typeof b.ensureCommandEncoderReady === 'function' &&
-    typeof b.endComputePassEncoder === 'function' &&
-    typeof b.disposeData === 'function' &&
-    typeof (b.tensorMap as { get?: unknown } | undefined)?.get === 'function' &&
-    b.commandQueueOwnedIds instanceof WeakSet
-  );
+const COPY_METHODS = [
+  'makeTensorInfo',
+  'uploadToGPU',
+  'ensureCommandEncoderReady',
+  'endComputePassEncoder',
+  'disposeData',
+];
+
+/** `backend` as CopyInternals, or an error naming what this tfjs-backend-webgpu lacks (altar pins 4.22.0). */
+function copyInternals(backend: unknown): CopyInternals {
+  const b = backend as Record<string, unknown>;
+  const missing = COPY_METHODS.filter((m) => typeof b[m] !== 'function');
+  if (typeof (b['tensorMap'] as { get?: unknown } | undefined)?.get !== 'function') missing.push('tensorMap');
+  if (!(b['commandQueueOwnedIds'] instanceof WeakSet)) missing.push('commandQueueOwnedIds');
+  if (missing.length > 0) {
+    throw new Error(`splitFlat: this tfjs-backend-webgpu lacks ${missing.join(', ')} (altar is built on 4.22.0)`);
+  }
+  return backend as CopyInternals;
 }
 
 /**
@@ -99,16 +106,15 @@ function hasCopyInternals(backend: unknown): backend is CopyInternals {
  * its size, and dispose `packed`. A program that writes several results into one buffer, block after block,
  * then costs one dispatch: the parts are buffer-to-buffer copies recorded in the backend's command stream (no
  * dispatch, no bind group; those cost the host far more than a copy costs the GPU). `packed`'s buffer returns to
- * the pool once the queue is submitted, as tfjs does for every buffer a queued command reads. Where tfjs's
- * internals differ, Slice kernels do it.
+ * the pool once the queue is submitted, as tfjs does for every buffer a queued command reads. Needs
+ * tfjs-backend-webgpu 4.22's internals (the version altar pins), and says which are missing otherwise.
  */
 export function splitFlat(backend: unknown, packed: TensorInfo, shapes: number[][]): TensorInfo[] {
   const total = shapes.reduce((s, sh) => s + tf.util.sizeFromShape(sh), 0);
   if (total !== sizeOf(packed)) {
     throw new Error(`splitFlat: parts of ${total} elements do not tile a packed tensor of ${sizeOf(packed)}`);
   }
-  if (!hasCopyInternals(backend)) return splitBySlices(backend, packed, shapes);
-  const b = backend;
+  const b = copyInternals(backend);
   const src = b.tensorMap.get(packed.dataId)?.resource;
   const outs = shapes.map((sh) => b.makeTensorInfo(sh, 'float32'));
   for (const o of outs) b.uploadToGPU(o.dataId);
@@ -123,32 +129,6 @@ export function splitFlat(backend: unknown, packed: TensorInfo, shapes: number[]
   }
   b.commandQueueOwnedIds.add(packed.dataId);
   b.disposeData(packed.dataId);
-  return outs;
-}
-
-function splitBySlices(backend: unknown, packed: TensorInfo, shapes: number[][]): TensorInfo[] {
-  const be = backend as { disposeData(id: object): void };
-  const kernel = (name: string) => tf.getKernel(name, 'webgpu')!.kernelFunc;
-  const flat = kernel(tf.Reshape)({
-    inputs: { x: packed },
-    backend: backend as never,
-    attrs: { shape: [sizeOf(packed)] },
-  }) as TensorInfo;
-  let offset = 0;
-  const outs = shapes.map((shape) => {
-    const size = tf.util.sizeFromShape(shape);
-    const part = kernel(tf.Slice)({
-      inputs: { x: flat },
-      backend: backend as never,
-      attrs: { begin: [offset], size: [size] },
-    }) as TensorInfo;
-    offset += size;
-    const out = kernel(tf.Reshape)({ inputs: { x: part }, backend: backend as never, attrs: { shape } }) as TensorInfo;
-    be.disposeData(part.dataId);
-    return out;
-  });
-  be.disposeData(flat.dataId);
-  be.disposeData(packed.dataId);
   return outs;
 }
 
